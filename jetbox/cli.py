@@ -1,0 +1,135 @@
+"""The command line: `main(argv) -> int`, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from jetbox.errors import EXIT_INTERRUPTED, EXIT_USAGE, JetboxError
+
+DESCRIPTION = """\
+Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
+machine.yaml. It works in a folder through five safe tools, keeps its state in
+plaintext (status.txt, agent_ledger.log, agent.log) and resumes exactly where it
+stopped when it is killed."""
+
+
+def _run_parser(sub: argparse._SubParsersAction) -> None:
+    from jetbox.engine import EXIT_CODES_HELP
+
+    p = sub.add_parser(
+        "run", help="work towards a goal (or resume the run in the workspace)",
+        description="Work towards GOAL in the workspace, or resume the run its status.txt "
+                    "names. The same goal (or none) resumes; a different goal starts a new run.",
+        epilog=EXIT_CODES_HELP + "\n\nsettings precedence: flag > environment > "
+               "[tool.jetbox] in the workspace's pyproject.toml > machine.yaml",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("goal", nargs="?", help="what to achieve; omit to resume")
+    p.add_argument("--workspace", "-w", metavar="DIR", help="folder to work in (default: .)")
+    p.add_argument("--model", "-m", help="Ollama model (default: $OLLAMA_MODEL or gpt-oss:20b)")
+    p.add_argument("--host", help="Ollama server URL (default: $OLLAMA_HOST or Ollama's default)")
+    p.add_argument("--max-rounds", type=int, metavar="N", help="rounds before pausing (exit 3)")
+    p.add_argument("--timebox", type=float, metavar="SECONDS", dest="timebox_s",
+                   help="seconds before pausing (exit 3)")
+    p.add_argument("--machine", metavar="PATH", help="machine.yaml to use")
+    p.add_argument("--sandbox", choices=("auto", "bwrap", "none"),
+                   help="OS sandbox for commands and probes (default: auto)")
+    p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from jetbox.engine import EXIT_CODES_HELP
+
+    parser = argparse.ArgumentParser(prog="jetbox", description=DESCRIPTION,
+                                     epilog=EXIT_CODES_HELP,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _run_parser(sub)
+    p = sub.add_parser("status", help="print status.txt and the last ledger entries",
+                       description="Print the workspace's status and its last ledger entries.")
+    p.add_argument("--workspace", "-w", metavar="DIR", help="folder (default: .)")
+    p.add_argument("-n", type=int, default=8, metavar="N", help="ledger entries to show")
+    p.add_argument("--machine", metavar="PATH", help="machine.yaml to report on")
+    p = sub.add_parser("graph", help="print the machine as a Mermaid state diagram",
+                       description="Print machine.yaml as a Mermaid state diagram.")
+    p.add_argument("--machine", metavar="PATH", help="machine.yaml to draw")
+    p.add_argument("--workspace", "-w", metavar="DIR", help="folder whose machine.yaml to use")
+    return parser
+
+
+def main(argv: list[str] | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on bad usage and 0 on --help
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(out)
+        return EXIT_USAGE
+    try:
+        return COMMANDS[args.command](args, out, err)
+    except JetboxError as exc:
+        err.write(f"jetbox: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err.write("jetbox: interrupted\n")
+        return EXIT_INTERRUPTED
+
+
+def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from jetbox.engine import RunRequest, execute, open_run, workspace_from
+
+    cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
+                    "timebox_s": args.timebox_s, "sandbox": args.sandbox}
+    request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
+                         machine=Path(args.machine) if args.machine else None,
+                         fresh=args.fresh, cli_settings=cli_settings)
+    run, handlers = open_run(request, os.environ, Path.cwd(), err)
+    run.display.quiet = args.quiet
+    return execute(run, handlers)
+
+
+def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from jetbox.ledger import Ledger
+    from jetbox.machine import find_machine_file
+    from jetbox.workspace import Workspace
+
+    workspace = Workspace.at(Path(args.workspace or "."))
+    if not workspace.status_path.exists():
+        out.write(f"no status.txt in {workspace.root}: no run yet\n")
+    else:
+        out.write(workspace.status_path.read_text(encoding="utf-8", errors="replace"))
+    machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
+                                Path.cwd())
+    out.write(f"\nmachine: {machine}\n")
+    records = Ledger(workspace.ledger_path).records()
+    if records:
+        out.write(f"last {min(args.n, len(records))} of {len(records)} ledger entries:\n")
+        for record in records[-args.n:]:
+            out.write("  " + _ledger_line(record) + "\n")
+    return 0
+
+
+def _ledger_line(record: dict) -> str:
+    skip = {"seq", "ts", "kind", "crc", "status_sha", "content", "thinking", "text", "status"}
+    fields = ", ".join(f"{k}={str(v)[:60]}" for k, v in record.items() if k not in skip)
+    return f"#{record['seq']} {record['kind']}: {fields}"
+
+
+def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from jetbox.graph import mermaid
+    from jetbox.machine import find_machine_file, load_machine
+
+    workspace = Path(args.workspace or ".").resolve()
+    path = find_machine_file(Path(args.machine) if args.machine else None, workspace, Path.cwd())
+    out.write(mermaid(load_machine(path)))
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}

@@ -1,0 +1,236 @@
+"""The engine: open or resume a run, then loop handler -> outcome -> transition -> persist."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from jetbox import failpoints
+from jetbox.config import Settings, resolve_settings
+from jetbox.display import Display, close_log, open_log
+from jetbox.errors import (EXIT_DONE, EXIT_INTERRUPTED, JetboxError, MachineError,
+                           ModelUnavailable, Paused, StatusError, UsageError)
+from jetbox.ledger import Ledger
+from jetbox.machine import (MachineSpec, build_machine, find_machine_file, load_handlers,
+                            load_machine, resolve_predicates)
+from jetbox.model import Model
+from jetbox.status import Status, StatusFile
+from jetbox.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `jetbox run` was asked to do."""
+
+    goal: str | None
+    workspace: Path
+    machine: Path | None = None
+    fresh: bool = False
+    cli_settings: Mapping[str, Any] | None = None
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def same_goal(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def default_model_factory(settings: Settings, display: Display) -> Callable[[], Model]:
+    def make() -> Model:
+        from jetbox.ollama_model import OllamaModel
+
+        options: dict[str, Any] = {"temperature": settings.temperature, "num_ctx": settings.num_ctx}
+        if settings.seed >= 0:
+            options["seed"] = settings.seed
+        return OllamaModel(settings.model, settings.host, settings.request_timeout_s, options,
+                           settings.think)
+    return make
+
+
+def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
+          status_file: StatusFile) -> Status:
+    """Resume the run status.txt names, or start a new one (recording any old one)."""
+    existing = status_file.read() if status_file.exists() else None
+    if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
+        if existing.state not in spec.state_names:
+            raise StatusError(
+                f"{status_file.path}: `State: {existing.state}` is not a state of {spec.path} "
+                f"(states: {', '.join(spec.state_names)}); fix that line or run with --fresh")
+        _note_person_edits(status_file, ledger)
+        ledger.append("resume", state=existing.state, round=existing.round)
+        return existing
+    if not goal:
+        raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
+                         f" run `jetbox run \"<goal>\"`")
+    if existing:
+        ledger.append("run_superseded", reason="--fresh" if fresh else "new goal",
+                      status=existing.render())
+    ledger.append("run_start", goal=goal, machine=str(spec.path))
+    status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
+    status_file.write(status)
+    return status
+
+
+def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
+    """A person may edit status.txt between runs; record it so the history explains itself."""
+    text = status_file.path.read_bytes().decode("utf-8", errors="replace")
+    written = ledger.last(["transition", "status_written"])
+    if written and written.get("status_sha") != _sha(text):
+        ledger.append("status_edited", text=text)
+
+
+class Engine:
+    """Runs handlers until a final state, a limit, an error or Ctrl-C."""
+
+    def __init__(self, run: Any, handlers: Mapping[str, Any]) -> None:
+        self.run = run
+        self.handlers = handlers
+        spec = run.spec
+        predicates = resolve_predicates(spec, run.conditions(), run)
+        wrapped = {name: (lambda f: lambda *_: f())(f) for name, f in predicates.items()}
+        self.machine = build_machine(spec, run, run.status.state, wrapped, self._on_transition)
+
+    def loop(self) -> int:
+        run, spec = self.run, self.run.spec
+        while True:
+            state = run.state
+            handler = self.handlers[state]
+            if spec.is_final(state):
+                handler.run(run)
+                self._save("status_written")
+                return EXIT_DONE
+            self._check_limits(state)
+            failpoints.hit(f"before:{state}")
+            outcome = handler.run(run)
+            if outcome not in handler.outcomes:
+                raise MachineError(f"handler of `{state}` returned `{outcome}`, which it does not "
+                                   f"declare (it declares {list(handler.outcomes)})")
+            if not run.trigger(outcome):
+                raise MachineError(f"no transition from `{state}` on `{outcome}` has its "
+                                   f"conditions met; add an unconditional one in {spec.path}")
+
+    def _check_limits(self, state: str) -> None:
+        run = self.run
+        if state == run.spec.initial:
+            if run.session_rounds >= run.settings.max_rounds:
+                raise Paused(f"round limit: {run.settings.max_rounds} rounds this session")
+            run.session_rounds += 1
+        if run.elapsed_s() >= run.settings.timebox_s:
+            raise Paused(f"timebox: {run.settings.timebox_s:g} s this session")
+
+    def _on_transition(self, event: Any) -> None:
+        run = self.run
+        source, dest = event.transition.source, event.transition.dest
+        round_no = run.status.round + (1 if dest == run.spec.initial else 0)
+        run.status = run.status.with_(state=dest, round=round_no)
+        run.ledger.append("transition", source=source, dest=dest, outcome=event.event.name,
+                          round=round_no, status_sha=_sha(run.status.render()))
+        run.status_file.write(run.status)
+
+    def _save(self, kind: str, **fields: Any) -> None:
+        run = self.run
+        run.ledger.append(kind, state=run.state, round=run.status.round,
+                          status_sha=_sha(run.status.render()), **fields)
+        run.status_file.write(run.status)
+
+    def stop(self, status: str, kind: str, **fields: Any) -> None:
+        """Record why the run stopped; the state stays where the run will resume."""
+        self.run.status = self.run.status.with_(status=status)
+        self._save(kind, **fields)
+
+
+def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
+             model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
+             ) -> tuple[Any, Mapping[str, Any]]:
+    """Validate everything, then start or resume: nothing runs before all checks pass."""
+    from jetbox.policy import ToolPolicy
+    from jetbox.probe import Prober, probe_specs_from_yaml
+    from jetbox.run import Run
+    from jetbox.sandbox import resolve_sandbox
+    from jetbox.tools import Toolbox
+
+    folder = request.workspace
+    if not folder.is_dir():
+        raise UsageError(f"workspace {folder} is not a folder")
+    workspace = Workspace.at(folder)
+    spec = load_machine(find_machine_file(request.machine, workspace.root, cwd))
+    handlers = load_handlers(spec)
+    settings = resolve_settings(spec.defaults, workspace.root, environ,
+                                dict(request.cli_settings or {}), str(spec.path))
+    sandbox = resolve_sandbox(settings.sandbox)
+    policy = ToolPolicy.from_mapping({**(spec.sections.get("tools") or {}), "sandbox": sandbox})
+    probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
+    ledger = Ledger(workspace.ledger_path)
+    ledger.records()  # a damaged ledger stops us here, before anything changes
+    status_file = StatusFile(workspace.status_path)
+    status = begin(request.goal, request.fresh, spec, ledger, status_file)
+    display = Display(open_log(workspace.log_path), stream)
+    factory = (model_factory or default_model_factory)(settings, display)
+    run = Run(settings, workspace, spec, ledger, status_file, status, factory,
+              Toolbox(workspace.root, ledger, policy),
+              Prober(workspace.root, probes, sandbox=sandbox), display)
+    display.event(f"{'resuming' if status.state != spec.initial or status.round > 1 else 'starting'}"
+                  f" at {status.state}, round {status.round}; machine {spec.path}")
+    return run, handlers
+
+
+def execute(run: Any, handlers: Mapping[str, Any]) -> int:
+    """Drive the machine and turn every way it can stop into an exit code."""
+    engine = Engine(run, handlers)
+    try:
+        code = engine.loop()
+        summary(run, "done")
+        return code
+    except Paused as pause:
+        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", "paused",
+                    reason=pause.reason)
+        run.display.event(f"paused: {pause.reason}")
+        summary(run, f"paused ({pause.reason})")
+        return pause.exit_code
+    except ModelUnavailable as exc:
+        engine.stop(f"yellow - waiting for the model: {exc}", "model_unavailable", error=str(exc))
+        raise
+    except KeyboardInterrupt:
+        engine.stop("yellow - interrupted; run again to resume", "interrupted")
+        run.display.event("interrupted; state saved")
+        return EXIT_INTERRUPTED
+    except JetboxError as exc:
+        engine.stop(f"red - {exc}", "error", error=str(exc))
+        raise
+    except Exception as exc:
+        run.display.logger.error("internal error:\n%s", traceback.format_exc())
+        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", "error",
+                    error=f"{type(exc).__name__}: {exc}")
+        raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
+                          f"{run.workspace.log_path})") from None
+    finally:
+        close_log(run.display.logger)
+
+
+def summary(run: Any, reason: str) -> None:
+    c = run.counters
+    run.display.event(
+        f"summary: {reason}; round {run.status.round}, {c.model_calls} model calls, "
+        f"tokens {c.tokens_in} in / {c.tokens_out} out, {len(c.files_written)} files written, "
+        f"{c.commands} commands, {c.refusals} refusals, {run.elapsed_s():.1f} s")
+
+
+def workspace_from(value: str | None) -> Path:
+    return Path(value) if value else Path(os.getcwd())
+
+
+EXIT_CODES_HELP = f"""\
+exit codes:
+  {EXIT_DONE}    goal done and verified (ruff clean, pytest passing)
+  1    anything else (an internal error; details in agent.log)
+  2    usage or configuration error (bad flags, machine.yaml, status.txt, ledger)
+  3    paused at a limit (rounds or timebox) or a guard; run again to resume
+  4    the model server is unreachable or the model is missing; run again to resume
+  {EXIT_INTERRUPTED}  interrupted with Ctrl-C; state saved, run again to resume"""

@@ -1,0 +1,55 @@
+"""Errors a user can hit, each with the exit code the CLI turns it into."""
+
+from __future__ import annotations
+
+EXIT_DONE = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PAUSED = 3
+EXIT_MODEL = 4
+EXIT_INTERRUPTED = 130
+
+
+class JetboxError(Exception):
+    """An error with a message written for the person running Jetbox."""
+
+    exit_code = EXIT_ERROR
+
+
+class UsageError(JetboxError):
+    """Bad command line, bad settings or a bad machine.yaml: fix and run again."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(UsageError):
+    """machine.yaml or [tool.jetbox] is invalid; the message names file and line."""
+
+
+class StatusError(UsageError):
+    """status.txt cannot be used as it is (e.g. an unknown `State:`)."""
+
+
+class LedgerCorrupt(UsageError):
+    """agent_ledger.log is damaged in the middle; a person must look at it."""
+
+
+class Paused(JetboxError):
+    """The run stopped at a limit or a guard; running again resumes it."""
+
+    exit_code = EXIT_PAUSED
+
+    def __init__(self, reason: str, status: str = "yellow") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+class ModelUnavailable(JetboxError):
+    """The Ollama server cannot be reached or the model is missing; resumable."""
+
+    exit_code = EXIT_MODEL
+
+
+class MachineError(JetboxError):
+    """The machine reached a situation its declaration does not cover."""

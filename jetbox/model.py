@@ -1,0 +1,113 @@
+"""The one interface to a model: `chat(messages, tools) -> Reply`, and a scripted model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Message = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call the model asked for; arguments may be anything the model sent."""
+
+    name: str
+    arguments: Any = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One model turn, with what it cost."""
+
+    content: str = ""
+    thinking: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    duration_s: float = 0.0
+    load_s: float = 0.0
+    first_token_s: float = 0.0
+    recovered: bool = False  # calls were parsed out of text, not native tool calls
+
+    def to_message(self) -> dict[str, Any]:
+        """The assistant message to send back in a later request, as Ollama expects it."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.thinking:
+            message["thinking"] = self.thinking
+        if self.tool_calls:
+            message["tool_calls"] = [
+                {"function": {"name": c.name, "arguments": c.arguments}} for c in self.tool_calls
+            ]
+        return message
+
+    def to_record(self) -> dict[str, Any]:
+        """The ledger form: enough to replay the reply without asking the model again."""
+        return {
+            "content": self.content,
+            "thinking_chars": len(self.thinking),
+            "thinking": self.thinking[:4000],
+            "calls": [c.to_dict() for c in self.tool_calls],
+            "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens,
+            "duration_s": round(self.duration_s, 3),
+            "load_s": round(self.load_s, 3),
+            "first_token_s": round(self.first_token_s, 3),
+            "recovered": self.recovered,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Reply:
+        return cls(
+            content=record.get("content", ""),
+            thinking=record.get("thinking", ""),
+            tool_calls=tuple(ToolCall(c["name"], c.get("arguments", {}))
+                             for c in record.get("calls", [])),
+            prompt_tokens=record.get("prompt_tokens", 0),
+            output_tokens=record.get("output_tokens", 0),
+            duration_s=record.get("duration_s", 0.0),
+            load_s=record.get("load_s", 0.0),
+            first_token_s=record.get("first_token_s", 0.0),
+            recovered=record.get("recovered", False),
+        )
+
+
+class Model(Protocol):
+    """Anything that can answer a chat with tool calls."""
+
+    name: str
+
+    def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
+        ...
+
+
+ScriptStep = Reply | Callable[[Sequence[Message]], Reply]
+
+
+class ScriptedModel:
+    """Replays canned replies in order (a step may be a function of the messages).
+
+    For unit tests and benchmarks that need no HTTP at all; end-to-end tests use the
+    offline Ollama server in jetbox.testing with the real client instead.
+    """
+
+    def __init__(self, steps: Iterable[ScriptStep], name: str = "scripted") -> None:
+        self.name = name
+        self.steps = list(steps)
+        self.requests: list[list[dict[str, Any]]] = []
+
+    def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
+        self.requests.append([dict(m) for m in messages])
+        if not self.steps:
+            return Reply(content="(script exhausted)")
+        step = self.steps.pop(0)
+        return step(messages) if callable(step) else step
+
+
+def call(name: str, **arguments: Any) -> Reply:
+    """A one-call reply: `call("write_file", path="a.py", content="...")`."""
+    return Reply(tool_calls=(ToolCall(name, arguments),))

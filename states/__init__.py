@@ -1,0 +1,1 @@
+"""Jetbox's state handlers: one class per state of machine.yaml."""
