@@ -1,0 +1,74 @@
+"""Shared fixtures: an isolated environment, a workspace, and the offline Ollama server."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from jetbox.cli import main
+from jetbox.testing import MathxSolver, OfflineOllama
+
+ROOT = Path(__file__).resolve().parent.parent
+MATHX_GOAL = "Create a tiny package mathx with add(a, b), add tests, then make ruff and pytest pass."
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keep tests away from the user's Ollama settings and home folder."""
+    for name in list(os.environ):
+        if name.startswith(("JETBOX_", "OLLAMA_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def mathx_server(workspace: Path) -> Iterator[OfflineOllama]:
+    """The offline Ollama with a scripted model that solves the mathx goal in `workspace`."""
+    with OfflineOllama(MathxSolver(workspace)) as server:
+        yield server
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*argv: str) -> CliResult:
+    """Run `jetbox ARGV` in-process and capture what a person would see."""
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def jetbox_process(*argv: str, env: dict[str, str] | None = None,
+                   cwd: Path | None = None) -> subprocess.Popen[str]:
+    """`python -m jetbox ARGV` as a real child process (for kill tests)."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "jetbox", *argv], cwd=cwd or ROOT,
+                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, encoding="utf-8", errors="replace")
+
+
+def status_fields(workspace: Path) -> dict[str, str]:
+    """The single-valued lines of status.txt as a dict."""
+    fields: dict[str, str] = {}
+    for line in (workspace / "status.txt").read_text(encoding="utf-8").splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields

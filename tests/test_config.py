@@ -1,0 +1,57 @@
+"""Settings precedence: flag > environment > [tool.jetbox] > machine.yaml > built-in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from jetbox.config import Settings, resolve_settings, settings_table
+from jetbox.errors import ConfigError
+
+
+def test_each_source_overrides_the_one_below(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.jetbox]\nmodel = 'from-pyproject'\nmax-rounds = 7\nnum_ctx = 4096\n")
+    machine = {"model": "from-machine", "max_rounds": 3, "num_ctx": 2048, "temperature": 0.5}
+    env = {"OLLAMA_MODEL": "from-env", "JETBOX_MAX_ROUNDS": "11"}
+    settings = resolve_settings(machine, tmp_path, env, {"max_rounds": 13, "model": None})
+    assert settings.model == "from-env"            # env beats pyproject; a None flag is unset
+    assert settings.max_rounds == 13               # flag beats env
+    assert settings.num_ctx == 4096                # pyproject beats machine.yaml
+    assert settings.temperature == 0.5             # machine.yaml beats the built-in default
+    assert settings.timebox_s == Settings().timebox_s
+
+
+def test_defaults_without_any_source(tmp_path: Path) -> None:
+    settings = resolve_settings({}, tmp_path, {}, {})
+    assert settings.model == "gpt-oss:20b" and settings.host == ""
+
+
+def test_ollama_host_comes_from_the_environment(tmp_path: Path) -> None:
+    settings = resolve_settings({}, tmp_path, {"OLLAMA_HOST": "http://10.0.0.2:11434"}, {})
+    assert settings.host == "http://10.0.0.2:11434"
+
+
+@pytest.mark.parametrize("machine, env, message", [
+    ({"modle": "x"}, {}, "unknown setting `modle`"),
+    ({"max_rounds": "many"}, {}, "`max_rounds` must be a int"),
+    ({}, {"JETBOX_TIMEBOX_S": "soon"}, "$JETBOX_TIMEBOX_S"),
+    ({"protocol": "xml"}, {}, "`protocol` must be one of"),
+    ({"max_rounds": 0}, {}, "`max_rounds` must be positive"),
+])
+def test_bad_settings_are_clear_errors(tmp_path: Path, machine: dict, env: dict,
+                                       message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("$", r"\$").replace("`", "`")):
+        resolve_settings(machine, tmp_path, env, {})
+
+
+def test_bad_pyproject_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.jetbox\n")
+    with pytest.raises(ConfigError, match="pyproject.toml: invalid TOML"):
+        resolve_settings({}, tmp_path, {}, {})
+
+
+def test_readme_configuration_table_is_current() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert settings_table() in readme

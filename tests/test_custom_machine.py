@@ -1,0 +1,74 @@
+"""Customising machine.yaml: an extra state with a handler defined here, Reflect removed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jetbox.run import Run
+from jetbox.testing import OfflineOllama
+from states.base import Handler
+from tests.conftest import MATHX_GOAL, run_cli, status_fields
+
+CELEBRATED: list[int] = []
+
+
+class Celebrate(Handler):
+    """Reads: the round number. Writes: a `celebrate` ledger record and a status note."""
+
+    outcomes = ("cheered",)
+
+    def run(self, run: Run) -> str:
+        CELEBRATED.append(run.round)
+        run.ledger.append("celebrate", round=run.round)
+        run.status = run.status.with_(notes=(*run.status.notes, f"cheered in round {run.round}"))
+        return "cheered"
+
+
+def custom_machine(folder: Path) -> Path:
+    text = f"""
+initial: Probe
+states:
+  - {{name: Probe, handler: "states.probe:Probe"}}
+  - {{name: Compact, handler: "states.compact:Compact"}}
+  - {{name: Plan, handler: "states.plan:Plan"}}
+  - {{name: Act, handler: "states.act:Act"}}
+  - {{name: Celebrate, handler: "{__name__}:Celebrate"}}
+  - {{name: Persist, handler: "states.persist:Persist"}}
+  - {{name: Done, handler: "states.done:Done", final: true}}
+transitions:
+  - {{trigger: probed, source: Probe, dest: Done, conditions: [finish_requested, probes_green]}}
+  - {{trigger: probed, source: Probe, dest: Compact}}
+  - {{trigger: compacted, source: Compact, dest: Plan}}
+  - {{trigger: planned, source: Plan, dest: Act}}
+  - {{trigger: acted, source: Act, dest: Celebrate}}
+  - {{trigger: cheered, source: Celebrate, dest: Persist}}
+  - {{trigger: persisted, source: Persist, dest: Probe}}
+limits: {{max_rounds: 9, timebox_s: 120}}
+"""
+    path = folder / "custom.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_extra_state_with_own_handler_and_removed_reflect_run_to_done(
+        tmp_path: Path, workspace: Path, mathx_server: OfflineOllama) -> None:
+    CELEBRATED.clear()
+    machine = custom_machine(tmp_path)
+    result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                     "--machine", str(machine), "--sandbox", "none")
+    assert result.code == 0, result.err
+    assert CELEBRATED == [1, 2, 3, 4]
+    assert status_fields(workspace)["State"] == "Done"
+    ledger = (workspace / "agent_ledger.log").read_text(encoding="utf-8")
+    assert '"dest": "Reflect"' not in ledger and '"dest": "Celebrate"' in ledger
+    assert "cheered in round 1" in (workspace / "status.txt").read_text(encoding="utf-8")
+
+
+def test_limits_from_the_custom_machine_apply(tmp_path: Path, workspace: Path,
+                                              mathx_server: OfflineOllama) -> None:
+    machine = custom_machine(tmp_path)
+    machine.write_text(machine.read_text().replace("max_rounds: 9", "max_rounds: 1"))
+    result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                     "--machine", str(machine), "--sandbox", "none")
+    assert result.code == 3
+    assert "round limit: 1 rounds" in status_fields(workspace)["Status"]

@@ -1,0 +1,83 @@
+"""Every machine.yaml mistake is reported with file and line, exit 2, before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+DEFAULT = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), start=1) if needle in line)
+
+
+CASES = {
+    "unknown state in a transition": (
+        DEFAULT.replace("source: Compact, dest: Plan", "source: Compact, dest: Plna"),
+        "dest: Plna", "names unknown state `Plna`"),
+    "unreachable state": (
+        DEFAULT.replace("source: Plan, dest: Act}", "source: Plan, dest: Reflect}")
+               .replace("- {trigger: acted, source: Act, dest: Reflect}",
+                        "- {trigger: acted, source: Act, dest: Act}"),
+        "- name: Act ", "state `Act` is unreachable"),
+    "no path to a final state": (
+        DEFAULT.replace("- {trigger: probed, source: Probe, dest: Done, conditions: "
+                        "[finish_requested, probes_green]}\n", "")
+               .replace("- name: Done\n", "- name: Done\n")
+               .replace("source: Persist, dest: Probe}",
+                        "source: Persist, dest: Probe}\n  - {trigger: x, source: Done, "
+                        "dest: Done}"),
+        "- name: Probe ", "has no path to a final state"),
+    "handler that cannot be imported": (
+        DEFAULT.replace("states.plan:Plan", "states.nowhere:Plan"),
+        "states.nowhere:Plan", "cannot be imported"),
+    "handler that is not a handler": (
+        DEFAULT.replace("states.plan:Plan", "jetbox.status:Status"),
+        "jetbox.status:Status", "is not a handler"),
+    "outcome with no transition": (
+        DEFAULT.replace("- {trigger: planned, source: Plan, dest: Act}",
+                        "- {trigger: planed, source: Plan, dest: Act}"),
+        "handler: states.plan:Plan", "can return `planned` but no transition"),
+    "unknown condition": (
+        DEFAULT.replace("[finish_requested, probes_green]", "[finish_requested, tests_pass]"),
+        "tests_pass", "unknown condition `tests_pass`"),
+    "bad YAML": (
+        DEFAULT.replace("  - name: Compact ", "  - name: [Compact "),
+        "name: [Compact", "invalid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_machine_error_names_file_and_line_and_exits_2(case: str, tmp_path: Path,
+                                                       workspace: Path) -> None:
+    text, needle, message = CASES[case]
+    machine = tmp_path / "machine.yaml"
+    machine.write_text(text, encoding="utf-8")
+    result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine),
+                     "--host", "http://127.0.0.1:9")
+    assert result.code == 2, result.err
+    assert message in result.err
+    assert "Traceback" not in result.err
+    if case == "no path to a final state":
+        assert f"{machine}:" in result.err
+    elif case != "bad YAML":
+        assert f"{machine}:{line_of(text, needle)}:" in result.err
+    else:
+        assert f"{machine}:" in result.err
+    assert not (workspace / "status.txt").exists(), "nothing may run before validation passes"
+
+
+def test_missing_machine_file_is_a_clear_error(workspace: Path, tmp_path: Path) -> None:
+    result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(tmp_path / "no.yaml"))
+    assert result.code == 2 and "cannot read machine file" in result.err
+
+
+def test_graph_reports_validation_errors_too(tmp_path: Path) -> None:
+    machine = tmp_path / "machine.yaml"
+    machine.write_text(DEFAULT.replace("dest: Plan}", "dest: Nowhere}"), encoding="utf-8")
+    result = run_cli("graph", "--machine", str(machine))
+    assert result.code == 2 and "Nowhere" in result.err

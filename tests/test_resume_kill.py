@@ -1,0 +1,60 @@
+"""Killing the process in every state: the next run resumes at exactly that state."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from jetbox.testing import OfflineOllama
+from tests.conftest import MATHX_GOAL, jetbox_process, status_fields
+
+STATES = ["Probe", "Compact", "Plan", "Act", "Reflect", "Persist", "Done"]
+
+
+def kill_when_held(workspace: Path, host: str, point: str) -> None:
+    """Run until the failpoint parks the process, then SIGKILL it: no cleanup runs."""
+    proc = jetbox_process("run", MATHX_GOAL, "-w", str(workspace), "--host", host,
+                          "--sandbox", "none", env={"JETBOX_FAILPOINT": f"hold:{point}"})
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith("[failpoint] holding"):
+            break
+    else:
+        proc.wait(10)
+        pytest.fail(f"never reached {point}; exit {proc.returncode}:\n{''.join(seen)}")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX; Windows uses TerminateProcess")
+@pytest.mark.parametrize("state", STATES)
+def test_killed_in_a_state_resumes_there_and_reaches_done(state: str, workspace: Path,
+                                                          mathx_server: OfflineOllama) -> None:
+    # Round 2 for the looping states, so the kill lands mid-run with work already done.
+    point = f"before:{state}" + ("" if state in ("Done",) else "#2")
+    kill_when_held(workspace, mathx_server.host, point)
+    assert status_fields(workspace)["State"] == state
+    round_before = int(status_fields(workspace)["Round"])
+
+    resumed = jetbox_process("run", "-w", str(workspace), "--host", mathx_server.host,
+                             "--sandbox", "none")
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert f"resuming at {state}, round {round_before}" in err
+    assert status_fields(workspace)["State"] == "Done"
+    records = [json.loads(line) for line in
+               (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()]
+    resume = next(r for r in records if r["kind"] == "resume")
+    assert (resume["state"], resume["round"]) == (state, round_before)
+    # The transition right after the resume leaves the state it was killed in.
+    after = [r for r in records if r["seq"] > resume["seq"] and r["kind"] == "transition"]
+    if state != "Done":
+        assert after[0]["source"] == state
