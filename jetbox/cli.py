@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -58,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Print machine.yaml as a Mermaid state diagram.")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to draw")
     p.add_argument("--workspace", "-w", metavar="DIR", help="folder whose machine.yaml to use")
+    for name, module_name in PLUGGED_COMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
     return parser
 
 
@@ -72,8 +78,11 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
+    command = COMMANDS.get(args.command)
+    if command is None:
+        command = importlib.import_module(PLUGGED_COMMANDS[args.command]).command
     try:
-        return COMMANDS[args.command](args, out, err)
+        return command(args, out, err)
     except JetboxError as exc:
         err.write(f"jetbox: {exc}\n")
         return exc.exit_code
@@ -133,3 +142,8 @@ def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
+
+# Commands in modules of their own. Each module defines HELP, DESCRIPTION,
+# add_arguments(parser) and command(args, out, err) -> int, and keeps heavy imports
+# (the ollama client) inside functions so `jetbox --help` stays fast.
+PLUGGED_COMMANDS: dict[str, str] = {}

@@ -13,11 +13,25 @@ from typing import Any, TextIO
 from jetbox import failpoints
 from jetbox.config import Settings, resolve_settings
 from jetbox.display import Display, close_log, open_log
-from jetbox.errors import (EXIT_DONE, EXIT_INTERRUPTED, JetboxError, MachineError,
-                           ModelUnavailable, Paused, StatusError, UsageError)
+from jetbox.errors import (
+    EXIT_DONE,
+    EXIT_INTERRUPTED,
+    JetboxError,
+    MachineError,
+    ModelUnavailable,
+    Paused,
+    StatusError,
+    UsageError,
+)
 from jetbox.ledger import Ledger
-from jetbox.machine import (MachineSpec, build_machine, find_machine_file, load_handlers,
-                            load_machine, resolve_predicates)
+from jetbox.machine import (
+    MachineSpec,
+    build_machine,
+    find_machine_file,
+    load_handlers,
+    load_machine,
+    resolve_predicates,
+)
 from jetbox.model import Model
 from jetbox.status import Status, StatusFile
 from jetbox.workspace import Workspace
@@ -86,6 +100,11 @@ def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
         ledger.append("status_edited", text=text)
 
 
+def _ignoring_event(predicate: Callable[[], bool]) -> Callable[..., bool]:
+    """transitions passes the event to conditions; Jetbox's predicates ask the run instead."""
+    return lambda *_: predicate()
+
+
 class Engine:
     """Runs handlers until a final state, a limit, an error or Ctrl-C."""
 
@@ -94,7 +113,7 @@ class Engine:
         self.handlers = handlers
         spec = run.spec
         predicates = resolve_predicates(spec, run.conditions(), run)
-        wrapped = {name: (lambda f: lambda *_: f())(f) for name, f in predicates.items()}
+        wrapped = {name: _ignoring_event(f) for name, f in predicates.items()}
         self.machine = build_machine(spec, run, run.status.state, wrapped, self._on_transition)
 
     def loop(self) -> int:
@@ -176,8 +195,8 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     run = Run(settings, workspace, spec, ledger, status_file, status, factory,
               Toolbox(workspace.root, ledger, policy),
               Prober(workspace.root, probes, sandbox=sandbox), display)
-    display.event(f"{'resuming' if status.state != spec.initial or status.round > 1 else 'starting'}"
-                  f" at {status.state}, round {status.round}; machine {spec.path}")
+    verb = "resuming" if status.state != spec.initial or status.round > 1 else "starting"
+    display.event(f"{verb} at {status.state}, round {status.round}; machine {spec.path}")
     return run, handlers
 
 

@@ -92,7 +92,8 @@ class Ledger:
         data = self.path.read_bytes()
         lines = data.split(b"\n")
         blank = b"\x00 \r\t"
-        last_filled = max((i for i, raw in enumerate(lines, start=1) if raw.strip(blank)), default=0)
+        filled = [i for i, raw in enumerate(lines, start=1) if raw.strip(blank)]
+        last_filled = filled[-1] if filled else 0
         records: list[dict[str, Any]] = []
         good_end = 0
         offset = 0

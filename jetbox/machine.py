@@ -248,7 +248,7 @@ def import_object(dotted: str, search_dir: Path | None = None) -> Any:
 
 
 def load_handlers(spec: MachineSpec) -> dict[str, Any]:
-    """Import and check every handler; each must be a Handler whose outcomes all have a transition."""
+    """Import and check every handler: a Handler whose every outcome has a transition."""
     from states.base import Handler
 
     handlers: dict[str, Any] = {}
@@ -273,7 +273,8 @@ def load_handlers(spec: MachineSpec) -> dict[str, Any]:
 def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
     if state.final:
         return
-    triggers = {t.trigger for t in spec.transitions if state.name in t.sources or t.sources == ("*",)}
+    triggers = {t.trigger for t in spec.transitions
+                if state.name in t.sources or t.sources == ("*",)}
     for outcome in cls.outcomes:
         if outcome not in triggers:
             raise ConfigError(f"{spec.path}:{state.line}: state `{state.name}`: its handler can "

@@ -16,7 +16,7 @@ from jetbox.status import Status, StatusFile
 from jetbox.workspace import Workspace
 
 if TYPE_CHECKING:
-    from jetbox.probe import ProbeReport, Prober
+    from jetbox.probe import Prober, ProbeReport
     from jetbox.tools import Toolbox, ToolResult
 
 

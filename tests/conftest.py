@@ -16,11 +16,12 @@ from jetbox.cli import main
 from jetbox.testing import MathxSolver, OfflineOllama
 
 ROOT = Path(__file__).resolve().parent.parent
-MATHX_GOAL = "Create a tiny package mathx with add(a, b), add tests, then make ruff and pytest pass."
+MATHX_GOAL = "Create a package mathx with add(a, b), add tests, then make ruff and pytest pass."
 
 
 @pytest.fixture(autouse=True)
-def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def isolated_env(monkeypatch: pytest.MonkeyPatch,
+                 tmp_path_factory: pytest.TempPathFactory) -> None:
     """Keep tests away from the user's Ollama settings and home folder."""
     for name in list(os.environ):
         if name.startswith(("JETBOX_", "OLLAMA_")):

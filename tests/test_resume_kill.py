@@ -34,7 +34,8 @@ def kill_when_held(workspace: Path, host: str, point: str) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX; Windows uses TerminateProcess")
+@pytest.mark.skipif(sys.platform == "win32",
+                    reason="SIGKILL is POSIX; Windows uses TerminateProcess")
 @pytest.mark.parametrize("state", STATES)
 def test_killed_in_a_state_resumes_there_and_reaches_done(state: str, workspace: Path,
                                                           mathx_server: OfflineOllama) -> None:
