@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from jetbox.errors import EXIT_INTERRUPTED, EXIT_USAGE, JetboxError
+from jetbox.errors import EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -93,15 +93,23 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine import RunRequest, execute, open_run, workspace_from
+    from jetbox.lock import WorkspaceLock
+    from jetbox.workspace import Workspace
 
     cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
                     "timebox_s": args.timebox_s, "sandbox": args.sandbox}
     request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings)
-    run, handlers = open_run(request, os.environ, Path.cwd(), err)
-    run.display.quiet = args.quiet
-    return execute(run, handlers)
+    if not request.workspace.is_dir():
+        raise UsageError(f"workspace {request.workspace} is not a folder")
+    with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
+        run, handlers = open_run(request, os.environ, Path.cwd(), err)
+        run.display.quiet = args.quiet
+        if lock.took_over:
+            run.ledger.append("lock_taken_over", owner=lock.took_over)
+            run.event(f"took over a stale lock from pid {lock.took_over.get('pid')}")
+        return execute(run, handlers)
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
