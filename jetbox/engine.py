@@ -33,6 +33,7 @@ from jetbox.machine import (
     resolve_predicates,
 )
 from jetbox.model import Model
+from jetbox.recovery import ledger_position, rebuilt_status
 from jetbox.status import Status, StatusFile
 from jetbox.workspace import Workspace
 
@@ -68,16 +69,44 @@ def default_model_factory(settings: Settings, display: Display) -> Callable[[], 
     return make
 
 
+def _read_status(status_file: StatusFile) -> tuple[Status | None, str]:
+    """status.txt, or None and what is wrong with it (missing, empty, unreadable)."""
+    if not status_file.path.exists():
+        return None, "missing"
+    if not status_file.exists():
+        return None, "empty"
+    try:
+        return status_file.read(), ""
+    except StatusError as exc:
+        return None, f"unreadable ({exc})"
+
+
 def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
           status_file: StatusFile) -> Status:
-    """Resume the run status.txt names, or start a new one (recording any old one)."""
-    existing = status_file.read() if status_file.exists() else None
+    """Resume the run status.txt names, or start a new one (recording any old one).
+
+    The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
+    it, and where the two disagree on state or round the ledger wins."""
+    existing, problem = _read_status(status_file)
+    position = None if fresh else ledger_position(ledger, spec.initial)
+    resuming = position is not None and (goal is None or same_goal(goal, position.goal))
+    if existing is None and resuming and position is not None:
+        existing = rebuilt_status(position, problem)
+        ledger.append("status_rebuilt", reason=problem, status_sha=_sha(existing.render()))
+        status_file.write(existing)
     if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
         if existing.state not in spec.state_names:
             raise StatusError(
                 f"{status_file.path}: `State: {existing.state}` is not a state of {spec.path} "
                 f"(states: {', '.join(spec.state_names)}); fix that line or run with --fresh")
         _note_person_edits(status_file, ledger)
+        if position and same_goal(position.goal, existing.goal) and \
+                (existing.state, existing.round) != (position.state, position.round):
+            ledger.append("status_disagrees", status_state=existing.state,
+                          status_round=existing.round, state=position.state,
+                          round=position.round, resolution="the ledger wins")
+            existing = existing.with_(state=position.state, round=position.round)
+            status_file.write(existing)
         ledger.append("resume", state=existing.state, round=existing.round)
         return existing
     if not goal:
@@ -95,7 +124,8 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
 def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
     """A person may edit status.txt between runs; record it so the history explains itself."""
     text = status_file.path.read_bytes().decode("utf-8", errors="replace")
-    written = ledger.last(["transition", "status_written"])
+    written = ledger.last(["transition", "status_written", "status_rebuilt", "paused",
+                           "interrupted", "error", "model_unavailable"])
     if written and written.get("status_sha") != _sha(text):
         ledger.append("status_edited", text=text)
 

@@ -2,57 +2,83 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jetbox.context import build_messages, describe_call
 from jetbox.model import Reply
+from jetbox.recovery import pending_reply, resolve_command, resolve_write
 from states.base import Handler
 
 if TYPE_CHECKING:
     from jetbox.run import Run
+    from jetbox.tools import ToolResult
 
 NO_CALL = "No tool call in your reply. Reply with exactly one or more tool calls."
 
 
 class Act(Handler):
-    """Reads: run.messages (rebuilt if this invocation resumed here).
+    """Reads: run.messages (rebuilt if this invocation resumed here); a reply journaled
+    before a crash, which is finished instead of asking the model again.
     Writes: a `model_reply` ledger record before any call runs, then one `tool_result`
     per call (the tools add their own intent/result records); run.reply, run.results."""
 
     outcomes = ("acted",)
 
     def run(self, run: Run) -> str:
-        messages = run.messages or build_messages(run)
-        run.event(f"asking {run.model.name}")
-        reply = run.model.chat(messages, run.toolbox.specs())
-        run.ledger.append("model_reply", round=run.round, **reply.to_record())
-        self._count(run, reply)
+        pending = pending_reply(run.ledger, run.state)
+        if pending is not None:
+            reply, start = pending.reply, pending.next_index
+            run.event(f"resuming a journaled reply at call {start + 1}: no new model call")
+        else:
+            reply, start = self._ask(run), 0
         run.reply, run.results = reply, []
         if not reply.tool_calls:
             run.ledger.append("tool_result", round=run.round, index=0, name="(none)",
                               arguments={}, ok=False, refused=False, output=NO_CALL)
-        for index, call in enumerate(reply.tool_calls):
-            result = run.toolbox.dispatch(call.name, call.arguments, run.round)
-            run.results.append(result)
-            run.ledger.append("tool_result", round=run.round, index=index, name=call.name,
-                              arguments=call.arguments, ok=result.ok, refused=result.refused,
-                              output=result.output[:4000])
-            run.event(f"{describe_call(call.name, call.arguments)} -> "
-                      f"{'ok' if result.ok else 'refused' if result.refused else 'failed'}")
-            self._count_result(run, call.name, call.arguments, result.ok, result.refused)
+        for index in range(start, len(reply.tool_calls)):
+            call = reply.tool_calls[index]
+            result = None
+            if pending is not None and index == start and pending.open_intent is not None:
+                result = self._finish_interrupted(run, call.name, pending.open_intent)
+            if result is None:
+                result = run.toolbox.dispatch(call.name, call.arguments, run.round)
+            self._record(run, index, call.name, call.arguments, result)
         return "acted"
 
     @staticmethod
-    def _count(run: Run, reply: Reply) -> None:
+    def _ask(run: Run) -> Reply:
+        messages = run.messages or build_messages(run)
+        run.event(f"asking {run.model.name}")
+        reply = run.model.chat(messages, run.toolbox.specs())
+        run.ledger.append("model_reply", round=run.round, **reply.to_record())
         run.counters.model_calls += 1
         run.counters.tokens_in += reply.prompt_tokens
         run.counters.tokens_out += reply.output_tokens
+        return reply
 
     @staticmethod
-    def _count_result(run: Run, name: str, arguments: object, ok: bool, refused: bool) -> None:
-        run.counters.tool_calls += 1
-        run.counters.refusals += int(refused)
-        if name == "write_file" and ok and isinstance(arguments, dict):
-            run.counters.files_written.add(str(arguments.get("path")))
-        if name == "run_cmd" and not refused:
-            run.counters.commands += 1
+    def _finish_interrupted(run: Run, name: str, intent: dict[str, Any]) -> ToolResult | None:
+        """The call whose action began before the crash: complete it without repeating it."""
+        from jetbox.tools import ToolResult
+
+        if intent.get("action") == "write":
+            text = resolve_write(run.ledger, run.workspace.root, intent)
+            return ToolResult(name, True, text, changed=True)
+        text = resolve_command(run.ledger, intent)
+        return None if text is None else ToolResult(name, False, text)
+
+    @staticmethod
+    def _record(run: Run, index: int, name: str, arguments: Any, result: ToolResult) -> None:
+        run.results.append(result)
+        run.ledger.append("tool_result", round=run.round, index=index, name=name,
+                          arguments=arguments, ok=result.ok, refused=result.refused,
+                          output=result.output[:4000])
+        verdict = "ok" if result.ok else "refused" if result.refused else "failed"
+        run.event(f"{describe_call(name, arguments)} -> {verdict}")
+        counters = run.counters
+        counters.tool_calls += 1
+        counters.refusals += int(result.refused)
+        if name == "write_file" and result.ok and isinstance(arguments, dict):
+            counters.files_written.add(str(arguments.get("path")))
+        if name == "run_cmd" and not result.refused:
+            counters.commands += 1

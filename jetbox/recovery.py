@@ -1,0 +1,112 @@
+"""Putting a run back together after a crash, from the ledger: no work lost or repeated."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jetbox.fsutil import atomic_write_bytes
+from jetbox.ledger import Ledger
+from jetbox.model import Reply
+from jetbox.status import Status
+
+# Commands whose re-run cannot change anything the model did: checks, not actions.
+IDEMPOTENT_PROGRAMS = ("pytest", "ruff")
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where the ledger says the run is."""
+
+    goal: str
+    state: str
+    round: int
+
+
+def ledger_position(ledger: Ledger, initial: str) -> Position | None:
+    """The state and round of the current run according to its last record."""
+    run = ledger.current_run()
+    if not run or run[0]["kind"] != "run_start":
+        return None
+    goal = run[0]["goal"]
+    for record in reversed(run):
+        if record["kind"] == "transition":
+            return Position(goal, record["dest"], record["round"])
+        if "state" in record and "round" in record:
+            return Position(goal, record["state"], record["round"])
+    return Position(goal, initial, 1)
+
+
+def rebuilt_status(position: Position, problem: str) -> Status:
+    return Status(goal=position.goal, status=f"yellow - status.txt rebuilt from the ledger "
+                  f"({problem})", state=position.state, round=position.round,
+                  notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A journaled model reply whose calls did not all run before the crash."""
+
+    reply: Reply
+    next_index: int
+    open_intent: dict[str, Any] | None  # an action started (intent) but not recorded as done
+
+
+def pending_reply(ledger: Ledger, state: str) -> Pending | None:
+    """The reply journaled since the run last entered `state`, if its calls are unfinished."""
+    records = ledger.current_run()
+    start = 0
+    for index in range(len(records) - 1, -1, -1):
+        if records[index]["kind"] == "transition" and records[index]["dest"] == state:
+            start = index
+            break
+    reply_at = next((i for i in range(start, len(records))
+                     if records[i]["kind"] == "model_reply"), None)
+    if reply_at is None:
+        return None
+    reply = Reply.from_record(records[reply_at])
+    after = records[reply_at + 1:]
+    done = {r["index"] for r in after if r["kind"] == "tool_result"}
+    next_index = max(done) + 1 if done else 0
+    if reply.tool_calls and next_index >= len(reply.tool_calls):
+        return None
+    if not reply.tool_calls and done:
+        return None
+    closed = {r.get("intent") for r in after if r["kind"] == "result"}
+    open_intent = next((r for r in reversed(after)
+                        if r["kind"] == "intent" and r["seq"] not in closed), None)
+    return Pending(reply, next_index, open_intent)
+
+
+def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> str:
+    """A write whose result was never recorded: check by hash, apply at most once."""
+    target = workspace / intent["path"]
+    current = target.read_bytes() if target.is_file() else None
+    wanted = intent["content"].encode("utf-8")
+    if current is not None and hashlib.sha256(current).hexdigest() == intent["sha256"]:
+        ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
+                      path=intent["path"], sha256=intent["sha256"], recovered="already applied")
+        return f"wrote {intent['path']} (applied before Jetbox stopped; not written again)"
+    atomic_write_bytes(target, wanted)
+    ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
+                  path=intent["path"], sha256=intent["sha256"], recovered="applied on resume")
+    return f"wrote {intent['path']} (completed after Jetbox stopped mid-write)"
+
+
+def is_idempotent(argv: list[str]) -> bool:
+    """pytest and ruff runs only read the workspace's code: safe to run again."""
+    words = [Path(a).stem.lower() for a in argv[:3]]
+    return any(program in words for program in IDEMPOTENT_PROGRAMS)
+
+
+def resolve_command(ledger: Ledger, intent: dict[str, Any]) -> str | None:
+    """A command whose result was never recorded. None means: run it again (idempotent)."""
+    if is_idempotent(list(intent.get("argv", []))):
+        ledger.append("result", intent=intent["seq"], action="cmd", ok=False,
+                      recovered="re-run (idempotent)")
+        return None
+    ledger.append("result", intent=intent["seq"], action="cmd", ok=False, recovered="unknown")
+    return ("outcome unknown: Jetbox stopped while this command ran, so it was not run again; "
+            "check its effects before repeating it")
