@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from jetbox import failpoints
 from jetbox.errors import LedgerCorrupt
 
 
@@ -61,12 +62,16 @@ class Ledger:
         body = {"seq": seq, "ts": round(time.time(), 3), "kind": kind, **fields}
         line = seal(body).encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        torn = failpoints.tears("ledger")
         with open(self.path, "ab") as handle:
-            handle.write(line)
+            handle.write(line[: len(line) // 2] if torn else line)
             handle.flush()
             if self.fsync:
                 os.fsync(handle.fileno())
+        if torn:
+            failpoints.kill_self()
         records.append(body)
+        failpoints.hit("ledger")
         return body
 
     def current_run(self) -> list[dict[str, Any]]:

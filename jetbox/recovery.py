@@ -51,7 +51,8 @@ class Pending:
 
     reply: Reply
     next_index: int
-    open_intent: dict[str, Any] | None  # an action started (intent) but not recorded as done
+    intent: dict[str, Any] | None  # the action the next call had begun before the crash
+    result: dict[str, Any] | None  # its result, when it finished but its tool_result is missing
 
 
 def pending_reply(ledger: Ledger, state: str) -> Pending | None:
@@ -74,10 +75,20 @@ def pending_reply(ledger: Ledger, state: str) -> Pending | None:
         return None
     if not reply.tool_calls and done:
         return None
-    closed = {r.get("intent") for r in after if r["kind"] == "result"}
-    open_intent = next((r for r in reversed(after)
-                        if r["kind"] == "intent" and r["seq"] not in closed), None)
-    return Pending(reply, next_index, open_intent)
+    last_done = max((i for i, r in enumerate(after) if r["kind"] == "tool_result"), default=-1)
+    since = after[last_done + 1:]
+    intent = next((r for r in since if r["kind"] == "intent"), None)
+    result = None if intent is None else next(
+        (r for r in since if r["kind"] == "result" and r.get("intent") == intent["seq"]), None)
+    return Pending(reply, next_index, intent, result)
+
+
+def result_text(result: dict[str, Any]) -> str:
+    """The tool result for an action that completed before the crash, from its record."""
+    if result.get("action") == "write":
+        return f"wrote {result.get('path')} (before Jetbox stopped)"
+    tail = result.get("output_tail", "")
+    return f"exit code {result.get('exit_code')} (before Jetbox stopped)\n{tail}".rstrip()
 
 
 def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> str:

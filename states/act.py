@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from jetbox.context import build_messages, describe_call
 from jetbox.model import Reply
-from jetbox.recovery import pending_reply, resolve_command, resolve_write
+from jetbox.recovery import pending_reply, resolve_command, resolve_write, result_text
 from states.base import Handler
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ class Act(Handler):
         for index in range(start, len(reply.tool_calls)):
             call = reply.tool_calls[index]
             result = None
-            if pending is not None and index == start and pending.open_intent is not None:
-                result = self._finish_interrupted(run, call.name, pending.open_intent)
+            if pending is not None and index == start and pending.intent is not None:
+                result = self._finish_interrupted(run, call.name, pending.intent, pending.result)
             if result is None:
                 result = run.toolbox.dispatch(call.name, call.arguments, run.round)
             self._record(run, index, call.name, call.arguments, result)
@@ -57,10 +57,14 @@ class Act(Handler):
         return reply
 
     @staticmethod
-    def _finish_interrupted(run: Run, name: str, intent: dict[str, Any]) -> ToolResult | None:
+    def _finish_interrupted(run: Run, name: str, intent: dict[str, Any],
+                            result: dict[str, Any] | None) -> ToolResult | None:
         """The call whose action began before the crash: complete it without repeating it."""
         from jetbox.tools import ToolResult
 
+        if result is not None:
+            return ToolResult(name, bool(result.get("ok")), result_text(result),
+                              changed=bool(result.get("changed")))
         if intent.get("action") == "write":
             text = resolve_write(run.ledger, run.workspace.root, intent)
             return ToolResult(name, True, text, changed=True)
