@@ -1,0 +1,82 @@
+"""Crash-injection helpers shared by the crash tests and bench/crash_survival.py."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from jetbox.testing import MathxSolver, OfflineOllama
+from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES
+
+ROOT = Path(__file__).resolve().parent.parent
+GOAL = "Create a package mathx with add(a, b), add tests, then make ruff and pytest pass."
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run left behind, in the terms the crash guarantees are stated in."""
+
+    files: dict[str, str]                 # relative path -> sha256, Jetbox's own files excluded
+    state: str
+    writes: tuple[tuple[str, str], ...]   # (path, sha256) of every write intent, in order
+    replies: int                          # model replies journaled
+    appends: int                          # ledger records
+    kills: int                            # how many times the process died on the way
+
+
+def snapshot(workspace: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for path in sorted(workspace.rglob("*")):
+        rel = path.relative_to(workspace)
+        if path.is_file() and rel.name not in PROTECTED_NAMES and \
+                not any(part in IGNORED_DIRS for part in rel.parts):
+            out[rel.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def outcome(workspace: Path, kills: int) -> Outcome:
+    lines = (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    state = ""
+    for line in (workspace / "status.txt").read_text(encoding="utf-8").splitlines():
+        if line.startswith("State:"):
+            state = line.partition(":")[2].strip()
+    writes = tuple((r["path"], r["sha256"]) for r in records
+                   if r["kind"] == "intent" and r.get("action") == "write")
+    replies = sum(r["kind"] == "model_reply" for r in records)
+    return Outcome(snapshot(workspace), state, writes, replies, len(records), kills)
+
+
+def jetbox(workspace: Path, host: str, failpoint: str | None = None,
+           goal: str | None = GOAL, timeout_s: float = 120) -> int:
+    """One `python -m jetbox run` child; returns its exit code (-9 when it was killed)."""
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(workspace.parent)}
+    import os
+
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("JETBOX_", "OLLAMA_"))},
+           **env}
+    if failpoint:
+        env["JETBOX_FAILPOINT"] = failpoint
+    argv = [sys.executable, "-m", "jetbox", "run", *([goal] if goal else []), "-w",
+            str(workspace), "--host", host, "--sandbox", "none", "--quiet"]
+    return subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, timeout=timeout_s, check=False).returncode
+
+
+def crash_and_resume(workspace: Path, failpoints: list[str], max_resumes: int = 4) -> Outcome:
+    """Run with each failpoint in turn (each run killed there), then resume until done."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    kills = 0
+    with OfflineOllama(MathxSolver(workspace)) as server:
+        for index, point in enumerate(failpoints):
+            code = jetbox(workspace, server.host, point, GOAL if index == 0 else None)
+            kills += code == -9
+        for _ in range(max_resumes):
+            code = jetbox(workspace, server.host, None, None if failpoints else GOAL)
+            if code == 0:
+                break
+    return outcome(workspace, kills)

@@ -1,0 +1,86 @@
+"""kill -9 at every transition and every ledger append: resume equals an uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.crashkit import Outcome, crash_and_resume
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX SIGKILL")
+
+STATES = ["Probe", "Compact", "Plan", "Act", "Reflect", "Persist", "Done"]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    return crash_and_resume(tmp_path_factory.mktemp("reference") / "ws", [])
+
+
+def assert_same_as_reference(result: Outcome, reference: Outcome, label: str) -> None:
+    assert result.state == "Done", label
+    assert result.files == reference.files, label
+    assert result.writes == reference.writes, f"{label}: a write was intended twice or lost"
+    assert result.replies == reference.replies, f"{label}: a journaled reply was asked again"
+
+
+def run_all(tmp_path: Path, plans: dict[str, list[str]]) -> dict[str, Outcome]:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {label: pool.submit(crash_and_resume, tmp_path / f"ws{i}", points)
+                   for i, (label, points) in enumerate(plans.items())}
+        return {label: future.result() for label, future in futures.items()}
+
+
+def test_reference_run_is_what_the_guarantees_compare_against(reference: Outcome) -> None:
+    assert reference.state == "Done" and reference.kills == 0
+    assert set(reference.files) >= {"mathx/__init__.py", "tests/test_mathx.py"}
+    assert reference.replies == 4 and len(reference.writes) == 2
+
+
+def test_kill_at_every_transition(tmp_path: Path, reference: Outcome) -> None:
+    plans = {f"kill before {state} (round 2)": [f"kill:before:{state}" + ("" if state == "Done"
+                                                                          else "#2")]
+             for state in STATES}
+    for label, result in run_all(tmp_path, plans).items():
+        assert result.kills == 1, label
+        assert_same_as_reference(result, reference, label)
+
+
+def test_kill_at_every_ledger_append(tmp_path: Path, reference: Outcome) -> None:
+    every = int(os.environ.get("JETBOX_CRASH_STEP", "1"))
+    plans = {f"kill after append {n}": [f"kill:ledger#{n}"]
+             for n in range(1, reference.appends + 1, every)}
+    results = run_all(tmp_path, plans)
+    for label, result in results.items():
+        assert_same_as_reference(result, reference, label)
+    assert sum(r.kills for r in results.values()) >= len(plans) - 2
+
+
+def test_torn_ledger_line_at_random_appends_is_trimmed_and_resumed(
+        tmp_path: Path, reference: Outcome) -> None:
+    rng = random.Random(7)
+    plans = {f"tear append {n}": [f"tear:ledger#{n}"]
+             for n in sorted(rng.sample(range(2, reference.appends), 4))}
+    for label, result in run_all(tmp_path, plans).items():
+        assert result.kills == 1, label
+        assert_same_as_reference(result, reference, label)
+
+
+def test_random_kills_survived(tmp_path: Path, reference: Outcome) -> None:
+    """Seeded: 1-3 kills per run at random appends; JETBOX_CRASH_RANDOM sets the run count."""
+    rng = random.Random(int(os.environ.get("JETBOX_CRASH_SEED", "2026")))
+    count = int(os.environ.get("JETBOX_CRASH_RANDOM", "4"))
+    plans = {}
+    for i in range(count):
+        points = [f"kill:ledger#{rng.randint(1, 14)}" for _ in range(rng.randint(1, 3))]
+        plans[f"random {i}: {points}"] = points
+    results = run_all(tmp_path, plans)
+    for label, result in results.items():
+        assert_same_as_reference(result, reference, label)
+    print(f"survived {len(results)} randomized crash runs, "
+          f"{sum(r.kills for r in results.values())} kills")
