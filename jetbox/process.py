@@ -1,12 +1,22 @@
-"""Running a child process with a timeout and capped output (hardened in tools work)."""
+"""Child processes: argv only, no stdin, scrubbed env, capped output, whole tree killed."""
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
+
+# Variables whose names look like credentials never reach a child the model controls.
+SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION",
+                         re.IGNORECASE)
+_CHUNK = 65536
 
 
 @dataclass(frozen=True)
@@ -29,31 +39,120 @@ def cap_text(text: str, max_chars: int) -> str:
     return f"{text[:half]}\n... [{elided} characters elided] ...\n{text[-half:]}"
 
 
+def scrubbed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment minus anything that looks like a secret."""
+    source = os.environ if base is None else base
+    return {k: v for k, v in source.items() if not SECRET_NAME.search(k)}
+
+
+class _HeadTail:
+    """Collects a stream keeping only its first and last bytes: huge output costs no memory."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def feed(self, chunk: bytes) -> None:
+        room = self.max_bytes // 2 - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        excess = len(self.tail) - self.max_bytes // 2
+        if excess > 0:
+            del self.tail[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        head = self.head.decode("utf-8", errors="replace")
+        tail = self.tail.decode("utf-8", errors="replace")
+        if not self.dropped:
+            return head + tail
+        return f"{head}\n... [{self.dropped} bytes elided] ...\n{tail}"
+
+
+def _pump(stream: IO[bytes], sink: _HeadTail) -> None:
+    while chunk := stream.read(_CHUNK):
+        sink.feed(chunk)
+
+
+def _posix_child_setup() -> None:
+    """In the child: die with Jetbox (Linux parent-death signal)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _spawn_options() -> dict[str, Any]:
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True, "preexec_fn": _posix_child_setup}
+
+
+def kill_tree(process: subprocess.Popen[bytes]) -> None:
+    """Kill the child and everything it started."""
+    if os.name == "nt":
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        process.kill()
+        return
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def run_process(
     argv: Sequence[str],
     cwd: Path,
     timeout_s: float,
     env: Mapping[str, str] | None = None,
     max_output_chars: int = 20_000,
+    sandbox: str = "none",
+    workspace: Path | None = None,
 ) -> ProcessResult:
-    """Run argv (never through a shell) with stdin closed; stdout and stderr merged."""
+    """Run argv (never through a shell), stdout and stderr merged, stdin closed."""
     started = time.monotonic()
+    full_argv = list(argv)
+    if sandbox == "bwrap":
+        from jetbox.sandbox import bwrap_argv
+
+        full_argv = bwrap_argv(full_argv, workspace or cwd)
+    sink = _HeadTail(max_output_chars)
+    process = subprocess.Popen(full_argv, cwd=cwd, env=dict(env) if env is not None else None,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, **_spawn_options())
+    job = _windows_job(process)
+    assert process.stdout is not None
+    reader = threading.Thread(target=_pump, args=(process.stdout, sink), daemon=True)
+    reader.start()
+    timed_out = False
     try:
-        completed = subprocess.run(
-            list(argv),
-            cwd=cwd,
-            env=dict(env) if env is not None else None,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=timeout_s,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raw = exc.output or b""
-        text = raw.decode("utf-8", errors="replace")
-        return ProcessResult(tuple(argv), None, cap_text(text, max_output_chars), True,
-                             time.monotonic() - started)
-    text = completed.stdout.decode("utf-8", errors="replace")
-    return ProcessResult(tuple(argv), completed.returncode, cap_text(text, max_output_chars),
-                         False, time.monotonic() - started)
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        kill_tree(process)  # also reaps grandchildren left behind by a finished child
+        process.wait()
+        reader.join(timeout=5)
+        process.stdout.close()
+        if job is not None:
+            job.close()
+    return ProcessResult(tuple(argv), None if timed_out else process.returncode, sink.text(),
+                         timed_out, time.monotonic() - started)
+
+
+def _windows_job(process: subprocess.Popen[bytes]) -> Any:
+    """Windows: a job object that kills the whole tree when Jetbox's handle closes."""
+    if os.name != "nt":
+        return None
+    from jetbox.winjob import KillOnCloseJob
+
+    return KillOnCloseJob.attach(process.pid)

@@ -1,0 +1,81 @@
+"""The workspace jail: a model-supplied path is resolved and must stay inside the workspace."""
+
+from __future__ import annotations
+
+import ntpath
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+
+from jetbox.workspace import PROTECTED_DIRS, PROTECTED_NAMES
+
+# Device names Windows reserves in every folder, with or without an extension.
+RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+            *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10)),
+            "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³"}
+MAX_PATH_CHARS = 1024
+
+
+class PathRefused(ValueError):
+    """A path the model may not use; the message is the tool result it sees."""
+
+
+@dataclass(frozen=True)
+class Jailed:
+    """A checked path: where it is on disk, and how to name it to the model."""
+
+    absolute: Path
+    relative: str  # posix, relative to the workspace; "." for the workspace itself
+
+
+def check_windows_rules(raw: str) -> None:
+    """Forms that are dangerous on Windows, refused on every OS so behaviour is the same."""
+    if raw.startswith(("\\\\?\\", "//?/", "\\\\.\\", "//./")):
+        raise PathRefused(f"{raw!r}: device and \\\\?\\ paths are not allowed")
+    drive, _ = ntpath.splitdrive(raw)
+    if drive.startswith(("\\\\", "//")):
+        raise PathRefused(f"{raw!r}: UNC (network) paths are not allowed")
+    if drive and not raw[len(drive):].startswith(("\\", "/")):
+        raise PathRefused(f"{raw!r}: drive-relative paths like C:foo are not allowed")
+    if drive:
+        raise PathRefused(f"{raw!r}: absolute Windows paths are not allowed; use a path "
+                          f"relative to the workspace")
+    for part in PureWindowsPath(raw).parts:
+        if part in ("\\", "/"):
+            continue
+        if ":" in part:
+            raise PathRefused(f"{raw!r}: ':' is not allowed in names (alternate data streams)")
+        if part not in (".", "..") and part != part.rstrip(". "):
+            raise PathRefused(f"{raw!r}: names may not end with a dot or a space")
+        stem = part.split(".", 1)[0].rstrip(" ").upper()
+        if stem in RESERVED:
+            raise PathRefused(f"{raw!r}: {part!r} is a reserved device name on Windows")
+
+
+def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
+    """Resolve `raw` (symlinks followed, `..` collapsed) and require it inside `workspace`."""
+    if not isinstance(raw, str):
+        raise PathRefused(f"path must be a string, got {type(raw).__name__}")
+    if not raw.strip() or len(raw) > MAX_PATH_CHARS or "\x00" in raw or \
+            re.search(r"[\x01-\x1f]", raw):
+        raise PathRefused("path is empty, too long or has control characters")
+    check_windows_rules(raw)
+    if "\\" in raw and os.name != "nt":
+        raise PathRefused(f"{raw!r}: use / to separate folders")
+    root = workspace.resolve()
+    candidate = Path(raw)
+    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    if target != root and not target.is_relative_to(root):
+        raise PathRefused(f"{raw!r} resolves outside the workspace; only paths inside "
+                          f"{root.name}/ are allowed")
+    relative = target.relative_to(root).as_posix() if target != root else "."
+    if for_write:
+        parts = relative.split("/")
+        if parts[0] in PROTECTED_DIRS or (len(parts) == 1 and parts[0] in PROTECTED_NAMES) \
+                or parts[0].startswith(".jetbox"):
+            raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
+                              f"write it")
+        if relative == ".":
+            raise PathRefused("cannot write the workspace folder itself")
+    return Jailed(target, relative)

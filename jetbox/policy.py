@@ -1,0 +1,208 @@
+"""Which commands the model may run, and with which arguments: documented and configurable."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from jetbox.errors import ConfigError
+from jetbox.paths import PathRefused, jail
+
+# Programs that run through the interpreter Jetbox itself runs in, never from PATH.
+VIA_INTERPRETER = {"python": [], "pytest": ["-m", "pytest"], "ruff": ["-m", "ruff"],
+                   "pip": ["-m", "pip"]}
+PIP_READ_ONLY = ("list", "show", "freeze", "check", "help", "--version", "-V")
+RUFF_SUBCOMMANDS = ("check", "format", "rule", "version", "help", "--version")
+RUFF_PATH_OPTIONS = ("--output-file", "-o", "--cache-dir", "--config", "--stdin-filename")
+PYTEST_PATH_OPTIONS = ("--rootdir", "-c", "--config-file", "--confcutdir", "--basetemp",
+                       "--junitxml", "--junit-xml", "--import-mode")
+PYTEST_REFUSED = ("-p", "--pastebin", "--debug", "-o", "--override-ini", "--trace-config")
+PYTHON_SAFE_FLAGS = ("-u", "-B", "-q", "-X", "-W")
+
+
+class CommandRefused(ValueError):
+    """A command the policy does not allow; the message is the tool result."""
+
+
+@dataclass(frozen=True)
+class ToolPolicy:
+    """The limits of the five tools (machine.yaml `tools:` section)."""
+
+    allowed_programs: tuple[str, ...] = ("python", "pytest", "ruff", "pip")
+    allow_python_modules: tuple[str, ...] = ("pytest", "ruff", "pip")  # `python -m X` allowed
+    allow_pip_install: bool = False    # pip install, only with --target inside the workspace
+    cmd_timeout_s: float = 120.0       # a command is killed (with its children) after this
+    max_read_chars: int = 12_000       # read_file returns head and tail beyond this
+    max_output_chars: int = 8_000      # run_cmd returns head and tail beyond this
+    max_write_bytes: int = 1_000_000   # write_file refuses larger content
+    max_list_entries: int = 200        # list_dir shows at most this many entries
+    sandbox: str = "none"              # resolved: bwrap or none
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, object]) -> ToolPolicy:
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, object] = {}
+        for key, value in data.items():
+            if key not in known:
+                raise ConfigError(f"machine.yaml: tools: unknown key `{key}`; known: "
+                                  f"{', '.join(sorted(known))}")
+            default = known[key].default
+            try:
+                values[key] = tuple(str(v) for v in value) if isinstance(default, tuple) \
+                    else type(default)(value)  # type: ignore[arg-type, call-arg]
+            except (TypeError, ValueError):
+                raise ConfigError(f"machine.yaml: tools: `{key}` has a bad value {value!r}") \
+                    from None
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def split_command(cmd: object) -> list[str]:
+    """The model's `cmd` as argv: a list of strings, or a string split like a shell would
+    (but never given to one)."""
+    if isinstance(cmd, str):
+        try:
+            argv = shlex.split(cmd)
+        except ValueError as exc:
+            raise CommandRefused(f"cannot split the command: {exc}") from None
+    elif isinstance(cmd, list) and all(isinstance(a, str) for a in cmd):
+        argv = list(cmd)
+    else:
+        raise CommandRefused("`cmd` must be a list of strings, e.g. [\"pytest\", \"-q\"]")
+    if not argv:
+        raise CommandRefused("`cmd` is empty")
+    return argv
+
+
+def program_name(word: str) -> str:
+    if "/" in word or "\\" in word:
+        raise CommandRefused(f"{word!r}: give a program name (e.g. pytest), not a path; "
+                             f"programs are never run from the workspace")
+    name = word.lower()
+    for suffix in (".exe", ".bat", ".cmd", ".com"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def resolve_program(name: str, workspace: Path) -> list[str]:
+    """The absolute command prefix for an allowed program, found outside the workspace."""
+    if name in VIA_INTERPRETER:
+        return [sys.executable, *VIA_INTERPRETER[name]]
+    found = shutil.which(name)
+    if found is None:
+        raise CommandRefused(f"{name}: not found on PATH")
+    path = Path(found).resolve()
+    if path.is_relative_to(workspace.resolve()):
+        raise CommandRefused(f"{name}: resolves inside the workspace ({path}); never run")
+    return [str(path)]
+
+
+def check_arguments(name: str, args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
+    """Apply the program's argument policy; returns the arguments to run (maybe amended)."""
+    checker = {"python": _python, "pytest": _pytest, "ruff": _ruff, "pip": _pip}.get(name)
+    return checker(args, policy, workspace) if checker else args
+
+
+def _inside(value: str, workspace: Path, what: str) -> None:
+    try:
+        jail(workspace, value)
+    except PathRefused as exc:
+        raise CommandRefused(f"{what}: {exc}") from None
+
+
+def _python(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
+    index = 0
+    while index < len(args) and args[index].startswith("-") and args[index] != "-m":
+        flag = args[index]
+        if flag in ("-X", "-W"):
+            index += 2
+            continue
+        if flag not in PYTHON_SAFE_FLAGS:
+            raise CommandRefused(f"python {flag}: refused; run a script or module inside the "
+                                 f"workspace instead (e.g. python tool.py)")
+        index += 1
+    rest = args[index:]
+    if not rest:
+        raise CommandRefused("python with no script: refused (there is no interactive input)")
+    if rest[0] == "-m":
+        if len(rest) < 2:
+            raise CommandRefused("python -m needs a module name")
+        module = rest[1]
+        if module in policy.allow_python_modules:
+            return [*args[:index], "-m", module,
+                    *check_arguments(module, rest[2:], policy, workspace)]
+        top = module.split(".")[0]
+        if (workspace / f"{top}.py").is_file() or (workspace / top).is_dir():
+            return args
+        raise CommandRefused(f"python -m {module}: refused; allowed modules: "
+                             f"{', '.join(policy.allow_python_modules)} or a workspace module")
+    _inside(rest[0], workspace, "python script")
+    return args
+
+
+def _option_value(args: list[str], index: int) -> tuple[str, str | None, int]:
+    """(option, value, next index) for `--opt value`, `--opt=value` and `-oVALUE` forms."""
+    word = args[index]
+    if word.startswith("--") and "=" in word:
+        option, value = word.split("=", 1)
+        return option, value, index + 1
+    value = args[index + 1] if index + 1 < len(args) else None
+    return word, value, index + 2
+
+
+def _check_paths(args: list[str], workspace: Path, path_options: tuple[str, ...],
+                 refused: tuple[str, ...], program: str) -> None:
+    index = 0
+    while index < len(args):
+        word = args[index]
+        short = word[:2] if word.startswith("-") and not word.startswith("--") else word
+        if word.split("=")[0] in refused or short in refused:
+            raise CommandRefused(f"{program} {word}: refused by Jetbox's policy")
+        if word.split("=")[0] in path_options:
+            option, value, index = _option_value(args, index)
+            if value is None:
+                raise CommandRefused(f"{program} {option} needs a value")
+            if not (program == "ruff" and option == "--config" and "=" in value):
+                _inside(value, workspace, f"{program} {option}")
+            elif any(k in value for k in ("cache-dir", "extend", "include", "src")):
+                raise CommandRefused(f"{program} --config {value!r}: refused (names paths)")
+            continue
+        if not word.startswith("-"):
+            _inside(word.split("::")[0], workspace, f"{program} argument")
+        index += 1
+
+
+def _pytest(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
+    _check_paths(args, workspace, PYTEST_PATH_OPTIONS, PYTEST_REFUSED, "pytest")
+    return [*args, "-p", "no:cacheprovider"]
+
+
+def _ruff(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
+    if args and not args[0].startswith("-") and args[0] not in RUFF_SUBCOMMANDS:
+        raise CommandRefused(f"ruff {args[0]}: refused; allowed: {', '.join(RUFF_SUBCOMMANDS)}")
+    rest = args[1:] if args and args[0] in ("check", "format", "rule") else args
+    if args and args[0] == "rule":
+        return args
+    _check_paths(rest, workspace, RUFF_PATH_OPTIONS, (), "ruff")
+    return [*args, "--no-cache"] if args and args[0] in ("check", "format") else args
+
+
+def _pip(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
+    if not args or args[0] in PIP_READ_ONLY:
+        return args
+    if args[0] != "install" or not policy.allow_pip_install:
+        raise CommandRefused(f"pip {args[0] if args else ''}: refused; allowed: "
+                             f"{', '.join(PIP_READ_ONLY)}"
+                             + ("" if policy.allow_pip_install else
+                                " (pip install is off: set tools.allow_pip_install)"))
+    if "--target" not in " ".join(args) and not any(a.startswith("-t") for a in args):
+        raise CommandRefused("pip install needs --target DIR inside the workspace: Jetbox's "
+                             "own environment is never changed")
+    for refused in ("-e", "--editable", "--user", "--prefix", "--root"):
+        if refused in args:
+            raise CommandRefused(f"pip install {refused}: refused")
+    _check_paths(args[1:], workspace, ("--target", "-t", "-r", "--requirement"), (), "pip")
+    return [*args, "--only-binary", ":all:", "--no-input"]

@@ -1,0 +1,250 @@
+"""Probes: the real state of the workspace (files, ruff, pytest), without the model."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import sys
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from jetbox.errors import ConfigError
+from jetbox.process import run_process, scrubbed_env
+from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES
+
+MAX_DETAIL_CHARS = 1500
+MAX_FILES_SHOWN = 60
+PARSERS = ("ruff", "pytest", "generic")
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    """One check from machine.yaml's `probes:`."""
+
+    name: str
+    argv: tuple[str, ...]
+    parser: str = "generic"  # ruff | pytest | generic (ok = exit code 0)
+    timeout_s: float = 120.0
+    required: bool = True    # counts toward green
+
+
+DEFAULT_PROBES = (
+    ProbeSpec("ruff", ("ruff", "check", "."), "ruff"),
+    ProbeSpec("pytest", ("pytest", "-q"), "pytest"),
+)
+
+# Flags Jetbox adds so a probe's output is compact and probing writes no caches.
+EXTRA_ARGS = {
+    "ruff": ("--output-format", "concise", "--no-cache"),
+    "pytest": ("-rfE", "--tb=short", "-p", "no:cacheprovider", "--color=no"),
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    ok: bool
+    summary: str        # one short line
+    details: str        # bounded: first failures, ruff locations
+    exit_code: int | None
+    timed_out: bool
+    duration_s: float
+    counts: Mapping[str, int] = field(default_factory=dict)
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    files: tuple[str, ...]
+    checks: tuple[CheckResult, ...]
+    fingerprint: str
+    reused: bool = False
+
+    @property
+    def green(self) -> bool:
+        """Every required check passes and pytest (if probed) ran at least one test."""
+        return all(c.ok for c in self.checks if c.required)
+
+    def red_reasons(self) -> list[str]:
+        return [c.summary for c in self.checks if c.required and not c.ok]
+
+    def summary_text(self, max_chars: int = 2500) -> str:
+        shown = self.files[:MAX_FILES_SHOWN]
+        hidden = len(self.files) - len(shown)
+        more = f" ... and {hidden} more" if hidden else ""
+        lines = [f"files ({len(self.files)}): " + (", ".join(shown) or "(none)") + more]
+        lines += [c.summary for c in self.checks]
+        lines += [c.details for c in self.checks if c.details and not c.ok]
+        text = "\n".join(lines)
+        return text if len(text) <= max_chars else text[: max_chars - 20] + "\n... (cut)"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProbeReport:
+        checks = tuple(CheckResult(**c) for c in data["checks"])
+        return cls(tuple(data["files"]), checks, data["fingerprint"], data.get("reused", False))
+
+
+def probe_specs_from_yaml(data: object, source: str = "machine.yaml") -> tuple[ProbeSpec, ...]:
+    """machine.yaml's `probes:` list; missing means the default ruff + pytest probes."""
+    if data is None:
+        return DEFAULT_PROBES
+    if not isinstance(data, list):
+        raise ConfigError(f"{source}: `probes` must be a list")
+    specs = []
+    for index, raw in enumerate(data):
+        where = f"{source}: probes[{index}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+            raise ConfigError(f"{where}: needs `name` and `cmd`")
+        unknown = set(raw) - {"name", "cmd", "parser", "timeout_s", "required"}
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {sorted(unknown)}")
+        cmd = raw.get("cmd")
+        argv = shlex.split(cmd) if isinstance(cmd, str) else cmd
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise ConfigError(f"{where}: `cmd` must be a command line or a list of strings")
+        parser = raw.get("parser", "generic")
+        if parser not in PARSERS:
+            raise ConfigError(f"{where}: `parser` must be one of {', '.join(PARSERS)}")
+        specs.append(ProbeSpec(raw["name"], tuple(argv), parser,
+                               float(raw.get("timeout_s", 120)), bool(raw.get("required", True))))
+    return tuple(specs)
+
+
+def resolve_argv(spec: ProbeSpec) -> list[str]:
+    """Run python, ruff and pytest through Jetbox's own interpreter, never from the workspace."""
+    program, *rest = spec.argv
+    prefix = {"python": [sys.executable], "ruff": [sys.executable, "-m", "ruff"],
+              "pytest": [sys.executable, "-m", "pytest"]}.get(program, [program])
+    runs_parser = program == spec.parser or rest[:2] == ["-m", spec.parser]
+    return [*prefix, *rest, *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
+
+
+def workspace_files(root: Path, limit: int = 5000) -> list[str]:
+    """Relative posix paths of the workspace's files, caches and Jetbox's own files left out."""
+    found: list[str] = []
+    stack = [root]
+    while stack and len(found) < limit:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in IGNORED_DIRS and not entry.name.endswith(".egg-info"):
+                    stack.append(Path(entry.path))
+            elif entry.name not in PROTECTED_NAMES and not entry.name.startswith(".jetbox"):
+                found.append(Path(entry.path).relative_to(root).as_posix())
+    return sorted(found)
+
+
+def fingerprint(root: Path) -> str:
+    """Cheap change detector: every file's path, size and modification time."""
+    digest = hashlib.sha256()
+    for rel in workspace_files(root):
+        try:
+            info = (root / rel).stat()
+        except OSError:
+            continue
+        digest.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+class Prober:
+    """Runs the probes in parallel, or reuses the last report when nothing changed."""
+
+    def __init__(self, workspace: Path, specs: Sequence[ProbeSpec] = DEFAULT_PROBES,
+                 sandbox: str = "none", max_workers: int = 4) -> None:
+        self.workspace = workspace
+        self.specs = tuple(specs)
+        self.sandbox = sandbox
+        self.max_workers = max_workers
+        self.runs = 0  # probe subprocesses started: a no-change round adds none
+
+    def run(self, previous: ProbeReport | None = None) -> ProbeReport:
+        mark = fingerprint(self.workspace)
+        if previous is not None and previous.fingerprint == mark:
+            return replace(previous, reused=True)
+        env = {**scrubbed_env(), "PYTHONDONTWRITEBYTECODE": "1",
+               "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1"}
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            checks = tuple(pool.map(lambda spec: self._check(spec, env), self.specs))
+        files = tuple(workspace_files(self.workspace))
+        return ProbeReport(files, checks, mark)
+
+    def _check(self, spec: ProbeSpec, env: dict[str, str]) -> CheckResult:
+        self.runs += 1
+        try:
+            result = run_process(resolve_argv(spec), cwd=self.workspace, timeout_s=spec.timeout_s,
+                                 env=env, max_output_chars=20_000, sandbox=self.sandbox,
+                                 workspace=self.workspace)
+        except OSError as exc:
+            return CheckResult(spec.name, False, f"{spec.name}: cannot run ({exc})", "", None,
+                               False, 0.0, {}, spec.required)
+        if result.timed_out:
+            return CheckResult(spec.name, False, f"{spec.name}: timed out after "
+                               f"{spec.timeout_s:g} s", result.output[-MAX_DETAIL_CHARS:],
+                               None, True, result.duration_s, {}, spec.required)
+        parse = {"ruff": parse_ruff, "pytest": parse_pytest}.get(spec.parser, parse_generic)
+        ok, summary, details, counts = parse(spec.name, result.returncode, result.output)
+        return CheckResult(spec.name, ok, summary, details[:MAX_DETAIL_CHARS], result.returncode,
+                           False, result.duration_s, counts, spec.required)
+
+
+Parsed = tuple[bool, str, str, dict[str, int]]
+RUFF_LINE = re.compile(r"^(?P<loc>[^\s:][^:]*:\d+:\d+): (?P<code>[A-Z]+\d+|SyntaxError|"
+                       r"invalid-syntax)\b:? ?(?P<msg>.*)$", re.M)
+PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|warnings?)")
+PYTEST_SUMMARY = re.compile(r"^=*\s*(?:\d+ \w+.*|no tests ran.*) in [\d.]+s.*$", re.M)
+
+
+def parse_ruff(name: str, code: int | None, output: str) -> Parsed:
+    found = list(RUFF_LINE.finditer(output))
+    if code == 0:
+        return True, f"{name}: clean", "", {"errors": 0}
+    if not found:
+        last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "no output")
+        return False, f"{name}: failed (exit {code}): {last[:160]}", output[-800:], {"errors": 1}
+    codes: dict[str, int] = {}
+    for match in found:
+        codes[match["code"]] = codes.get(match["code"], 0) + 1
+    tally = ", ".join(f"{c} x{n}" for c, n in sorted(codes.items()))
+    details = "\n".join(f"{m['loc']}: {m['code']} {m['msg'].strip()}" for m in found[:15])
+    if len(found) > 15:
+        details += f"\n... {len(found) - 15} more"
+    return False, f"{name}: {len(found)} errors ({tally})", details, {"errors": len(found)}
+
+
+def parse_pytest(name: str, code: int | None, output: str) -> Parsed:
+    summary_lines = PYTEST_SUMMARY.findall(output)
+    line = summary_lines[-1].strip("= ") if summary_lines else ""
+    counts: dict[str, int] = {}
+    for number, word in PYTEST_COUNT.findall(line):
+        key = {"error": "errors", "warning": "warnings"}.get(word, word)
+        counts[key] = counts.get(key, 0) + int(number)
+    failures = [ln.strip() for ln in output.splitlines()
+                if ln.startswith(("FAILED ", "ERROR "))][:8]
+    if not failures:
+        failures = [ln.strip() for ln in output.splitlines() if ln.startswith("E ")][:8]
+    details = "\n".join(failures) or ("" if code == 0 else output[-800:])
+    if code == 5 or counts.get("passed", 0) == 0 and code == 0:
+        return False, f"{name}: no tests ran", details, counts
+    if code == 0:
+        return True, f"{name}: {line or 'passed'}", "", counts
+    return False, f"{name}: {line or f'failed (exit {code})'}", details, counts
+
+
+def parse_generic(name: str, code: int | None, output: str) -> Parsed:
+    last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "")
+    ok = code == 0
+    verdict = "ok" if ok else f"failed (exit {code})"
+    summary = f"{name}: {verdict}" + (f": {last[:120]}" if last else "")
+    return ok, summary, "" if ok else output[-800:], {}

@@ -1,0 +1,67 @@
+"""The OS sandbox for commands and probes: bubblewrap on Linux when it is installed."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from jetbox.errors import UsageError
+from jetbox.workspace import LEDGER_NAME, LOCK_NAME, LOG_NAME, MACHINE_NAME, STATUS_NAME
+
+MODES = ("auto", "bwrap", "none")
+INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`)"
+
+
+@functools.cache
+def bwrap_usable() -> bool:
+    """bwrap exists and can actually create a sandbox here (containers may forbid it)."""
+    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
+        return False
+    probe = subprocess.run(bwrap_argv(["true"], Path("/")), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return probe.returncode == 0
+
+
+def resolve_sandbox(mode: str) -> str:
+    """auto -> bwrap when usable, else none; bwrap when unusable is an error."""
+    if mode not in MODES:
+        raise UsageError(f"--sandbox must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "none":
+        return "none"
+    if bwrap_usable():
+        return "bwrap"
+    if mode == "bwrap":
+        where = "Windows and macOS have no bwrap" if not sys.platform.startswith("linux") \
+            else INSTALL_HINT
+        raise UsageError(f"--sandbox bwrap: bubblewrap is not usable here; {where}, "
+                         f"or use --sandbox none")
+    return "none"
+
+
+def interpreter_paths() -> list[Path]:
+    """The folders the running Python needs, when they live under /tmp."""
+    candidates = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
+    return sorted(p for p in candidates if p.is_relative_to("/tmp") and p.exists())
+
+
+def bwrap_argv(argv: list[str], workspace: Path,
+               protected: Iterable[str] = (STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME,
+                                           MACHINE_NAME, ".git")) -> list[str]:
+    """argv inside bubblewrap: everything read-only but the workspace, private /tmp, no net."""
+    root = workspace.resolve()
+    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # The private /tmp must not hide the interpreter: CI and many users keep venvs there.
+    for path in interpreter_paths():
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(root), str(root)]
+    for name in protected:
+        path = root / name
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    args += ["--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session",
+             "--chdir", str(root), "--", *argv]
+    return args

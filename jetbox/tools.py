@@ -1,0 +1,182 @@
+"""The five tools the model can use, each refusing unsafe input with a clear result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jetbox.fsutil import atomic_write_bytes
+from jetbox.ledger import Ledger
+from jetbox.paths import PathRefused, jail
+from jetbox.policy import (
+    CommandRefused,
+    ToolPolicy,
+    check_arguments,
+    program_name,
+    resolve_program,
+    split_command,
+)
+from jetbox.process import cap_text, run_process, scrubbed_env
+from jetbox.workspace import IGNORED_DIRS
+
+TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "write_file", "run_cmd", "finish")
+BINARY_SNIFF_BYTES = 8000
+
+_PARAMS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "list_dir": ("List the files and folders at a path inside the project (\".\" for the top).",
+                 {"path": {"type": "string", "description": "folder, relative to the project"}}),
+    "read_file": ("Read a text file inside the project.",
+                  {"path": {"type": "string", "description": "file, relative to the project"}}),
+    "write_file": ("Write a whole file inside the project (parent folders are created).",
+                   {"path": {"type": "string", "description": "file, relative to the project"},
+                    "content": {"type": "string", "description": "the complete new content"}}),
+    "run_cmd": ("Run python, pytest, ruff or pip in the project folder (no shell). "
+                "A command line string is also accepted.",
+                {"cmd": {"type": "array", "items": {"type": "string"},
+                         "description": "the argument list, e.g. [\"pytest\", \"-q\"]"}}),
+    "finish": ("Say the goal is done; Jetbox then checks ruff and pytest before accepting.",
+               {"summary": {"type": "string", "description": "what was done, one or two lines"}}),
+}
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    name: str
+    ok: bool
+    output: str          # the text the model sees
+    refused: bool = False
+    changed: bool = False
+
+
+class Refusal(Exception):
+    """Raised inside a tool: becomes a refused ToolResult and a ledger entry."""
+
+
+def tool_specs() -> list[dict[str, Any]]:
+    """Ollama tool schemas (only keywords the ollama client keeps: type, items, description)."""
+    return [{"type": "function", "function": {
+        "name": name, "description": description,
+        "parameters": {"type": "object", "required": list(params), "properties": params}}}
+        for name, (description, params) in _PARAMS.items()]
+
+
+class Toolbox:
+    """Dispatches the model's calls; never raises for anything the model sends."""
+
+    def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None) -> None:
+        self.workspace = workspace.resolve()
+        self.ledger = ledger
+        self.policy = policy or ToolPolicy()
+        self._specs = tool_specs()
+
+    def specs(self) -> list[dict[str, Any]]:
+        return self._specs
+
+    def dispatch(self, name: str, arguments: object, round_no: int = 0) -> ToolResult:
+        try:
+            args = self._arguments(name, arguments)
+            return getattr(self, f"_{name}")(round_no=round_no, **args)
+        except (Refusal, PathRefused, CommandRefused) as exc:
+            reason = str(exc)
+            self.ledger.append("refusal", tool=str(name)[:80], reason=reason, round=round_no)
+            return ToolResult(str(name), False, f"refused: {reason}", refused=True)
+        except OSError as exc:
+            return ToolResult(name, False, f"error: {exc.strerror or exc}")
+
+    def _arguments(self, name: str, arguments: object) -> dict[str, Any]:
+        if name not in TOOL_NAMES:
+            raise Refusal(f"unknown tool {str(name)[:80]!r}; tools: {', '.join(TOOL_NAMES)}")
+        if isinstance(arguments, str):  # some models send the arguments as a JSON string
+            try:
+                arguments = json.loads(arguments)
+            except ValueError:
+                raise Refusal(f"{name}: arguments are not a JSON object") from None
+        if not isinstance(arguments, dict):
+            raise Refusal(f"{name}: arguments must be an object, got {type(arguments).__name__}")
+        expected = _PARAMS[name][1]
+        missing = [key for key in expected if key not in arguments]
+        extra = [key for key in arguments if key not in expected]
+        if missing or extra:
+            raise Refusal(f"{name}: expected arguments {', '.join(expected)}"
+                          + (f"; missing {', '.join(missing)}" if missing else "")
+                          + (f"; unknown {', '.join(map(str, extra))[:120]}" if extra else ""))
+        for key, spec in expected.items():
+            if spec["type"] == "string" and not isinstance(arguments[key], str):
+                raise Refusal(f"{name}: `{key}` must be a string")
+        return dict(arguments)
+
+    def _list_dir(self, path: str, round_no: int) -> ToolResult:
+        target = jail(self.workspace, path)
+        if not target.absolute.is_dir():
+            raise Refusal(f"{target.relative} is not a folder")
+        entries = sorted(os.scandir(target.absolute), key=lambda e: (not e.is_dir(), e.name))
+        shown = [f"{e.name}/" if e.is_dir() else f"{e.name} ({e.stat().st_size} bytes)"
+                 for e in entries if e.name not in IGNORED_DIRS]
+        limit = self.policy.max_list_entries
+        more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
+        return ToolResult("list_dir", True, "\n".join(shown[:limit]) + more or "(empty)")
+
+    def _read_file(self, path: str, round_no: int) -> ToolResult:
+        target = jail(self.workspace, path)
+        if not target.absolute.is_file():
+            raise Refusal(f"{target.relative} is not a file")
+        data = target.absolute.read_bytes()
+        if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+            return ToolResult("read_file", True, f"{target.relative} is a binary file "
+                              f"({len(data)} bytes); not shown")
+        text = data.decode("utf-8", errors="replace")
+        note = "" if "\ufffd" not in text or b"\xef\xbf\xbd" in data else \
+            f"[{target.relative} is not valid UTF-8; undecodable bytes shown as \ufffd]\n"
+        return ToolResult("read_file", True, note + cap_text(text, self.policy.max_read_chars))
+
+    def _write_file(self, path: str, content: str, round_no: int) -> ToolResult:
+        target = jail(self.workspace, path, for_write=True)
+        data = content.encode("utf-8")
+        if len(data) > self.policy.max_write_bytes:
+            raise Refusal(f"content is {len(data)} bytes; the limit is "
+                          f"{self.policy.max_write_bytes}")
+        if target.absolute.is_dir():
+            raise Refusal(f"{target.relative} is a folder")
+        sha = hashlib.sha256(data).hexdigest()
+        if target.absolute.is_file() and target.absolute.read_bytes() == data:
+            return ToolResult("write_file", True, f"{target.relative} already has this content "
+                              f"({len(data)} bytes); nothing changed")
+        intent = self.ledger.append("intent", action="write", path=target.relative,
+                                    bytes=len(data), sha256=sha, content=content, round=round_no)
+        atomic_write_bytes(target.absolute, data)
+        self.ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
+                           path=target.relative, sha256=sha)
+        return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
+                          changed=True)
+
+    def _run_cmd(self, cmd: object, round_no: int) -> ToolResult:
+        argv = split_command(cmd)
+        name = program_name(argv[0])
+        if name not in self.policy.allowed_programs:
+            raise Refusal(f"{argv[0]}: not an allowed program; allowed: "
+                          f"{', '.join(self.policy.allowed_programs)}")
+        full = [*resolve_program(name, self.workspace),
+                *check_arguments(name, argv[1:], self.policy, self.workspace)]
+        intent = self.ledger.append("intent", action="cmd", argv=full, round=round_no)
+        env = {**scrubbed_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+               "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
+        result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
+                             env=env, max_output_chars=self.policy.max_output_chars,
+                             sandbox=self.policy.sandbox, workspace=self.workspace)
+        self.ledger.append("result", intent=intent["seq"], action="cmd",
+                           ok=result.returncode == 0, exit_code=result.returncode,
+                           timed_out=result.timed_out, duration_s=round(result.duration_s, 3),
+                           output_tail=result.output[-500:])
+        if result.timed_out:
+            head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed"
+        else:
+            head = f"exit code {result.returncode}"
+        return ToolResult("run_cmd", result.returncode == 0, f"{head}\n{result.output}".rstrip())
+
+    def _finish(self, summary: str, round_no: int) -> ToolResult:
+        return ToolResult("finish", True, f"finish requested: {summary[:300]}; Jetbox will "
+                          f"verify with the probes")
