@@ -142,7 +142,7 @@ class Engine:
         self.run = run
         self.handlers = handlers
         spec = run.spec
-        predicates = resolve_predicates(spec, run.conditions(), run)
+        predicates = resolve_predicates(spec, run.conditions(), run)  # checked in open_run too
         wrapped = {name: _ignoring_event(f) for name, f in predicates.items()}
         self.machine = build_machine(spec, run, run.status.state, wrapped, self._on_transition)
 
@@ -151,12 +151,12 @@ class Engine:
         while True:
             state = run.state
             handler = self.handlers[state]
+            failpoints.hit(f"before:{state}")
             if spec.is_final(state):
                 handler.run(run)
                 self._save("status_written")
                 return EXIT_DONE
             self._check_limits(state)
-            failpoints.hit(f"before:{state}")
             outcome = handler.run(run)
             if outcome not in handler.outcomes:
                 raise MachineError(f"handler of `{state}` returned `{outcome}`, which it does not "
@@ -195,6 +195,14 @@ class Engine:
         self._save(kind, **fields)
 
 
+def check_conditions(spec: MachineSpec) -> None:
+    """Every condition name must resolve, before anything runs."""
+    from jetbox.run import Run
+
+    builtins = {name: (lambda: False) for name in Run.CONDITIONS}
+    resolve_predicates(spec, builtins, None)
+
+
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
              model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
              ) -> tuple[Any, Mapping[str, Any]]:
@@ -216,6 +224,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     sandbox = resolve_sandbox(settings.sandbox)
     policy = ToolPolicy.from_mapping({**(spec.sections.get("tools") or {}), "sandbox": sandbox})
     probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
+    check_conditions(spec)
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
     status_file = StatusFile(workspace.status_path)

@@ -15,8 +15,8 @@ from jetbox.errors import ConfigError
 
 TOP_KEYS = {"initial", "states", "transitions", "limits", "settings", "probes", "tools",
             "compaction", "predicates"}
-STATE_KEYS = {"name", "handler", "final", "__line__"}
-TRANSITION_KEYS = {"trigger", "source", "dest", "conditions", "unless", "__line__"}
+STATE_KEYS = {"name", "handler", "final", "__line__", "__lines__"}
+TRANSITION_KEYS = {"trigger", "source", "dest", "conditions", "unless", "__line__", "__lines__"}
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class StateSpec:
     handler: str  # dotted path "module:Class"
     final: bool
     line: int
+    handler_line: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
     mapping = loader.construct_mapping(node, deep=True)
     mapping["__line__"] = node.start_mark.line + 1
+    mapping["__lines__"] = {key.value: value.start_mark.line + 1 for key, value in node.value
+                            if isinstance(key, yaml.ScalarNode)}
     return mapping
 
 
@@ -87,7 +90,8 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 def _strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
+        return {k: _strip_lines(v) for k, v in value.items()
+                if k not in ("__line__", "__lines__")}
     if isinstance(value, list):
         return [_strip_lines(v) for v in value]
     return value
@@ -122,7 +126,7 @@ def load_machine(path: Path) -> MachineSpec:
 
 
 def _parse(path: Path, data: dict[str, Any]) -> MachineSpec:
-    unknown = set(data) - TOP_KEYS - {"__line__"}
+    unknown = set(data) - TOP_KEYS - {"__line__", "__lines__"}
     if unknown:
         raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; "
                           f"known: {sorted(TOP_KEYS)}")
@@ -170,7 +174,8 @@ def _parse_state(path: Path, index: int, raw: Any) -> StateSpec:
     handler = raw.get("handler")
     if not isinstance(handler, str) or ":" not in handler:
         raise ConfigError(f"{path}:{line}: state `{raw['name']}` needs `handler: module:Class`")
-    return StateSpec(raw["name"], handler, bool(raw.get("final", False)), line)
+    return StateSpec(raw["name"], handler, bool(raw.get("final", False)), line,
+                     raw["__lines__"].get("handler", line))
 
 
 def _parse_transition(path: Path, raw: Any) -> TransitionSpec:
@@ -253,7 +258,7 @@ def load_handlers(spec: MachineSpec) -> dict[str, Any]:
 
     handlers: dict[str, Any] = {}
     for state in spec.states:
-        where = f"{spec.path}:{state.line}"
+        where = f"{spec.path}:{state.handler_line}"
         try:
             cls = import_object(state.handler, spec.path.parent)
         except (ImportError, AttributeError) as exc:
@@ -277,8 +282,8 @@ def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
                 if state.name in t.sources or t.sources == ("*",)}
     for outcome in cls.outcomes:
         if outcome not in triggers:
-            raise ConfigError(f"{spec.path}:{state.line}: state `{state.name}`: its handler can "
-                              f"return `{outcome}` but no transition from `{state.name}` has "
+            raise ConfigError(f"{spec.path}:{state.handler_line}: state `{state.name}`: its "
+                              f"handler can return `{outcome}` but no transition from `{state.name}` has "
                               f"`trigger: {outcome}`")
 
 
@@ -320,7 +325,7 @@ def build_machine(spec: MachineSpec, model: Any, initial: str,
         transitions.append(config)
     return Machine(model=model, states=spec.states_config(), transitions=transitions,
                    initial=initial, auto_transitions=False, queued=False,
-                   send_event=False, after_state_change=after_state_change)
+                   send_event=True, after_state_change=after_state_change)
 
 
 def find_machine_file(explicit: Path | None, workspace: Path, cwd: Path) -> Path:

@@ -38,6 +38,7 @@ class Run:
     status.txt are its durable half, everything else here can be rebuilt from them."""
 
     state: str  # set by `transitions`
+    CONDITIONS = ("finish_requested", "probes_green")  # the built-in predicates below
 
     def __init__(self, settings: Settings, workspace: Workspace, spec: MachineSpec,
                  ledger: Ledger, status_file: StatusFile, status: Status,

@@ -25,13 +25,12 @@ CASES = {
                         "- {trigger: acted, source: Act, dest: Act}"),
         "- name: Act ", "state `Act` is unreachable"),
     "no path to a final state": (
-        DEFAULT.replace("- {trigger: probed, source: Probe, dest: Done, conditions: "
-                        "[finish_requested, probes_green]}\n", "")
-               .replace("- name: Done\n", "- name: Done\n")
-               .replace("source: Persist, dest: Probe}",
-                        "source: Persist, dest: Probe}\n  - {trigger: x, source: Done, "
-                        "dest: Done}"),
-        "- name: Probe ", "has no path to a final state"),
+        DEFAULT.replace("  - name: Done\n", "  - name: Trap\n    handler: states.plan:Plan\n"
+                                            "  - name: Done\n")
+               .replace("transitions:\n", "transitions:\n  - {trigger: probed, source: Probe, "
+                        "dest: Trap, unless: probes_green}\n  - {trigger: planned, source: Trap,"
+                        " dest: Trap}\n"),
+        "- name: Trap", "state `Trap` has no path to a final state"),
     "handler that cannot be imported": (
         DEFAULT.replace("states.plan:Plan", "states.nowhere:Plan"),
         "states.nowhere:Plan", "cannot be imported"),
@@ -62,9 +61,7 @@ def test_machine_error_names_file_and_line_and_exits_2(case: str, tmp_path: Path
     assert result.code == 2, result.err
     assert message in result.err
     assert "Traceback" not in result.err
-    if case == "no path to a final state":
-        assert f"{machine}:" in result.err
-    elif case != "bad YAML":
+    if case != "bad YAML":
         assert f"{machine}:{line_of(text, needle)}:" in result.err
     else:
         assert f"{machine}:" in result.err
