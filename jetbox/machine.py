@@ -283,8 +283,8 @@ def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
     for outcome in cls.outcomes:
         if outcome not in triggers:
             raise ConfigError(f"{spec.path}:{state.handler_line}: state `{state.name}`: its "
-                              f"handler can return `{outcome}` but no transition from `{state.name}` has "
-                              f"`trigger: {outcome}`")
+                              f"handler can return `{outcome}` but no transition from "
+                              f"`{state.name}` has `trigger: {outcome}`")
 
 
 def resolve_predicates(spec: MachineSpec, builtins: Mapping[str, Callable[[], bool]],

@@ -47,7 +47,8 @@ def rebuilt_status(position: Position, problem: str) -> Status:
 
 @dataclass(frozen=True)
 class Pending:
-    """A journaled model reply whose calls did not all run before the crash."""
+    """A model reply journaled in this visit of Act; its calls from next_index on have not
+    run (none left means the crash came after the last one: nothing to redo)."""
 
     reply: Reply
     next_index: int
@@ -71,10 +72,6 @@ def pending_reply(ledger: Ledger, state: str) -> Pending | None:
     after = records[reply_at + 1:]
     done = {r["index"] for r in after if r["kind"] == "tool_result"}
     next_index = max(done) + 1 if done else 0
-    if reply.tool_calls and next_index >= len(reply.tool_calls):
-        return None
-    if not reply.tool_calls and done:
-        return None
     last_done = max((i for i, r in enumerate(after) if r["kind"] == "tool_result"), default=-1)
     since = after[last_done + 1:]
     intent = next((r for r in since if r["kind"] == "intent"), None)

@@ -32,7 +32,7 @@ class Act(Handler):
         else:
             reply, start = self._ask(run), 0
         run.reply, run.results = reply, []
-        if not reply.tool_calls:
+        if not reply.tool_calls and start == 0:
             run.ledger.append("tool_result", round=run.round, index=0, name="(none)",
                               arguments={}, ok=False, refused=False, output=NO_CALL)
         for index in range(start, len(reply.tool_calls)):
