@@ -39,6 +39,10 @@ class Settings:
     sandbox: str = _setting("auto", "OS sandbox for commands and probes: auto, bwrap or none.")
     max_tool_errors: int = _setting(5, "Malformed or refused tool calls in a row before "
                                     "the run pauses.")
+    loop_limit: int = _setting(4, "Identical model replies in a row before the run pauses "
+                               "with a red status.")
+    stall_limit: int = _setting(8, "Rounds without progress (no file changed, no fewer "
+                                "failures) before the run pauses with a red status.")
 
     @classmethod
     def names(cls) -> list[str]:
@@ -127,7 +131,8 @@ def validate(settings: Settings) -> Settings:
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"`{name}` must be one of {', '.join(allowed)}, "
                               f"got {getattr(settings, name)!r}")
-    positive = ("max_rounds", "timebox_s", "request_timeout_s", "num_ctx", "max_tool_errors")
+    positive = ("max_rounds", "timebox_s", "request_timeout_s", "num_ctx", "max_tool_errors",
+                "loop_limit", "stall_limit")
     for name in positive:
         if getattr(settings, name) <= 0:
             raise ConfigError(f"`{name}` must be positive, got {getattr(settings, name)!r}")

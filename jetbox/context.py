@@ -1,28 +1,103 @@
-"""The model's context, rebuilt each round from real state: never a growing history."""
+"""The model's context, cache-aware: a stable prefix, the compacted state, then the rounds since.
+
+Ollama reuses its prompt cache for the longest unchanged prefix of a request, so rounds
+are appended to the previous request; only a compaction rebuilds the part after the
+stable prefix. Everything is rebuilt from real state (probes, status, ledger) on resume.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from jetbox.errors import ConfigError
+
 if TYPE_CHECKING:
+    from jetbox.model import Reply
     from jetbox.run import Run
+    from jetbox.tools import ToolResult
 
 SYSTEM_PROMPT = """\
 You are Jetbox, a careful coding agent working inside one project folder.
-Each turn you see the goal, the current status, a recap of what was already done, \
-the plan, fresh probe results (files, ruff, pytest) and the results of your last tool calls.
+You see the goal, then the state of the work (status, what was done, the plan, fresh probe \
+results from ruff and pytest), then each round your tool calls, their results and what changed.
 Act by calling tools; paths are relative to the project folder.
 - list_dir{path}, read_file{path}: look before you change things.
 - write_file{path, content}: write the whole file.
 - run_cmd{cmd}: run python, pytest, ruff or pip as an argument list, e.g. ["pytest", "-q"].
 - finish{summary}: only when the goal is met, ruff is clean and pytest passes; \
 Jetbox checks this and refuses an early finish.
-Keep code small, typed where natural, and ruff-clean. Do not repeat a call that already \
-succeeded."""
+Fix what the probes report: failing assertions and ruff codes are shown with their location. \
+Keep code small and ruff-clean. Never repeat a call that already succeeded."""
 
-MAX_RESULT_CHARS = 2000
 RECAP_ITEMS = 8
+
+
+@dataclass(frozen=True)
+class CompactionPolicy:
+    """machine.yaml `compaction:`: when the rounds since the last compaction are folded."""
+
+    history_keep: int = 8           # rounds of exchanges kept before compacting
+    budget_share: float = 0.6       # share of num_ctx one request may use
+    chars_per_token: float = 3.0    # conservative size estimate (code is ~3-4 chars/token)
+    max_result_chars: int = 1500    # a tool result as kept in the exchanges
+    max_state_chars: int = 3000     # the compacted state message
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> CompactionPolicy:
+        known = {f.name: f for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, value in (data or {}).items():
+            if key not in known:
+                raise ConfigError(f"machine.yaml: compaction: unknown key `{key}`; known: "
+                                  f"{', '.join(known)}")
+            try:
+                values[key] = type(known[key].default)(value)
+            except (TypeError, ValueError):
+                raise ConfigError(f"machine.yaml: compaction: `{key}` has a bad value "
+                                  f"{value!r}") from None
+        return cls(**values)
+
+    def budget_chars(self, num_ctx: int) -> int:
+        return int(num_ctx * self.budget_share * self.chars_per_token)
+
+
+@dataclass
+class Conversation:
+    """The request being built up: prefix + compacted state + exchanges since."""
+
+    prefix: list[dict[str, Any]]
+    state: dict[str, Any]
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
+    rounds: int = 0  # exchanges appended since the last compaction
+    shown: dict[str, str] = field(default_factory=dict)  # what the model last saw, by topic
+
+    def messages(self) -> list[dict[str, Any]]:
+        return [*self.prefix, self.state, *self.exchanges]
+
+    def add_round(self, messages: list[dict[str, Any]]) -> None:
+        self.exchanges.extend(messages)
+        self.rounds += 1
+
+    def add_note(self, run: Run) -> None:
+        """Append what changed since the model last saw it, if anything did."""
+        found = notices(run)
+        changed = [text for topic, text in found.items() if self.shown.get(topic) != text]
+        self.shown = found
+        if changed:
+            self.exchanges.append({"role": "user", "content": "\n\n".join(changed)})
+
+
+def request_chars(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any]) -> int:
+    return len(json.dumps({"tools": list(tools), "messages": list(messages)}, ensure_ascii=False))
+
+
+def prefix_messages(goal: str) -> list[dict[str, Any]]:
+    """The stable prefix: never changes within a run, so Ollama's cache always hits it."""
+    return [{"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": f"Goal: {goal}"}]
 
 
 def describe_call(name: str, arguments: Any) -> str:
@@ -40,7 +115,7 @@ def recap(run: Run) -> list[str]:
     """What was done this run, deduplicated into a checklist (newest last)."""
     items: dict[str, None] = {}
     for record in run.ledger.current_run():
-        if record["kind"] == "tool_result" and record.get("name") != "finish":
+        if record["kind"] == "tool_result" and record.get("name") not in ("finish", "(none)"):
             verdict = "ok" if record.get("ok") else "failed"
             line = f"{describe_call(record['name'], record.get('arguments'))} ({verdict})"
             items.pop(line, None)
@@ -50,9 +125,8 @@ def recap(run: Run) -> list[str]:
 
 def last_results(run: Run) -> list[dict[str, Any]]:
     """The tool results of the latest model reply, read back from the ledger."""
-    records = run.ledger.current_run()
     out: list[dict[str, Any]] = []
-    for record in reversed(records):
+    for record in reversed(run.ledger.current_run()):
         if record["kind"] == "model_reply":
             break
         if record["kind"] == "tool_result":
@@ -60,35 +134,75 @@ def last_results(run: Run) -> list[dict[str, Any]]:
     return list(reversed(out))
 
 
-def finish_refusal(run: Run) -> str | None:
-    record = run.ledger.last(["finish_refused", "model_reply"])
-    if record and record["kind"] == "finish_refused":
-        return "; ".join(record.get("reasons", []))
-    return None
+def notices(run: Run) -> dict[str, str]:
+    """Short things the model must hear this round, by topic: probes, plan, refusals, loops."""
+    found = {"probes": "Probes now:\n" + run.probe_report().summary_text(),
+             "plan": "Plan:\n" + "\n".join(f"- {s}" for s in run.status.next)}
+    newest = run.ledger.last(["finish_refused", "model_reply"])
+    if newest and newest["kind"] == "finish_refused":
+        found["refusal"] = (f"Your finish was refused: {'; '.join(newest['reasons'])}. "
+                            f"Fix that first.")
+    reflection = run.ledger.last(["reflection"])
+    if reflection and reflection.get("warning"):
+        found["warning"] = f"Warning: {reflection['warning']}"
+    return found
 
 
-def state_text(run: Run) -> str:
+def state_message(run: Run, policy: CompactionPolicy) -> dict[str, Any]:
+    """The compacted state: status snapshot, checklist of what was done, plan, probes."""
     status = run.status
-    parts = [f"Goal: {status.goal}", f"Status: {status.status}", f"Round: {status.round}"]
+    parts = [f"Status: {status.status} (round {status.round})"]
     parts += [f"Note: {note}" for note in status.notes[-3:]]
     done = recap(run)
     parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
-    parts.append("Plan:\n" + ("\n".join(f"- {step}" for step in status.next) or "- (none)"))
-    parts.append("Probes:\n" + run.probe_report().summary_text())
+    found = notices(run)
+    parts += [found[topic] for topic in ("plan", "probes", "refusal", "warning") if topic in found]
     results = last_results(run)
     if results:
         lines = [f"- {describe_call(r['name'], r.get('arguments'))} -> "
-                 f"{str(r.get('output', ''))[:MAX_RESULT_CHARS]}" for r in results]
+                 f"{str(r.get('output', ''))[:policy.max_result_chars]}" for r in results]
         parts.append("Results of your last calls:\n" + "\n".join(lines))
-    refusal = finish_refusal(run)
-    if refusal:
-        parts.append(f"Your finish was refused: {refusal}. Fix that first.")
-    return "\n\n".join(parts)
+    text = "\n\n".join(parts)
+    if len(text) > policy.max_state_chars:
+        text = text[: policy.max_state_chars - 12] + "\n... (cut)"
+    return {"role": "user", "content": text}
+
+
+def compact(run: Run, policy: CompactionPolicy) -> Conversation:
+    """Fold everything into a fresh state message after the unchanged prefix."""
+    conversation = Conversation(prefix_messages(run.status.goal), state_message(run, policy))
+    conversation.shown = notices(run)
+    return conversation
+
+
+def exchange(reply: Reply, results: Sequence[ToolResult], policy: CompactionPolicy,
+             ) -> list[dict[str, Any]]:
+    """One round as the protocol expects: the assistant turn, then one tool message per call."""
+    messages: list[dict[str, Any]] = [reply.to_message()]
+    for call, result in zip(reply.tool_calls, results, strict=False):
+        output = result.output
+        if len(output) > policy.max_result_chars:
+            half = policy.max_result_chars // 2
+            output = f"{output[:half]}\n... [{len(output) - 2 * half} chars elided] ...\n" \
+                     f"{output[-half:]}"
+        messages.append({"role": "tool", "content": output, "tool_name": call.name})
+    if not reply.tool_calls:
+        messages.append({"role": "user", "content": "No tool call in your reply. Reply with "
+                                                    "one or more tool calls."})
+    return messages
+
+
+def compaction_reason(conversation: Conversation | None, policy: CompactionPolicy,
+                      next_chars: int, budget_chars: int) -> str | None:
+    if conversation is None:
+        return "start of this invocation"
+    if conversation.rounds > policy.history_keep:
+        return f"more than {policy.history_keep} rounds since the last compaction"
+    if next_chars > budget_chars:
+        return f"next request ({next_chars} chars) would exceed the budget ({budget_chars})"
+    return None
 
 
 def build_messages(run: Run) -> list[dict[str, Any]]:
-    """system prompt + one user message holding the compacted state."""
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": state_text(run)},
-    ]
+    """A fresh compacted request (used when Act resumes without one)."""
+    return compact(run, CompactionPolicy()).messages()

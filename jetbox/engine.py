@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from jetbox import failpoints
 from jetbox.config import Settings, resolve_settings
+from jetbox.context import CompactionPolicy
 from jetbox.display import Display, close_log, open_log
 from jetbox.errors import (
     EXIT_DONE,
@@ -225,6 +226,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     policy = ToolPolicy.from_mapping({**(spec.sections.get("tools") or {}), "sandbox": sandbox})
     probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
     check_conditions(spec)
+    CompactionPolicy.from_mapping(spec.sections.get("compaction"))
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
     status_file = StatusFile(workspace.status_path)

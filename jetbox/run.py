@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jetbox.config import Settings
+from jetbox.context import CompactionPolicy, Conversation
 from jetbox.display import Display
 from jetbox.ledger import Ledger
 from jetbox.machine import MachineSpec
@@ -58,7 +59,9 @@ class Run:
         self.session_rounds = 0
         self.report: ProbeReport | None = None
         self.messages: list[dict[str, Any]] = []
-        self.reply: Reply | None = None
+        self.reply: Reply | None = None  # the last Act's reply, until Compact folds it in
+        self.conversation: Conversation | None = None  # None: compact on the next Compact
+        self.compaction = CompactionPolicy.from_mapping(spec.sections.get("compaction"))
         self.results: list[ToolResult] = []
         self.scratch: dict[str, Any] = {}  # for a user's own handlers
         self._model_factory = model_factory

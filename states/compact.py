@@ -1,10 +1,10 @@
-"""Compact: rebuild the model's small context from real state."""
+"""Compact: the next request, appended to the last one or rebuilt when it must be."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jetbox.context import build_messages
+from jetbox.context import compact, compaction_reason, exchange, request_chars
 from states.base import Handler
 
 if TYPE_CHECKING:
@@ -12,11 +12,29 @@ if TYPE_CHECKING:
 
 
 class Compact(Handler):
-    """Reads: status, ledger recap, probe report, last tool results.
-    Writes: run.messages (the next request)."""
+    """Reads: the last reply and tool results, probes, status, ledger recap.
+    Writes: run.conversation and run.messages; a `compaction` ledger record when the
+    state is rebuilt (start or resume, HISTORY_KEEP exceeded, context budget)."""
 
     outcomes = ("compacted",)
 
     def run(self, run: Run) -> str:
-        run.messages = build_messages(run)
+        policy, conversation = run.compaction, run.conversation
+        if conversation is not None:
+            if run.reply is not None:
+                conversation.add_round(exchange(run.reply, run.results, policy))
+                run.reply = None
+            conversation.add_note(run)
+        budget = policy.budget_chars(run.settings.num_ctx)
+        size = request_chars(conversation.messages(), run.toolbox.specs()) if conversation else 0
+        reason = compaction_reason(conversation, policy, size, budget)
+        if reason is not None:
+            conversation = run.conversation = compact(run, policy)
+            size = request_chars(conversation.messages(), run.toolbox.specs())
+            run.ledger.append("compaction", round=run.round, reason=reason, chars=size)
+        if size > budget:
+            run.display.warn(f"the request ({size} chars) exceeds the context budget ({budget});"
+                             f" raise num_ctx or lower compaction limits")
+        assert conversation is not None
+        run.messages = conversation.messages()
         return "compacted"

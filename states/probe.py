@@ -21,8 +21,10 @@ class Probe(Handler):
     def run(self, run: Run) -> str:
         report = run.prober.run(run.report)
         run.report = report
+        failures = sum(c.counts.get("failed", 0) + c.counts.get("errors", 0)
+                       + (0 if c.ok else 1) for c in report.checks)
         run.ledger.append("probe", round=run.round, green=report.green, reused=report.reused,
-                          checks=[c.summary for c in report.checks])
+                          failures=failures, checks=[c.summary for c in report.checks])
         run.event(("reused: " if report.reused else "") +
                   "; ".join(c.summary for c in report.checks))
         if run.finish_requested() and not report.green:

@@ -2,32 +2,77 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+from typing import TYPE_CHECKING, Any
 
-from jetbox.context import last_results
+from jetbox.context import describe_call, last_results
+from jetbox.errors import Paused
 from states.base import Handler
 
 if TYPE_CHECKING:
     from jetbox.run import Run
 
 
+def same_call_streak(records: list[dict[str, Any]]) -> tuple[int, str]:
+    """How many model replies in a row (newest backwards) made exactly the same calls."""
+    replies = [r for r in records if r["kind"] == "model_reply"]
+    if not replies or not replies[-1].get("calls"):
+        return 0, ""
+    signature = json.dumps(replies[-1]["calls"], sort_keys=True)
+    streak = 0
+    for reply in reversed(replies):
+        if json.dumps(reply.get("calls"), sort_keys=True) != signature:
+            break
+        streak += 1
+    first = replies[-1]["calls"][0]
+    return streak, describe_call(first.get("name", "?"), first.get("arguments"))
+
+
+def made_progress(records: list[dict[str, Any]], results: list[dict[str, Any]]) -> bool:
+    """A file changed this round, or the probes show fewer failures than before."""
+    if any(r["name"] == "write_file" and r.get("ok") and str(r.get("output", "")).startswith(
+            "wrote") for r in results):
+        return True
+    probes = [r for r in records if r["kind"] == "probe" and "failures" in r]
+    return len(probes) >= 2 and probes[-1]["failures"] < probes[-2]["failures"]
+
+
 class Reflect(Handler):
-    """Reads: the last tool results (from the ledger), the probe report.
-    Writes: status `Status:` (green/yellow/red + reason) and `Active:`."""
+    """Reads: the last tool results, earlier replies and probes (all from the ledger).
+    Writes: status `Status:`/`Active:`, a `reflection` record (with a warning the model
+    sees next round); pauses the run red on a loop or too many rounds without progress."""
 
     outcomes = ("reflected",)
 
     def run(self, run: Run) -> str:
+        records = run.ledger.current_run()
         results = last_results(run)
         failed = [r for r in results if not r.get("ok")]
-        names = [r["name"] for r in results]
-        if not results:
-            status = "yellow - no tool result this round"
+        streak, call = same_call_streak(records)
+        progress = made_progress(records, results)
+        previous = [r for r in records if r["kind"] == "reflection"]
+        stalled = 0 if progress else 1 + (previous[-1].get("stalled", 0) if previous else 0)
+        warning = ""
+        if streak >= 2:
+            warning = (f"you made the same call {streak} times in a row ({call}); it does not "
+                       f"help: read the probe results and do something different")
+        if "finish" in [r["name"] for r in results] and not failed:
+            status = "green - finish requested; verifying"
         elif failed:
             status = f"yellow - {len(failed)} of {len(results)} calls failed or were refused"
-        elif "finish" in names:
-            status = "green - finish requested; verifying"
+        elif warning or stalled > 1:
+            status = f"yellow - no progress for {stalled} rounds" if not warning else \
+                f"yellow - repeating {call}"
         else:
-            status = f"green - {len(results)} calls ok"
-        run.status = run.status.with_(status=status, active=tuple(names[-3:]))
+            status = "green - progress" if progress else "green - calls ok"
+        run.status = run.status.with_(status=status,
+                                      active=tuple(describe_call(r["name"], r.get("arguments"))
+                                                   for r in results[-3:]))
+        run.ledger.append("reflection", round=run.round, status=status, progress=progress,
+                          stalled=stalled, streak=streak, warning=warning)
+        if streak >= run.settings.loop_limit:
+            raise Paused(f"loop: the model made the same call {streak} times in a row ({call})",
+                         status="red")
+        if stalled >= run.settings.stall_limit:
+            raise Paused(f"no progress for {stalled} rounds", status="red")
         return "reflected"

@@ -1,0 +1,17 @@
+"""Regenerate the README's configuration table from jetbox.config.Settings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from jetbox.config import settings_table
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+START, END = "<!-- settings-table -->", "<!-- /settings-table -->"
+
+text = README.read_text(encoding="utf-8")
+block = f"{START}\n{settings_table()}\n{END}"
+new = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S)
+README.write_text(new, encoding="utf-8")
+print("README table", "updated" if new != text else "already current")
