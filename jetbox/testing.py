@@ -166,7 +166,11 @@ class OfflineOllama:
     def record(self, request: ChatRequest) -> Turn:
         with self._lock:
             self.requests.append(request)
-            return self.responder(request)
+            try:
+                return self.responder(request)
+            except Exception as exc:  # noqa: BLE001 - a broken script is a 500, not a hang
+                return Turn(http_status=500, error=f"offline responder failed: "
+                            f"{type(exc).__name__}: {exc}")
 
     def wait(self, seconds: float) -> None:
         """Sleep that stop() interrupts, so a hanging reply never blocks shutdown."""

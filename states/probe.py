@@ -24,7 +24,8 @@ class Probe(Handler):
         failures = sum(c.counts.get("failed", 0) + c.counts.get("errors", 0)
                        + (0 if c.ok else 1) for c in report.checks)
         run.ledger.append("probe", round=run.round, green=report.green, reused=report.reused,
-                          failures=failures, checks=[c.summary for c in report.checks])
+                          failures=failures, checks=[c.summary for c in report.checks],
+                          subprocesses=run.prober.runs)
         run.event(("reused: " if report.reused else "") +
                   "; ".join(c.summary for c in report.checks))
         if run.finish_requested() and not report.green:
