@@ -1,0 +1,144 @@
+"""Child processes: timeouts kill the whole tree, output is capped and decoded safely."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from jetbox.ledger import Ledger
+from jetbox.policy import ToolPolicy
+from jetbox.process import run_process, scrubbed_env
+from jetbox.tools import Toolbox
+
+posix_only = pytest.mark.skipif(os.name == "nt", reason="uses POSIX signals and /proc")
+
+
+def gone(pid: int) -> bool:
+    """Dead or a zombie waiting to be reaped: either way it runs no more."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ")[1].startswith("Z")
+
+
+def wait_gone(pid: int, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if gone(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+SPAWNER = """\
+import subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+open("grandchild.pid", "w").write(str(child.pid))
+time.sleep(60)
+"""
+
+
+@posix_only
+def test_timeout_kills_a_sleeping_grandchild(tmp_path: Path) -> None:
+    (tmp_path / "spawn.py").write_text(SPAWNER)
+    toolbox = Toolbox(tmp_path, Ledger(tmp_path / "l.log"), ToolPolicy(cmd_timeout_s=1.5))
+    result = toolbox.dispatch("run_cmd", {"cmd": ["python", "spawn.py"]})
+    assert not result.ok and "timed out after 1.5 s; the process tree was killed" in result.output
+    pid = int((tmp_path / "grandchild.pid").read_text())
+    assert wait_gone(pid)
+
+
+@posix_only
+def test_the_command_dies_when_jetbox_is_killed(tmp_path: Path) -> None:
+    parent = f"""
+import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from pathlib import Path
+from jetbox.process import run_process
+run_process([sys.executable, "-c", "import os, time; open('child.pid','w').write(str(os.getpid()));"
+             " time.sleep(60)"], Path({str(tmp_path)!r}), timeout_s=60)
+"""
+    jetbox_like = subprocess.Popen([sys.executable, "-c", parent])
+    pid_file = tmp_path / "child.pid"
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the child never started"
+        time.sleep(0.05)
+    os.kill(jetbox_like.pid, signal.SIGKILL)
+    jetbox_like.wait()
+    assert wait_gone(int(pid_file.read_text()))
+
+
+def test_huge_output_is_capped_head_and_tail_without_holding_it_all(tmp_path: Path) -> None:
+    code = "import sys\nsys.stdout.write('HEAD' + 'x' * 5_000_000 + 'TAIL')\n"
+    result = run_process([sys.executable, "-c", code], tmp_path, 30, max_output_chars=2000)
+    assert result.returncode == 0
+    assert result.output.startswith("HEAD") and result.output.endswith("TAIL")
+    assert "bytes elided" in result.output and len(result.output) < 2200
+
+
+def test_binary_and_non_utf8_output_is_decoded_with_replacement(tmp_path: Path) -> None:
+    code = "import sys\nsys.stdout.buffer.write(b'ok \\xff\\xfe\\x00\\x80 end')\n"
+    result = run_process([sys.executable, "-c", code], tmp_path, 30)
+    assert result.output.startswith("ok ") and result.output.endswith(" end")
+    assert "\ufffd" in result.output
+
+
+def test_secret_looking_variables_do_not_reach_children(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FOO_TOKEN", "t0k3n")
+    monkeypatch.setenv("MY_API_KEY", "k3y")
+    monkeypatch.setenv("DB_PASSWORD", "pw")
+    monkeypatch.setenv("HARMLESS", "visible")
+    (tmp_path / "env.py").write_text("import os\nprint(sorted(os.environ))\n")
+    toolbox = Toolbox(tmp_path, Ledger(tmp_path / "l.log"))
+    output = toolbox.dispatch("run_cmd", {"cmd": ["python", "env.py"]}).output
+    assert "HARMLESS" in output
+    for name in ("FOO_TOKEN", "MY_API_KEY", "DB_PASSWORD"):
+        assert name not in output
+    assert "FOO_TOKEN" not in scrubbed_env()
+
+
+def test_stdin_is_closed(tmp_path: Path) -> None:
+    code = "import sys\nprint(repr(sys.stdin.read()))\n"
+    result = run_process([sys.executable, "-c", code], tmp_path, 10)
+    assert result.output.strip() == "''"
+
+
+def test_read_file_says_binary_and_caps_text(tmp_path: Path) -> None:
+    (tmp_path / "blob.bin").write_bytes(b"\x89PNG\x00" + bytes(range(256)) * 10)
+    (tmp_path / "big.txt").write_text("START" + "y" * 50_000 + "END")
+    (tmp_path / "latin1.txt").write_bytes("café".encode("latin-1"))
+    toolbox = Toolbox(tmp_path, Ledger(tmp_path / "l.log"), ToolPolicy(max_read_chars=1000))
+    assert "is a binary file (2565 bytes); not shown" in \
+        toolbox.dispatch("read_file", {"path": "blob.bin"}).output
+    big = toolbox.dispatch("read_file", {"path": "big.txt"}).output
+    assert big.startswith("START") and big.endswith("END") and "characters elided" in big
+    latin = toolbox.dispatch("read_file", {"path": "latin1.txt"}).output
+    assert "not valid UTF-8" in latin and "caf\ufffd" in latin
+
+
+def test_write_file_is_atomic_idempotent_and_journaled(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path.parent / f"{tmp_path.name}.log")
+    toolbox = Toolbox(tmp_path, ledger)
+    first = toolbox.dispatch("write_file", {"path": "pkg/deep/mod.py", "content": "x = 1\n"})
+    again = toolbox.dispatch("write_file", {"path": "pkg/deep/mod.py", "content": "x = 1\n"})
+    assert first.changed and first.output == "wrote pkg/deep/mod.py (6 bytes)"
+    assert not again.changed and "nothing changed" in again.output
+    intent, result = [r for r in ledger.records() if r["kind"] in ("intent", "result")]
+    assert intent["sha256"] == result["sha256"] and intent["bytes"] == 6
+    assert result["intent"] == intent["seq"]
+    assert sorted(p.name for p in (tmp_path / "pkg" / "deep").iterdir()) == ["mod.py"]
+
+
+def test_arguments_sent_as_a_json_string_are_accepted(tmp_path: Path) -> None:
+    toolbox = Toolbox(tmp_path, Ledger(tmp_path / "l.log"))
+    result = toolbox.dispatch("write_file", '{"path": "a.txt", "content": "hi"}')
+    assert result.ok and (tmp_path / "a.txt").read_text() == "hi"
