@@ -121,7 +121,8 @@ def measure(rounds: int = 30, num_ctx: int = 8192) -> Growth:
     with tempfile.TemporaryDirectory() as tmp:
         ours = record_run(Path(tmp) / "ours", rounds, num_ctx, ours_policy)
         full = record_run(Path(tmp) / "full", rounds, num_ctx, full_policy)
-    new = [len(ours[0])] + [len(b) - common_prefix(a, b) for a, b in zip(ours, ours[1:])]
+    pairs = zip(ours, ours[1:], strict=False)
+    new = [len(ours[0])] + [len(b) - common_prefix(a, b) for a, b in pairs]
     prefixes = {prefix_of(r) for r in ours}
     return Growth(
         rounds=len(ours), budget_chars=policy.budget_chars(num_ctx),
@@ -143,7 +144,7 @@ def main_cli() -> None:
     growth = measure(args.rounds, args.num_ctx)
     print(f"{'round':>5} {'jetbox chars':>13} {'new chars':>10} {'full history':>13}")
     for index, (size, new, full) in enumerate(zip(growth.sizes, growth.new_chars,
-                                                  growth.baseline_sizes), start=1):
+                                                  growth.baseline_sizes, strict=True), start=1):
         print(f"{index:>5} {size:>13} {new:>10} {full:>13}")
     print(f"\nbudget {growth.budget_chars} chars; stable prefix {growth.prefix_chars} chars, "
           f"identical in every request: {growth.prefix_identical}")

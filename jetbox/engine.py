@@ -34,6 +34,7 @@ from jetbox.machine import (
     resolve_predicates,
 )
 from jetbox.model import Model
+from jetbox.process import reap_strays
 from jetbox.recovery import ledger_position, rebuilt_status
 from jetbox.status import Status, StatusFile
 from jetbox.workspace import Workspace
@@ -231,6 +232,9 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     ledger.records()  # a damaged ledger stops us here, before anything changes
     status_file = StatusFile(workspace.status_path)
     status = begin(request.goal, request.fresh, spec, ledger, status_file)
+    strays = reap_strays(workspace.root)
+    if strays:
+        ledger.append("strays_killed", pids=strays)
     display = Display(open_log(workspace.log_path), stream)
     factory = (model_factory or default_model_factory)(settings, display)
     run = Run(settings, workspace, spec, ledger, status_file, status, factory,

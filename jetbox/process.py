@@ -17,6 +17,10 @@ from typing import IO, Any
 SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION",
                          re.IGNORECASE)
 _CHUNK = 65536
+# Every child carries its workspace in this variable, so that a later Jetbox can find
+# grandchildren that outlived a killed Jetbox (the parent-death signal reaches only the
+# direct child) and end them.
+CHILD_MARKER = "JETBOX_CHILD_OF"
 
 
 @dataclass(frozen=True)
@@ -126,7 +130,9 @@ def run_process(
 
         full_argv = bwrap_argv(full_argv, workspace or cwd)
     sink = _HeadTail(max_output_chars)
-    process = subprocess.Popen(full_argv, cwd=cwd, env=dict(env) if env is not None else None,
+    child_env = {**(os.environ if env is None else env),
+                 CHILD_MARKER: str((workspace or cwd).resolve())}
+    process = subprocess.Popen(full_argv, cwd=cwd, env=child_env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, **_spawn_options())
     job = _windows_job(process)
@@ -147,6 +153,29 @@ def run_process(
             job.close()
     return ProcessResult(tuple(argv), None if timed_out else process.returncode, sink.text(),
                          timed_out, time.monotonic() - started)
+
+
+def reap_strays(workspace: Path) -> list[int]:
+    """Kill processes a previous, killed Jetbox left running for this workspace (Linux).
+
+    Called while holding the workspace lock, so no live Jetbox owns them."""
+    proc = Path("/proc")
+    if not sys.platform.startswith("linux") or not proc.is_dir():
+        return []
+    import signal
+
+    marker = f"{CHILD_MARKER}={workspace.resolve()}".encode() + b"\0"
+    killed = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes() + b"\0":
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except OSError:
+            continue
+    return killed
 
 
 def _windows_job(process: subprocess.Popen[bytes]) -> Any:

@@ -76,6 +76,32 @@ run_process([sys.executable, "-c", "import os, time; open('child.pid','w').write
     assert wait_gone(int(pid_file.read_text()))
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_grandchildren_left_by_a_killed_jetbox_are_reaped_at_the_next_start(
+        tmp_path: Path) -> None:
+    from jetbox.process import reap_strays
+
+    (tmp_path / "spawn.py").write_text(SPAWNER)
+    parent = f"""
+import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from pathlib import Path
+from jetbox.process import run_process
+run_process([sys.executable, "spawn.py"], Path({str(tmp_path)!r}), timeout_s=60)
+"""
+    jetbox_like = subprocess.Popen([sys.executable, "-c", parent], cwd=tmp_path)
+    pid_file = tmp_path / "grandchild.pid"
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the grandchild never started"
+        time.sleep(0.05)
+    os.kill(jetbox_like.pid, signal.SIGKILL)
+    jetbox_like.wait()
+    grandchild = int(pid_file.read_text())
+    assert not gone(grandchild), "without a sandbox the grandchild outlives Jetbox..."
+    assert grandchild in reap_strays(tmp_path)
+    assert wait_gone(grandchild), "...until the next Jetbox in that workspace reaps it"
+
+
 def test_huge_output_is_capped_head_and_tail_without_holding_it_all(tmp_path: Path) -> None:
     code = "import sys\nsys.stdout.write('HEAD' + 'x' * 5_000_000 + 'TAIL')\n"
     result = run_process([sys.executable, "-c", code], tmp_path, 30, max_output_chars=2000)
