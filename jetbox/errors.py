@@ -51,5 +51,10 @@ class ModelUnavailable(JetboxError):
     exit_code = EXIT_MODEL
 
 
+class StorageError(JetboxError):
+    """Writing to disk failed (disk full, fsync error, I/O error): the run stops, and
+    nothing is recorded as done that may not be."""
+
+
 class MachineError(JetboxError):
     """The machine reached a situation its declaration does not cover."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jetbox.errors import StorageError
 from jetbox.fsutil import atomic_write_bytes
 from jetbox.ledger import Ledger
 from jetbox.paths import PathRefused, jail
@@ -147,7 +148,11 @@ class Toolbox:
                               f"({len(data)} bytes); nothing changed")
         intent = self.ledger.append("intent", action="write", path=target.relative,
                                     bytes=len(data), sha256=sha, content=content, round=round_no)
-        atomic_write_bytes(target.absolute, data)
+        try:
+            atomic_write_bytes(target.absolute, data)
+        except OSError as exc:  # the intent stays open: a resume checks the hash, applies once
+            raise StorageError(f"cannot write {target.relative}: {exc.strerror or exc}; the run "
+                               f"stopped without recording the write") from None
         self.ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
                            path=target.relative, sha256=sha)
         return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",

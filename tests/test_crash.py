@@ -84,3 +84,24 @@ def test_random_kills_survived(tmp_path: Path, reference: Outcome) -> None:
         assert_same_as_reference(result, reference, label)
     print(f"survived {len(results)} randomized crash runs, "
           f"{sum(r.kills for r in results.values())} kills")
+
+
+def test_a_write_error_stops_the_run_without_recording_success(workspace: Path) -> None:
+    import json
+
+    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from tests.conftest import run_cli
+
+    (workspace / "blocker").write_text("a file where a folder is needed")
+    script = ScriptResponder([Turn(calls=(Call("write_file", {"path": "blocker/mod.py",
+                                                              "content": "x = 1\n"}),))])
+    with OfflineOllama(script) as server:
+        result = run_cli("run", "write a module", "-w", str(workspace), "--host", server.host,
+                         "--sandbox", "none")
+    assert result.code == 1 and "cannot write blocker/mod.py" in result.err
+    records = [json.loads(x) for x in (workspace / "agent_ledger.log").read_text().splitlines()]
+    kinds = [r["kind"] for r in records]
+    intent = next(r for r in records if r["kind"] == "intent")
+    assert not any(r["kind"] == "result" and r.get("intent") == intent["seq"] for r in records)
+    assert "tool_result" not in kinds[kinds.index("intent"):]
+    assert "State: Act" in (workspace / "status.txt").read_text()
