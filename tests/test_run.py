@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
-from tests.conftest import MATHX_GOAL, run_cli, status_fields
+from jetbox.testing import Call, MathxSolver, OfflineOllama, ScriptResponder, Turn
+from tests.conftest import MATHX_GOAL, ROOT, run_cli, status_fields
 
 
 def ledger(workspace: Path) -> list[dict]:
@@ -132,6 +133,21 @@ def test_early_finish_is_refused_until_probes_are_green(workspace: Path) -> None
     refused = [r for r in ledger(workspace) if r["kind"] == "finish_refused"]
     assert len(refused) == 1
     assert "finish was refused" in second_prompt
+
+
+def test_the_seed_goal_works_against_the_demo_package(tmp_path: Path) -> None:
+    workspace = tmp_path / "jetbox-copy"
+    shutil.copytree(ROOT / "mathx", workspace / "mathx")
+    (workspace / "tests").mkdir()
+    shutil.copy(ROOT / "tests" / "test_mathx.py", workspace / "tests")
+    shutil.copy(ROOT / "pyproject.toml", workspace)
+    before = (ROOT / "mathx" / "__init__.py").read_text()
+    with OfflineOllama(MathxSolver(workspace)) as server:
+        result = run_cli("run", "Create mathx.add with tests, then make ruff and pytest pass.",
+                         "-w", str(workspace), "--host", server.host, "--sandbox", "none")
+    assert result.code == 0, result.err
+    assert "pytest: 2 passed" in result.err
+    assert (workspace / "mathx" / "__init__.py").read_text() == before  # already there
 
 
 def test_unreachable_server_exits_4_and_keeps_the_state(workspace: Path) -> None:
