@@ -41,7 +41,8 @@ DEFAULT_PROBES = (
 # Flags Jetbox adds so a probe's output is compact and probing writes no caches.
 EXTRA_ARGS = {
     "ruff": ("--output-format", "concise", "--no-cache"),
-    "pytest": ("-rfE", "--tb=short", "-p", "no:cacheprovider", "--color=no"),
+    # --verbosity after the project's addopts: -q twice (theirs and ours) hides the summary.
+    "pytest": ("-rfE", "--tb=short", "-p", "no:cacheprovider", "--color=no", "--verbosity=-1"),
 }
 
 
@@ -225,7 +226,8 @@ def parse_ruff(name: str, code: int | None, output: str) -> Parsed:
 
 def parse_pytest(name: str, code: int | None, output: str) -> Parsed:
     summary_lines = PYTEST_SUMMARY.findall(output)
-    line = summary_lines[-1].strip("= ") if summary_lines else ""
+    # The duration changes every run; without it, an unchanged result reads the same.
+    line = re.sub(r" in [\d.]+s.*$", "", summary_lines[-1].strip("= ")) if summary_lines else ""
     counts: dict[str, int] = {}
     for number, word in PYTEST_COUNT.findall(line):
         key = {"error": "errors", "warning": "warnings"}.get(word, word)

@@ -387,9 +387,9 @@ class MathxSolver:
         if not (self.workspace / "tests" / "test_mathx.py").is_file():
             return Turn(thinking="Now the tests.", calls=(
                 Call("write_file", {"path": "tests/test_mathx.py", "content": self.TESTS}),))
-        ran = any(m.get("role") == "tool" and "passed" in str(m.get("content", "")) or
-                  "pytest -q" in str(m.get("content", "")) and "passed" in
-                  str(m.get("content", "")) for m in request.messages)
+        ran = any(m.get("role") == "tool" and ("passed" in str(m.get("content", "")) or
+                                               str(m.get("content", "")).startswith("exit code 0"))
+                  for m in request.messages)
         if not ran:
             return Turn(calls=(Call("run_cmd", {"cmd": ["pytest", "-q"]}),))
         return Turn(content="Done.", calls=(
