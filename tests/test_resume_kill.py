@@ -59,3 +59,22 @@ def test_killed_in_a_state_resumes_there_and_reaches_done(state: str, workspace:
     after = [r for r in records if r["seq"] > resume["seq"] and r["kind"] == "transition"]
     if state != "Done":
         assert after[0]["source"] == state
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT to a child process")
+def test_ctrl_c_saves_the_state_and_exits_130(workspace: Path,
+                                              mathx_server: OfflineOllama) -> None:
+    proc = jetbox_process("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                          "--sandbox", "none", env={"JETBOX_FAILPOINT": "hold:before:Reflect"})
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("[failpoint]"):
+            break
+    proc.send_signal(signal.SIGINT)
+    proc.wait(20)
+    assert proc.returncode == 130
+    fields = status_fields(workspace)
+    assert fields["State"] == "Reflect" and fields["Status"].startswith("yellow - interrupted")
+    resumed = jetbox_process("run", "-w", str(workspace), "--host", mathx_server.host,
+                             "--sandbox", "none")
+    assert resumed.wait(120) == 0
