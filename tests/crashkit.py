@@ -24,6 +24,7 @@ class Outcome:
     state: str
     writes: tuple[tuple[str, str], ...]   # (path, sha256) of every write intent, in order
     replies: int                          # model replies journaled
+    reply_rounds: tuple[int, ...]         # the round of each journaled reply
     appends: int                          # ledger records
     kills: int                            # how many times the process died on the way
 
@@ -47,8 +48,8 @@ def outcome(workspace: Path, kills: int) -> Outcome:
             state = line.partition(":")[2].strip()
     writes = tuple((r["path"], r["sha256"]) for r in records
                    if r["kind"] == "intent" and r.get("action") == "write")
-    replies = sum(r["kind"] == "model_reply" for r in records)
-    return Outcome(snapshot(workspace), state, writes, replies, len(records), kills)
+    rounds = tuple(r["round"] for r in records if r["kind"] == "model_reply")
+    return Outcome(snapshot(workspace), state, writes, len(rounds), rounds, len(records), kills)
 
 
 def jetbox(workspace: Path, host: str, failpoint: str | None = None,
