@@ -26,8 +26,11 @@ class Settings:
                          "(http://127.0.0.1:11434).", "OLLAMA_HOST")
     max_rounds: int = _setting(20, "Rounds per invocation before pausing (exit 3).")
     timebox_s: float = _setting(900.0, "Seconds per invocation before pausing (exit 3).")
-    request_timeout_s: float = _setting(300.0, "Seconds to wait for the model server before "
-                                        "giving up on one request.")
+    request_timeout_s: float = _setting(300.0, "Seconds without an answer from the model "
+                                        "server before a request counts as failed.")
+    retries: int = _setting(3, "Retries of a failed model request (busy, 5xx, broken stream, "
+                            "timeout) before the run pauses with exit 4.")
+    retry_backoff_s: float = _setting(1.0, "First wait before a retry; it doubles each time.")
     temperature: float = _setting(0.2, "Sampling temperature sent to Ollama.")
     num_ctx: int = _setting(8192, "Context window requested from Ollama (its default is "
                             "often smaller and it truncates silently).")
@@ -131,6 +134,8 @@ def validate(settings: Settings) -> Settings:
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"`{name}` must be one of {', '.join(allowed)}, "
                               f"got {getattr(settings, name)!r}")
+    if settings.retries < 0 or settings.retry_backoff_s < 0:
+        raise ConfigError("`retries` and `retry_backoff_s` cannot be negative")
     positive = ("max_rounds", "timebox_s", "request_timeout_s", "num_ctx", "max_tool_errors",
                 "loop_limit", "stall_limit")
     for name in positive:

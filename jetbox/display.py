@@ -43,8 +43,17 @@ class Display:
         line = f"[{elapsed:6.1f}s] {where + ': ' if where else ''}{text}"
         self.logger.info(line)
         if not self.quiet:
-            self.stream.write(line + "\n")
+            clear = "\r\x1b[K" if self.stream.isatty() else ""  # over a progress line
+            self.stream.write(clear + line + "\n")
             self.stream.flush()
+
+    def progress(self, text: str) -> None:
+        """A transient line while something works (the model streaming): terminals only."""
+        if self.quiet or not self.stream.isatty():
+            return
+        elapsed = time.monotonic() - self.started
+        self.stream.write(f"\r[{elapsed:6.1f}s] {text[:100]}\x1b[K")
+        self.stream.flush()
 
     def warn(self, text: str) -> None:
         self.logger.warning(text)

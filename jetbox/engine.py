@@ -61,13 +61,15 @@ def same_goal(a: str, b: str) -> bool:
 
 def default_model_factory(settings: Settings, display: Display) -> Callable[[], Model]:
     def make() -> Model:
-        from jetbox.ollama_model import OllamaModel
+        from jetbox.ollama_model import ModelOptions, OllamaModel
 
         options: dict[str, Any] = {"temperature": settings.temperature, "num_ctx": settings.num_ctx}
         if settings.seed >= 0:
             options["seed"] = settings.seed
-        return OllamaModel(settings.model, settings.host, settings.request_timeout_s, options,
-                           settings.think)
+        return OllamaModel(ModelOptions(settings.model, settings.host, settings.request_timeout_s,
+                                        options, settings.think, settings.protocol,
+                                        settings.retries, settings.retry_backoff_s),
+                           progress=display.progress, warn=display.warn)
     return make
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -41,7 +42,8 @@ class Reply:
             message["thinking"] = self.thinking
         if self.tool_calls:
             message["tool_calls"] = [
-                {"function": {"name": c.name, "arguments": c.arguments}} for c in self.tool_calls
+                {"function": {"name": c.name, "arguments": _as_object(c.arguments)}}
+                for c in self.tool_calls
             ]
         return message
 
@@ -74,6 +76,20 @@ class Reply:
             first_token_s=record.get("first_token_s", 0.0),
             recovered=record.get("recovered", False),
         )
+
+
+def _as_object(arguments: Any) -> dict[str, Any]:
+    """Ollama (and its client) only take an object here, whatever the model sent."""
+    if isinstance(arguments, dict):
+        return arguments
+    if isinstance(arguments, str):
+        try:
+            parsed = json.loads(arguments)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):
+            return parsed
+    return {"unparsed": arguments if isinstance(arguments, str) else repr(arguments)}
 
 
 class Model(Protocol):

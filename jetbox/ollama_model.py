@@ -1,45 +1,112 @@
-"""The Model implementation that talks to a real (or the offline) Ollama server."""
+"""The Model that talks to a real (or the offline) Ollama server through the official client."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from jetbox.errors import JetboxError, ModelUnavailable
+from jetbox.errors import ModelUnavailable, UsageError
 from jetbox.model import Message, Reply, ToolCall
+from jetbox.protocol import calls_from_text, json_schema, to_json_protocol
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
+NEAR_CONTEXT = 0.9  # warn when a prompt uses this share of num_ctx (Ollama truncates silently)
 
-Progress = Callable[[str, int], None]  # (phase, output chunks so far)
+Progress = Callable[[str], None]
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to talk to one model."""
+
+    name: str
+    host: str = ""
+    timeout_s: float = 300.0
+    options: Mapping[str, Any] | None = None  # temperature, num_ctx, seed
+    think: str = ""
+    protocol: str = "auto"  # auto | tools | json
+    retries: int = 3
+    backoff_s: float = 1.0
+
+
+class Retryable(Exception):
+    """A failure worth trying again: busy, 5xx, a broken stream, a timeout."""
 
 
 class OllamaModel:
-    """Streams one chat at a time through the official `ollama` client, native tool calls."""
+    """Streams one chat at a time; chooses native tools or the JSON protocol per model."""
 
-    def __init__(self, name: str, host: str = "", timeout_s: float = 300.0,
-                 options: Mapping[str, Any] | None = None, think: str = "",
-                 progress: Progress | None = None) -> None:
-        import ollama  # imported here: it pulls in httpx and pydantic, slow for `--help`
+    def __init__(self, settings: ModelOptions, progress: Progress | None = None,
+                 warn: Warn | None = None) -> None:
+        import ollama  # here, not at the top: it pulls in httpx and pydantic (slow for --help)
 
-        self.name = name
-        self.host = host or DEFAULT_HOST
-        self.options = dict(options or {})
-        self.think = think or None
-        self.progress = progress
-        self._client = ollama.Client(host=self.host, timeout=timeout_s)
+        self.settings = settings
+        self.name = settings.name
+        self.host = settings.host or DEFAULT_HOST
+        self.progress = progress or (lambda text: None)
+        self.warn = warn or (lambda text: None)
+        self.protocol = settings.protocol if settings.protocol != "auto" else ""
+        self._client = ollama.Client(host=self.host, timeout=settings.timeout_s)
+        self._warned_context = False
 
     def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
+        if not self.protocol:
+            self.protocol = self._choose_protocol()
+        for attempt in range(self.settings.retries + 1):
+            try:
+                return self._chat_once(messages, tools)
+            except Retryable as exc:
+                if attempt == self.settings.retries:
+                    raise ModelUnavailable(f"Ollama at {self.host} failed {attempt + 1} times; "
+                                           f"last: {exc}; the run is paused, run again to "
+                                           f"resume") from None
+                delay = self.settings.backoff_s * 2 ** attempt
+                self.warn(f"{exc}; retrying in {delay:g} s ({attempt + 1}/"
+                          f"{self.settings.retries})")
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _choose_protocol(self) -> str:
+        """Native tools when /api/show lists the capability, else the JSON protocol."""
+        with _translated_errors(self):
+            shown = self._client.show(self.name)
+        capabilities = list(getattr(shown, "capabilities", None) or [])
+        if capabilities and "tools" not in capabilities:
+            self.warn(f"{self.name} has no tool-calling capability; using the JSON protocol")
+            return "json"
+        return "tools"
+
+    def _chat_once(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+                   ) -> Reply:
+        import ollama
+
+        try:
+            return self._stream(messages, tools)
+        except ollama.ResponseError as exc:
+            if exc.status_code == 400 and "does not support tools" in str(exc.error) \
+                    and self.protocol == "tools":
+                self.protocol = "json"
+                self.warn(f"{self.name} does not support tools; switching to the JSON protocol "
+                          f"for the rest of the run")
+                return self._stream(messages, tools)
+            raise
+
+    def _stream(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
         started = time.monotonic()
-        content: list[str] = []
-        thinking: list[str] = []
-        calls: list[ToolCall] = []
+        content, thinking, calls = [], [], []
         final: Any = None
         first_token_s = 0.0
+        use_json = self.protocol == "json"
+        wire = to_json_protocol(messages, tools) if use_json else list(messages)
         with _translated_errors(self):
-            stream = self._client.chat(model=self.name, messages=list(messages),
-                                       tools=list(tools) or None, stream=True,
-                                       options=self.options or None, think=self.think)
+            stream = self._client.chat(
+                model=self.name, messages=wire, tools=None if use_json else (list(tools) or None),
+                format=json_schema(tools) if use_json else None, stream=True,
+                options=dict(self.settings.options or {}) or None,
+                think=self.settings.think or None)
             for chunk in stream:
                 message = chunk.message
                 if not first_token_s and (message.content or message.thinking
@@ -47,22 +114,50 @@ class OllamaModel:
                     first_token_s = time.monotonic() - started
                 content.append(message.content or "")
                 thinking.append(message.thinking or "")
-                calls.extend(ToolCall(c.function.name, dict(c.function.arguments or {}))
-                             for c in message.tool_calls or ())
-                if self.progress:
-                    self.progress("generating", len(content))
+                calls += [ToolCall(c.function.name, dict(c.function.arguments or {}))
+                          for c in message.tool_calls or ()]
+                self.progress(f"{self.name}: {len(content)} chunks, "
+                              f"{time.monotonic() - started:.1f} s")
                 if chunk.done:
                     final = chunk
-        return Reply(
-            content="".join(content),
-            thinking="".join(thinking),
-            tool_calls=tuple(calls),
-            prompt_tokens=getattr(final, "prompt_eval_count", 0) or 0,
-            output_tokens=getattr(final, "eval_count", 0) or 0,
-            duration_s=time.monotonic() - started,
-            load_s=(getattr(final, "load_duration", 0) or 0) / 1e9,
-            first_token_s=first_token_s,
-        )
+        return self._reply("".join(content), "".join(thinking), calls, final, started,
+                           first_token_s, [t["function"]["name"] for t in tools])
+
+    def _reply(self, content: str, thinking: str, calls: list[ToolCall], final: Any,
+               started: float, first_token_s: float, names: list[str]) -> Reply:
+        recovered = False
+        if not calls and content.strip():
+            calls = list(calls_from_text(content, names))
+            recovered = bool(calls) and self.protocol != "json"
+            if self.protocol == "json" and calls:
+                thought = _json_thought(content)
+                thinking = thinking or thought
+        prompt_tokens = getattr(final, "prompt_eval_count", 0) or 0
+        self._check_context(prompt_tokens)
+        return Reply(content=content, thinking=thinking, tool_calls=tuple(calls),
+                     prompt_tokens=prompt_tokens,
+                     output_tokens=getattr(final, "eval_count", 0) or 0,
+                     duration_s=time.monotonic() - started,
+                     load_s=(getattr(final, "load_duration", 0) or 0) / 1e9,
+                     first_token_s=first_token_s, recovered=recovered)
+
+    def _check_context(self, prompt_tokens: int) -> None:
+        num_ctx = int((self.settings.options or {}).get("num_ctx") or 0)
+        if num_ctx and prompt_tokens >= NEAR_CONTEXT * num_ctx and not self._warned_context:
+            self._warned_context = True
+            self.warn(f"the prompt used {prompt_tokens} of num_ctx={num_ctx} tokens; Ollama "
+                      f"drops the oldest messages silently beyond it: raise num_ctx or lower "
+                      f"the compaction budget")
+
+
+def _json_thought(content: str) -> str:
+    import json
+
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return ""
+    return str(value.get("thought", "")) if isinstance(value, dict) else ""
 
 
 class _translated_errors:
@@ -81,19 +176,36 @@ class _translated_errors:
         import httpx
         import ollama
 
-        host = self.model.host
+        host, name = self.model.host, self.model.name
         if isinstance(exc, ConnectionError | httpx.ConnectError):
             raise ModelUnavailable(f"cannot reach Ollama at {host}; start it with "
                                    f"`ollama serve`") from None
         if isinstance(exc, httpx.TimeoutException):
-            raise ModelUnavailable(f"Ollama at {host} did not answer in time "
-                                   f"({type(exc).__name__}); is the model still loading?") from None
+            raise Retryable(f"no answer from Ollama at {host} within "
+                            f"{self.model.settings.timeout_s:g} s") from None
         if isinstance(exc, ollama.ResponseError):
-            if exc.status_code == 404:
-                raise ModelUnavailable(f"model `{self.model.name}` is not available at {host}; "
-                                       f"pull it with `ollama pull {self.model.name}`") from None
-            raise JetboxError(f"Ollama at {host} answered an error: {exc.error} "
-                              f"(status {exc.status_code})") from None
+            return self._response_error(exc, host, name)
         if isinstance(exc, httpx.HTTPError):
-            raise ModelUnavailable(f"connection to Ollama at {host} failed: {exc}") from None
+            raise Retryable(f"connection to Ollama at {host} broke: {exc}") from None
+        import pydantic
+
+        if isinstance(exc, pydantic.ValidationError):  # e.g. tool-call arguments as a string
+            raise Retryable(f"the reply from {name} did not parse (malformed tool call): "
+                            f"{exc.errors()[0].get('msg', exc)}") from None
         return False
+
+    @staticmethod
+    def _response_error(exc: Any, host: str, name: str) -> bool:
+        text = str(exc.error)
+        if exc.status_code == 404:
+            raise ModelUnavailable(f"model `{name}` is not available at {host}; pull it with "
+                                   f"`ollama pull {name}` (`ollama list` shows what you "
+                                   f"have)") from None
+        if exc.status_code == -1:
+            raise Retryable(f"the stream broke off with an error: {text}") from None
+        if exc.status_code >= 500 or "error parsing tool call" in text:
+            raise Retryable(f"Ollama answered {exc.status_code}: {text}") from None
+        if exc.status_code == 400 and "does not support tools" in text:
+            return False  # the caller switches protocols
+        raise UsageError(f"Ollama at {host} refused the request ({exc.status_code}): {text}; "
+                         f"check the model's settings (think, options)") from None

@@ -387,10 +387,9 @@ class MathxSolver:
         if not (self.workspace / "tests" / "test_mathx.py").is_file():
             return Turn(thinking="Now the tests.", calls=(
                 Call("write_file", {"path": "tests/test_mathx.py", "content": self.TESTS}),))
-        # The result of its pytest run: a tool message, or folded into the state by a compaction.
-        ran = any(m.get("role") == "tool" and str(m.get("content", "")).startswith("exit code 0")
-                  or "run pytest -q -> exit code 0" in str(m.get("content", ""))
-                  for m in request.messages)
+        # The result of its pytest run: a tool message, a JSON-protocol result message, or
+        # folded into the state message by a compaction.
+        ran = any("exit code 0" in str(m.get("content", "")) for m in request.messages)
         if not ran:
             return Turn(calls=(Call("run_cmd", {"cmd": ["pytest", "-q"]}),))
         return Turn(content="Done.", calls=(

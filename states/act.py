@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from jetbox.context import build_messages, describe_call
+from jetbox.errors import Paused
 from jetbox.model import Reply
+from jetbox.protocol import malformed_streak
 from jetbox.recovery import pending_reply, resolve_command, resolve_write, result_text
 from states.base import Handler
 
@@ -43,6 +45,10 @@ class Act(Handler):
             if result is None:
                 result = run.toolbox.dispatch(call.name, call.arguments, run.round)
             self._record(run, index, call.name, call.arguments, result)
+        streak = malformed_streak(run.ledger.current_run())
+        if streak >= run.settings.max_tool_errors:
+            raise Paused(f"{streak} refused or malformed tool calls in a row; see the ledger's "
+                         f"refusal records", status="red")
         return "acted"
 
     @staticmethod
