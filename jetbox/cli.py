@@ -156,4 +156,4 @@ COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
 # Commands in modules of their own. Each module defines HELP, DESCRIPTION,
 # add_arguments(parser) and command(args, out, err) -> int, and keeps heavy imports
 # (the ollama client) inside functions so `jetbox --help` stays fast.
-PLUGGED_COMMANDS: dict[str, str] = {}
+PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.demo", "diag": "jetbox.diag"}

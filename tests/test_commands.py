@@ -1,0 +1,43 @@
+"""`jetbox diag` and `jetbox demo`, run as a person would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jetbox.testing import FakeModel, OfflineOllama, ScriptResponder, Turn
+from tests.conftest import run_cli
+
+
+def test_diag_reports_server_model_and_timings() -> None:
+    replies = ScriptResponder([Turn(content="ready")] * 3)
+    with OfflineOllama(replies) as server:
+        table = run_cli("diag", "--host", server.host, "-n", "2")
+        as_json = run_cli("diag", "--host", server.host, "-n", "1", "--json")
+    assert table.code == 0, table.err
+    assert "(Ollama 0.12.3)" in table.out and "context length 131072" in table.out
+    for metric in ("load_s", "first_token_s", "prompt_tokens_per_s",
+                   "generation_tokens_per_s", "total_s"):
+        assert metric in table.out
+    assert "min" in table.out and "median" in table.out
+    report = json.loads(as_json.out)
+    assert report["capabilities"] == ["completion", "tools", "thinking"]
+    assert report["summary"]["generation_tokens_per_s"]["median"] > 0
+
+
+def test_diag_names_what_is_missing() -> None:
+    down = run_cli("diag", "--host", "http://127.0.0.1:9")
+    assert down.code == 4 and "cannot reach Ollama at http://127.0.0.1:9" in down.err
+    with OfflineOllama(ScriptResponder([]), [FakeModel("qwen3:8b")]) as server:
+        missing = run_cli("diag", "--host", server.host, "--model", "gpt-oss:20b")
+    assert missing.code == 4
+    assert "it has: qwen3:8b" in missing.err and "ollama pull gpt-oss:20b" in missing.err
+
+
+def test_demo_kills_and_resumes_a_real_run_offline(tmp_path: Path) -> None:
+    result = run_cli("demo", "--workspace", str(tmp_path / "demo"))
+    assert result.code == 0, result.out + result.err
+    assert "killed Jetbox (kill -9)" in result.out and "State: Act" in result.out
+    assert "resuming at Act, round 2" in result.out and "done in round" in result.out
+    assert (tmp_path / "demo" / "mathx" / "__init__.py").is_file()
+    assert "status.txt" in result.out.splitlines()[-4]
