@@ -40,7 +40,10 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"),
                    help="OS sandbox for commands and probes (default: auto)")
     p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    p.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress output (warnings and errors still show)")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="every event as its own line, even on a terminal")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,10 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", "-w", metavar="DIR", help="folder (default: .)")
     p.add_argument("-n", type=int, default=8, metavar="N", help="ledger entries to show")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to report on")
-    p = sub.add_parser("graph", help="print the machine as a Mermaid state diagram",
-                       description="Print machine.yaml as a Mermaid state diagram.")
+    p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
+                       description="Draw machine.yaml: Mermaid text by default (renders on "
+                                   "GitHub, needs nothing); dot, svg and png through Graphviz. "
+                                   "With --workspace, the state its status.txt names is "
+                                   "highlighted and the states the run went through are marked.")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to draw")
-    p.add_argument("--workspace", "-w", metavar="DIR", help="folder whose machine.yaml to use")
+    p.add_argument("--workspace", "-w", metavar="DIR",
+                   help="a run's folder: mark its current state and path")
+    p.add_argument("--format", "-f", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     for name, module_name in PLUGGED_COMMANDS.items():
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
@@ -102,12 +111,12 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     "timebox_s": args.timebox_s, "sandbox": args.sandbox}
     request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
                          machine=Path(args.machine) if args.machine else None,
-                         fresh=args.fresh, cli_settings=cli_settings)
+                         fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
+                         verbose=args.verbose)
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
         run, handlers = open_run(request, os.environ, Path.cwd(), err)
-        run.display.quiet = args.quiet
         if lock.took_over:
             run.ledger.append("lock_taken_over", owner=lock.took_over)
             run.event(f"took over a stale lock from pid {lock.took_over.get('pid')}")
@@ -142,12 +151,30 @@ def _ledger_line(record: dict) -> str:
 
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.graph import mermaid
+    from jetbox.graph import render, run_path
     from jetbox.machine import find_machine_file, load_machine
+    from jetbox.status import StatusFile
+    from jetbox.workspace import Workspace
 
-    workspace = Path(args.workspace or ".").resolve()
-    path = find_machine_file(Path(args.machine) if args.machine else None, workspace, Path.cwd())
-    out.write(mermaid(load_machine(path)))
+    workspace = Workspace.at(Path(args.workspace or "."))
+    machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
+                                Path.cwd())
+    spec = load_machine(machine)
+    current, path = None, []
+    if args.workspace:
+        status_file = StatusFile(workspace.status_path)
+        if status_file.exists():
+            state = status_file.read().state
+            current = state if state in spec.state_names else None
+        path = [s for s in run_path(workspace.ledger_path) if s in spec.state_names]
+    if args.format == "png" and not args.output:
+        raise UsageError("PNG is binary: give -o FILE")
+    data = render(spec, args.format, current, path)
+    if args.output:
+        Path(args.output).write_bytes(data)
+        err.write(f"wrote {args.output} ({len(data)} bytes, {args.format})\n")
+    else:
+        out.write(data.decode("utf-8"))
     return 0
 
 
@@ -156,4 +183,5 @@ COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
 # Commands in modules of their own. Each module defines HELP, DESCRIPTION,
 # add_arguments(parser) and command(args, out, err) -> int, and keeps heavy imports
 # (the ollama client) inside functions so `jetbox --help` stays fast.
-PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.demo", "diag": "jetbox.diag"}
+PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.demo", "diag": "jetbox.diag",
+                                    "log": "jetbox.history"}

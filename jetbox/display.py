@@ -1,10 +1,13 @@
-"""What a person sees while Jetbox runs: one line per event, plus agent.log."""
+"""What a person sees while Jetbox runs: one live line on a terminal, plain lines elsewhere,
+and everything in agent.log."""
 
 from __future__ import annotations
 
 import logging
+import shutil
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -28,34 +31,69 @@ def close_log(logger: logging.Logger) -> None:
 
 
 class Display:
-    """Progress lines on the terminal (stderr), mirrored into agent.log."""
+    """On a terminal, one line that updates in place (round, state, elapsed, what is going
+    on); when piped (CI, files), one plain line per event. Warnings always get a line."""
 
     def __init__(self, logger: logging.Logger, stream: TextIO | None = None,
-                 quiet: bool = False) -> None:
+                 quiet: bool = False, verbose: bool = False) -> None:
         self.logger = logger
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.verbose = verbose
         self.started = time.monotonic()
+        self.where = ""
+        self._live = False  # a live line is on screen and needs clearing
+
+    @property
+    def live(self) -> bool:
+        return self.stream.isatty() and not self.verbose
+
+    def _prefix(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return f"[{time.monotonic() - self.started:6.1f}s] {where}"
 
     def event(self, text: str, round_no: int | None = None, state: str | None = None) -> None:
-        where = " ".join(p for p in (f"r{round_no}" if round_no else "", state or "") if p)
-        elapsed = time.monotonic() - self.started
-        line = f"[{elapsed:6.1f}s] {where + ': ' if where else ''}{text}"
+        self.where = " ".join(p for p in (f"r{round_no}" if round_no else "", state or "") if p)
+        line = self._prefix() + text
         self.logger.info(line)
-        if not self.quiet:
-            clear = "\r\x1b[K" if self.stream.isatty() else ""  # over a progress line
-            self.stream.write(clear + line + "\n")
+        if self.quiet:
+            return
+        if self.live:
+            self._show_live(line)
+        else:
+            self.stream.write(line + "\n")
             self.stream.flush()
 
     def progress(self, text: str) -> None:
-        """A transient line while something works (the model streaming): terminals only."""
-        if self.quiet or not self.stream.isatty():
-            return
-        elapsed = time.monotonic() - self.started
-        self.stream.write(f"\r[{elapsed:6.1f}s] {text[:100]}\x1b[K")
+        """A transient update (the model streaming, a command running): terminals only."""
+        if not self.quiet and self.live:
+            self._show_live(self._prefix() + text)
+
+    def _show_live(self, line: str) -> None:
+        width = max(shutil.get_terminal_size((100, 20)).columns - 1, 20)
+        self.stream.write("\r\x1b[K" + line[:width])
+        self.stream.flush()
+        self._live = True
+
+    def permanent(self, text: str) -> None:
+        """A line that stays (warnings, the summary), above any live line."""
+        if self._live:
+            self.stream.write("\r\x1b[K")
+            self._live = False
+        self.stream.write(text + "\n")
         self.stream.flush()
 
     def warn(self, text: str) -> None:
         self.logger.warning(text)
-        self.stream.write(f"warning: {text}\n")
-        self.stream.flush()
+        self.permanent(f"warning: {text}")
+
+    def table(self, title: str, rows: Sequence[tuple[str, str]]) -> None:
+        """A two-column table, logged, and shown unless quiet."""
+        width = max(len(key) for key, _ in rows)
+        lines = [title] + [f"  {key:<{width}}  {value}" for key, value in rows]
+        for line in lines:
+            self.logger.info(line)
+        if not self.quiet:
+            self.permanent("\n".join(lines))
+        elif self._live:
+            self.permanent("")

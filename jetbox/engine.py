@@ -49,6 +49,8 @@ class RunRequest:
     machine: Path | None = None
     fresh: bool = False
     cli_settings: Mapping[str, Any] | None = None
+    quiet: bool = False
+    verbose: bool = False
 
 
 def _sha(text: str) -> str:
@@ -238,7 +240,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     strays = reap_strays(workspace.root)
     if strays:
         ledger.append("strays_killed", pids=strays)
-    display = Display(open_log(workspace.log_path), stream)
+    display = Display(open_log(workspace.log_path), stream, request.quiet, request.verbose)
     factory = (model_factory or default_model_factory)(settings, display)
     run = Run(settings, workspace, spec, ledger, status_file, status, factory,
               Toolbox(workspace.root, ledger, policy),
@@ -263,10 +265,12 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
         return pause.exit_code
     except ModelUnavailable as exc:
         engine.stop(f"yellow - waiting for the model: {exc}", "model_unavailable", error=str(exc))
+        summary(run, "model unavailable")
         raise
     except KeyboardInterrupt:
         engine.stop("yellow - interrupted; run again to resume", "interrupted")
         run.display.event("interrupted; state saved")
+        summary(run, "interrupted (Ctrl-C)")
         return EXIT_INTERRUPTED
     except JetboxError as exc:
         engine.stop(f"red - {exc}", "error", error=str(exc))
@@ -282,11 +286,26 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
 
 
 def summary(run: Any, reason: str) -> None:
+    """The table at the end of every invocation, whatever ended it."""
+    import time
+
+    from jetbox.metrics import RunMetrics
+
+    whole = RunMetrics.from_records(run.ledger.current_run(), time.time())
     c = run.counters
-    run.display.event(
-        f"summary: {reason}; round {run.status.round}, {c.model_calls} model calls, "
-        f"tokens {c.tokens_in} in / {c.tokens_out} out, {len(c.files_written)} files written, "
-        f"{c.commands} commands, {c.refusals} refusals, {run.elapsed_s():.1f} s")
+    tests = "; ".join(ch.summary for ch in run.report.checks) if run.report else "not probed"
+    run.display.table(f"run summary ({reason})", [
+        ("exit reason", reason),
+        ("rounds", f"{run.status.round} (this session {run.session_rounds})"),
+        ("model calls", f"{c.model_calls} this session, {whole.model_calls} in the run"),
+        ("tokens in / out", f"{c.tokens_in} / {c.tokens_out} this session"),
+        ("files written", f"{len(c.files_written)} this session, "
+                          f"{len(whole.files_written)} in the run"),
+        ("commands run", str(c.commands)),
+        ("refusals", str(c.refusals)),
+        ("test result", tests),
+        ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),
+    ])
 
 
 def workspace_from(value: str | None) -> Path:

@@ -13,7 +13,7 @@ from tests.conftest import MATHX_GOAL, ROOT, run_cli
 def test_mermaid_lists_every_state_and_transition() -> None:
     result = run_cli("graph", "--machine", str(ROOT / "machine.yaml"))
     assert result.code == 0
-    assert result.out.splitlines()[0:4] == ["---", "Jetbox machine (machine.yaml)", "---",
+    assert result.out.splitlines()[0:4] == ["---", "title: Jetbox machine (machine.yaml)", "---",
                                             "stateDiagram-v2"]
     spec = load_machine(ROOT / "machine.yaml")
     for state in spec.state_names:
