@@ -184,4 +184,4 @@ COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
 # add_arguments(parser) and command(args, out, err) -> int, and keeps heavy imports
 # (the ollama client) inside functions so `jetbox --help` stays fast.
 PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.demo", "diag": "jetbox.diag",
-                                    "log": "jetbox.history"}
+                                    "log": "jetbox.history", "eval": "jetbox.evaluate"}
