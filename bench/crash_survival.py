@@ -1,0 +1,68 @@
+"""Crash survival: seeded random kill -9s during scripted mathx runs; every run must end
+exactly like an uninterrupted one.
+
+    python bench/crash_survival.py [--kills 1000] [--seed 2026] [--jobs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.crashkit import Outcome, crash_and_resume  # noqa: E402
+
+
+def survived(result: Outcome, reference: Outcome) -> bool:
+    return (result.state == "Done" and result.files == reference.files
+            and result.writes == reference.writes
+            and len(set(result.reply_rounds)) == result.replies == reference.replies)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=1000, help="total kills to inject")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        reference = crash_and_resume(Path(tmp) / "reference", [])
+        plans: list[list[str]] = []
+        while sum(map(len, plans)) < args.kills:
+            count = min(rng.randint(1, 3), args.kills - sum(map(len, plans)))
+            plans.append([f"kill:ledger#{rng.randint(1, reference.appends)}"
+                          for _ in range(count)])
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(lambda item: crash_and_resume(
+                Path(tmp) / f"run{item[0]}", item[1]), enumerate(plans)))
+        elapsed = time.monotonic() - started
+    ok = [survived(r, reference) for r in results]
+    kills = sum(r.kills for r in results)
+    print(f"{'runs':>6} {'kills injected':>15} {'kills landed':>13} {'survived':>9} "
+          f"{'seconds':>8}")
+    print(f"{len(results):>6} {sum(map(len, plans)):>15} {kills:>13} "
+          f"{sum(ok):>5}/{len(ok):<3} {elapsed:>8.0f}")
+    print(f"median kills per run {statistics.median(r.kills for r in results):.0f}; "
+          f"reference run: {reference.appends} ledger appends, {reference.replies} replies")
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "crash_survival.json").write_text(json.dumps({
+        "seed": args.seed, "runs": len(results), "kills_injected": sum(map(len, plans)),
+        "kills_landed": kills, "survived": sum(ok), "seconds": round(elapsed, 1),
+        "failures": [p for p, good in zip(plans, ok, strict=True) if not good]}, indent=2))
+    sys.exit(0 if all(ok) else 1)
+
+
+if __name__ == "__main__":
+    main()
