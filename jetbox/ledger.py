@@ -59,7 +59,7 @@ class Ledger:
         """Write one record durably and return it."""
         records = self.records()
         seq = records[-1]["seq"] + 1 if records else 1
-        body = {"seq": seq, "ts": round(time.time(), 3), "kind": kind, **fields}
+        body = {"seq": seq, "ts": round(time.time(), 4), "kind": kind, **fields}
         line = seal(body).encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         torn = failpoints.tears("ledger")
