@@ -73,6 +73,13 @@ class Toolbox:
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
         self._specs = tool_specs()
+        # Resolved once, now: a program planted in the workspace later can never be picked.
+        self._programs: dict[str, list[str] | str] = {}
+        for name in self.policy.allowed_programs:
+            try:
+                self._programs[name] = resolve_program(name, self.workspace)
+            except CommandRefused as exc:
+                self._programs[name] = str(exc)
 
     def specs(self) -> list[dict[str, Any]]:
         return self._specs
@@ -164,8 +171,10 @@ class Toolbox:
         if name not in self.policy.allowed_programs:
             raise Refusal(f"{argv[0]}: not an allowed program; allowed: "
                           f"{', '.join(self.policy.allowed_programs)}")
-        full = [*resolve_program(name, self.workspace),
-                *check_arguments(name, argv[1:], self.policy, self.workspace)]
+        program = self._programs[name]
+        if isinstance(program, str):
+            raise Refusal(program)
+        full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
         intent = self.ledger.append("intent", action="cmd", argv=full, round=round_no)
         env = {**scrubbed_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}

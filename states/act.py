@@ -57,6 +57,9 @@ class Act(Handler):
         run.event(f"asking {run.model.name}")
         reply = run.model.chat(messages, run.toolbox.specs())
         run.ledger.append("model_reply", round=run.round, **reply.to_record())
+        run.event(f"{run.model.name} replied in {reply.duration_s:.1f} s (load {reply.load_s:.1f}"
+                  f" s, first token {reply.first_token_s:.1f} s; {reply.prompt_tokens} tokens "
+                  f"in, {reply.output_tokens} out, {len(reply.tool_calls)} calls)")
         run.counters.model_calls += 1
         run.counters.tokens_in += reply.prompt_tokens
         run.counters.tokens_out += reply.output_tokens

@@ -172,3 +172,24 @@ def test_refused_call_inside_a_real_run_is_a_tool_result_not_a_crash(workspace: 
     assert result.code == 3
     assert not (workspace.parent / "escape.txt").exists()
     assert "refused: '../escape.txt' resolves outside the workspace" in second
+
+
+def test_programs_are_resolved_once_at_start_outside_the_workspace(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import shutil
+
+    if shutil.which("git") is None:
+        pytest.skip("needs git on PATH as an extra allowed program")
+    toolbox = Toolbox(tmp_path, Ledger(tmp_path.parent / "resolve.log"),
+                      ToolPolicy(allowed_programs=("python", "git")))
+    planted = tmp_path / "git"
+    planted.write_text("#!/bin/sh\necho planted\n")
+    planted.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    result = toolbox.dispatch("run_cmd", {"cmd": ["git", "--version"]})
+    assert result.ok and "git version" in result.output and "planted" not in result.output
+    late = Toolbox(tmp_path, Ledger(tmp_path.parent / "resolve2.log"),
+                   ToolPolicy(allowed_programs=("git",)))
+    refused = late.dispatch("run_cmd", {"cmd": ["git", "--version"]})
+    assert refused.refused and "resolves inside the workspace" in refused.output
