@@ -22,6 +22,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import save  # noqa: E402
 from jetbox.cli import main  # noqa: E402
 from jetbox.context import CompactionPolicy  # noqa: E402
 from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn  # noqa: E402
@@ -152,11 +153,8 @@ def main_cli() -> None:
           f"round {growth.rounds} ({growth.baseline_final})")
     print(f"mean new chars per request {growth.mean_new:.0f} = {growth.new_ratio:.2f} x the full "
           f"history's growth per round ({growth.baseline_growth:.0f})")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    payload = {**asdict(growth), "largest_ratio": growth.largest_ratio,
-               "new_ratio": growth.new_ratio}
-    (out / "context_growth.json").write_text(json.dumps(payload, indent=2))
+    save("context_growth", {**asdict(growth), "largest_ratio": growth.largest_ratio,
+                            "new_ratio": growth.new_ratio})
 
 
 if __name__ == "__main__":

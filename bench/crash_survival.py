@@ -7,7 +7,6 @@ exactly like an uninterrupted one.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import save  # noqa: E402
 from tests.crashkit import Outcome, crash_and_resume  # noqa: E402
 
 
@@ -55,12 +55,10 @@ def main() -> None:
           f"{sum(ok):>5}/{len(ok):<3} {elapsed:>8.0f}")
     print(f"median kills per run {statistics.median(r.kills for r in results):.0f}; "
           f"reference run: {reference.appends} ledger appends, {reference.replies} replies")
-    out = ROOT / "bench" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "crash_survival.json").write_text(json.dumps({
+    save("crash_survival", {
         "seed": args.seed, "runs": len(results), "kills_injected": sum(map(len, plans)),
         "kills_landed": kills, "survived": sum(ok), "seconds": round(elapsed, 1),
-        "failures": [p for p, good in zip(plans, ok, strict=True) if not good]}, indent=2))
+        "failures": [p for p, good in zip(plans, ok, strict=True) if not good]})
     sys.exit(0 if all(ok) else 1)
 
 

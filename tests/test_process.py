@@ -56,24 +56,31 @@ def test_timeout_kills_a_sleeping_grandchild(tmp_path: Path) -> None:
     assert wait_gone(pid)
 
 
-@posix_only
-def test_the_command_dies_when_jetbox_is_killed(tmp_path: Path) -> None:
+def kill_jetbox_running(folder: Path, argv: str, pid_file: Path) -> int:
+    """A process that runs `argv` through run_process, killed with SIGKILL once the pid it
+    waits for is written; returns that pid."""
     parent = f"""
 import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 from pathlib import Path
 from jetbox.process import run_process
-run_process([sys.executable, "-c", "import os, time; open('child.pid','w').write(str(os.getpid()));"
-             " time.sleep(60)"], Path({str(tmp_path)!r}), timeout_s=60)
+run_process([sys.executable, {argv}], Path({str(folder)!r}), timeout_s=60)
 """
-    jetbox_like = subprocess.Popen([sys.executable, "-c", parent])
-    pid_file = tmp_path / "child.pid"
+    jetbox_like = subprocess.Popen([sys.executable, "-c", parent], cwd=folder)
     deadline = time.monotonic() + 10
     while not pid_file.exists() or not pid_file.read_text():
-        assert time.monotonic() < deadline, "the child never started"
+        assert time.monotonic() < deadline, f"{pid_file.name} was never written"
         time.sleep(0.05)
     os.kill(jetbox_like.pid, signal.SIGKILL)
     jetbox_like.wait()
-    assert wait_gone(int(pid_file.read_text()))
+    return int(pid_file.read_text())
+
+
+@posix_only
+def test_the_command_dies_when_jetbox_is_killed(tmp_path: Path) -> None:
+    child = kill_jetbox_running(
+        tmp_path, "'-c', 'import os, time; open(\"child.pid\", \"w\").write(str(os.getpid()));"
+        " time.sleep(60)'", tmp_path / "child.pid")
+    assert wait_gone(child)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -82,21 +89,7 @@ def test_grandchildren_left_by_a_killed_jetbox_are_reaped_at_the_next_start(
     from jetbox.process import reap_strays
 
     (tmp_path / "spawn.py").write_text(SPAWNER)
-    parent = f"""
-import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
-from pathlib import Path
-from jetbox.process import run_process
-run_process([sys.executable, "spawn.py"], Path({str(tmp_path)!r}), timeout_s=60)
-"""
-    jetbox_like = subprocess.Popen([sys.executable, "-c", parent], cwd=tmp_path)
-    pid_file = tmp_path / "grandchild.pid"
-    deadline = time.monotonic() + 10
-    while not pid_file.exists() or not pid_file.read_text():
-        assert time.monotonic() < deadline, "the grandchild never started"
-        time.sleep(0.05)
-    os.kill(jetbox_like.pid, signal.SIGKILL)
-    jetbox_like.wait()
-    grandchild = int(pid_file.read_text())
+    grandchild = kill_jetbox_running(tmp_path, "'spawn.py'", tmp_path / "grandchild.pid")
     assert not gone(grandchild), "without a sandbox the grandchild outlives Jetbox..."
     assert grandchild in reap_strays(tmp_path)
     assert wait_gone(grandchild), "...until the next Jetbox in that workspace reaps it"
