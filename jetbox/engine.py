@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import traceback
 from collections.abc import Callable, Mapping
@@ -21,7 +20,6 @@ from jetbox.errors import (
     MachineError,
     ModelUnavailable,
     Paused,
-    StatusError,
     UsageError,
 )
 from jetbox.ledger import Ledger
@@ -35,8 +33,8 @@ from jetbox.machine import (
 )
 from jetbox.model import Model
 from jetbox.process import reap_strays
-from jetbox.recovery import ledger_position, rebuilt_status
-from jetbox.status import Status, StatusFile
+from jetbox.resume import begin, status_sha
+from jetbox.status import StatusFile
 from jetbox.workspace import Workspace
 
 
@@ -53,14 +51,6 @@ class RunRequest:
     verbose: bool = False
 
 
-def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def same_goal(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
 def default_model_factory(settings: Settings, display: Display) -> Callable[[], Model]:
     def make() -> Model:
         from jetbox.ollama_model import ModelOptions, OllamaModel
@@ -73,68 +63,6 @@ def default_model_factory(settings: Settings, display: Display) -> Callable[[], 
                                         settings.retries, settings.retry_backoff_s),
                            progress=display.progress, warn=display.warn)
     return make
-
-
-def _read_status(status_file: StatusFile) -> tuple[Status | None, str]:
-    """status.txt, or None and what is wrong with it (missing, empty, unreadable)."""
-    if not status_file.path.exists():
-        return None, "missing"
-    if not status_file.exists():
-        return None, "empty"
-    try:
-        return status_file.read(), ""
-    except StatusError as exc:
-        return None, f"unreadable ({exc})"
-
-
-def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
-          status_file: StatusFile) -> Status:
-    """Resume the run status.txt names, or start a new one (recording any old one).
-
-    The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
-    it, and where the two disagree on state or round the ledger wins."""
-    existing, problem = _read_status(status_file)
-    position = None if fresh else ledger_position(ledger, spec.initial)
-    resuming = position is not None and (goal is None or same_goal(goal, position.goal))
-    if existing is None and resuming and position is not None:
-        existing = rebuilt_status(position, problem)
-        ledger.append("status_rebuilt", reason=problem, status_sha=_sha(existing.render()))
-        status_file.write(existing)
-    if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
-        if existing.state not in spec.state_names:
-            raise StatusError(
-                f"{status_file.path}: `State: {existing.state}` is not a state of {spec.path} "
-                f"(states: {', '.join(spec.state_names)}); fix that line or run with --fresh")
-        _note_person_edits(status_file, ledger)
-        if position and same_goal(position.goal, existing.goal) and \
-                (existing.state, existing.round) != (position.state, position.round):
-            ledger.append("status_disagrees", status_state=existing.state,
-                          status_round=existing.round, state=position.state,
-                          round=position.round, resolution="the ledger wins")
-            existing = existing.with_(state=position.state, round=position.round)
-            status_file.write(existing)
-        ledger.append("resume", state=existing.state, round=existing.round)
-        return existing
-    if not goal:
-        raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
-                         f" run `jetbox run \"<goal>\"`")
-    if existing:
-        ledger.append("run_superseded", reason="--fresh" if fresh else "new goal",
-                      status=existing.render())
-    ledger.append("run_start", goal=goal, machine=str(spec.path))
-    status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
-    status_file.write(status)
-    return status
-
-
-def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
-    """A person may edit status.txt between runs; record it so the history explains itself."""
-    text = status_file.path.read_bytes().decode("utf-8", errors="replace")
-    recent = [r["status_sha"] for r in ledger.current_run()[-12:] if "status_sha" in r]
-    # The last two: a crash between a transition's record and its status write leaves
-    # the file one step behind, which is Jetbox's doing, not a person's.
-    if recent and _sha(text) not in recent[-2:]:
-        ledger.append("status_edited", text=text)
 
 
 def _ignoring_event(predicate: Callable[[], bool]) -> Callable[..., bool]:
@@ -187,13 +115,13 @@ class Engine:
         round_no = run.status.round + (1 if dest == run.spec.initial else 0)
         run.status = run.status.with_(state=dest, round=round_no)
         run.ledger.append("transition", source=source, dest=dest, outcome=event.event.name,
-                          round=round_no, status_sha=_sha(run.status.render()))
+                          round=round_no, status_sha=status_sha(run.status.render()))
         run.status_file.write(run.status)
 
     def _save(self, kind: str, **fields: Any) -> None:
         run = self.run
         run.ledger.append(kind, state=run.state, round=run.status.round,
-                          status_sha=_sha(run.status.render()), **fields)
+                          status_sha=status_sha(run.status.render()), **fields)
         run.status_file.write(run.status)
 
     def stop(self, status: str, kind: str, **fields: Any) -> None:
