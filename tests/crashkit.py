@@ -40,6 +40,8 @@ def snapshot(workspace: Path) -> dict[str, str]:
 
 
 def outcome(workspace: Path, kills: int) -> Outcome:
+    if not (workspace / "agent_ledger.log").exists() or not (workspace / "status.txt").exists():
+        return Outcome(snapshot(workspace), "(no run)", (), 0, (), 0, kills)
     lines = (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines if line.strip()]
     state = ""
