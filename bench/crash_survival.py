@@ -30,22 +30,24 @@ def survived(result: Outcome, reference: Outcome) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--kills", type=int, default=1000, help="total kills to inject")
+    parser.add_argument("--kills", type=int, default=1000,
+                        help="kills that must land (a kill point past the end of a resumed "
+                             "run does not land; batches continue until this many did)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory() as tmp:
+    plans: list[list[str]] = []
+    results: list[Outcome] = []
+    with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(args.jobs) as pool:
         reference = crash_and_resume(Path(tmp) / "reference", [])
-        plans: list[list[str]] = []
-        while sum(map(len, plans)) < args.kills:
-            count = min(rng.randint(1, 3), args.kills - sum(map(len, plans)))
-            plans.append([f"kill:ledger#{rng.randint(1, reference.appends)}"
-                          for _ in range(count)])
         started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(lambda item: crash_and_resume(
-                Path(tmp) / f"run{item[0]}", item[1]), enumerate(plans)))
+        while sum(r.kills for r in results) < args.kills:
+            batch = [[f"kill:ledger#{rng.randint(1, reference.appends)}"
+                      for _ in range(rng.randint(1, 3))] for _ in range(10 * args.jobs)]
+            folders = [Path(tmp) / f"run{len(plans) + i}" for i in range(len(batch))]
+            results += pool.map(crash_and_resume, folders, batch)
+            plans += batch
         elapsed = time.monotonic() - started
     ok = [survived(r, reference) for r in results]
     kills = sum(r.kills for r in results)
