@@ -245,6 +245,7 @@ exit codes:
   {EXIT_DONE}    goal done and verified (ruff clean, pytest passing)
   1    anything else (an internal error; details in agent.log)
   2    usage or configuration error (bad flags, machine.yaml, status.txt, ledger)
-  3    paused at a limit (rounds or timebox) or a guard; run again to resume
+  3    paused at a limit (rounds, timebox) or a guard (loop, no progress,
+       malformed calls); run again to resume
   4    the model server is unreachable or the model is missing; run again to resume
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C; state saved, run again to resume"""
