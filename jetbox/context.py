@@ -205,4 +205,5 @@ def compaction_reason(conversation: Conversation | None, policy: CompactionPolic
 
 def build_messages(run: Run) -> list[dict[str, Any]]:
     """A fresh compacted request (used when Act resumes without one)."""
-    return compact(run, CompactionPolicy()).messages()
+    run.conversation = compact(run, run.compaction)
+    return run.conversation.messages()
