@@ -219,8 +219,9 @@ def summary(run: Any, reason: str) -> None:
 
     from jetbox.metrics import RunMetrics
 
-    whole = RunMetrics.from_records(run.ledger.current_run(), time.time())
-    c = run.counters
+    records = run.ledger.current_run()
+    whole = RunMetrics.from_records(records, time.time())
+    c = RunMetrics.from_records([r for r in records if r["seq"] > run.session_start], time.time())
     tests = "; ".join(ch.summary for ch in run.report.checks) if run.report else "not probed"
     run.display.table(f"run summary ({reason})", [
         ("exit reason", reason),
@@ -229,8 +230,8 @@ def summary(run: Any, reason: str) -> None:
         ("tokens in / out", f"{c.tokens_in} / {c.tokens_out} this session"),
         ("files written", f"{len(c.files_written)} this session, "
                           f"{len(whole.files_written)} in the run"),
-        ("commands run", str(c.commands)),
-        ("refusals", str(c.refusals)),
+        ("commands run", f"{c.commands} this session"),
+        ("refusals", f"{c.refusals} this session"),
         ("test result", tests),
         ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),
     ])

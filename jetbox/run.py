@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from jetbox.config import Settings
@@ -19,19 +18,6 @@ from jetbox.workspace import Workspace
 if TYPE_CHECKING:
     from jetbox.probe import Prober, ProbeReport
     from jetbox.tools import Toolbox, ToolResult
-
-
-@dataclass
-class Counters:
-    """What this invocation did, for the summary at the end."""
-
-    model_calls: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    tool_calls: int = 0
-    refusals: int = 0
-    files_written: set[str] = field(default_factory=set)
-    commands: int = 0
 
 
 class Run:
@@ -54,7 +40,8 @@ class Run:
         self.toolbox = toolbox
         self.prober = prober
         self.display = display
-        self.counters = Counters()
+        records = ledger.records()
+        self.session_start = records[-1]["seq"] if records else 0  # counts derive from here
         self.started = time.monotonic()
         self.session_rounds = 0
         self.report: ProbeReport | None = None

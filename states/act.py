@@ -60,9 +60,6 @@ class Act(Handler):
         run.event(f"{run.model.name} replied in {reply.duration_s:.1f} s (load {reply.load_s:.1f}"
                   f" s, first token {reply.first_token_s:.1f} s; {reply.prompt_tokens} tokens "
                   f"in, {reply.output_tokens} out, {len(reply.tool_calls)} calls)")
-        run.counters.model_calls += 1
-        run.counters.tokens_in += reply.prompt_tokens
-        run.counters.tokens_out += reply.output_tokens
         return reply
 
     @staticmethod
@@ -88,10 +85,3 @@ class Act(Handler):
                           output=result.output[:4000])
         verdict = "ok" if result.ok else "refused" if result.refused else "failed"
         run.event(f"{describe_call(name, arguments)} -> {verdict}")
-        counters = run.counters
-        counters.tool_calls += 1
-        counters.refusals += int(result.refused)
-        if name == "write_file" and result.ok and isinstance(arguments, dict):
-            counters.files_written.add(str(arguments.get("path")))
-        if name == "run_cmd" and not result.refused:
-            counters.commands += 1
