@@ -186,3 +186,11 @@ def test_a_prompt_near_num_ctx_is_warned_about(workspace: Path) -> None:
         result = run(workspace, server, "gpt-oss:20b")
     assert result.code == 0
     assert result.err.count("the prompt used 8000 of num_ctx=8192 tokens") == 1
+
+
+def test_agent_log_records_the_model_timings(workspace: Path) -> None:
+    with OfflineOllama(MathxSolver(workspace)) as server:
+        run(workspace, server, "gpt-oss:20b")
+    log = (workspace / "agent.log").read_text(encoding="utf-8")
+    assert log.count("gpt-oss:20b replied in") == 4
+    assert "first token" in log and "tokens in" in log

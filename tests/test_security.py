@@ -193,3 +193,23 @@ def test_programs_are_resolved_once_at_start_outside_the_workspace(
                    ToolPolicy(allowed_programs=("git",)))
     refused = late.dispatch("run_cmd", {"cmd": ["git", "--version"]})
     assert refused.refused and "resolves inside the workspace" in refused.output
+
+
+def test_the_tools_section_of_machine_yaml_sets_the_policy(workspace: Path,
+                                                           tmp_path: Path) -> None:
+    from jetbox.errors import ConfigError
+    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from tests.conftest import ROOT, run_cli
+
+    text = (ROOT / "machine.yaml").read_text() + "\ntools:\n  allowed_programs: [python]\n"
+    machine = tmp_path / "strict.yaml"
+    machine.write_text(text)
+    script = ScriptResponder([Turn(calls=(Call("run_cmd", {"cmd": ["pytest", "-q"]}),))])
+    with OfflineOllama(script) as server:
+        run_cli("run", "g", "-w", str(workspace), "--host", server.host, "--machine",
+                str(machine), "--max-rounds", "1", "--sandbox", "none")
+    ledger = Ledger(workspace / "agent_ledger.log").records()
+    refusal = next(r for r in ledger if r["kind"] == "refusal")
+    assert "pytest: not an allowed program; allowed: python" in refusal["reason"]
+    with pytest.raises(ConfigError, match="tools: unknown key `allow_everything`"):
+        ToolPolicy.from_mapping({"allow_everything": True})
