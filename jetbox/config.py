@@ -40,6 +40,11 @@ class Settings:
     protocol: str = _setting("auto", "How tool calls are exchanged: auto, tools (native) "
                              "or json (structured outputs).")
     sandbox: str = _setting("auto", "OS sandbox for commands and probes: auto, bwrap or none.")
+    python: str = _setting("", "The project's Python (an executable or a venv folder) for its "
+                           "python, pytest and pip; empty: $VIRTUAL_ENV, else a .venv/ or venv/ "
+                           "in the workspace, else Jetbox's own.")
+    known_failures: str = _setting("", "Comma-separated pytest ids known to fail: they may "
+                                   "still fail at the end (status.txt `Known:` lines add more).")
     max_tool_errors: int = _setting(5, "Malformed or refused tool calls in a row before "
                                     "the run pauses.")
     loop_limit: int = _setting(4, "Identical model replies in a row before the run pauses "

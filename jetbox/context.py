@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from jetbox.errors import ConfigError
+from jetbox.verdict import explain
 
 if TYPE_CHECKING:
     from jetbox.model import Reply
@@ -23,14 +24,21 @@ SYSTEM_PROMPT = """\
 You are Jetbox, a careful coding agent working inside one project folder.
 You see the goal, then the state of the work (status, what was done, the plan, fresh probe \
 results from ruff and pytest), then each round your tool calls, their results and what changed.
-Act by calling tools; paths are relative to the project folder.
-- list_dir{path}, read_file{path}: look before you change things.
-- write_file{path, content}: write the whole file.
-- run_cmd{cmd}: run python, pytest, ruff or pip as an argument list, e.g. ["pytest", "-q"].
-- finish{summary}: only when the goal is met, ruff is clean and pytest passes; \
-Jetbox checks this and refuses an early finish.
-Fix what the probes report: failing assertions and ruff codes are shown with their location. \
-Keep code small and ruff-clean. Never repeat a call that already succeeded."""
+Act by calling tools; paths are relative to the project folder. Tools, with an example each:
+- search{pattern, path?}: find code by regular expression. {"pattern": "def parse_date"}
+- read_file{path, start_line?, end_line?}: numbered lines. \
+{"path": "pkg/core.py", "start_line": 90, "end_line": 140}
+- edit_file{path, old, new}: replace one exact, unique passage (copy `old` from read_file, \
+without the numbers). {"path": "pkg/core.py", "old": "    return a - b", "new": "    return a + b"}
+- write_file{path, content}: create a new file with its whole content.
+- list_dir{path}: see a folder. {"path": "."}
+- run_cmd{cmd}: python, pytest, ruff or pip, as a list. \
+{"cmd": ["pytest", "-q", "tests/test_core.py"]}
+- finish{summary}: when the goal is met. Jetbox checks ruff and pytest against where the run \
+started and refuses an early finish.
+Search, then read only the lines you need, then edit; never rewrite a whole existing file. \
+Lint findings marked pre-existing are not yours: leave unrelated code alone. \
+Never repeat a call that already succeeded."""
 
 RECAP_ITEMS = 8
 
@@ -42,8 +50,9 @@ class CompactionPolicy:
     history_keep: int = 8           # rounds of exchanges kept before compacting
     budget_share: float = 0.6       # share of num_ctx one request may use
     chars_per_token: float = 3.0    # conservative size estimate (code is ~3-4 chars/token)
-    max_result_chars: int = 1500    # a tool result as kept in the exchanges
-    max_state_chars: int = 3000     # the compacted state message
+    max_result_chars: int = 1500    # an older tool result as kept in the exchanges
+    max_state_chars: int = 3000     # the compacted state message, without the latest results
+    latest_share: float = 0.5       # share of the budget the latest round's results keep whole
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> CompactionPolicy:
@@ -63,6 +72,10 @@ class CompactionPolicy:
     def budget_chars(self, num_ctx: int) -> int:
         return int(num_ctx * self.budget_share * self.chars_per_token)
 
+    def latest_chars(self, num_ctx: int) -> int:
+        """What the latest round's results may use, whole: the tools' outputs fit in it."""
+        return max(self.max_result_chars, int(self.budget_chars(num_ctx) * self.latest_share))
+
 
 @dataclass
 class Conversation:
@@ -73,12 +86,20 @@ class Conversation:
     exchanges: list[dict[str, Any]] = field(default_factory=list)
     rounds: int = 0  # exchanges appended since the last compaction
     shown: dict[str, str] = field(default_factory=dict)  # what the model last saw, by topic
+    latest: list[int] = field(default_factory=list)  # exchanges holding the latest results
 
     def messages(self) -> list[dict[str, Any]]:
         return [*self.prefix, self.state, *self.exchanges]
 
-    def add_round(self, messages: list[dict[str, Any]]) -> None:
+    def add_round(self, messages: list[dict[str, Any]], fold_chars: int) -> None:
+        """Append a round; the round before it is folded to fold_chars per result, so only
+        the newest results are whole (the model has acted on the older ones)."""
+        for index in self.latest:
+            message = self.exchanges[index]
+            self.exchanges[index] = {**message, "content": fold(message["content"], fold_chars)}
+        start = len(self.exchanges)
         self.exchanges.extend(messages)
+        self.latest = [start + i for i, m in enumerate(messages) if m.get("role") == "tool"]
         self.rounds += 1
 
     def add_note(self, run: Run) -> None:
@@ -136,7 +157,7 @@ def last_results(run: Run) -> list[dict[str, Any]]:
 
 def notices(run: Run) -> dict[str, str]:
     """Short things the model must hear this round, by topic: probes, plan, refusals, loops."""
-    found = {"probes": "Probes now:\n" + run.probe_report().summary_text(),
+    found = {"probes": "Probes now:\n" + explain(run.probe_report(), run.verdict()),
              "plan": "Plan:\n" + "\n".join(f"- {s}" for s in run.status.next)}
     newest = run.ledger.last(["finish_refused", "model_reply"])
     if newest and newest["kind"] == "finish_refused":
@@ -157,14 +178,15 @@ def state_message(run: Run, policy: CompactionPolicy) -> dict[str, Any]:
     parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
     found = notices(run)
     parts += [found[topic] for topic in ("plan", "probes", "refusal", "warning") if topic in found]
-    results = last_results(run)
-    if results:
-        lines = [f"- {describe_call(r['name'], r.get('arguments'))} -> "
-                 f"{str(r.get('output', ''))[:policy.max_result_chars]}" for r in results]
-        parts.append("Results of your last calls:\n" + "\n".join(lines))
     text = "\n\n".join(parts)
     if len(text) > policy.max_state_chars:
         text = text[: policy.max_state_chars - 12] + "\n... (cut)"
+    results = last_results(run)
+    if results:
+        keep = policy.latest_chars(run.settings.num_ctx) // len(results)
+        lines = [f"- {describe_call(r['name'], r.get('arguments'))} ->\n"
+                 f"{fold(str(r.get('output', '')), keep)}" for r in results]
+        text += "\n\nResults of your last calls:\n" + "\n".join(lines)
     return {"role": "user", "content": text}
 
 
@@ -175,16 +197,23 @@ def compact(run: Run, policy: CompactionPolicy) -> Conversation:
     return conversation
 
 
-def exchange(reply: Reply, results: Sequence[ToolResult], policy: CompactionPolicy,
+def fold(text: str, max_chars: int) -> str:
+    """Head and tail of a result, saying how much was left out of the middle."""
+    if len(text) <= max_chars:
+        return text
+    half = max_chars // 2
+    return f"{text[:half]}\n... [{len(text) - 2 * half} chars elided] ...\n{text[-half:]}"
+
+
+def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,
              ) -> list[dict[str, Any]]:
-    """One round as the protocol expects: the assistant turn, then one tool message per call."""
+    """One round as the protocol expects: the assistant turn, then one tool message per call.
+    The results stay whole while together they fit in keep_chars."""
     messages: list[dict[str, Any]] = [reply.to_message()]
+    share = keep_chars // max(1, len(results))
+    whole = sum(len(r.output) for r in results) <= keep_chars
     for call, result in zip(reply.tool_calls, results, strict=False):
-        output = result.output
-        if len(output) > policy.max_result_chars:
-            half = policy.max_result_chars // 2
-            output = f"{output[:half]}\n... [{len(output) - 2 * half} chars elided] ...\n" \
-                     f"{output[-half:]}"
+        output = result.output if whole else fold(result.output, share)
         messages.append({"role": "tool", "content": output, "tool_name": call.name})
     if not reply.tool_calls:
         messages.append({"role": "user", "content": "No tool call in your reply. Reply with "

@@ -142,6 +142,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
              model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
              ) -> tuple[Any, Mapping[str, Any]]:
     """Validate everything, then start or resume: nothing runs before all checks pass."""
+    from jetbox.interpreter import find_interpreter
     from jetbox.policy import ToolPolicy
     from jetbox.probe import Prober, probe_specs_from_yaml
     from jetbox.run import Run
@@ -157,10 +158,12 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     settings = resolve_settings(spec.defaults, workspace.root, environ,
                                 dict(request.cli_settings or {}), str(spec.path))
     sandbox = resolve_sandbox(settings.sandbox)
-    policy = ToolPolicy.from_mapping({**(spec.sections.get("tools") or {}), "sandbox": sandbox})
+    compaction = CompactionPolicy.from_mapping(spec.sections.get("compaction"))
+    policy = ToolPolicy.from_mapping({**(spec.sections.get("tools") or {}), "sandbox": sandbox}
+                                     ).fitted(compaction.latest_chars(settings.num_ctx))
     probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
     check_conditions(spec)
-    CompactionPolicy.from_mapping(spec.sections.get("compaction"))
+    python = find_interpreter(workspace.root, settings.python, environ)
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
     status_file = StatusFile(workspace.status_path)
@@ -171,10 +174,13 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     display = Display(open_log(workspace.log_path), stream, request.quiet, request.verbose)
     factory = (model_factory or default_model_factory)(settings, display)
     run = Run(settings, workspace, spec, ledger, status_file, status, factory,
-              Toolbox(workspace.root, ledger, policy),
-              Prober(workspace.root, probes, sandbox=sandbox), display)
+              Toolbox(workspace.root, ledger, policy, python),
+              Prober(workspace.root, probes, sandbox=sandbox, python=python), display)
     verb = "resuming" if status.state != spec.initial or status.round > 1 else "starting"
-    display.event(f"{verb} at {status.state}, round {status.round}; machine {spec.path}")
+    display.event(f"{verb} at {status.state}, round {status.round}; machine {spec.path}; "
+                  f"python {python.describe()}")
+    if not python.has_pytest:
+        display.warn(python.pytest_missing_hint())
     return run, handlers
 
 
@@ -222,7 +228,7 @@ def summary(run: Any, reason: str) -> None:
     records = run.ledger.current_run()
     whole = RunMetrics.from_records(records, time.time())
     c = RunMetrics.from_records([r for r in records if r["seq"] > run.session_start], time.time())
-    tests = "; ".join(ch.summary for ch in run.report.checks) if run.report else "not probed"
+    tests = run.verdict().line if run.report else "not probed"
     run.display.table(f"run summary ({reason})", [
         ("exit reason", reason),
         ("rounds", f"{run.status.round} (this session {run.session_rounds})"),
@@ -232,7 +238,8 @@ def summary(run: Any, reason: str) -> None:
                           f"{len(whole.files_written)} in the run"),
         ("commands run", f"{c.commands} this session"),
         ("refusals", f"{c.refusals} this session"),
-        ("test result", tests),
+        ("verdict", tests),
+        ("python", run.prober.python.describe() if run.prober.python else "Jetbox's own"),
         ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),
     ])
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import time
@@ -56,3 +57,14 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def read_bounded(path: Path, max_bytes: int) -> tuple[bytes, int]:
+    """At most max_bytes of a file, and its size: a sparse 100 GB file costs max_bytes."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        return handle.read(max_bytes), size
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

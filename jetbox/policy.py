@@ -6,7 +6,7 @@ import shlex
 import shutil
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from jetbox.errors import ConfigError
@@ -60,6 +60,12 @@ class ToolPolicy:
         return cls(**values)  # type: ignore[arg-type]
 
 
+    def fitted(self, max_chars: int) -> ToolPolicy:
+        """Outputs no larger than what the model's context keeps whole."""
+        return replace(self, max_read_chars=min(self.max_read_chars, max_chars),
+                       max_output_chars=min(self.max_output_chars, max_chars))
+
+
 def split_command(cmd: object) -> list[str]:
     """The model's `cmd` as argv: a list of strings, or a string split like a shell would
     (but never given to one)."""
@@ -87,10 +93,13 @@ def program_name(word: str) -> str:
     return name
 
 
-def resolve_program(name: str, workspace: Path) -> list[str]:
-    """The absolute command prefix for an allowed program, found outside the workspace."""
+def resolve_program(name: str, workspace: Path, python: Path | None = None) -> list[str]:
+    """The absolute command prefix for an allowed program, found outside the workspace:
+    python, pytest and pip through the project's interpreter, ruff through Jetbox's own."""
+    if name == "ruff":  # -P: a workspace ruff.py never answers for ruff
+        return [sys.executable, "-P", "-m", "ruff"]
     if name in VIA_INTERPRETER:
-        return [sys.executable, *VIA_INTERPRETER[name]]
+        return [str(python or sys.executable), *VIA_INTERPRETER[name]]
     found = shutil.which(name)
     if found is None:
         raise CommandRefused(f"{name}: not found on PATH")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 import shlex
 import sys
@@ -13,12 +11,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from jetbox.changes import ChangeDetector
 from jetbox.errors import ConfigError
+from jetbox.interpreter import Interpreter
 from jetbox.process import run_process, scrubbed_env
-from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 MAX_DETAIL_CHARS = 1500
 MAX_FILES_SHOWN = 60
+MAX_PROBE_OUTPUT = 2_000_000  # pytest prints one line per test: hundreds of tests fit
 PARSERS = ("ruff", "pytest", "generic")
 
 
@@ -42,7 +42,8 @@ DEFAULT_PROBES = (
 EXTRA_ARGS = {
     "ruff": ("--output-format", "concise", "--no-cache"),
     # --verbosity after the project's addopts: -q twice (theirs and ours) hides the summary.
-    "pytest": ("-rfE", "--tb=short", "-p", "no:cacheprovider", "--color=no", "--verbosity=-1"),
+    # -rfEsxXp: one summary line per test (its id and outcome), for the baseline comparison.
+    "pytest": ("-rfEsxXp", "--tb=short", "-p", "no:cacheprovider", "--color=no", "--verbosity=-1"),
 }
 
 
@@ -57,6 +58,9 @@ class CheckResult:
     duration_s: float
     counts: Mapping[str, int] = field(default_factory=dict)
     required: bool = True
+    findings: tuple[str, ...] = ()           # ruff: `path:line:col: CODE message`, all of them
+    outcomes: Mapping[str, str] = field(default_factory=dict)  # pytest: test id -> outcome
+    parser: str = "generic"
 
 
 @dataclass(frozen=True)
@@ -119,73 +123,56 @@ def probe_specs_from_yaml(data: object, source: str = "machine.yaml") -> tuple[P
     return tuple(specs)
 
 
-def resolve_argv(spec: ProbeSpec) -> list[str]:
-    """Run python, ruff and pytest through Jetbox's own interpreter, never from the workspace."""
+def resolve_argv(spec: ProbeSpec, python: Path | None = None) -> list[str]:
+    """python and pytest through the project's interpreter; ruff through Jetbox's own (-P: a
+    workspace ruff.py never answers); nothing from the workspace."""
     program, *rest = spec.argv
-    prefix = {"python": [sys.executable], "ruff": [sys.executable, "-m", "ruff"],
-              "pytest": [sys.executable, "-m", "pytest"]}.get(program, [program])
+    project = str(python or sys.executable)
+    prefix = {"python": [project], "ruff": [sys.executable, "-P", "-m", "ruff"],
+              "pytest": [project, "-m", "pytest"]}.get(program, [program])
     runs_parser = program == spec.parser or rest[:2] == ["-m", spec.parser]
     return [*prefix, *rest, *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
-
-
-def workspace_files(root: Path, limit: int = 5000) -> list[str]:
-    """Relative posix paths of the workspace's files, caches and Jetbox's own files left out."""
-    found: list[str] = []
-    stack = [root]
-    while stack and len(found) < limit:
-        folder = stack.pop()
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                if entry.name not in IGNORED_DIRS and not entry.name.endswith(".egg-info"):
-                    stack.append(Path(entry.path))
-            elif entry.name not in PROTECTED_NAMES and not entry.name.startswith(".jetbox"):
-                found.append(Path(entry.path).relative_to(root).as_posix())
-    return sorted(found)
-
-
-def fingerprint(root: Path) -> str:
-    """Cheap change detector: every file's path, size and modification time."""
-    digest = hashlib.sha256()
-    for rel in workspace_files(root):
-        try:
-            info = (root / rel).stat()
-        except OSError:
-            continue
-        digest.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 class Prober:
     """Runs the probes in parallel, or reuses the last report when nothing changed."""
 
     def __init__(self, workspace: Path, specs: Sequence[ProbeSpec] = DEFAULT_PROBES,
-                 sandbox: str = "none", max_workers: int = 4) -> None:
+                 sandbox: str = "none", max_workers: int = 4,
+                 python: Interpreter | None = None) -> None:
         self.workspace = workspace
         self.specs = tuple(specs)
         self.sandbox = sandbox
         self.max_workers = max_workers
+        self.python = python
+        self.changes = ChangeDetector(workspace)
         self.runs = 0  # probe subprocesses started: a no-change round adds none
 
-    def run(self, previous: ProbeReport | None = None) -> ProbeReport:
-        mark = fingerprint(self.workspace)
-        if previous is not None and previous.fingerprint == mark:
+    def run(self, previous: ProbeReport | None = None, reuse: bool = True) -> ProbeReport:
+        """Probe now; with `reuse`, the previous report stands if no file's content changed."""
+        files, mark = self.changes.snapshot()
+        if reuse and previous is not None and previous.fingerprint == mark:
             return replace(previous, reused=True)
         env = {**scrubbed_env(), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1"}
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             checks = tuple(pool.map(lambda spec: self._check(spec, env), self.specs))
-        files = tuple(workspace_files(self.workspace))
-        return ProbeReport(files, checks, mark)
+        return ProbeReport(tuple(files), checks, mark)
 
     def _check(self, spec: ProbeSpec, env: dict[str, str]) -> CheckResult:
         self.runs += 1
+        return replace(self._run_check(spec, env), parser=spec.parser)
+
+    def _run_check(self, spec: ProbeSpec, env: dict[str, str]) -> CheckResult:
+        if spec.parser == "pytest" and self.python is not None and not self.python.has_pytest:
+            return CheckResult(spec.name, False, f"{spec.name}: not installed in the project's "
+                               f"Python", self.python.pytest_missing_hint(), None, False, 0.0,
+                               {"missing": 1}, spec.required)
+        python = self.python.python if self.python else None
         try:
-            result = run_process(resolve_argv(spec), cwd=self.workspace, timeout_s=spec.timeout_s,
-                                 env=env, max_output_chars=20_000, sandbox=self.sandbox,
+            result = run_process(resolve_argv(spec, python), cwd=self.workspace,
+                                 timeout_s=spec.timeout_s, env=env,
+                                 max_output_chars=MAX_PROBE_OUTPUT, sandbox=self.sandbox,
                                  workspace=self.workspace)
         except OSError as exc:
             return CheckResult(spec.name, False, f"{spec.name}: cannot run ({exc})", "", None,
@@ -195,25 +182,37 @@ class Prober:
                                f"{spec.timeout_s:g} s", result.output[-MAX_DETAIL_CHARS:],
                                None, True, result.duration_s, {}, spec.required)
         parse = {"ruff": parse_ruff, "pytest": parse_pytest}.get(spec.parser, parse_generic)
-        ok, summary, details, counts = parse(spec.name, result.returncode, result.output)
-        return CheckResult(spec.name, ok, summary, details[:MAX_DETAIL_CHARS], result.returncode,
-                           False, result.duration_s, counts, spec.required)
+        parsed = parse(spec.name, result.returncode, result.output)
+        return CheckResult(spec.name, parsed.ok, parsed.summary, parsed.details[:MAX_DETAIL_CHARS],
+                           result.returncode, False, result.duration_s, parsed.counts,
+                           spec.required, parsed.findings, parsed.outcomes)
 
 
-Parsed = tuple[bool, str, str, dict[str, int]]
+@dataclass(frozen=True)
+class Parsed:
+    ok: bool
+    summary: str
+    details: str
+    counts: dict[str, int]
+    findings: tuple[str, ...] = ()
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+
 RUFF_LINE = re.compile(r"^(?P<loc>[^\s:][^:]*:\d+:\d+): (?P<code>[A-Z]+\d+|SyntaxError|"
                        r"invalid-syntax)\b:? ?(?P<msg>.*)$", re.M)
 PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|warnings?)")
+PYTEST_OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS) (\S.*?)(?: - .*)?$", re.M)
 PYTEST_SUMMARY = re.compile(r"^=*\s*(?:\d+ \w+.*|no tests ran.*) in [\d.]+s.*$", re.M)
 
 
 def parse_ruff(name: str, code: int | None, output: str) -> Parsed:
     found = list(RUFF_LINE.finditer(output))
     if code == 0:
-        return True, f"{name}: clean", "", {"errors": 0}
+        return Parsed(True, f"{name}: clean", "", {"errors": 0})
     if not found:
         last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "no output")
-        return False, f"{name}: failed (exit {code}): {last[:160]}", output[-800:], {"errors": 1}
+        return Parsed(False, f"{name}: failed (exit {code}): {last[:160]}", output[-800:],
+                      {"errors": 1})
     codes: dict[str, int] = {}
     for match in found:
         codes[match["code"]] = codes.get(match["code"], 0) + 1
@@ -221,7 +220,9 @@ def parse_ruff(name: str, code: int | None, output: str) -> Parsed:
     details = "\n".join(f"{m['loc']}: {m['code']} {m['msg'].strip()}" for m in found[:15])
     if len(found) > 15:
         details += f"\n... {len(found) - 15} more"
-    return False, f"{name}: {len(found)} errors ({tally})", details, {"errors": len(found)}
+    every = tuple(f"{m['loc']}: {m['code']} {m['msg'].strip()}" for m in found)
+    return Parsed(False, f"{name}: {len(found)} errors ({tally})", details,
+                  {"errors": len(found)}, findings=every)
 
 
 def parse_pytest(name: str, code: int | None, output: str) -> Parsed:
@@ -237,11 +238,13 @@ def parse_pytest(name: str, code: int | None, output: str) -> Parsed:
     if not failures:
         failures = [ln.strip() for ln in output.splitlines() if ln.startswith("E ")][:8]
     details = "\n".join(failures) or ("" if code == 0 else output[-800:])
+    outcomes = {test_id: word.lower() for word, test_id in PYTEST_OUTCOME.findall(output)}
     if code == 5 or counts.get("passed", 0) == 0 and code == 0:
-        return False, f"{name}: no tests ran", details, counts
+        return Parsed(False, f"{name}: no tests ran", details, counts, outcomes=outcomes)
     if code == 0:
-        return True, f"{name}: {line or 'passed'}", "", counts
-    return False, f"{name}: {line or f'failed (exit {code})'}", details, counts
+        return Parsed(True, f"{name}: {line or 'passed'}", "", counts, outcomes=outcomes)
+    return Parsed(False, f"{name}: {line or f'failed (exit {code})'}", details, counts,
+                  outcomes=outcomes)
 
 
 def parse_generic(name: str, code: int | None, output: str) -> Parsed:
@@ -249,4 +252,4 @@ def parse_generic(name: str, code: int | None, output: str) -> Parsed:
     ok = code == 0
     verdict = "ok" if ok else f"failed (exit {code})"
     summary = f"{name}: {verdict}" + (f": {last[:120]}" if last else "")
-    return ok, summary, "" if ok else output[-800:], {}
+    return Parsed(ok, summary, "" if ok else output[-800:], {})

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jetbox.fsutil import atomic_write_bytes
+from jetbox.fsutil import atomic_write_bytes, sha256
 from jetbox.ledger import Ledger
 from jetbox.model import Reply
 from jetbox.status import Status
+from jetbox.textfile import locate
 
 # Commands whose re-run cannot change anything the model did: checks, not actions.
 IDEMPOTENT_PROGRAMS = ("pytest", "ruff")
+FILE_ACTIONS = ("write", "edit")
 
 
 @dataclass(frozen=True)
@@ -82,25 +83,36 @@ def pending_reply(ledger: Ledger, state: str) -> Pending | None:
 
 def result_text(result: dict[str, Any]) -> str:
     """The tool result for an action that completed before the crash, from its record."""
-    if result.get("action") == "write":
-        return f"wrote {result.get('path')} (before Jetbox stopped)"
+    if result.get("action") in FILE_ACTIONS:
+        verb = "edited" if result["action"] == "edit" else "wrote"
+        return f"{verb} {result.get('path')} (before Jetbox stopped)"
     tail = result.get("output_tail", "")
     return f"exit code {result.get('exit_code')} (before Jetbox stopped)\n{tail}".rstrip()
 
 
-def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> str:
-    """A write whose result was never recorded: check by hash, apply at most once."""
+def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> tuple[bool, str]:
+    """A write or edit whose result was never recorded: check by hash, apply at most once.
+    Returns (ok, the tool result's text)."""
     target = workspace / intent["path"]
     current = target.read_bytes() if target.is_file() else None
-    wanted = intent["content"].encode("utf-8")
-    if current is not None and hashlib.sha256(current).hexdigest() == intent["sha256"]:
-        ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
-                      path=intent["path"], sha256=intent["sha256"], recovered="already applied")
-        return f"wrote {intent['path']} (applied before Jetbox stopped; not written again)"
+    current_sha = None if current is None else sha256(current)
+    done = {"intent": intent["seq"], "action": intent["action"], "path": intent["path"],
+            "sha256": intent["sha256"]}
+    if current_sha == intent["sha256"]:
+        ledger.append("result", ok=True, changed=True, recovered="already applied", **done)
+        return True, f"{intent['path']}: applied before Jetbox stopped; not applied again"
+    if intent["action"] == "edit":
+        if current is None or current_sha != intent["sha256_before"]:
+            ledger.append("result", ok=False, recovered="file changed since", **done)
+            return False, (f"edit of {intent['path']} not applied: the file changed while "
+                           f"Jetbox was stopped; read it again")
+        wanted = locate(current.decode("utf-8"), intent["old"], intent["new"],
+                        intent["path"]).after.encode("utf-8")
+    else:
+        wanted = intent["content"].encode("utf-8")
     atomic_write_bytes(target, wanted)
-    ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
-                  path=intent["path"], sha256=intent["sha256"], recovered="applied on resume")
-    return f"wrote {intent['path']} (completed after Jetbox stopped mid-write)"
+    ledger.append("result", ok=True, changed=True, recovered="applied on resume", **done)
+    return True, f"{intent['path']}: completed after Jetbox stopped mid-write"
 
 
 def is_idempotent(argv: list[str]) -> bool:

@@ -13,6 +13,7 @@ from jetbox.ledger import Ledger
 from jetbox.machine import MachineSpec
 from jetbox.model import Model, Reply
 from jetbox.status import Status, StatusFile
+from jetbox.verdict import Baseline, Verdict, judge
 from jetbox.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -88,8 +89,31 @@ class Run:
         return False
 
     def probes_green(self) -> bool:
-        """ruff is clean and pytest passes with at least one test."""
-        return self.probe_report().green
+        """The probes pass against the run's baseline: no new ruff findings, every test
+        passing but those a person marked known, none lost."""
+        return self.verdict().ok
+
+    def baseline(self) -> Baseline:
+        """What the first probe of this run saw (recorded by Probe)."""
+        record = self.ledger.last(["baseline"])
+        return Baseline.from_record(record) if record else Baseline.of(self.probe_report())
+
+    def known_failures(self) -> tuple[str, ...]:
+        from_setting = [t.strip() for t in self.settings.known_failures.split(",") if t.strip()]
+        return (*from_setting, *self.status.known)
+
+    def verdict(self) -> Verdict:
+        return judge(self.probe_report(), self.baseline(), self.known_failures(),
+                     self.status.goal)
+
+    def acted_since_probe(self) -> bool:
+        """A write, edit or command since the last probe: its results cannot be reused."""
+        for record in reversed(self.ledger.current_run()):
+            if record["kind"] == "probe":
+                return False
+            if record["kind"] == "intent":
+                return True
+        return True
 
     def conditions(self) -> dict[str, Callable[[], bool]]:
         return {

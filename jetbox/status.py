@@ -9,8 +9,8 @@ from jetbox.errors import StatusError
 from jetbox.fsutil import atomic_write_text
 
 # Keys that may appear on several lines, one item each (the seed: "one concept per line").
-LIST_KEYS = ("Active", "Next", "Notes")
-KEYS = ("Goal", "Status", "Active", "Next", "Notes", "State", "Round")
+LIST_KEYS = ("Active", "Next", "Notes", "Known")
+KEYS = ("Goal", "Status", "Active", "Next", "Notes", "Known", "State", "Round")
 MAX_NEXT = 4
 MAX_ACTIVE = 3
 
@@ -24,6 +24,7 @@ class Status:
     active: tuple[str, ...] = ()
     next: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    known: tuple[str, ...] = ()  # pytest ids a person marked as known failures
     state: str = ""
     round: int = 1
     extra: tuple[tuple[str, str], ...] = field(default=())  # lines Jetbox does not know: kept
@@ -41,6 +42,7 @@ class Status:
         lines += [f"Active: {item}" for item in self.active] or ["Active:"]
         lines += [f"Next: {item}" for item in self.next] or ["Next:"]
         lines += [f"Notes: {item}" for item in self.notes] or ["Notes:"]
+        lines += [f"Known: {item}" for item in self.known]
         lines += [f"State: {self.state}", f"Round: {self.round}"]
         lines += [f"{key}: {value}" for key, value in self.extra]
         return "\n".join(lines) + "\n"
@@ -75,6 +77,7 @@ def parse(text: str, source: str = "status.txt") -> Status:
         active=tuple(values["Active"][:MAX_ACTIVE]),
         next=tuple(values["Next"][:MAX_NEXT]),
         notes=tuple(values["Notes"]),
+        known=tuple(values["Known"]),
         state=(values["State"] or [""])[0],
         round=int(round_text),
         extra=tuple(extra),

@@ -1,8 +1,7 @@
-"""The five tools the model can use, each refusing unsafe input with a clear result."""
+"""The tools the model can use, each refusing unsafe input with a clear result."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -10,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.errors import StorageError
-from jetbox.fsutil import atomic_write_bytes
+from jetbox.files import project_files
+from jetbox.fsutil import atomic_write_bytes, read_bounded, sha256
+from jetbox.interpreter import Interpreter
 from jetbox.ledger import Ledger
 from jetbox.paths import PathRefused, jail
 from jetbox.policy import (
@@ -21,26 +22,49 @@ from jetbox.policy import (
     resolve_program,
     split_command,
 )
-from jetbox.process import cap_text, run_process, scrubbed_env
+from jetbox.process import run_process, scrubbed_env
+from jetbox.search import SearchRefused, search
+from jetbox.textfile import EditRefused, line_range, locate
 from jetbox.workspace import IGNORED_DIRS
 
-TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "write_file", "run_cmd", "finish")
+TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "search", "edit_file", "write_file",
+                               "run_cmd", "finish")
 BINARY_SNIFF_BYTES = 8000
+MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
+SEARCH_TIMEOUT_S = 20.0
+MAX_SEARCH_MATCHES = 40
 
-_PARAMS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+_PATH = {"type": "string", "description": "file, relative to the project"}
+_LINE = {"type": "integer", "description": "1-based line number (optional)"}
+# name -> (description, parameters, optional parameter names)
+_PARAMS: dict[str, tuple[str, dict[str, dict[str, Any]], tuple[str, ...]]] = {
     "list_dir": ("List the files and folders at a path inside the project (\".\" for the top).",
-                 {"path": {"type": "string", "description": "folder, relative to the project"}}),
-    "read_file": ("Read a text file inside the project.",
-                  {"path": {"type": "string", "description": "file, relative to the project"}}),
-    "write_file": ("Write a whole file inside the project (parent folders are created).",
-                   {"path": {"type": "string", "description": "file, relative to the project"},
-                    "content": {"type": "string", "description": "the complete new content"}}),
+                 {"path": {"type": "string", "description": "folder, relative to the project"}},
+                 ()),
+    "read_file": ("Read a text file with numbered lines; give start_line/end_line for a part "
+                  "of a long file.", {"path": _PATH, "start_line": _LINE, "end_line": _LINE},
+                  ("start_line", "end_line")),
+    "search": ("Find a regular expression in the project's text files; answers path:line: text.",
+               {"pattern": {"type": "string", "description": "Python regular expression"},
+                "path": {"type": "string", "description": "file or folder to search (optional; "
+                                                          "default: the whole project)"}},
+               ("path",)),
+    "edit_file": ("Replace the one place where `old` occurs in a file with `new`.",
+                  {"path": _PATH,
+                   "old": {"type": "string", "description": "exact text now in the file, "
+                                                             "unique, without line numbers"},
+                   "new": {"type": "string", "description": "the text to put instead"}}, ()),
+    "write_file": ("Write a whole new file inside the project (parent folders are created).",
+                   {"path": _PATH,
+                    "content": {"type": "string", "description": "the complete new content"}},
+                   ()),
     "run_cmd": ("Run python, pytest, ruff or pip in the project folder (no shell). "
                 "A command line string is also accepted.",
                 {"cmd": {"type": "array", "items": {"type": "string"},
-                         "description": "the argument list, e.g. [\"pytest\", \"-q\"]"}}),
+                         "description": "the argument list, e.g. [\"pytest\", \"-q\"]"}}, ()),
     "finish": ("Say the goal is done; Jetbox then checks ruff and pytest before accepting.",
-               {"summary": {"type": "string", "description": "what was done, one or two lines"}}),
+               {"summary": {"type": "string", "description": "what was done, one or two lines"}},
+               ()),
 }
 
 
@@ -61,14 +85,16 @@ def tool_specs() -> list[dict[str, Any]]:
     """Ollama tool schemas (only keywords the ollama client keeps: type, items, description)."""
     return [{"type": "function", "function": {
         "name": name, "description": description,
-        "parameters": {"type": "object", "required": list(params), "properties": params}}}
-        for name, (description, params) in _PARAMS.items()]
+        "parameters": {"type": "object", "properties": params,
+                       "required": [p for p in params if p not in optional]}}}
+        for name, (description, params, optional) in _PARAMS.items()]
 
 
 class Toolbox:
     """Dispatches the model's calls; never raises for anything the model sends."""
 
-    def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None) -> None:
+    def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None,
+                 python: Interpreter | None = None) -> None:
         self.workspace = workspace.resolve()
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
@@ -77,9 +103,12 @@ class Toolbox:
         self._programs: dict[str, list[str] | str] = {}
         for name in self.policy.allowed_programs:
             try:
-                self._programs[name] = resolve_program(name, self.workspace)
+                self._programs[name] = resolve_program(name, self.workspace,
+                                                       python.python if python else None)
             except CommandRefused as exc:
                 self._programs[name] = str(exc)
+        if python is not None and not python.has_pytest and "pytest" in self._programs:
+            self._programs["pytest"] = python.pytest_missing_hint()
 
     def specs(self) -> list[dict[str, Any]]:
         return self._specs
@@ -105,17 +134,24 @@ class Toolbox:
                 raise Refusal(f"{name}: arguments are not a JSON object") from None
         if not isinstance(arguments, dict):
             raise Refusal(f"{name}: arguments must be an object, got {type(arguments).__name__}")
-        expected = _PARAMS[name][1]
-        missing = [key for key in expected if key not in arguments]
+        _, expected, optional = _PARAMS[name]
+        missing = [key for key in expected if key not in arguments and key not in optional]
         extra = [key for key in arguments if key not in expected]
         if missing or extra:
             raise Refusal(f"{name}: expected arguments {', '.join(expected)}"
                           + (f"; missing {', '.join(missing)}" if missing else "")
                           + (f"; unknown {', '.join(map(str, extra))[:120]}" if extra else ""))
-        for key, spec in expected.items():
-            if spec["type"] == "string" and not isinstance(arguments[key], str):
+        checked = dict(arguments)
+        for key, value in arguments.items():
+            kind = expected[key]["type"]
+            if kind == "string" and not isinstance(value, str):
                 raise Refusal(f"{name}: `{key}` must be a string")
-        return dict(arguments)
+            if kind == "integer" and isinstance(value, str) and value.strip().isascii() \
+                    and value.strip().isdigit() and len(value.strip()) < 10:
+                checked[key] = value = int(value)  # small models often quote numbers
+            if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise Refusal(f"{name}: `{key}` must be a whole number")
+        return checked
 
     def _list_dir(self, path: str, round_no: int) -> ToolResult:
         target = jail(self.workspace, path)
@@ -128,18 +164,73 @@ class Toolbox:
         more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
         return ToolResult("list_dir", True, "\n".join(shown[:limit]) + more or "(empty)")
 
-    def _read_file(self, path: str, round_no: int) -> ToolResult:
+    def _read_file(self, path: str, round_no: int, start_line: int | None = None,
+                   end_line: int | None = None) -> ToolResult:
         target = jail(self.workspace, path)
         if not target.absolute.is_file():
             raise Refusal(f"{target.relative} is not a file")
-        data = target.absolute.read_bytes()
+        data, size = read_bounded(target.absolute, MAX_READ_BYTES)
         if b"\x00" in data[:BINARY_SNIFF_BYTES]:
             return ToolResult("read_file", True, f"{target.relative} is a binary file "
-                              f"({len(data)} bytes); not shown")
+                              f"({size} bytes); not shown")
         text = data.decode("utf-8", errors="replace")
         note = "" if "\ufffd" not in text or b"\xef\xbf\xbd" in data else \
             f"[{target.relative} is not valid UTF-8; undecodable bytes shown as \ufffd]\n"
-        return ToolResult("read_file", True, note + cap_text(text, self.policy.max_read_chars))
+        if size > len(data):
+            note += f"[only the first {len(data)} of {size} bytes are readable]\n"
+        try:
+            shown = line_range(text, start_line, end_line, self.policy.max_read_chars,
+                               target.relative)
+        except ValueError as exc:
+            raise Refusal(str(exc)) from None
+        return ToolResult("read_file", True, note + shown)
+
+    def _search(self, pattern: str, round_no: int, path: str = ".") -> ToolResult:
+        target = jail(self.workspace, path)
+        files = project_files(self.workspace)
+        if target.relative != ".":
+            prefix = target.relative + "/"
+            files = [f for f in files if f == target.relative or f.startswith(prefix)]
+        try:
+            found = search(self.workspace, pattern, files, MAX_SEARCH_MATCHES, SEARCH_TIMEOUT_S,
+                           self.policy.max_output_chars)
+        except SearchRefused as exc:
+            raise Refusal(str(exc)) from None
+        return ToolResult("search", True, found)
+
+    def _edit_file(self, path: str, old: str, new: str, round_no: int) -> ToolResult:
+        target = jail(self.workspace, path, for_write=True)
+        if not target.absolute.is_file():
+            raise Refusal(f"{target.relative} is not a file; create new files with write_file")
+        data, size = read_bounded(target.absolute, self.policy.max_write_bytes + 1)
+        if size > self.policy.max_write_bytes:
+            raise Refusal(f"{target.relative} is {size} bytes; the limit is "
+                          f"{self.policy.max_write_bytes}")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refusal(f"{target.relative} is not UTF-8 text; edit_file cannot change it") \
+                from None
+        try:
+            edit = locate(text, old, new, target.relative)
+        except EditRefused as exc:
+            raise Refusal(str(exc)) from None
+        after = edit.after.encode("utf-8")
+        intent = self.ledger.append("intent", action="edit", path=target.relative,
+                                    sha256_before=sha256(data), sha256=sha256(after),
+                                    old=old, new=new, round=round_no)
+        self._apply(target.relative, target.absolute, after, intent)
+        return ToolResult("edit_file", True, edit.preview(target.relative), changed=True)
+
+    def _apply(self, relative: str, absolute: Path, data: bytes, intent: dict[str, Any]) -> None:
+        """Write after the intent is journaled; record the result only once it is on disk."""
+        try:
+            atomic_write_bytes(absolute, data)
+        except OSError as exc:  # the intent stays open: a resume checks the hash, applies once
+            raise StorageError(f"cannot write {relative}: {exc.strerror or exc}; the run "
+                               f"stopped without recording the write") from None
+        self.ledger.append("result", intent=intent["seq"], action=intent["action"], ok=True,
+                           changed=True, path=relative, sha256=intent["sha256"])
 
     def _write_file(self, path: str, content: str, round_no: int) -> ToolResult:
         target = jail(self.workspace, path, for_write=True)
@@ -149,19 +240,13 @@ class Toolbox:
                           f"{self.policy.max_write_bytes}")
         if target.absolute.is_dir():
             raise Refusal(f"{target.relative} is a folder")
-        sha = hashlib.sha256(data).hexdigest()
-        if target.absolute.is_file() and target.absolute.read_bytes() == data:
+        sha = sha256(data)
+        if target.absolute.is_file() and read_bounded(target.absolute, len(data) + 1)[0] == data:
             return ToolResult("write_file", True, f"{target.relative} already has this content "
                               f"({len(data)} bytes); nothing changed")
         intent = self.ledger.append("intent", action="write", path=target.relative,
                                     bytes=len(data), sha256=sha, content=content, round=round_no)
-        try:
-            atomic_write_bytes(target.absolute, data)
-        except OSError as exc:  # the intent stays open: a resume checks the hash, applies once
-            raise StorageError(f"cannot write {target.relative}: {exc.strerror or exc}; the run "
-                               f"stopped without recording the write") from None
-        self.ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
-                           path=target.relative, sha256=sha)
+        self._apply(target.relative, target.absolute, data, intent)
         return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
                           changed=True)
 

@@ -8,13 +8,21 @@ from jetbox.context import build_messages, describe_call
 from jetbox.errors import Paused
 from jetbox.model import Reply
 from jetbox.protocol import malformed_streak
-from jetbox.recovery import pending_reply, resolve_command, resolve_write, result_text
+from jetbox.recovery import (
+    FILE_ACTIONS,
+    pending_reply,
+    resolve_command,
+    resolve_write,
+    result_text,
+)
 from states.base import Handler
 
 if TYPE_CHECKING:
     from jetbox.run import Run
     from jetbox.tools import ToolResult
 
+# Enough for a whole result the model is shown again after a resume or a compaction.
+MAX_LEDGER_OUTPUT = 20_000
 NO_CALL = "No tool call in your reply. Reply with exactly one or more tool calls."
 
 
@@ -71,9 +79,9 @@ class Act(Handler):
         if result is not None:
             return ToolResult(name, bool(result.get("ok")), result_text(result),
                               changed=bool(result.get("changed")))
-        if intent.get("action") == "write":
-            text = resolve_write(run.ledger, run.workspace.root, intent)
-            return ToolResult(name, True, text, changed=True)
+        if intent.get("action") in FILE_ACTIONS:
+            ok, text = resolve_write(run.ledger, run.workspace.root, intent)
+            return ToolResult(name, ok, text, changed=ok)
         text = resolve_command(run.ledger, intent)
         return None if text is None else ToolResult(name, False, text)
 
@@ -82,6 +90,6 @@ class Act(Handler):
         run.results.append(result)
         run.ledger.append("tool_result", round=run.round, index=index, name=name,
                           arguments=arguments, ok=result.ok, refused=result.refused,
-                          output=result.output[:4000])
+                          output=result.output[:MAX_LEDGER_OUTPUT])
         verdict = "ok" if result.ok else "refused" if result.refused else "failed"
         run.event(f"{describe_call(name, arguments)} -> {verdict}")

@@ -22,7 +22,9 @@ class Compact(Handler):
         policy, conversation = run.compaction, run.conversation
         if conversation is not None:
             if run.reply is not None:
-                conversation.add_round(exchange(run.reply, run.results, policy))
+                keep = policy.latest_chars(run.settings.num_ctx)
+                conversation.add_round(exchange(run.reply, run.results, keep),
+                                       policy.max_result_chars)
                 run.reply = None
             conversation.add_note(run)
         budget = policy.budget_chars(run.settings.num_ctx)

@@ -19,7 +19,7 @@ class Done(Handler):
     outcomes = ()
 
     def run(self, run: Run) -> None:
-        checks = "; ".join(c.summary for c in run.probe_report().checks)
+        checks = run.verdict().line
         run.status = run.status.with_(status=f"green - done: {checks}", next=(), active=())
         metrics = RunMetrics.from_records(run.ledger.current_run(), time.time())
         last = run.ledger.last(["run_end", "run_start", "resume"])

@@ -8,23 +8,19 @@ from jetbox.status import MAX_NEXT, clean_item
 from states.base import Handler
 
 if TYPE_CHECKING:
-    from jetbox.probe import ProbeReport
     from jetbox.run import Run
+    from jetbox.verdict import Verdict
 
 
-def plan_from_probes(report: ProbeReport) -> list[str]:
-    """The seed's checklist, from real state: fix lint, make tests pass, then finish."""
-    steps: list[str] = []
-    for check in report.checks:
-        if check.ok:
-            continue
-        first = check.details.splitlines()[0] if check.details else ""
-        if check.counts.get("passed", 0) == 0 and "no tests ran" in check.summary:
-            steps.append("write tests for the goal (pytest found none)")
-        else:
-            steps.append(f"fix {check.summary}" + (f": {first}" if first else ""))
-    if not steps:
-        steps.append("call finish with a short summary (all probes are green)")
+def plan_from_verdict(verdict: Verdict, goal: str) -> list[str]:
+    """The seed's checklist from real state, goal first: what the run broke or must still
+    make pass, then finish. Pre-existing lint is not listed: it is not the run's."""
+    steps = [f"work on the goal: {goal}"]
+    steps += [f"fix {blocker}" for blocker in verdict.blockers]
+    if verdict.ok:
+        steps.append("call finish with a short summary once the goal is met (the checks pass)")
+    else:
+        steps.append("call finish when the goal is met and the fixes above are done")
     return steps
 
 
@@ -39,7 +35,7 @@ class Plan(Handler):
         last = run.ledger.last(["plan"])
         ours = set(last["items"]) if last else set()
         person = [item for item in run.status.next if item not in ours]
-        generated = [clean_item(s) for s in plan_from_probes(run.probe_report())]
+        generated = [clean_item(s) for s in plan_from_verdict(run.verdict(), run.status.goal)]
         steps = list(dict.fromkeys([*person, *generated]))[:MAX_NEXT]
         if tuple(steps) != run.status.next or last is None:
             run.status = run.status.with_(next=tuple(steps))

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.changes import fingerprint
 from jetbox.errors import ConfigError
 from jetbox.probe import (
     DEFAULT_PROBES,
     Prober,
     ProbeReport,
     ProbeSpec,
-    fingerprint,
     parse_pytest,
     parse_ruff,
     probe_specs_from_yaml,
@@ -110,13 +110,14 @@ def test_missing_program_and_timeout_are_results_not_exceptions(tmp_path: Path) 
     ("==== 1 error in 0.12s ====", 2, "pytest: 1 error"),
 ])
 def test_pytest_summary_lines(output: str, code: int, summary: str) -> None:
-    assert parse_pytest("pytest", code, output)[1] == summary
+    assert parse_pytest("pytest", code, output).summary == summary
 
 
 def test_ruff_syntax_error_is_reported() -> None:
-    ok, summary, details, counts = parse_ruff(
+    parsed = parse_ruff(
         "ruff", 1, "m.py:2:5: invalid-syntax: Expected an expression\nFound 1 error.\n")
-    assert not ok and counts == {"errors": 1} and "m.py:2:5" in details
+    assert not parsed.ok and parsed.counts == {"errors": 1} and "m.py:2:5" in parsed.details
+    assert parsed.findings == ("m.py:2:5: invalid-syntax Expected an expression",)
 
 
 def test_probe_specs_from_machine_yaml() -> None:

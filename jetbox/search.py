@@ -1,0 +1,119 @@
+"""The `search` tool: a regular expression over the project's text files, as `path:line: text`.
+
+The matching runs in a child Python (this file run as a script, standard library only), so a
+pattern that backtracks forever costs a timeout, never Jetbox's own process."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+MAX_FILE_BYTES = 2_000_000   # larger files are skipped (generated data, logs)
+MAX_LINE_CHARS = 300         # a shown line is cut here
+BINARY_SNIFF_BYTES = 8000
+
+
+class SearchRefused(ValueError):
+    """A bad pattern or a search that could not finish; the message is the tool result."""
+
+
+def search(root: Path, pattern: str, files: list[str], max_matches: int,
+           timeout_s: float, max_chars: int) -> str:
+    """Matches of `pattern` in `files` (relative to root), with one line of context."""
+    if not pattern or len(pattern) > 1000:
+        raise SearchRefused("`pattern` must be a regular expression of 1 to 1000 characters")
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise SearchRefused(f"not a valid (Python) regular expression: {exc}; escape special "
+                            f"characters like ( [ . with a backslash") from None
+    job = json.dumps({"root": str(root), "pattern": pattern, "files": files,
+                      "max": max_matches})
+    try:
+        done = subprocess.run([sys.executable, "-I", __file__], input=job.encode("utf-8"),
+                              capture_output=True, timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        raise SearchRefused(f"the search took more than {timeout_s:g} s and was stopped; use a "
+                            f"simpler pattern or pass a path") from None
+    if done.returncode != 0:
+        raise SearchRefused(f"the search failed: {done.stderr.decode(errors='replace')[-300:]}")
+    found = json.loads(done.stdout)
+    return _render(found, pattern, max_chars)
+
+
+def _render(found: dict, pattern: str, max_chars: int) -> str:
+    lines: list[str] = []
+    size = 0
+    shown = 0
+    for group in found["groups"]:
+        block = "\n".join(group)
+        if lines and size + len(block) > max_chars:
+            break
+        lines.append(block)
+        size += len(block) + 3
+        shown += sum(1 for line in group if _is_match(line))
+    if not lines:
+        return f"no match for {pattern!r} in {found['files']} files"
+    more = found["matches"] - shown
+    tail = (f"\n... {more} more matches (in {found['files_matched']} files in all) not shown; "
+            f"narrow the pattern or pass a path" if more > 0 else "")
+    return f"{found['matches']} matches in {found['files_matched']} files:\n" \
+        + "\n--\n".join(lines) + tail
+
+
+def _is_match(line: str) -> bool:
+    return bool(re.match(r"^.*?:\d+: ", line))
+
+
+# ---- the child: standard library only, run as `python -I search.py` -----------------------
+
+def _text_of(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return None
+    if len(data) > MAX_FILE_BYTES or b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def _groups(rel: str, lines: list[str], hits: list[int]) -> list[list[str]]:
+    """Matching lines with one line before and after, merged where they touch."""
+    groups: list[list[str]] = []
+    last = -10
+    for index in hits:
+        if index > last + 2 or not groups:
+            groups.append([])
+        for at in range(max(index - 1, last + 1), min(index + 2, len(lines))):
+            mark = ":" if at in hits else "-"
+            groups[-1].append(f"{rel}{mark}{at + 1}{mark} {lines[at][:MAX_LINE_CHARS]}")
+        last = min(index + 1, len(lines) - 1)
+    return groups
+
+
+def _child() -> None:
+    job = json.loads(sys.stdin.buffer.read())
+    root, regex = Path(job["root"]), re.compile(job["pattern"])
+    result = {"groups": [], "matches": 0, "files_matched": 0, "files": len(job["files"])}
+    for rel in job["files"]:
+        text = _text_of(root / rel)
+        if text is None:
+            continue
+        lines = text.splitlines()
+        hits = [i for i, line in enumerate(lines) if regex.search(line)]
+        if not hits:
+            continue
+        room = job["max"] - result["matches"]
+        result["matches"] += len(hits)
+        result["files_matched"] += 1
+        if room > 0:
+            result["groups"] += _groups(rel, lines, hits[:room])
+    sys.stdout.write(json.dumps(result))
+
+
+if __name__ == "__main__":
+    _child()
