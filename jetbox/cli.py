@@ -39,6 +39,12 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to use")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"),
                    help="OS sandbox for commands and probes (default: auto)")
+    p.add_argument("--python", metavar="PATH",
+                   help="the project's Python (an interpreter or a venv folder) for its python, "
+                        "pytest and pip (default: $VIRTUAL_ENV, else .venv/ or venv/ in the "
+                        "workspace, else Jetbox's own)")
+    p.add_argument("--known-failures", metavar="IDS",
+                   help="comma-separated pytest ids known to fail; they do not block a finish")
     p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress output (warnings and errors still show)")
@@ -108,7 +114,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.workspace import Workspace
 
     cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
-                    "timebox_s": args.timebox_s, "sandbox": args.sandbox}
+                    "timebox_s": args.timebox_s, "sandbox": args.sandbox, "python": args.python,
+                    "known_failures": args.known_failures}
     request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,

@@ -124,8 +124,13 @@ def prefix_messages(goal: str) -> list[dict[str, Any]]:
 def describe_call(name: str, arguments: Any) -> str:
     """A short human line for a tool call."""
     if isinstance(arguments, dict):
-        if name in ("read_file", "write_file", "list_dir"):
+        if name == "read_file" and "start_line" in arguments:
+            return (f"read_file {arguments.get('path', '?')} lines "
+                    f"{arguments.get('start_line')}-{arguments.get('end_line', 'end')}")
+        if name in ("read_file", "write_file", "list_dir", "edit_file"):
             return f"{name} {arguments.get('path', '?')}"
+        if name == "search":
+            return f"search {arguments.get('pattern', '?')!r} in {arguments.get('path', '.')}"
         if name == "run_cmd":
             cmd = arguments.get("cmd")
             return "run " + (" ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd))
@@ -166,6 +171,10 @@ def notices(run: Run) -> dict[str, str]:
     reflection = run.ledger.last(["reflection"])
     if reflection and reflection.get("warning"):
         found["warning"] = f"Warning: {reflection['warning']}"
+    paused = run.ledger.last(["paused", "model_reply"])
+    if paused and paused["kind"] == "paused":
+        found["paused"] = (f"The run was paused ({paused['reason']}) and a person resumed it: "
+                           f"do not repeat that; read the status notes and try another way.")
     return found
 
 
@@ -177,7 +186,8 @@ def state_message(run: Run, policy: CompactionPolicy) -> dict[str, Any]:
     done = recap(run)
     parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
     found = notices(run)
-    parts += [found[topic] for topic in ("plan", "probes", "refusal", "warning") if topic in found]
+    parts += [found[topic] for topic in ("plan", "probes", "refusal", "warning", "paused")
+              if topic in found]
     text = "\n\n".join(parts)
     if len(text) > policy.max_state_chars:
         text = text[: policy.max_state_chars - 12] + "\n... (cut)"

@@ -13,9 +13,9 @@ class EditRefused(ValueError):
     """`old` does not occur exactly once; the message helps the model correct its call."""
 
 
-def numbered(lines: list[str], first: int) -> str:
+def numbered(lines: list[str], first: int, width: int = 0) -> str:
     """Lines prefixed with their 1-based numbers, as `  90| text`."""
-    width = len(str(first + len(lines) - 1))
+    width = width or len(str(first + len(lines) - 1))
     return "\n".join(f"{number:>{width}}| {line}" for number, line in enumerate(lines, first))
 
 
@@ -41,7 +41,7 @@ def line_range(text: str, start: int | None, end: int | None, max_chars: int,
         shown.append(line[:max_chars])
     stop = first + len(shown) - 1
     header = f"{path}: lines {first}-{stop} of {total}"
-    body = numbered(shown, first)
+    body = numbered(shown, first, len(str(total)))
     if stop < last:
         more = (f"[{last - stop} more lines do not fit in one reply; ask for them with "
                 f'read_file{{"path": "{path}", "start_line": {stop + 1}, "end_line": '
@@ -97,8 +97,11 @@ def locate(text: str, old: str, new: str, path: str) -> Edit:
                           f"exactly once")
     index = text.find(old)
     after = text[:index] + new + text[index + len(old):]
-    return Edit(text, after, _line_of(text, index), old.count("\n") + 1,
-                new.count("\n") + 1 if new else 0)
+    return Edit(text, after, _line_of(text, index), _lines_in(old), _lines_in(new))
+
+
+def _lines_in(passage: str) -> int:
+    return passage.count("\n") + (0 if passage.endswith("\n") or not passage else 1)
 
 
 def closest_lines(text: str, old: str) -> str:

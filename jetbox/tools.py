@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jetbox import failpoints
 from jetbox.errors import StorageError
 from jetbox.files import project_files
 from jetbox.fsutil import atomic_write_bytes, read_bounded, sha256
@@ -229,6 +230,7 @@ class Toolbox:
         except OSError as exc:  # the intent stays open: a resume checks the hash, applies once
             raise StorageError(f"cannot write {relative}: {exc.strerror or exc}; the run "
                                f"stopped without recording the write") from None
+        failpoints.hit("applied")  # crash tests: the file is written, its result is not
         self.ledger.append("result", intent=intent["seq"], action=intent["action"], ok=True,
                            changed=True, path=relative, sha256=intent["sha256"])
 

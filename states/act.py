@@ -90,6 +90,6 @@ class Act(Handler):
         run.results.append(result)
         run.ledger.append("tool_result", round=run.round, index=index, name=name,
                           arguments=arguments, ok=result.ok, refused=result.refused,
-                          output=result.output[:MAX_LEDGER_OUTPUT])
+                          changed=result.changed, output=result.output[:MAX_LEDGER_OUTPUT])
         verdict = "ok" if result.ok else "refused" if result.refused else "failed"
         run.event(f"{describe_call(name, arguments)} -> {verdict}")

@@ -28,10 +28,17 @@ def same_call_streak(records: list[dict[str, Any]]) -> tuple[int, str]:
     return streak, describe_call(first.get("name", "?"), first.get("arguments"))
 
 
+def since_resume(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of this invocation: a person who resumes a paused run gets a fresh count."""
+    for index in range(len(records) - 1, -1, -1):
+        if records[index]["kind"] in ("resume", "run_start"):
+            return records[index:]
+    return records
+
+
 def made_progress(records: list[dict[str, Any]], results: list[dict[str, Any]]) -> bool:
     """A file changed this round, or the probes show fewer failures than before."""
-    if any(r["name"] == "write_file" and r.get("ok") and str(r.get("output", "")).startswith(
-            "wrote") for r in results):
+    if any(r.get("changed") for r in results):
         return True
     probes = [r for r in records if r["kind"] == "probe" and "failures" in r]
     return len(probes) >= 2 and probes[-1]["failures"] < probes[-2]["failures"]
@@ -45,7 +52,7 @@ class Reflect(Handler):
     outcomes = ("reflected",)
 
     def run(self, run: Run) -> str:
-        records = run.ledger.current_run()
+        records = since_resume(run.ledger.current_run())  # a guard counts from the resume
         results = last_results(run)
         failed = [r for r in results if not r.get("ok")]
         streak, call = same_call_streak(records)
