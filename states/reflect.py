@@ -58,7 +58,11 @@ class Reflect(Handler):
         streak, call = same_call_streak(records)
         progress = made_progress(records, results)
         previous = [r for r in records if r["kind"] == "reflection"]
-        stalled = 0 if progress else 1 + (previous[-1].get("stalled", 0) if previous else 0)
+        # A resume into Reflect (after a pause here) must not count the same round twice.
+        counted = any(r["kind"] == "reflection" and r.get("round") == run.round
+                      for r in run.ledger.current_run())
+        stalled = 0 if progress or counted else \
+            1 + (previous[-1].get("stalled", 0) if previous else 0)
         warning = ""
         if streak >= 2:
             warning = (f"you made the same call {streak} times in a row ({call}); it does not "
