@@ -225,6 +225,7 @@ class Toolbox:
 
     def _apply(self, relative: str, absolute: Path, data: bytes, intent: dict[str, Any]) -> None:
         """Write after the intent is journaled; record the result only once it is on disk."""
+        failpoints.hit("intent")  # crash tests: the intent is journaled, the file not written
         try:
             atomic_write_bytes(absolute, data)
         except OSError as exc:  # the intent stays open: a resume checks the hash, applies once

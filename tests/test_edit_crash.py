@@ -1,0 +1,37 @@
+"""Kill -9 during an edit_file and resume: the edit is applied exactly once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from tests.crashkit import jetbox
+
+# Applied twice, this edit would leave `count = 111`: a repeat cannot go unnoticed.
+EDIT = Call("edit_file", {"path": "app.py", "old": "count = 1", "new": "count = 11"})
+FINISH = Call("finish", {"summary": "count is 11"})
+GOAL = "Set count to 11 in app.py"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+@pytest.mark.parametrize("point", ["kill:intent", "kill:applied"])
+def test_a_kill_during_edit_file_applies_the_edit_exactly_once(point: str,
+                                                               workspace: Path) -> None:
+    (workspace / "app.py").write_text("count = 1\nprint(count)\n")
+    with OfflineOllama(ScriptResponder([Turn(calls=(EDIT,)), Turn(calls=(FINISH,))])) as server:
+        assert jetbox(workspace, server.host, point, GOAL) == -9
+        assert jetbox(workspace, server.host, None, None) == 0
+        assert len(server.requests) == 2  # the journaled edit was finished, not asked again
+    assert (workspace / "app.py").read_text() == "count = 11\nprint(count)\n"
+    records = [json.loads(line) for line in
+               (workspace / "agent_ledger.log").read_text().splitlines()]
+    intents = [r for r in records if r["kind"] == "intent"]
+    results = [r for r in records if r["kind"] == "result"]
+    assert len(intents) == 1 and len(results) == 1
+    expected = "applied on resume" if point == "kill:intent" else "already applied"
+    assert results[0]["recovered"] == expected
