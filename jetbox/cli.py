@@ -143,7 +143,11 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
                                 Path.cwd())
     out.write(f"\nmachine: {machine}\n")
-    records = Ledger(workspace.ledger_path).records()
+    ledger = Ledger(workspace.ledger_path)
+    opened = ledger.last(["run_start", "resume"])
+    if opened and opened.get("python"):
+        out.write(f"python: {opened['python']}\n")
+    records = ledger.records()
     if records:
         out.write(f"last {min(args.n, len(records))} of {len(records)} ledger entries:\n")
         for record in records[-args.n:]:

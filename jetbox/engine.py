@@ -167,7 +167,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
     status_file = StatusFile(workspace.status_path)
-    status = begin(request.goal, request.fresh, spec, ledger, status_file)
+    status = begin(request.goal, request.fresh, spec, ledger, status_file, python.describe())
     strays = reap_strays(workspace.root)
     if strays:
         ledger.append("strays_killed", pids=strays)

@@ -64,13 +64,15 @@ def _from_setting(value: str, workspace: Path) -> tuple[Path, Path | None]:
 
 
 def find_interpreter(workspace: Path, setting: str, environ: Mapping[str, str]) -> Interpreter:
-    """The `python` setting, else $VIRTUAL_ENV, else .venv/ or venv/ in the workspace,
-    else the Python Jetbox runs in."""
+    """The `python` setting, else $VIRTUAL_ENV (unless it is Jetbox's own), else .venv/ or
+    venv/ in the workspace, else the Python Jetbox runs in."""
     if setting:
         python, venv = _from_setting(setting, workspace)
         return _checked(python, "the `python` setting", venv)
     active = environ.get("VIRTUAL_ENV", "").strip()
-    if active and is_venv(Path(active)) and venv_python(Path(active)).is_file():
+    # Jetbox's own activated venv says nothing about the project: look further.
+    own = active and Path(active).resolve() == Path(sys.prefix).resolve()
+    if active and not own and is_venv(Path(active)) and venv_python(Path(active)).is_file():
         return _checked(venv_python(Path(active)), "$VIRTUAL_ENV", Path(active))
     for venv in workspace_venvs(workspace):
         if venv_python(venv).is_file():

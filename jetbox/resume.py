@@ -32,7 +32,7 @@ def _read_status(status_file: StatusFile) -> tuple[Status | None, str]:
 
 
 def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
-          status_file: StatusFile) -> Status:
+          status_file: StatusFile, python: str = "") -> Status:
     """Resume the run status.txt names, or start a new one (recording any old one).
 
     The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
@@ -57,7 +57,7 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
                           round=position.round, resolution="the ledger wins")
             existing = existing.with_(state=position.state, round=position.round)
             status_file.write(existing)
-        ledger.append("resume", state=existing.state, round=existing.round)
+        ledger.append("resume", state=existing.state, round=existing.round, python=python)
         return existing
     if not goal:
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
@@ -65,7 +65,7 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     if existing:
         ledger.append("run_superseded", reason="--fresh" if fresh else "new goal",
                       status=existing.render())
-    ledger.append("run_start", goal=goal, machine=str(spec.path))
+    ledger.append("run_start", goal=goal, machine=str(spec.path), python=python)
     status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
     status_file.write(status)
     return status
