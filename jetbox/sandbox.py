@@ -62,6 +62,8 @@ def bwrap_argv(argv: list[str], workspace: Path,
         path = root / name
         if path.exists():
             args += ["--ro-bind", str(path), str(path)]
-    args += ["--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session",
-             "--chdir", str(root), "--", *argv]
+    # A user namespace with every capability dropped: run as root (containers, CI), the
+    # child could otherwise remount / read-write and write anywhere on the host.
+    args += ["--unshare-user", "--cap-drop", "ALL", "--unshare-net", "--unshare-pid",
+             "--die-with-parent", "--new-session", "--chdir", str(root), "--", *argv]
     return args
