@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +10,7 @@ from typing import Any
 import yaml
 
 from jetbox.errors import ConfigError
+from jetbox.usercode import import_object
 
 TOP_KEYS = {"initial", "states", "transitions", "limits", "settings", "probes", "tools",
             "compaction", "predicates"}
@@ -241,15 +240,6 @@ def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 todo.append(nxt)
     return seen
-
-
-def import_object(dotted: str, search_dir: Path | None = None) -> Any:
-    """Import `module:attr`, looking next to machine.yaml first for a user's own modules."""
-    module_name, _, attr = dotted.partition(":")
-    if search_dir is not None and str(search_dir) not in sys.path:
-        sys.path.insert(0, str(search_dir))
-    module = importlib.import_module(module_name)
-    return getattr(module, attr)
 
 
 def load_handlers(spec: MachineSpec) -> dict[str, Any]:
