@@ -12,6 +12,7 @@ import yaml
 from jetbox.errors import ConfigError
 from jetbox.usercode import import_object
 
+PACKAGED_MACHINE = Path(__file__).with_name("machine.yaml")
 TOP_KEYS = {"initial", "states", "transitions", "limits", "settings", "probes", "tools",
             "compaction", "predicates"}
 STATE_KEYS = {"name", "handler", "final", "__line__", "__lines__"}
@@ -325,4 +326,4 @@ def find_machine_file(explicit: Path | None, workspace: Path, cwd: Path) -> Path
     for candidate in (workspace / "machine.yaml", cwd / "machine.yaml"):
         if candidate.is_file():
             return candidate
-    return Path(__file__).with_name("machine.yaml")
+    return PACKAGED_MACHINE
