@@ -15,7 +15,7 @@ from typing import Any
 
 from jetbox.errors import ConfigError
 from jetbox.process import run_process, scrubbed_env
-from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES
+from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES, absent_protected, remove_created
 
 MAX_DETAIL_CHARS = 1500
 MAX_FILES_SHOWN = 60
@@ -169,15 +169,19 @@ class Prober:
         self.sandbox = sandbox
         self.max_workers = max_workers
         self.runs = 0  # probe subprocesses started: a no-change round adds none
+        self.removed: list[str] = []  # protected names the last probes created; removed
 
     def run(self, previous: ProbeReport | None = None) -> ProbeReport:
+        self.removed = []
         mark = fingerprint(self.workspace)
         if previous is not None and previous.fingerprint == mark:
             return replace(previous, reused=True)
         env = {**scrubbed_env(), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1"}
+        absent = absent_protected(self.workspace)  # a model's conftest.py runs in here too
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             checks = tuple(pool.map(lambda spec: self._check(spec, env), self.specs))
+        self.removed = remove_created(self.workspace, absent)
         files = tuple(workspace_files(self.workspace))
         return ProbeReport(files, checks, mark)
 

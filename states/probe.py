@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
 class Probe(Handler):
     """Reads: the workspace (files, ruff, pytest), the ledger's latest finish request.
-    Writes: run.report; a `probe` ledger record; `finish_refused` when the model asked
-    to finish while the probes are red. Done is reached only through the `probed`
+    Writes: run.report; a `probe` ledger record; `protected_removed` when the probes
+    created .git, machine.yaml, ... (the prober removed them); `finish_refused` when the
+    model asked to finish while the probes are red. Done is reached only through the `probed`
     transition guarded by `finish_requested` and `probes_green`."""
 
     outcomes = ("probed",)
@@ -26,6 +27,9 @@ class Probe(Handler):
         run.ledger.append("probe", round=run.round, green=report.green, reused=report.reused,
                           failures=failures, checks=[c.summary for c in report.checks],
                           subprocesses=run.prober.runs)
+        if run.prober.removed:
+            run.ledger.append("protected_removed", names=run.prober.removed, round=run.round,
+                              by="probes")
         run.event(("reused: " if report.reused else "") +
                   "; ".join(c.summary for c in report.checks))
         if run.finish_requested() and not report.green:

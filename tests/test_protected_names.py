@@ -123,3 +123,22 @@ def test_a_sandboxed_script_cannot_plant_a_pth_in_the_workspace_venv(workspace: 
     output = next(r["output_tail"] for r in records if r["kind"] == "result"
                   and r.get("action") == "cmd")
     assert "blocked 30" in output  # EROFS: the venv is bound read-only
+
+
+@pytest.mark.parametrize("sandbox", ["bwrap", "none"])
+def test_a_conftest_that_creates_git_during_the_probe_has_it_removed(
+        workspace: Path, sandbox: str) -> None:
+    if sandbox == "bwrap":
+        needs_bwrap()
+    conftest = ("import pathlib\npathlib.Path('.git').mkdir(exist_ok=True)\n"
+                "pathlib.Path('.git/config').write_text('[core]\\n\\tfsmonitor = touch x\\n')\n")
+    script = ScriptResponder([turn("write_file", path="conftest.py", content=conftest),
+                              turn("write_file", path="notes.txt", content="x")])
+    with OfflineOllama(script) as server:
+        result = run_cli("run", "goal", "-w", str(workspace), "--host", server.host,
+                         "--sandbox", sandbox, "--max-rounds", "2")
+    assert result.code == 3, result.err
+    assert not (workspace / ".git").exists()
+    removed = [r for r in Ledger(workspace / "agent_ledger.log").records()
+               if r["kind"] == "protected_removed"]
+    assert removed and removed[0]["names"] == [".git"] and removed[0]["by"] == "probes"
