@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from jetbox.ledger import Ledger
 from jetbox.machine import load_handlers, load_machine
@@ -49,8 +52,6 @@ def test_the_child_setup_imports_nothing_after_the_fork(tmp_path: Path) -> None:
     """Even with the workspace on sys.path, the forked child imports no `ctypes`."""
     if not sys.platform.startswith("linux"):
         print("SKIP: the parent-death setup exists on Linux only")
-        import pytest
-
         pytest.skip("the parent-death setup exists on Linux only")
     marker = tmp_path / "ctypes-ran"
     workspace = tmp_path / "ws"
@@ -88,7 +89,5 @@ def test_handlers_beside_machine_yaml_load_by_path_without_touching_sys_path(
     assert type(handlers["Done"]).__name__ == "Cheerful"
     assert type(handlers["Done"]).__module__.startswith("_jetbox_user_")
     assert sys.path == before and str(folder) not in sys.path
-    import importlib.util
-
     assert importlib.util.find_spec("my_states") is None  # not importable by name
     assert not marker.exists()
