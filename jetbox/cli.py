@@ -46,6 +46,9 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--known-failures", metavar="IDS",
                    help="comma-separated pytest ids known to fail; they do not block a finish")
     p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
+    p.add_argument("--trust-config", action="store_true",
+                   help="accept machine.yaml or [tool.jetbox] changes made since the run "
+                        "started (review them first)")
     p.add_argument("--quiet", "-q", action="store_true",
                    help="no progress output (warnings and errors still show)")
     p.add_argument("--verbose", "-v", action="store_true",
@@ -119,7 +122,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
-                         verbose=args.verbose)
+                         verbose=args.verbose, trust_config=args.trust_config)
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:

@@ -33,8 +33,9 @@ from jetbox.machine import (
 )
 from jetbox.model import Model
 from jetbox.process import reap_strays
-from jetbox.resume import begin, status_sha
+from jetbox.resume import begin, same_goal, status_sha
 from jetbox.status import StatusFile
+from jetbox.trust import check_config
 from jetbox.workspace import Workspace
 
 
@@ -49,6 +50,7 @@ class RunRequest:
     cli_settings: Mapping[str, Any] | None = None
     quiet: bool = False
     verbose: bool = False
+    trust_config: bool = False  # accept configuration that changed during the run
 
 
 def default_model_factory(settings: Settings, display: Display) -> Callable[[], Model]:
@@ -138,6 +140,14 @@ def check_conditions(spec: MachineSpec) -> None:
     resolve_predicates(spec, builtins, None)
 
 
+def resuming(request: RunRequest, ledger: Ledger) -> bool:
+    """Whether `begin` will continue the ledger's current run rather than start one."""
+    records = ledger.current_run()
+    if request.fresh or not records or records[0]["kind"] != "run_start":
+        return False
+    return request.goal is None or same_goal(request.goal, records[0]["goal"])
+
+
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
              model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
              ) -> tuple[Any, Mapping[str, Any]]:
@@ -154,6 +164,11 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
         raise UsageError(f"workspace {folder} is not a folder")
     workspace = Workspace.at(folder)
     spec = load_machine(find_machine_file(request.machine, workspace.root, cwd))
+    ledger = Ledger(workspace.ledger_path)
+    ledger.records()  # a damaged ledger stops us here, before anything changes
+    # Before any handler module is imported or any setting obeyed.
+    trust = check_config(spec, workspace.root, ledger, resuming(request, ledger),
+                         request.trust_config)
     handlers = load_handlers(spec)
     settings = resolve_settings(spec.defaults, workspace.root, environ,
                                 dict(request.cli_settings or {}), str(spec.path))
@@ -164,10 +179,9 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
     check_conditions(spec)
     python = find_interpreter(workspace.root, settings.python, environ)
-    ledger = Ledger(workspace.ledger_path)
-    ledger.records()  # a damaged ledger stops us here, before anything changes
     status_file = StatusFile(workspace.status_path)
     status = begin(request.goal, request.fresh, spec, ledger, status_file, python.describe())
+    trust.record(ledger)
     strays = reap_strays(workspace.root)
     if strays:
         ledger.append("strays_killed", pids=strays)
@@ -176,6 +190,8 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     run = Run(settings, workspace, spec, ledger, status_file, status, factory,
               Toolbox(workspace.root, ledger, policy, python),
               Prober(workspace.root, probes, sandbox=sandbox, python=python), display)
+    if trust.reason and trust.reason.startswith("--trust-config"):
+        display.event(f"configuration accepted ({trust.reason})")
     verb = "resuming" if status.state != spec.initial or status.round > 1 else "starting"
     display.event(f"{verb} at {status.state}, round {status.round}; machine {spec.path}; "
                   f"python {python.describe()}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +10,9 @@ from typing import Any
 import yaml
 
 from jetbox.errors import ConfigError
+from jetbox.usercode import import_object
 
+PACKAGED_MACHINE = Path(__file__).with_name("machine.yaml")
 TOP_KEYS = {"initial", "states", "transitions", "limits", "settings", "probes", "tools",
             "compaction", "predicates"}
 STATE_KEYS = {"name", "handler", "final", "__line__", "__lines__"}
@@ -243,15 +243,6 @@ def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
     return seen
 
 
-def import_object(dotted: str, search_dir: Path | None = None) -> Any:
-    """Import `module:attr`, looking next to machine.yaml first for a user's own modules."""
-    module_name, _, attr = dotted.partition(":")
-    if search_dir is not None and str(search_dir) not in sys.path:
-        sys.path.insert(0, str(search_dir))
-    module = importlib.import_module(module_name)
-    return getattr(module, attr)
-
-
 def load_handlers(spec: MachineSpec) -> dict[str, Any]:
     """Import and check every handler: a Handler whose every outcome has a transition."""
     from states.base import Handler
@@ -335,4 +326,4 @@ def find_machine_file(explicit: Path | None, workspace: Path, cwd: Path) -> Path
     for candidate in (workspace / "machine.yaml", cwd / "machine.yaml"):
         if candidate.is_file():
             return candidate
-    return Path(__file__).with_name("machine.yaml")
+    return PACKAGED_MACHINE

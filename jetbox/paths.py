@@ -5,10 +5,11 @@ from __future__ import annotations
 import ntpath
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
-from jetbox.workspace import PROTECTED_DIRS, PROTECTED_NAMES
+from jetbox.workspace import PROTECTED_DIRS, PROTECTED_NAMES, is_venv
 
 # Device names Windows reserves in every folder, with or without an extension.
 RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
@@ -76,6 +77,9 @@ def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
                 or parts[0].startswith(".jetbox"):
             raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
                               f"write it")
+        if is_venv(root / parts[0]) or target.is_relative_to(Path(sys.prefix).resolve()):
+            raise PathRefused(f"{relative} is inside a virtual environment: the "
+                              f"model may not write it (a .pth file there would run code)")
         if relative == ".":
             raise PathRefused("cannot write the workspace folder itself")
     return Jailed(target, relative)

@@ -15,6 +15,7 @@ from jetbox.changes import ChangeDetector
 from jetbox.errors import ConfigError
 from jetbox.interpreter import Interpreter
 from jetbox.process import run_process, scrubbed_env
+from jetbox.workspace import absent_protected, remove_created
 
 MAX_DETAIL_CHARS = 1500
 MAX_FILES_SHOWN = 60
@@ -147,16 +148,20 @@ class Prober:
         self.python = python
         self.changes = ChangeDetector(workspace)
         self.runs = 0  # probe subprocesses started: a no-change round adds none
+        self.removed: list[str] = []  # protected names the last probes created; removed
 
     def run(self, previous: ProbeReport | None = None, reuse: bool = True) -> ProbeReport:
         """Probe now; with `reuse`, the previous report stands if no file's content changed."""
+        self.removed = []
         files, mark = self.changes.snapshot()
         if reuse and previous is not None and previous.fingerprint == mark:
             return replace(previous, reused=True)
         env = {**scrubbed_env(), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1"}
+        absent = absent_protected(self.workspace)  # a model's conftest.py runs in here too
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             checks = tuple(pool.map(lambda spec: self._check(spec, env), self.specs))
+        self.removed = remove_created(self.workspace, absent)
         return ProbeReport(tuple(files), checks, mark)
 
     def _check(self, spec: ProbeSpec, env: dict[str, str]) -> CheckResult:

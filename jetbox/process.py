@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -82,20 +82,24 @@ def _pump(stream: IO[bytes], sink: _HeadTail) -> None:
         sink.feed(chunk)
 
 
-def _posix_child_setup() -> None:
-    """In the child: die with Jetbox (Linux parent-death signal)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
+def _parent_death_setup() -> Callable[[], None]:
+    """The child's setup: die with Jetbox (Linux parent-death signal).
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    ctypes and libc are looked up here, in Jetbox, before the fork: an import inside the
+    child would search sys.path, where a model-written `ctypes.py` could be waiting."""
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    import ctypes
+    import signal
+
+    prctl, sigkill = ctypes.CDLL(None, use_errno=True).prctl, int(signal.SIGKILL)
+    return lambda: prctl(1, sigkill)  # PR_SET_PDEATHSIG
 
 
 def _spawn_options() -> dict[str, Any]:
     if os.name == "nt":
         return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True, "preexec_fn": _posix_child_setup}
+    return {"start_new_session": True, "preexec_fn": _parent_death_setup()}
 
 
 def kill_tree(process: subprocess.Popen[bytes]) -> None:

@@ -10,7 +10,14 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from jetbox.errors import UsageError
-from jetbox.workspace import LEDGER_NAME, LOCK_NAME, LOG_NAME, MACHINE_NAME, STATUS_NAME
+from jetbox.workspace import (
+    LEDGER_NAME,
+    LOCK_NAME,
+    LOG_NAME,
+    MACHINE_NAME,
+    STATUS_NAME,
+    venv_folders,
+)
 
 MODES = ("auto", "bwrap", "none")
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`)"
@@ -50,18 +57,25 @@ def interpreter_paths() -> list[Path]:
 
 def bwrap_argv(argv: list[str], workspace: Path,
                protected: Iterable[str] = (STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME,
-                                           MACHINE_NAME, ".git")) -> list[str]:
-    """argv inside bubblewrap: everything read-only but the workspace, private /tmp, no net."""
+                                           MACHINE_NAME, ".git", ".jetbox")) -> list[str]:
+    """argv inside bubblewrap: everything read-only but the workspace (less Jetbox's files,
+    git and any virtual environment in it), a private /tmp, no network."""
     root = workspace.resolve()
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     # The private /tmp must not hide the interpreter: CI and many users keep venvs there.
     for path in interpreter_paths():
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(root), str(root)]
-    for name in protected:
+    read_only = [*protected, *venv_folders(root)]
+    own_env = Path(sys.prefix).resolve()  # Jetbox's own environment, when it lives in here
+    if own_env.is_relative_to(root) and own_env != root:
+        read_only.append(own_env.relative_to(root).as_posix())
+    for name in read_only:
         path = root / name
         if path.exists():
             args += ["--ro-bind", str(path), str(path)]
-    args += ["--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session",
-             "--chdir", str(root), "--", *argv]
+    # A user namespace with every capability dropped: run as root (containers, CI), the
+    # child could otherwise remount / read-write and write anywhere on the host.
+    args += ["--unshare-user", "--cap-drop", "ALL", "--unshare-net", "--unshare-pid",
+             "--die-with-parent", "--new-session", "--chdir", str(root), "--", *argv]
     return args

@@ -26,7 +26,7 @@ from jetbox.policy import (
 from jetbox.process import run_process, scrubbed_env
 from jetbox.search import SearchRefused, search
 from jetbox.textfile import EditRefused, line_range, locate
-from jetbox.workspace import IGNORED_DIRS
+from jetbox.workspace import IGNORED_DIRS, absent_protected, remove_created
 
 TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "search", "edit_file", "write_file",
                                "run_cmd", "finish")
@@ -266,9 +266,11 @@ class Toolbox:
         intent = self.ledger.append("intent", action="cmd", argv=full, round=round_no)
         env = {**scrubbed_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
+        absent = absent_protected(self.workspace)
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
                              sandbox=self.policy.sandbox, workspace=self.workspace)
+        removed = remove_created(self.workspace, absent)
         self.ledger.append("result", intent=intent["seq"], action="cmd",
                            ok=result.returncode == 0, exit_code=result.returncode,
                            timed_out=result.timed_out, duration_s=round(result.duration_s, 3),
@@ -277,7 +279,12 @@ class Toolbox:
             head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed"
         else:
             head = f"exit code {result.returncode}"
-        return ToolResult("run_cmd", result.returncode == 0, f"{head}\n{result.output}".rstrip())
+        if removed:
+            self.ledger.append("protected_removed", names=removed, round=round_no)
+        notes = "".join(f"\nthe command created {name}, which only a person may create; "
+                        f"removed" for name in removed)
+        return ToolResult("run_cmd", result.returncode == 0,
+                          f"{head}\n{result.output}".rstrip() + notes)
 
     def _finish(self, summary: str, round_no: int) -> ToolResult:
         return ToolResult("finish", True, f"finish requested: {summary[:300]}; Jetbox will "

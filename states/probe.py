@@ -15,9 +15,10 @@ class Probe(Handler):
     """Reads: the workspace (files, ruff, pytest), the ledger's latest finish request and
     whether anything was written or run since the last probe.
     Writes: run.report; a `baseline` ledger record at the run's first probe; a `probe`
-    record with the verdict against that baseline; `finish_refused` when the model asked to
-    finish and the verdict says no. Done is reached only through the `probed` transition
-    guarded by `finish_requested` and `probes_green`."""
+    record with the verdict against that baseline; `protected_removed` when the probes
+    created .git, machine.yaml, ... (the prober removed them); `finish_refused` when the
+    model asked to finish and the verdict says no. Done is reached only through the `probed`
+    transition guarded by `finish_requested` and `probes_green`."""
 
     outcomes = ("probed",)
 
@@ -34,6 +35,9 @@ class Probe(Handler):
         run.ledger.append("probe", round=run.round, green=verdict.ok, reused=report.reused,
                           failures=failures, checks=[c.summary for c in report.checks],
                           verdict=verdict.line, subprocesses=run.prober.runs)
+        if run.prober.removed:
+            run.ledger.append("protected_removed", names=run.prober.removed, round=run.round,
+                              by="probes")
         run.event(("reused: " if report.reused else "") + verdict.line)
         if finishing and not verdict.ok:
             run.ledger.append("finish_refused", round=run.round, reasons=list(verdict.blockers))

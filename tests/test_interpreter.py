@@ -89,3 +89,17 @@ def test_jetbox_own_activated_venv_does_not_hide_the_workspace_venv(workspace: P
     make_venv(workspace / ".venv")
     found = find_interpreter(workspace, "", {"VIRTUAL_ENV": sys.prefix})
     assert found.venv == workspace / ".venv"
+
+
+def test_a_venv_that_appears_during_a_run_is_refused_on_resume(workspace: Path) -> None:
+    plant = ("import venv\nvenv.create('.venv', with_pip=False)\n")
+    (workspace / "plant.py").write_text(plant)
+    script = [Turn(calls=(Call("run_cmd", {"cmd": ["python", "plant.py"]}),))]
+    with OfflineOllama(ScriptResponder(script)) as server:
+        first = run_cli("run", "Do it", "-w", str(workspace), "--host", server.host,
+                        "--sandbox", "none", "--max-rounds", "1")
+    assert first.code == 3 and (workspace / ".venv" / "pyvenv.cfg").is_file()
+    again = run_cli("run", "-w", str(workspace), "--host", "http://127.0.0.1:9",
+                    "--sandbox", "none")
+    assert again.code == 2
+    assert "the workspace's .venv/ (a virtual environment) appeared" in again.err
