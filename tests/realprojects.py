@@ -138,11 +138,11 @@ def unpack(name: str, dest: Path) -> Path:
 
 
 def _ignored(root: Path, relative: str) -> bool:
-    """True when git would ignore `relative` (which need not exist) in `root`."""
+    """True when the project's own ignore files make git ignore `relative` in `root`."""
     git = shutil.which("git") or "git"
-    done = subprocess.run(
-        [git, "check-ignore", "-q", relative], cwd=root, capture_output=True, check=False
-    )
+    # An empty core.excludesFile skips the user's global ignore file: same answer everywhere.
+    command = [git, "-c", "core.excludesFile=", "check-ignore", "-q", relative]
+    done = subprocess.run(command, cwd=root, capture_output=True, check=False)
     return done.returncode == 0
 
 

@@ -56,9 +56,11 @@ def _restore(root: Path, name: str) -> None:
     """Undo the planted bug by writing back the original line, as a fixer would."""
     bug = PROJECTS[name].bug
     path = root / bug.path
-    text = path.read_text(encoding="utf-8")
-    assert text.count(bug.broken + "\n") == 1
-    path.write_text(text.replace(bug.broken + "\n", bug.original + "\n"), encoding="utf-8")
+    # Bytes, not text: a text write would turn every LF into CRLF on Windows.
+    data = path.read_bytes()
+    broken, original = bug.broken.encode("utf-8"), bug.original.encode("utf-8")
+    assert data.count(broken) == 1
+    path.write_bytes(data.replace(broken, original))
 
 
 def test_vendored_files_are_small_and_present():
@@ -78,6 +80,9 @@ def test_unpack_makes_a_one_commit_repository_that_ignores_venv(tmp_path, name):
         ["git", "log", "--format=%s"], cwd=root, capture_output=True, text=True, check=True
     )
     assert log.stdout.split("\n")[:-1] == ["baseline"]
+    gitignore = (root / ".gitignore").read_text(encoding="utf-8")
+    # a's own .gitignore already has ".venv"; b ships none, so unpack writes one.
+    assert gitignore == ".venv/\n" if name == "b" else gitignore.count(".venv") == 1
     (root / ".venv").mkdir()
     (root / ".venv" / "x").write_text("x", encoding="utf-8")
     status = subprocess.run(
