@@ -10,6 +10,8 @@ from pathlib import Path
 
 from jetbox.testing import Call, ChatRequest, Turn
 
+FUNCTION_LINES = 60  # read this far from the `def` the search found: the whole function
+
 
 def request_text(request: ChatRequest) -> str:
     return "\n".join(str(m.get("content", "")) for m in request.messages) + "\n" + \
@@ -43,8 +45,8 @@ class LineFixer:
                                       "new": self.fixed})
         line = self._line_from_search(seen)
         if line is not None:
-            return Call("read_file", {"path": self.path, "start_line": max(1, line - 10),
-                                      "end_line": line + 10})
+            return Call("read_file", {"path": self.path, "start_line": line,
+                                      "end_line": line + FUNCTION_LINES})
         return Call("search", {"pattern": self.pattern})
 
     def _line_from_search(self, seen: str) -> int | None:
