@@ -25,6 +25,11 @@ class Interpreter:
     venv: Path | None       # its virtual environment, read-only to the model
     has_pytest: bool
 
+    def folders(self) -> tuple[Path, ...]:
+        """What a sandbox must show for this interpreter to run: its venv and its home."""
+        real = Path(os.path.realpath(self.python)).parent.parent
+        return (*([self.venv] if self.venv else []), real)
+
     def describe(self) -> str:
         return f"{self.python} ({self.source})"
 

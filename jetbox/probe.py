@@ -178,7 +178,8 @@ class Prober:
             result = run_process(resolve_argv(spec, python), cwd=self.workspace,
                                  timeout_s=spec.timeout_s, env=env,
                                  max_output_chars=MAX_PROBE_OUTPUT, sandbox=self.sandbox,
-                                 workspace=self.workspace)
+                                 workspace=self.workspace,
+                                 visible=self.python.folders() if self.python else ())
         except OSError as exc:
             return CheckResult(spec.name, False, f"{spec.name}: cannot run ({exc})", "", None,
                                False, 0.0, {}, spec.required)

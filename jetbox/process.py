@@ -125,14 +125,16 @@ def run_process(
     max_output_chars: int = 20_000,
     sandbox: str = "none",
     workspace: Path | None = None,
+    visible: Sequence[Path] = (),
 ) -> ProcessResult:
-    """Run argv (never through a shell), stdout and stderr merged, stdin closed."""
+    """Run argv (never through a shell), stdout and stderr merged, stdin closed; `visible`
+    are folders the sandbox must show read-only (the project's interpreter)."""
     started = time.monotonic()
     full_argv = list(argv)
     if sandbox == "bwrap":
         from jetbox.sandbox import bwrap_argv
 
-        full_argv = bwrap_argv(full_argv, workspace or cwd)
+        full_argv = bwrap_argv(full_argv, workspace or cwd, visible=visible)
     sink = _HeadTail(max_output_chars)
     child_env = {**(os.environ if env is None else env),
                  CHILD_MARKER: str((workspace or cwd).resolve())}

@@ -49,21 +49,23 @@ def resolve_sandbox(mode: str) -> str:
     return "none"
 
 
-def interpreter_paths() -> list[Path]:
-    """The folders the running Python needs, when they live under /tmp."""
-    candidates = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
+def interpreter_paths(visible: Iterable[Path] = ()) -> list[Path]:
+    """The folders Jetbox's Python and the project's need, when they live under /tmp."""
+    candidates = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
+                  *(Path(p) for p in visible)}
     return sorted(p for p in candidates if p.is_relative_to("/tmp") and p.exists())
 
 
 def bwrap_argv(argv: list[str], workspace: Path,
                protected: Iterable[str] = (STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME,
-                                           MACHINE_NAME, ".git", ".jetbox")) -> list[str]:
+                                           MACHINE_NAME, ".git", ".jetbox"),
+               visible: Iterable[Path] = ()) -> list[str]:
     """argv inside bubblewrap: everything read-only but the workspace (less Jetbox's files,
     git and any virtual environment in it), a private /tmp, no network."""
     root = workspace.resolve()
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     # The private /tmp must not hide the interpreter: CI and many users keep venvs there.
-    for path in interpreter_paths():
+    for path in interpreter_paths(p for p in visible if not p.is_relative_to(root)):
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(root), str(root)]
     read_only = [*protected, *venv_folders(root)]

@@ -108,6 +108,7 @@ class Toolbox:
                                                        python.python if python else None)
             except CommandRefused as exc:
                 self._programs[name] = str(exc)
+        self._visible = python.folders() if python else ()
         if python is not None and not python.has_pytest and "pytest" in self._programs:
             self._programs["pytest"] = python.pytest_missing_hint()
 
@@ -269,7 +270,8 @@ class Toolbox:
         absent = absent_protected(self.workspace)
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
-                             sandbox=self.policy.sandbox, workspace=self.workspace)
+                             sandbox=self.policy.sandbox, workspace=self.workspace,
+                             visible=self._visible)
         removed = remove_created(self.workspace, absent)
         self.ledger.append("result", intent=intent["seq"], action="cmd",
                            ok=result.returncode == 0, exit_code=result.returncode,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.sandbox import bwrap_usable
 from jetbox.scripted import LineFixer
 from jetbox.testing import FakeModel, OfflineOllama
 from tests.conftest import run_cli, status_fields
@@ -85,3 +86,36 @@ def test_the_same_fix_through_the_json_protocol(tmp_path: Path) -> None:
     assert any(r["kind"] == "model_reply" for r in ledger(root))
     assert fixer.calls["edit_file"] == 1
     assert len(changed_lines(root)) == 2
+
+
+@pytest.mark.skipif(not bwrap_usable(), reason="bubblewrap is not usable here")
+@pytest.mark.parametrize("where", ["inside", "outside"])
+def test_the_sandbox_runs_the_project_venv_inside_or_outside_the_workspace(
+        where: str, tmp_path: Path) -> None:
+    root, fixer = checked_out("b", tmp_path / "checkout")
+    try:
+        python = make_venv(root)
+    except RuntimeError as exc:
+        pytest.skip(f"cannot build the project's venv offline here: {exc}")
+    extra: tuple[str, ...] = ()
+    if where == "outside":  # under /tmp, which the sandbox replaces with a private one
+        outside = tmp_path / "envs" / "slugify"
+        outside.parent.mkdir()
+        (root / ".venv").rename(outside)
+        python = make_venv_elsewhere(root, outside)
+        extra = ("--python", str(outside))
+    with OfflineOllama(fixer) as server:
+        result = run_cli("run", "Fix the bug that makes the tests fail", "-w", str(root),
+                         "--host", server.host, "--sandbox", "bwrap", *extra)
+    assert result.code == 0, result.err
+    assert str(python.parent.parent) in result.err.splitlines()[0]
+    assert "pytest: 139 passed, 1 skipped, 0 regressions" in status_fields(root)["Status"]
+
+
+def make_venv_elsewhere(root: Path, venv: Path) -> Path:
+    """The project's venv, moved out of the project: its python and site-packages still
+    work there (its console scripts would not, and Jetbox does not use them)."""
+    python = venv / "bin" / "python"
+    assert subprocess.run([str(python), "-c", "import text_unidecode, pytest"],
+                          check=False).returncode == 0
+    return python
