@@ -5,6 +5,8 @@ sets only mtime and atime), so an edit that restores the mtime is still seen."""
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,15 +15,18 @@ from jetbox.files import project_files
 _CHUNK = 1 << 20
 
 
-def _stat_key(path: Path) -> tuple[int, ...] | None:
+def _stat_key(path: str) -> tuple[int, ...] | None:
+    """None for what is not a regular file any more (deleted, a folder, a submodule)."""
     try:
-        info = path.stat()
+        info = os.stat(path)
     except OSError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
         return None
     return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: str) -> str:
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as handle:
@@ -37,23 +42,27 @@ class ChangeDetector:
     """Digests of the project's files; a file is read again only when its stat changed."""
 
     root: Path
-    _cache: dict[str, tuple[tuple[int, ...] | None, str]] = field(default_factory=dict)
+    _cache: dict[str, tuple[tuple[int, ...], str]] = field(default_factory=dict)
     files_hashed: int = 0  # files read since creation: what a no-change round avoids
 
     def snapshot(self) -> tuple[list[str], str]:
         """The project's files and one digest of all their names and contents."""
-        files = project_files(self.root)
+        base = os.path.join(str(self.root), "")
         total = hashlib.sha256()
-        cache: dict[str, tuple[tuple[int, ...] | None, str]] = {}
-        for rel in files:
-            key = _stat_key(self.root / rel)
+        cache: dict[str, tuple[tuple[int, ...], str]] = {}
+        files = []
+        for rel in project_files(self.root):
+            key = _stat_key(base + rel)
+            if key is None:
+                continue
             known = self._cache.get(rel)
-            if known is not None and known[0] == key and key is not None:
+            if known is not None and known[0] == key:
                 digest = known[1]
             else:
-                digest = file_digest(self.root / rel)
+                digest = file_digest(base + rel)
                 self.files_hashed += 1
             cache[rel] = (key, digest)
+            files.append(rel)
             total.update(f"{rel}\0{digest}\n".encode("utf-8", "surrogateescape"))
         self._cache = cache
         return files, total.hexdigest()[:32]

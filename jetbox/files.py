@@ -46,8 +46,8 @@ def _git_files(root: Path) -> list[str] | None:
         return None
     if done.returncode != 0:
         return None
-    names = {os.fsdecode(raw) for raw in done.stdout.split(b"\0") if raw}
-    return [n for n in names if os.path.lexists(root / n) and not (root / n).is_dir()]
+    # Deleted tracked files and submodules are listed too; the caller's stat skips them.
+    return list({os.fsdecode(raw) for raw in done.stdout.split(b"\0") if raw})
 
 
 def _gitignore(root: Path) -> list[str]:
@@ -75,21 +75,22 @@ def ignored(rel: str, is_dir: bool, patterns: list[str]) -> bool:
 
 
 def _walk(root: Path, patterns: list[str]) -> list[str]:
+    """Plain strings, not Path objects: this runs over every file every round."""
     found: list[str] = []
-    stack = [root]
+    stack = [("", str(root))]
     while stack:
-        folder = stack.pop()
+        prefix, folder = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError:
             continue
         for entry in entries:
-            rel = Path(entry.path).relative_to(root).as_posix()
+            rel = prefix + entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
-            if entry.name in IGNORED_DIRS or ignored(rel, is_dir, patterns):
+            if entry.name in IGNORED_DIRS or (patterns and ignored(rel, is_dir, patterns)):
                 continue
             if is_dir:
-                stack.append(Path(entry.path))
+                stack.append((rel + "/", entry.path))
             else:
                 found.append(rel)
     return found
