@@ -25,7 +25,7 @@ class RunMetrics:
                      ) -> RunMetrics:
         replies = [r for r in records if r["kind"] == "model_reply"]
         writes = {r["path"]: None for r in records
-                  if r["kind"] == "intent" and r.get("action") == "write"}
+                  if r["kind"] == "intent" and r.get("action") in ("write", "edit")}
         rounds = max((r.get("round", 0) for r in records if isinstance(r.get("round"), int)),
                      default=0)
         end = now if now is not None else (records[-1]["ts"] if records else 0.0)
