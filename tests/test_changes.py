@@ -69,13 +69,22 @@ def test_in_a_git_repository_ignored_files_do_not_count(tmp_path: Path) -> None:
     assert fingerprint(tmp_path) != before
 
 
+FLOOD = """\
+from pathlib import Path
+
+for index in range(6000):
+    Path(f"a{index:05}.txt").write_text("x")
+""" + BREAK
+
+
+@pytest.mark.parametrize("attack", [BREAK, FLOOD], ids=["restored-mtime", "file-flood"])
 def test_a_command_that_breaks_the_code_and_restores_the_mtime_cannot_fake_done(
-        workspace: Path) -> None:
+        attack: str, workspace: Path) -> None:
     (workspace / "pkg").mkdir()
     (workspace / "pkg" / "__init__.py").write_text(GOOD)
     (workspace / "tests").mkdir()
     (workspace / "tests" / "test_pkg.py").write_text(TEST)
-    (workspace / "break_it.py").write_text(BREAK)
+    (workspace / "break_it.py").write_text(attack)
     script = [Turn(calls=(Call("run_cmd", {"cmd": ["python", "break_it.py"]}),)),
               Turn(calls=(Call("finish", {"summary": "all good"}),)),
               Turn(calls=(Call("finish", {"summary": "all good"}),))]

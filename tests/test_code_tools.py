@@ -138,3 +138,24 @@ def test_optional_arguments_are_optional_in_both_protocols() -> None:
     words = json_instructions(tool_specs())
     assert "edit_file(path: string, old: string, new: string)" in words
     json.dumps(tool_specs())  # plain JSON for the wire
+
+
+def test_the_latest_results_reach_the_model_whole_and_older_ones_are_folded(
+        workspace: Path) -> None:
+    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from tests.conftest import run_cli
+
+    (workspace / "big.py").write_text(BIG)
+    first = Call("read_file", {"path": "big.py", "start_line": 1, "end_line": 150})
+    second = Call("read_file", {"path": "big.py", "start_line": 151, "end_line": 300})
+    script = [Turn(calls=(first,)), Turn(calls=(second,)), Turn(calls=(second,))]
+    with OfflineOllama(ScriptResponder(script)) as server:
+        run_cli("run", "Read big.py", "-w", str(workspace), "--host", server.host,
+                "--sandbox", "none", "--max-rounds", "3")
+        requests = [json.dumps(r.messages) for r in server.requests]
+    assert len(requests) == 3
+    whole_first = "  74|     return x + 24"  # the middle of lines 1-150
+    assert whole_first in requests[1]  # the round after the read: all 150 lines, whole
+    assert "lines 1-150 of 1200" in requests[1]
+    assert whole_first not in requests[2] and "chars elided" in requests[2]  # folded later
+    assert " 224|     return x + 74" in requests[2]  # the middle of the newest, whole
