@@ -172,7 +172,7 @@ def test_the_run_ends_with_a_summary_table(workspace: Path, mathx_server: Offlin
                      "--sandbox", "none")
     table = result.err.split("run summary (done)")[1]
     for row in ("exit reason", "rounds", "model calls", "tokens in / out", "files written",
-                "commands run", "refusals", "test result", "wall time"):
+                "commands run", "refusals", "verdict", "python", "wall time"):
         assert row in table
     assert re.search(r"files written\s+2 this session", table)
-    assert re.search(r"test result\s+ruff: clean; pytest: 2 passed", table)
+    assert re.search(r"verdict\s+ruff: clean; pytest: 2 passed, 0 regressions", table)
