@@ -15,6 +15,7 @@ from typing import Any
 
 from jetbox.errors import ConfigError
 from jetbox.process import run_process, scrubbed_env
+from jetbox.text import escape_name, unescape_name
 from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 MAX_DETAIL_CHARS = 1500
@@ -129,7 +130,8 @@ def resolve_argv(spec: ProbeSpec) -> list[str]:
 
 
 def workspace_files(root: Path, limit: int = 5000) -> list[str]:
-    """Relative posix paths of the workspace's files, caches and Jetbox's own files left out."""
+    """Relative posix paths of the workspace's files, caches and Jetbox's own files left out;
+    names that are not valid UTF-8 escaped (jetbox.text.escape_name)."""
     found: list[str] = []
     stack = [root]
     while stack and len(found) < limit:
@@ -143,7 +145,7 @@ def workspace_files(root: Path, limit: int = 5000) -> list[str]:
                 if entry.name not in IGNORED_DIRS and not entry.name.endswith(".egg-info"):
                     stack.append(Path(entry.path))
             elif entry.name not in PROTECTED_NAMES and not entry.name.startswith(".jetbox"):
-                found.append(Path(entry.path).relative_to(root).as_posix())
+                found.append(escape_name(Path(entry.path).relative_to(root).as_posix()))
     return sorted(found)
 
 
@@ -152,7 +154,7 @@ def fingerprint(root: Path) -> str:
     digest = hashlib.sha256()
     for rel in workspace_files(root):
         try:
-            info = (root / rel).stat()
+            info = (root / unescape_name(rel)).stat()
         except OSError:
             continue
         digest.update(f"{rel}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())

@@ -22,6 +22,7 @@ from jetbox.policy import (
     split_command,
 )
 from jetbox.process import cap_text, run_process, scrubbed_env
+from jetbox.text import escape_name
 from jetbox.workspace import IGNORED_DIRS
 
 TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "write_file", "run_cmd", "finish")
@@ -122,7 +123,9 @@ class Toolbox:
         if not target.absolute.is_dir():
             raise Refusal(f"{target.relative} is not a folder")
         entries = sorted(os.scandir(target.absolute), key=lambda e: (not e.is_dir(), e.name))
-        shown = [f"{e.name}/" if e.is_dir() else f"{e.name} ({e.stat().st_size} bytes)"
+        # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
+        shown = [f"{escape_name(e.name)}/" if e.is_dir() else
+                 f"{escape_name(e.name)} ({e.stat().st_size} bytes)"
                  for e in entries if e.name not in IGNORED_DIRS]
         limit = self.policy.max_list_entries
         more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
