@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.errors import ConfigError
+from jetbox.policy import VIA_INTERPRETER, pytest_guards
 from jetbox.process import run_process, scrubbed_env
 from jetbox.text import escape_name, unescape_name
 from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES
@@ -120,13 +121,22 @@ def probe_specs_from_yaml(data: object, source: str = "machine.yaml") -> tuple[P
     return tuple(specs)
 
 
-def resolve_argv(spec: ProbeSpec) -> list[str]:
-    """Run python, ruff and pytest through Jetbox's own interpreter, never from the workspace."""
+def resolve_argv(spec: ProbeSpec, workspace: Path | None = None) -> list[str]:
+    """Run python, ruff and pytest through Jetbox's own interpreter, never from the workspace.
+
+    ruff runs with -P (the working folder is not on sys.path), so a workspace ruff.py
+    cannot answer for it; pytest gets the same guards as the model's pytest commands."""
     program, *rest = spec.argv
-    prefix = {"python": [sys.executable], "ruff": [sys.executable, "-m", "ruff"],
+    prefix = {"python": [sys.executable], "ruff": [sys.executable, *VIA_INTERPRETER["ruff"]],
               "pytest": [sys.executable, "-m", "pytest"]}.get(program, [program])
-    runs_parser = program == spec.parser or rest[:2] == ["-m", spec.parser]
-    return [*prefix, *rest, *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
+    if program == "python" and rest[:2] == ["-m", "ruff"]:
+        prefix = [sys.executable, "-P"]
+    module = rest[:2] if rest[:2] == ["-m", spec.parser] else []
+    runs_parser = program == spec.parser or bool(module)
+    guards = pytest_guards(workspace) if workspace and spec.parser == "pytest" and \
+        runs_parser and not any(a.startswith(("--log-file", "--basetemp")) for a in rest) else []
+    return [*prefix, *module, *guards, *rest[len(module):],
+            *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
 
 
 def workspace_files(root: Path, limit: int = 5000) -> list[str]:
@@ -186,9 +196,9 @@ class Prober:
     def _check(self, spec: ProbeSpec, env: dict[str, str]) -> CheckResult:
         self.runs += 1
         try:
-            result = run_process(resolve_argv(spec), cwd=self.workspace, timeout_s=spec.timeout_s,
-                                 env=env, max_output_chars=20_000, sandbox=self.sandbox,
-                                 workspace=self.workspace)
+            result = run_process(resolve_argv(spec, self.workspace), cwd=self.workspace,
+                                 timeout_s=spec.timeout_s, env=env, max_output_chars=20_000,
+                                 sandbox=self.sandbox, workspace=self.workspace)
         except OSError as exc:
             return CheckResult(spec.name, False, f"{spec.name}: cannot run ({exc})", "", None,
                                False, 0.0, {}, spec.required)
