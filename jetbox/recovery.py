@@ -11,6 +11,7 @@ from jetbox.fsutil import atomic_write_bytes
 from jetbox.ledger import Ledger
 from jetbox.model import Reply
 from jetbox.status import Status
+from jetbox.text import unescape_name
 
 # Commands whose re-run cannot change anything the model did: checks, not actions.
 IDEMPOTENT_PROGRAMS = ("pytest", "ruff")
@@ -90,7 +91,7 @@ def result_text(result: dict[str, Any]) -> str:
 
 def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> str:
     """A write whose result was never recorded: check by hash, apply at most once."""
-    target = workspace / intent["path"]
+    target = workspace / unescape_name(intent["path"])  # the ledger holds the escaped name
     current = target.read_bytes() if target.is_file() else None
     wanted = intent["content"].encode("utf-8")
     if current is not None and hashlib.sha256(current).hexdigest() == intent["sha256"]:

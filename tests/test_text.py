@@ -31,6 +31,28 @@ def test_a_name_escapes_to_printable_utf8_and_maps_back_to_the_same_bytes(name: 
     assert escape_name(back) == shown
 
 
+def test_names_and_terminal_text_hold_the_rule_for_arbitrary_text() -> None:
+    hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (dev extra) not installed")
+    strategies = hypothesis.strategies
+    text = strategies.text(alphabet=strategies.characters(exclude_categories=()))  # surrogates
+
+    @hypothesis.settings(max_examples=400, deadline=None)
+    @hypothesis.given(text)
+    def check(value: str) -> None:
+        shown = escape_name(value)
+        shown.encode("utf-8")
+        back = unescape_name(shown)
+        assert escape_name(back) == shown  # the escaped form names exactly one thing
+        if not any(0xD800 <= ord(c) < 0xDC80 or 0xDD00 <= ord(c) <= 0xDFFF for c in value):
+            assert os.fsencode(back) == os.fsencode(value)
+        for multiline in (False, True):
+            safe = for_terminal(value, multiline)
+            safe.encode("utf-8")
+            assert not set(safe) & (set(CONTROL) - ({"\n", "\t"} if multiline else set()))
+
+    check()
+
+
 def test_the_escape_forms_are_the_documented_ones() -> None:
     assert escape_name("caf\udce9.txt") == "caf\\xe9.txt"
     assert escape_name("a\\xe9") == "a\\\\xe9"  # a literal backslash stays unambiguous
@@ -71,6 +93,26 @@ def test_the_ledger_records_a_lone_surrogate_escaped_instead_of_crashing(tmp_pat
     record = Ledger(tmp_path / "ledger.log").records()[0]
     assert (record["text"], record["names"], record["nested"]) == \
         ("x\\ud800", ["caf\\xe9.txt"], {"k\\xff": 1})
+
+
+def test_a_latin1_name_is_written_and_an_interrupted_write_resumes_on_the_same_file(
+        tmp_path: Path) -> None:
+    from jetbox.recovery import resolve_write
+    from jetbox.tools import Toolbox
+
+    raw = os.fsencode(tmp_path) + b"/caf\xe9.txt"
+    with open(raw, "wb") as handle:
+        handle.write(b"old\n")
+    ledger = Ledger(tmp_path.parent / f"{tmp_path.name}.log")
+    result = Toolbox(tmp_path, ledger).dispatch("write_file", {"path": "caf\\xe9.txt",
+                                                               "content": "new\n"})
+    assert result.ok and result.output == "wrote caf\\xe9.txt (4 bytes)"
+    assert open(raw, "rb").read() == b"new\n"
+    intent = next(r for r in ledger.records() if r["kind"] == "intent")
+    os.remove(raw)  # as if Jetbox died before the write landed
+    assert "completed after" in resolve_write(ledger, tmp_path, {**intent, "seq": intent["seq"]})
+    assert open(raw, "rb").read() == b"new\n"
+    assert sorted(os.listdir(os.fsencode(tmp_path))) == [b"caf\xe9.txt"]
 
 
 def _run(workspace: Path, turns: list[Turn], max_rounds: int = 8) -> tuple[object, list]:
