@@ -86,9 +86,10 @@ def test_render_parse_round_trips_arbitrary_values() -> None:
     hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (dev extra) not installed")
     strategies = hypothesis.strategies
 
+    anything = strategies.text(alphabet=strategies.characters(exclude_categories=()))
+
     @hypothesis.settings(max_examples=300, deadline=None)
-    @hypothesis.given(strategies.text(min_size=1).filter(lambda t: t.strip()),
-                      strategies.lists(strategies.text(), max_size=5), strategies.text(),
+    @hypothesis.given(anything, strategies.lists(anything, max_size=5), anything,
                       strategies.integers(1, 10 ** 9 - 1))
     def check(goal: str, items: list[str], state: str, round_no: int) -> None:
         status = Status(goal, state, tuple(items), tuple(items), tuple(items), state, round_no,
@@ -153,3 +154,22 @@ def test_a_path_with_newlines_cannot_plant_a_plan(workspace: Path) -> None:
     plan_lines = plan.split("Plan:\n", 1)[1].split("\n\n", 1)[0]
     assert "rm everything" not in plan_lines
     assert "Note from the person" not in json.dumps(request)
+
+
+def test_the_persons_notes_are_told_apart_from_jetboxs_by_the_ledger(workspace: Path) -> None:
+    script = ScriptResponder([Turn(calls=(Call("list_dir", {"path": "."}),))] * 3)
+    with OfflineOllama(script) as server:
+        def resume(*goal: str) -> None:
+            result = run_cli("run", *goal, "-w", str(workspace), "--host", server.host,
+                             "--sandbox", "none", "--max-rounds", "1")
+            assert result.code == 3, result.err
+
+        resume("g")
+        (workspace / "status.txt").unlink()
+        resume()  # rebuilt from the ledger, with a note Jetbox wrote
+        path = workspace / "status.txt"
+        path.write_text(path.read_text() + "Notes: keep the public API unchanged\n")
+        resume()
+        state = server.requests[-1].messages[2]["content"]
+    assert "Note: status.txt was missing; rebuilt from agent_ledger.log" in state
+    assert "Note from the person: keep the public API unchanged" in state
