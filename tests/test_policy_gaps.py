@@ -16,7 +16,7 @@ from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.tools import Toolbox
 from tests.conftest import run_cli
 
-OUT = "/tmp/jetbox-policy-gap-marker"
+OUT = "{outside}/marker"  # a folder next to the workspace, per test
 
 # (cmd, a fragment of the refusal the model must see)
 GAPS: list[tuple[list[str], str]] = [
@@ -46,15 +46,18 @@ GAPS: list[tuple[list[str], str]] = [
 ]
 
 
-@pytest.mark.parametrize("cmd, refusal", GAPS, ids=[" ".join(c)[:40] for c, _ in GAPS])
+@pytest.mark.parametrize("cmd, refusal", GAPS,
+                         ids=[" ".join(c).replace(OUT, "OUT")[:40] for c, _ in GAPS])
 def test_argument_policy_gap_is_refused(tmp_path: Path, cmd: list[str], refusal: str) -> None:
-    workspace = tmp_path / "ws"
+    workspace, outside = tmp_path / "ws", tmp_path / "outside"
     workspace.mkdir()
-    (workspace / "args.txt").write_text(f"--junitxml={OUT}.xml\n")
+    outside.mkdir()
+    (workspace / "args.txt").write_text(f"--junitxml={outside}/marker.xml\n")
+    cmd = [word.format(outside=outside) for word in cmd]
     result = Toolbox(workspace, Ledger(tmp_path / "l.log")).dispatch("run_cmd", {"cmd": cmd})
     assert result.refused, result.output
     assert refusal in result.output, result.output
-    assert not list(Path("/tmp").glob("jetbox-policy-gap-marker*"))
+    assert not list(outside.iterdir())
 
 
 @pytest.mark.parametrize("program, args", [
