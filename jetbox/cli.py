@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from jetbox.errors import EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
+from jetbox.text import for_terminal
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
     try:
         return command(args, out, err)
     except JetboxError as exc:
-        err.write(f"jetbox: {exc}\n")
+        err.write(f"jetbox: {for_terminal(exc)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         err.write("jetbox: interrupted\n")
@@ -142,7 +143,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not workspace.status_path.exists():
         out.write(f"no status.txt in {workspace.root}: no run yet\n")
     else:
-        out.write(workspace.status_path.read_text(encoding="utf-8", errors="replace"))
+        text = workspace.status_path.read_bytes().decode("utf-8", "surrogateescape")
+        out.write(for_terminal(text, multiline=True))
     machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
                                 Path.cwd())
     out.write(f"\nmachine: {machine}\n")
@@ -161,7 +163,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _ledger_line(record: dict) -> str:
     skip = {"seq", "ts", "kind", "crc", "status_sha", "content", "thinking", "text", "status"}
     fields = ", ".join(f"{k}={str(v)[:60]}" for k, v in record.items() if k not in skip)
-    return f"#{record['seq']} {record['kind']}: {fields}"
+    return for_terminal(f"#{record['seq']} {record['kind']}: {fields}")
 
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

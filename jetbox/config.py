@@ -74,7 +74,7 @@ def _convert(name: str, value: Any, source: str) -> Any:
         if kind is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
         return kind(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
         raise ConfigError(f"{source}: `{name}` must be a {kind.__name__}, got {value!r}") from None
 
 
@@ -99,9 +99,14 @@ def pyproject_settings(workspace: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    section = data.get("tool", {}).get("jetbox", {})
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):  # `tool = 5`: the file is valid TOML, just not this shape
+        raise ConfigError(f"{path}: `tool` must be a table (Jetbox reads [tool.jetbox]); "
+                          f"fix that key")
+    section = tool.get("jetbox", {})
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: [tool.jetbox] must be a table")
+        raise ConfigError(f"{path}: [tool.jetbox] must be a table of settings, got "
+                          f"{type(section).__name__}; fix that key")
     return _checked(section, f"{path} [tool.jetbox]")
 
 

@@ -182,7 +182,11 @@ def state_message(run: Run, policy: CompactionPolicy) -> dict[str, Any]:
     """The compacted state: status snapshot, checklist of what was done, plan, probes."""
     status = run.status
     parts = [f"Status: {status.status} (round {status.round})"]
-    parts += [f"Note: {note}" for note in status.notes[-3:]]
+    ours = {note for record in run.ledger.current_run() if record["kind"] == "status_rebuilt"
+            for note in record.get("notes", [])}
+    # Told apart by the ledger's record of what Jetbox wrote, like the plan's `Next:` items.
+    parts += [f"Note: {note}" if note in ours else f"Note from the person: {note}"
+              for note in status.notes[-3:]]
     done = recap(run)
     parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
     found = notices(run)

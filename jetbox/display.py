@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from jetbox.text import for_terminal
+
 
 def open_log(path: Path) -> logging.Logger:
     """agent.log: the human-readable runtime log, appended across runs."""
@@ -32,7 +34,9 @@ def close_log(logger: logging.Logger) -> None:
 
 class Display:
     """On a terminal, one line that updates in place (round, state, elapsed, what is going
-    on); when piped (CI, files), one plain line per event. Warnings always get a line."""
+    on); when piped (CI, files), one plain line per event. Warnings always get a line.
+    Every text shown or logged passes jetbox.text.for_terminal: paths, commands and
+    outputs come from the model, and none of them may drive the person's terminal."""
 
     def __init__(self, logger: logging.Logger, stream: TextIO | None = None,
                  quiet: bool = False, verbose: bool = False) -> None:
@@ -53,8 +57,9 @@ class Display:
         return f"[{time.monotonic() - self.started:6.1f}s] {where}"
 
     def event(self, text: str, round_no: int | None = None, state: str | None = None) -> None:
-        self.where = " ".join(p for p in (f"r{round_no}" if round_no else "", state or "") if p)
-        line = self._prefix() + text
+        self.where = for_terminal(" ".join(
+            p for p in (f"r{round_no}" if round_no else "", state or "") if p))
+        line = self._prefix() + for_terminal(text)
         self.logger.info(line)
         if self.quiet:
             return
@@ -67,7 +72,7 @@ class Display:
     def progress(self, text: str) -> None:
         """A transient update (the model streaming, a command running): terminals only."""
         if not self.quiet and self.live:
-            self._show_live(self._prefix() + text)
+            self._show_live(self._prefix() + for_terminal(text))
 
     def _show_live(self, line: str) -> None:
         width = max(shutil.get_terminal_size((100, 20)).columns - 1, 20)
@@ -77,6 +82,7 @@ class Display:
 
     def permanent(self, text: str) -> None:
         """A line that stays (warnings, the summary), above any live line."""
+        text = for_terminal(text, multiline=True)
         if self._live:
             self.stream.write("\r\x1b[K")
             self._live = False
@@ -84,13 +90,15 @@ class Display:
         self.stream.flush()
 
     def warn(self, text: str) -> None:
+        text = for_terminal(text)
         self.logger.warning(text)
         self.permanent(f"warning: {text}")
 
     def table(self, title: str, rows: Sequence[tuple[str, str]]) -> None:
         """A two-column table, logged, and shown unless quiet."""
+        rows = [(for_terminal(key), for_terminal(value)) for key, value in rows]
         width = max(len(key) for key, _ in rows)
-        lines = [title] + [f"  {key:<{width}}  {value}" for key, value in rows]
+        lines = [for_terminal(title)] + [f"  {key:<{width}}  {value}" for key, value in rows]
         for line in lines:
             self.logger.info(line)
         if not self.quiet:

@@ -35,6 +35,7 @@ from jetbox.model import Model
 from jetbox.process import reap_strays
 from jetbox.resume import begin, same_goal, status_sha
 from jetbox.status import StatusFile
+from jetbox.text import for_terminal
 from jetbox.trust import check_config
 from jetbox.workspace import Workspace
 
@@ -226,7 +227,8 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
         engine.stop(f"red - {exc}", "error", error=str(exc))
         raise
     except Exception as exc:
-        run.display.logger.error("internal error:\n%s", traceback.format_exc())
+        run.display.logger.error("internal error:\n%s",
+                                 for_terminal(traceback.format_exc(), multiline=True))
         engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", "error",
                     error=f"{type(exc).__name__}: {exc}")
         raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "

@@ -10,6 +10,7 @@ from typing import Any, TextIO
 
 from jetbox.context import describe_call
 from jetbox.ledger import parse_line
+from jetbox.text import for_terminal
 from jetbox.workspace import Workspace
 
 HELP = "show the ledger as a readable timeline"
@@ -26,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def describe(record: dict[str, Any]) -> str | None:
-    """One line for a record, or None for records that are noise in a timeline."""
+    """One line for a record, or None for records that are noise in a timeline (the
+    caller escapes it: paths and commands in it come from the model)."""
     kind = record["kind"]
     if kind == "transition":
         return f"{record['source']} -> {record['dest']} ({record['outcome']})"
@@ -76,7 +78,7 @@ def timeline(records: Iterable[dict[str, Any]]) -> Iterator[str]:
         round_no = record.get("round")
         if text is not None:
             where = f"r{round_no}" if isinstance(round_no, int) else "  "
-            yield f"{when} {where:>4} {state:<8} {text}"
+            yield for_terminal(f"{when} {where:>4} {state:<8} {text}")
         if record["kind"] == "transition":
             state = record["dest"]
         elif record["kind"] in ("resume",):

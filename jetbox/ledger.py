@@ -12,6 +12,7 @@ from typing import Any
 
 from jetbox import failpoints
 from jetbox.errors import LedgerCorrupt
+from jetbox.text import json_safe
 
 
 def _crc(body: dict[str, Any]) -> str:
@@ -59,7 +60,8 @@ class Ledger:
         """Write one record durably and return it."""
         records = self.records()
         seq = records[-1]["seq"] + 1 if records else 1
-        body = {"seq": seq, "ts": round(time.time(), 4), "kind": kind, **fields}
+        # Text that is not valid UTF-8 (a lone surrogate) is recorded escaped, never a crash.
+        body = {"seq": seq, "ts": round(time.time(), 4), "kind": kind, **json_safe(fields)}
         line = seal(body).encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         torn = failpoints.tears("ledger")

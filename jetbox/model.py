@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from jetbox.text import escape_surrogates, json_safe
+
 Message = Mapping[str, Any]
 
 
@@ -16,6 +18,12 @@ class ToolCall:
 
     name: str
     arguments: Any = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Sanitized here, where replies enter Jetbox: a lone surrogate from the model
+        # ("\ud800") is kept as its escape, so nothing downstream can fail to encode it.
+        object.__setattr__(self, "name", escape_surrogates(str(self.name)))
+        object.__setattr__(self, "arguments", json_safe(self.arguments))
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "arguments": self.arguments}
@@ -34,6 +42,10 @@ class Reply:
     load_s: float = 0.0
     first_token_s: float = 0.0
     recovered: bool = False  # calls were parsed out of text, not native tool calls
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content", escape_surrogates(str(self.content)))
+        object.__setattr__(self, "thinking", escape_surrogates(str(self.thinking)))
 
     def to_message(self) -> dict[str, Any]:
         """The assistant message to send back in a later request, as Ollama expects it."""

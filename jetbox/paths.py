@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
+from jetbox.text import escape_name, unescape_name
 from jetbox.workspace import PROTECTED_DIRS, PROTECTED_NAMES, is_venv
 
 # Device names Windows reserves in every folder, with or without an extension.
@@ -27,7 +28,7 @@ class Jailed:
     """A checked path: where it is on disk, and how to name it to the model."""
 
     absolute: Path
-    relative: str  # posix, relative to the workspace; "." for the workspace itself
+    relative: str  # posix, relative to the workspace, escaped (escape_name); "." for the root
 
 
 def check_windows_rules(raw: str) -> None:
@@ -54,30 +55,56 @@ def check_windows_rules(raw: str) -> None:
             raise PathRefused(f"{raw!r}: {part!r} is a reserved device name on Windows")
 
 
+def _unescaped(raw: str) -> str:
+    """A POSIX name given back in Jetbox's escaped form (`caf\\xe9.txt`) as the real name;
+    on Windows a backslash separates folders and names are Unicode already."""
+    if "\\" not in raw or os.name == "nt":
+        return raw
+    try:
+        return unescape_name(raw)
+    except ValueError:
+        raise PathRefused(f"{escape_name(raw)}: use / to separate folders (a backslash "
+                          f"starts an escape: \\xHH for a byte, \\\\ for a backslash)") from None
+
+
+def is_protected(relative: str) -> bool:
+    """Jetbox's own files and git's, compared without case: `STATUS.TXT` and `.GIT` name
+    the same files on Windows and macOS."""
+    parts = relative.casefold().split("/")
+    return parts[0] in PROTECTED_DIRS or parts[0].startswith(".jetbox") or \
+        (len(parts) == 1 and parts[0] in {name.casefold() for name in PROTECTED_NAMES})
+
+
 def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
     """Resolve `raw` (symlinks followed, `..` collapsed) and require it inside `workspace`."""
     if not isinstance(raw, str):
         raise PathRefused(f"path must be a string, got {type(raw).__name__}")
     if not raw.strip() or len(raw) > MAX_PATH_CHARS or "\x00" in raw or \
-            re.search(r"[\x01-\x1f]", raw):
+            re.search(r"[\x01-\x1f\x7f]", raw):
         raise PathRefused("path is empty, too long or has control characters")
     check_windows_rules(raw)
-    if "\\" in raw and os.name != "nt":
-        raise PathRefused(f"{raw!r}: use / to separate folders")
+    name = _unescaped(raw)
+    try:
+        os.fsencode(name)
+    except UnicodeEncodeError:  # a lone surrogate no file system name can hold
+        raise PathRefused(f"'{escape_name(name)}' is not a valid file name") from None
+    if for_write and (re.search(r"[\x00-\x1f\x7f-\x9f]", name)
+                      or ("\\" in name and os.name != "nt")):
+        raise PathRefused(f"'{escape_name(name)}': names with control characters or a "
+                          f"backslash are not written")
     root = workspace.resolve()
-    candidate = Path(raw)
+    candidate = Path(name)
     target = (candidate if candidate.is_absolute() else root / candidate).resolve()
     if target != root and not target.is_relative_to(root):
-        raise PathRefused(f"{raw!r} resolves outside the workspace; only paths inside "
-                          f"{root.name}/ are allowed")
-    relative = target.relative_to(root).as_posix() if target != root else "."
+        raise PathRefused(f"'{escape_name(raw)}' resolves outside the workspace; only paths "
+                          f"inside {escape_name(root.name)}/ are allowed")
+    relative = escape_name(target.relative_to(root).as_posix()) if target != root else "."
     if for_write:
-        parts = relative.split("/")
-        if parts[0] in PROTECTED_DIRS or (len(parts) == 1 and parts[0] in PROTECTED_NAMES) \
-                or parts[0].startswith(".jetbox"):
+        if is_protected(relative):
             raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
                               f"write it")
-        if is_venv(root / parts[0]) or target.is_relative_to(Path(sys.prefix).resolve()):
+        own_env = Path(sys.prefix).resolve()
+        if is_venv(root / relative.split("/")[0]) or target.is_relative_to(own_env):
             raise PathRefused(f"{relative} is inside a virtual environment: the "
                               f"model may not write it (a .pth file there would run code)")
         if relative == ".":

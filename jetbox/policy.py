@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shlex
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -13,16 +16,42 @@ from jetbox.errors import ConfigError
 from jetbox.paths import PathRefused, jail
 
 # Programs that run through the interpreter Jetbox itself runs in, never from PATH.
-VIA_INTERPRETER = {"python": [], "pytest": ["-m", "pytest"], "ruff": ["-m", "ruff"],
+# -P (Python 3.11): the working folder is not put on sys.path, so a workspace ruff.py
+# cannot answer for ruff and fake a clean lint.
+VIA_INTERPRETER = {"python": [], "pytest": ["-m", "pytest"], "ruff": ["-P", "-m", "ruff"],
                    "pip": ["-m", "pip"]}
 PIP_READ_ONLY = ("list", "show", "freeze", "check", "help", "--version", "-V")
 RUFF_SUBCOMMANDS = ("check", "format", "rule", "version", "help", "--version")
-RUFF_PATH_OPTIONS = ("--output-file", "-o", "--cache-dir", "--config", "--stdin-filename")
-PYTEST_PATH_OPTIONS = ("--rootdir", "-c", "--config-file", "--confcutdir", "--basetemp",
-                       "--junitxml", "--junit-xml", "--import-mode")
-PYTEST_REFUSED = ("-p", "--pastebin", "--debug", "-o", "--override-ini", "--trace-config")
 PYTHON_SAFE_FLAGS = ("-u", "-B", "-q", "-X", "-W")
 
+
+@dataclass(frozen=True)
+class OptionRules:
+    """How one program's options are checked. Long options may be abbreviated (argparse
+    and optparse accept any unambiguous prefix) and short ones attached or clustered
+    (`-o/x`, `-qc/x`): both are expanded before the check."""
+
+    program: str
+    paths: tuple[str, ...]          # the value is a path that must stay in the workspace
+    refused: tuple[str, ...] = ()   # never allowed
+    short_values: str = ""          # other short options that take a value
+    exact: tuple[str, ...] = ()     # real options that happen to prefix one of the above
+    response_files: bool = False    # `@file` reads more arguments from a file
+
+
+PYTEST_RULES = OptionRules(
+    "pytest", ("--rootdir", "-c", "--config-file", "--inifile", "--confcutdir", "--basetemp",
+               "--junitxml", "--junit-xml", "--import-mode", "--log-file"),
+    ("-p", "--pastebin", "--debug", "-o", "--override-ini", "--trace-config"),
+    short_values="kmrW", exact=("--co", "--trace"), response_files=True)
+RUFF_RULES = OptionRules("ruff", ("--output-file", "-o", "--cache-dir", "--config",
+                                  "--stdin-filename"))
+PIP_RULES = OptionRules(
+    "pip", ("--target", "-t", "-r", "--requirement", "-c", "--constraint", "--log",
+            "--log-file", "--local-log", "--cache-dir", "--report", "--src", "--cert",
+            "--client-cert"),
+    ("-e", "--editable", "--user", "--prefix", "--root", "--python"),
+    short_values="dfi", exact=("--pre",))
 
 class CommandRefused(ValueError):
     """A command the policy does not allow; the message is the tool result."""
@@ -141,7 +170,8 @@ def _python(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
             raise CommandRefused("python -m needs a module name")
         module = rest[1]
         if module in policy.allow_python_modules:
-            return [*args[:index], "-m", module,
+            safe = ["-P"] if module == "ruff" else []  # see VIA_INTERPRETER
+            return [*args[:index], *safe, "-m", module,
                     *check_arguments(module, rest[2:], policy, workspace)]
         top = module.split(".")[0]
         if (workspace / f"{top}.py").is_file() or (workspace / top).is_dir():
@@ -152,41 +182,95 @@ def _python(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
     return args
 
 
-def _option_value(args: list[str], index: int) -> tuple[str, str | None, int]:
-    """(option, value, next index) for `--opt value`, `--opt=value` and `-oVALUE` forms."""
+def _long_option(word: str, rules: OptionRules) -> str:
+    """The option a `--word` names: itself, or the path/refused option it abbreviates."""
+    name = word.split("=", 1)[0]
+    known = (*rules.paths, *rules.refused, *rules.exact)
+    if name in known:
+        return name
+    matches = [option for option in known if option.startswith(name)]
+    refused = [option for option in matches if option in rules.refused]
+    if refused:
+        raise CommandRefused(f"{rules.program} {name}: refused by Jetbox's policy (it "
+                             f"abbreviates {refused[0]})")
+    return matches[0] if matches else name
+
+
+def _value(args: list[str], index: int, inline: str | None, option: str,
+           rules: OptionRules) -> tuple[str, int]:
+    if inline is not None:
+        return inline, index + 1
+    if index + 1 >= len(args):
+        raise CommandRefused(f"{rules.program} {option} needs a value")
+    return args[index + 1], index + 2
+
+
+def _check_value(option: str, value: str, workspace: Path, rules: OptionRules) -> None:
+    if rules.program == "ruff" and option == "--config" and "=" in value:
+        if any(k in value for k in ("cache-dir", "extend", "include", "src")):
+            raise CommandRefused(f"ruff --config {value!r}: refused (names paths)")
+        return
+    _inside(value, workspace, f"{rules.program} {option}")
+
+
+def _short_cluster(args: list[str], index: int, workspace: Path, rules: OptionRules) -> int:
+    """`-qc/x`, `-o/x`, `-o=/x`: each letter is an option until one takes a value."""
     word = args[index]
-    if word.startswith("--") and "=" in word:
-        option, value = word.split("=", 1)
-        return option, value, index + 1
-    value = args[index + 1] if index + 1 < len(args) else None
-    return word, value, index + 2
+    for position in range(1, len(word)):
+        option, rest = f"-{word[position]}", word[position + 1:]
+        if option in rules.refused:
+            raise CommandRefused(f"{rules.program} {word}: refused by Jetbox's policy")
+        if option in rules.paths:
+            value, after = _value(args, index, rest.removeprefix("=") or None, option, rules)
+            _check_value(option, value, workspace, rules)
+            return after
+        if word[position] in rules.short_values:
+            return index + (1 if rest else 2)
+    return index + 1
 
 
-def _check_paths(args: list[str], workspace: Path, path_options: tuple[str, ...],
-                 refused: tuple[str, ...], program: str) -> None:
+def _check_options(args: list[str], workspace: Path, rules: OptionRules) -> None:
+    """Every path an option or argument names must stay in the workspace."""
     index = 0
     while index < len(args):
         word = args[index]
-        short = word[:2] if word.startswith("-") and not word.startswith("--") else word
-        if word.split("=")[0] in refused or short in refused:
-            raise CommandRefused(f"{program} {word}: refused by Jetbox's policy")
-        if word.split("=")[0] in path_options:
-            option, value, index = _option_value(args, index)
-            if value is None:
-                raise CommandRefused(f"{program} {option} needs a value")
-            if not (program == "ruff" and option == "--config" and "=" in value):
-                _inside(value, workspace, f"{program} {option}")
-            elif any(k in value for k in ("cache-dir", "extend", "include", "src")):
-                raise CommandRefused(f"{program} --config {value!r}: refused (names paths)")
-            continue
-        if not word.startswith("-"):
-            _inside(word.split("::")[0], workspace, f"{program} argument")
-        index += 1
+        if rules.response_files and word.startswith("@"):
+            raise CommandRefused(f"{rules.program} {word}: reading arguments from a file is "
+                                 f"refused; give them in `cmd`")
+        if word == "--":
+            for rest in args[index + 1:]:
+                _inside(rest.split("::")[0], workspace, f"{rules.program} argument")
+            return
+        if word.startswith("--"):
+            option = _long_option(word, rules)
+            if option in rules.refused:
+                raise CommandRefused(f"{rules.program} {word}: refused by Jetbox's policy")
+            if option in rules.paths:
+                inline = word.split("=", 1)[1] if "=" in word else None
+                value, index = _value(args, index, inline, option, rules)
+                _check_value(option, value, workspace, rules)
+                continue
+            index += 1
+        elif word.startswith("-") and len(word) > 1:
+            index = _short_cluster(args, index, workspace, rules)
+        else:
+            _inside(word.split("::")[0], workspace, f"{rules.program} argument")
+            index += 1
+
+
+def pytest_guards(workspace: Path) -> list[str]:
+    """Options that overrule what a config file the model wrote could make pytest do outside
+    the workspace: `log_file` (it also creates the folders) and `addopts = --basetemp=DIR`,
+    which empties DIR. Given after the config file's addopts and before the command's own
+    arguments, so a --log-file or --basetemp the policy checked still wins."""
+    digest = hashlib.sha256(str(workspace.resolve()).encode("utf-8", "surrogateescape"))
+    basetemp = Path(tempfile.gettempdir()) / f"jetbox-pytest-{digest.hexdigest()[:12]}"
+    return [f"--log-file={os.devnull}", f"--basetemp={basetemp}"]
 
 
 def _pytest(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
-    _check_paths(args, workspace, PYTEST_PATH_OPTIONS, PYTEST_REFUSED, "pytest")
-    return [*args, "-p", "no:cacheprovider"]
+    _check_options(args, workspace, PYTEST_RULES)
+    return [*pytest_guards(workspace), *args, "-p", "no:cacheprovider"]
 
 
 def _ruff(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
@@ -195,11 +279,12 @@ def _ruff(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
     rest = args[1:] if args and args[0] in ("check", "format", "rule") else args
     if args and args[0] == "rule":
         return args
-    _check_paths(rest, workspace, RUFF_PATH_OPTIONS, (), "ruff")
+    _check_options(rest, workspace, RUFF_RULES)
     return [*args, "--no-cache"] if args and args[0] in ("check", "format") else args
 
 
 def _pip(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
+    _check_options(args[1:] if args else args, workspace, PIP_RULES)  # --log on list, too
     if not args or args[0] in PIP_READ_ONLY:
         return args
     if args[0] != "install" or not policy.allow_pip_install:
@@ -207,11 +292,7 @@ def _pip(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
                              f"{', '.join(PIP_READ_ONLY)}"
                              + ("" if policy.allow_pip_install else
                                 " (pip install is off: set tools.allow_pip_install)"))
-    if "--target" not in " ".join(args) and not any(a.startswith("-t") for a in args):
+    if not any(a.startswith(("--target", "--tar", "-t")) for a in args):
         raise CommandRefused("pip install needs --target DIR inside the workspace: Jetbox's "
                              "own environment is never changed")
-    for refused in ("-e", "--editable", "--user", "--prefix", "--root"):
-        if refused in args:
-            raise CommandRefused(f"pip install {refused}: refused")
-    _check_paths(args[1:], workspace, ("--target", "-t", "-r", "--requirement"), (), "pip")
     return [*args, "--only-binary", ":all:", "--no-input"]

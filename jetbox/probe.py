@@ -14,7 +14,9 @@ from typing import Any
 from jetbox.changes import ChangeDetector
 from jetbox.errors import ConfigError
 from jetbox.interpreter import Interpreter
+from jetbox.policy import pytest_guards
 from jetbox.process import run_process, scrubbed_env
+from jetbox.text import escape_name
 from jetbox.workspace import absent_protected, remove_created
 
 MAX_DETAIL_CHARS = 1500
@@ -124,15 +126,23 @@ def probe_specs_from_yaml(data: object, source: str = "machine.yaml") -> tuple[P
     return tuple(specs)
 
 
-def resolve_argv(spec: ProbeSpec, python: Path | None = None) -> list[str]:
-    """python and pytest through the project's interpreter; ruff through Jetbox's own (-P: a
-    workspace ruff.py never answers); nothing from the workspace."""
+def resolve_argv(spec: ProbeSpec, python: Path | None = None,
+                 workspace: Path | None = None) -> list[str]:
+    """python and pytest through the project's interpreter, ruff through Jetbox's own with -P
+    (a workspace ruff.py never answers for it); nothing from the workspace. pytest gets the
+    same guards as the model's pytest commands."""
     program, *rest = spec.argv
     project = str(python or sys.executable)
     prefix = {"python": [project], "ruff": [sys.executable, "-P", "-m", "ruff"],
               "pytest": [project, "-m", "pytest"]}.get(program, [program])
-    runs_parser = program == spec.parser or rest[:2] == ["-m", spec.parser]
-    return [*prefix, *rest, *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
+    if program == "python" and rest[:2] == ["-m", "ruff"]:
+        prefix = [sys.executable, "-P"]
+    module = rest[:2] if rest[:2] == ["-m", spec.parser] else []
+    runs_parser = program == spec.parser or bool(module)
+    guards = pytest_guards(workspace) if workspace and spec.parser == "pytest" and \
+        runs_parser and not any(a.startswith(("--log-file", "--basetemp")) for a in rest) else []
+    return [*prefix, *module, *guards, *rest[len(module):],
+            *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
 
 
 class Prober:
@@ -162,7 +172,7 @@ class Prober:
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             checks = tuple(pool.map(lambda spec: self._check(spec, env), self.specs))
         self.removed = remove_created(self.workspace, absent)
-        return ProbeReport(tuple(files), checks, mark)
+        return ProbeReport(tuple(escape_name(f) for f in files), checks, mark)
 
     def _check(self, spec: ProbeSpec, env: dict[str, str]) -> CheckResult:
         self.runs += 1
@@ -175,7 +185,7 @@ class Prober:
                                {"missing": 1}, spec.required)
         python = self.python.python if self.python else None
         try:
-            result = run_process(resolve_argv(spec, python), cwd=self.workspace,
+            result = run_process(resolve_argv(spec, python, self.workspace), cwd=self.workspace,
                                  timeout_s=spec.timeout_s, env=env,
                                  max_output_chars=MAX_PROBE_OUTPUT, sandbox=self.sandbox,
                                  workspace=self.workspace,

@@ -10,6 +10,7 @@ from jetbox.fsutil import atomic_write_bytes, sha256
 from jetbox.ledger import Ledger
 from jetbox.model import Reply
 from jetbox.status import Status
+from jetbox.text import unescape_name
 from jetbox.textfile import locate
 
 # Commands whose re-run cannot change anything the model did: checks, not actions.
@@ -93,7 +94,7 @@ def result_text(result: dict[str, Any]) -> str:
 def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> tuple[bool, str]:
     """A write or edit whose result was never recorded: check by hash, apply at most once.
     Returns (ok, the tool result's text)."""
-    target = workspace / intent["path"]
+    target = workspace / unescape_name(intent["path"])  # the ledger holds the escaped name
     current = target.read_bytes() if target.is_file() else None
     current_sha = None if current is None else sha256(current)
     done = {"intent": intent["seq"], "action": intent["action"], "path": intent["path"],

@@ -19,8 +19,12 @@ def same_goal(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
-def _read_status(status_file: StatusFile) -> tuple[Status | None, str]:
-    """status.txt, or None and what is wrong with it (missing, empty, unreadable)."""
+def _read_status(status_file: StatusFile, strict: bool) -> tuple[Status | None, str]:
+    """status.txt, or None and what is wrong with it (missing, empty, unreadable).
+
+    A file with no `Goal:` line is garbage and is rebuilt; one with a Goal and a bad line
+    is a person's edit gone wrong: with `strict`, that stops the run with the line named,
+    rather than overwriting what they wrote."""
     if not status_file.path.exists():
         return None, "missing"
     if not status_file.exists():
@@ -28,6 +32,10 @@ def _read_status(status_file: StatusFile) -> tuple[Status | None, str]:
     try:
         return status_file.read(), ""
     except StatusError as exc:
+        text = status_file.path.read_bytes().decode("utf-8", "replace").removeprefix("\ufeff")
+        if strict and any(line.strip().lower().startswith("goal:")
+                          for line in text.splitlines()):
+            raise
         return None, f"unreadable ({exc})"
 
 
@@ -37,12 +45,13 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
 
     The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
     it, and where the two disagree on state or round the ledger wins."""
-    existing, problem = _read_status(status_file)
+    existing, problem = _read_status(status_file, strict=not fresh)
     position = None if fresh else ledger_position(ledger, spec.initial)
     resuming = position is not None and (goal is None or same_goal(goal, position.goal))
     if existing is None and resuming and position is not None:
         existing = rebuilt_status(position, problem)
-        ledger.append("status_rebuilt", reason=problem, status_sha=status_sha(existing.render()))
+        ledger.append("status_rebuilt", reason=problem, notes=list(existing.notes),
+                      status_sha=status_sha(existing.render()))
         status_file.write(existing)
     if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
         if existing.state not in spec.state_names:

@@ -2,32 +2,51 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from jetbox.errors import StatusError
 from jetbox.fsutil import atomic_write_text
+from jetbox.text import for_terminal
 
 # Keys that may appear on several lines, one item each (the seed: "one concept per line").
+# `Known:` lists test ids known to fail before the run (kept as the person wrote them).
 LIST_KEYS = ("Active", "Next", "Notes", "Known")
 KEYS = ("Goal", "Status", "Active", "Next", "Notes", "Known", "State", "Round")
 MAX_NEXT = 4
 MAX_ACTIVE = 3
+MAX_ROUND_DIGITS = 9
+
+
+def one_line(text: object) -> str:
+    """A value as status.txt holds it: one line, control characters escaped (\\x0a for a
+    newline, jetbox.text's form), so no value can add a line of its own."""
+    return for_terminal(text).strip()
 
 
 @dataclass(frozen=True)
 class Status:
-    """One snapshot of status.txt."""
+    """One snapshot of status.txt. Every value is kept as one escaped line (one_line), so
+    render() writes exactly one line per value and parse(render(s)) == s."""
 
     goal: str
     status: str = "yellow - starting"
     active: tuple[str, ...] = ()
     next: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    known: tuple[str, ...] = ()  # pytest ids a person marked as known failures
     state: str = ""
     round: int = 1
-    extra: tuple[tuple[str, str], ...] = field(default=())  # lines Jetbox does not know: kept
+    known: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("goal", "status", "state"):
+            object.__setattr__(self, name, one_line(getattr(self, name)))
+        limits = {"active": MAX_ACTIVE, "next": MAX_NEXT, "notes": None, "known": None}
+        for name, limit in limits.items():
+            items = tuple(i for i in (one_line(v) for v in getattr(self, name)) if i)
+            object.__setattr__(self, name, items[:limit])
+        if not isinstance(self.round, int) or not 1 <= self.round < 10 ** MAX_ROUND_DIGITS:
+            raise StatusError(f"round {self.round!r} is out of range")
 
     def with_(self, **changes: object) -> Status:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -44,48 +63,62 @@ class Status:
         lines += [f"Notes: {item}" for item in self.notes] or ["Notes:"]
         lines += [f"Known: {item}" for item in self.known]
         lines += [f"State: {self.state}", f"Round: {self.round}"]
-        lines += [f"{key}: {value}" for key, value in self.extra]
         return "\n".join(lines) + "\n"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _line_error(source: str, number: int, raw: str, problem: str) -> StatusError:
+    return StatusError(f"{source} line {number}: `{for_terminal(raw.strip()[:80])}` {problem}; "
+                       f"fix or remove that line (or delete {Path(source).name} to have it "
+                       f"rebuilt from the ledger)")
+
+
+def _round(text: str, source: str, number: int) -> int:
+    # isdigit() accepts "²" and int() any length: only ASCII digits, a bounded count.
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_ROUND_DIGITS) or \
+            int(text) < 1:
+        raise _line_error(source, number, f"Round: {text}", f"must be a whole number from 1, "
+                          f"written with the digits 0-9 (at most {MAX_ROUND_DIGITS})")
+    return int(text)
 
 
 def parse(text: str, source: str = "status.txt") -> Status:
-    """Read status.txt leniently: CRLF, a BOM, blank and unknown lines are fine."""
+    """Read status.txt strictly: CRLF, a BOM and blank lines are fine; every other line must
+    be `Key: value` with a known key, single keys once. Anything else is a StatusError
+    naming the line, so a stray line can never be read as a plan."""
     values: dict[str, list[str]] = {key: [] for key in KEYS}
-    extra: list[tuple[str, str]] = []
-    for raw in text.lstrip("\ufeff").splitlines():
+    round_no = 1
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+        if not raw.strip():
+            continue
         key, sep, value = raw.partition(":")
         key, value = key.strip(), value.strip()
-        if not sep or not key:
-            continue
-        canonical = next((k for k in KEYS if k.lower() == key.lower()), None)
+        canonical = next((k for k in KEYS if k.lower() == key.lower()), None) if sep else None
         if canonical is None:
-            extra.append((key, value))
-        elif value:
+            raise _line_error(source, number, raw, f"is not a status line (known keys: "
+                              f"{', '.join(KEYS)}; free text goes on a `Notes:` line)")
+        if canonical not in LIST_KEYS and values[canonical]:
+            raise _line_error(source, number, raw, f"repeats `{canonical}:`, which is "
+                              f"allowed once")
+        if canonical == "Round":
+            round_no = _round(value, source, number)
+        if value or canonical not in LIST_KEYS:
             values[canonical].append(value)
-    if not values["Goal"]:
+    if not values["Goal"] or not values["Goal"][0]:
         raise StatusError(f"{source}: no `Goal:` line")
-    round_text = (values["Round"] or ["1"])[0]
-    if not round_text.isdigit() or int(round_text) < 1:
-        raise StatusError(f"{source}: `Round: {round_text}` is not a whole number of at least 1")
     return Status(
         goal=values["Goal"][0],
         status=(values["Status"] or ["yellow - unknown"])[0],
-        active=tuple(values["Active"][:MAX_ACTIVE]),
-        next=tuple(values["Next"][:MAX_NEXT]),
+        active=tuple(values["Active"]),
+        next=tuple(values["Next"]),
         notes=tuple(values["Notes"]),
-        known=tuple(values["Known"]),
         state=(values["State"] or [""])[0],
-        round=int(round_text),
-        extra=tuple(extra),
+        round=round_no,
+        known=tuple(values["Known"]),
     )
 
 
 class StatusFile:
-    """status.txt on disk: read leniently, written atomically after every transition."""
+    """status.txt on disk: read strictly, written atomically after every transition."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -95,7 +128,7 @@ class StatusFile:
         return self.path.exists() and bool(self.path.read_bytes().strip())
 
     def read(self) -> Status:
-        text = self.path.read_bytes().decode("utf-8", errors="replace")
+        text = self.path.read_bytes().decode("utf-8", errors="surrogateescape")
         return parse(text, source=str(self.path))
 
     def write(self, status: Status) -> None:
@@ -108,5 +141,5 @@ class StatusFile:
 
 def clean_item(text: str, limit: int = 160) -> str:
     """An item for a status line: one line, bounded."""
-    flat = _one_line(text)
+    flat = one_line(" ".join(text.split()))
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."

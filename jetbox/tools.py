@@ -25,6 +25,7 @@ from jetbox.policy import (
 )
 from jetbox.process import run_process, scrubbed_env
 from jetbox.search import SearchRefused, search
+from jetbox.text import escape_name, escape_surrogates
 from jetbox.textfile import EditRefused, line_range, locate
 from jetbox.workspace import IGNORED_DIRS, absent_protected, remove_created
 
@@ -160,7 +161,9 @@ class Toolbox:
         if not target.absolute.is_dir():
             raise Refusal(f"{target.relative} is not a folder")
         entries = sorted(os.scandir(target.absolute), key=lambda e: (not e.is_dir(), e.name))
-        shown = [f"{e.name}/" if e.is_dir() else f"{e.name} ({e.stat().st_size} bytes)"
+        # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
+        shown = [f"{escape_name(e.name)}/" if e.is_dir() else
+                 f"{escape_name(e.name)} ({e.stat().st_size} bytes)"
                  for e in entries if e.name not in IGNORED_DIRS]
         limit = self.policy.max_list_entries
         more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
@@ -198,7 +201,7 @@ class Toolbox:
                            self.policy.max_output_chars)
         except SearchRefused as exc:
             raise Refusal(str(exc)) from None
-        return ToolResult("search", True, found)
+        return ToolResult("search", True, escape_surrogates(found))
 
     def _edit_file(self, path: str, old: str, new: str, round_no: int) -> ToolResult:
         target = jail(self.workspace, path, for_write=True)

@@ -55,3 +55,22 @@ def test_bad_pyproject_names_the_file(tmp_path: Path) -> None:
 def test_readme_configuration_table_is_current() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert settings_table() in readme
+
+
+@pytest.mark.parametrize("toml", ["tool = 5\n", "[tool]\njetbox = 5\n", "tool = [1, 2]\n",
+                                  "[tool]\njetbox = 'x'\n", "[tool.jetbox]\nmax_rounds = inf\n"])
+def test_a_pyproject_of_the_wrong_shape_is_a_config_error(tmp_path: Path, toml: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(toml)
+    with pytest.raises(ConfigError, match="pyproject.toml"):
+        resolve_settings({}, tmp_path, {}, {})
+
+
+def test_tool_equals_5_stops_a_run_with_exit_2_not_a_traceback(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    (tmp_path / "pyproject.toml").write_text("tool = 5\n")
+    result = run_cli("run", "g", "-w", str(tmp_path), "--host", "http://127.0.0.1:9",
+                     "--sandbox", "none")
+    assert result.code == 2
+    assert result.err.startswith("jetbox: ") and "`tool` must be a table" in result.err
+    assert result.err.count("\n") == 1

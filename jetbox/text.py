@@ -1,0 +1,115 @@
+"""One rule for text crossing a boundary: the model, the ledger, the terminal, status.txt.
+
+The escape form is the same everywhere: `\\xHH` for a byte or a character up to U+00FF,
+`\\uXXXX` for any other character. What is escaped depends on the boundary:
+
+- escape_surrogates: text that is not valid Unicode (a file name decoded with
+  surrogateescape, a lone surrogate in a model reply) becomes encodable. An undecodable
+  byte (U+DC80-U+DCFF) is shown as the byte, `caf\\xe9.txt`; any other lone surrogate as
+  `\\ud800`. One-way: backslashes are left alone, so code and Windows paths read as sent.
+- escape_name / unescape_name: a file name, shown and taken back. Also escapes control
+  characters (as their UTF-8 bytes) and doubles a literal backslash, so the form is
+  unambiguous and unescape_name maps it back to the same os.fsencode bytes.
+- for_terminal: model-controlled text before it reaches a terminal. Every control
+  character (C0, DEL, C1: ESC, so no OSC 52, title or screen-clear sequence survives) and
+  every bidi or line-separator control is escaped; newlines and tabs are kept only where
+  output is meant to be several lines.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+# Format characters that reorder or break lines on a terminal (Trojan Source, U+2028).
+_INVISIBLE = (0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_NAME_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(\\))")
+
+
+def _code(number: int) -> str:
+    return f"\\x{number:02x}" if number <= 0xFF else f"\\u{number:04x}"
+
+
+def _surrogate(char: str) -> str:
+    number = ord(char)
+    return f"\\x{number - 0xDC00:02x}" if 0xDC80 <= number <= 0xDCFF else f"\\u{number:04x}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """`text` with every lone surrogate escaped, so it always encodes to UTF-8."""
+    return _SURROGATE.sub(lambda m: _surrogate(m.group()), text)
+
+
+def json_safe(value: Any) -> Any:
+    """`value` (JSON-like) with escape_surrogates applied to every string, keys included."""
+    if isinstance(value, str):
+        return escape_surrogates(value)
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def _terminal_table(multiline: bool) -> dict[int, str]:
+    codes = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *_INVISIBLE]
+    kept = (0x0A, 0x09) if multiline else ()
+    return {code: _code(code) for code in codes if code not in kept}
+
+
+_ONE_LINE = _terminal_table(multiline=False)
+_MULTILINE = _terminal_table(multiline=True)
+
+
+def for_terminal(text: object, multiline: bool = False) -> str:
+    """`text` safe to print: no control character reaches the terminal, only its escape."""
+    return escape_surrogates(str(text)).translate(_MULTILINE if multiline else _ONE_LINE)
+
+
+def _name_char(char: str) -> str:
+    number = ord(char)
+    if char == "\\":
+        return "\\\\"
+    if 0xD800 <= number <= 0xDFFF:
+        return _surrogate(char)
+    if number < 0x20 or 0x7F <= number < 0xA0:
+        return "".join(f"\\x{byte:02x}" for byte in char.encode("utf-8"))
+    return char
+
+
+def escape_name(name: str) -> str:
+    """A file name (or relative path) as Jetbox shows it: printable, valid UTF-8, reversible."""
+    return "".join(_name_char(char) for char in name)
+
+
+def unescape_name(text: str) -> str:
+    """The name escape_name showed as `text`: `\\xHH` bytes decoded like os.fsdecode,
+    `\\\\` a backslash. Raises ValueError for any other backslash."""
+    out: list[str] = []
+    pending = bytearray()
+    position = 0
+    for match in _NAME_ESCAPE.finditer(text):
+        literal = text[position:match.start()]
+        if "\\" in literal:
+            raise ValueError(f"{text!r}: a backslash must start \\xHH, \\uXXXX or \\\\")
+        if literal:
+            out.append(pending.decode("utf-8", "surrogateescape") + literal)
+            pending.clear()
+        if match.group(1):
+            pending.append(int(match.group(1), 16))
+        else:
+            out.append(pending.decode("utf-8", "surrogateescape")
+                       + (chr(int(match.group(2), 16)) if match.group(2) else "\\"))
+            pending.clear()
+        position = match.end()
+    rest = text[position:]
+    if "\\" in rest:
+        raise ValueError(f"{text!r}: a backslash must start \\xHH, \\uXXXX or \\\\")
+    return "".join(out) + pending.decode("utf-8", "surrogateescape") + rest
+
+
+# The name issue 14 and the workspace jail use for taking an escaped path back.
+unescape_path = unescape_name
