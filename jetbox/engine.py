@@ -149,21 +149,32 @@ def resuming(request: RunRequest, ledger: Ledger) -> bool:
     return request.goal is None or same_goal(request.goal, records[0]["goal"])
 
 
-def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
-             model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
-             ) -> tuple[Any, Mapping[str, Any]]:
-    """Validate everything, then start or resume: nothing runs before all checks pass."""
+@dataclass(frozen=True)
+class Checked:
+    """Everything open_run validated, before anything in the workspace changed."""
+
+    workspace: Workspace
+    spec: MachineSpec
+    ledger: Ledger
+    trust: Any
+    handlers: Mapping[str, Any]
+    settings: Settings
+    toolbox: Any
+    prober: Any
+    python: Any
+
+
+def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) -> Checked:
+    """Validate the machine, the configuration and its trust, the settings and the tools."""
     from jetbox.interpreter import find_interpreter
     from jetbox.policy import ToolPolicy
     from jetbox.probe import Prober, probe_specs_from_yaml
-    from jetbox.run import Run
     from jetbox.sandbox import resolve_sandbox
     from jetbox.tools import Toolbox
 
-    folder = request.workspace
-    if not folder.is_dir():
-        raise UsageError(f"workspace {folder} is not a folder")
-    workspace = Workspace.at(folder)
+    if not request.workspace.is_dir():
+        raise UsageError(f"workspace {request.workspace} is not a folder")
+    workspace = Workspace.at(request.workspace)
     spec = load_machine(find_machine_file(request.machine, workspace.root, cwd))
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
@@ -180,25 +191,37 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
     check_conditions(spec)
     python = find_interpreter(workspace.root, settings.python, environ)
-    status_file = StatusFile(workspace.status_path)
-    status = begin(request.goal, request.fresh, spec, ledger, status_file, python.describe())
-    trust.record(ledger)
-    strays = reap_strays(workspace.root)
+    return Checked(workspace, spec, ledger, trust, handlers, settings,
+                   Toolbox(workspace.root, ledger, policy, python),
+                   Prober(workspace.root, probes, sandbox=sandbox, python=python), python)
+
+
+def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
+             model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
+             ) -> tuple[Any, Mapping[str, Any]]:
+    """Validate everything, then start or resume: nothing runs before all checks pass."""
+    from jetbox.run import Run
+
+    c = check_request(request, environ, cwd)
+    status_file = StatusFile(c.workspace.status_path)
+    status = begin(request.goal, request.fresh, c.spec, c.ledger, status_file,
+                   c.python.describe())
+    c.trust.record(c.ledger)
+    strays = reap_strays(c.workspace.root)
     if strays:
-        ledger.append("strays_killed", pids=strays)
-    display = Display(open_log(workspace.log_path), stream, request.quiet, request.verbose)
-    factory = (model_factory or default_model_factory)(settings, display)
-    run = Run(settings, workspace, spec, ledger, status_file, status, factory,
-              Toolbox(workspace.root, ledger, policy, python),
-              Prober(workspace.root, probes, sandbox=sandbox, python=python), display)
-    if trust.reason and trust.reason.startswith("--trust-config"):
-        display.event(f"configuration accepted ({trust.reason})")
-    verb = "resuming" if status.state != spec.initial or status.round > 1 else "starting"
-    display.event(f"{verb} at {status.state}, round {status.round}; machine {spec.path}; "
-                  f"python {python.describe()}")
-    if not python.has_pytest:
-        display.warn(python.pytest_missing_hint())
-    return run, handlers
+        c.ledger.append("strays_killed", pids=strays)
+    display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
+    factory = (model_factory or default_model_factory)(c.settings, display)
+    run = Run(c.settings, c.workspace, c.spec, c.ledger, status_file, status, factory,
+              c.toolbox, c.prober, display)
+    if c.trust.reason and c.trust.reason.startswith("--trust-config"):
+        display.event(f"configuration accepted ({c.trust.reason})")
+    verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
+    display.event(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
+                  f"python {c.python.describe()}")
+    if not c.python.has_pytest:
+        display.warn(c.python.pytest_missing_hint())
+    return run, c.handlers
 
 
 def execute(run: Any, handlers: Mapping[str, Any]) -> int:

@@ -38,7 +38,9 @@ def line_range(text: str, start: int | None, end: int | None, max_chars: int,
         size += len(line) + 8
         if shown and size > max_chars:
             break
-        shown.append(line[:max_chars])
+        shown.append(line if len(line) <= max_chars else
+                     f"{line[:max_chars]} ... [{len(line) - max_chars} more characters on "
+                     f"this line not shown]")
     stop = first + len(shown) - 1
     header = f"{path}: lines {first}-{stop} of {total}"
     body = numbered(shown, first, len(str(total)))
