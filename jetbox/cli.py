@@ -119,7 +119,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run, handlers = open_run(request, os.environ, Path.cwd(), err)
         if lock.took_over:
             run.ledger.append("lock_taken_over", owner=lock.took_over)
-            run.event(f"took over a stale lock from pid {lock.took_over.get('pid')}")
+            run.event(lock.describe_takeover())
         return execute(run, handlers)
 
 
