@@ -26,8 +26,11 @@ class Settings:
                          "(http://127.0.0.1:11434).", "OLLAMA_HOST")
     max_rounds: int = _setting(20, "Rounds per invocation before pausing (exit 3).")
     timebox_s: float = _setting(900.0, "Seconds per invocation before pausing (exit 3).")
-    request_timeout_s: float = _setting(300.0, "Seconds without an answer from the model "
-                                        "server before a request counts as failed.")
+    request_timeout_s: float = _setting(200.0, "Wall-clock seconds one model request may "
+                                        "take, streaming included (cut to what is left of the "
+                                        "timebox) before it counts as failed. The defaults "
+                                        "keep 1 + `retries` tries and their backoff inside "
+                                        "`timebox_s`.")
     retries: int = _setting(3, "Retries of a failed model request (busy, 5xx, broken stream, "
                             "timeout) before the run pauses with exit 4.")
     retry_backoff_s: float = _setting(1.0, "First wait before a retry; it doubles each time.")

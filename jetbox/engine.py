@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,9 @@ class RunRequest:
 
 
 def default_model_factory(settings: Settings, display: Display) -> Callable[[], Model]:
+    # Taken before the Run starts its clock: a model call never outlives the timebox.
+    deadline = time.monotonic() + settings.timebox_s
+
     def make() -> Model:
         from jetbox.ollama_model import ModelOptions, OllamaModel
 
@@ -60,7 +64,7 @@ def default_model_factory(settings: Settings, display: Display) -> Callable[[], 
             options["seed"] = settings.seed
         return OllamaModel(ModelOptions(settings.model, settings.host, settings.request_timeout_s,
                                         options, settings.think, settings.protocol,
-                                        settings.retries, settings.retry_backoff_s),
+                                        settings.retries, settings.retry_backoff_s, deadline),
                            progress=display.progress, warn=display.warn)
     return make
 
@@ -215,8 +219,6 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
 
 def summary(run: Any, reason: str) -> None:
     """The table at the end of every invocation, whatever ended it."""
-    import time
-
     from jetbox.metrics import RunMetrics
 
     records = run.ledger.current_run()
