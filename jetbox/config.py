@@ -43,6 +43,9 @@ class Settings:
     protocol: str = _setting("auto", "How tool calls are exchanged: auto, tools (native) "
                              "or json (structured outputs).")
     sandbox: str = _setting("auto", "OS sandbox for commands and probes: auto, bwrap or none.")
+    pass_env: str = _setting("", "Comma-separated names of environment variables that "
+                             "commands and probes may see besides the allow-list (PATH, "
+                             "HOME, LANG, LC_*, TMPDIR, ...; see Safety).")
     max_tool_errors: int = _setting(5, "Malformed or refused tool calls in a row before "
                                     "the run pauses.")
     loop_limit: int = _setting(4, "Identical model replies in a row before the run pauses "
@@ -137,6 +140,10 @@ def validate(settings: Settings) -> Settings:
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"`{name}` must be one of {', '.join(allowed)}, "
                               f"got {getattr(settings, name)!r}")
+    for name in settings.pass_env.split(","):
+        if name.strip() and not name.strip().replace("_", "").isalnum():
+            raise ConfigError(f"`pass_env` lists {name.strip()!r}, which is not a variable "
+                              f"name; give names separated by commas, e.g. MY_VAR,OTHER")
     if settings.retries < 0 or settings.retry_backoff_s < 0:
         raise ConfigError("`retries` and `retry_backoff_s` cannot be negative")
     positive = ("max_rounds", "timebox_s", "request_timeout_s", "num_ctx", "max_tool_errors",

@@ -33,7 +33,7 @@ from jetbox.machine import (
     resolve_predicates,
 )
 from jetbox.model import Model
-from jetbox.process import reap_strays
+from jetbox.process import pass_env_names, reap_strays
 from jetbox.resume import begin, status_sha
 from jetbox.status import StatusFile
 from jetbox.workspace import Workspace
@@ -174,9 +174,10 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
         ledger.append("strays_killed", pids=strays)
     display = Display(open_log(workspace.log_path), stream, request.quiet, request.verbose)
     factory = (model_factory or default_model_factory)(settings, display)
+    pass_env = pass_env_names(settings.pass_env)
     run = Run(settings, workspace, spec, ledger, status_file, status, factory,
-              Toolbox(workspace.root, ledger, policy),
-              Prober(workspace.root, probes, sandbox=sandbox), display)
+              Toolbox(workspace.root, ledger, policy, pass_env),
+              Prober(workspace.root, probes, sandbox=sandbox, pass_env=pass_env), display)
     verb = "resuming" if status.state != spec.initial or status.round > 1 else "starting"
     display.event(f"{verb} at {status.state}, round {status.round}; machine {spec.path}")
     return run, handlers

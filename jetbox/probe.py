@@ -163,8 +163,10 @@ class Prober:
     """Runs the probes in parallel, or reuses the last report when nothing changed."""
 
     def __init__(self, workspace: Path, specs: Sequence[ProbeSpec] = DEFAULT_PROBES,
-                 sandbox: str = "none", max_workers: int = 4) -> None:
+                 sandbox: str = "none", max_workers: int = 4,
+                 pass_env: tuple[str, ...] = ()) -> None:
         self.workspace = workspace
+        self.pass_env = pass_env  # the `pass_env` setting
         self.specs = tuple(specs)
         self.sandbox = sandbox
         self.max_workers = max_workers
@@ -174,7 +176,7 @@ class Prober:
         mark = fingerprint(self.workspace)
         if previous is not None and previous.fingerprint == mark:
             return replace(previous, reused=True)
-        env = {**scrubbed_env(), "PYTHONDONTWRITEBYTECODE": "1",
+        env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1"}
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
             checks = tuple(pool.map(lambda spec: self._check(spec, env), self.specs))

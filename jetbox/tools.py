@@ -22,6 +22,7 @@ from jetbox.policy import (
     split_command,
 )
 from jetbox.process import cap_text, run_process, scrubbed_env
+from jetbox.recovery import is_idempotent_program
 from jetbox.workspace import IGNORED_DIRS
 
 TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "write_file", "run_cmd", "finish")
@@ -68,8 +69,10 @@ def tool_specs() -> list[dict[str, Any]]:
 class Toolbox:
     """Dispatches the model's calls; never raises for anything the model sends."""
 
-    def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None) -> None:
+    def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None,
+                 pass_env: tuple[str, ...] = ()) -> None:
         self.workspace = workspace.resolve()
+        self.pass_env = pass_env  # the `pass_env` setting: variables commands may see
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
         self._specs = tool_specs()
@@ -175,8 +178,10 @@ class Toolbox:
         if isinstance(program, str):
             raise Refusal(program)
         full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
-        intent = self.ledger.append("intent", action="cmd", argv=full, round=round_no)
-        env = {**scrubbed_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        intent = self.ledger.append("intent", action="cmd", argv=full, program=name,
+                                    idempotent=is_idempotent_program(name, self.workspace),
+                                    round=round_no)
+        env = {**scrubbed_env(pass_env=self.pass_env), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
