@@ -46,12 +46,26 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                    help="every event as its own line, even on a terminal")
 
 
+def version() -> str:
+    """The installed distribution's version; the package's own when run from a checkout."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("jetbox")
+    except metadata.PackageNotFoundError:
+        from jetbox import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     from jetbox.engine import EXIT_CODES_HELP
 
     parser = argparse.ArgumentParser(prog="jetbox", description=DESCRIPTION,
                                      epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", "-V", action="version", version=f"jetbox {version()}",
+                        help="print Jetbox's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _run_parser(sub)
     p = sub.add_parser("status", help="print status.txt and the last ledger entries",

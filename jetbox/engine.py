@@ -218,17 +218,26 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
         close_log(run.display.logger)
 
 
+def completed_rounds(records: list[dict[str, Any]], initial: str) -> int:
+    """Rounds that ran to their end: each ends with the transition back to the initial state."""
+    return sum(r["kind"] == "transition" and r.get("dest") == initial for r in records)
+
+
 def summary(run: Any, reason: str) -> None:
     """The table at the end of every invocation, whatever ended it."""
     from jetbox.metrics import RunMetrics
 
     records = run.ledger.current_run()
+    session = [r for r in records if r["seq"] > run.session_start]
     whole = RunMetrics.from_records(records, time.time())
-    c = RunMetrics.from_records([r for r in records if r["seq"] > run.session_start], time.time())
+    c = RunMetrics.from_records(session, time.time())
+    initial = run.spec.initial
     tests = "; ".join(ch.summary for ch in run.report.checks) if run.report else "not probed"
     run.display.table(f"run summary ({reason})", [
         ("exit reason", reason),
-        ("rounds", f"{run.status.round} (this session {run.session_rounds})"),
+        ("rounds completed", f"{completed_rounds(session, initial)} this session, "
+                             f"{completed_rounds(records, initial)} in the run"),
+        ("stopped in", f"round {run.status.round}, state {run.status.state}"),
         ("model calls", f"{c.model_calls} this session, {whole.model_calls} in the run"),
         ("tokens in / out", f"{c.tokens_in} / {c.tokens_out} this session"),
         ("files written", f"{len(c.files_written)} this session, "
