@@ -56,10 +56,10 @@ class OllamaModel:
         self._warned_context = False
 
     def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
-        if not self.protocol:
-            self.protocol = self._choose_protocol()
         for attempt in range(self.settings.retries + 1):
             try:
+                if not self.protocol:
+                    self.protocol = self._choose_protocol()
                 return self._chat_once(messages, tools, self._budget_s())
             except Retryable as exc:
                 if attempt == self.settings.retries:
@@ -90,7 +90,11 @@ class OllamaModel:
     def _choose_protocol(self) -> str:
         """Native tools when /api/show lists the capability, else the JSON protocol."""
         with _translated_errors(self):
-            shown = self._client.show(self.name)
+            try:
+                shown = self._client.show(self.name)
+            except (TypeError, AttributeError) as exc:  # JSON, but not an object
+                raise Retryable(f"Ollama at {self.host} answered /api/show with something "
+                                f"that is not Ollama's: {str(exc)[:80]}") from None
         capabilities = list(getattr(shown, "capabilities", None) or [])
         if capabilities and "tools" not in capabilities:
             self.warn(f"{self.name} has no tool-calling capability; using the JSON protocol")
@@ -254,6 +258,9 @@ class _translated_errors:
             return self._response_error(exc, host, name)
         if isinstance(exc, httpx.HTTPError):
             raise Retryable(f"connection to Ollama at {host} broke: {exc}") from None
+        if isinstance(exc, json.JSONDecodeError):  # e.g. a proxy's HTML page for /api/show
+            raise Retryable(f"Ollama at {host} answered with something that is not JSON: "
+                            f"{str(exc)[:80]}") from None
         import pydantic
 
         if isinstance(exc, pydantic.ValidationError):  # e.g. tool-call arguments as a string

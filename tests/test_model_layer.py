@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -301,3 +303,35 @@ def test_the_timebox_between_tool_calls_leaves_the_rest_for_the_resume(
     results = [r["index"] for r in ledger(workspace)
                if r["kind"] == "tool_result" and r["name"] == "run_cmd"]
     assert sorted(results) == [0, 1, 2, 3]
+
+
+class _HtmlEverywhere(BaseHTTPRequestHandler):
+    """Not Ollama at all: a proxy or captive portal answering 200 with HTML to everything."""
+
+    def _page(self) -> None:
+        body = b"<html><body>Sign in to the network</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _page
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+def test_a_server_answering_html_everywhere_is_retried_then_exit_4(workspace: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlEverywhere)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host",
+                         f"http://127.0.0.1:{server.server_address[1]}", "--sandbox", "none")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.code == 4, result.err
+    assert "is not JSON" in result.err and "internal error" not in result.err
+    assert status_fields(workspace)["State"] == "Act"
