@@ -117,8 +117,10 @@ def _pump(stream: IO[bytes], sink: _HeadTail, stop: threading.Event) -> None:
         return
     import select
 
+    poller = select.poll()  # not select(): it fails for descriptors above 1023
+    poller.register(fd, select.POLLIN | select.POLLHUP)
     while not stop.is_set():
-        if select.select([fd], [], [], 0.05)[0]:
+        if poller.poll(50):
             chunk = os.read(fd, _CHUNK)
             if not chunk:
                 return
