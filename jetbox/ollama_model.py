@@ -135,7 +135,9 @@ class OllamaModel:
 
         worker = threading.Thread(target=consume, name="jetbox-model-stream", daemon=True)
         worker.start()
-        worker.join(budget_s)
+        ends = time.monotonic() + budget_s
+        while worker.is_alive() and time.monotonic() < ends:
+            worker.join(min(0.25, max(ends - time.monotonic(), 0.0)))  # Ctrl-C stays prompt
         if worker.is_alive():
             cancelled.set()
             client.close()
