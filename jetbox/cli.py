@@ -56,12 +56,26 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                    help="every event as its own line, even on a terminal")
 
 
+def version() -> str:
+    """The installed distribution's version; the package's own when run from a checkout."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("jetbox")
+    except metadata.PackageNotFoundError:
+        from jetbox import __version__
+
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     from jetbox.engine import EXIT_CODES_HELP
 
     parser = argparse.ArgumentParser(prog="jetbox", description=DESCRIPTION,
                                      epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", "-V", action="version", version=f"jetbox {version()}",
+                        help="print Jetbox's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _run_parser(sub)
     p = sub.add_parser("status", help="print status.txt and the last ledger entries",
@@ -130,7 +144,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         run, handlers = open_run(request, os.environ, Path.cwd(), err)
         if lock.took_over:
             run.ledger.append("lock_taken_over", owner=lock.took_over)
-            run.event(f"took over a stale lock from pid {lock.took_over.get('pid')}")
+            run.event(lock.describe_takeover())
         return execute(run, handlers)
 
 

@@ -26,8 +26,11 @@ class Settings:
                          "(http://127.0.0.1:11434).", "OLLAMA_HOST")
     max_rounds: int = _setting(20, "Rounds per invocation before pausing (exit 3).")
     timebox_s: float = _setting(900.0, "Seconds per invocation before pausing (exit 3).")
-    request_timeout_s: float = _setting(300.0, "Seconds without an answer from the model "
-                                        "server before a request counts as failed.")
+    request_timeout_s: float = _setting(200.0, "Wall-clock seconds one model request may "
+                                        "take, streaming included (cut to what is left of the "
+                                        "timebox) before it counts as failed. The defaults "
+                                        "keep 1 + `retries` tries and their backoff inside "
+                                        "`timebox_s`.")
     retries: int = _setting(3, "Retries of a failed model request (busy, 5xx, broken stream, "
                             "timeout) before the run pauses with exit 4.")
     retry_backoff_s: float = _setting(1.0, "First wait before a retry; it doubles each time.")
@@ -45,6 +48,9 @@ class Settings:
                            "in the workspace, else Jetbox's own.")
     known_failures: str = _setting("", "Comma-separated pytest ids known to fail: they may "
                                    "still fail at the end (status.txt `Known:` lines add more).")
+    pass_env: str = _setting("", "Comma-separated names of environment variables that "
+                             "commands and probes may see besides the allow-list (PATH, "
+                             "HOME, LANG, LC_*, TMPDIR, ...; see Safety).")
     max_tool_errors: int = _setting(5, "Malformed or refused tool calls in a row before "
                                     "the run pauses.")
     loop_limit: int = _setting(4, "Identical model replies in a row before the run pauses "
@@ -144,6 +150,10 @@ def validate(settings: Settings) -> Settings:
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"`{name}` must be one of {', '.join(allowed)}, "
                               f"got {getattr(settings, name)!r}")
+    for name in settings.pass_env.split(","):
+        if name.strip() and not name.strip().replace("_", "").isalnum():
+            raise ConfigError(f"`pass_env` lists {name.strip()!r}, which is not a variable "
+                              f"name; give names separated by commas, e.g. MY_VAR,OTHER")
     if settings.retries < 0 or settings.retry_backoff_s < 0:
         raise ConfigError("`retries` and `retry_backoff_s` cannot be negative")
     positive = ("max_rounds", "timebox_s", "request_timeout_s", "num_ctx", "max_tool_errors",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,7 +33,7 @@ from jetbox.machine import (
     resolve_predicates,
 )
 from jetbox.model import Model
-from jetbox.process import reap_strays
+from jetbox.process import pass_env_names, reap_strays
 from jetbox.resume import begin, same_goal, status_sha
 from jetbox.status import StatusFile
 from jetbox.text import for_terminal
@@ -55,6 +56,9 @@ class RunRequest:
 
 
 def default_model_factory(settings: Settings, display: Display) -> Callable[[], Model]:
+    # Taken before the Run starts its clock: a model call never outlives the timebox.
+    deadline = time.monotonic() + settings.timebox_s
+
     def make() -> Model:
         from jetbox.ollama_model import ModelOptions, OllamaModel
 
@@ -63,7 +67,7 @@ def default_model_factory(settings: Settings, display: Display) -> Callable[[], 
             options["seed"] = settings.seed
         return OllamaModel(ModelOptions(settings.model, settings.host, settings.request_timeout_s,
                                         options, settings.think, settings.protocol,
-                                        settings.retries, settings.retry_backoff_s),
+                                        settings.retries, settings.retry_backoff_s, deadline),
                            progress=display.progress, warn=display.warn)
     return make
 
@@ -191,9 +195,11 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
     check_conditions(spec)
     python = find_interpreter(workspace.root, settings.python, environ)
+    pass_env = pass_env_names(settings.pass_env)
     return Checked(workspace, spec, ledger, trust, handlers, settings,
-                   Toolbox(workspace.root, ledger, policy, python),
-                   Prober(workspace.root, probes, sandbox=sandbox, python=python), python)
+                   Toolbox(workspace.root, ledger, policy, python, pass_env),
+                   Prober(workspace.root, probes, sandbox=sandbox, python=python,
+                          pass_env=pass_env), python)
 
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
@@ -260,19 +266,26 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
         close_log(run.display.logger)
 
 
+def completed_rounds(records: list[dict[str, Any]], initial: str) -> int:
+    """Rounds that ran to their end: each ends with the transition back to the initial state."""
+    return sum(r["kind"] == "transition" and r.get("dest") == initial for r in records)
+
+
 def summary(run: Any, reason: str) -> None:
     """The table at the end of every invocation, whatever ended it."""
-    import time
-
     from jetbox.metrics import RunMetrics
 
     records = run.ledger.current_run()
+    session = [r for r in records if r["seq"] > run.session_start]
     whole = RunMetrics.from_records(records, time.time())
-    c = RunMetrics.from_records([r for r in records if r["seq"] > run.session_start], time.time())
+    c = RunMetrics.from_records(session, time.time())
+    initial = run.spec.initial
     tests = run.verdict().line if run.report else "not probed"
     run.display.table(f"run summary ({reason})", [
         ("exit reason", reason),
-        ("rounds", f"{run.status.round} (this session {run.session_rounds})"),
+        ("rounds completed", f"{completed_rounds(session, initial)} this session, "
+                             f"{completed_rounds(records, initial)} in the run"),
+        ("stopped in", f"round {run.status.round}, state {run.status.state}"),
         ("model calls", f"{c.model_calls} this session, {whole.model_calls} in the run"),
         ("tokens in / out", f"{c.tokens_in} / {c.tokens_out} this session"),
         ("files written", f"{len(c.files_written)} this session, "

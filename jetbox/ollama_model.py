@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jetbox.errors import ModelUnavailable, UsageError
+from jetbox.errors import ModelUnavailable, Paused, UsageError
 from jetbox.model import Message, Reply, ToolCall
 from jetbox.protocol import calls_from_text, json_schema, to_json_protocol
 
@@ -24,12 +26,13 @@ class ModelOptions:
 
     name: str
     host: str = ""
-    timeout_s: float = 300.0
+    timeout_s: float = 200.0        # the wall time of one request, streaming included
     options: Mapping[str, Any] | None = None  # temperature, num_ctx, seed
     think: str = ""
     protocol: str = "auto"  # auto | tools | json
     retries: int = 3
     backoff_s: float = 1.0
+    deadline: float | None = None   # time.monotonic() when the run's timebox ends
 
 
 class Retryable(Exception):
@@ -53,26 +56,45 @@ class OllamaModel:
         self._warned_context = False
 
     def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
-        if not self.protocol:
-            self.protocol = self._choose_protocol()
         for attempt in range(self.settings.retries + 1):
             try:
-                return self._chat_once(messages, tools)
+                if not self.protocol:
+                    self.protocol = self._choose_protocol()
+                return self._chat_once(messages, tools, self._budget_s())
             except Retryable as exc:
                 if attempt == self.settings.retries:
                     raise ModelUnavailable(f"Ollama at {self.host} failed {attempt + 1} times; "
                                            f"last: {exc}; the run is paused, run again to "
                                            f"resume") from None
                 delay = self.settings.backoff_s * 2 ** attempt
+                if self._left_s() <= delay:
+                    raise Paused(f"timebox: it ended during a model call (last: {exc})") \
+                        from None
                 self.warn(f"{exc}; retrying in {delay:g} s ({attempt + 1}/"
                           f"{self.settings.retries})")
                 time.sleep(delay)
         raise AssertionError("unreachable")
 
+    def _left_s(self) -> float:
+        """Seconds until the run's timebox ends (infinite without one)."""
+        deadline = self.settings.deadline
+        return float("inf") if deadline is None else deadline - time.monotonic()
+
+    def _budget_s(self) -> float:
+        """The wall time one request may take: request_timeout_s, cut to the timebox."""
+        left = self._left_s()
+        if left <= 0:
+            raise Paused("timebox: it ended before the model call")
+        return min(self.settings.timeout_s, left)
+
     def _choose_protocol(self) -> str:
         """Native tools when /api/show lists the capability, else the JSON protocol."""
         with _translated_errors(self):
-            shown = self._client.show(self.name)
+            try:
+                shown = self._client.show(self.name)
+            except (TypeError, AttributeError) as exc:  # JSON, but not an object
+                raise Retryable(f"Ollama at {self.host} answered /api/show with something "
+                                f"that is not Ollama's: {str(exc)[:80]}") from None
         capabilities = list(getattr(shown, "capabilities", None) or [])
         if capabilities and "tools" not in capabilities:
             self.warn(f"{self.name} has no tool-calling capability; using the JSON protocol")
@@ -80,21 +102,54 @@ class OllamaModel:
         return "tools"
 
     def _chat_once(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
-                   ) -> Reply:
+                   budget_s: float) -> Reply:
         import ollama
 
         try:
-            return self._stream(messages, tools)
+            return self._bounded(messages, tools, budget_s)
         except ollama.ResponseError as exc:
             if exc.status_code == 400 and "does not support tools" in str(exc.error) \
                     and self.protocol == "tools":
                 self.protocol = "json"
                 self.warn(f"{self.name} does not support tools; switching to the JSON protocol "
                           f"for the rest of the run")
-                return self._stream(messages, tools)
+                return self._bounded(messages, tools, budget_s)
             raise
 
-    def _stream(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
+    def _bounded(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+                 budget_s: float) -> Reply:
+        """One request that ends within `budget_s` of wall time, however the server streams:
+        the stream is read in a worker thread, abandoned (its connection closed) at the limit."""
+        import ollama
+
+        # The client's own timeout (between bytes) only backs up the wall-time limit below.
+        client = ollama.Client(host=self.host, timeout=budget_s + 5)
+        outcome: dict[str, Any] = {}
+        cancelled = threading.Event()
+
+        def consume() -> None:
+            try:
+                outcome["reply"] = self._stream(client, messages, tools, cancelled)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=consume, name="jetbox-model-stream", daemon=True)
+        worker.start()
+        ends = time.monotonic() + budget_s
+        while worker.is_alive() and time.monotonic() < ends:
+            worker.join(min(0.25, max(ends - time.monotonic(), 0.0)))  # Ctrl-C stays prompt
+        if worker.is_alive():
+            cancelled.set()
+            client.close()
+            raise Retryable(f"no complete reply from Ollama at {self.host} within "
+                            f"{budget_s:g} s")
+        client.close()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["reply"]
+
+    def _stream(self, client: Any, messages: Sequence[Message],
+                tools: Sequence[Mapping[str, Any]], cancelled: threading.Event) -> Reply:
         started = time.monotonic()
         content, thinking, calls = [], [], []
         final: Any = None
@@ -102,12 +157,14 @@ class OllamaModel:
         use_json = self.protocol == "json"
         wire = to_json_protocol(messages, tools) if use_json else list(messages)
         with _translated_errors(self):
-            stream = self._client.chat(
+            stream = client.chat(
                 model=self.name, messages=wire, tools=None if use_json else (list(tools) or None),
                 format=json_schema(tools) if use_json else None, stream=True,
                 options=dict(self.settings.options or {}) or None,
                 think=self.settings.think or None)
-            for chunk in stream:
+            for chunk in _parsed(stream, self.host):
+                if cancelled.is_set():
+                    break
                 message = chunk.message
                 if not first_token_s and (message.content or message.thinking
                                           or message.tool_calls):
@@ -120,6 +177,9 @@ class OllamaModel:
                               f"{time.monotonic() - started:.1f} s")
                 if chunk.done:
                     final = chunk
+        if final is None and not cancelled.is_set():
+            raise Retryable(f"the stream from Ollama at {self.host} ended before its final "
+                            f"chunk")
         return self._reply("".join(content), "".join(thinking), calls, final, started,
                            first_token_s, [t["function"]["name"] for t in tools])
 
@@ -150,9 +210,22 @@ class OllamaModel:
                       f"the compaction budget")
 
 
-def _json_thought(content: str) -> str:
-    import json
+def _parsed(stream: Iterator[Any], host: str) -> Iterator[Any]:
+    """The client's chunks; a line it cannot parse (half a JSON line, an HTML error page,
+    a JSON value that is not an object) is a broken stream, worth a retry."""
+    iterator = iter(stream)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except (json.JSONDecodeError, AttributeError, TypeError) as exc:
+            raise Retryable(f"Ollama at {host} sent a line that is not Ollama's JSON stream "
+                            f"({type(exc).__name__}: {str(exc)[:80]})") from None
+        yield chunk
 
+
+def _json_thought(content: str) -> str:
     try:
         value = json.loads(content)
     except ValueError:
@@ -187,6 +260,9 @@ class _translated_errors:
             return self._response_error(exc, host, name)
         if isinstance(exc, httpx.HTTPError):
             raise Retryable(f"connection to Ollama at {host} broke: {exc}") from None
+        if isinstance(exc, json.JSONDecodeError):  # e.g. a proxy's HTML page for /api/show
+            raise Retryable(f"Ollama at {host} answered with something that is not JSON: "
+                            f"{str(exc)[:80]}") from None
         import pydantic
 
         if isinstance(exc, pydantic.ValidationError):  # e.g. tool-call arguments as a string

@@ -150,8 +150,9 @@ class Prober:
 
     def __init__(self, workspace: Path, specs: Sequence[ProbeSpec] = DEFAULT_PROBES,
                  sandbox: str = "none", max_workers: int = 4,
-                 python: Interpreter | None = None) -> None:
+                 python: Interpreter | None = None, pass_env: tuple[str, ...] = ()) -> None:
         self.workspace = workspace
+        self.pass_env = pass_env  # the `pass_env` setting
         self.specs = tuple(specs)
         self.sandbox = sandbox
         self.max_workers = max_workers
@@ -166,7 +167,7 @@ class Prober:
         files, mark = self.changes.snapshot()
         if reuse and previous is not None and previous.fingerprint == mark:
             return replace(previous, reused=True)
-        env = {**scrubbed_env(), "PYTHONDONTWRITEBYTECODE": "1",
+        env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1"}
         absent = absent_protected(self.workspace)  # a model's conftest.py runs in here too
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:

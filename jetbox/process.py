@@ -1,26 +1,40 @@
-"""Child processes: argv only, no stdin, scrubbed env, capped output, whole tree killed."""
+"""Child processes: argv only, no stdin, an allow-listed env, capped output, whole tree
+killed, and a timeout that holds however the child's descendants hold its pipe."""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-# Variables whose names look like credentials never reach a child the model controls.
-SECRET_NAME = re.compile(r"TOKEN|KEY|SECRET|PASSWORD|PASSWD|CREDENTIAL|AUTH|COOKIE|SESSION",
-                         re.IGNORECASE)
+# The only variables a child the model controls inherits (plus the `pass_env` setting):
+# credentials hide in too many shapes (DATABASE_URL, HTTPS_PROXY=http://u:pw@..., GH_PAT)
+# for a list of forbidden names to catch them. PYTHONPATH, PYTHONSTARTUP and PYTHONHOME
+# are left out on purpose: they make a child import or run code from outside the
+# workspace; the PYTHON* variables kept only change how Python prints and decodes.
+ALLOWED_ENV = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "TERM", "VIRTUAL_ENV", "SYSTEMROOT", "SYSTEMDRIVE", "COMSPEC", "PATHEXT", "WINDIR",
+    "APPDATA", "LOCALAPPDATA", "USERPROFILE", "PYTHONIOENCODING", "PYTHONUTF8",
+    "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED"})
+ALLOWED_PREFIXES = ("LC_",)
 _CHUNK = 65536
+GRACE_S = 1.0  # how long a pipe held open by an escaped descendant is still read
 # Every child carries its workspace in this variable, so that a later Jetbox can find
 # grandchildren that outlived a killed Jetbox (the parent-death signal reaches only the
 # direct child) and end them.
 CHILD_MARKER = "JETBOX_CHILD_OF"
+# And each command its own id, so that descendants which left its process group (a new
+# session, a double fork) are found and ended with it (Linux; elsewhere the job object or
+# the sandbox's pid namespace does this).
+COMMAND_MARKER = "JETBOX_COMMAND_ID"
 
 
 @dataclass(frozen=True)
@@ -43,10 +57,19 @@ def cap_text(text: str, max_chars: int) -> str:
     return f"{text[:half]}\n... [{elided} characters elided] ...\n{text[-half:]}"
 
 
-def scrubbed_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment minus anything that looks like a secret."""
+def scrubbed_env(base: Mapping[str, str] | None = None,
+                 pass_env: Iterable[str] = ()) -> dict[str, str]:
+    """The allow-listed part of the environment, plus the variables named in `pass_env`."""
     source = os.environ if base is None else base
-    return {k: v for k, v in source.items() if not SECRET_NAME.search(k)}
+    extra = {name.strip().upper() for name in pass_env if name.strip()}
+    return {k: v for k, v in source.items()
+            if k.upper() in ALLOWED_ENV or k.upper() in extra
+            or k.upper().startswith(ALLOWED_PREFIXES)}
+
+
+def pass_env_names(setting: str) -> tuple[str, ...]:
+    """The `pass_env` setting ("NAME, OTHER") as names."""
+    return tuple(name.strip() for name in setting.split(",") if name.strip())
 
 
 class _HeadTail:
@@ -57,8 +80,13 @@ class _HeadTail:
         self.head = bytearray()
         self.tail = bytearray()
         self.dropped = 0
+        self.lock = threading.Lock()  # a reader given up on may still be feeding
 
     def feed(self, chunk: bytes) -> None:
+        with self.lock:
+            self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> None:
         room = self.max_bytes // 2 - len(self.head)
         if room > 0:
             self.head += chunk[:room]
@@ -70,16 +98,33 @@ class _HeadTail:
             self.dropped += excess
 
     def text(self) -> str:
-        head = self.head.decode("utf-8", errors="replace")
-        tail = self.tail.decode("utf-8", errors="replace")
-        if not self.dropped:
+        with self.lock:
+            head = self.head.decode("utf-8", errors="replace")
+            tail = self.tail.decode("utf-8", errors="replace")
+            dropped = self.dropped
+        if not dropped:
             return head + tail
-        return f"{head}\n... [{self.dropped} bytes elided] ...\n{tail}"
+        return f"{head}\n... [{dropped} bytes elided] ...\n{tail}"
 
 
-def _pump(stream: IO[bytes], sink: _HeadTail) -> None:
-    while chunk := stream.read(_CHUNK):
-        sink.feed(chunk)
+def _pump(stream: IO[bytes], sink: _HeadTail, stop: threading.Event) -> None:
+    """Read until EOF, or until `stop` (POSIX): a descendant that escaped the kill may hold
+    the pipe open for minutes, and a blocked read cannot be interrupted from outside."""
+    fd = stream.fileno()
+    if os.name == "nt":  # no select() on pipes; the job object kills every holder instead
+        while chunk := os.read(fd, _CHUNK):
+            sink.feed(chunk)
+        return
+    import select
+
+    poller = select.poll()  # not select(): it fails for descriptors above 1023
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    while not stop.is_set():
+        if poller.poll(50):
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                return
+            sink.feed(chunk)
 
 
 def _parent_death_setup() -> Callable[[], None]:
@@ -136,14 +181,16 @@ def run_process(
 
         full_argv = bwrap_argv(full_argv, workspace or cwd, visible=visible)
     sink = _HeadTail(max_output_chars)
+    command_id = uuid.uuid4().hex
     child_env = {**(os.environ if env is None else env),
-                 CHILD_MARKER: str((workspace or cwd).resolve())}
+                 CHILD_MARKER: str((workspace or cwd).resolve()), COMMAND_MARKER: command_id}
     process = subprocess.Popen(full_argv, cwd=cwd, env=child_env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, **_spawn_options())
     job = _windows_job(process)
     assert process.stdout is not None
-    reader = threading.Thread(target=_pump, args=(process.stdout, sink), daemon=True)
+    stop = threading.Event()
+    reader = threading.Thread(target=_pump, args=(process.stdout, sink, stop), daemon=True)
     reader.start()
     timed_out = False
     try:
@@ -153,30 +200,45 @@ def run_process(
     finally:
         kill_tree(process)  # also reaps grandchildren left behind by a finished child
         process.wait()
-        reader.join(timeout=5)
-        process.stdout.close()
+        _kill_marked(f"{COMMAND_MARKER}={command_id}")
+        _stop_reading(reader, stop)
+        if not reader.is_alive():
+            process.stdout.close()  # never under a blocked reader: close() would wait for it
         if job is not None:
             job.close()
     return ProcessResult(tuple(argv), None if timed_out else process.returncode, sink.text(),
                          timed_out, time.monotonic() - started)
 
 
+def _stop_reading(reader: threading.Thread, stop: threading.Event) -> None:
+    """EOF comes at once when the tree is gone; a pipe still held after GRACE_S belongs to a
+    descendant that left the process group, and is no longer waited for."""
+    reader.join(GRACE_S)
+    stop.set()
+    reader.join(GRACE_S)
+
+
 def reap_strays(workspace: Path) -> list[int]:
     """Kill processes a previous, killed Jetbox left running for this workspace (Linux).
 
     Called while holding the workspace lock, so no live Jetbox owns them."""
+    return _kill_marked(f"{CHILD_MARKER}={workspace.resolve()}")
+
+
+def _kill_marked(assignment: str) -> list[int]:
+    """Kill every process whose environment holds `NAME=value` (Linux; elsewhere none)."""
     proc = Path("/proc")
     if not sys.platform.startswith("linux") or not proc.is_dir():
         return []
     import signal
 
-    marker = f"{CHILD_MARKER}={workspace.resolve()}".encode() + b"\0"
+    marker = b"\0" + assignment.encode() + b"\0"
     killed = []
     for entry in proc.iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if marker in (entry / "environ").read_bytes() + b"\0":
+            if marker in b"\0" + (entry / "environ").read_bytes() + b"\0":
                 os.kill(int(entry.name), signal.SIGKILL)
                 killed.append(int(entry.name))
         except OSError:

@@ -116,15 +116,21 @@ def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> tu
     return True, f"{intent['path']}: completed after Jetbox stopped mid-write"
 
 
-def is_idempotent(argv: list[str]) -> bool:
-    """pytest and ruff runs only read the workspace's code: safe to run again."""
-    words = [Path(a).stem.lower() for a in argv[:3]]
-    return any(program in words for program in IDEMPOTENT_PROGRAMS)
+def is_idempotent_program(program: str, workspace: Path) -> bool:
+    """Whether the program Jetbox resolved (after its policy, e.g. `pytest` as
+    `python -m pytest`) is a check safe to run twice: pytest or ruff, and not shadowed by a
+    module of that name at the workspace's top (which `python -m` would import instead).
+    Decided when the command starts and recorded on its intent; names in the arguments
+    (`python tools/pytest.py`) never count."""
+    if program not in IDEMPOTENT_PROGRAMS:
+        return False
+    return not (workspace / f"{program}.py").exists() and not (workspace / program).exists()
 
 
 def resolve_command(ledger: Ledger, intent: dict[str, Any]) -> str | None:
-    """A command whose result was never recorded. None means: run it again (idempotent)."""
-    if is_idempotent(list(intent.get("argv", []))):
+    """A command whose result was never recorded. None means: run it again, which only the
+    intent's own record can allow (`idempotent: true`, written before it started)."""
+    if intent.get("idempotent") is True:
         ledger.append("result", intent=intent["seq"], action="cmd", ok=False,
                       recovered="re-run (idempotent)")
         return None

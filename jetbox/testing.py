@@ -38,6 +38,9 @@ class Turn:
     error: str | None = None
     stream_error: bool = False      # a few chunks, then a {"error": ...} line (status 200)
     delay_s: float = 0.0            # wait before the first byte (timeouts)
+    partial_line: bool = False      # half a JSON line, then the stream ends (a dropped link)
+    non_json_body: bool = False     # a 200 whose body is an HTML page (a proxy's error)
+    endless_thinking: bool = False  # thinking chunks, one every 20 ms, forever
     prompt_tokens: int | None = None
 
 
@@ -143,7 +146,7 @@ class OfflineOllama:
 
     def start(self) -> OfflineOllama:
         handler = type("Handler", (_Handler,), {"ollama": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -175,6 +178,15 @@ class OfflineOllama:
     def wait(self, seconds: float) -> None:
         """Sleep that stop() interrupts, so a hanging reply never blocks shutdown."""
         self._stopping.wait(seconds)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (a timeout the test wanted) is no error worth a traceback."""
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -295,7 +307,36 @@ class _Handler(BaseHTTPRequestHandler):
         if turn.http_status:
             self._error(turn.http_status, turn.error or "error")
             return
+        if turn.non_json_body:
+            self._send(200, b"<html><body>502 Bad Gateway</body></html>\n", "text/html")
+            return
+        if turn.endless_thinking:
+            self._think_forever(name)
+            return
         self._reply(model, plan_chunks(model, request, turn), stream, "stop", turn, request)
+
+    def _start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _think_forever(self, name: str) -> None:
+        """A model stuck thinking: chunks keep coming, `done` never does."""
+        self._start_stream()
+        self.close_connection = True
+        try:
+            while not self.ollama._stopping.is_set():
+                line = {"model": name, "created_at": _now(), "done": False,
+                        "message": {"role": "assistant", "content": "", "thinking": "hmm "}}
+                self._chunk((json.dumps(line) + "\n").encode())
+                self.ollama.wait(0.02)
+        except OSError:
+            return  # the client gave up and closed the connection
 
     def _reply(self, model: FakeModel, chunks: list[dict[str, Any]], stream: bool,
                done_reason: str, turn: Turn, request: ChatRequest | None = None) -> None:
@@ -311,14 +352,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, _joined(model.name, messages, done_reason, metrics))
             return
         lines = list(_stream_lines(model.name, messages, done_reason, metrics, turn))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start_stream()
         for line in lines:
             data = (json.dumps(line) + "\n").encode()
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-            self.wfile.flush()
+            if turn.partial_line:
+                self._chunk(data[:len(data) // 2])
+                self.close_connection = True
+                break
+            self._chunk(data)
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

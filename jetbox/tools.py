@@ -24,6 +24,7 @@ from jetbox.policy import (
     split_command,
 )
 from jetbox.process import run_process, scrubbed_env
+from jetbox.recovery import is_idempotent_program
 from jetbox.search import SearchRefused, search
 from jetbox.text import escape_name, escape_surrogates
 from jetbox.textfile import EditRefused, line_range, locate
@@ -96,8 +97,9 @@ class Toolbox:
     """Dispatches the model's calls; never raises for anything the model sends."""
 
     def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None,
-                 python: Interpreter | None = None) -> None:
+                 python: Interpreter | None = None, pass_env: tuple[str, ...] = ()) -> None:
         self.workspace = workspace.resolve()
+        self.pass_env = pass_env  # the `pass_env` setting: variables commands may see
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
         self._specs = tool_specs()
@@ -267,8 +269,10 @@ class Toolbox:
         if isinstance(program, str):
             raise Refusal(program)
         full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
-        intent = self.ledger.append("intent", action="cmd", argv=full, round=round_no)
-        env = {**scrubbed_env(), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        intent = self.ledger.append("intent", action="cmd", argv=full, program=name,
+                                    idempotent=is_idempotent_program(name, self.workspace),
+                                    round=round_no)
+        env = {**scrubbed_env(pass_env=self.pass_env), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
                "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
         absent = absent_protected(self.workspace)
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,

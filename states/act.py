@@ -30,7 +30,8 @@ class Act(Handler):
     """Reads: run.messages (rebuilt if this invocation resumed here); a reply journaled
     before a crash, which is finished instead of asking the model again.
     Writes: a `model_reply` ledger record before any call runs, then one `tool_result`
-    per call (the tools add their own intent/result records); run.reply, run.results."""
+    per call (the tools add their own intent/result records); run.reply, run.results.
+    Past the timebox between two calls it pauses, leaving the rest to the resume."""
 
     outcomes = ("acted",)
 
@@ -46,6 +47,8 @@ class Act(Handler):
             run.ledger.append("tool_result", round=run.round, index=0, name="(none)",
                               arguments={}, ok=False, refused=False, output=NO_CALL)
         for index in range(start, len(reply.tool_calls)):
+            if index > start:
+                self._check_timebox(run, index, len(reply.tool_calls))
             call = reply.tool_calls[index]
             result = None
             if pending is not None and index == start and pending.intent is not None:
@@ -58,6 +61,14 @@ class Act(Handler):
             raise Paused(f"{streak} refused or malformed tool calls in a row; see the ledger's "
                          f"refusal records", status="red")
         return "acted"
+
+    @staticmethod
+    def _check_timebox(run: Run, index: int, total: int) -> None:
+        """Between two calls of one reply: past the timebox, pause; the reply is journaled,
+        so the resume runs the rest of its calls without asking the model again."""
+        if run.elapsed_s() >= run.settings.timebox_s:
+            raise Paused(f"timebox: {run.settings.timebox_s:g} s this session; calls "
+                         f"{index + 1}-{total} of the model's reply run on resume")
 
     @staticmethod
     def _ask(run: Run) -> Reply:

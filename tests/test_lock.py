@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from jetbox.lock import WorkspaceBusy, WorkspaceLock
+from jetbox.ledger import Ledger
+from jetbox.lock import WorkspaceBusy, WorkspaceLock, parse_owner
 from jetbox.testing import OfflineOllama
-from tests.conftest import MATHX_GOAL, jetbox_process, run_cli
+from tests.conftest import MATHX_GOAL, ROOT, jetbox_process, run_cli
 
 
 def dead_pid() -> int:
@@ -67,3 +71,156 @@ def test_lock_is_released_on_exit(tmp_path: Path) -> None:
     with WorkspaceLock(path):
         assert json.loads(path.read_text())["pid"] == os.getpid()
     assert not path.exists()
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b"garbage \xff\xfe", b'{"pid": 1e20}', b"",
+                                     b'{"pid": true}', b'{"pid": -5}', b'{"pid": "12"}',
+                                     b"[" * 100_000])
+def test_damaged_lock_is_taken_over_without_a_traceback(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / ".jetbox.lock"
+    path.write_bytes(content)
+    lock = WorkspaceLock(path)
+    with lock:
+        assert json.loads(path.read_text())["pid"] == os.getpid()
+    assert lock.describe_takeover().startswith("took over a damaged lock")
+    assert not path.exists()
+
+
+def test_run_with_a_damaged_lock_works_and_says_so(workspace: Path,
+                                                   mathx_server: OfflineOllama) -> None:
+    (workspace / ".jetbox.lock").write_text("[1, 2]")
+    result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                     "--sandbox", "none")
+    assert result.code == 0, result.err
+    assert "took over a damaged lock ([1, 2])" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_lock_that_is_a_folder_is_a_one_line_error(workspace: Path) -> None:
+    (workspace / ".jetbox.lock").mkdir()
+    result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", "http://127.0.0.1:9",
+                     "--sandbox", "none")
+    assert result.code == 1
+    assert result.err.strip().splitlines() == [
+        f"jetbox: {workspace / '.jetbox.lock'} is a folder, not Jetbox's lock; remove it and "
+        f"run again"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
+def test_lock_of_a_reused_pid_is_stale(tmp_path: Path) -> None:
+    """A live process with the recorded pid but another start time is not the owner."""
+    path = tmp_path / ".jetbox.lock"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        path.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
+                                    "started": 1, "boot": None}))
+        lock = WorkspaceLock(path)
+        with lock:
+            assert lock.took_over is not None and lock.took_over["pid"] == other.pid
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_the_lock_file_never_exists_without_its_owner(tmp_path: Path) -> None:
+    """Linked into place whole: a reader polling the name sees nothing or the full owner."""
+    path = tmp_path / ".jetbox.lock"
+    seen: list[bytes] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            try:
+                seen.append(path.read_bytes())
+            except FileNotFoundError:
+                pass
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        for _ in range(200):
+            with WorkspaceLock(path):
+                pass
+    finally:
+        done.set()
+        watcher.join()
+    assert seen, "the watcher never saw the lock"
+    assert all(json.loads(data)["pid"] == os.getpid() for data in seen)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+CONTENDER = """
+import sys, time
+from pathlib import Path
+from jetbox.cli import main
+go = Path(sys.argv[1])
+print("ready", flush=True)
+while not go.exists():
+    time.sleep(0.0005)
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def _start_pair(workspace: Path, go: Path) -> list[subprocess.Popen[str]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JETBOX_FAILPOINT": "hold:before:Probe"}
+    argv = [sys.executable, "-c", CONTENDER, str(go), "run", MATHX_GOAL, "-w", str(workspace),
+            "--host", "http://127.0.0.1:9", "--sandbox", "none"]
+    pair = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True) for _ in range(2)]
+    for process in pair:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    go.touch()  # both are waiting on this file: they start within a millisecond
+    return pair
+
+
+def _one_pair(workspace: Path, go: Path) -> tuple[bool, str]:
+    """(exactly one ran and the other was refused clearly, what happened)."""
+    pair = _start_pair(workspace, go)
+    try:
+        deadline = time.monotonic() + 30
+        while all(p.poll() is None for p in pair) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        finished = [p for p in pair if p.poll() is not None]
+        if len(finished) != 1:
+            return False, f"{len(finished)} of 2 exited"
+        loser, winner = finished[0], next(p for p in pair if p is not finished[0])
+        error = loser.stderr.read() if loser.stderr else ""
+        assert winner.stderr is not None
+        marker = "[none]"
+        for marker in winner.stderr:  # its failpoint: the winner holds the lock and works
+            if marker.startswith("[failpoint]"):
+                break
+        holder = parse_owner(Path(workspace / ".jetbox.lock").read_bytes()) or {}
+        ok = (loser.returncode == 1 and "another Jetbox" in error and "Traceback" not in error
+              and marker.startswith("[failpoint]") and holder.get("pid") == winner.pid)
+        return ok, f"loser exit {loser.returncode}: {error.strip()}; winner said {marker!r}"
+    finally:
+        for process in pair:
+            process.kill()
+            process.wait()
+        go.unlink()
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_the_same_instant_exactly_one_works(workspace: Path,
+                                                                tmp_path: Path) -> None:
+    """100 pairs: even pairs race for a free lock, odd ones for the stale lock the killed
+    winner of the pair before left behind (the takeover race)."""
+    pairs, good, failures = 100, 0, []
+    for number in range(pairs):
+        if number % 2 == 0:
+            (workspace / ".jetbox.lock").unlink(missing_ok=True)
+        ok, what = _one_pair(workspace, tmp_path / "go")
+        good += ok
+        if not ok:
+            failures.append(f"pair {number}: {what}")
+    records = Ledger(workspace / "agent_ledger.log").records()
+    opened = [r for r in records if r["kind"] in ("run_start", "resume")]
+    print(f"lock race: {good}/{pairs} pairs had exactly one run working")
+    assert good == pairs, failures[:5]
+    assert len(opened) == pairs  # the refused runs wrote nothing
+    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    # Either contender may remove a stale lock; it is recorded when the winner did.
+    assert 0 < len([r for r in records if r["kind"] == "lock_taken_over"]) <= pairs // 2
+    leftovers = [p.name for p in workspace.iterdir() if p.name.startswith(".jetbox.lock.")]
+    assert leftovers == []
