@@ -1,8 +1,10 @@
-"""Atomic file replacement that survives crashes on Linux and Windows."""
+"""Atomic file replacement that survives crashes on Linux and Windows, and bounded reads."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -54,5 +56,31 @@ def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_bounded(path: Path, max_bytes: int) -> tuple[bytes, int]:
+    """At most `max_bytes` of a regular file, and the size it claims.
+
+    The read is bounded by `max_bytes`, never by the claimed size: a 100 GB sparse file
+    or a file that grows while read costs max_bytes of memory. Non-regular files (a FIFO
+    would block forever, /dev/zero never ends) raise OSError instead of being read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks: list[bytes] = []
+        remaining = max(max_bytes, 0)
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks), info.st_size
     finally:
         os.close(fd)

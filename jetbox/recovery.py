@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jetbox.fsutil import atomic_write_bytes
+from jetbox.fsutil import atomic_write_bytes, read_bounded
 from jetbox.ledger import Ledger
 from jetbox.model import Reply
+from jetbox.paths import jail
 from jetbox.status import Status
 
 # Commands whose re-run cannot change anything the model did: checks, not actions.
@@ -82,25 +83,48 @@ def pending_reply(ledger: Ledger, state: str) -> Pending | None:
 
 def result_text(result: dict[str, Any]) -> str:
     """The tool result for an action that completed before the crash, from its record."""
+    if not result.get("ok") and result.get("error"):
+        return f"error: {result['error']} (before Jetbox stopped; not tried again)"
     if result.get("action") == "write":
         return f"wrote {result.get('path')} (before Jetbox stopped)"
     tail = result.get("output_tail", "")
     return f"exit code {result.get('exit_code')} (before Jetbox stopped)\n{tail}".rstrip()
 
 
-def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> str:
-    """A write whose result was never recorded: check by hash, apply at most once."""
-    target = workspace / intent["path"]
-    current = target.read_bytes() if target.is_file() else None
-    wanted = intent["content"].encode("utf-8")
-    if current is not None and hashlib.sha256(current).hexdigest() == intent["sha256"]:
-        ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
-                      path=intent["path"], sha256=intent["sha256"], recovered="already applied")
-        return f"wrote {intent['path']} (applied before Jetbox stopped; not written again)"
-    atomic_write_bytes(target, wanted)
+def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> tuple[bool, str]:
+    """A write whose result was never recorded: check by hash, apply at most once.
+
+    Returns (ok, the text the model sees). A write that cannot be completed now (the
+    target became a folder, a symlink loop or a path out of the workspace, the disk
+    refuses) is recorded as failed: it is never replayed into the same error again."""
+    path = str(intent.get("path"))
+    try:
+        wanted = str(intent.get("content", "")).encode("utf-8")
+        target = jail(workspace, path, for_write=True).absolute
+        if _has_content(target, wanted, str(intent.get("sha256"))):
+            ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
+                          path=path, sha256=intent.get("sha256"), recovered="already applied")
+            return True, f"wrote {path} (applied before Jetbox stopped; not written again)"
+        atomic_write_bytes(target, wanted)
+    except (ValueError, OSError) as exc:  # PathRefused is a ValueError
+        error = f"{exc.strerror or type(exc).__name__}: {path}" \
+            if isinstance(exc, OSError) else str(exc)
+        ledger.append("result", intent=intent["seq"], action="write", ok=False, changed=False,
+                      path=path, error=error, recovered="failed on resume")
+        return False, (f"error: the write of {path} was interrupted when Jetbox stopped and "
+                       f"cannot be completed now: {error}")
     ledger.append("result", intent=intent["seq"], action="write", ok=True, changed=True,
-                  path=intent["path"], sha256=intent["sha256"], recovered="applied on resume")
-    return f"wrote {intent['path']} (completed after Jetbox stopped mid-write)"
+                  path=path, sha256=intent.get("sha256"), recovered="applied on resume")
+    return True, f"wrote {path} (completed after Jetbox stopped mid-write)"
+
+
+def _has_content(target: Path, wanted: bytes, sha256: str) -> bool:
+    """Whether `target` already holds `wanted`: a size check first, so a huge file at the
+    target is never read whole (at most one byte more than `wanted`)."""
+    if not target.is_file():
+        return False
+    data, size = read_bounded(target, len(wanted) + 1)
+    return size == len(wanted) and hashlib.sha256(data).hexdigest() == sha256
 
 
 def is_idempotent(argv: list[str]) -> bool:

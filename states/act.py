@@ -72,8 +72,8 @@ class Act(Handler):
             return ToolResult(name, bool(result.get("ok")), result_text(result),
                               changed=bool(result.get("changed")))
         if intent.get("action") == "write":
-            text = resolve_write(run.ledger, run.workspace.root, intent)
-            return ToolResult(name, True, text, changed=True)
+            ok, text = resolve_write(run.ledger, run.workspace.root, intent)
+            return ToolResult(name, ok, text, changed=ok)
         text = resolve_command(run.ledger, intent)
         return None if text is None else ToolResult(name, False, text)
 
