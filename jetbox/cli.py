@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from jetbox.errors import EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
+from jetbox.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -95,11 +95,25 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
     try:
         return command(args, out, err)
     except JetboxError as exc:
-        err.write(f"jetbox: {exc}\n")
+        err.write(f"jetbox: {_one_line(str(exc))}\n")
         return exc.exit_code
     except KeyboardInterrupt:
         err.write("jetbox: interrupted\n")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a file Jetbox needs (the lock, agent.log, ...) is not usable
+        where = f" {exc.filename}" if exc.filename else ""
+        err.write(f"jetbox: cannot use{where}: {exc.strerror or exc} (disk full, read-only or "
+                  f"no permission?); fix that, then run again\n")
+        return EXIT_ERROR
+    except Exception as exc:  # a bug; a person still gets one line, not a traceback
+        err.write(f"jetbox: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                  f"(a bug in Jetbox: please report it with the command you ran)\n")
+        return EXIT_ERROR
+
+
+def _one_line(text: str) -> str:
+    """Errors are one line on the terminal, whatever the exception's text held."""
+    return " ".join(text.split())[:2000]
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

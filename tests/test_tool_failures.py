@@ -13,7 +13,6 @@ from jetbox import failpoints
 from jetbox.fsutil import read_bounded
 from jetbox.ledger import Ledger
 from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
-from jetbox.tools import Toolbox
 from tests.conftest import run_cli, status_fields
 
 PASSING_TEST = "def test_ok():\n    assert True\n"
@@ -125,18 +124,34 @@ def test_an_unexpected_exception_in_a_tool_is_an_internal_error_result_with_a_tr
 
 
 def test_permission_denied_is_a_failed_result(tmp_path: Path) -> None:
-    if os.name == "nt" or os.geteuid() == 0:
-        pytest.skip("running as root (or on Windows): chmod 000 does not deny access")
-    locked = tmp_path / "ws" / "locked"
-    locked.mkdir(parents=True)
-    (locked / "f.txt").write_text("x")
-    locked.chmod(0)
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    if os.name == "nt":
+        pytest.skip("chmod 000 does not deny access on Windows")
+    workspace = tmp_path / "ws"
+    (workspace / "locked").mkdir(parents=True)
+    (workspace / "locked" / "f.txt").write_text("x")
+    (workspace / "locked").chmod(0)
+    snippet = ("import sys; from pathlib import Path; from jetbox.ledger import Ledger; "
+               "from jetbox.tools import Toolbox; ws = Path(sys.argv[1]); "
+               "print(Toolbox(ws, Ledger(ws.parent / 'l.log')).dispatch("
+               "'read_file', {'path': 'locked/f.txt'}))")
+    argv = [sys.executable, "-c", snippet, str(workspace)]
+    if os.geteuid() == 0:  # root reads anything, except as the owner in a user namespace
+        if not shutil.which("unshare") or subprocess.run(["unshare", "-U", "true"]).returncode:
+            pytest.skip("running as root without user namespaces: mode 000 does not deny")
+        argv = ["unshare", "-U", *argv]
     try:
-        result = Toolbox(tmp_path / "ws", Ledger(tmp_path / "l.log")).dispatch(
-            "read_file", {"path": "locked/f.txt"})
+        child = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
     finally:
-        locked.chmod(0o755)
-    assert not result.ok and "Permission denied" in result.output
+        (workspace / "locked").chmod(0o755)
+    assert child.returncode == 0, child.stderr
+    assert "ok=False" in child.stdout and "error: Permission denied: locked/f.txt" in child.stdout
 
 
 def crash_after_write_intent(workspace: Path, path: str) -> None:
