@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
     except KeyboardInterrupt:
         err.write("jetbox: interrupted\n")
         return EXIT_INTERRUPTED
+    except IsADirectoryError as exc:  # e.g. agent.log or status.txt made a folder
+        err.write(f"jetbox: {exc.filename} is a folder where Jetbox keeps a file: move it "
+                  f"away (e.g. rename it to {Path(str(exc.filename)).name}.bad) and run "
+                  f"again\n")
+        return EXIT_USAGE
     except OSError as exc:  # a file Jetbox needs (the lock, agent.log, ...) is not usable
         where = f" {exc.filename}" if exc.filename else ""
         err.write(f"jetbox: cannot use{where}: {exc.strerror or exc} (disk full, read-only or "

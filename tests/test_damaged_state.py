@@ -146,3 +146,15 @@ def test_a_read_only_workspace_is_exit_1_naming_the_file(workspace: Path) -> Non
     assert (workspace / "agent_ledger.log").read_bytes() == before
     assert run(workspace, goal=None).code == 0  # writable again: it resumes
 
+
+
+@pytest.mark.parametrize("command, folder", [("run", "agent.log"), ("status", "status.txt")])
+def test_a_jetbox_file_made_a_folder_is_exit_2_naming_it(workspace: Path, command: str,
+                                                         folder: str) -> None:
+    green_workspace(workspace)
+    if command == "status":
+        assert run(workspace, "--max-rounds", "1").code == 3
+        (workspace / folder).unlink()
+    (workspace / folder).mkdir()
+    result = run(workspace) if command == "run" else run_cli("status", "-w", str(workspace))
+    assert_one_clear_line(result, 2, f"{workspace / folder} is a folder", "move it away")
