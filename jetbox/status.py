@@ -14,7 +14,7 @@ LIST_KEYS = ("Active", "Next", "Notes")
 KEYS = ("Goal", "Status", "Active", "Next", "Notes", "State", "Round")
 MAX_NEXT = 4
 MAX_ACTIVE = 3
-MAX_STATUS_BYTES = 1_000_000
+MAX_STATUS_BYTES = 16_000_000  # a bigger status.txt is a mistake: refused, never read whole
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,6 @@ class StatusFile:
             if not stat.S_ISREG(info.st_mode):
                 raise self._odd("a folder" if stat.S_ISDIR(info.st_mode) else
                                 "not a regular file")
-            # A person's notes file is small; a huge one is a mistake, not a status.
             if info.st_size > MAX_STATUS_BYTES:
                 raise self._odd(f"{info.st_size} bytes, more than {MAX_STATUS_BYTES}")
             return self.path.read_bytes()
