@@ -23,14 +23,23 @@ TEXT = st.one_of(
                      "/etc/passwd", "C:\\x", "\\\\?\\C:\\", "NUL", "x:y", "status.txt",
                      "agent_ledger.log", ".git/config", "n" * 300]),
 )
+def weighted(*choices: tuple[int, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+    """Pick among strategies in proportion to their weights (st.one_of picks evenly)."""
+    table = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.integers(0, len(table) - 1).flatmap(lambda index: table[index])
+
+
 # Paths: mostly plausible ones built from names that exist, so calls get past the jail
-# into the tools' code, and some made of anything.
+# into the tools' code; a third of those start with a way out (a jail bug would show);
+# and some made of anything.
 NAME = st.one_of(st.sampled_from(["a.py", "sub", "..", ".", "loop_a", "link_out", "new.txt",
                                   "pkg", "x y", "a.py", "sub/deeper"]),
                  st.text(st.characters(categories=("L", "N")), min_size=1, max_size=12))
-PATHISH = st.one_of(st.lists(NAME, min_size=1, max_size=4).map("/".join),
-                    st.lists(NAME, min_size=1, max_size=4).map("/".join),
-                    TEXT, st.lists(TEXT, min_size=1, max_size=4).map("/".join))
+PLAUSIBLE = st.lists(NAME, min_size=1, max_size=4).map("/".join)
+WAY_OUT = st.sampled_from(["..", "../outside", "link_out", "sub/../..", "/tmp", "./..",
+                           "a.py/../.."])
+PATHISH = weighted((4, PLAUSIBLE), (2, st.tuples(WAY_OUT, PLAUSIBLE).map("/".join)),
+                   (2, TEXT), (1, st.lists(TEXT, min_size=1, max_size=4).map("/".join)))
 JSON_LIKE = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), TEXT),
     lambda children: st.one_of(st.lists(children, max_size=4),
@@ -42,11 +51,13 @@ def _tool_arguments(name: str) -> st.SearchStrategy[Any]:
     """Arguments of the right shape for `name` (so calls reach the tool's code), or junk."""
     keys = {"list_dir": ("path",), "read_file": ("path",), "write_file": ("path", "content"),
             "finish": ("summary",)}.get(name, ())
-    shaped = st.fixed_dictionaries({k: st.one_of(PATHISH, PATHISH, PATHISH, JSON_LIKE)
-                                    for k in keys})
-    junk = st.one_of(shaped.map(lambda d: {**d, "extra": 1}), JSON_LIKE, JSON_LIKE.map(repr),
-                     TEXT)
-    return st.one_of(shaped, shaped, shaped.map(json.dumps), junk)
+    value = {"path": PATHISH, "content": st.one_of(st.text(max_size=200), TEXT),
+             "summary": TEXT}
+    shaped = st.fixed_dictionaries({k: value[k] for k in keys})
+    odd = st.fixed_dictionaries({k: st.one_of(value[k], JSON_LIKE) for k in keys})
+    junk = st.one_of(odd, odd.map(lambda d: {**d, "extra": 1}), JSON_LIKE,
+                     JSON_LIKE.map(repr), TEXT)
+    return weighted((6, shaped), (1, shaped.map(json.dumps)), (3, junk))
 
 
 # run_cmd starts real processes: with arbitrary argv a property could run a script it just
@@ -62,8 +73,5 @@ RUN_CMD_ARGS = st.one_of(
 )
 TOOL_CALLS = st.sampled_from([n for n in TOOL_NAMES if n != "run_cmd"]).flatmap(
     lambda name: st.tuples(st.just(name), _tool_arguments(name)))
-CALLS = st.one_of(
-    TOOL_CALLS, TOOL_CALLS, TOOL_CALLS,
-    st.tuples(st.just("run_cmd"), RUN_CMD_ARGS),
-    st.tuples(st.one_of(TEXT, JSON_LIKE), JSON_LIKE),  # names that are not tools at all
-)
+CALLS = weighted((7, TOOL_CALLS), (1, st.tuples(st.just("run_cmd"), RUN_CMD_ARGS)),
+               (2, st.tuples(st.one_of(TEXT, JSON_LIKE), JSON_LIKE)))  # names of no tool
