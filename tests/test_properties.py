@@ -227,7 +227,7 @@ def _round_value_ok(text: str) -> bool:
     # Constraint, reported as a bug in status.parse (the parser is another engineer's):
     # a `Round:` value that str.isdigit() accepts but int() does not ("²", "①") or with
     # more than 4,300 digits raises ValueError instead of StatusError.
-    for line in text.splitlines():
+    for line in text.lstrip("\ufeff").splitlines():  # as parse reads it
         key, _, value = line.partition(":")
         if key.strip().lower() == "round" and value.strip().isdigit() and \
                 (not value.strip().isdecimal() or len(value.strip()) > 4000):
