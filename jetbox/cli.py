@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from jetbox.errors import EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
+from jetbox.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
 from jetbox.text import for_terminal
 
 DESCRIPTION = """\
@@ -124,6 +124,25 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
     except KeyboardInterrupt:
         err.write("jetbox: interrupted\n")
         return EXIT_INTERRUPTED
+    except IsADirectoryError as exc:  # e.g. agent.log or status.txt made a folder
+        err.write(f"jetbox: {exc.filename} is a folder where Jetbox keeps a file: move it "
+                  f"away (e.g. rename it to {Path(str(exc.filename)).name}.bad) and run "
+                  f"again\n")
+        return EXIT_USAGE
+    except OSError as exc:  # a file Jetbox needs (the lock, agent.log, ...) is not usable
+        where = f" {exc.filename}" if exc.filename else ""
+        err.write(f"jetbox: cannot use{where}: {exc.strerror or exc} (disk full, read-only or "
+                  f"no permission?); fix that, then run again\n")
+        return EXIT_ERROR
+    except Exception as exc:  # a bug; a person still gets one line, not a traceback
+        err.write(f"jetbox: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+                  f"(a bug in Jetbox: please report it with the command you ran)\n")
+        return EXIT_ERROR
+
+
+def _one_line(text: str) -> str:
+    """Errors are one line on the terminal, whatever the exception's text held."""
+    return " ".join(text.split())[:2000]
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

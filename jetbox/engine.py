@@ -21,6 +21,8 @@ from jetbox.errors import (
     MachineError,
     ModelUnavailable,
     Paused,
+    StatusError,
+    StorageError,
     UsageError,
 )
 from jetbox.ledger import Ledger
@@ -132,9 +134,15 @@ class Engine:
         run.status_file.write(run.status)
 
     def stop(self, status: str, kind: str, **fields: Any) -> None:
-        """Record why the run stopped; the state stays where the run will resume."""
+        """Record why the run stopped; the state stays where the run will resume.
+
+        Best effort: when the disk is what failed, recording the stop fails too, and that
+        must not hide the error that stopped the run. The ledger is the truth either way."""
         self.run.status = self.run.status.with_(status=status)
-        self._save(kind, **fields)
+        try:
+            self._save(kind, **fields)
+        except (StorageError, StatusError, OSError) as exc:
+            self.run.display.logger.error("could not record the stop (%s): %s", kind, exc)
 
 
 def check_conditions(spec: MachineSpec) -> None:
@@ -254,6 +262,7 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
         return EXIT_INTERRUPTED
     except JetboxError as exc:
         engine.stop(f"red - {exc}", "error", error=str(exc))
+        run.display.logger.error("stopped: %s", exc)
         raise
     except Exception as exc:
         run.display.logger.error("internal error:\n%s",

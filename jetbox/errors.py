@@ -58,3 +58,8 @@ class StorageError(JetboxError):
 
 class MachineError(JetboxError):
     """The machine reached a situation its declaration does not cover."""
+
+
+class LedgerWriteError(StorageError):
+    """agent_ledger.log could not be appended to: nothing can be journaled, so the run
+    stops; every record already written is kept."""

@@ -1,10 +1,13 @@
-"""Crash injection for tests: JETBOX_FAILPOINT=hold:<point> or kill:<point>[#n].
+"""Crash and fault injection for tests: JETBOX_FAILPOINT=<action>:<point>[#n].
 
 `hold` parks the process at the point (printing a marker) so a test can kill it from
 outside with SIGKILL; `kill` kills the process itself there, with no cleanup at all;
-`tear:ledger#n` writes only half of the n-th ledger line, then kills (a torn tail).
-Points: `before:<State>` (just before a handler runs) and `ledger#<n>` (after the
-n-th ledger append of this process). Unset in normal use: one dictionary lookup.
+`tear:ledger#n` writes only half of the n-th ledger line, then kills (a torn tail);
+`enospc:ledger#n` writes half of the n-th ledger line, then fails with ENOSPC the way a
+full disk does (and every later append too: a full disk stays full); `raise:tool:<name>`
+raises RuntimeError inside that tool's dispatch (an unexpected bug in a tool).
+Points: `before:<State>` (just before a handler runs), `ledger#<n>` (after the n-th
+ledger append of this process) and `tool:<name>`. Unset in normal use: one lookup.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 
 ENV = "JETBOX_FAILPOINT"
 _hits: dict[str, int] = {}
+_full: set[str] = set()
 
 
 def _armed(point: str, actions: tuple[str, ...]) -> str | None:
@@ -36,8 +40,27 @@ def tears(point: str) -> bool:
     return _armed(point, ("tear",)) is not None
 
 
+def disk_full(point: str) -> bool:
+    """Whether this visit of `point` should fail as if the disk were full (from the n-th on)."""
+    key = f"enospc:{point}"
+    if key in _full and os.environ.get(ENV, "").startswith(key):
+        return True
+    if _armed(point, ("enospc",)) is not None:
+        _full.add(key)
+        return True
+    return False
+
+
+def reset() -> None:
+    """Forget the visits counted so far (for tests that run Jetbox in-process twice)."""
+    _hits.clear()
+    _full.clear()
+
+
 def hit(point: str) -> None:
-    action = _armed(point, ("hold", "kill"))
+    action = _armed(point, ("hold", "kill", "raise"))
+    if action == "raise":
+        raise RuntimeError(f"failpoint raise:{point}")
     if action == "hold":
         sys.stderr.write(f"[failpoint] holding at {point}\n")
         sys.stderr.flush()

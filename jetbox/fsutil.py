@@ -1,9 +1,11 @@
-"""Atomic file replacement that survives crashes on Linux and Windows."""
+"""Atomic file replacement that survives crashes on Linux and Windows, and bounded reads."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -60,10 +62,29 @@ def fsync_dir(folder: Path) -> None:
 
 
 def read_bounded(path: Path, max_bytes: int) -> tuple[bytes, int]:
-    """At most max_bytes of a file, and its size: a sparse 100 GB file costs max_bytes."""
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        return handle.read(max_bytes), size
+    """At most `max_bytes` of a regular file, and the size it claims.
+
+    The read is bounded by `max_bytes`, never by the claimed size: a 100 GB sparse file
+    or a file that grows while read costs max_bytes of memory. Non-regular files (a FIFO
+    would block forever, /dev/zero never ends) raise OSError instead of being read.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        chunks: list[bytes] = []
+        remaining = max(max_bytes, 0)
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks), info.st_size
+    finally:
+        os.close(fd)
 
 
 def sha256(data: bytes) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import time
 import zlib
 from collections.abc import Iterable
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox import failpoints
-from jetbox.errors import LedgerCorrupt
+from jetbox.errors import LedgerCorrupt, LedgerWriteError, StorageError
 from jetbox.text import json_safe
 
 
@@ -29,12 +31,15 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
     """The record on a line, or None if the line is torn or its checksum fails."""
     try:
         record = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        if not isinstance(record, dict) or "crc" not in record or \
+                type(record.get("seq")) is not int or not isinstance(record.get("kind"), str):
+            return None
+        body = {k: v for k, v in record.items() if k != "crc"}
+        # ValueError also covers a lone surrogate escaped in the JSON ("\ud800"), which
+        # cannot be re-encoded to check the crc; RecursionError, absurdly deep nesting.
+        return body if _crc(body) == record["crc"] else None
+    except (ValueError, RecursionError):
         return None
-    if not isinstance(record, dict) or "crc" not in record or "seq" not in record:
-        return None
-    body = {k: v for k, v in record.items() if k != "crc"}
-    return body if _crc(body) == record["crc"] else None
 
 
 class Ledger:
@@ -49,6 +54,7 @@ class Ledger:
         self.path = path
         self.fsync = fsync
         self._records: list[dict[str, Any]] | None = None
+        self._broken = ""  # why appends are refused (a failed write could not be undone)
 
     def records(self) -> list[dict[str, Any]]:
         """Every record, oldest first (cached; appends keep the cache current)."""
@@ -57,24 +63,55 @@ class Ledger:
         return self._records
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Write one record durably and return it."""
+        """Write one record durably and return it; LedgerWriteError if the disk refuses."""
+        if self._broken:
+            raise LedgerWriteError(self._broken)
         records = self.records()
         seq = records[-1]["seq"] + 1 if records else 1
         # Text that is not valid UTF-8 (a lone surrogate) is recorded escaped, never a crash.
         body = {"seq": seq, "ts": round(time.time(), 4), "kind": kind, **json_safe(fields)}
         line = seal(body).encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         torn = failpoints.tears("ledger")
-        with open(self.path, "ab") as handle:
-            handle.write(line[: len(line) // 2] if torn else line)
-            handle.flush()
-            if self.fsync:
-                os.fsync(handle.fileno())
+        try:
+            self._write_line(line[: len(line) // 2] if torn else line)
+        except OSError as exc:
+            raise LedgerWriteError(
+                f"cannot write {self.path}: {exc.strerror or exc} (disk full or read-only?); "
+                f"free space or fix the folder's permissions, then run again to resume: "
+                f"every record written before is kept") from None
         if torn:
             failpoints.kill_self()
         records.append(body)
         failpoints.hit("ledger")
         return body
+
+    def _write_line(self, line: bytes) -> None:
+        """Append `line`; if that fails, cut the partial line off again, so nothing written
+        later (in this run or the next) ever follows half a record."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        full = failpoints.disk_full("ledger")
+        with open(self.path, "ab", buffering=0) as handle:
+            start = handle.seek(0, os.SEEK_END)
+            try:
+                view = memoryview(line[: len(line) // 2] if full else line)
+                while view:
+                    view = view[handle.write(view):]
+                if full:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+                if self.fsync:
+                    os.fsync(handle.fileno())
+            except OSError:
+                self._cut(handle, start)
+                raise
+
+    def _cut(self, handle: Any, size: int) -> None:
+        try:
+            handle.truncate(size)
+            if self.fsync:
+                os.fsync(handle.fileno())
+        except OSError as exc:  # from now on every append is refused: it would follow garbage
+            self._broken = (f"{self.path} may end in half a record ({exc.strerror or exc}); "
+                            f"free space, then run again: the torn line is trimmed on resume")
 
     def current_run(self) -> list[dict[str, Any]]:
         """The records since the last `run_start`."""
@@ -94,9 +131,9 @@ class Ledger:
         return None
 
     def _load(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
+        data = self._read()
+        if data is None:
             return []
-        data = self.path.read_bytes()
         lines = data.split(b"\n")
         blank = b"\x00 \r\t"
         filled = [i for i, raw in enumerate(lines, start=1) if raw.strip(blank)]
@@ -112,7 +149,7 @@ class Ledger:
                 record = parse_line(stripped)
                 if record is None or (records and record["seq"] != records[-1]["seq"] + 1):
                     if is_last:
-                        self._trim(good_end)
+                        self._trim_or_fail(good_end)
                         break
                     raise LedgerCorrupt(
                         f"{self.path}: line {number} is damaged (torn, edited or out of order). "
@@ -123,6 +160,35 @@ class Ledger:
                 good_end = min(end, len(data))
             offset = end
         return records
+
+    def _read(self) -> bytes | None:
+        """The ledger's bytes, None if there is none; an odd or unreadable file is a clear
+        error naming it (a folder, a device like /dev/full, a FIFO, no permission)."""
+        try:
+            info = self.path.stat()
+            if stat.S_ISDIR(info.st_mode) or not stat.S_ISREG(info.st_mode):
+                what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+                raise LedgerCorrupt(f"{self.path} is {what}: Jetbox keeps its journal there; "
+                                    f"move it away (e.g. rename it to {self.path.name}.bad) "
+                                    f"and run again")
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except PermissionError as exc:
+            raise LedgerCorrupt(f"cannot read {self.path} ({exc.strerror}): give your user "
+                                f"read and write access to it, then run again") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.path}: {exc.strerror or exc}; check the "
+                               f"disk, then run again") from None
+
+    def _trim_or_fail(self, size: int) -> None:
+        try:
+            self._trim(size)
+        except OSError as exc:
+            raise LedgerWriteError(f"cannot trim the torn last line of {self.path}: "
+                                   f"{exc.strerror or exc} (disk full or read-only?); fix "
+                                   f"that, then run again: the complete records are kept"
+                                   ) from None
 
     def _trim(self, size: int) -> None:
         """Cut a torn tail so the next append starts on a clean line."""

@@ -94,7 +94,15 @@ def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
                           f"backslash are not written")
     root = workspace.resolve()
     candidate = Path(name)
-    target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    try:
+        target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+    except (RuntimeError, OSError, ValueError) as exc:
+        # A symlink loop (RuntimeError before Python 3.13, ELOOP after), a name too long
+        # or one the file system cannot encode: the model gets a refusal, never a crash.
+        reason = ("a symlink loop" if isinstance(exc, RuntimeError)
+                  else "a name the file system cannot store" if isinstance(exc, ValueError)
+                  else exc.strerror or type(exc).__name__)
+        raise PathRefused(f"{raw!r} cannot be resolved ({reason})") from None
     if target != root and not target.is_relative_to(root):
         raise PathRefused(f"'{escape_name(raw)}' resolves outside the workspace; only paths "
                           f"inside {escape_name(root.name)}/ are allowed")

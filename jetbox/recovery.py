@@ -6,16 +6,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jetbox.fsutil import atomic_write_bytes, sha256
+from jetbox.fsutil import atomic_write_bytes, read_bounded, sha256
 from jetbox.ledger import Ledger
 from jetbox.model import Reply
+from jetbox.paths import jail
 from jetbox.status import Status
-from jetbox.text import unescape_name
 from jetbox.textfile import locate
 
 # Commands whose re-run cannot change anything the model did: checks, not actions.
 IDEMPOTENT_PROGRAMS = ("pytest", "ruff")
 FILE_ACTIONS = ("write", "edit")
+MAX_EDITED_BYTES = 16_000_000  # larger than any file edit_file accepts
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,8 @@ def pending_reply(ledger: Ledger, state: str) -> Pending | None:
 
 def result_text(result: dict[str, Any]) -> str:
     """The tool result for an action that completed before the crash, from its record."""
+    if not result.get("ok") and result.get("error"):
+        return f"error: {result['error']} (before Jetbox stopped; not tried again)"
     if result.get("action") in FILE_ACTIONS:
         verb = "edited" if result["action"] == "edit" else "wrote"
         return f"{verb} {result.get('path')} (before Jetbox stopped)"
@@ -93,27 +96,51 @@ def result_text(result: dict[str, Any]) -> str:
 
 def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> tuple[bool, str]:
     """A write or edit whose result was never recorded: check by hash, apply at most once.
-    Returns (ok, the tool result's text)."""
-    target = workspace / unescape_name(intent["path"])  # the ledger holds the escaped name
-    current = target.read_bytes() if target.is_file() else None
-    current_sha = None if current is None else sha256(current)
-    done = {"intent": intent["seq"], "action": intent["action"], "path": intent["path"],
-            "sha256": intent["sha256"]}
-    if current_sha == intent["sha256"]:
-        ledger.append("result", ok=True, changed=True, recovered="already applied", **done)
-        return True, f"{intent['path']}: applied before Jetbox stopped; not applied again"
-    if intent["action"] == "edit":
-        if current is None or current_sha != intent["sha256_before"]:
-            ledger.append("result", ok=False, recovered="file changed since", **done)
-            return False, (f"edit of {intent['path']} not applied: the file changed while "
-                           f"Jetbox was stopped; read it again")
-        wanted = locate(current.decode("utf-8"), intent["old"], intent["new"],
-                        intent["path"]).after.encode("utf-8")
-    else:
-        wanted = intent["content"].encode("utf-8")
-    atomic_write_bytes(target, wanted)
-    ledger.append("result", ok=True, changed=True, recovered="applied on resume", **done)
-    return True, f"{intent['path']}: completed after Jetbox stopped mid-write"
+
+    Returns (ok, the text the model sees). One that cannot be completed now (the target
+    became a folder, a symlink loop or a path out of the workspace, the disk refuses, the
+    file changed since an edit began) is recorded as failed: never replayed into the same
+    error again."""
+    path = str(intent.get("path"))
+    done = {"intent": intent["seq"], "action": intent.get("action"), "path": path}
+    try:
+        target = jail(workspace, path, for_write=True).absolute
+        current = _current(target, intent)
+        if current is not None and sha256(current) == intent.get("sha256"):
+            ledger.append("result", ok=True, changed=True, sha256=intent.get("sha256"),
+                          recovered="already applied", **done)
+            return True, f"{path}: applied before Jetbox stopped; not applied again"
+        atomic_write_bytes(target, _wanted(current, intent))
+    except (ValueError, OSError) as exc:  # PathRefused and EditRefused are ValueErrors
+        error = f"{exc.strerror or type(exc).__name__}: {path}" \
+            if isinstance(exc, OSError) else str(exc)
+        ledger.append("result", ok=False, changed=False, error=error,
+                      recovered="failed on resume", **done)
+        return False, (f"error: the {intent.get('action')} of {path} was interrupted when "
+                       f"Jetbox stopped and cannot be completed now: {error}")
+    ledger.append("result", ok=True, changed=True, sha256=intent.get("sha256"),
+                  recovered="applied on resume", **done)
+    return True, f"{path}: completed after Jetbox stopped mid-write"
+
+
+def _current(target: Path, intent: dict[str, Any]) -> bytes | None:
+    """The target's bytes, when it is a file no larger than the action could have made it
+    (so a huge file there is never read whole)."""
+    if not target.is_file():
+        return None
+    limit = len(str(intent.get("content", "")).encode("utf-8")) \
+        if intent.get("action") == "write" else MAX_EDITED_BYTES
+    data, size = read_bounded(target, limit + 1)
+    return data if size <= limit else None
+
+
+def _wanted(current: bytes | None, intent: dict[str, Any]) -> bytes:
+    if intent.get("action") != "edit":
+        return str(intent.get("content", "")).encode("utf-8")
+    if current is None or sha256(current) != intent.get("sha256_before"):
+        raise ValueError("the file changed while Jetbox was stopped; read it again")
+    return locate(current.decode("utf-8"), intent["old"], intent["new"],
+                  str(intent.get("path"))).after.encode("utf-8")
 
 
 def is_idempotent_program(program: str, workspace: Path) -> bool:

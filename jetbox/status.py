@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from jetbox.errors import StatusError
+from jetbox.errors import StatusError, StorageError
 from jetbox.fsutil import atomic_write_text
 from jetbox.text import for_terminal
 
@@ -22,6 +23,7 @@ def one_line(text: object) -> str:
     """A value as status.txt holds it: one line, control characters escaped (\\x0a for a
     newline, jetbox.text's form), so no value can add a line of its own."""
     return for_terminal(text).strip()
+MAX_STATUS_BYTES = 16_000_000  # a bigger status.txt is a mistake: refused, never read whole
 
 
 @dataclass(frozen=True)
@@ -125,18 +127,49 @@ class StatusFile:
         self.last_written: str | None = None
 
     def exists(self) -> bool:
-        return self.path.exists() and bool(self.path.read_bytes().strip())
+        data = self._bytes()
+        return data is not None and bool(data.strip())
 
     def read(self) -> Status:
-        text = self.path.read_bytes().decode("utf-8", errors="surrogateescape")
-        return parse(text, source=str(self.path))
+        data = self._bytes()
+        if data is None:
+            raise StatusError(f"{self.path} is missing; run `jetbox run \"<goal>\"`")
+        return parse(data.decode("utf-8", errors="surrogateescape"), source=str(self.path))
 
     def write(self, status: Status) -> None:
         text = status.render()
         if text == self.last_written:
             return
-        atomic_write_text(self.path, text)
+        if self.path.is_dir():
+            raise self._odd("a folder")
+        try:
+            atomic_write_text(self.path, text)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.path}: {exc.strerror or exc} (disk full or "
+                               f"read-only?); fix that, then run again: the ledger has every "
+                               f"step, and status.txt is rebuilt from it") from None
         self.last_written = text
+
+    def _bytes(self) -> bytes | None:
+        """status.txt's bytes (None if absent); odd or unreadable files are clear errors."""
+        try:
+            info = self.path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                raise self._odd("a folder" if stat.S_ISDIR(info.st_mode) else
+                                "not a regular file")
+            if info.st_size > MAX_STATUS_BYTES:
+                raise self._odd(f"{info.st_size} bytes, more than {MAX_STATUS_BYTES}")
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StatusError(f"cannot read {self.path} ({exc.strerror or exc}): fix its "
+                              f"permissions, or move it away and run again to rebuild it "
+                              f"from the ledger") from None
+
+    def _odd(self, what: str) -> StatusError:
+        return StatusError(f"{self.path} is {what}: move it away (e.g. rename it to "
+                           f"{self.path.name}.bad) and run again; it is rebuilt from the ledger")
 
 
 def clean_item(text: str, limit: int = 160) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jetbox import failpoints
-from jetbox.errors import StorageError
+from jetbox.errors import JetboxError, LedgerWriteError, Paused
 from jetbox.files import project_files
 from jetbox.fsutil import atomic_write_bytes, read_bounded, sha256
 from jetbox.interpreter import Interpreter
@@ -28,7 +30,7 @@ from jetbox.recovery import is_idempotent_program
 from jetbox.search import SearchRefused, search
 from jetbox.text import escape_name, escape_surrogates
 from jetbox.textfile import EditRefused, line_range, locate
-from jetbox.workspace import IGNORED_DIRS, absent_protected, remove_created
+from jetbox.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
 
 TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "search", "edit_file", "write_file",
                                "run_cmd", "finish")
@@ -119,15 +121,57 @@ class Toolbox:
         return self._specs
 
     def dispatch(self, name: str, arguments: object, round_no: int = 0) -> ToolResult:
+        """Run one call; whatever happens, the model gets a result and the ledger a record.
+
+        A tool may let OSError (or anything else) out: it becomes a failed result, and a
+        write or command intent the call opened is closed as failed, so a resume never
+        replays the call into the same error. Only the ledger failing stops the run,
+        because then nothing could be journaled."""
+        label = _label(name)
+        mark = len(self.ledger.records())
         try:
+            failpoints.hit(f"tool:{label}")
             args = self._arguments(name, arguments)
             return getattr(self, f"_{name}")(round_no=round_no, **args)
+        except (LedgerWriteError, Paused):
+            raise
         except (Refusal, PathRefused, CommandRefused) as exc:
             reason = str(exc)
-            self.ledger.append("refusal", tool=str(name)[:80], reason=reason, round=round_no)
-            return ToolResult(str(name), False, f"refused: {reason}", refused=True)
+            self._journal("refusal", tool=label, reason=reason, round=round_no)
+            return ToolResult(label, False, f"refused: {reason}", refused=True)
         except OSError as exc:
-            return ToolResult(name, False, f"error: {exc.strerror or exc}")
+            return self._failed(label, mark, round_no, _os_error_text(exc, self.workspace))
+        except JetboxError as exc:
+            return self._failed(label, mark, round_no, str(exc))
+        except Exception as exc:  # a bug in a tool must not end the run, nor every resume
+            detail = f"internal error in {label}: {type(exc).__name__}: {exc}"
+            # The run's agent.log logger (display.open_log names it so), if a run opened it;
+            # never logging's last resort, which would print the traceback on the terminal.
+            logger = logging.getLogger(f"jetbox.run.{self.workspace / LOG_NAME}")
+            if logger.handlers:
+                logger.error("%s\n%s", detail, traceback.format_exc())
+            return self._failed(label, mark, round_no, detail)
+
+    def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
+        """Close the intents this call opened (as failed), record the error, tell the model."""
+        records = self.ledger.records()
+        closed = {r.get("intent") for r in records[mark:] if r["kind"] == "result"}
+        for intent in [r for r in records[mark:] if r["kind"] == "intent"]:
+            if intent["seq"] not in closed:
+                self._journal("result", intent=intent["seq"], action=intent.get("action"),
+                              ok=False, changed=False, error=error[:500])
+        self._journal("tool_error", tool=label, error=error[:500], round=round_no)
+        return ToolResult(label, False, f"error: {error}")
+
+    def _journal(self, kind: str, **fields: Any) -> None:
+        """Append a failure record; one that cannot be encoded is kept in ASCII instead."""
+        try:
+            self.ledger.append(kind, **fields)
+        except LedgerWriteError:
+            raise
+        except (ValueError, TypeError):  # e.g. a lone surrogate before the ledger escapes it
+            self.ledger.append(kind, **{k: v if isinstance(v, int) else ascii(v)
+                                        for k, v in fields.items()})
 
     def _arguments(self, name: str, arguments: object) -> dict[str, Any]:
         if name not in TOOL_NAMES:
@@ -135,7 +179,7 @@ class Toolbox:
         if isinstance(arguments, str):  # some models send the arguments as a JSON string
             try:
                 arguments = json.loads(arguments)
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise Refusal(f"{name}: arguments are not a JSON object") from None
         if not isinstance(arguments, dict):
             raise Refusal(f"{name}: arguments must be an object, got {type(arguments).__name__}")
@@ -162,11 +206,9 @@ class Toolbox:
         target = jail(self.workspace, path)
         if not target.absolute.is_dir():
             raise Refusal(f"{target.relative} is not a folder")
-        entries = sorted(os.scandir(target.absolute), key=lambda e: (not e.is_dir(), e.name))
-        # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
-        shown = [f"{escape_name(e.name)}/" if e.is_dir() else
-                 f"{escape_name(e.name)} ({e.stat().st_size} bytes)"
-                 for e in entries if e.name not in IGNORED_DIRS]
+        with os.scandir(target.absolute) as scan:
+            entries = sorted(_entry_line(e) for e in scan if e.name not in IGNORED_DIRS)
+        shown = [line for _, line in entries]
         limit = self.policy.max_list_entries
         more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
         return ToolResult("list_dir", True, "\n".join(shown[:limit]) + more or "(empty)")
@@ -230,13 +272,13 @@ class Toolbox:
         return ToolResult("edit_file", True, edit.preview(target.relative), changed=True)
 
     def _apply(self, relative: str, absolute: Path, data: bytes, intent: dict[str, Any]) -> None:
-        """Write after the intent is journaled; record the result only once it is on disk."""
+        """Write after the intent is journaled; record the result only once it is on disk.
+        An OSError goes to dispatch, which closes the intent as failed."""
         failpoints.hit("intent")  # crash tests: the intent is journaled, the file not written
         try:
             atomic_write_bytes(absolute, data)
-        except OSError as exc:  # the intent stays open: a resume checks the hash, applies once
-            raise StorageError(f"cannot write {relative}: {exc.strerror or exc}; the run "
-                               f"stopped without recording the write") from None
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot write {relative}: {exc.strerror or exc}") from None
         failpoints.hit("applied")  # crash tests: the file is written, its result is not
         self.ledger.append("result", intent=intent["seq"], action=intent["action"], ok=True,
                            changed=True, path=relative, sha256=intent["sha256"])
@@ -298,3 +340,34 @@ class Toolbox:
     def _finish(self, summary: str, round_no: int) -> ToolResult:
         return ToolResult("finish", True, f"finish requested: {summary[:300]}; Jetbox will "
                           f"verify with the probes")
+
+
+def _entry_line(entry: os.DirEntry[str]) -> tuple[tuple[bool, str], str]:
+    """A sort key (folders first) and list_dir's line for one entry; a broken or looping
+    link is listed as such instead of failing the whole listing."""
+    # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
+    name = escape_name(entry.name)
+    try:
+        if entry.is_dir():
+            return (False, entry.name), f"{name}/"
+        return (True, entry.name), f"{name} ({entry.stat().st_size} bytes)"
+    except OSError as exc:
+        kind = "link" if entry.is_symlink() else "entry"
+        return (True, entry.name), f"{name} (unreadable {kind}: {exc.strerror or exc})"
+
+
+def _label(name: object) -> str:
+    """The call's name, bounded and printable, for results and records."""
+    text = name if isinstance(name, str) else type(name).__name__
+    return text[:80].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _os_error_text(exc: OSError, workspace: Path) -> str:
+    """`File name too long: a/b.py`: the reason, and the path relative to the workspace."""
+    where = ""
+    if isinstance(exc.filename, str):
+        try:
+            where = f": {Path(exc.filename).relative_to(workspace).as_posix()}"
+        except ValueError:
+            where = ""
+    return f"{exc.strerror or type(exc).__name__}{where}"

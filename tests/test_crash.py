@@ -88,7 +88,7 @@ def test_random_kills_survived(tmp_path: Path, reference: Outcome) -> None:
           f"{sum(r.kills for r in results.values())} kills")
 
 
-def test_a_write_error_stops_the_run_without_recording_success(workspace: Path) -> None:
+def test_a_write_error_is_a_failed_result_closed_in_the_ledger(workspace: Path) -> None:
     import json
 
     from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
@@ -99,11 +99,12 @@ def test_a_write_error_stops_the_run_without_recording_success(workspace: Path) 
                                                               "content": "x = 1\n"}),))])
     with OfflineOllama(script) as server:
         result = run_cli("run", "write a module", "-w", str(workspace), "--host", server.host,
-                         "--sandbox", "none")
-    assert result.code == 1 and "cannot write blocker/mod.py" in result.err
+                         "--sandbox", "none", "--max-rounds", "1")
+    assert result.code == 3, result.err  # the round limit, not a crash
     records = [json.loads(x) for x in (workspace / "agent_ledger.log").read_text().splitlines()]
-    kinds = [r["kind"] for r in records]
     intent = next(r for r in records if r["kind"] == "intent")
-    assert not any(r["kind"] == "result" and r.get("intent") == intent["seq"] for r in records)
-    assert "tool_result" not in kinds[kinds.index("intent"):]
-    assert "State: Act" in (workspace / "status.txt").read_text()
+    closed = [r for r in records if r["kind"] == "result" and r.get("intent") == intent["seq"]]
+    assert len(closed) == 1 and closed[0]["ok"] is False  # a resume never replays it
+    told = next(r for r in records if r["kind"] == "tool_result")
+    assert not told["ok"] and "cannot write blocker/mod.py" in told["output"]
+    assert (workspace / "blocker").read_text() == "a file where a folder is needed"
