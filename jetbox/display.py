@@ -20,10 +20,18 @@ def open_log(path: Path) -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if not logger.handlers:
-        handler = logging.FileHandler(path, encoding="utf-8")
+        handler = _QuietFileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)
     return logger
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """agent.log is a convenience: when it cannot be written (disk full), the run goes on
+    and nothing is printed, instead of logging's traceback on the person's terminal."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return
 
 
 def close_log(logger: logging.Logger) -> None:

@@ -24,8 +24,9 @@ class RunMetrics:
     def from_records(cls, records: Sequence[dict[str, Any]], now: float | None = None,
                      ) -> RunMetrics:
         replies = [r for r in records if r["kind"] == "model_reply"]
-        writes = {r["path"]: None for r in records
-                  if r["kind"] == "intent" and r.get("action") in ("write", "edit")}
+        landed = {r.get("intent") for r in records if r["kind"] == "result" and r.get("ok")}
+        writes = {r["path"]: None for r in records if r["kind"] == "intent"
+                  and r.get("action") in ("write", "edit") and r["seq"] in landed}
         rounds = max((r.get("round", 0) for r in records if isinstance(r.get("round"), int)),
                      default=0)
         end = now if now is not None else (records[-1]["ts"] if records else 0.0)

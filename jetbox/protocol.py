@@ -68,11 +68,13 @@ def _candidates(text: str) -> list[Any]:
             except ValueError:
                 index = start + 1
                 continue
+            except RecursionError:  # nested past Python's limit: no call is that deep
+                break
             found.append(value)
             index = end
         try:
             found.append(json.loads(chunk.strip()))
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     return found
 

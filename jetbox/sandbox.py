@@ -56,6 +56,30 @@ def interpreter_paths(visible: Iterable[Path] = ()) -> list[Path]:
     return sorted(p for p in candidates if p.is_relative_to("/tmp") and p.exists())
 
 
+def host_socket_paths() -> list[str]:
+    """Where the host's UNIX sockets listen (Linux lists every bound one in /proc/net/unix)."""
+    try:
+        lines = Path("/proc/net/unix").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    fields = (line.split() for line in lines[1:])
+    return sorted({f[7] for f in fields if len(f) >= 8 and f[7].startswith("/")})
+
+
+def hidden_sockets(root: Path) -> list[str]:
+    """bwrap arguments that hide the host's sockets (docker, dbus, databases, agents): a
+    fresh /run, and /dev/null over every other socket outside the workspace. Abstract
+    sockets are already out of reach in the new network namespace."""
+    args = [] if root.is_relative_to("/run") or not Path("/run").is_dir() else \
+        ["--tmpfs", "/run"]
+    for path in host_socket_paths():
+        if path.startswith(("/run/", "/tmp/", "/var/run/")) or Path(path).is_relative_to(root):
+            continue
+        if Path(path).is_socket():
+            args += ["--ro-bind", "/dev/null", path]
+    return args
+
+
 def bwrap_argv(argv: list[str], workspace: Path,
                protected: Iterable[str] = (STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME,
                                            MACHINE_NAME, ".git", ".jetbox"),
@@ -67,6 +91,7 @@ def bwrap_argv(argv: list[str], workspace: Path,
     # The private /tmp must not hide the interpreter: CI and many users keep venvs there.
     for path in interpreter_paths(p for p in visible if not p.is_relative_to(root)):
         args += ["--ro-bind", str(path), str(path)]
+    args += hidden_sockets(root)
     args += ["--bind", str(root), str(root)]
     read_only = [*protected, *venv_folders(root)]
     own_env = Path(sys.prefix).resolve()  # Jetbox's own environment, when it lives in here

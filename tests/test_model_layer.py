@@ -335,3 +335,10 @@ def test_a_server_answering_html_everywhere_is_retried_then_exit_4(workspace: Pa
     assert result.code == 4, result.err
     assert "is not JSON" in result.err and "internal error" not in result.err
     assert status_fields(workspace)["State"] == "Act"
+
+
+def test_deeply_nested_text_is_not_a_call_and_not_a_crash() -> None:
+    from jetbox.protocol import calls_from_text
+    from jetbox.tools import TOOL_NAMES
+
+    assert calls_from_text('{"a":' * 100_000, TOOL_NAMES) == ()
