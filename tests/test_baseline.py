@@ -6,8 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli, status_fields
+
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
 
 LEGACY = "import os\nimport sys\n\n\ndef add(a, b):\n    return a - b\n"
 TEST = "from pkg import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"

@@ -77,6 +77,7 @@ for index in range(6000):
 """ + BREAK
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("attack", [BREAK, FLOOD], ids=["restored-mtime", "file-flood"])
 def test_a_command_that_breaks_the_code_and_restores_the_mtime_cannot_fake_done(
         attack: str, workspace: Path) -> None:

@@ -13,6 +13,9 @@ import pytest
 from jetbox.testing import OfflineOllama
 from tests.conftest import MATHX_GOAL, ROOT, run_cli
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("flag", ["--version", "-V"])
 def test_version_prints_the_package_version(flag: str) -> None:

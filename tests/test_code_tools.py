@@ -76,6 +76,7 @@ def test_search_respects_gitignore_without_git(toolbox: Toolbox) -> None:
     assert "keep.py:1: needle" in out and "build" not in out and "run.log" not in out
 
 
+@pytest.mark.slow
 def test_search_refuses_a_bad_pattern_and_survives_a_catastrophic_one(
         toolbox: Toolbox) -> None:
     bad = toolbox.dispatch("search", {"pattern": "def f(("})
@@ -140,6 +141,7 @@ def test_optional_arguments_are_optional_in_both_protocols() -> None:
     json.dumps(tool_specs())  # plain JSON for the wire
 
 
+@pytest.mark.slow
 def test_the_latest_results_reach_the_model_whole_and_older_ones_are_folded(
         workspace: Path) -> None:
     from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn

@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from jetbox.testing import FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli
+
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
 
 
 def test_diag_reports_server_model_and_timings() -> None:

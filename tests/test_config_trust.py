@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jetbox.ledger import Ledger
 from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import ROOT, run_cli
+
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
 
 WEAKENED = ('[project]\nname = "w"\nversion = "0"\n\n[tool.jetbox]\nsandbox = "none"\n'
             'host = "http://127.0.0.1:9"\n')

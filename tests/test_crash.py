@@ -12,7 +12,8 @@ import pytest
 
 from tests.crashkit import Outcome, crash_and_resume
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX SIGKILL")
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX SIGKILL"),
+              pytest.mark.slow]  # left out of the quick `pytest -m "not slow"`
 
 STATES = ["Probe", "Compact", "Plan", "Act", "Reflect", "Persist", "Done"]
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jetbox.run import Run
 from jetbox.testing import OfflineOllama
 from states.base import Handler
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
+
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
 
 CELEBRATED: list[int] = []
 

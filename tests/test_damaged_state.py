@@ -15,6 +15,9 @@ from jetbox.ledger import Ledger
 from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import ROOT, CliResult, run_cli, status_fields
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 GOAL = "survive damaged state"
 FINISH = Turn(calls=(Call("finish", {"summary": "ok"}),))
 

@@ -9,6 +9,9 @@ import pytest
 from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 QWEN = FakeModel("qwen2.5-coder:7b", ("completion", "tools"), 32768, "qwen2", "midstream")
 SECRETS = {
     "DATABASE_URL": "postgres://u:pw-db-4411@h/db",

@@ -11,6 +11,9 @@ import pytest
 from jetbox.evaluate import DEFAULT_SUITE, load_suite
 from tests.conftest import run_cli
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 OK_TASK = """\
 goal: Create hello.py with hello() returning 'hi', with a test.
 limits: {max_rounds: 5, timebox_s: 60}

@@ -101,6 +101,7 @@ def test_readme_diagram_matches_the_machine() -> None:
         "regenerate it: python -m jetbox graph --machine machine.yaml"
 
 
+@pytest.mark.slow
 def test_log_is_a_readable_timeline(workspace: Path, mathx_server: OfflineOllama) -> None:
     run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
             "--sandbox", "none")
@@ -115,6 +116,7 @@ def test_log_is_a_readable_timeline(workspace: Path, mathx_server: OfflineOllama
     assert len(last.out.splitlines()) == 2
 
 
+@pytest.mark.slow
 def test_log_follow_prints_new_entries(workspace: Path, mathx_server: OfflineOllama) -> None:
     follower = subprocess.Popen([sys.executable, "-m", "jetbox", "log", "-w", str(workspace),
                                  "--follow"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -155,6 +157,7 @@ def test_a_terminal_gets_one_live_line_and_a_pipe_gets_plain_lines() -> None:
     assert "12 chunks" not in pipe.getvalue() and len(pipe.getvalue().splitlines()) == 3
 
 
+@pytest.mark.slow
 def test_quiet_and_verbose(workspace: Path, mathx_server: OfflineOllama) -> None:
     quiet = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
                     "--sandbox", "none", "--quiet")
@@ -167,6 +170,7 @@ def test_quiet_and_verbose(workspace: Path, mathx_server: OfflineOllama) -> None
     assert tty.getvalue().count("\n") == 2
 
 
+@pytest.mark.slow
 def test_the_run_ends_with_a_summary_table(workspace: Path, mathx_server: OfflineOllama) -> None:
     result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
                      "--sandbox", "none")

@@ -10,6 +10,9 @@ import pytest
 from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli, status_fields
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 LOOK = Turn(calls=(Call("list_dir", {"path": "."}),))
 WRITE = Turn(calls=(Call("write_file", {"path": "tool.py", "content": "print('hi')\n"}),))
 FINISH = Turn(calls=(Call("finish", {"summary": "done"}),))

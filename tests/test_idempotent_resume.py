@@ -15,6 +15,9 @@ from jetbox.recovery import is_idempotent_program, resolve_command
 from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import jetbox_process, run_cli
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 QWEN = FakeModel("qwen2.5-coder:7b", ("completion", "tools"), 32768, "qwen2", "midstream")
 # A model's own script named like the test runner: appends a line, then takes its time.
 FAKE_PYTEST = ("import time\nfrom pathlib import Path\nwith Path('effects.log').open('a') as f:"

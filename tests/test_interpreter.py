@@ -70,6 +70,7 @@ def test_python_commands_run_in_the_project_python(workspace: Path) -> None:
     assert result.ok and str(venv) in result.output
 
 
+@pytest.mark.slow
 def test_a_run_says_which_python_once_and_status_repeats_it(workspace: Path) -> None:
     make_venv(workspace / ".venv")
     (workspace / "tool.py").write_text("print('hi')\n")
@@ -91,6 +92,7 @@ def test_jetbox_own_activated_venv_does_not_hide_the_workspace_venv(workspace: P
     assert found.venv == workspace / ".venv"
 
 
+@pytest.mark.slow
 def test_a_venv_that_appears_during_a_run_is_refused_on_resume(workspace: Path) -> None:
     plant = ("import venv\nvenv.create('.venv', with_pip=False)\n")
     (workspace / "plant.py").write_text(plant)

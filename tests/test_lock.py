@@ -42,6 +42,7 @@ def test_second_run_on_a_busy_workspace_is_refused(workspace: Path,
         holder.wait()
 
 
+@pytest.mark.slow
 def test_stale_lock_from_a_dead_process_is_taken_over(workspace: Path,
                                                       mathx_server: OfflineOllama) -> None:
     pid = dead_pid()
@@ -86,6 +87,7 @@ def test_damaged_lock_is_taken_over_without_a_traceback(tmp_path: Path, content:
     assert not path.exists()
 
 
+@pytest.mark.slow
 def test_run_with_a_damaged_lock_works_and_says_so(workspace: Path,
                                                    mathx_server: OfflineOllama) -> None:
     (workspace / ".jetbox.lock").write_text("[1, 2]")

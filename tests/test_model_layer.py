@@ -14,6 +14,9 @@ from jetbox.config import Settings
 from jetbox.testing import Call, FakeModel, MathxSolver, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 QWEN = FakeModel("qwen2.5-coder:7b", ("completion", "tools"), 32768, "qwen2", "midstream")
 GEMMA = FakeModel("gemma:2b", ("completion",), 8192, "gemma", "final")
 LEAKY = FakeModel("devstral:24b", ("completion", "tools"), 131072, "llama", "content")

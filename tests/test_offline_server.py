@@ -8,6 +8,9 @@ import pytest
 
 from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 CALL = Turn(thinking="Look first.", content="", calls=(Call("list_dir", {"path": "."}),))
 TOOLS = [{"type": "function", "function": {"name": "list_dir", "description": "d",
                                            "parameters": {"type": "object", "properties": {}}}}]

@@ -54,6 +54,7 @@ def test_no_tests_is_not_green(tmp_path: Path) -> None:
     assert not report.green and "pytest: no tests ran" in report.red_reasons()
 
 
+@pytest.mark.slow
 def test_unchanged_workspace_reuses_the_report_without_subprocesses(tmp_path: Path) -> None:
     prober = Prober(project(tmp_path, GOOD, TEST))
     first = prober.run()
@@ -75,6 +76,7 @@ def test_jetbox_own_files_do_not_change_the_fingerprint(tmp_path: Path) -> None:
     assert fingerprint(tmp_path) == before
 
 
+@pytest.mark.slow
 def test_probes_run_in_parallel(tmp_path: Path) -> None:
     sleeper = "import time; start = time.time(); time.sleep(1); print(start, time.time())"
     specs = [ProbeSpec(f"s{i}", ("python", "-c", sleeper)) for i in range(2)]
@@ -84,6 +86,7 @@ def test_probes_run_in_parallel(tmp_path: Path) -> None:
     assert max(start for start, _ in spans) < min(end for _, end in spans)  # they overlapped
 
 
+@pytest.mark.slow
 def test_summary_is_bounded_with_many_files_and_failures(tmp_path: Path) -> None:
     for index in range(1000):
         (tmp_path / f"f{index:04}.txt").write_text("x")
@@ -95,6 +98,7 @@ def test_summary_is_bounded_with_many_files_and_failures(tmp_path: Path) -> None
     assert "... and" in text and "more" in text
 
 
+@pytest.mark.slow
 def test_missing_program_and_timeout_are_results_not_exceptions(tmp_path: Path) -> None:
     specs = [ProbeSpec("ghost", ("no-such-program-xyz",)),
              ProbeSpec("slow", ("python", "-c", "import time; time.sleep(5)"), timeout_s=0.5)]

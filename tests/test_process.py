@@ -46,6 +46,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.slow
 @posix_only
 def test_timeout_kills_a_sleeping_grandchild(tmp_path: Path) -> None:
     (tmp_path / "spawn.py").write_text(SPAWNER)
@@ -145,6 +146,7 @@ time.sleep(float(sys.argv[1]))
     (60, 3, True, "clean-env")],
     ids=["child-exits", "child-times-out", "unmarked-holder-child-exits",
          "unmarked-holder-child-times-out"])
+@pytest.mark.slow
 def test_a_descendant_holding_the_pipe_does_not_hold_the_command(
         tmp_path: Path, child_s: float, timeout_s: float, timed_out: bool, env: str) -> None:
     (tmp_path / "holder.py").write_text(HOLDER)

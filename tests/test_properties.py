@@ -150,6 +150,7 @@ def test_calls_recovered_from_any_text_are_tool_calls_or_nothing(text: str) -> N
 @given(records=st.lists(st.fixed_dictionaries(
     {"kind": st.sampled_from(["tool_result", "model_reply", "refusal"]),
      "ok": JSON_LIKE, "refused": JSON_LIKE, "name": JSON_LIKE}), max_size=20))
+@pytest.mark.slow
 def test_the_malformed_streak_counts_any_journaled_results(records: list[dict]) -> None:
     # Catches: the loop guard crashing on odd values journaled from a model's calls.
     streak = malformed_streak(records)
@@ -196,6 +197,7 @@ FIELDS = st.dictionaries(FIELD_TEXT.filter(lambda k: k not in ("seq", "ts", "kin
 @budget("ledger_torn")
 @given(bodies=st.lists(FIELDS, min_size=1, max_size=6), cut=st.floats(0, 1),
        junk=st.binary(max_size=60).filter(lambda b: b"\n" not in b), torn_real=st.booleans())
+@pytest.mark.slow
 def test_a_torn_tail_loses_no_complete_record(bodies: list[dict], cut: float, junk: bytes,
                                              torn_real: bool) -> None:
     # Catches: a torn last line (a crash mid-append: part of a real line, or garbage)

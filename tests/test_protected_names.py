@@ -16,6 +16,9 @@ from jetbox.tools import Toolbox
 from tests.conftest import ROOT, run_cli
 from tests.test_sandbox import needs_bwrap
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 PLANT = """\
 import pathlib
 git = pathlib.Path(".git")

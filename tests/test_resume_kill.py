@@ -13,6 +13,9 @@ import pytest
 from jetbox.testing import OfflineOllama
 from tests.conftest import MATHX_GOAL, jetbox_process, status_fields
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 STATES = ["Probe", "Compact", "Plan", "Act", "Reflect", "Persist", "Done"]
 
 

@@ -11,6 +11,9 @@ from bench.context_growth import Growth, measure
 from jetbox.testing import Call, ChatRequest, OfflineOllama, Turn
 from tests.conftest import run_cli, status_fields
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 BUGGY = '"""mathx."""\n\n\ndef add(a, b):\n    """Sum."""\n    return a - b\n'
 FIXED = '"""mathx."""\n\n\ndef add(a, b):\n    """Sum."""\n    return a + b\n'
 TESTS = '"""Tests."""\n\nfrom mathx import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n'

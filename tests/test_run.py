@@ -6,8 +6,13 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from jetbox.testing import Call, MathxSolver, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import MATHX_GOAL, ROOT, run_cli, status_fields
+
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
 
 
 def ledger(workspace: Path) -> list[dict]:

@@ -14,6 +14,9 @@ from jetbox.policy import ToolPolicy
 from jetbox.sandbox import bwrap_usable, resolve_sandbox
 from jetbox.tools import Toolbox
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 EVIL_CONFTEST = """\
 import pathlib, socket
 for target in {targets!r}:

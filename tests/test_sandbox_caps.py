@@ -17,6 +17,9 @@ from jetbox.process import run_process
 from jetbox.sandbox import bwrap_argv, bwrap_usable
 from tests.test_sandbox import needs_bwrap
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 # Writes a file on the host through a read-write remount of /, which only a process
 # holding CAP_SYS_ADMIN can do. /var/tmp, not /tmp: the sandbox's /tmp is private.
 REMOUNT_SCRIPT = """\

@@ -14,6 +14,9 @@ from jetbox.sandbox import bwrap_usable
 from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 PROBE = """\
 import socket, sys
 for path in sys.argv[1:]:

@@ -158,6 +158,7 @@ def test_a_planted_program_in_the_workspace_is_never_run(tmp_path: Path) -> None
     assert intents and all(r["argv"][0] == sys.executable for r in intents)
 
 
+@pytest.mark.slow
 def test_refused_call_inside_a_real_run_is_a_tool_result_not_a_crash(workspace: Path) -> None:
     from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
     from tests.conftest import run_cli
@@ -195,6 +196,7 @@ def test_programs_are_resolved_once_at_start_outside_the_workspace(
     assert refused.refused and "resolves inside the workspace" in refused.output
 
 
+@pytest.mark.slow
 def test_the_tools_section_of_machine_yaml_sets_the_policy(workspace: Path,
                                                            tmp_path: Path) -> None:
     from jetbox.errors import ConfigError

@@ -127,6 +127,7 @@ def _finishing() -> list[Turn]:
             Turn(calls=(Call("finish", {"summary": "done"}),))]
 
 
+@pytest.mark.slow
 def test_a_workspace_with_a_latin1_file_name_runs_to_done(workspace: Path) -> None:
     with open(os.fsencode(workspace) + b"/caf\xe9.txt", "wb") as handle:
         handle.write(b"bonjour from a latin-1 name\n")
@@ -141,6 +142,7 @@ def test_a_workspace_with_a_latin1_file_name_runs_to_done(workspace: Path) -> No
     assert probes
 
 
+@pytest.mark.slow
 def test_a_lone_surrogate_in_a_reply_is_a_clear_refusal_not_a_crash(workspace: Path) -> None:
     result, requests = _run(workspace, [
         Turn(content="thinking \ud800 aloud",
@@ -153,6 +155,7 @@ def test_a_lone_surrogate_in_a_reply_is_a_clear_refusal_not_a_crash(workspace: P
     assert replies[0]["content"] == "thinking \\ud800 aloud"  # recorded as received, escaped
 
 
+@pytest.mark.slow
 def test_terminal_escapes_from_the_model_never_reach_the_terminal(workspace: Path) -> None:
     osc52, clear = "\x1b]52;c;cm0gLXJmIH4=\x07", "\x1b[2J\x1b]0;pwned\x07\x9b2J"
     result, _ = _run(workspace, [

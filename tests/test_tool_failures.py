@@ -15,6 +15,9 @@ from jetbox.ledger import Ledger
 from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli, status_fields
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 PASSING_TEST = "def test_ok():\n    assert True\n"
 ALL_CALLS = (FakeModel(tool_style="midstream"),)  # every call of a turn, not just the first
 OK = Call("list_dir", {"path": "."})  # a call that works, so refusals never reach the guard

@@ -15,6 +15,9 @@ from jetbox.machine import load_handlers, load_machine
 from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import ROOT, jetbox_process
 
+# Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
+pytestmark = pytest.mark.slow
+
 
 def plant_shadows(folder: Path, marker: Path, *names: str) -> None:
     """Modules that look model-written: importing any of them leaves a marker file."""
