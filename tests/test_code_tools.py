@@ -10,7 +10,8 @@ import pytest
 
 from jetbox.ledger import Ledger
 from jetbox.protocol import json_instructions
-from jetbox.tools import Toolbox, tool_specs
+from jetbox.tools import Toolbox
+from jetbox.toolspecs import tool_specs
 
 BIG = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(400))  # 1,200 lines
 

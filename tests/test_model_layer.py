@@ -100,7 +100,7 @@ def test_calls_leaked_into_content_are_recovered(workspace: Path) -> None:
 ])
 def test_recovering_calls_from_text(text: str, expected: list) -> None:
     from jetbox.protocol import calls_from_text
-    from jetbox.tools import TOOL_NAMES
+    from jetbox.toolspecs import TOOL_NAMES
 
     assert [(c.name, c.arguments) for c in calls_from_text(text, TOOL_NAMES)] == expected
 
@@ -342,6 +342,6 @@ def test_a_server_answering_html_everywhere_is_retried_then_exit_4(workspace: Pa
 
 def test_deeply_nested_text_is_not_a_call_and_not_a_crash() -> None:
     from jetbox.protocol import calls_from_text
-    from jetbox.tools import TOOL_NAMES
+    from jetbox.toolspecs import TOOL_NAMES
 
     assert calls_from_text('{"a":' * 100_000, TOOL_NAMES) == ()

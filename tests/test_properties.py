@@ -26,7 +26,8 @@ from jetbox.ledger import Ledger, parse_line
 from jetbox.model import Reply, ToolCall
 from jetbox.protocol import calls_from_text, malformed_streak
 from jetbox.status import KEYS, Status, parse
-from jetbox.tools import TOOL_NAMES, Toolbox, ToolResult
+from jetbox.tools import Toolbox, ToolResult
+from jetbox.toolspecs import TOOL_NAMES
 from tests.strategies import ANY_CHAR, CALLS, JSON_LIKE, TEXT
 
 EXAMPLES = {"dispatch": 300, "protocol": 300, "ledger_bytes": 300, "ledger_torn": 200,

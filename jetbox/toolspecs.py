@@ -1,0 +1,88 @@
+"""The tools as the model is told of them (names, one line each, their parameters), and
+the check of a call's arguments against that before any tool runs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "search", "edit_file", "write_file",
+                               "run_cmd", "finish")
+
+_PATH = {"type": "string", "description": "file, relative to the project"}
+_LINE = {"type": "integer", "description": "1-based line number (optional)"}
+# name -> (description, parameters, optional parameter names)
+_PARAMS: dict[str, tuple[str, dict[str, dict[str, Any]], tuple[str, ...]]] = {
+    "list_dir": ("List the files and folders at a path inside the project (\".\" for the top).",
+                 {"path": {"type": "string", "description": "folder, relative to the project"}},
+                 ()),
+    "read_file": ("Read a text file with numbered lines; give start_line/end_line for a part "
+                  "of a long file.", {"path": _PATH, "start_line": _LINE, "end_line": _LINE},
+                  ("start_line", "end_line")),
+    "search": ("Find a regular expression in the project's text files; answers path:line: text.",
+               {"pattern": {"type": "string", "description": "Python regular expression"},
+                "path": {"type": "string", "description": "file or folder to search (optional; "
+                                                          "default: the whole project)"}},
+               ("path",)),
+    "edit_file": ("Replace the one place where `old` occurs in a file with `new`.",
+                  {"path": _PATH,
+                   "old": {"type": "string", "description": "exact text now in the file, "
+                                                             "unique, without line numbers"},
+                   "new": {"type": "string", "description": "the text to put instead"}}, ()),
+    "write_file": ("Write a whole new file inside the project (parent folders are created).",
+                   {"path": _PATH,
+                    "content": {"type": "string", "description": "the complete new content"}},
+                   ()),
+    "run_cmd": ("Run python, pytest, ruff or pip in the project folder (no shell). "
+                "A command line string is also accepted.",
+                {"cmd": {"type": "array", "items": {"type": "string"},
+                         "description": "the argument list, e.g. [\"pytest\", \"-q\"]"}}, ()),
+    "finish": ("Say the goal is done; Jetbox then checks ruff and pytest before accepting.",
+               {"summary": {"type": "string", "description": "what was done, one or two lines"}},
+               ()),
+}
+
+
+class Refusal(Exception):
+    """Raised inside a tool: becomes a refused ToolResult and a ledger entry."""
+
+
+def tool_specs() -> list[dict[str, Any]]:
+    """Ollama tool schemas (only keywords the ollama client keeps: type, items, description)."""
+    return [{"type": "function", "function": {
+        "name": name, "description": description,
+        "parameters": {"type": "object", "properties": params,
+                       "required": [p for p in params if p not in optional]}}}
+        for name, (description, params, optional) in _PARAMS.items()]
+
+
+def checked_call(name: str, arguments: object) -> dict[str, Any]:
+    """The call's arguments checked against its schema (a JSON string is parsed, quoted
+    whole numbers taken as numbers); anything else is a Refusal the model sees."""
+    if name not in TOOL_NAMES:
+        raise Refusal(f"unknown tool {str(name)[:80]!r}; tools: {', '.join(TOOL_NAMES)}")
+    if isinstance(arguments, str):  # some models send the arguments as a JSON string
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):
+            raise Refusal(f"{name}: arguments are not a JSON object") from None
+    if not isinstance(arguments, dict):
+        raise Refusal(f"{name}: arguments must be an object, got {type(arguments).__name__}")
+    _, expected, optional = _PARAMS[name]
+    missing = [key for key in expected if key not in arguments and key not in optional]
+    extra = [key for key in arguments if key not in expected]
+    if missing or extra:
+        raise Refusal(f"{name}: expected arguments {', '.join(expected)}"
+                      + (f"; missing {', '.join(missing)}" if missing else "")
+                      + (f"; unknown {', '.join(map(str, extra))[:120]}" if extra else ""))
+    checked = dict(arguments)
+    for key, value in arguments.items():
+        kind = expected[key]["type"]
+        if kind == "string" and not isinstance(value, str):
+            raise Refusal(f"{name}: `{key}` must be a string")
+        if kind == "integer" and isinstance(value, str) and value.strip().isascii() \
+                and value.strip().isdigit() and len(value.strip()) < 10:
+            checked[key] = value = int(value)  # small models often quote numbers
+        if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
+            raise Refusal(f"{name}: `{key}` must be a whole number")
+    return checked
