@@ -92,6 +92,7 @@ class Engine:
 
     def loop(self) -> int:
         run, spec = self.run, self.run.spec
+        moved = False  # a pause state reached in this invocation ends it; resumed into, it runs
         while True:
             state = run.state
             handler = self.handlers[state]
@@ -100,6 +101,8 @@ class Engine:
                 handler.run(run)
                 self._save("status_written")
                 return EXIT_DONE
+            if moved and spec.is_pause(state):
+                raise Paused(guard_reason(run.ledger), status="red")
             self._check_limits(state)
             outcome = handler.run(run)
             if outcome not in handler.outcomes:
@@ -108,6 +111,7 @@ class Engine:
             if not run.trigger(outcome):
                 raise MachineError(f"no transition from `{state}` on `{outcome}` has its "
                                    f"conditions met; add an unconditional one in {spec.path}")
+            moved = True
 
     def _check_limits(self, state: str) -> None:
         run = self.run
@@ -143,6 +147,14 @@ class Engine:
             self._save(kind, **fields)
         except (StorageError, StatusError, OSError) as exc:
             self.run.display.logger.error("could not record the stop (%s): %s", kind, exc)
+
+
+def guard_reason(ledger: Ledger) -> str:
+    """Why a guard stopped the run: the newest reflection that names one."""
+    for record in reversed(ledger.current_run()):
+        if record["kind"] == "reflection" and record.get("guard"):
+            return str(record["guard"])
+    return "a guard stopped the run"
 
 
 def check_conditions(spec: MachineSpec) -> None:

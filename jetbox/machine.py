@@ -14,8 +14,8 @@ from jetbox.usercode import import_object
 
 PACKAGED_MACHINE = Path(__file__).with_name("machine.yaml")
 TOP_KEYS = {"initial", "states", "transitions", "limits", "settings", "probes", "tools",
-            "compaction", "predicates"}
-STATE_KEYS = {"name", "handler", "final", "__line__", "__lines__"}
+            "compaction"}
+STATE_KEYS = {"name", "handler", "final", "pause", "__line__", "__lines__"}
 TRANSITION_KEYS = {"trigger", "source", "dest", "conditions", "unless", "__line__", "__lines__"}
 
 
@@ -26,6 +26,7 @@ class StateSpec:
     final: bool
     line: int
     handler_line: int
+    pause: bool = False  # reached during a run, it ends the invocation with exit 3
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ class MachineSpec:
     def is_final(self, name: str) -> bool:
         return self.state(name).final
 
+    def is_pause(self, name: str) -> bool:
+        return self.state(name).pause
+
     def transitions_config(self) -> list[dict[str, Any]]:
         """The transitions in `transitions.Machine(transitions=...)` form."""
         return [{
@@ -80,7 +84,7 @@ class _LineLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
     mapping = loader.construct_mapping(node, deep=True)
     mapping["__line__"] = node.start_mark.line + 1
-    mapping["__lines__"] = {key.value: value.start_mark.line + 1 for key, value in node.value
+    mapping["__lines__"] = {key.value: key.start_mark.line + 1 for key, value in node.value
                             if isinstance(key, yaml.ScalarNode)}
     return mapping
 
@@ -126,10 +130,11 @@ def load_machine(path: Path) -> MachineSpec:
 
 
 def _parse(path: Path, data: dict[str, Any]) -> MachineSpec:
-    unknown = set(data) - TOP_KEYS - {"__line__", "__lines__"}
+    unknown = sorted(set(data) - TOP_KEYS - {"__line__", "__lines__"})
     if unknown:
-        raise ConfigError(f"{path}: unknown top-level key(s) {sorted(unknown)}; "
-                          f"known: {sorted(TOP_KEYS)}")
+        line = data["__lines__"].get(unknown[0], 1)
+        raise ConfigError(f"{path}:{line}: unknown top-level key(s) {unknown}; known: "
+                          f"{sorted(TOP_KEYS)} (conditions go in a transition's `conditions:`)")
     states = tuple(_parse_state(path, i, raw) for i, raw in enumerate(_list(path, data, "states")))
     if not states:
         raise ConfigError(f"{path}: `states` is empty")
@@ -142,8 +147,7 @@ def _parse(path: Path, data: dict[str, Any]) -> MachineSpec:
                         for raw in _list(path, data, "transitions"))
     initial = data.get("initial", states[0].name)
     defaults = {**_mapping(path, data, "settings"), **_mapping(path, data, "limits")}
-    sections = {key: _strip_lines(data.get(key)) for key in ("probes", "tools", "compaction",
-                                                              "predicates")}
+    sections = {key: _strip_lines(data.get(key)) for key in ("probes", "tools", "compaction")}
     spec = MachineSpec(path, str(initial), states, transitions, defaults, sections)
     validate_graph(spec, data.get("__line__", 1))
     return spec
@@ -174,8 +178,11 @@ def _parse_state(path: Path, index: int, raw: Any) -> StateSpec:
     handler = raw.get("handler")
     if not isinstance(handler, str) or ":" not in handler:
         raise ConfigError(f"{path}:{line}: state `{raw['name']}` needs `handler: module:Class`")
+    if raw.get("pause") and raw.get("final"):
+        raise ConfigError(f"{path}:{line}: state `{raw['name']}` cannot be both `final` (the "
+                          f"run is done) and `pause` (the run stops here for now)")
     return StateSpec(raw["name"], handler, bool(raw.get("final", False)), line,
-                     raw["__lines__"].get("handler", line))
+                     raw["__lines__"].get("handler", line), bool(raw.get("pause", False)))
 
 
 def _parse_transition(path: Path, raw: Any) -> TransitionSpec:

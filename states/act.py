@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from jetbox.context import build_messages, describe_call
 from jetbox.errors import Paused
 from jetbox.model import Reply
-from jetbox.protocol import malformed_streak
 from jetbox.recovery import (
     FILE_ACTIONS,
     pending_reply,
@@ -56,10 +55,6 @@ class Act(Handler):
             if result is None:
                 result = run.toolbox.dispatch(call.name, call.arguments, run.round)
             self._record(run, index, call.name, call.arguments, result)
-        streak = malformed_streak(run.ledger.current_run())
-        if streak >= run.settings.max_tool_errors:
-            raise Paused(f"{streak} refused or malformed tool calls in a row; see the ledger's "
-                         f"refusal records", status="red")
         return "acted"
 
     @staticmethod

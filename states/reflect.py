@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from jetbox.context import describe_call, last_results
-from jetbox.errors import Paused
+from jetbox.protocol import malformed_streak
 from states.base import Handler
 
 if TYPE_CHECKING:
@@ -26,6 +26,20 @@ def same_call_streak(records: list[dict[str, Any]]) -> tuple[int, str]:
         streak += 1
     first = replies[-1]["calls"][0]
     return streak, describe_call(first.get("name", "?"), first.get("arguments"))
+
+
+def stuck_reason(run: Run, records: list[dict[str, Any]], streak: int, call: str,
+                 stalled: int) -> str:
+    """Why the run should stop for a person (machine.yaml sends `stuck` to Pause), or ""."""
+    malformed = malformed_streak(records)
+    if streak >= run.settings.loop_limit:
+        return f"loop: the model made the same call {streak} times in a row ({call})"
+    if stalled >= run.settings.stall_limit:
+        return f"no progress for {stalled} rounds"
+    if malformed >= run.settings.max_tool_errors:
+        return (f"{malformed} refused or malformed tool calls in a row; see the ledger's "
+                f"refusal records")
+    return ""
 
 
 def since_resume(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,7 +63,7 @@ class Reflect(Handler):
     Writes: status `Status:`/`Active:`, a `reflection` record (with a warning the model
     sees next round); pauses the run red on a loop or too many rounds without progress."""
 
-    outcomes = ("reflected",)
+    outcomes = ("reflected", "stuck")
 
     def run(self, run: Run) -> str:
         records = since_resume(run.ledger.current_run())  # a guard counts from the resume
@@ -79,11 +93,7 @@ class Reflect(Handler):
         run.status = run.status.with_(status=status,
                                       active=tuple(describe_call(r["name"], r.get("arguments"))
                                                    for r in results[-3:]))
+        guard = stuck_reason(run, records, streak, call, stalled)
         run.ledger.append("reflection", round=run.round, status=status, progress=progress,
-                          stalled=stalled, streak=streak, warning=warning)
-        if streak >= run.settings.loop_limit:
-            raise Paused(f"loop: the model made the same call {streak} times in a row ({call})",
-                         status="red")
-        if stalled >= run.settings.stall_limit:
-            raise Paused(f"no progress for {stalled} rounds", status="red")
-        return "reflected"
+                          stalled=stalled, streak=streak, warning=warning, guard=guard)
+        return "stuck" if guard else "reflected"

@@ -47,3 +47,23 @@ def test_a_stall_paused_run_counts_again_from_the_resume(
         second = run_cli("run", "-w", str(workspace), "--host", server.host, "--sandbox", "none")
     assert second.code == 0, second.err
     assert (workspace / "tool.py").is_file()
+
+
+def test_the_guards_are_transitions_a_person_can_see_and_edit() -> None:
+    drawn = run_cli("graph").out
+    assert "Reflect --> Pause: stuck" in drawn and "Pause --> Persist: resumed" in drawn
+
+
+def test_a_malformed_call_pause_resumes_and_finishes(workspace: Path) -> None:
+    bad = [Turn(calls=(Call("rm_rf", {"path": f"/{n}"}),)) for n in range(5)]
+    with OfflineOllama(ScriptResponder(bad)) as server:
+        first = run_cli("run", "Write tool.py", "-w", str(workspace), "--host", server.host,
+                        "--sandbox", "none")
+    assert first.code == 3
+    fields = status_fields(workspace)
+    assert fields["State"] == "Pause"
+    assert fields["Status"].startswith("red - paused: 5 refused or malformed tool calls")
+    with OfflineOllama(ScriptResponder([WRITE, FINISH])) as server:
+        second = run_cli("run", "-w", str(workspace), "--host", server.host, "--sandbox", "none")
+    assert second.code == 0, second.err
+    assert "continuing after the pause" in second.err

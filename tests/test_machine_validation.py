@@ -78,3 +78,15 @@ def test_graph_reports_validation_errors_too(tmp_path: Path) -> None:
     machine.write_text(DEFAULT.replace("dest: Plan}", "dest: Nowhere}"), encoding="utf-8")
     result = run_cli("graph", "--machine", str(machine))
     assert result.code == 2 and "Nowhere" in result.err
+
+
+def test_an_unknown_top_level_key_is_an_error_with_its_line(tmp_path: Path) -> None:
+    from jetbox.errors import ConfigError
+    from jetbox.machine import load_machine
+
+    machine = tmp_path / "machine.yaml"
+    text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    machine.write_text(text + "predicates:\n  ready: mymod:ready\n", encoding="utf-8")
+    line = len(text.splitlines()) + 1  # the line after the default file
+    with pytest.raises(ConfigError, match=rf"machine.yaml:{line}: unknown top-level key"):
+        load_machine(machine)
