@@ -162,8 +162,9 @@ def last_results(run: Run) -> list[dict[str, Any]]:
 
 def notices(run: Run) -> dict[str, str]:
     """Short things the model must hear this round, by topic: probes, plan, refusals, loops."""
-    found = {"probes": "Probes now:\n" + explain(run.probe_report(), run.verdict()),
-             "plan": "Plan:\n" + "\n".join(f"- {s}" for s in run.status.next)}
+    found = {"probes": "Probes now:\n" + explain(run.probe_report(), run.verdict())}
+    if run.status.next:  # before the first Plan there is none: no empty section
+        found["plan"] = "Plan:\n" + "\n".join(f"- {s}" for s in run.status.next)
     newest = run.ledger.last(["finish_refused", "model_reply"])
     if newest and newest["kind"] == "finish_refused":
         found["refusal"] = (f"Your finish was refused: {'; '.join(newest['reasons'])}. "

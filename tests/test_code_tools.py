@@ -162,3 +162,17 @@ def test_the_latest_results_reach_the_model_whole_and_older_ones_are_folded(
     assert "lines 1-150 of 1200" in requests[1]
     assert whole_first not in requests[2] and "chars elided" in requests[2]  # folded later
     assert " 224|     return x + 74" in requests[2]  # the middle of the newest, whole
+
+
+@pytest.mark.slow
+def test_the_first_request_has_one_plan_and_no_empty_one(workspace: Path) -> None:
+    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from tests.conftest import run_cli
+
+    (workspace / "tool.py").write_text("print('hi')\n")
+    with OfflineOllama(ScriptResponder([Turn(calls=(Call("finish", {"summary": "ok"}),))])) \
+            as server:
+        run_cli("run", "Check tool.py", "-w", str(workspace), "--host", server.host,
+                "--sandbox", "none")
+        first = "\n".join(str(m.get("content", "")) for m in server.requests[0].messages)
+    assert first.count("Plan:\n") == 1 and "Plan:\n- work on the goal: Check tool.py" in first
