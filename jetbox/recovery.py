@@ -77,7 +77,8 @@ def pending_reply(ledger: Ledger, state: str) -> Pending | None:
     next_index = max(done) + 1 if done else 0
     last_done = max((i for i, r in enumerate(after) if r["kind"] == "tool_result"), default=-1)
     since = after[last_done + 1:]
-    intent = next((r for r in since if r["kind"] == "intent"), None)
+    # The newest: a command re-run on an earlier resume has an intent of its own.
+    intent = next((r for r in reversed(since) if r["kind"] == "intent"), None)
     result = None if intent is None else next(
         (r for r in since if r["kind"] == "result" and r.get("intent") == intent["seq"]), None)
     return Pending(reply, next_index, intent, result)

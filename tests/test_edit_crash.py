@@ -35,3 +35,19 @@ def test_a_kill_during_edit_file_applies_the_edit_exactly_once(point: str,
     assert len(intents) == 1 and len(results) == 1
     expected = "applied on resume" if point == "kill:intent" else "already applied"
     assert results[0]["recovered"] == expected
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+def test_a_command_rerun_on_resume_and_killed_again_is_not_asked_again(tmp_path: Path) -> None:
+    """Found by bench/crash_survival.py: killed during pytest, killed again during its re-run
+    on resume; the next resume must re-run it again, not report an unknown outcome (which
+    made the model ask for it once more)."""
+    from tests.crashkit import crash_and_resume
+
+    reference = crash_and_resume(tmp_path / "reference", [])
+    result = crash_and_resume(tmp_path / "killed", ["kill:ledger#38", "kill:ledger#4",
+                                                    "kill:ledger#60"])
+    assert result.kills >= 2
+    assert result.state == "Done" and result.files == reference.files
+    assert result.replies == reference.replies
