@@ -1,4 +1,5 @@
-"""Kill -9 during an edit_file and resume: the edit is applied exactly once."""
+"""Kill -9 during an action and resume: an edit is applied exactly once, a command re-run
+only when its intent says it may be, never asked of the model again."""
 
 from __future__ import annotations
 
