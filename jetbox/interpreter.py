@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jetbox.errors import ConfigError
+from jetbox.workspace import is_venv
 
 # Folders inside the workspace recognised as the project's venv (by their pyvenv.cfg).
 VENV_NAMES = (".venv", "venv")
@@ -44,12 +45,8 @@ def venv_python(venv: Path) -> Path:
     return venv / "Scripts" / "python.exe" if os.name == "nt" else venv / "bin" / "python"
 
 
-def is_venv(folder: Path) -> bool:
-    return (folder / "pyvenv.cfg").is_file()
-
-
 def workspace_venvs(workspace: Path) -> list[Path]:
-    """The venvs inside the workspace that Jetbox recognises (and protects)."""
+    """The workspace's venvs that are candidates for the project's Python, in order."""
     return [workspace / name for name in VENV_NAMES if is_venv(workspace / name)]
 
 
