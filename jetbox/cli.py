@@ -15,7 +15,7 @@ from jetbox.text import for_terminal
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
-machine.yaml. It works in a folder through five safe tools, keeps its state in
+machine.yaml. It works in a folder through seven safe tools, keeps its state in
 plaintext (status.txt, agent_ledger.log, agent.log) and resumes exactly where it
 stopped when it is killed."""
 

@@ -59,7 +59,7 @@ class CommandRefused(ValueError):
 
 @dataclass(frozen=True)
 class ToolPolicy:
-    """The limits of the five tools (machine.yaml `tools:` section)."""
+    """The limits of the tools (machine.yaml `tools:` section)."""
 
     allowed_programs: tuple[str, ...] = ("python", "pytest", "ruff", "pip")
     allow_python_modules: tuple[str, ...] = ("pytest", "ruff", "pip")  # `python -m X` allowed
