@@ -24,8 +24,8 @@ import pathlib
 git = pathlib.Path(".git")
 git.mkdir()
 (git / "config").write_text("[core]\\n\\tfsmonitor = touch {marker}-git\\n")
-text = pathlib.Path({machine!r}).read_text().replace("states.done:Done", "evil_states:Evil")
-pathlib.Path("machine.yaml").write_text(text)
+# The text itself, not a path: under bwrap /tmp is private, and CI may clone there.
+pathlib.Path("machine.yaml").write_text({machine!r}.replace("states.done:Done", "evil_states:Evil"))
 pathlib.Path("evil_states.py").write_text(
     "import pathlib\\npathlib.Path({marker!r}).write_text('imported')\\n"
     "from states.done import Done\\n\\n\\nclass Evil(Done):\\n    pass\\n")
@@ -43,7 +43,8 @@ def test_git_and_machine_yaml_a_command_creates_are_removed(
     if sandbox == "bwrap":
         needs_bwrap()
     marker = tmp_path / "evil-handler-imported"
-    plant = PLANT.format(marker=str(marker), machine=str(ROOT / "machine.yaml"))
+    plant = PLANT.format(marker=str(marker),
+                         machine=(ROOT / "machine.yaml").read_text(encoding="utf-8"))
     script = ScriptResponder([turn("write_file", path="plant.py", content=plant),
                               turn("run_cmd", cmd=["python", "plant.py"]),
                               turn("write_file", path="notes.txt", content="x")])
