@@ -77,6 +77,20 @@ def is_protected(relative: str) -> bool:
 
 def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
     """Resolve `raw` (symlinks followed, `..` collapsed) and require it inside `workspace`."""
+    name = _checked_name(raw, for_write)
+    root = workspace.resolve()
+    target = _resolved(root, name, str(raw))
+    if target != root and not target.is_relative_to(root):
+        raise PathRefused(f"'{escape_name(str(raw))}' resolves outside the workspace; only "
+                          f"paths inside {escape_name(root.name)}/ are allowed")
+    relative = escape_name(target.relative_to(root).as_posix()) if target != root else "."
+    if for_write:
+        _check_writable(root, target, relative)
+    return Jailed(target, relative)
+
+
+def _checked_name(raw: object, for_write: bool) -> str:
+    """The file name `raw` stands for (escapes taken back), or a refusal saying why not."""
     if not isinstance(raw, str):
         raise PathRefused(f"path must be a string, got {type(raw).__name__}")
     if not raw.strip() or len(raw) > MAX_PATH_CHARS or "\x00" in raw or \
@@ -92,10 +106,13 @@ def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
                       or ("\\" in name and os.name != "nt")):
         raise PathRefused(f"'{escape_name(name)}': names with control characters or a "
                           f"backslash are not written")
-    root = workspace.resolve()
+    return name
+
+
+def _resolved(root: Path, name: str, raw: str) -> Path:
     candidate = Path(name)
     try:
-        target = (candidate if candidate.is_absolute() else root / candidate).resolve()
+        return (candidate if candidate.is_absolute() else root / candidate).resolve()
     except (RuntimeError, OSError, ValueError) as exc:
         # A symlink loop (RuntimeError before Python 3.13, ELOOP after), a name too long
         # or one the file system cannot encode: the model gets a refusal, never a crash.
@@ -103,18 +120,15 @@ def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
                   else "a name the file system cannot store" if isinstance(exc, ValueError)
                   else exc.strerror or type(exc).__name__)
         raise PathRefused(f"{raw!r} cannot be resolved ({reason})") from None
-    if target != root and not target.is_relative_to(root):
-        raise PathRefused(f"'{escape_name(raw)}' resolves outside the workspace; only paths "
-                          f"inside {escape_name(root.name)}/ are allowed")
-    relative = escape_name(target.relative_to(root).as_posix()) if target != root else "."
-    if for_write:
-        if is_protected(relative):
-            raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
-                              f"write it")
-        own_env = Path(sys.prefix).resolve()
-        if is_venv(root / relative.split("/")[0]) or target.is_relative_to(own_env):
-            raise PathRefused(f"{relative} is inside a virtual environment: the "
-                              f"model may not write it (a .pth file there would run code)")
-        if relative == ".":
-            raise PathRefused("cannot write the workspace folder itself")
-    return Jailed(target, relative)
+
+
+def _check_writable(root: Path, target: Path, relative: str) -> None:
+    if is_protected(relative):
+        raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
+                          f"write it")
+    own_env = Path(sys.prefix).resolve()
+    if is_venv(root / relative.split("/")[0]) or target.is_relative_to(own_env):
+        raise PathRefused(f"{relative} is inside a virtual environment: the "
+                          f"model may not write it (a .pth file there would run code)")
+    if relative == ".":
+        raise PathRefused("cannot write the workspace folder itself")
