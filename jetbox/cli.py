@@ -21,7 +21,7 @@ stopped when it is killed."""
 
 
 def _run_parser(sub: argparse._SubParsersAction) -> None:
-    from jetbox.engine import EXIT_CODES_HELP
+    from jetbox.errors import EXIT_CODES_HELP
 
     p = sub.add_parser(
         "run", help="work towards a goal (or resume the run in the workspace)",
@@ -69,7 +69,7 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jetbox.engine import EXIT_CODES_HELP
+    from jetbox.errors import EXIT_CODES_HELP
 
     parser = argparse.ArgumentParser(prog="jetbox", description=DESCRIPTION,
                                      epilog=EXIT_CODES_HELP,

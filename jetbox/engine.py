@@ -287,48 +287,12 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
         close_log(run.display.logger)
 
 
-def completed_rounds(records: list[dict[str, Any]], initial: str) -> int:
-    """Rounds that ran to their end: each ends with the transition back to the initial state."""
-    return sum(r["kind"] == "transition" and r.get("dest") == initial for r in records)
-
-
 def summary(run: Any, reason: str) -> None:
     """The table at the end of every invocation, whatever ended it."""
-    from jetbox.metrics import RunMetrics
+    from jetbox.metrics import summary_rows
 
-    records = run.ledger.current_run()
-    session = [r for r in records if r["seq"] > run.session_start]
-    whole = RunMetrics.from_records(records, time.time())
-    c = RunMetrics.from_records(session, time.time())
-    initial = run.spec.initial
-    tests = run.verdict().line if run.report else "not probed"
-    run.display.table(f"run summary ({reason})", [
-        ("exit reason", reason),
-        ("rounds completed", f"{completed_rounds(session, initial)} this session, "
-                             f"{completed_rounds(records, initial)} in the run"),
-        ("stopped in", f"round {run.status.round}, state {run.status.state}"),
-        ("model calls", f"{c.model_calls} this session, {whole.model_calls} in the run"),
-        ("tokens in / out", f"{c.tokens_in} / {c.tokens_out} this session"),
-        ("files written", f"{len(c.files_written)} this session, "
-                          f"{len(whole.files_written)} in the run"),
-        ("commands run", f"{c.commands} this session"),
-        ("refusals", f"{c.refusals} this session"),
-        ("verdict", tests),
-        ("python", run.prober.python.describe() if run.prober.python else "Jetbox's own"),
-        ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),
-    ])
+    run.display.table(f"run summary ({reason})", summary_rows(run, reason))
 
 
 def workspace_from(value: str | None) -> Path:
     return Path(value) if value else Path(os.getcwd())
-
-
-EXIT_CODES_HELP = f"""\
-exit codes:
-  {EXIT_DONE}    goal done and verified (ruff clean, pytest passing)
-  1    anything else (an internal error; details in agent.log)
-  2    usage or configuration error (bad flags, machine.yaml, status.txt, ledger)
-  3    paused at a limit (rounds, timebox) or a guard (loop, no progress,
-       malformed calls); run again to resume
-  4    the model server is unreachable or the model is missing; run again to resume
-  {EXIT_INTERRUPTED}  interrupted with Ctrl-C; state saved, run again to resume"""

@@ -63,3 +63,15 @@ class MachineError(JetboxError):
 class LedgerWriteError(StorageError):
     """agent_ledger.log could not be appended to: nothing can be journaled, so the run
     stops; every record already written is kept."""
+
+
+EXIT_CODES_HELP = f"""\
+exit codes:
+  {EXIT_DONE}    goal done and verified against where the run started (no new ruff
+       finding, every test passing but those marked known)
+  1    anything else (an internal error; details in agent.log)
+  2    usage or configuration error (bad flags, machine.yaml, status.txt, ledger)
+  3    paused at a limit (rounds, timebox) or a guard (loop, no progress,
+       malformed calls); run again to resume
+  4    the model server is unreachable or the model is missing; run again to resume
+  {EXIT_INTERRUPTED}  interrupted with Ctrl-C; state saved, run again to resume"""

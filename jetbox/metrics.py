@@ -49,3 +49,34 @@ class RunMetrics:
                 f"({self.tokens_in} tokens in, {self.tokens_out} out, {self.model_s:.1f} s), "
                 f"{len(self.files_written)} files written, {self.commands} commands, "
                 f"{self.refusals} refusals, {self.wall_s:.1f} s wall")
+
+
+def completed_rounds(records: list[dict[str, Any]], initial: str) -> int:
+    """Rounds that ran to their end: each ends with the transition back to the initial state."""
+    return sum(r["kind"] == "transition" and r.get("dest") == initial for r in records)
+
+
+def summary_rows(run: Any, reason: str) -> list[tuple[str, str]]:
+    """The rows of the summary every invocation ends with: this session, and the whole run."""
+    import time
+
+    records = run.ledger.current_run()
+    session = [r for r in records if r["seq"] > run.session_start]
+    whole = RunMetrics.from_records(records, time.time())
+    c = RunMetrics.from_records(session, time.time())
+    initial = run.spec.initial
+    return [
+        ("exit reason", reason),
+        ("rounds completed", f"{completed_rounds(session, initial)} this session, "
+                             f"{completed_rounds(records, initial)} in the run"),
+        ("stopped in", f"round {run.status.round}, state {run.status.state}"),
+        ("model calls", f"{c.model_calls} this session, {whole.model_calls} in the run"),
+        ("tokens in / out", f"{c.tokens_in} / {c.tokens_out} this session"),
+        ("files written", f"{len(c.files_written)} this session, "
+                          f"{len(whole.files_written)} in the run"),
+        ("commands run", f"{c.commands} this session"),
+        ("refusals", f"{c.refusals} this session"),
+        ("verdict", run.verdict().line if run.report else "not probed"),
+        ("python", run.prober.python.describe() if run.prober.python else "Jetbox's own"),
+        ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),
+    ]

@@ -187,6 +187,15 @@ def run_process(
     process = subprocess.Popen(full_argv, cwd=cwd, env=child_env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, **_spawn_options())
+    timed_out = _wait_reading(process, sink, timeout_s, command_id)
+    return ProcessResult(tuple(argv), None if timed_out else process.returncode, sink.text(),
+                         timed_out, time.monotonic() - started)
+
+
+def _wait_reading(process: subprocess.Popen[bytes], sink: _HeadTail, timeout_s: float,
+                  command_id: str) -> bool:
+    """Collect the output until the child ends or times out, then end its whole tree;
+    whether it timed out."""
     job = _windows_job(process)
     assert process.stdout is not None
     stop = threading.Event()
@@ -206,8 +215,7 @@ def run_process(
             process.stdout.close()  # never under a blocked reader: close() would wait for it
         if job is not None:
             job.close()
-    return ProcessResult(tuple(argv), None if timed_out else process.returncode, sink.text(),
-                         timed_out, time.monotonic() - started)
+    return timed_out
 
 
 def _stop_reading(reader: threading.Thread, stop: threading.Event) -> None:
