@@ -26,20 +26,14 @@ from jetbox.errors import (
     UsageError,
 )
 from jetbox.ledger import Ledger
-from jetbox.machine import (
-    MachineSpec,
-    build_machine,
-    find_machine_file,
-    load_handlers,
-    load_machine,
-    resolve_predicates,
-)
+from jetbox.machine import MachineSpec, build_machine, find_machine_file, load_machine
 from jetbox.model import Model
 from jetbox.process import pass_env_names, reap_strays
 from jetbox.resume import begin, same_goal, status_sha
 from jetbox.status import StatusFile
 from jetbox.text import for_terminal
 from jetbox.trust import check_config
+from jetbox.usercode import load_handlers, resolve_predicates
 from jetbox.workspace import Workspace
 
 

@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 
 from jetbox.errors import ConfigError
-from jetbox.usercode import import_object
 
 PACKAGED_MACHINE = Path(__file__).with_name("machine.yaml")
 TOP_KEYS = {"initial", "states", "transitions", "limits", "settings", "probes", "tools",
@@ -248,65 +247,6 @@ def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 todo.append(nxt)
     return seen
-
-
-def load_handlers(spec: MachineSpec) -> dict[str, Any]:
-    """Import and check every handler: a Handler whose every outcome has a transition."""
-    from states.base import Handler
-
-    handlers: dict[str, Any] = {}
-    for state in spec.states:
-        where = f"{spec.path}:{state.handler_line}"
-        try:
-            cls = import_object(state.handler, spec.path.parent)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"{where}: handler `{state.handler}` of state `{state.name}` "
-                              f"cannot be imported: {exc}") from None
-        except Exception as exc:  # noqa: BLE001 - a user's module may fail in any way on import
-            raise ConfigError(f"{where}: importing handler `{state.handler}` failed: "
-                              f"{type(exc).__name__}: {exc}") from None
-        if not (isinstance(cls, type) and issubclass(cls, Handler)):
-            raise ConfigError(f"{where}: `{state.handler}` is not a handler (a subclass of "
-                              f"states.base.Handler)")
-        handlers[state.name] = cls()
-        _check_outcomes(spec, state, cls)
-    return handlers
-
-
-def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
-    if state.final:
-        return
-    triggers = {t.trigger for t in spec.transitions
-                if state.name in t.sources or t.sources == ("*",)}
-    for outcome in cls.outcomes:
-        if outcome not in triggers:
-            raise ConfigError(f"{spec.path}:{state.handler_line}: state `{state.name}`: its "
-                              f"handler can return `{outcome}` but no transition from "
-                              f"`{state.name}` has `trigger: {outcome}`")
-
-
-def resolve_predicates(spec: MachineSpec, builtins: Mapping[str, Callable[[], bool]],
-                       run: Any) -> dict[str, Callable[[], bool]]:
-    """Map every condition name to a callable: a built-in, or a user's `module:function(run)`."""
-    resolved: dict[str, Callable[[], bool]] = {}
-    for t in spec.transitions:
-        for name in (*t.conditions, *t.unless):
-            if name in resolved:
-                continue
-            if name in builtins:
-                resolved[name] = builtins[name]
-            elif ":" in name:
-                try:
-                    func = import_object(name, spec.path.parent)
-                except (ImportError, AttributeError) as exc:
-                    raise ConfigError(f"{spec.path}:{t.line}: condition `{name}` cannot be "
-                                      f"imported: {exc}") from None
-                resolved[name] = (lambda f: lambda: bool(f(run)))(func)
-            else:
-                raise ConfigError(f"{spec.path}:{t.line}: unknown condition `{name}`; built-in "
-                                  f"conditions: {', '.join(sorted(builtins))}, or use "
-                                  f"`module:function` for your own")
-    return resolved
 
 
 def build_machine(spec: MachineSpec, model: Any, initial: str,

@@ -1,4 +1,5 @@
-"""Handlers and conditions a person wrote next to machine.yaml, loaded without sys.path."""
+"""The handlers and conditions machine.yaml names, imported and checked; a person's own,
+next to machine.yaml, are loaded from their file without touching sys.path."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import hashlib
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from jetbox.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jetbox.machine import MachineSpec, StateSpec
 
 
 def user_module_file(module_name: str, search_dir: Path) -> Path | None:
@@ -50,3 +57,62 @@ def import_object(dotted: str, search_dir: Path | None = None) -> Any:
     file = user_module_file(module_name, search_dir) if search_dir is not None else None
     module = _load_by_path(module_name, file) if file else importlib.import_module(module_name)
     return getattr(module, attr)
+
+
+def load_handlers(spec: MachineSpec) -> dict[str, Any]:
+    """Import and check every handler: a Handler whose every outcome has a transition."""
+    from states.base import Handler
+
+    handlers: dict[str, Any] = {}
+    for state in spec.states:
+        where = f"{spec.path}:{state.handler_line}"
+        try:
+            cls = import_object(state.handler, spec.path.parent)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{where}: handler `{state.handler}` of state `{state.name}` "
+                              f"cannot be imported: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a user's module may fail in any way on import
+            raise ConfigError(f"{where}: importing handler `{state.handler}` failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+        if not (isinstance(cls, type) and issubclass(cls, Handler)):
+            raise ConfigError(f"{where}: `{state.handler}` is not a handler (a subclass of "
+                              f"states.base.Handler)")
+        handlers[state.name] = cls()
+        _check_outcomes(spec, state, cls)
+    return handlers
+
+
+def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
+    if state.final:
+        return
+    triggers = {t.trigger for t in spec.transitions
+                if state.name in t.sources or t.sources == ("*",)}
+    for outcome in cls.outcomes:
+        if outcome not in triggers:
+            raise ConfigError(f"{spec.path}:{state.handler_line}: state `{state.name}`: its "
+                              f"handler can return `{outcome}` but no transition from "
+                              f"`{state.name}` has `trigger: {outcome}`")
+
+
+def resolve_predicates(spec: MachineSpec, builtins: Mapping[str, Callable[[], bool]],
+                       run: Any) -> dict[str, Callable[[], bool]]:
+    """Map every condition name to a callable: a built-in, or a user's `module:function(run)`."""
+    resolved: dict[str, Callable[[], bool]] = {}
+    for t in spec.transitions:
+        for name in (*t.conditions, *t.unless):
+            if name in resolved:
+                continue
+            if name in builtins:
+                resolved[name] = builtins[name]
+            elif ":" in name:
+                try:
+                    func = import_object(name, spec.path.parent)
+                except (ImportError, AttributeError) as exc:
+                    raise ConfigError(f"{spec.path}:{t.line}: condition `{name}` cannot be "
+                                      f"imported: {exc}") from None
+                resolved[name] = (lambda f: lambda: bool(f(run)))(func)
+            else:
+                raise ConfigError(f"{spec.path}:{t.line}: unknown condition `{name}`; built-in "
+                                  f"conditions: {', '.join(sorted(builtins))}, or use "
+                                  f"`module:function` for your own")
+    return resolved

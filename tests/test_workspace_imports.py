@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from jetbox.ledger import Ledger
-from jetbox.machine import load_handlers, load_machine
+from jetbox.machine import load_machine
 from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.usercode import load_handlers
 from tests.conftest import ROOT, jetbox_process
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
