@@ -31,7 +31,8 @@ def _jetbox(argv: list[str], workspace: Path, host: str, env: dict[str, str]) ->
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.testing import MathxSolver, OfflineOllama
+    from jetbox.scripted import MathxSolver
+    from jetbox.testing import OfflineOllama
 
     workspace = Path(args.workspace or tempfile.mkdtemp(prefix="jetbox-demo-")).resolve()
     workspace.mkdir(parents=True, exist_ok=True)

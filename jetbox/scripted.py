@@ -56,3 +56,35 @@ class LineFixer:
             if sep and number.isdigit():
                 return int(number)
         return None
+
+
+class MathxSolver:
+    """A scripted model for the seed's goal that decides from the workspace on disk, so it
+    behaves the same however often Jetbox is killed and restarted."""
+
+    MODULE = '"""mathx: small math helpers."""\n\n\ndef add(a, b):\n    """Return a + b."""\n' \
+             "    return a + b\n"
+    TESTS = '"""Tests for mathx.add."""\n\nfrom mathx import add\n\n\ndef test_add_ints():\n' \
+            "    assert add(2, 3) == 5\n\n\ndef test_add_floats():\n" \
+            "    assert add(0.5, 0.25) == 0.75\n"
+
+    def __init__(self, workspace: Path | str) -> None:
+        self.workspace = Path(workspace)
+        self.requests_seen = 0
+
+    def __call__(self, request: ChatRequest) -> Turn:
+        self.requests_seen += 1
+        module = self.workspace / "mathx" / "__init__.py"
+        if not module.is_file() or "def add" not in module.read_text(errors="replace"):
+            return Turn(thinking="The package is missing; write it.", calls=(
+                Call("write_file", {"path": "mathx/__init__.py", "content": self.MODULE}),))
+        if not (self.workspace / "tests" / "test_mathx.py").is_file():
+            return Turn(thinking="Now the tests.", calls=(
+                Call("write_file", {"path": "tests/test_mathx.py", "content": self.TESTS}),))
+        # The result of its pytest run: a tool message, a JSON-protocol result message, or
+        # folded into the state message by a compaction.
+        ran = any("exit code 0" in str(m.get("content", "")) for m in request.messages)
+        if not ran:
+            return Turn(calls=(Call("run_cmd", {"cmd": ["pytest", "-q"]}),))
+        return Turn(content="Done.", calls=(
+            Call("finish", {"summary": "mathx.add written and tested"}),))

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from jetbox.cli import main
-from jetbox.testing import MathxSolver, OfflineOllama
+from jetbox.scripted import MathxSolver
+from jetbox.testing import OfflineOllama
 
 ROOT = Path(__file__).resolve().parent.parent
 

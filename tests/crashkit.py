@@ -9,7 +9,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from jetbox.testing import MathxSolver, OfflineOllama
+from jetbox.scripted import MathxSolver
+from jetbox.testing import OfflineOllama
 from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from jetbox.config import Settings
-from jetbox.testing import Call, FakeModel, MathxSolver, OfflineOllama, ScriptResponder, Turn
+from jetbox.scripted import MathxSolver
+from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.testing import Call, MathxSolver, OfflineOllama, ScriptResponder, Turn
+from jetbox.scripted import MathxSolver
+from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import MATHX_GOAL, ROOT, run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
