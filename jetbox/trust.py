@@ -4,7 +4,6 @@ person accepts it, because the model or a command it ran could have written it."
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.errors import ConfigError
+from jetbox.fsutil import sha256
 from jetbox.interpreter import VENV_NAMES
 from jetbox.ledger import Ledger
 from jetbox.machine import PACKAGED_MACHINE, MachineSpec
@@ -25,13 +25,9 @@ ACCEPT = ("review it, then run again with --trust-config to accept it, or with -
           "start a new run")
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 def _file_digest(path: Path) -> str:
     try:
-        return _sha(path.read_bytes())
+        return sha256(path.read_bytes())
     except FileNotFoundError:
         return ABSENT
     except OSError as exc:  # a folder, or unreadable: still a change worth naming
@@ -53,7 +49,7 @@ def _table_digest(workspace: Path) -> str:
     table = jetbox_table(workspace)
     if table is None:  # the rest of pyproject.toml is the model's to edit
         return ABSENT
-    return _sha(json.dumps(table, sort_keys=True, default=str).encode("utf-8"))
+    return sha256(json.dumps(table, sort_keys=True, default=str).encode("utf-8"))
 
 
 def _user_modules(spec: MachineSpec) -> list[str]:
