@@ -48,15 +48,6 @@ class ProcessResult:
     duration_s: float
 
 
-def cap_text(text: str, max_chars: int) -> str:
-    """Keep the head and tail of `text`, saying how much was cut from the middle."""
-    if len(text) <= max_chars:
-        return text
-    half = max_chars // 2
-    elided = len(text) - 2 * half
-    return f"{text[:half]}\n... [{elided} characters elided] ...\n{text[-half:]}"
-
-
 def scrubbed_env(base: Mapping[str, str] | None = None,
                  pass_env: Iterable[str] = ()) -> dict[str, str]:
     """The allow-listed part of the environment, plus the variables named in `pass_env`."""

@@ -109,7 +109,3 @@ def unescape_name(text: str) -> str:
     if "\\" in rest:
         raise ValueError(f"{text!r}: a backslash must start \\xHH, \\uXXXX or \\\\")
     return "".join(out) + pending.decode("utf-8", "surrogateescape") + rest
-
-
-# The name issue 14 and the workspace jail use for taking an escaped path back.
-unescape_path = unescape_name
