@@ -57,8 +57,8 @@ def scripted_run(workspace: Path, steps: list[Any], machine: Path | None = None,
     request = RunRequest("benchmark goal", workspace, machine, cli_settings={
         "sandbox": "none", "loop_limit": 10_000, "stall_limit": 10_000, **settings},
         quiet=True)
-    run, handlers = open_run(request, {}, ROOT, io.StringIO(),
-                             model_factory=lambda s, d: lambda: model)
-    execute(run, handlers)
+    engine = open_run(request, {}, ROOT, io.StringIO(),
+                    model_factory=lambda s, d: lambda: model)
+    execute(engine)
     lines = (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
     return [json.loads(line) for line in lines]

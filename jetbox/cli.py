@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TextIO
 
 from jetbox.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
+from jetbox.records import LOCK_TAKEN_OVER, RESUME, RUN_START
 from jetbox.text import for_terminal
 
 DESCRIPTION = """\
@@ -160,11 +161,11 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
-        run, handlers = open_run(request, os.environ, Path.cwd(), err)
+        engine = open_run(request, os.environ, Path.cwd(), err)
         if lock.took_over:
-            run.ledger.append("lock_taken_over", owner=lock.took_over)
-            run.event(lock.describe_takeover())
-        return execute(run, handlers)
+            engine.run.ledger.append(LOCK_TAKEN_OVER, owner=lock.took_over)
+            engine.run.display.event(lock.describe_takeover())
+        return execute(engine)
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -182,7 +183,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                 Path.cwd())
     out.write(f"\nmachine: {machine}\n")
     ledger = Ledger(workspace.ledger_path)
-    opened = ledger.last(["run_start", "resume"])
+    opened = ledger.last([RUN_START, RESUME])
     if opened and opened.get("python"):
         out.write(f"python: {opened['python']}\n")
     records = ledger.records()

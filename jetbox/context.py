@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from jetbox import records as rec
 from jetbox.errors import ConfigError
 from jetbox.verdict import explain
 
 if TYPE_CHECKING:
     from jetbox.model import Reply
-    from jetbox.run import Run
+    from jetbox.run import Round, Run
     from jetbox.tools import ToolResult
 
 SYSTEM_PROMPT = """\
@@ -77,48 +78,48 @@ class CompactionPolicy:
         return max(self.max_result_chars, int(self.budget_chars(num_ctx) * self.latest_share))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Conversation:
-    """The request being built up: prefix + compacted state + exchanges since."""
+    """The request being built up: prefix + compacted state + exchanges since. A value:
+    each change returns a new one, which the round carries."""
 
-    prefix: list[dict[str, Any]]
+    prefix: tuple[dict[str, Any], ...]
     state: dict[str, Any]
-    exchanges: list[dict[str, Any]] = field(default_factory=list)
+    exchanges: tuple[dict[str, Any], ...] = ()
     rounds: int = 0  # exchanges appended since the last compaction
-    shown: dict[str, str] = field(default_factory=dict)  # what the model last saw, by topic
-    latest: list[int] = field(default_factory=list)  # exchanges holding the latest results
+    shown: Mapping[str, str] = field(default_factory=dict)  # what the model last saw, by topic
+    latest: tuple[int, ...] = ()  # exchanges holding the latest results
 
     def messages(self) -> list[dict[str, Any]]:
         return [*self.prefix, self.state, *self.exchanges]
 
-    def add_round(self, messages: list[dict[str, Any]], fold_chars: int) -> None:
-        """Append a round; the round before it is folded to fold_chars per result, so only
+    def with_round(self, messages: Sequence[dict[str, Any]], fold_chars: int) -> Conversation:
+        """A round appended; the round before it is folded to fold_chars per result, so only
         the newest results are whole (the model has acted on the older ones)."""
+        exchanges = list(self.exchanges)
         for index in self.latest:
-            message = self.exchanges[index]
-            self.exchanges[index] = {**message, "content": fold(message["content"], fold_chars)}
-        start = len(self.exchanges)
-        self.exchanges.extend(messages)
-        self.latest = [start + i for i, m in enumerate(messages) if m.get("role") == "tool"]
-        self.rounds += 1
+            message = exchanges[index]
+            exchanges[index] = {**message, "content": fold(message["content"], fold_chars)}
+        start = len(exchanges)
+        exchanges.extend(messages)
+        latest = tuple(start + i for i, m in enumerate(messages) if m.get("role") == "tool")
+        return replace(self, exchanges=tuple(exchanges), latest=latest, rounds=self.rounds + 1)
 
-    def add_note(self, run: Run) -> None:
-        """Append what changed since the model last saw it, if anything did."""
-        found = notices(run)
+    def with_note(self, found: Mapping[str, str]) -> Conversation:
+        """A note appended with what changed since the model last saw it, if anything did."""
         changed = [text for topic, text in found.items() if self.shown.get(topic) != text]
-        self.shown = found
-        if changed:
-            self.exchanges.append({"role": "user", "content": "\n\n".join(changed)})
+        note = ({"role": "user", "content": "\n\n".join(changed)},) if changed else ()
+        return replace(self, exchanges=(*self.exchanges, *note), shown=dict(found))
 
 
 def request_chars(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any]) -> int:
     return len(json.dumps({"tools": list(tools), "messages": list(messages)}, ensure_ascii=False))
 
 
-def prefix_messages(goal: str) -> list[dict[str, Any]]:
+def prefix_messages(goal: str) -> tuple[dict[str, Any], ...]:
     """The stable prefix: never changes within a run, so Ollama's cache always hits it."""
-    return [{"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"Goal: {goal}"}]
+    return ({"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": f"Goal: {goal}"})
 
 
 def describe_call(name: str, arguments: Any) -> str:
@@ -137,66 +138,55 @@ def describe_call(name: str, arguments: Any) -> str:
     return f"{name} {json.dumps(arguments, ensure_ascii=False)[:80]}"
 
 
-def recap(run: Run) -> list[str]:
+def recap(records: rec.Records) -> list[str]:
     """What was done this run, deduplicated into a checklist (newest last)."""
     items: dict[str, None] = {}
-    for record in run.ledger.current_run():
-        if record["kind"] == "tool_result" and record.get("name") not in ("finish", "(none)"):
-            verdict = "ok" if record.get("ok") else "failed"
-            line = f"{describe_call(record['name'], record.get('arguments'))} ({verdict})"
-            items.pop(line, None)
-            items[line] = None
+    for record in rec.tool_results(records):
+        verdict = "ok" if record.get("ok") else "failed"
+        line = f"{describe_call(record['name'], record.get('arguments'))} ({verdict})"
+        items.pop(line, None)
+        items[line] = None
     return list(items)[-RECAP_ITEMS:]
 
 
-def last_results(run: Run) -> list[dict[str, Any]]:
-    """The tool results of the latest model reply, read back from the ledger."""
-    out: list[dict[str, Any]] = []
-    for record in reversed(run.ledger.current_run()):
-        if record["kind"] == "model_reply":
-            break
-        if record["kind"] == "tool_result":
-            out.append(record)
-    return list(reversed(out))
-
-
-def notices(run: Run) -> dict[str, str]:
-    """Short things the model must hear this round, by topic: probes, plan, refusals, loops."""
-    found = {"probes": "Probes now:\n" + explain(run.probe_report(), run.verdict())}
-    if run.status.next:  # before the first Plan there is none: no empty section
-        found["plan"] = "Plan:\n" + "\n".join(f"- {s}" for s in run.status.next)
-    newest = run.ledger.last(["finish_refused", "model_reply"])
-    if newest and newest["kind"] == "finish_refused":
-        found["refusal"] = (f"Your finish was refused: {'; '.join(newest['reasons'])}. "
-                            f"Fix that first.")
-    reflection = run.ledger.last(["reflection"])
-    if reflection and reflection.get("warning"):
-        found["warning"] = f"Warning: {reflection['warning']}"
-    paused = run.ledger.last(["paused", "model_reply"])
-    if paused and paused["kind"] == "paused":
-        found["paused"] = (f"The run was paused ({paused['reason']}) and a person resumed it: "
+def notices(run: Run, now: Round) -> dict[str, str]:
+    """Short things the model must hear this round, by topic: probes, plan, refusals, loops.
+    `now` must have probe results (run.probed)."""
+    assert now.report is not None
+    records = run.records()
+    found = {"probes": "Probes now:\n" + explain(now.report, run.verdict(now))}
+    if now.status.next:  # before the first Plan there is none: no empty section
+        found["plan"] = "Plan:\n" + "\n".join(f"- {s}" for s in now.status.next)
+    refused = rec.unanswered_refusal(records)
+    if refused is not None:
+        found["refusal"] = f"Your finish was refused: {'; '.join(refused)}. Fix that first."
+    warning = rec.latest_warning(records)
+    if warning:
+        found["warning"] = f"Warning: {warning}"
+    paused = rec.unanswered_pause(records)
+    if paused is not None:
+        found["paused"] = (f"The run was paused ({paused}) and a person resumed it: "
                            f"do not repeat that; read the status notes and try another way.")
     return found
 
 
-def state_message(run: Run, policy: CompactionPolicy) -> dict[str, Any]:
+def state_message(run: Run, now: Round, policy: CompactionPolicy) -> dict[str, Any]:
     """The compacted state: status snapshot, checklist of what was done, plan, probes."""
-    status = run.status
+    status, records = now.status, run.records()
     parts = [f"Status: {status.status} (round {status.round})"]
-    ours = {note for record in run.ledger.current_run() if record["kind"] == "status_rebuilt"
-            for note in record.get("notes", [])}
+    ours = rec.jetbox_notes(records)
     # Told apart by the ledger's record of what Jetbox wrote, like the plan's `Next:` items.
     parts += [f"Note: {note}" if note in ours else f"Note from the person: {note}"
               for note in status.notes[-3:]]
-    done = recap(run)
+    done = recap(records)
     parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
-    found = notices(run)
+    found = notices(run, now)
     parts += [found[topic] for topic in ("plan", "probes", "refusal", "warning", "paused")
               if topic in found]
     text = "\n\n".join(parts)
     if len(text) > policy.max_state_chars:
         text = text[: policy.max_state_chars - 12] + "\n... (cut)"
-    results = last_results(run)
+    results = rec.latest_results(records)
     if results:
         keep = policy.latest_chars(run.settings.num_ctx) // len(results)
         lines = [f"- {describe_call(r['name'], r.get('arguments'))} ->\n"
@@ -205,11 +195,10 @@ def state_message(run: Run, policy: CompactionPolicy) -> dict[str, Any]:
     return {"role": "user", "content": text}
 
 
-def compact(run: Run, policy: CompactionPolicy) -> Conversation:
+def compact(run: Run, now: Round) -> Conversation:
     """Fold everything into a fresh state message after the unchanged prefix."""
-    conversation = Conversation(prefix_messages(run.status.goal), state_message(run, policy))
-    conversation.shown = notices(run)
-    return conversation
+    return Conversation(prefix_messages(now.status.goal),
+                        state_message(run, now, run.compaction), shown=notices(run, now))
 
 
 def fold(text: str, max_chars: int) -> str:
@@ -245,9 +234,3 @@ def compaction_reason(conversation: Conversation | None, policy: CompactionPolic
     if next_chars > budget_chars:
         return f"next request ({next_chars} chars) would exceed the budget ({budget_chars})"
     return None
-
-
-def build_messages(run: Run) -> list[dict[str, Any]]:
-    """A fresh compacted request (used when Act resumes without one)."""
-    run.conversation = compact(run, run.compaction)
-    return run.conversation.messages()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from jetbox import failpoints
+from jetbox import records as rec
 from jetbox.config import Settings, resolve_settings
 from jetbox.context import CompactionPolicy
 from jetbox.display import Display, close_log, open_log
@@ -30,10 +31,11 @@ from jetbox.machine import MachineSpec, build_machine, find_machine_file, load_m
 from jetbox.model import Model
 from jetbox.process import pass_env_names, reap_strays
 from jetbox.resume import begin, same_goal, status_sha
+from jetbox.run import Round, Run
 from jetbox.status import StatusFile
 from jetbox.text import for_terminal
 from jetbox.trust import check_config
-from jetbox.usercode import load_handlers, resolve_predicates
+from jetbox.usercode import load_handlers, user_conditions
 from jetbox.workspace import Workspace
 
 
@@ -68,103 +70,99 @@ def default_model_factory(settings: Settings, display: Display) -> Callable[[], 
     return make
 
 
-def _ignoring_event(predicate: Callable[[], bool]) -> Callable[..., bool]:
-    """transitions passes the event to conditions; Jetbox's predicates ask the run instead."""
-    return lambda *_: predicate()
-
-
 class Engine:
-    """Runs handlers until a final state, a limit, an error or Ctrl-C."""
+    """Runs handlers until a final state, a limit, an error or Ctrl-C. It is the `transitions`
+    model: the machine keeps its `state`, and resolves the built-in conditions on it by name."""
 
-    def __init__(self, run: Any, handlers: Mapping[str, Any]) -> None:
-        self.run = run
-        self.handlers = handlers
-        spec = run.spec
-        predicates = resolve_predicates(spec, run.conditions(), run)  # checked in open_run too
-        wrapped = {name: _ignoring_event(f) for name, f in predicates.items()}
-        self.machine = build_machine(spec, run, run.status.state, wrapped, self._on_transition)
+    CONDITIONS = ("finish_requested", "probes_green")
+
+    def __init__(self, run: Run, handlers: Mapping[str, Any], now: Round) -> None:
+        self.run, self.handlers, self.now = run, handlers, now
+        self.session_rounds = 0
+        own = {name: self._own_condition(f)
+               for name, f in user_conditions(run.spec, self.CONDITIONS).items()}
+        self.machine = build_machine(run.spec, self, now.status.state, own, self._on_transition)
+
+    # Conditions for machine.yaml transitions: each a question about the run.
+    def finish_requested(self, _event: Any = None) -> bool:
+        """The model's latest reply called `finish` and it was not refused since."""
+        return rec.finish_requested(self.run.records())
+
+    def probes_green(self, _event: Any = None) -> bool:
+        """The probes pass against the run's baseline: no new ruff findings, every test
+        passing but those a person marked known, none lost."""
+        self.now = self.run.probed(self.now)
+        return self.run.verdict(self.now).ok
+
+    def _own_condition(self, function: Callable[..., Any]) -> Callable[[Any], bool]:
+        return lambda _event: bool(function(self.run, self.now))
 
     def loop(self) -> int:
-        run, spec = self.run, self.run.spec
+        spec = self.run.spec
         moved = False  # a pause state reached in this invocation ends it; resumed into, it runs
         while True:
-            state = run.state
+            state = self.state
             handler = self.handlers[state]
             failpoints.hit(f"before:{state}")
             if spec.is_final(state):
-                handler.run(run)
-                self._save("status_written")
+                _, self.now = handler.run(self.run, self.now)
+                self._save(rec.STATUS_WRITTEN)
                 return EXIT_DONE
             if moved and spec.is_pause(state):
-                raise Paused(guard_reason(run.ledger), status="red")
+                raise Paused(rec.guard_reason(self.run.records()), status="red")
             self._check_limits(state)
-            outcome = handler.run(run)
+            outcome, self.now = handler.run(self.run, self.now)
             if outcome not in handler.outcomes:
                 raise MachineError(f"handler of `{state}` returned `{outcome}`, which it does not "
                                    f"declare (it declares {list(handler.outcomes)})")
-            if not run.trigger(outcome):
+            if not self.trigger(outcome):
                 raise MachineError(f"no transition from `{state}` on `{outcome}` has its "
                                    f"conditions met; add an unconditional one in {spec.path}")
             moved = True
 
     def _check_limits(self, state: str) -> None:
-        run = self.run
-        if state == run.spec.initial:
-            if run.session_rounds >= run.settings.max_rounds:
-                raise Paused(f"round limit: {run.settings.max_rounds} rounds this session")
-            run.session_rounds += 1
-        if run.elapsed_s() >= run.settings.timebox_s:
-            raise Paused(f"timebox: {run.settings.timebox_s:g} s this session")
+        settings = self.run.settings
+        if state == self.run.spec.initial:
+            if self.session_rounds >= settings.max_rounds:
+                raise Paused(f"round limit: {settings.max_rounds} rounds this session")
+            self.session_rounds += 1
+        if self.run.elapsed_s() >= settings.timebox_s:
+            raise Paused(f"timebox: {settings.timebox_s:g} s this session")
 
     def _on_transition(self, event: Any) -> None:
-        run = self.run
+        """The round starts again at the initial state; status.txt follows every move."""
         source, dest = event.transition.source, event.transition.dest
-        round_no = run.status.round + (1 if dest == run.spec.initial else 0)
-        run.status = run.status.with_(state=dest, round=round_no)
-        run.ledger.append("transition", source=source, dest=dest, outcome=event.event.name,
-                          round=round_no, status_sha=status_sha(run.status.render()))
-        run.status_file.write(run.status)
+        round_no = self.now.round + (1 if dest == self.run.spec.initial else 0)
+        self.now = self.now.with_status(state=dest, round=round_no)
+        self.run.ledger.append(rec.TRANSITION, source=source, dest=dest,
+                               outcome=event.event.name, round=round_no,
+                               status_sha=status_sha(self.now.status.render()))
+        self.run.status_file.write(self.now.status)
 
     def _save(self, kind: str, **fields: Any) -> None:
-        run = self.run
-        run.ledger.append(kind, state=run.state, round=run.status.round,
-                          status_sha=status_sha(run.status.render()), **fields)
-        run.status_file.write(run.status)
+        status = self.now.status
+        self.run.ledger.append(kind, state=self.state, round=status.round,
+                               status_sha=status_sha(status.render()), **fields)
+        self.run.status_file.write(status)
 
     def stop(self, status: str, kind: str, **fields: Any) -> None:
         """Record why the run stopped; the state stays where the run will resume.
 
         Best effort: when the disk is what failed, recording the stop fails too, and that
         must not hide the error that stopped the run. The ledger is the truth either way."""
-        self.run.status = self.run.status.with_(status=status)
+        self.now = self.now.with_status(status=status)
         try:
             self._save(kind, **fields)
         except (StorageError, StatusError, OSError) as exc:
             self.run.display.logger.error("could not record the stop (%s): %s", kind, exc)
 
 
-def guard_reason(ledger: Ledger) -> str:
-    """Why a guard stopped the run: the newest reflection that names one."""
-    for record in reversed(ledger.current_run()):
-        if record["kind"] == "reflection" and record.get("guard"):
-            return str(record["guard"])
-    return "a guard stopped the run"
-
-
-def check_conditions(spec: MachineSpec) -> None:
-    """Every condition name must resolve, before anything runs."""
-    from jetbox.run import Run
-
-    builtins = {name: (lambda: False) for name in Run.CONDITIONS}
-    resolve_predicates(spec, builtins, None)
-
-
 def resuming(request: RunRequest, ledger: Ledger) -> bool:
     """Whether `begin` will continue the ledger's current run rather than start one."""
-    records = ledger.current_run()
-    if request.fresh or not records or records[0]["kind"] != "run_start":
+    goal = rec.run_goal(ledger.current_run())
+    if request.fresh or goal is None:
         return False
-    return request.goal is None or same_goal(request.goal, records[0]["goal"])
+    return request.goal is None or same_goal(request.goal, goal)
 
 
 @dataclass(frozen=True)
@@ -207,7 +205,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     policy = ToolPolicy.from_mapping({**(spec.sections.get("tools") or {}), "sandbox": sandbox}
                                      ).fitted(compaction.latest_chars(settings.num_ctx))
     probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
-    check_conditions(spec)
+    user_conditions(spec, Engine.CONDITIONS)  # every condition resolves, before anything runs
     python = find_interpreter(workspace.root, settings.python, environ)
     pass_env = pass_env_names(settings.pass_env)
     return Checked(workspace, spec, ledger, trust, handlers, settings,
@@ -218,22 +216,22 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
              model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
-             ) -> tuple[Any, Mapping[str, Any]]:
+             ) -> Engine:
     """Validate everything, then start or resume: nothing runs before all checks pass."""
-    from jetbox.run import Run
-
     c = check_request(request, environ, cwd)
+    session_start = c.ledger.records()[-1]["seq"] if c.ledger.records() else 0
     status_file = StatusFile(c.workspace.status_path)
     status = begin(request.goal, request.fresh, c.spec, c.ledger, status_file,
                    c.python.describe())
     c.trust.record(c.ledger)
     strays = reap_strays(c.workspace.root)
     if strays:
-        c.ledger.append("strays_killed", pids=strays)
+        c.ledger.append(rec.STRAYS_KILLED, pids=strays)
     display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
     factory = (model_factory or default_model_factory)(c.settings, display)
-    run = Run(c.settings, c.workspace, c.spec, c.ledger, status_file, status, factory,
-              c.toolbox, c.prober, display)
+    run = Run(c.settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
+              display, factory, CompactionPolicy.from_mapping(c.spec.sections.get("compaction")),
+              session_start=session_start)
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
         display.event(f"configuration accepted ({c.trust.reason})")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
@@ -241,39 +239,40 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
                   f"python {c.python.describe()}")
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
-    return run, c.handlers
+    return Engine(run, c.handlers, Round(status))
 
 
-def execute(run: Any, handlers: Mapping[str, Any]) -> int:
+def execute(engine: Engine) -> int:
     """Drive the machine and turn every way it can stop into an exit code."""
-    engine = Engine(run, handlers)
+    run = engine.run
     try:
         code = engine.loop()
-        summary(run, "done")
+        summary(engine, "done")
         return code
     except Paused as pause:
-        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", "paused",
+        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", rec.PAUSED,
                     reason=pause.reason)
         run.display.event(f"paused: {pause.reason}")
-        summary(run, f"paused ({pause.reason})")
+        summary(engine, f"paused ({pause.reason})")
         return pause.exit_code
     except ModelUnavailable as exc:
-        engine.stop(f"yellow - waiting for the model: {exc}", "model_unavailable", error=str(exc))
-        summary(run, "model unavailable")
+        engine.stop(f"yellow - waiting for the model: {exc}", rec.MODEL_UNAVAILABLE,
+                    error=str(exc))
+        summary(engine, "model unavailable")
         raise
     except KeyboardInterrupt:
-        engine.stop("yellow - interrupted; run again to resume", "interrupted")
+        engine.stop("yellow - interrupted; run again to resume", rec.INTERRUPTED)
         run.display.event("interrupted; state saved")
-        summary(run, "interrupted (Ctrl-C)")
+        summary(engine, "interrupted (Ctrl-C)")
         return EXIT_INTERRUPTED
     except JetboxError as exc:
-        engine.stop(f"red - {exc}", "error", error=str(exc))
+        engine.stop(f"red - {exc}", rec.ERROR, error=str(exc))
         run.display.logger.error("stopped: %s", exc)
         raise
     except Exception as exc:
         run.display.logger.error("internal error:\n%s",
                                  for_terminal(traceback.format_exc(), multiline=True))
-        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", "error",
+        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", rec.ERROR,
                     error=f"{type(exc).__name__}: {exc}")
         raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
                           f"{run.workspace.log_path})") from None
@@ -281,11 +280,12 @@ def execute(run: Any, handlers: Mapping[str, Any]) -> int:
         close_log(run.display.logger)
 
 
-def summary(run: Any, reason: str) -> None:
+def summary(engine: Engine, reason: str) -> None:
     """The table at the end of every invocation, whatever ended it."""
     from jetbox.metrics import summary_rows
 
-    run.display.table(f"run summary ({reason})", summary_rows(run, reason))
+    engine.run.display.table(f"run summary ({reason})",
+                             summary_rows(engine.run, engine.now, reason))
 
 
 def workspace_from(value: str | None) -> Path:

@@ -98,8 +98,6 @@ def _collapse(path: Sequence[str], limit: int = 12) -> list[str]:
 def run_path(ledger_path: Path) -> list[str]:
     """The states a run went through, from its ledger's transitions."""
     from jetbox.ledger import Ledger
+    from jetbox.records import visited_states
 
-    records = Ledger(ledger_path).current_run() if ledger_path.exists() else []
-    states = [r["source"] for r in records if r["kind"] == "transition"][:1]
-    states += [r["dest"] for r in records if r["kind"] == "transition"]
-    return states
+    return visited_states(Ledger(ledger_path).current_run()) if ledger_path.exists() else []

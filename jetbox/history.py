@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from jetbox import records as rec
 from jetbox.context import describe_call
 from jetbox.ledger import parse_line
+from jetbox.records import Record
 from jetbox.text import for_terminal
 from jetbox.workspace import Workspace
 
@@ -26,52 +28,61 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep printing new entries as they are written (Ctrl-C to stop)")
 
 
-def describe(record: dict[str, Any]) -> str | None:
+def _reply(r: Record) -> str:
+    calls = ", ".join(c["name"] for c in r.get("calls", [])) or "no tool call"
+    return (f"model: {calls}; {r.get('prompt_tokens', 0)} tokens in, "
+            f"{r.get('output_tokens', 0)} out, {r.get('duration_s', 0):.1f} s "
+            f"(first token {r.get('first_token_s', 0):.1f} s"
+            + (", recovered from text" if r.get("recovered") else "") + ")")
+
+
+def _tool_result(r: Record) -> str:
+    verdict = "ok" if r.get("ok") else "refused" if r.get("refused") else "failed"
+    first = str(r.get("output", "")).splitlines()[:1]
+    return (f"{describe_call(r['name'], r.get('arguments'))} -> {verdict}"
+            + (f": {first[0][:80]}" if first and verdict != "ok" else ""))
+
+
+# One line per kind of record a timeline shows; the other kinds are noise in it.
+LINES: dict[str, Callable[[Record], str]] = {
+    rec.TRANSITION: lambda r: f"{r['source']} -> {r['dest']} ({r['outcome']})",
+    rec.MODEL_REPLY: _reply,
+    rec.TOOL_RESULT: _tool_result,
+    rec.RUN_START: lambda r: f"run started: {r['goal']}",
+    rec.RESUME: lambda r: f"resumed at {r['state']}, round {r['round']}",
+    rec.PROBE: lambda r: ("probes (reused): " if r.get("reused") else "probes: ")
+    + "; ".join(r.get("checks", [])),
+    rec.FINISH_REFUSED: lambda r: "finish refused: " + "; ".join(r.get("reasons", [])),
+    rec.REFLECTION: lambda r: f"status {r['status']}"
+    + (f"; warning: {r['warning']}" if r.get("warning") else ""),
+    rec.COMPACTION: lambda r: f"context compacted ({r['reason']}; {r['chars']} chars)",
+    rec.PAUSED: lambda r: f"PAUSED: {r['reason']}",
+    rec.INTERRUPTED: lambda r: "interrupted (Ctrl-C)",
+    rec.ERROR: lambda r: f"ERROR: {r['error']}",
+    rec.MODEL_UNAVAILABLE: lambda r: f"model unavailable: {r['error']}",
+    rec.RUN_END: lambda r: f"DONE: {r.get('tests', '')}",
+    rec.STATUS_REBUILT: lambda r: f"status.txt rebuilt from the ledger ({r['reason']})",
+    rec.STATUS_DISAGREES: lambda r: f"status.txt said {r['status_state']}; the ledger's "
+                                    f"{r['state']} wins",
+    rec.STATUS_EDITED: lambda r: "status.txt was edited by a person",
+    rec.RUN_SUPERSEDED: lambda r: f"previous run set aside ({r['reason']})",
+    rec.LOCK_TAKEN_OVER: lambda r: f"took over a stale lock (pid {r['owner'].get('pid')})",
+    rec.STRAYS_KILLED: lambda r: f"killed leftover processes {r['pids']}",
+}
+
+
+def describe(record: Record) -> str | None:
     """One line for a record, or None for records that are noise in a timeline (the
     caller escapes it: paths and commands in it come from the model)."""
-    kind = record["kind"]
-    if kind == "transition":
-        return f"{record['source']} -> {record['dest']} ({record['outcome']})"
-    if kind == "model_reply":
-        calls = ", ".join(c["name"] for c in record.get("calls", [])) or "no tool call"
-        return (f"model: {calls}; {record.get('prompt_tokens', 0)} tokens in, "
-                f"{record.get('output_tokens', 0)} out, {record.get('duration_s', 0):.1f} s "
-                f"(first token {record.get('first_token_s', 0):.1f} s"
-                + (", recovered from text" if record.get("recovered") else "") + ")")
-    if kind == "tool_result":
-        verdict = "ok" if record.get("ok") else "refused" if record.get("refused") else "failed"
-        first = str(record.get("output", "")).splitlines()[:1]
-        return (f"{describe_call(record['name'], record.get('arguments'))} -> {verdict}"
-                + (f": {first[0][:80]}" if first and verdict != "ok" else ""))
-    simple = {
-        "run_start": lambda r: f"run started: {r['goal']}",
-        "resume": lambda r: f"resumed at {r['state']}, round {r['round']}",
-        "probe": lambda r: ("probes (reused): " if r.get("reused") else "probes: ")
-        + "; ".join(r.get("checks", [])),
-        "finish_refused": lambda r: "finish refused: " + "; ".join(r.get("reasons", [])),
-        "reflection": lambda r: f"status {r['status']}"
-        + (f"; warning: {r['warning']}" if r.get("warning") else ""),
-        "compaction": lambda r: f"context compacted ({r['reason']}; {r['chars']} chars)",
-        "paused": lambda r: f"PAUSED: {r['reason']}",
-        "interrupted": lambda r: "interrupted (Ctrl-C)",
-        "error": lambda r: f"ERROR: {r['error']}",
-        "model_unavailable": lambda r: f"model unavailable: {r['error']}",
-        "run_end": lambda r: f"DONE: {r.get('tests', '')}",
-        "status_rebuilt": lambda r: f"status.txt rebuilt from the ledger ({r['reason']})",
-        "status_disagrees": lambda r: f"status.txt said {r['status_state']}; the ledger's "
-                                      f"{r['state']} wins",
-        "status_edited": lambda r: "status.txt was edited by a person",
-        "run_superseded": lambda r: f"previous run set aside ({r['reason']})",
-        "lock_taken_over": lambda r: f"took over a stale lock (pid {r['owner'].get('pid')})",
-        "strays_killed": lambda r: f"killed leftover processes {r['pids']}",
-    }
-    return simple[kind](record) if kind in simple else None
+    line = LINES.get(record["kind"])
+    return None if line is None else line(record)
 
 
-def timeline(records: Iterable[dict[str, Any]]) -> Iterator[str]:
+def timeline(records: Iterable[Record]) -> Iterator[str]:
     state = ""
     for record in records:
-        if record["kind"] == "run_start":
+        entered = rec.entered_state(record)
+        if entered == "":  # a new run
             state = ""
         text = describe(record)
         when = time.strftime("%H:%M:%S", time.localtime(record.get("ts", 0)))
@@ -79,10 +90,8 @@ def timeline(records: Iterable[dict[str, Any]]) -> Iterator[str]:
         if text is not None:
             where = f"r{round_no}" if isinstance(round_no, int) else "  "
             yield for_terminal(f"{when} {where:>4} {state:<8} {text}")
-        if record["kind"] == "transition":
-            state = record["dest"]
-        elif record["kind"] in ("resume",):
-            state = record["state"]
+        if entered:
+            state = entered
 
 
 def _read(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox import failpoints
+from jetbox import records as rec
 from jetbox.errors import LedgerCorrupt, LedgerWriteError, StorageError
 from jetbox.text import json_safe
 
@@ -115,20 +116,11 @@ class Ledger:
 
     def current_run(self) -> list[dict[str, Any]]:
         """The records since the last `run_start`."""
-        records = self.records()
-        for index in range(len(records) - 1, -1, -1):
-            if records[index]["kind"] == "run_start":
-                return records[index:]
-        return records
+        return list(rec.current_run(self.records()))
 
     def last(self, kinds: Iterable[str], in_run: bool = True) -> dict[str, Any] | None:
         """The newest record of one of `kinds`, or None."""
-        wanted = set(kinds)
-        source = self.current_run() if in_run else self.records()
-        for record in reversed(source):
-            if record["kind"] in wanted:
-                return record
-        return None
+        return rec.last(self.current_run() if in_run else self.records(), *kinds)
 
     def _load(self) -> list[dict[str, Any]]:
         data = self._read()

@@ -104,15 +104,3 @@ def calls_from_text(text: str, tool_names: Sequence[str]) -> tuple[ToolCall, ...
                 seen.add(key)
                 calls.append(call)
     return tuple(calls)
-
-
-def malformed_streak(records: Sequence[Mapping[str, Any]]) -> int:
-    """Refused or malformed calls in a row, newest backwards, across replies and restarts."""
-    streak = 0
-    for record in reversed(records):
-        if record["kind"] != "tool_result":
-            continue
-        if record.get("ok") or (not record.get("refused") and record.get("name") != "(none)"):
-            break
-        streak += 1
-    return streak

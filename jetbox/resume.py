@@ -1,13 +1,20 @@
-"""Starting a run, or resuming the one that status.txt and the ledger describe."""
+"""Starting a run, or resuming the one that status.txt and the ledger describe.
+
+Everything a resume needs is here: where the run is (status.txt reconciled with the ledger,
+which wins), and the model reply Act was in the middle of. A handler resumed into is then
+just run: Act finishes a journaled reply instead of asking again, and the toolbox completes
+its own interrupted action (replay.py)."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
+from jetbox import records as rec
 from jetbox.errors import StatusError, UsageError
 from jetbox.ledger import Ledger
 from jetbox.machine import MachineSpec
-from jetbox.recovery import ledger_position, rebuilt_status
+from jetbox.model import Reply
 from jetbox.status import Status, StatusFile
 
 
@@ -17,6 +24,12 @@ def status_sha(text: str) -> str:
 
 def same_goal(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def rebuilt_status(position: rec.Position, problem: str) -> Status:
+    return Status(goal=position.goal, status=f"yellow - status.txt rebuilt from the ledger "
+                  f"({problem})", state=position.state, round=position.round,
+                  notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
 
 
 def _read_status(status_file: StatusFile, strict: bool) -> tuple[Status | None, str]:
@@ -46,11 +59,11 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
     it, and where the two disagree on state or round the ledger wins."""
     existing, problem = _read_status(status_file, strict=not fresh)
-    position = None if fresh else ledger_position(ledger, spec.initial)
+    position = None if fresh else rec.position(ledger.current_run(), spec.initial)
     resuming = position is not None and (goal is None or same_goal(goal, position.goal))
     if existing is None and resuming and position is not None:
         existing = rebuilt_status(position, problem)
-        ledger.append("status_rebuilt", reason=problem, notes=list(existing.notes),
+        ledger.append(rec.STATUS_REBUILT, reason=problem, notes=list(existing.notes),
                       status_sha=status_sha(existing.render()))
         status_file.write(existing)
     if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
@@ -61,20 +74,20 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
         _note_person_edits(status_file, ledger)
         if position and same_goal(position.goal, existing.goal) and \
                 (existing.state, existing.round) != (position.state, position.round):
-            ledger.append("status_disagrees", status_state=existing.state,
+            ledger.append(rec.STATUS_DISAGREES, status_state=existing.state,
                           status_round=existing.round, state=position.state,
                           round=position.round, resolution="the ledger wins")
             existing = existing.with_(state=position.state, round=position.round)
             status_file.write(existing)
-        ledger.append("resume", state=existing.state, round=existing.round, python=python)
+        ledger.append(rec.RESUME, state=existing.state, round=existing.round, python=python)
         return existing
     if not goal:
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
                          f" run `jetbox run \"<goal>\"`")
     if existing:
-        ledger.append("run_superseded", reason="--fresh" if fresh else "new goal",
+        ledger.append(rec.RUN_SUPERSEDED, reason="--fresh" if fresh else "new goal",
                       status=existing.render())
-    ledger.append("run_start", goal=goal, machine=str(spec.path), python=python)
+    ledger.append(rec.RUN_START, goal=goal, machine=str(spec.path), python=python)
     status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
     status_file.write(status)
     return status
@@ -83,8 +96,22 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
 def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
     """A person may edit status.txt between runs; record it so the history explains itself."""
     text = status_file.path.read_bytes().decode("utf-8", errors="replace")
-    recent = [r["status_sha"] for r in ledger.current_run()[-12:] if "status_sha" in r]
+    recent = rec.recent_status_shas(ledger.current_run())
     # The last two: a crash between a transition's record and its status write leaves
     # the file one step behind, which is Jetbox's doing, not a person's.
     if recent and status_sha(text) not in recent[-2:]:
-        ledger.append("status_edited", text=text)
+        ledger.append(rec.STATUS_EDITED, text=text)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A model reply journaled in this visit of a state, and how far its calls got."""
+
+    reply: Reply
+    journal: rec.JournaledReply
+
+
+def pending_reply(records: rec.Records, state: str) -> Pending | None:
+    """The reply journaled since the run last entered `state`, if there is one."""
+    journaled = rec.journaled_reply(records, state)
+    return None if journaled is None else Pending(Reply.from_record(journaled.reply), journaled)

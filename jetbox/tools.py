@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from jetbox import failpoints
+from jetbox import records as rec
 from jetbox.errors import JetboxError, LedgerWriteError, Paused
 from jetbox.files import project_files
 from jetbox.fsutil import atomic_write_bytes, read_bounded, sha256
@@ -25,26 +25,17 @@ from jetbox.policy import (
     split_command,
 )
 from jetbox.process import run_process, scrubbed_env
-from jetbox.recovery import is_idempotent_program
+from jetbox.replay import complete, is_idempotent_program
 from jetbox.search import SearchRefused, search
 from jetbox.text import escape_name, escape_surrogates
 from jetbox.textfile import EditRefused, line_range, locate
-from jetbox.toolspecs import Refusal, checked_call, tool_specs
+from jetbox.toolspecs import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
 
 BINARY_SNIFF_BYTES = 8000
 MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
 SEARCH_TIMEOUT_S = 20.0
 MAX_SEARCH_MATCHES = 40
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    name: str
-    ok: bool
-    output: str          # the text the model sees
-    refused: bool = False
-    changed: bool = False
 
 
 class Toolbox:
@@ -89,7 +80,7 @@ class Toolbox:
             raise
         except (Refusal, PathRefused, CommandRefused) as exc:
             reason = str(exc)
-            self._journal("refusal", tool=label, reason=reason, round=round_no)
+            self._journal(rec.REFUSAL, tool=label, reason=reason, round=round_no)
             return ToolResult(label, False, f"refused: {reason}", refused=True)
         except OSError as exc:
             return self._failed(label, mark, round_no, _os_error_text(exc, self.workspace))
@@ -104,15 +95,17 @@ class Toolbox:
                 logger.error("%s\n%s", detail, traceback.format_exc())
             return self._failed(label, mark, round_no, detail)
 
+    def replay(self, name: str, intent: rec.Record, result: rec.Record | None,
+               ) -> ToolResult | None:
+        """Complete a call whose action began before a crash (see replay.complete)."""
+        return complete(self.ledger, self.workspace, name, intent, result)
+
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
         """Close the intents this call opened (as failed), record the error, tell the model."""
-        records = self.ledger.records()
-        closed = {r.get("intent") for r in records[mark:] if r["kind"] == "result"}
-        for intent in [r for r in records[mark:] if r["kind"] == "intent"]:
-            if intent["seq"] not in closed:
-                self._journal("result", intent=intent["seq"], action=intent.get("action"),
-                              ok=False, changed=False, error=error[:500])
-        self._journal("tool_error", tool=label, error=error[:500], round=round_no)
+        for intent in rec.open_intents(self.ledger.records()[mark:]):
+            self._journal(rec.RESULT, intent=intent["seq"], action=intent.get("action"),
+                          ok=False, changed=False, error=error[:500])
+        self._journal(rec.TOOL_ERROR, tool=label, error=error[:500], round=round_no)
         return ToolResult(label, False, f"error: {error}")
 
     def _journal(self, kind: str, **fields: Any) -> None:
@@ -188,7 +181,7 @@ class Toolbox:
         except EditRefused as exc:
             raise Refusal(str(exc)) from None
         after = edit.after.encode("utf-8")
-        intent = self.ledger.append("intent", action="edit", path=target.relative,
+        intent = self.ledger.append(rec.INTENT, action="edit", path=target.relative,
                                     sha256_before=sha256(data), sha256=sha256(after),
                                     old=old, new=new, round=round_no)
         self._apply(target.relative, target.absolute, after, intent)
@@ -203,7 +196,7 @@ class Toolbox:
         except OSError as exc:
             raise OSError(exc.errno, f"cannot write {relative}: {exc.strerror or exc}") from None
         failpoints.hit("applied")  # crash tests: the file is written, its result is not
-        self.ledger.append("result", intent=intent["seq"], action=intent["action"], ok=True,
+        self.ledger.append(rec.RESULT, intent=intent["seq"], action=intent["action"], ok=True,
                            changed=True, path=relative, sha256=intent["sha256"])
 
     def _write_file(self, path: str, content: str, round_no: int) -> ToolResult:
@@ -218,7 +211,7 @@ class Toolbox:
         if target.absolute.is_file() and read_bounded(target.absolute, len(data) + 1)[0] == data:
             return ToolResult("write_file", True, f"{target.relative} already has this content "
                               f"({len(data)} bytes); nothing changed")
-        intent = self.ledger.append("intent", action="write", path=target.relative,
+        intent = self.ledger.append(rec.INTENT, action="write", path=target.relative,
                                     bytes=len(data), sha256=sha, content=content, round=round_no)
         self._apply(target.relative, target.absolute, data, intent)
         return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
@@ -234,7 +227,7 @@ class Toolbox:
         if isinstance(program, str):
             raise Refusal(program)
         full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
-        intent = self.ledger.append("intent", action="cmd", argv=full, program=name,
+        intent = self.ledger.append(rec.INTENT, action="cmd", argv=full, program=name,
                                     idempotent=is_idempotent_program(name, self.workspace),
                                     round=round_no)
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
@@ -245,7 +238,7 @@ class Toolbox:
                              sandbox=self.policy.sandbox, workspace=self.workspace,
                              visible=self._visible)
         removed = remove_created(self.workspace, absent)
-        self.ledger.append("result", intent=intent["seq"], action="cmd",
+        self.ledger.append(rec.RESULT, intent=intent["seq"], action="cmd",
                            ok=result.returncode == 0, exit_code=result.returncode,
                            timed_out=result.timed_out, duration_s=round(result.duration_s, 3),
                            output_tail=result.output[-500:])
@@ -254,7 +247,7 @@ class Toolbox:
         else:
             head = f"exit code {result.returncode}"
         if removed:
-            self.ledger.append("protected_removed", names=removed, round=round_no)
+            self.ledger.append(rec.PROTECTED_REMOVED, names=removed, round=round_no)
         notes = "".join(f"\nthe command created {name}, which only a person may create; "
                         f"removed" for name in removed)
         return ToolResult("run_cmd", result.returncode == 0,

@@ -16,10 +16,11 @@ from jetbox.fsutil import sha256
 from jetbox.interpreter import VENV_NAMES
 from jetbox.ledger import Ledger
 from jetbox.machine import PACKAGED_MACHINE, MachineSpec
+from jetbox.records import CONFIG_TRUSTED
 from jetbox.usercode import user_module_file
 from jetbox.workspace import MACHINE_NAME
 
-RECORD = "config_trusted"
+RECORD = CONFIG_TRUSTED
 ABSENT = "absent"
 ACCEPT = ("review it, then run again with --trust-config to accept it, or with --fresh to "
           "start a new run")

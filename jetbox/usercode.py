@@ -7,7 +7,7 @@ import hashlib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,7 @@ def import_object(dotted: str, search_dir: Path | None = None) -> Any:
 
 def load_handlers(spec: MachineSpec) -> dict[str, Any]:
     """Import and check every handler: a Handler whose every outcome has a transition."""
-    from states.base import Handler
+    from jetbox.handler import Handler
 
     handlers: dict[str, Any] = {}
     for state in spec.states:
@@ -76,7 +76,7 @@ def load_handlers(spec: MachineSpec) -> dict[str, Any]:
                               f"{type(exc).__name__}: {exc}") from None
         if not (isinstance(cls, type) and issubclass(cls, Handler)):
             raise ConfigError(f"{where}: `{state.handler}` is not a handler (a subclass of "
-                              f"states.base.Handler)")
+                              f"jetbox.handler.Handler)")
         handlers[state.name] = cls()
         _check_outcomes(spec, state, cls)
     return handlers
@@ -94,25 +94,21 @@ def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
                               f"`{state.name}` has `trigger: {outcome}`")
 
 
-def resolve_predicates(spec: MachineSpec, builtins: Mapping[str, Callable[[], bool]],
-                       run: Any) -> dict[str, Callable[[], bool]]:
-    """Map every condition name to a callable: a built-in, or a user's `module:function(run)`."""
-    resolved: dict[str, Callable[[], bool]] = {}
+def user_conditions(spec: MachineSpec, builtins: Collection[str]) -> dict[str, Callable[..., Any]]:
+    """Every condition machine.yaml names must be a built-in (left to `transitions`, which
+    finds it on the engine by name) or a user's `module:function(run, now)`, imported here."""
+    resolved: dict[str, Callable[..., Any]] = {}
     for t in spec.transitions:
         for name in (*t.conditions, *t.unless):
-            if name in resolved:
+            if name in builtins or name in resolved:
                 continue
-            if name in builtins:
-                resolved[name] = builtins[name]
-            elif ":" in name:
-                try:
-                    func = import_object(name, spec.path.parent)
-                except (ImportError, AttributeError) as exc:
-                    raise ConfigError(f"{spec.path}:{t.line}: condition `{name}` cannot be "
-                                      f"imported: {exc}") from None
-                resolved[name] = (lambda f: lambda: bool(f(run)))(func)
-            else:
+            if ":" not in name:
                 raise ConfigError(f"{spec.path}:{t.line}: unknown condition `{name}`; built-in "
                                   f"conditions: {', '.join(sorted(builtins))}, or use "
                                   f"`module:function` for your own")
+            try:
+                resolved[name] = import_object(name, spec.path.parent)
+            except (ImportError, AttributeError) as exc:
+                raise ConfigError(f"{spec.path}:{t.line}: condition `{name}` cannot be "
+                                  f"imported: {exc}") from None
     return resolved

@@ -1,42 +1,42 @@
-"""Compact: the next request, appended to the last one or rebuilt when it must be."""
+"""Compact: fold the last round into the model's context, or rebuild it when it must be."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from jetbox import records as rec
 from jetbox.context import compact, compaction_reason, exchange, request_chars
-from states.base import Handler
+from jetbox.handler import Handler, Step
 
 if TYPE_CHECKING:
-    from jetbox.run import Run
+    from jetbox.run import Round, Run
 
 
 class Compact(Handler):
-    """Reads: the last reply and tool results, probes, status, ledger recap.
-    Writes: run.conversation and run.messages; a `compaction` ledger record when the
-    state is rebuilt (start or resume, HISTORY_KEEP exceeded, context budget)."""
+    """Reads: the round's last reply and results, its probes and status; the ledger's recap.
+    Returns: the round with its conversation (the reply folded in) and no pending reply.
+    Writes: a `compaction` record when the state is rebuilt (start or resume, more than
+    `history_keep` rounds, the context budget)."""
 
     outcomes = ("compacted",)
 
-    def run(self, run: Run) -> str:
-        policy, conversation = run.compaction, run.conversation
-        if conversation is not None:
-            if run.reply is not None:
-                keep = policy.latest_chars(run.settings.num_ctx)
-                conversation.add_round(exchange(run.reply, run.results, keep),
-                                       policy.max_result_chars)
-                run.reply = None
-            conversation.add_note(run)
+    def run(self, run: Run, now: Round) -> Step:
+        policy, conversation = run.compaction, now.conversation
+        if conversation is not None and now.reply is not None:
+            keep = policy.latest_chars(run.settings.num_ctx)
+            conversation = conversation.with_round(exchange(now.reply, now.results, keep),
+                                                   policy.max_result_chars)
+        now = replace(run.probed(now), conversation=conversation, reply=None, results=())
         budget = policy.budget_chars(run.settings.num_ctx)
         size = request_chars(conversation.messages(), run.toolbox.specs()) if conversation else 0
         reason = compaction_reason(conversation, policy, size, budget)
         if reason is not None:
-            conversation = run.conversation = compact(run, policy)
-            size = request_chars(conversation.messages(), run.toolbox.specs())
-            run.ledger.append("compaction", round=run.round, reason=reason, chars=size)
+            now = replace(now, conversation=compact(run, now))
+            assert now.conversation is not None
+            size = request_chars(now.conversation.messages(), run.toolbox.specs())
+            run.ledger.append(rec.COMPACTION, round=now.round, reason=reason, chars=size)
         if size > budget:
             run.display.warn(f"the request ({size} chars) exceeds the context budget ({budget});"
                              f" raise num_ctx or lower compaction limits")
-        assert conversation is not None
-        run.messages = conversation.messages()
-        return "compacted"
+        return "compacted", now

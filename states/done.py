@@ -5,27 +5,30 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from jetbox import records as rec
+from jetbox.handler import Handler, Step
 from jetbox.metrics import RunMetrics
-from states.base import Handler
 
 if TYPE_CHECKING:
-    from jetbox.run import Run
+    from jetbox.run import Round, Run
 
 
 class Done(Handler):
-    """Reads: the probe report, the ledger of this run.
-    Writes: status `Status: green`, a `run_end` record with the run's metrics, a summary."""
+    """Reads: the round's probes (probing if this invocation resumed here), the ledger.
+    Returns: the round with `Status: green - done: ...`, no outcome (a final state).
+    Writes: a `run_end` record with the run's metrics, once; a summary."""
 
     outcomes = ()
 
-    def run(self, run: Run) -> None:
-        checks = run.verdict().line
-        run.status = run.status.with_(status=f"green - done: {checks}", next=(), active=())
-        metrics = RunMetrics.from_records(run.ledger.current_run(), time.time())
-        last = run.ledger.last(["run_end", "run_start", "resume"])
-        if last is None or last["kind"] != "run_end":
-            run.ledger.append("run_end", outcome="done", round=run.round, tests=checks,
+    def run(self, run: Run, now: Round) -> Step:
+        now = run.probed(now)
+        checks = run.verdict(now).line
+        now = now.with_status(status=f"green - done: {checks}", next=(), active=())
+        metrics = RunMetrics.from_records(run.records(), time.time())
+        if rec.unanswered(run.records(), rec.RUN_END, rec.RUN_START, rec.RESUME) is None:
+            run.ledger.append(rec.RUN_END, outcome="done", round=now.round, tests=checks,
                               metrics=metrics.__dict__ | {"files_written":
                                                           list(metrics.files_written)})
-        run.event(f"done in round {run.round}: {checks}")
-        run.event(f"run summary: {metrics.line()}")
+        run.event(now, f"done in round {now.round}: {checks}")
+        run.event(now, f"run summary: {metrics.line()}")
+        return None, now

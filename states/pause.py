@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from states.base import Handler
+from jetbox import records as rec
+from jetbox.handler import Handler, Step
 
 if TYPE_CHECKING:
-    from jetbox.run import Run
+    from jetbox.run import Round, Run
 
 
 class Pause(Handler):
@@ -15,12 +16,11 @@ class Pause(Handler):
     exit 3 and a red status naming the guard (machine.yaml `pause: true`). Resumed into, it
     hands the run back to the loop: the guards count from the resume, and the model is told
     why it was stopped (context.notices).
-    Reads: the newest `paused` record. Writes: an event; the outcome `resumed`."""
+    Reads: the newest `paused` record. Returns: the round unchanged, outcome `resumed`."""
 
     outcomes = ("resumed",)
 
-    def run(self, run: Run) -> str:
-        paused = run.ledger.last(["paused"])
-        reason = paused["reason"] if paused else "a guard"
-        run.event(f"continuing after the pause ({reason})")
-        return "resumed"
+    def run(self, run: Run, now: Round) -> Step:
+        paused = rec.last(run.records(), rec.PAUSED)
+        run.event(now, f"continuing after the pause ({paused['reason'] if paused else 'a guard'})")
+        return "resumed", now

@@ -1,22 +1,24 @@
-"""Persist: write status.txt and a round summary to the ledger."""
+"""Persist: close the round with a summary in the ledger."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from states.base import Handler
+from jetbox import records as rec
+from jetbox.handler import Handler, Step
 
 if TYPE_CHECKING:
-    from jetbox.run import Run
+    from jetbox.run import Round, Run
 
 
 class Persist(Handler):
-    """Reads: run.status. Writes: status.txt (atomically) and a `round` ledger record."""
+    """Reads: the round's status. Returns: the round unchanged.
+    Writes: a `round` record. status.txt has one writer, the engine, which saves the round's
+    status on every transition (so it was saved entering this state and is again leaving it)."""
 
     outcomes = ("persisted",)
 
-    def run(self, run: Run) -> str:
-        run.status_file.write(run.status)
-        run.ledger.append("round", round=run.round, status=run.status.status,
-                          next=list(run.status.next))
-        return "persisted"
+    def run(self, run: Run, now: Round) -> Step:
+        run.ledger.append(rec.ROUND, round=now.round, status=now.status.status,
+                          next=list(now.status.next))
+        return "persisted", now

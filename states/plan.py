@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from jetbox import records as rec
+from jetbox.handler import Handler, Step
 from jetbox.status import MAX_NEXT, clean_item
-from states.base import Handler
 
 if TYPE_CHECKING:
-    from jetbox.run import Run
+    from jetbox.run import Round, Run
     from jetbox.verdict import Verdict
 
 
@@ -25,22 +26,20 @@ def plan_from_verdict(verdict: Verdict, goal: str) -> list[str]:
 
 
 class Plan(Handler):
-    """Reads: status `Next:`, the last plan Jetbox wrote (ledger), the probe report.
-    Writes: status `Next:` (a person's own lines first, kept until they remove them),
-    a `plan` ledger record when it changes, and a note to the model when it changes."""
+    """Reads: the round's status `Next:` and probes; the last plan Jetbox wrote (ledger).
+    Returns: the round with `Next:` set (a person's own lines first, kept until they remove
+    them, then Jetbox's checklist from the verdict).
+    Writes: a `plan` record when the checklist changes."""
 
     outcomes = ("planned",)
 
-    def run(self, run: Run) -> str:
-        last = run.ledger.last(["plan"])
-        ours = set(last["items"]) if last else set()
-        person = [item for item in run.status.next if item not in ours]
-        generated = [clean_item(s) for s in plan_from_verdict(run.verdict(), run.status.goal)]
-        steps = list(dict.fromkeys([*person, *generated]))[:MAX_NEXT]
-        if tuple(steps) != run.status.next or last is None:
-            run.status = run.status.with_(next=tuple(steps))
-            run.ledger.append("plan", round=run.round, items=generated, person=person)
-        if run.conversation is not None:
-            run.conversation.add_note(run)
-            run.messages = run.conversation.messages()
-        return "planned"
+    def run(self, run: Run, now: Round) -> Step:
+        last = rec.last_plan(run.records())
+        person = [item for item in now.status.next if item not in set(last or ())]
+        now = run.probed(now)
+        generated = [clean_item(s) for s in plan_from_verdict(run.verdict(now), now.status.goal)]
+        steps = tuple(dict.fromkeys([*person, *generated]))[:MAX_NEXT]
+        if steps != now.status.next or last is None:
+            now = now.with_status(next=steps)
+            run.ledger.append(rec.PLAN, round=now.round, items=generated, person=person)
+        return "planned", now

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.run import Run
+from jetbox.handler import Handler, Step
+from jetbox.run import Round, Run
 from jetbox.testing import OfflineOllama
-from states.base import Handler
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
@@ -22,11 +22,11 @@ class Celebrate(Handler):
 
     outcomes = ("cheered",)
 
-    def run(self, run: Run) -> str:
-        CELEBRATED.append(run.round)
-        run.ledger.append("celebrate", round=run.round)
-        run.status = run.status.with_(notes=(*run.status.notes, f"cheered in round {run.round}"))
-        return "cheered"
+    def run(self, run: Run, now: Round) -> Step:
+        CELEBRATED.append(now.round)
+        run.ledger.append("celebrate", round=now.round)
+        return "cheered", now.with_status(notes=(*now.status.notes,
+                                                 f"cheered in round {now.round}"))
 
 
 def custom_machine(folder: Path) -> Path:

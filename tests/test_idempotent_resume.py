@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.ledger import Ledger
-from jetbox.recovery import is_idempotent_program, resolve_command
+from jetbox.replay import is_idempotent_program, resolve_command
 from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import jetbox_process, run_cli
 

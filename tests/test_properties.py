@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from jetbox.errors import LedgerCorrupt, StatusError
 from jetbox.ledger import Ledger, parse_line
 from jetbox.model import Reply, ToolCall
-from jetbox.protocol import calls_from_text, malformed_streak
+from jetbox.protocol import calls_from_text
+from jetbox.records import malformed_streak
 from jetbox.status import KEYS, Status, parse
 from jetbox.tools import Toolbox, ToolResult
 from jetbox.toolspecs import TOOL_NAMES

@@ -1,87 +1,38 @@
-"""Putting a run back together after a crash, from the ledger: no work lost or repeated."""
+"""How the toolbox completes an action it journaled but never finished: no work lost or
+repeated after a crash. Each write, edit and command has an `intent` record before it
+starts and a `result` after; a resume finds an intent without a result here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jetbox import records as rec
 from jetbox.fsutil import atomic_write_bytes, read_bounded, sha256
 from jetbox.ledger import Ledger
-from jetbox.model import Reply
 from jetbox.paths import jail
-from jetbox.status import Status
+from jetbox.records import FILE_ACTIONS, Record
 from jetbox.textfile import locate
+from jetbox.toolspecs import ToolResult
 
 # Commands whose re-run cannot change anything the model did: checks, not actions.
 IDEMPOTENT_PROGRAMS = ("pytest", "ruff")
-FILE_ACTIONS = ("write", "edit")
 MAX_EDITED_BYTES = 16_000_000  # larger than any file edit_file accepts
 
 
-@dataclass(frozen=True)
-class Position:
-    """Where the ledger says the run is."""
-
-    goal: str
-    state: str
-    round: int
-
-
-def ledger_position(ledger: Ledger, initial: str) -> Position | None:
-    """The state and round of the current run according to its last record."""
-    run = ledger.current_run()
-    if not run or run[0]["kind"] != "run_start":
-        return None
-    goal = run[0]["goal"]
-    for record in reversed(run):
-        if record["kind"] == "transition":
-            return Position(goal, record["dest"], record["round"])
-        if "state" in record and "round" in record:
-            return Position(goal, record["state"], record["round"])
-    return Position(goal, initial, 1)
-
-
-def rebuilt_status(position: Position, problem: str) -> Status:
-    return Status(goal=position.goal, status=f"yellow - status.txt rebuilt from the ledger "
-                  f"({problem})", state=position.state, round=position.round,
-                  notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
-
-
-@dataclass(frozen=True)
-class Pending:
-    """A model reply journaled in this visit of Act; its calls from next_index on have not
-    run (none left means the crash came after the last one: nothing to redo)."""
-
-    reply: Reply
-    next_index: int
-    intent: dict[str, Any] | None  # the action the next call had begun before the crash
-    result: dict[str, Any] | None  # its result, when it finished but its tool_result is missing
-
-
-def pending_reply(ledger: Ledger, state: str) -> Pending | None:
-    """The reply journaled since the run last entered `state`, if its calls are unfinished."""
-    records = ledger.current_run()
-    start = 0
-    for index in range(len(records) - 1, -1, -1):
-        if records[index]["kind"] == "transition" and records[index]["dest"] == state:
-            start = index
-            break
-    reply_at = next((i for i in range(start, len(records))
-                     if records[i]["kind"] == "model_reply"), None)
-    if reply_at is None:
-        return None
-    reply = Reply.from_record(records[reply_at])
-    after = records[reply_at + 1:]
-    done = {r["index"] for r in after if r["kind"] == "tool_result"}
-    next_index = max(done) + 1 if done else 0
-    last_done = max((i for i, r in enumerate(after) if r["kind"] == "tool_result"), default=-1)
-    since = after[last_done + 1:]
-    # The newest: a command re-run on an earlier resume has an intent of its own.
-    intent = next((r for r in reversed(since) if r["kind"] == "intent"), None)
-    result = None if intent is None else next(
-        (r for r in since if r["kind"] == "result" and r.get("intent") == intent["seq"]), None)
-    return Pending(reply, next_index, intent, result)
+def complete(ledger: Ledger, workspace: Path, name: str, intent: Record,
+             result: Record | None) -> ToolResult | None:
+    """The call whose action began before the crash, completed without repeating it: its
+    recorded result, a write or edit applied at most once, or a command's outcome. None
+    means: run the command again (a check, idempotent by its intent's own record)."""
+    if result is not None:
+        return ToolResult(name, bool(result.get("ok")), result_text(result),
+                          changed=bool(result.get("changed")))
+    if intent.get("action") in FILE_ACTIONS:
+        ok, text = resolve_write(ledger, workspace, intent)
+        return ToolResult(name, ok, text, changed=ok)
+    text = resolve_command(ledger, intent)
+    return None if text is None else ToolResult(name, False, text)
 
 
 def result_text(result: dict[str, Any]) -> str:
@@ -108,18 +59,18 @@ def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> tu
         target = jail(workspace, path, for_write=True).absolute
         current = _current(target, intent)
         if current is not None and sha256(current) == intent.get("sha256"):
-            ledger.append("result", ok=True, changed=True, sha256=intent.get("sha256"),
+            ledger.append(rec.RESULT, ok=True, changed=True, sha256=intent.get("sha256"),
                           recovered="already applied", **done)
             return True, f"{path}: applied before Jetbox stopped; not applied again"
         atomic_write_bytes(target, _wanted(current, intent))
     except (ValueError, OSError) as exc:  # PathRefused and EditRefused are ValueErrors
         error = f"{exc.strerror or type(exc).__name__}: {path}" \
             if isinstance(exc, OSError) else str(exc)
-        ledger.append("result", ok=False, changed=False, error=error,
+        ledger.append(rec.RESULT, ok=False, changed=False, error=error,
                       recovered="failed on resume", **done)
         return False, (f"error: the {intent.get('action')} of {path} was interrupted when "
                        f"Jetbox stopped and cannot be completed now: {error}")
-    ledger.append("result", ok=True, changed=True, sha256=intent.get("sha256"),
+    ledger.append(rec.RESULT, ok=True, changed=True, sha256=intent.get("sha256"),
                   recovered="applied on resume", **done)
     return True, f"{path}: completed after Jetbox stopped mid-write"
 
@@ -159,9 +110,9 @@ def resolve_command(ledger: Ledger, intent: dict[str, Any]) -> str | None:
     """A command whose result was never recorded. None means: run it again, which only the
     intent's own record can allow (`idempotent: true`, written before it started)."""
     if intent.get("idempotent") is True:
-        ledger.append("result", intent=intent["seq"], action="cmd", ok=False,
+        ledger.append(rec.RESULT, intent=intent["seq"], action="cmd", ok=False,
                       recovered="re-run (idempotent)")
         return None
-    ledger.append("result", intent=intent["seq"], action="cmd", ok=False, recovered="unknown")
+    ledger.append(rec.RESULT, intent=intent["seq"], action="cmd", ok=False, recovered="unknown")
     return ("outcome unknown: Jetbox stopped while this command ran, so it was not run again; "
             "check its effects before repeating it")

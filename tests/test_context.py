@@ -1,0 +1,82 @@
+"""The model's request (jetbox/context.py) on its own: the conversation value, notes of what
+changed, folding, and the compacted state, from plain records and a probe report of data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jetbox.context import (
+    CompactionPolicy,
+    Conversation,
+    compact,
+    compaction_reason,
+    exchange,
+    fold,
+    notices,
+    prefix_messages,
+    recap,
+)
+from jetbox.model import call
+from jetbox.tools import ToolResult
+from tests.unitkit import START, make_run, reply, report, result, round_at
+
+STATE = {"role": "user", "content": "state"}
+
+
+def test_a_new_round_folds_the_results_of_the_one_before() -> None:
+    first = Conversation(prefix_messages("g"), STATE)
+    one = first.with_round([{"role": "assistant", "content": ""},
+                            {"role": "tool", "content": "x" * 100}], fold_chars=20)
+    two = one.with_round([{"role": "tool", "content": "y" * 100}], fold_chars=20)
+    assert first.exchanges == () and one.rounds == 1 and two.rounds == 2
+    assert one.exchanges[1]["content"] == "x" * 100  # the value it came from is unchanged
+    assert "chars elided" in two.exchanges[1]["content"]
+    assert two.exchanges[2]["content"] == "y" * 100
+
+
+def test_a_note_carries_only_what_changed_since_the_model_saw_it() -> None:
+    seen = Conversation(prefix_messages("g"), STATE, shown={"plan": "Plan: a", "probes": "p1"})
+    same = seen.with_note({"plan": "Plan: a", "probes": "p1"})
+    assert same.exchanges == ()
+    changed = seen.with_note({"plan": "Plan: b", "probes": "p1"})
+    assert changed.exchanges == ({"role": "user", "content": "Plan: b"},)
+    assert changed.shown == {"plan": "Plan: b", "probes": "p1"}
+
+
+def test_an_exchange_keeps_results_whole_while_they_fit() -> None:
+    reply_ = call("read_file", path="a.py")
+    small = exchange(reply_, [ToolResult("read_file", True, "abc")], keep_chars=100)
+    assert small[1] == {"role": "tool", "content": "abc", "tool_name": "read_file"}
+    big = exchange(reply_, [ToolResult("read_file", True, "z" * 500)], keep_chars=100)
+    assert len(big[1]["content"]) < 200 and "elided" in big[1]["content"]
+    assert fold("short", 10) == "short"
+
+
+def test_compaction_reasons() -> None:
+    policy = CompactionPolicy(history_keep=2)
+    fresh = Conversation(prefix_messages("g"), STATE)
+    assert compaction_reason(None, policy, 0, 100) == "start of this invocation"
+    assert compaction_reason(fresh, policy, 50, 100) is None
+    assert "budget" in str(compaction_reason(fresh, policy, 150, 100))
+    old = Conversation(prefix_messages("g"), STATE, rounds=3)
+    assert "more than 2 rounds" in str(compaction_reason(old, policy, 50, 100))
+
+
+def test_the_recap_is_deduplicated_newest_last() -> None:
+    read = result("read_file", arguments={"path": "a.py"})
+    records = [read, result("list_dir", arguments={"path": "."}), read,
+               result("finish", arguments={"summary": "x"})]
+    assert recap(records) == ["list_dir . (ok)", "read_file a.py (ok)"]
+
+
+def test_the_compacted_state_tells_a_persons_notes_from_jetboxs(tmp_path: Path) -> None:
+    rebuilt = {"kind": "status_rebuilt", "reason": "missing", "notes": ["rebuilt note"]}
+    run = make_run(tmp_path, [START, rebuilt, reply(("read_file", {"path": "a.py"})),
+                              result("read_file", arguments={"path": "a.py"}, output="A1"),
+                              {"kind": "finish_refused", "reasons": ["fix t.py::x"]}])
+    now = round_at("Act", probes=report(failing=["t.py::x"]),
+                   notes=("rebuilt note", "look at b.py"), next=("fix t.py::x",))
+    state = compact(run, now).messages()[2]["content"]
+    assert "Note: rebuilt note" in state and "Note from the person: look at b.py" in state
+    assert "Your finish was refused: fix t.py::x" in state and "A1" in state
+    assert set(notices(run, now)) == {"probes", "plan", "refusal"}

@@ -1,0 +1,200 @@
+"""Each handler on its own: the records it finds in the ledger and the round it is given in,
+the outcome, round and records out. No subprocess and no server (see tests/unitkit.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jetbox import records as rec
+from jetbox.context import Conversation, prefix_messages
+from jetbox.model import call
+from states.act import Act
+from states.compact import Compact
+from states.done import Done
+from states.pause import Pause
+from states.persist import Persist
+from states.plan import Plan
+from states.probe import Probe
+from states.reflect import Reflect
+from tests.unitkit import START, kinds, make_run, reply, report, result, round_at, scripted
+
+ENTER_ACT = {"kind": "transition", "source": "Plan", "dest": "Act", "outcome": "planned",
+             "round": 1}
+
+
+# Probe
+
+def test_probe_records_the_baseline_once_and_the_verdict_each_time(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START])
+    outcome, now = Probe().run(run, round_at("Probe"))
+    assert outcome == "probed" and now.report is not None
+    _, now = Probe().run(run, now)
+    assert kinds(run).count(rec.BASELINE) == 1 and kinds(run).count(rec.PROBE) == 2
+
+
+def test_probe_reuses_results_only_when_nothing_was_done_since(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START])
+    _, now = Probe().run(run, round_at("Probe"))
+    _, now = Probe().run(run, now)
+    assert now.report is not None and now.report.reused
+    run.ledger.append(rec.INTENT, action="cmd", argv=["pytest"], program="pytest")
+    _, now = Probe().run(run, now)
+    assert now.report is not None and not now.report.reused
+
+
+# Compact
+
+def test_compact_builds_the_context_at_the_start_of_an_invocation(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START, result("read_file", output="line one")])
+    outcome, now = Compact().run(run, round_at("Compact", probes=report(failing=["t.py::x"])))
+    assert outcome == "compacted" and now.conversation is not None
+    state = now.conversation.messages()[2]["content"]
+    assert "read_file" in state and "line one" in state and "t.py::x" in state
+    assert rec.last(run.records(), rec.COMPACTION)["reason"] == "start of this invocation"
+
+
+def test_compact_folds_the_last_round_in_and_keeps_the_prefix(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START])
+    conversation = Conversation(prefix_messages("g"), {"role": "user", "content": "state"})
+    now = round_at("Compact", probes=report())
+    from dataclasses import replace
+
+    from jetbox.tools import ToolResult
+    now = replace(now, conversation=conversation, reply=call("list_dir", path="."),
+                  results=(ToolResult("list_dir", True, "a.py"),))
+    _, after = Compact().run(run, now)
+    assert after.reply is None and after.results == ()
+    assert after.conversation is not None
+    messages = after.conversation.messages()
+    assert messages[:2] == list(prefix_messages("g"))
+    assert messages[-1] == {"role": "tool", "content": "a.py", "tool_name": "list_dir"}
+    assert rec.COMPACTION not in kinds(run)
+
+
+def test_compact_rebuilds_after_history_keep_rounds(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START])
+    conversation = Conversation(prefix_messages("g"), {"role": "user", "content": "s"},
+                                rounds=run.compaction.history_keep + 1)
+    from dataclasses import replace
+    _, after = Compact().run(run, replace(round_at("Compact", probes=report()),
+                                          conversation=conversation))
+    assert "more than" in rec.last(run.records(), rec.COMPACTION)["reason"]
+    assert after.conversation is not None and after.conversation.rounds == 0
+
+
+# Plan
+
+def test_plan_leads_with_the_goal_and_keeps_a_persons_own_items(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START, {"kind": "baseline", "findings": [],
+                                      "outcomes": {"t.py::test_ok": "passed"}}])
+    now = round_at("Plan", probes=report(failing=["t.py::test_new"]),
+                   next=("check the docs first",))
+    outcome, now = Plan().run(run, now)
+    assert outcome == "planned"
+    assert now.status.next[0] == "check the docs first"
+    assert now.status.next[1].startswith("work on the goal")
+    assert any("t.py::test_new" in item for item in now.status.next)
+    plans = [r for r in run.records() if r["kind"] == rec.PLAN]
+    assert len(plans) == 1 and plans[0]["person"] == ["check the docs first"]
+    Plan().run(run, now)
+    assert kinds(run).count(rec.PLAN) == 1  # unchanged: not recorded again
+
+
+# Act
+
+def test_act_asks_the_model_with_the_plan_and_runs_its_calls(tmp_path: Path) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    factory = scripted(call("read_file", path="a.py"))
+    run = make_run(tmp_path, [START], model=factory)
+    now = round_at("Act", probes=report(), next=("work on the goal: fix the parser",))
+    outcome, now = Act().run(run, now)
+    assert outcome == "acted" and [r.ok for r in now.results] == [True]
+    sent = str(factory().requests[0])  # type: ignore[attr-defined]
+    assert "Plan:\\n- work on the goal: fix the parser" in sent
+    assert kinds(run)[-2:] == [rec.MODEL_REPLY, rec.TOOL_RESULT]
+    assert "x = 1" in run.records()[-1]["output"]
+
+
+def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> None:
+    journal = [START, ENTER_ACT,
+               reply(("write_file", {"path": "a.py", "content": "A"}),
+                     ("write_file", {"path": "b.py", "content": "B"})),
+               result("write_file", changed=True),
+               {"kind": "intent", "action": "write", "path": "b.py", "content": "B",
+                "sha256": "x"}]
+    run = make_run(tmp_path, journal)  # the model would fail the test if asked
+    outcome, now = Act().run(run, round_at("Act"))
+    assert outcome == "acted" and len(now.results) == 1 and now.results[0].changed
+    assert (tmp_path / "b.py").read_text() == "B" and not (tmp_path / "a.py").exists()
+    assert rec.last(run.records(), rec.RESULT)["recovered"] == "applied on resume"
+    assert rec.last(run.records(), rec.TOOL_RESULT)["index"] == 1
+
+
+def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
+    from jetbox.model import Reply
+    run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
+    _, now = Act().run(run, round_at("Act", probes=report()))
+    assert now.results == ()
+    assert rec.last(run.records(), rec.TOOL_RESULT)["name"] == rec.NO_CALL
+
+
+# Reflect
+
+def test_reflect_sees_progress_in_a_changed_file(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START, reply(("edit_file", {"path": "a.py"})),
+                              result("edit_file", changed=True, arguments={"path": "a.py"})])
+    outcome, now = Reflect().run(run, round_at("Reflect"))
+    assert outcome == "reflected" and now.status.status == "green - progress"
+    assert now.status.active == ("edit_file a.py",)
+
+
+def test_reflect_is_stuck_after_loop_limit_same_calls(tmp_path: Path) -> None:
+    same = [reply(("list_dir", {"path": "."}), round_no=n) for n in (1, 2, 3)]
+    run = make_run(tmp_path, [START, *same, result("list_dir", round_no=3)], loop_limit=3)
+    outcome, now = Reflect().run(run, round_at("Reflect", 3))
+    assert outcome == "stuck" and now.status.status.startswith("yellow - repeating")
+    assert "same call 3 times" in rec.last(run.records(), rec.REFLECTION)["guard"]
+
+
+def test_reflect_counts_the_guards_from_the_resume(tmp_path: Path) -> None:
+    same = [reply(("list_dir", {"path": "."}), round_no=n) for n in (1, 2, 3)]
+    resumed = {"kind": "resume", "state": "Persist", "round": 3}
+    run = make_run(tmp_path, [START, *same, resumed, reply(("list_dir", {"path": "."})),
+                              result("list_dir")], loop_limit=3)
+    outcome, _ = Reflect().run(run, round_at("Reflect", 4))
+    assert outcome == "reflected"
+
+
+def test_reflect_is_stuck_after_max_tool_errors_refusals(tmp_path: Path) -> None:
+    refused = [result("run_cmd", ok=False, refused=True, index=i) for i in range(3)]
+    run = make_run(tmp_path, [START, reply(("run_cmd", {"cmd": ["rm"]})), *refused],
+                   max_tool_errors=3)
+    outcome, now = Reflect().run(run, round_at("Reflect"))
+    assert outcome == "stuck" and now.status.status.startswith("yellow - 3 of 3")
+
+
+# Persist, Pause, Done
+
+def test_persist_closes_the_round_in_the_ledger(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START])
+    now = round_at("Persist", 2, status="green - progress", next=("call finish",))
+    outcome, after = Persist().run(run, now)
+    assert (outcome, after) == ("persisted", now)
+    last = run.records()[-1]
+    assert (last["kind"], last["round"], last["next"]) == (rec.ROUND, 2, ["call finish"])
+    assert not (tmp_path / "status.txt").exists()  # the engine writes status.txt
+
+
+def test_pause_hands_the_run_back(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START, {"kind": "paused", "reason": "loop: list_dir"}])
+    assert Pause().run(run, round_at("Pause"))[0] == "resumed"
+
+
+def test_done_writes_the_runs_end_once(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START, {"kind": "baseline", "findings": [], "outcomes": {}},
+                              reply(("finish", {"summary": "ok"}))])
+    outcome, now = Done().run(run, round_at("Done", 2, probes=report()))
+    assert outcome is None and now.status.status.startswith("green - done: ")
+    Done().run(run, now)
+    assert kinds(run).count(rec.RUN_END) == 1
+    assert rec.last(run.records(), rec.RUN_END)["metrics"]["model_calls"] == 1

@@ -1,0 +1,124 @@
+"""The ledger's named queries (jetbox/records.py) and the resume's position and pending reply
+(jetbox/resume.py), on plain lists of records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jetbox import records as rec
+from jetbox.ledger import Ledger
+from jetbox.machine import PACKAGED_MACHINE, load_machine
+from jetbox.resume import begin, pending_reply
+from jetbox.status import StatusFile
+from tests.unitkit import GOAL, START, reply, result
+
+PROBE = {"kind": "probe", "failures": 2}
+INTENT = {"kind": "intent", "action": "cmd", "seq": 40}
+REFUSED = {"kind": "finish_refused", "reasons": ["fix t.py::x"]}
+
+
+def move(source: str, dest: str, round_no: int = 1) -> dict:
+    return {"kind": "transition", "source": source, "dest": dest, "outcome": "x",
+            "round": round_no}
+
+
+def test_current_run_starts_at_the_last_run_start() -> None:
+    old, new = {**START, "goal": "old"}, START
+    assert rec.current_run([old, PROBE, new, PROBE]) == [new, PROBE]
+    assert rec.run_goal(rec.current_run([old, new])) == GOAL
+    assert rec.run_goal([PROBE]) is None
+
+
+def test_finish_is_requested_until_a_probe_refuses_it() -> None:
+    finish = reply(("finish", {"summary": "done"}))
+    assert rec.finish_requested([START, finish])
+    assert not rec.finish_requested([START, finish, REFUSED])
+    assert not rec.finish_requested([START, reply(("list_dir", {"path": "."}))])
+    assert rec.unanswered_refusal([finish, REFUSED]) == ["fix t.py::x"]
+    assert rec.unanswered_refusal([REFUSED, finish]) is None
+
+
+def test_an_action_since_the_last_probe_forbids_reusing_it() -> None:
+    assert rec.acted_since_probe([START])
+    assert not rec.acted_since_probe([START, INTENT, PROBE])
+    assert rec.acted_since_probe([START, PROBE, INTENT])
+
+
+def test_latest_results_are_those_after_the_newest_reply() -> None:
+    a, b = result("read_file"), result("edit_file", index=1)
+    records = [reply(("x", {})), result("old"), reply(("y", {}), ("z", {})), a, b]
+    assert rec.latest_results(records) == [a, b]
+
+
+def test_the_malformed_streak_spans_replies_and_stops_at_an_ok_or_failed_call() -> None:
+    refused = result("run_cmd", ok=False, refused=True)
+    none = result(rec.NO_CALL, ok=False)
+    assert rec.malformed_streak([refused, reply(), none, refused]) == 3
+    assert rec.malformed_streak([refused, result("x", ok=False), refused]) == 1
+    assert rec.malformed_streak([refused, result("x")]) == 0
+
+
+def test_the_same_call_streak_and_the_guard_count_from_the_resume() -> None:
+    same = reply(("list_dir", {"path": "."}))
+    records = [START, reply(("read_file", {})), same, same, same]
+    streak, first = rec.same_call_streak(records)
+    assert streak == 3 and first == {"name": "list_dir", "arguments": {"path": "."}}
+    resumed = [*records, {"kind": "resume", "state": "Pause", "round": 4}, same]
+    assert rec.same_call_streak(rec.since_resume(resumed))[0] == 1
+
+
+def test_progress_and_stall_queries() -> None:
+    assert rec.failures_dropped([PROBE, {"kind": "probe", "failures": 1}])
+    assert not rec.failures_dropped([PROBE, PROBE])
+    reflections = [{"kind": "reflection", "round": 2, "stalled": 2, "guard": ""}]
+    assert rec.stalled_rounds(reflections) == 2 and rec.reflected_in(reflections, 2)
+    assert rec.guard_reason([*reflections, {"kind": "reflection", "guard": "loop"}]) == "loop"
+
+
+def test_position_is_the_last_record_naming_a_state_and_round() -> None:
+    assert rec.position([START], "Probe") == rec.Position(GOAL, "Probe", 1)
+    records = [START, move("Probe", "Compact"), {"kind": "paused", "state": "Act", "round": 2}]
+    assert rec.position(records, "Probe") == rec.Position(GOAL, "Act", 2)
+    assert rec.position([PROBE], "Probe") is None
+
+
+def test_a_pending_reply_says_which_call_is_next_and_what_it_began() -> None:
+    calls = reply(("write_file", {"path": "a"}), ("run_cmd", {"cmd": ["pytest"]}))
+    began = {"kind": "intent", "action": "cmd", "seq": 9}
+    records = [START, move("Plan", "Act"), calls, result("write_file"), began]
+    pending = pending_reply(records, "Act")
+    assert pending is not None and pending.journal.next_index == 1
+    assert [c.name for c in pending.reply.tool_calls] == ["write_file", "run_cmd"]
+    assert pending.journal.intent == began and pending.journal.result is None
+    finished = {"kind": "result", "intent": 9, "ok": True}
+    assert pending_reply([*records, finished], "Act").journal.result == finished
+    # A reply from an earlier visit of Act is not pending in this one.
+    assert pending_reply([*records, move("Act", "Reflect"), move("Persist", "Act")],
+                         "Act") is None
+
+
+def test_summaries_count_what_landed() -> None:
+    intent = {"kind": "intent", "action": "write", "path": "a.py", "seq": 5}
+    records = [intent, {"kind": "result", "intent": 5, "ok": True},
+               {"kind": "intent", "action": "write", "path": "b.py", "seq": 7},
+               move("Persist", "Probe", 2), result("x", ok=False), {"kind": "refusal"}]
+    assert rec.files_written(records) == ("a.py",)
+    assert rec.completed_rounds(records, "Probe") == 1
+    assert rec.tool_errors(records) == 1 and rec.count(records, rec.REFUSAL) == 1
+    assert rec.visited_states(records) == ["Persist", "Probe"]
+
+
+def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
+    spec = load_machine(PACKAGED_MACHINE)
+    ledger = Ledger(tmp_path / "agent_ledger.log", fsync=False)
+    status_file = StatusFile(tmp_path / "status.txt")
+    started = begin(GOAL, False, spec, ledger, status_file)
+    assert (started.state, rec.current_run(ledger.records())[0]["kind"]) == ("Probe",
+                                                                               rec.RUN_START)
+    ledger.append(rec.TRANSITION, source="Probe", dest="Compact", outcome="probed", round=1)
+    resumed = begin(None, False, spec, ledger, status_file)  # status.txt still says Probe
+    assert resumed.state == "Compact"
+    assert rec.last(ledger.records(), rec.STATUS_DISAGREES)["resolution"] == "the ledger wins"
+    (tmp_path / "status.txt").unlink()
+    rebuilt = begin(None, False, spec, ledger, status_file)
+    assert rebuilt.state == "Compact" and rebuilt.status.startswith("yellow - status.txt rebuilt")

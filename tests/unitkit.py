@@ -1,0 +1,87 @@
+"""What the handler unit tests build a run from: a ledger holding given records, a round with
+a probe report made of data, and the real services around them. No subprocess, no server:
+a probe report is data, and the model, when one is asked, is jetbox.model.ScriptedModel."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jetbox.config import Settings
+from jetbox.context import CompactionPolicy
+from jetbox.display import Display, open_log
+from jetbox.ledger import Ledger
+from jetbox.machine import PACKAGED_MACHINE, load_machine
+from jetbox.model import Model, Reply, ScriptedModel
+from jetbox.probe import CheckResult, Prober, ProbeReport
+from jetbox.run import Round, Run
+from jetbox.status import Status, StatusFile
+from jetbox.tools import Toolbox
+from jetbox.workspace import Workspace
+
+GOAL = "fix the parser"
+
+
+def no_model() -> Model:
+    raise AssertionError("this handler must not ask the model")
+
+
+def make_run(folder: Path, records: Iterable[dict[str, Any]] = (),
+             model: Callable[[], Model] = no_model, **settings: Any) -> Run:
+    """A run in `folder` whose ledger holds `records` (each a dict with its `kind`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = Ledger(folder / "agent_ledger.log", fsync=False)
+    for record in records:
+        ledger.append(record["kind"], **{k: v for k, v in record.items() if k != "kind"})
+    return Run(Settings(**settings), Workspace.at(folder), load_machine(PACKAGED_MACHINE),
+               ledger, StatusFile(folder / "status.txt"), Toolbox(folder, ledger),
+               Prober(folder, ()), Display(open_log(folder / "agent.log"), io.StringIO(),
+                                           quiet=True),
+               model, CompactionPolicy())
+
+
+def scripted(*replies: Reply) -> Callable[[], Model]:
+    model = ScriptedModel(replies)
+    return lambda: model
+
+
+def report(failing: Sequence[str] = (), passing: Sequence[str] = ("t.py::test_ok",),
+           findings: Sequence[str] = ()) -> ProbeReport:
+    """A probe report as ruff and pytest would give it, made of data."""
+    outcomes = {**{t: "passed" for t in passing}, **{t: "failed" for t in failing}}
+    ruff = CheckResult("ruff", not findings, f"{len(findings)} findings", "\n".join(findings),
+                       1 if findings else 0, False, 0.1, {}, findings=tuple(findings),
+                       parser="ruff")
+    pytest = CheckResult("pytest", not failing, f"{len(failing)} failed", "", 1 if failing else 0,
+                         False, 0.2, {"failed": len(failing), "passed": len(passing)},
+                         outcomes=outcomes, parser="pytest")
+    return ProbeReport(files=("t.py",), checks=(ruff, pytest), fingerprint="f")
+
+
+def round_at(state: str, round_no: int = 1, probes: ProbeReport | None = None,
+             **status: Any) -> Round:
+    return Round(Status(goal=GOAL, state=state, round=round_no, **status), report=probes)
+
+
+def kinds(run: Run) -> list[str]:
+    return [r["kind"] for r in run.records()]
+
+
+def reply(*calls: tuple[str, dict[str, Any]], round_no: int = 1) -> dict[str, Any]:
+    """A `model_reply` record making these calls."""
+    return {"kind": "model_reply", "round": round_no, "content": "", "thinking": "",
+            "calls": [{"name": n, "arguments": a} for n, a in calls]}
+
+
+def result(name: str, ok: bool = True, round_no: int = 1, index: int = 0,
+           **fields: Any) -> dict[str, Any]:
+    """A `tool_result` record."""
+    return {"kind": "tool_result", "round": round_no, "index": index, "name": name,
+            "arguments": fields.pop("arguments", {}), "ok": ok,
+            "refused": fields.pop("refused", False), "changed": fields.pop("changed", False),
+            "output": fields.pop("output", "ok"), **fields}
+
+
+START = {"kind": "run_start", "goal": GOAL, "machine": "machine.yaml", "python": ""}
