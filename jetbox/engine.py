@@ -137,13 +137,17 @@ class Engine:
         self.run.ledger.append(rec.TRANSITION, source=source, dest=dest,
                                outcome=event.event.name, round=round_no,
                                status_sha=status_sha(self.now.status.render()))
+        self.write_status()
+
+    def write_status(self) -> None:
+        """status.txt's one writer: at the start, on every transition and every stop."""
         self.run.status_file.write(self.now.status)
 
     def _save(self, kind: str, **fields: Any) -> None:
         status = self.now.status
         self.run.ledger.append(kind, state=self.state, round=status.round,
                                status_sha=status_sha(status.render()), **fields)
-        self.run.status_file.write(status)
+        self.write_status()
 
     def stop(self, status: str, kind: str, **fields: Any) -> None:
         """Record why the run stopped; the state stays where the run will resume.
@@ -239,7 +243,9 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
                   f"python {c.python.describe()}")
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
-    return Engine(run, c.handlers, Round(status))
+    engine = Engine(run, c.handlers, Round(status))
+    engine.write_status()
+    return engine
 
 
 def execute(engine: Engine) -> int:

@@ -57,29 +57,31 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     """Resume the run status.txt names, or start a new one (recording any old one).
 
     The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
-    it, and where the two disagree on state or round the ledger wins."""
+    it, and where the two disagree on state or round the ledger wins. Returns the status to
+    go on from; the engine writes it (it is status.txt's one writer)."""
     existing, problem = _read_status(status_file, strict=not fresh)
     position = None if fresh else rec.position(ledger.current_run(), spec.initial)
     resuming = position is not None and (goal is None or same_goal(goal, position.goal))
-    if existing is None and resuming and position is not None:
+    rebuilt = existing is None and resuming and position is not None
+    if rebuilt and position is not None:
         existing = rebuilt_status(position, problem)
         ledger.append(rec.STATUS_REBUILT, reason=problem, notes=list(existing.notes),
                       status_sha=status_sha(existing.render()))
-        status_file.write(existing)
     if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
         if existing.state not in spec.state_names:
             raise StatusError(
                 f"{status_file.path}: `State: {existing.state}` is not a state of {spec.path} "
                 f"(states: {', '.join(spec.state_names)}); fix that line or run with --fresh")
-        _note_person_edits(status_file, ledger)
+        if not rebuilt:  # a rebuilt status.txt is Jetbox's, and not on disk yet
+            _note_person_edits(status_file, ledger)
         if position and same_goal(position.goal, existing.goal) and \
                 (existing.state, existing.round) != (position.state, position.round):
             ledger.append(rec.STATUS_DISAGREES, status_state=existing.state,
                           status_round=existing.round, state=position.state,
                           round=position.round, resolution="the ledger wins")
             existing = existing.with_(state=position.state, round=position.round)
-            status_file.write(existing)
-        ledger.append(rec.RESUME, state=existing.state, round=existing.round, python=python)
+        ledger.append(rec.RESUME, state=existing.state, round=existing.round, python=python,
+                      status_sha=status_sha(existing.render()))
         return existing
     if not goal:
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
@@ -87,9 +89,9 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     if existing:
         ledger.append(rec.RUN_SUPERSEDED, reason="--fresh" if fresh else "new goal",
                       status=existing.render())
-    ledger.append(rec.RUN_START, goal=goal, machine=str(spec.path), python=python)
     status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
-    status_file.write(status)
+    ledger.append(rec.RUN_START, goal=goal, machine=str(spec.path), python=python,
+                  status_sha=status_sha(status.render()))
     return status
 
 

@@ -113,6 +113,8 @@ def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "agent_ledger.log", fsync=False)
     status_file = StatusFile(tmp_path / "status.txt")
     started = begin(GOAL, False, spec, ledger, status_file)
+    assert not status_file.path.exists()  # the engine writes it: status.txt's one writer
+    status_file.write(started)
     assert (started.state, rec.current_run(ledger.records())[0]["kind"]) == ("Probe",
                                                                                rec.RUN_START)
     ledger.append(rec.TRANSITION, source="Probe", dest="Compact", outcome="probed", round=1)
@@ -122,3 +124,4 @@ def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
     (tmp_path / "status.txt").unlink()
     rebuilt = begin(None, False, spec, ledger, status_file)
     assert rebuilt.state == "Compact" and rebuilt.status.startswith("yellow - status.txt rebuilt")
+    assert rec.last(ledger.records(), rec.STATUS_EDITED) is None
