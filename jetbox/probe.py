@@ -73,24 +73,6 @@ class ProbeReport:
     fingerprint: str
     reused: bool = False
 
-    @property
-    def green(self) -> bool:
-        """Every required check passes and pytest (if probed) ran at least one test."""
-        return all(c.ok for c in self.checks if c.required)
-
-    def red_reasons(self) -> list[str]:
-        return [c.summary for c in self.checks if c.required and not c.ok]
-
-    def summary_text(self, max_chars: int = 2500) -> str:
-        shown = self.files[:MAX_FILES_SHOWN]
-        hidden = len(self.files) - len(shown)
-        more = f" ... and {hidden} more" if hidden else ""
-        lines = [f"files ({len(self.files)}): " + (", ".join(shown) or "(none)") + more]
-        lines += [c.summary for c in self.checks]
-        lines += [c.details for c in self.checks if c.details and not c.ok]
-        text = "\n".join(lines)
-        return text if len(text) <= max_chars else text[: max_chars - 20] + "\n... (cut)"
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

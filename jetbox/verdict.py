@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jetbox.probe import CheckResult, ProbeReport
+from jetbox.probe import MAX_FILES_SHOWN, CheckResult, ProbeReport
 
 FAILING = ("failed", "error")
 NAMED = 5  # tests or findings named in one line
@@ -155,8 +155,9 @@ def _pytest(check: CheckResult, baseline: Baseline, known: frozenset[str],
 def explain(report: ProbeReport, verdict: Verdict) -> str:
     """The probe results as the model sees them: the verdict, what blocks a finish, and the
     details of what the run caused (not the pre-existing findings)."""
-    shown = report.files[:60]
-    more = f" ... and {len(report.files) - len(shown)} more" if len(report.files) > 60 else ""
+    shown = report.files[:MAX_FILES_SHOWN]
+    hidden = len(report.files) - len(shown)
+    more = f" ... and {hidden} more" if hidden else ""
     lines = [f"files ({len(report.files)}): " + (", ".join(shown) or "(none)") + more,
              verdict.line]
     if verdict.blockers:

@@ -18,6 +18,7 @@ from jetbox.probe import (
     parse_ruff,
     probe_specs_from_yaml,
 )
+from jetbox.verdict import Baseline, explain, judge
 
 
 def project(folder: Path, module: str, test: str) -> Path:
@@ -32,26 +33,31 @@ GOOD = '"""m."""\n\n\ndef add(a, b):\n    return a + b\n'
 TEST = "from mathx import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 
+def seen_by_model(report: ProbeReport) -> str:
+    """The probe results as the model is shown them, against an empty baseline."""
+    return explain(report, judge(report, Baseline(), (), "make the tests pass"))
+
+
 def test_a_clean_project_with_passing_tests_is_green(tmp_path: Path) -> None:
     report = Prober(project(tmp_path, GOOD, TEST)).run()
-    assert report.green, report.summary_text()
+    assert all(c.ok for c in report.checks), seen_by_model(report)
     assert [c.summary for c in report.checks] == ["ruff: clean", "pytest: 1 passed"]
     assert report.files == ("mathx/__init__.py", "tests/test_mathx.py")
 
 
 def test_failing_assertion_and_ruff_code_with_location_are_in_the_summary(tmp_path: Path) -> None:
     report = Prober(project(tmp_path, "import os\n" + GOOD.replace("+", "-"), TEST)).run()
-    text = report.summary_text()
-    assert not report.green
+    text = seen_by_model(report)
+    assert [c.ok for c in report.checks] == [False, False]
     assert "pytest: 1 failed" in text and "assert -1 == 5" in text
-    assert "F401 x1" in text and "mathx/__init__.py:1:8: F401" in text
-    assert [r.split(":")[0] for r in report.red_reasons()] == ["ruff", "pytest"]
+    assert "ruff findings this run caused" in text and "mathx/__init__.py:1:8: F401" in text
 
 
 def test_no_tests_is_not_green(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text('"""a."""\n')
     report = Prober(tmp_path).run()
-    assert not report.green and "pytest: no tests ran" in report.red_reasons()
+    pytest_check = report.checks[1]
+    assert not pytest_check.ok and pytest_check.summary == "pytest: no tests ran"
 
 
 @pytest.mark.slow
@@ -93,7 +99,7 @@ def test_summary_is_bounded_with_many_files_and_failures(tmp_path: Path) -> None
     failing = "\n".join(f"def test_{i}():\n    assert {i} == -1\n" for i in range(500))
     (tmp_path / "test_many.py").write_text(failing)
     report = Prober(tmp_path, [DEFAULT_PROBES[1]]).run()
-    text = report.summary_text()
+    text = seen_by_model(report)
     assert "pytest: 500 failed" in text and len(text) <= 2500
     assert "... and" in text and "more" in text
 
