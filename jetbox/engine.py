@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from jetbox import failpoints
 from jetbox import records as rec
@@ -37,6 +37,13 @@ from jetbox.text import for_terminal
 from jetbox.trust import check_config
 from jetbox.usercode import load_handlers, user_conditions
 from jetbox.workspace import Workspace
+
+if TYPE_CHECKING:
+    from jetbox.handler import Handler
+    from jetbox.interpreter import Interpreter
+    from jetbox.probe import Prober
+    from jetbox.tools import Toolbox
+    from jetbox.trust import ConfigTrust
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ class Engine:
 
     CONDITIONS = ("finish_requested", "probes_green")
 
-    def __init__(self, run: Run, handlers: Mapping[str, Any], now: Round) -> None:
+    def __init__(self, run: Run, handlers: Mapping[str, Handler], now: Round) -> None:
         self.run, self.handlers, self.now = run, handlers, now
         self.session_rounds = 0
         own = {name: self._own_condition(f)
@@ -176,12 +183,12 @@ class Checked:
     workspace: Workspace
     spec: MachineSpec
     ledger: Ledger
-    trust: Any
-    handlers: Mapping[str, Any]
+    trust: ConfigTrust
+    handlers: Mapping[str, Handler]
     settings: Settings
-    toolbox: Any
-    prober: Any
-    python: Any
+    toolbox: Toolbox
+    prober: Prober
+    python: Interpreter
 
 
 def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) -> Checked:
