@@ -30,7 +30,7 @@ from jetbox.ledger import Ledger
 from jetbox.machine import MachineSpec, build_machine, find_machine_file, load_machine
 from jetbox.model import Model
 from jetbox.process import pass_env_names, reap_strays
-from jetbox.resume import begin, same_goal, status_sha
+from jetbox.resume import begin, resuming, status_sha
 from jetbox.run import Round, Run
 from jetbox.status import StatusFile
 from jetbox.text import for_terminal
@@ -168,14 +168,6 @@ class Engine:
             self.run.display.logger.error("could not record the stop (%s): %s", kind, exc)
 
 
-def resuming(request: RunRequest, ledger: Ledger) -> bool:
-    """Whether `begin` will continue the ledger's current run rather than start one."""
-    goal = rec.run_goal(ledger.current_run())
-    if request.fresh or goal is None:
-        return False
-    return request.goal is None or same_goal(request.goal, goal)
-
-
 @dataclass(frozen=True)
 class Checked:
     """Everything open_run validated, before anything in the workspace changed."""
@@ -206,8 +198,8 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
     # Before any handler module is imported or any setting obeyed.
-    trust = check_config(spec, workspace.root, ledger, resuming(request, ledger),
-                         request.trust_config)
+    resumes = resuming(request.goal, request.fresh, ledger)
+    trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
     handlers = load_handlers(spec)
     settings = resolve_settings(spec.defaults, workspace.root, environ,
                                 dict(request.cli_settings or {}), str(spec.path))

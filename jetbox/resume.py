@@ -32,6 +32,14 @@ def rebuilt_status(position: rec.Position, problem: str) -> Status:
                   notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
 
 
+def resuming(goal: str | None, fresh: bool, ledger: Ledger) -> bool:
+    """Whether `begin` will continue the ledger's current run rather than start one."""
+    current = rec.run_goal(ledger.current_run())
+    if fresh or current is None:
+        return False
+    return goal is None or same_goal(goal, current)
+
+
 def _read_status(status_file: StatusFile, strict: bool) -> tuple[Status | None, str]:
     """status.txt, or None and what is wrong with it (missing, empty, unreadable).
 
