@@ -82,15 +82,7 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
                 f"(states: {', '.join(spec.state_names)}); fix that line or run with --fresh")
         if not rebuilt:  # a rebuilt status.txt is Jetbox's, and not on disk yet
             _note_person_edits(status_file, ledger)
-        if position and same_goal(position.goal, existing.goal) and \
-                (existing.state, existing.round) != (position.state, position.round):
-            ledger.append(rec.STATUS_DISAGREES, status_state=existing.state,
-                          status_round=existing.round, state=position.state,
-                          round=position.round, resolution="the ledger wins")
-            existing = existing.with_(state=position.state, round=position.round)
-        ledger.append(rec.RESUME, state=existing.state, round=existing.round, python=python,
-                      status_sha=status_sha(existing.render()))
-        return existing
+        return _resume(existing, position, ledger, python)
     if not goal:
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
                          f" run `jetbox run \"<goal>\"`")
@@ -101,6 +93,20 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     ledger.append(rec.RUN_START, goal=goal, machine=str(spec.path), python=python,
                   status_sha=status_sha(status.render()))
     return status
+
+
+def _resume(existing: Status, position: rec.Position | None, ledger: Ledger,
+            python: str) -> Status:
+    """Continue from status.txt, but at the ledger's state and round where the two differ."""
+    if position and same_goal(position.goal, existing.goal) and \
+            (existing.state, existing.round) != (position.state, position.round):
+        ledger.append(rec.STATUS_DISAGREES, status_state=existing.state,
+                      status_round=existing.round, state=position.state,
+                      round=position.round, resolution="the ledger wins")
+        existing = existing.with_(state=position.state, round=position.round)
+    ledger.append(rec.RESUME, state=existing.state, round=existing.round, python=python,
+                  status_sha=status_sha(existing.render()))
+    return existing
 
 
 def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
