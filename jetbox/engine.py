@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from jetbox.errors import (
 )
 from jetbox.ledger import Ledger
 from jetbox.machine import MachineSpec, build_machine, find_machine_file, load_machine
-from jetbox.model import Model
+from jetbox.model import Model, ollama_factory
 from jetbox.process import pass_env_names, reap_strays
 from jetbox.resume import begin, resuming, status_sha
 from jetbox.run import Round, Run
@@ -58,23 +57,6 @@ class RunRequest:
     quiet: bool = False
     verbose: bool = False
     trust_config: bool = False  # accept configuration that changed during the run
-
-
-def default_model_factory(settings: Settings, display: Display) -> Callable[[], Model]:
-    # Taken before the Run starts its clock: a model call never outlives the timebox.
-    deadline = time.monotonic() + settings.timebox_s
-
-    def make() -> Model:
-        from jetbox.ollama_model import ModelOptions, OllamaModel
-
-        options: dict[str, Any] = {"temperature": settings.temperature, "num_ctx": settings.num_ctx}
-        if settings.seed >= 0:
-            options["seed"] = settings.seed
-        return OllamaModel(ModelOptions(settings.model, settings.host, settings.request_timeout_s,
-                                        options, settings.think, settings.protocol,
-                                        settings.retries, settings.retry_backoff_s, deadline),
-                           progress=display.progress, warn=display.warn)
-    return make
 
 
 class Engine:
@@ -112,13 +94,13 @@ class Engine:
             handler = self.handlers[state]
             failpoints.hit(f"before:{state}")
             if spec.is_final(state):
-                _, self.now = handler.run(self.run, self.now)
+                self._step(state, handler)
                 self._save(rec.STATUS_WRITTEN)
                 return EXIT_DONE
             if moved and spec.is_pause(state):
                 raise Paused(rec.guard_reason(self.run.records()), status="red")
             self._check_limits(state)
-            outcome, self.now = handler.run(self.run, self.now)
+            outcome = self._step(state, handler)
             if outcome not in handler.outcomes:
                 raise MachineError(f"handler of `{state}` returned `{outcome}`, which it does not "
                                    f"declare (it declares {list(handler.outcomes)})")
@@ -126,6 +108,15 @@ class Engine:
                 raise MachineError(f"no transition from `{state}` on `{outcome}` has its "
                                    f"conditions met; add an unconditional one in {spec.path}")
             moved = True
+
+    def _step(self, state: str, handler: Handler) -> str | None:
+        """Run one handler, which returns its outcome and the round as it leaves it."""
+        step = handler.run(self.run, self.now)
+        if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], Round)):
+            raise MachineError(f"handler of `{state}` returned {str(step)[:60]!r}, not "
+                               f"(outcome, round); see README, \"Customizing machine.yaml\"")
+        outcome, self.now = step
+        return outcome
 
     def _check_limits(self, state: str) -> None:
         settings = self.run.settings
@@ -231,7 +222,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     if strays:
         c.ledger.append(rec.STRAYS_KILLED, pids=strays)
     display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
-    factory = (model_factory or default_model_factory)(c.settings, display)
+    factory = (model_factory or ollama_factory)(c.settings, display)
     run = Run(c.settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
               display, factory, CompactionPolicy.from_mapping(c.spec.sections.get("compaction")),
               session_start=session_start)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -77,9 +78,20 @@ def load_handlers(spec: MachineSpec) -> dict[str, Any]:
         if not (isinstance(cls, type) and issubclass(cls, Handler)):
             raise ConfigError(f"{where}: `{state.handler}` is not a handler (a subclass of "
                               f"jetbox.handler.Handler)")
+        _check_signature(where, state.handler, cls)
         handlers[state.name] = cls()
         _check_outcomes(spec, state, cls)
     return handlers
+
+
+def _check_signature(where: str, name: str, cls: type) -> None:
+    """A handler's run() takes the run and the round (a handler written for an older Jetbox
+    took only the run): said now, not as a TypeError in the middle of a run."""
+    try:
+        inspect.signature(cls.run).bind(None, None, None)  # type: ignore[attr-defined]
+    except TypeError:
+        raise ConfigError(f"{where}: `{name}.run` must take (self, run, now) and return "
+                          f"(outcome, round); see README, \"Customizing machine.yaml\"") from None
 
 
 def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:

@@ -90,3 +90,39 @@ def test_an_unknown_top_level_key_is_an_error_with_its_line(tmp_path: Path) -> N
     line = len(text.splitlines()) + 1  # the line after the default file
     with pytest.raises(ConfigError, match=rf"machine.yaml:{line}: unknown top-level key"):
         load_machine(machine)
+
+
+OLD_STYLE = '''from jetbox.handler import Handler
+
+
+class Cheer(Handler):
+    outcomes = ("planned",)
+
+    def run(self, run):
+        return "planned"
+'''
+
+
+def test_a_handler_written_for_the_old_signature_is_a_clear_error(tmp_path: Path,
+                                                                   workspace: Path) -> None:
+    (tmp_path / "cheer.py").write_text(OLD_STYLE, encoding="utf-8")
+    machine = tmp_path / "machine.yaml"
+    machine.write_text(DEFAULT.replace("states.plan:Plan", "cheer:Cheer"), encoding="utf-8")
+    result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert f"{machine}:{line_of(DEFAULT, 'states.plan:Plan')}:" in result.err
+    assert "`cheer:Cheer.run` must take (self, run, now)" in result.err
+    assert not (workspace / "status.txt").exists()
+
+
+def test_a_handler_that_returns_only_an_outcome_stops_with_a_clear_error(
+        tmp_path: Path, workspace: Path) -> None:
+    (tmp_path / "cheer.py").write_text(OLD_STYLE.replace("def run(self, run)",
+                                                         "def run(self, run, now)"))
+    machine = tmp_path / "machine.yaml"
+    machine.write_text(DEFAULT.replace("states.plan:Plan", "cheer:Cheer"), encoding="utf-8")
+    result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine),
+                     "--host", "http://127.0.0.1:9", "--sandbox", "none")
+    assert result.code == 1 and "Traceback" not in result.err  # the run's error, recorded
+    assert "handler of `Plan` returned 'planned', not (outcome, round)" in result.err
+    assert "not (outcome, round)" in (workspace / "status.txt").read_text(encoding="utf-8")
