@@ -170,8 +170,10 @@ def notices(run: Run, now: Round) -> dict[str, str]:
     return found
 
 
-def state_message(run: Run, now: Round, policy: CompactionPolicy) -> dict[str, Any]:
-    """The compacted state: status snapshot, checklist of what was done, plan, probes."""
+def state_message(run: Run, now: Round, policy: CompactionPolicy,
+                  found: Mapping[str, str]) -> dict[str, Any]:
+    """The compacted state: status snapshot, checklist of what was done, and the notices
+    `found` (plan, probes, refusal, warning, pause)."""
     status, records = now.status, run.records()
     parts = [f"Status: {status.status} (round {status.round})"]
     ours = rec.jetbox_notes(records)
@@ -180,7 +182,6 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy) -> dict[str, A
               for note in status.notes[-3:]]
     done = recap(records)
     parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
-    found = notices(run, now)
     parts += [found[topic] for topic in ("plan", "probes", "refusal", "warning", "paused")
               if topic in found]
     text = "\n\n".join(parts)
@@ -197,8 +198,9 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy) -> dict[str, A
 
 def compact(run: Run, now: Round) -> Conversation:
     """Fold everything into a fresh state message after the unchanged prefix."""
+    found = notices(run, now)
     return Conversation(prefix_messages(now.status.goal),
-                        state_message(run, now, run.compaction), shown=notices(run, now))
+                        state_message(run, now, run.compaction, found), shown=found)
 
 
 def fold(text: str, max_chars: int) -> str:

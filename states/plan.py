@@ -35,7 +35,8 @@ class Plan(Handler):
 
     def run(self, run: Run, now: Round) -> Step:
         last = rec.last_plan(run.records())
-        person = [item for item in now.status.next if item not in set(last or ())]
+        ours = set(last or ())
+        person = [item for item in now.status.next if item not in ours]
         now = run.probed(now)
         generated = [clean_item(s) for s in plan_from_verdict(run.verdict(now), now.status.goal)]
         steps = tuple(dict.fromkeys([*person, *generated]))[:MAX_NEXT]
