@@ -16,7 +16,7 @@ from pathlib import Path
 
 from common import save, stats_ms
 
-from jetbox.changes import ChangeDetector
+from jetbox.probes.changes import ChangeDetector
 
 
 def make_tree(root: Path, files: int) -> None:

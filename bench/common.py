@@ -50,8 +50,8 @@ def machine_without_probes(folder: Path) -> Path:
 def scripted_run(workspace: Path, steps: list[Any], machine: Path | None = None,
                  **settings: Any) -> list[dict[str, Any]]:
     """Run the real engine in-process with a ScriptedModel; return the ledger records."""
-    from jetbox.engine import RunRequest, execute, open_run
-    from jetbox.model import ScriptedModel
+    from jetbox.engine.loop import RunRequest, execute, open_run
+    from jetbox.model.base import ScriptedModel
 
     model = ScriptedModel(steps)
     request = RunRequest("benchmark goal", workspace, machine, cli_settings={

@@ -14,7 +14,7 @@ from typing import Any
 
 from common import machine_without_probes, save, scripted_run, stats_ms
 
-from jetbox.model import Reply, ToolCall, call
+from jetbox.model.base import Reply, ToolCall, call
 
 
 def steps(rounds: int, delay_s: float = 0.0) -> list[Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from common import save, scripted_run, stats_ms
 
-from jetbox.model import call
+from jetbox.model.base import call
 
 MODULE = '"""m."""\n\n\ndef add(a, b):\n    """Sum."""\n    return a + b  # v{}\n'
 TEST = ('"""t."""\n\nfrom m import add\n\n\ndef test_add():\n    """It adds."""\n'

@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from jetbox.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
-from jetbox.records import LOCK_TAKEN_OVER, RESUME, RUN_START
-from jetbox.text import for_terminal
+from jetbox.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
+from jetbox.core.text import for_terminal
+from jetbox.store.records import LOCK_TAKEN_OVER, RESUME, RUN_START
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -22,7 +22,7 @@ stopped when it is killed."""
 
 
 def _run_parser(sub: argparse._SubParsersAction) -> None:
-    from jetbox.errors import EXIT_CODES_HELP
+    from jetbox.core.errors import EXIT_CODES_HELP
 
     p = sub.add_parser(
         "run", help="work towards a goal (or resume the run in the workspace)",
@@ -70,7 +70,7 @@ def version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from jetbox.errors import EXIT_CODES_HELP
+    from jetbox.core.errors import EXIT_CODES_HELP
 
     parser = argparse.ArgumentParser(prog="jetbox", description=DESCRIPTION,
                                      epilog=EXIT_CODES_HELP,
@@ -147,9 +147,9 @@ def _one_line(text: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.engine import RunRequest, execute, open_run, workspace_from
-    from jetbox.lock import WorkspaceLock
-    from jetbox.workspace import Workspace
+    from jetbox.engine.loop import RunRequest, execute, open_run, workspace_from
+    from jetbox.store.lock import WorkspaceLock
+    from jetbox.store.workspace import Workspace
 
     cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
                     "timebox_s": args.timebox_s, "sandbox": args.sandbox, "python": args.python,
@@ -169,9 +169,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.ledger import Ledger
-    from jetbox.machine import find_machine_file
-    from jetbox.workspace import Workspace
+    from jetbox.spec.machine import find_machine_file
+    from jetbox.store.ledger import Ledger
+    from jetbox.store.workspace import Workspace
 
     workspace = Workspace.at(Path(args.workspace or "."))
     if not workspace.status_path.exists():
@@ -201,10 +201,10 @@ def _ledger_line(record: dict) -> str:
 
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.graph import render, run_path
-    from jetbox.machine import find_machine_file, load_machine
-    from jetbox.status import StatusFile
-    from jetbox.workspace import Workspace
+    from jetbox.commands.graph import render, run_path
+    from jetbox.spec.machine import find_machine_file, load_machine
+    from jetbox.store.status import StatusFile
+    from jetbox.store.workspace import Workspace
 
     workspace = Workspace.at(Path(args.workspace or "."))
     machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
@@ -233,5 +233,7 @@ COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
 # Commands in modules of their own. Each module defines HELP, DESCRIPTION,
 # add_arguments(parser) and command(args, out, err) -> int, and keeps heavy imports
 # (the ollama client) inside functions so `jetbox --help` stays fast.
-PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.demo", "diag": "jetbox.diag",
-                                    "log": "jetbox.history", "eval": "jetbox.evaluate"}
+PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
+                                    "diag": "jetbox.commands.diag",
+                                    "log": "jetbox.commands.log",
+                                    "eval": "jetbox.commands.evaluate"}

@@ -1,11 +1,11 @@
-"""Regenerate the README's configuration table from jetbox.config.Settings."""
+"""Regenerate the README's configuration table from jetbox.spec.config.Settings."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from jetbox.config import settings_table
+from jetbox.spec.config import settings_table
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- settings-table -->", "<!-- /settings-table -->"

@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from jetbox import records as rec
-from jetbox.context import compact, describe_call, notices
-from jetbox.errors import Paused
-from jetbox.handler import Handler, Step
-from jetbox.model import Reply
-from jetbox.resume import Pending, pending_reply
+from jetbox.core.errors import Paused
+from jetbox.engine.resume import Pending, pending_reply
+from jetbox.model.base import Reply
+from jetbox.round.context import compact, describe_call, notices
+from jetbox.round.handler import Handler, Step
+from jetbox.store import records as rec
 
 if TYPE_CHECKING:
-    from jetbox.run import Round, Run
-    from jetbox.tools import ToolResult
+    from jetbox.round.run import Round, Run
+    from jetbox.tools.toolbox import ToolResult
 
 # Enough for a whole result the model is shown again after a resume or a compaction.
 MAX_LEDGER_OUTPUT = 20_000

@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from jetbox import records as rec
-from jetbox.handler import Handler, Step
-from jetbox.metrics import RunMetrics
+from jetbox.round.handler import Handler, Step
+from jetbox.round.metrics import RunMetrics
+from jetbox.store import records as rec
 
 if TYPE_CHECKING:
-    from jetbox.run import Round, Run
+    from jetbox.round.run import Round, Run
 
 
 class Done(Handler):

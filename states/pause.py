@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jetbox import records as rec
-from jetbox.handler import Handler, Step
+from jetbox.round.handler import Handler, Step
+from jetbox.store import records as rec
 
 if TYPE_CHECKING:
-    from jetbox.run import Round, Run
+    from jetbox.round.run import Round, Run
 
 
 class Pause(Handler):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jetbox import records as rec
-from jetbox.handler import Handler, Step
-from jetbox.status import MAX_NEXT, clean_item
+from jetbox.round.handler import Handler, Step
+from jetbox.store import records as rec
+from jetbox.store.status import MAX_NEXT, clean_item
 
 if TYPE_CHECKING:
-    from jetbox.run import Round, Run
-    from jetbox.verdict import Verdict
+    from jetbox.probes.verdict import Verdict
+    from jetbox.round.run import Round, Run
 
 
 def plan_from_verdict(verdict: Verdict, goal: str) -> list[str]:

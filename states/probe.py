@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from jetbox import records as rec
-from jetbox.handler import Handler, Step
-from jetbox.verdict import Baseline
+from jetbox.probes.verdict import Baseline
+from jetbox.round.handler import Handler, Step
+from jetbox.store import records as rec
 
 if TYPE_CHECKING:
-    from jetbox.run import Round, Run
+    from jetbox.round.run import Round, Run
 
 
 class Probe(Handler):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jetbox import records as rec
-from jetbox.context import describe_call
-from jetbox.handler import Handler, Step
+from jetbox.round.context import describe_call
+from jetbox.round.handler import Handler, Step
+from jetbox.store import records as rec
 
 if TYPE_CHECKING:
-    from jetbox.config import Settings
-    from jetbox.run import Round, Run
+    from jetbox.round.run import Round, Run
+    from jetbox.spec.config import Settings
 
 
 def stuck_reason(settings: Settings, streak: int, call: str, stalled: int,

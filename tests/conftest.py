@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from jetbox.cli import main
-from jetbox.scripted import MathxSolver
-from jetbox.testing import OfflineOllama
+from jetbox.offline import OfflineOllama
+from jetbox.offline.solvers import MathxSolver
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -9,9 +9,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from jetbox.scripted import MathxSolver
-from jetbox.testing import OfflineOllama
-from jetbox.workspace import IGNORED_DIRS, PROTECTED_NAMES
+from jetbox.offline import OfflineOllama
+from jetbox.offline.solvers import MathxSolver
+from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = "Create a package mathx with add(a, b), add tests, then make ruff and pytest pass."

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

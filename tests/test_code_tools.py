@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.protocol import json_instructions
-from jetbox.tools import Toolbox
-from jetbox.toolspecs import tool_specs
+from jetbox.model.protocol import json_instructions
+from jetbox.store.ledger import Ledger
+from jetbox.tools.specs import tool_specs
+from jetbox.tools.toolbox import Toolbox
 
 BIG = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(400))  # 1,200 lines
 
@@ -83,7 +83,7 @@ def test_search_refuses_a_bad_pattern_and_survives_a_catastrophic_one(
     bad = toolbox.dispatch("search", {"pattern": "def f(("})
     assert bad.refused and "not a valid (Python) regular expression" in bad.output
     (toolbox.workspace / "evil.txt").write_text("a" * 40 + "!\n")
-    import jetbox.tools as tools
+    import jetbox.tools.toolbox as tools
 
     tools.SEARCH_TIMEOUT_S, saved = 1.0, tools.SEARCH_TIMEOUT_S
     try:
@@ -145,7 +145,7 @@ def test_optional_arguments_are_optional_in_both_protocols() -> None:
 @pytest.mark.slow
 def test_the_latest_results_reach_the_model_whole_and_older_ones_are_folded(
         workspace: Path) -> None:
-    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
     from tests.conftest import run_cli
 
     (workspace / "big.py").write_text(BIG)
@@ -166,7 +166,7 @@ def test_the_latest_results_reach_the_model_whole_and_older_ones_are_folded(
 
 @pytest.mark.slow
 def test_the_first_request_has_one_plan_and_no_empty_one(workspace: Path) -> None:
-    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
     from tests.conftest import run_cli
 
     (workspace / "tool.py").write_text("print('hi')\n")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.testing import FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

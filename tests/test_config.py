@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.config import Settings, resolve_settings, settings_table
-from jetbox.errors import ConfigError
+from jetbox.core.errors import ConfigError
+from jetbox.spec.config import Settings, resolve_settings, settings_table
 
 
 def test_each_source_overrides_the_one_below(tmp_path: Path) -> None:

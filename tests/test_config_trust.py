@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.ledger import Ledger
 from tests.conftest import ROOT, run_cli
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -1,11 +1,12 @@
-"""The model's request (jetbox/context.py) on its own: the conversation value, notes of what
+"""The model's request (jetbox/round/context.py) on its own: the conversation value, notes of what
 changed, folding, and the compacted state, from plain records and a probe report of data."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from jetbox.context import (
+from jetbox.model.base import call
+from jetbox.round.context import (
     CompactionPolicy,
     Conversation,
     compact,
@@ -16,8 +17,7 @@ from jetbox.context import (
     prefix_messages,
     recap,
 )
-from jetbox.model import call
-from jetbox.tools import ToolResult
+from jetbox.tools.toolbox import ToolResult
 from tests.unitkit import START, make_run, reply, report, result, round_at
 
 STATE = {"role": "user", "content": "state"}

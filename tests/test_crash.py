@@ -92,7 +92,7 @@ def test_random_kills_survived(tmp_path: Path, reference: Outcome) -> None:
 def test_a_write_error_is_a_failed_result_closed_in_the_ledger(workspace: Path) -> None:
     import json
 
-    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
     from tests.conftest import run_cli
 
     (workspace / "blocker").write_text("a file where a folder is needed")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from tests.crashkit import jetbox
 
 # Applied twice, this edit would leave `count = 111`: a repeat cannot go unnoticed.

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.handler import Handler, Step
-from jetbox.run import Round, Run
-from jetbox.testing import OfflineOllama
+from jetbox.offline import OfflineOllama
+from jetbox.round.handler import Handler, Step
+from jetbox.round.run import Round, Run
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox import failpoints
-from jetbox.ledger import Ledger
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.core import failpoints
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.ledger import Ledger
 from tests.conftest import ROOT, CliResult, run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

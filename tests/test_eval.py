@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.evaluate import DEFAULT_SUITE, load_suite
+from jetbox.commands.evaluate import DEFAULT_SUITE, load_suite
 from tests.conftest import run_cli
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.display import Display
-from jetbox.graph import mermaid
-from jetbox.machine import load_machine
-from jetbox.testing import OfflineOllama
+from jetbox.commands.graph import mermaid
+from jetbox.core.display import Display
+from jetbox.offline import OfflineOllama
+from jetbox.spec.machine import load_machine
 from tests.conftest import MATHX_GOAL, ROOT, run_cli
 
 ID = r"[A-Za-z_][A-Za-z0-9_]*"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from jetbox.machine import load_machine
-from jetbox.testing import OfflineOllama
+from jetbox.offline import OfflineOllama
+from jetbox.spec.machine import load_machine
 from tests.conftest import MATHX_GOAL, ROOT, run_cli
 
 

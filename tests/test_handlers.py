@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jetbox import records as rec
-from jetbox.context import Conversation, prefix_messages
-from jetbox.model import call
+from jetbox.model.base import call
+from jetbox.round.context import Conversation, prefix_messages
+from jetbox.store import records as rec
 from states.act import Act
 from states.compact import Compact
 from states.done import Done
@@ -59,7 +59,7 @@ def test_compact_folds_the_last_round_in_and_keeps_the_prefix(tmp_path: Path) ->
     now = round_at("Compact", probes=report())
     from dataclasses import replace
 
-    from jetbox.tools import ToolResult
+    from jetbox.tools.toolbox import ToolResult
     now = replace(now, conversation=conversation, reply=call("list_dir", path="."),
                   results=(ToolResult("list_dir", True, "a.py"),))
     _, after = Compact().run(run, now)
@@ -131,7 +131,7 @@ def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> 
 
 
 def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
-    from jetbox.model import Reply
+    from jetbox.model.base import Reply
     run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
     _, now = Act().run(run, round_at("Act", probes=report()))
     assert now.results == ()

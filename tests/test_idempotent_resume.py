@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.replay import is_idempotent_program, resolve_command
-from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.ledger import Ledger
+from jetbox.tools.replay import is_idempotent_program, resolve_command
 from tests.conftest import jetbox_process, run_cli
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

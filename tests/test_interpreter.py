@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.errors import ConfigError
-from jetbox.interpreter import find_interpreter, venv_python
-from jetbox.ledger import Ledger
-from jetbox.probe import Prober
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.tools import Toolbox
+from jetbox.core.errors import ConfigError
+from jetbox.exec.interpreter import find_interpreter, venv_python
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.probes.runner import Prober
+from jetbox.store.ledger import Ledger
+from jetbox.tools.toolbox import Toolbox
 from tests.conftest import run_cli
 
 

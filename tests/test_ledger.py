@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.errors import LedgerCorrupt
-from jetbox.ledger import Ledger
+from jetbox.core.errors import LedgerCorrupt
+from jetbox.store.ledger import Ledger
 from tests.conftest import MATHX_GOAL, run_cli
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.lock import WorkspaceBusy, WorkspaceLock, parse_owner
-from jetbox.testing import OfflineOllama
+from jetbox.offline import OfflineOllama
+from jetbox.store.ledger import Ledger
+from jetbox.store.lock import WorkspaceBusy, WorkspaceLock, parse_owner
 from tests.conftest import MATHX_GOAL, ROOT, jetbox_process, run_cli
 
 

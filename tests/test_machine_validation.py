@@ -35,8 +35,8 @@ CASES = {
         DEFAULT.replace("states.plan:Plan", "states.nowhere:Plan"),
         "states.nowhere:Plan", "cannot be imported"),
     "handler that is not a handler": (
-        DEFAULT.replace("states.plan:Plan", "jetbox.status:Status"),
-        "jetbox.status:Status", "is not a handler"),
+        DEFAULT.replace("states.plan:Plan", "jetbox.store.status:Status"),
+        "jetbox.store.status:Status", "is not a handler"),
     "outcome with no transition": (
         DEFAULT.replace("- {trigger: planned, source: Plan, dest: Act}",
                         "- {trigger: planed, source: Plan, dest: Act}"),
@@ -81,8 +81,8 @@ def test_graph_reports_validation_errors_too(tmp_path: Path) -> None:
 
 
 def test_an_unknown_top_level_key_is_an_error_with_its_line(tmp_path: Path) -> None:
-    from jetbox.errors import ConfigError
-    from jetbox.machine import load_machine
+    from jetbox.core.errors import ConfigError
+    from jetbox.spec.machine import load_machine
 
     machine = tmp_path / "machine.yaml"
     text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
@@ -92,7 +92,7 @@ def test_an_unknown_top_level_key_is_an_error_with_its_line(tmp_path: Path) -> N
         load_machine(machine)
 
 
-OLD_STYLE = '''from jetbox.handler import Handler
+OLD_STYLE = '''from jetbox.round.handler import Handler
 
 
 class Cheer(Handler):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.scripted import MathxSolver
-from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline.solvers import MathxSolver
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
@@ -96,8 +96,8 @@ def test_calls_leaked_into_content_are_recovered(workspace: Path) -> None:
     ("no json here", []),
 ])
 def test_recovering_calls_from_text(text: str, expected: list) -> None:
-    from jetbox.protocol import calls_from_text
-    from jetbox.toolspecs import TOOL_NAMES
+    from jetbox.model.protocol import calls_from_text
+    from jetbox.tools.specs import TOOL_NAMES
 
     assert [(c.name, c.arguments) for c in calls_from_text(text, TOOL_NAMES)] == expected
 
@@ -203,7 +203,7 @@ def test_agent_log_records_the_model_timings(workspace: Path) -> None:
 
 
 def test_deeply_nested_text_is_not_a_call_and_not_a_crash() -> None:
-    from jetbox.protocol import calls_from_text
-    from jetbox.toolspecs import TOOL_NAMES
+    from jetbox.model.protocol import calls_from_text
+    from jetbox.tools.specs import TOOL_NAMES
 
     assert calls_from_text('{"a":' * 100_000, TOOL_NAMES) == ()

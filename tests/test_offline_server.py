@@ -6,7 +6,7 @@ import httpx
 import ollama
 import pytest
 
-from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.paths import PathRefused, jail
-from jetbox.policy import ToolPolicy, check_arguments
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.tools import Toolbox
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.ledger import Ledger
+from jetbox.tools.paths import PathRefused, jail
+from jetbox.tools.policy import ToolPolicy, check_arguments
+from jetbox.tools.toolbox import Toolbox
 from tests.conftest import run_cli
 
 OUT = "{outside}/marker"  # a folder next to the workspace, per test

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.changes import fingerprint
-from jetbox.errors import ConfigError
-from jetbox.probe import (
+from jetbox.core.errors import ConfigError
+from jetbox.probes.changes import fingerprint
+from jetbox.probes.runner import (
     DEFAULT_PROBES,
     Prober,
     ProbeReport,
@@ -18,7 +18,7 @@ from jetbox.probe import (
     parse_ruff,
     probe_specs_from_yaml,
 )
-from jetbox.verdict import Baseline, explain, judge
+from jetbox.probes.verdict import Baseline, explain, judge
 
 
 def project(folder: Path, module: str, test: str) -> Path:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.policy import ToolPolicy
-from jetbox.process import run_process, scrubbed_env
-from jetbox.tools import Toolbox
+from jetbox.exec.process import run_process, scrubbed_env
+from jetbox.store.ledger import Ledger
+from jetbox.tools.policy import ToolPolicy
+from jetbox.tools.toolbox import Toolbox
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="uses POSIX signals and /proc")
 
@@ -63,7 +63,7 @@ def kill_jetbox_running(folder: Path, argv: str, pid_file: Path) -> int:
     parent = f"""
 import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
 from pathlib import Path
-from jetbox.process import run_process
+from jetbox.exec.process import run_process
 run_process([sys.executable, {argv}], Path({str(folder)!r}), timeout_s=60)
 """
     jetbox_like = subprocess.Popen([sys.executable, "-c", parent], cwd=folder)
@@ -87,7 +87,7 @@ def test_the_command_dies_when_jetbox_is_killed(tmp_path: Path) -> None:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_grandchildren_left_by_a_killed_jetbox_are_reaped_at_the_next_start(
         tmp_path: Path) -> None:
-    from jetbox.process import reap_strays
+    from jetbox.exec.process import reap_strays
 
     (tmp_path / "spawn.py").write_text(SPAWNER)
     grandchild = kill_jetbox_running(tmp_path, "'spawn.py'", tmp_path / "grandchild.pid")

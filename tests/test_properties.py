@@ -21,14 +21,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jetbox.errors import LedgerCorrupt, StatusError
-from jetbox.ledger import Ledger, parse_line
-from jetbox.model import Reply, ToolCall
-from jetbox.protocol import calls_from_text
-from jetbox.records import malformed_streak
-from jetbox.status import KEYS, Status, parse
-from jetbox.tools import Toolbox, ToolResult
-from jetbox.toolspecs import TOOL_NAMES
+from jetbox.core.errors import LedgerCorrupt, StatusError
+from jetbox.model.base import Reply, ToolCall
+from jetbox.model.protocol import calls_from_text
+from jetbox.store.ledger import Ledger, parse_line
+from jetbox.store.records import malformed_streak
+from jetbox.store.status import KEYS, Status, parse
+from jetbox.tools.specs import TOOL_NAMES
+from jetbox.tools.toolbox import Toolbox, ToolResult
 from tests.strategies import ANY_CHAR, CALLS, JSON_LIKE, TEXT
 
 EXAMPLES = {"dispatch": 300, "protocol": 300, "ledger_bytes": 300, "ledger_torn": 200,

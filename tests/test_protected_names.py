@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.policy import ToolPolicy
-from jetbox.sandbox import bwrap_usable
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.tools import Toolbox
+from jetbox.exec.sandbox import bwrap_usable
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.ledger import Ledger
+from jetbox.tools.policy import ToolPolicy
+from jetbox.tools.toolbox import Toolbox
 from tests.conftest import ROOT, run_cli
 from tests.test_sandbox import needs_bwrap
 
@@ -70,7 +70,7 @@ def test_git_and_machine_yaml_a_command_creates_are_removed(
 
 
 def test_removal_never_follows_a_symlink(tmp_path: Path) -> None:
-    from jetbox.workspace import remove_created
+    from jetbox.store.workspace import remove_created
 
     if os.name == "nt":
         pytest.skip("symlinks need privileges on Windows")

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.sandbox import bwrap_usable
-from jetbox.scripted import LineFixer
-from jetbox.testing import FakeModel, OfflineOllama
+from jetbox.exec.sandbox import bwrap_usable
+from jetbox.offline import FakeModel, OfflineOllama
+from jetbox.offline.solvers import LineFixer
 from tests.conftest import run_cli, status_fields
 from tests.realprojects import PROJECTS, make_venv, plant_bug, unpack
 

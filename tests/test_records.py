@@ -1,15 +1,15 @@
-"""The ledger's named queries (jetbox/records.py) and the resume's position and pending reply
-(jetbox/resume.py), on plain lists of records."""
+"""The ledger's named queries (jetbox/store/records.py) and the resume's position and pending reply
+(jetbox/engine/resume.py), on plain lists of records."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from jetbox import records as rec
-from jetbox.ledger import Ledger
-from jetbox.machine import PACKAGED_MACHINE, load_machine
-from jetbox.resume import begin, pending_reply
-from jetbox.status import StatusFile
+from jetbox.engine.resume import begin, pending_reply
+from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
+from jetbox.store import records as rec
+from jetbox.store.ledger import Ledger
+from jetbox.store.status import StatusFile
 from tests.unitkit import GOAL, START, reply, result
 
 PROBE = {"kind": "probe", "failures": 2}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.testing import OfflineOllama
+from jetbox.offline import OfflineOllama
 from tests.conftest import MATHX_GOAL, jetbox_process, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bench.context_growth import Growth, measure
-from jetbox.testing import Call, ChatRequest, OfflineOllama, Turn
+from jetbox.offline import Call, ChatRequest, OfflineOllama, Turn
 from tests.conftest import run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.scripted import MathxSolver
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline.solvers import MathxSolver
 from tests.conftest import MATHX_GOAL, ROOT, run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

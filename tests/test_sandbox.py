@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.errors import UsageError
-from jetbox.ledger import Ledger
-from jetbox.policy import ToolPolicy
-from jetbox.sandbox import bwrap_usable, resolve_sandbox
-from jetbox.tools import Toolbox
+from jetbox.core.errors import UsageError
+from jetbox.exec.sandbox import bwrap_usable, resolve_sandbox
+from jetbox.store.ledger import Ledger
+from jetbox.tools.policy import ToolPolicy
+from jetbox.tools.toolbox import Toolbox
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
@@ -55,7 +55,7 @@ def arena(tmp_path: Path, port: int) -> tuple[Path, list[Path]]:
 def test_model_conftest_cannot_write_outside_or_touch_jetbox_files_in_the_sandbox(
         tmp_path: Path) -> None:
     needs_bwrap()
-    from jetbox.testing import OfflineOllama, ScriptResponder
+    from jetbox.offline import OfflineOllama, ScriptResponder
 
     with OfflineOllama(ScriptResponder([])) as server:
         port = int(server.host.rsplit(":", 1)[1])

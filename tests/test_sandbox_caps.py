@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.process import run_process
-from jetbox.sandbox import bwrap_argv, bwrap_usable, interpreter_paths
+from jetbox.exec.process import run_process
+from jetbox.exec.sandbox import bwrap_argv, bwrap_usable, interpreter_paths
+from jetbox.store.ledger import Ledger
 from tests.test_sandbox import needs_bwrap
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
@@ -102,7 +102,7 @@ def test_the_sandbox_works_for_an_unprivileged_user() -> None:
 
 
 def test_a_whole_run_under_bwrap_cannot_remount_and_write_outside(workspace: Path) -> None:
-    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
     from tests.conftest import run_cli
 
     needs_root_and_mount()

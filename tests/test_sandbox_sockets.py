@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.sandbox import bwrap_usable
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.exec.sandbox import bwrap_usable
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.policy import ToolPolicy
-from jetbox.tools import Toolbox
+from jetbox.store.ledger import Ledger
+from jetbox.tools.policy import ToolPolicy
+from jetbox.tools.toolbox import Toolbox
 
 OUTSIDE_ABS = "/tmp/jetbox-escape-marker.txt"
 
@@ -160,7 +160,7 @@ def test_a_planted_program_in_the_workspace_is_never_run(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_refused_call_inside_a_real_run_is_a_tool_result_not_a_crash(workspace: Path) -> None:
-    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
     from tests.conftest import run_cli
 
     script = ScriptResponder([Turn(calls=(Call("write_file", {"path": "../escape.txt",
@@ -199,8 +199,8 @@ def test_programs_are_resolved_once_at_start_outside_the_workspace(
 @pytest.mark.slow
 def test_the_tools_section_of_machine_yaml_sets_the_policy(workspace: Path,
                                                            tmp_path: Path) -> None:
-    from jetbox.errors import ConfigError
-    from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+    from jetbox.core.errors import ConfigError
+    from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
     from tests.conftest import ROOT, run_cli
 
     text = (ROOT / "machine.yaml").read_text() + "\ntools:\n  allowed_programs: [python]\n"

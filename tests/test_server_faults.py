@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.config import Settings
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.spec.config import Settings
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
 from tests.test_model_layer import QWEN, fast_retries, ledger, run  # noqa: F401 (a fixture)
 

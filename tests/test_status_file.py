@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.errors import StatusError
-from jetbox.status import KEYS, Status, StatusFile, parse
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.core.errors import StatusError
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.status import KEYS, Status, StatusFile, parse
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.paths import PathRefused, jail
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.text import escape_name, escape_surrogates, for_terminal, unescape_name
+from jetbox.core.text import escape_name, escape_surrogates, for_terminal, unescape_name
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.ledger import Ledger
+from jetbox.tools.paths import PathRefused, jail
 from tests.conftest import run_cli
 
 PASSING_TEST = "def test_ok():\n    assert 1 + 1 == 2\n"
@@ -97,8 +97,8 @@ def test_the_ledger_records_a_lone_surrogate_escaped_instead_of_crashing(tmp_pat
 
 def test_a_latin1_name_is_written_and_an_interrupted_write_resumes_on_the_same_file(
         tmp_path: Path) -> None:
-    from jetbox.replay import resolve_write
-    from jetbox.tools import Toolbox
+    from jetbox.tools.replay import resolve_write
+    from jetbox.tools.toolbox import Toolbox
 
     raw = os.fsencode(tmp_path) + b"/caf\xe9.txt"
     with open(raw, "wb") as handle:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from jetbox import failpoints
-from jetbox.fsutil import read_bounded
-from jetbox.ledger import Ledger
-from jetbox.testing import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.core import failpoints
+from jetbox.core.fsutil import read_bounded
+from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.ledger import Ledger
 from tests.conftest import run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
@@ -141,8 +141,8 @@ def test_permission_denied_is_a_failed_result(tmp_path: Path) -> None:
     (workspace / "locked").mkdir(parents=True)
     (workspace / "locked" / "f.txt").write_text("x")
     (workspace / "locked").chmod(0)
-    snippet = ("import sys; from pathlib import Path; from jetbox.ledger import Ledger; "
-               "from jetbox.tools import Toolbox; ws = Path(sys.argv[1]); "
+    snippet = ("import sys; from pathlib import Path; from jetbox.store.ledger import Ledger; "
+               "from jetbox.tools.toolbox import Toolbox; ws = Path(sys.argv[1]); "
                "print(Toolbox(ws, Ledger(ws.parent / 'l.log')).dispatch("
                "'read_file', {'path': 'locked/f.txt'}))")
     argv = [sys.executable, "-c", snippet, str(workspace)]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.ledger import Ledger
-from jetbox.machine import load_machine
-from jetbox.testing import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.usercode import load_handlers
+from jetbox.engine.usercode import load_handlers
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.spec.machine import load_machine
+from jetbox.store.ledger import Ledger
 from tests.conftest import ROOT, jetbox_process
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
@@ -64,7 +64,7 @@ def test_the_child_setup_imports_nothing_after_the_fork(tmp_path: Path) -> None:
     driver = textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from jetbox.process import run_process
+        from jetbox.exec.process import run_process
         ws = Path({str(workspace)!r})
         run_process([sys.executable, "-c", "pass"], cwd=ws, timeout_s=30)
         sys.path.insert(0, str(ws))  # as a machine.yaml in the workspace used to do

@@ -1,6 +1,6 @@
 """What the handler unit tests build a run from: a ledger holding given records, a round with
 a probe report made of data, and the real services around them. No subprocess, no server:
-a probe report is data, and the model, when one is asked, is jetbox.model.ScriptedModel."""
+a probe report is data, and the model, when one is asked, is jetbox.model.base.ScriptedModel."""
 
 from __future__ import annotations
 
@@ -9,17 +9,17 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from jetbox.config import Settings
-from jetbox.context import CompactionPolicy
-from jetbox.display import Display, open_log
-from jetbox.ledger import Ledger
-from jetbox.machine import PACKAGED_MACHINE, load_machine
-from jetbox.model import Model, Reply, ScriptedModel
-from jetbox.probe import CheckResult, Prober, ProbeReport
-from jetbox.run import Round, Run
-from jetbox.status import Status, StatusFile
-from jetbox.tools import Toolbox
-from jetbox.workspace import Workspace
+from jetbox.core.display import Display, open_log
+from jetbox.model.base import Model, Reply, ScriptedModel
+from jetbox.probes.runner import CheckResult, Prober, ProbeReport
+from jetbox.round.context import CompactionPolicy
+from jetbox.round.run import Round, Run
+from jetbox.spec.config import Settings
+from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
+from jetbox.store.ledger import Ledger
+from jetbox.store.status import Status, StatusFile
+from jetbox.store.workspace import Workspace
+from jetbox.tools.toolbox import Toolbox
 
 GOAL = "fix the parser"
 

@@ -1,0 +1,102 @@
+"""`jetbox diag`: is the server up, is the model there, and how fast is it here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from typing import Any, TextIO
+
+from jetbox.core.errors import ModelUnavailable
+from jetbox.model.ollama import DEFAULT_HOST
+from jetbox.spec.config import DEFAULT_MODEL
+
+HELP = "check the Ollama server and model, and time a few short chats"
+DESCRIPTION = """\
+Checks that the Ollama server answers (and its version), that the model is present (listing
+what is, if not), its capabilities and context length, then times N short chats: load time,
+time to first token, prompt and generation tokens per second, total. Exit 4 when the server
+or the model is missing."""
+PROMPT = "Reply with the single word: ready"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", "-m", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
+    parser.add_argument("--host", help="server (default: $OLLAMA_HOST or Ollama's default)")
+    parser.add_argument("-n", "--count", type=int, default=3, help="chats to time (default 3)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import ollama
+
+    model = args.model or os.environ.get("OLLAMA_MODEL") or DEFAULT_MODEL
+    host = args.host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
+    client = ollama.Client(host=host, timeout=args.timeout)
+    report: dict[str, Any] = {"host": host, "model": model, "version": server_version(host)}
+    names = [m.model for m in client.list().models]
+    if model not in names:
+        raise ModelUnavailable(f"model `{model}` is not available at {host}; it has: "
+                               f"{', '.join(names) or 'no models'}; pull it with "
+                               f"`ollama pull {model}`")
+    shown = client.show(model)
+    info = dict(shown.modelinfo or {})
+    report["capabilities"] = list(shown.capabilities or [])
+    report["context_length"] = next((v for k, v in info.items()
+                                     if k.endswith(".context_length")), None)
+    report["runs"] = [time_chat(client, model) for _ in range(max(args.count, 1))]
+    report["summary"] = summarize(report["runs"])
+    out.write(json.dumps(report, indent=2) + "\n" if args.json else render(report))
+    return 0
+
+
+def server_version(host: str) -> str:
+    import httpx
+
+    try:
+        return httpx.get(f"{host.rstrip('/')}/api/version", timeout=10).json()["version"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        raise ModelUnavailable(f"cannot reach Ollama at {host}; start it with "
+                               f"`ollama serve`") from None
+
+
+def time_chat(client: Any, model: str) -> dict[str, float]:
+    """One short streamed chat: wall times measured here, the rest from Ollama's metrics."""
+    started = time.monotonic()
+    first = 0.0
+    final: Any = None
+    for chunk in client.chat(model=model, messages=[{"role": "user", "content": PROMPT}],
+                             stream=True, options={"num_predict": 32}):
+        if not first and (chunk.message.content or chunk.message.thinking):
+            first = time.monotonic() - started
+        if chunk.done:
+            final = chunk
+    seconds = lambda ns: (ns or 0) / 1e9  # noqa: E731 - Ollama reports nanoseconds
+    prompt_s, eval_s = seconds(final.prompt_eval_duration), seconds(final.eval_duration)
+    return {
+        "load_s": seconds(final.load_duration),
+        "first_token_s": first or time.monotonic() - started,
+        "prompt_tokens_per_s": (final.prompt_eval_count or 0) / prompt_s if prompt_s else 0.0,
+        "generation_tokens_per_s": (final.eval_count or 0) / eval_s if eval_s else 0.0,
+        "total_s": time.monotonic() - started,
+    }
+
+
+def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    return {key: {"min": min(r[key] for r in runs), "median": statistics.median(
+        r[key] for r in runs), "max": max(r[key] for r in runs)} for key in runs[0]}
+
+
+def render(report: dict[str, Any]) -> str:
+    lines = [f"server   {report['host']} (Ollama {report['version']})",
+             f"model    {report['model']}: capabilities {', '.join(report['capabilities'])}; "
+             f"context length {report['context_length']}",
+             f"timings  {len(report['runs'])} chats of one short prompt", "",
+             f"{'':24} {'min':>9} {'median':>9} {'max':>9}"]
+    for key, stats in report["summary"].items():
+        lines.append(f"{key:24} {stats['min']:>9.3f} {stats['median']:>9.3f} "
+                     f"{stats['max']:>9.3f}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+"""What a person sees while Jetbox runs: one live line on a terminal, plain lines elsewhere,
+and everything in agent.log."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from jetbox.core.text import for_terminal
+
+
+def open_log(path: Path) -> logging.Logger:
+    """agent.log: the human-readable runtime log, appended across runs."""
+    logger = logging.getLogger(f"jetbox.run.{path}")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    if not logger.handlers:
+        handler = _QuietFileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    return logger
+
+
+class _QuietFileHandler(logging.FileHandler):
+    """agent.log is a convenience: when it cannot be written (disk full), the run goes on
+    and nothing is printed, instead of logging's traceback on the person's terminal."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        return
+
+
+def close_log(logger: logging.Logger) -> None:
+    for handler in list(logger.handlers):
+        handler.close()
+        logger.removeHandler(handler)
+
+
+class Display:
+    """On a terminal, one line that updates in place (round, state, elapsed, what is going
+    on); when piped (CI, files), one plain line per event. Warnings always get a line.
+    Every text shown or logged passes jetbox.core.text.for_terminal: paths, commands and
+    outputs come from the model, and none of them may drive the person's terminal."""
+
+    def __init__(self, logger: logging.Logger, stream: TextIO | None = None,
+                 quiet: bool = False, verbose: bool = False) -> None:
+        self.logger = logger
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.verbose = verbose
+        self.started = time.monotonic()
+        self.where = ""
+        self._live = False  # a live line is on screen and needs clearing
+
+    @property
+    def live(self) -> bool:
+        return self.stream.isatty() and not self.verbose
+
+    def _prefix(self) -> str:
+        where = f"{self.where}: " if self.where else ""
+        return f"[{time.monotonic() - self.started:6.1f}s] {where}"
+
+    def event(self, text: str, round_no: int | None = None, state: str | None = None) -> None:
+        self.where = for_terminal(" ".join(
+            p for p in (f"r{round_no}" if round_no else "", state or "") if p))
+        line = self._prefix() + for_terminal(text)
+        self.logger.info(line)
+        if self.quiet:
+            return
+        if self.live:
+            self._show_live(line)
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+    def progress(self, text: str) -> None:
+        """A transient update (the model streaming, a command running): terminals only."""
+        if not self.quiet and self.live:
+            self._show_live(self._prefix() + for_terminal(text))
+
+    def _show_live(self, line: str) -> None:
+        width = max(shutil.get_terminal_size((100, 20)).columns - 1, 20)
+        self.stream.write("\r\x1b[K" + line[:width])
+        self.stream.flush()
+        self._live = True
+
+    def permanent(self, text: str) -> None:
+        """A line that stays (warnings, the summary), above any live line."""
+        text = for_terminal(text, multiline=True)
+        if self._live:
+            self.stream.write("\r\x1b[K")
+            self._live = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def warn(self, text: str) -> None:
+        text = for_terminal(text)
+        self.logger.warning(text)
+        self.permanent(f"warning: {text}")
+
+    def table(self, title: str, rows: Sequence[tuple[str, str]]) -> None:
+        """A two-column table, logged, and shown unless quiet."""
+        rows = [(for_terminal(key), for_terminal(value)) for key, value in rows]
+        width = max(len(key) for key, _ in rows)
+        lines = [for_terminal(title)] + [f"  {key:<{width}}  {value}" for key, value in rows]
+        for line in lines:
+            self.logger.info(line)
+        if not self.quiet:
+            self.permanent("\n".join(lines))
+        elif self._live:
+            self.permanent("")

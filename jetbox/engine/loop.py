@@ -1,0 +1,288 @@
+"""The engine: open or resume a run, then loop handler -> outcome -> transition -> persist."""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from jetbox.core import failpoints
+from jetbox.core.display import Display, close_log, open_log
+from jetbox.core.errors import (
+    EXIT_DONE,
+    EXIT_INTERRUPTED,
+    JetboxError,
+    MachineError,
+    ModelUnavailable,
+    Paused,
+    StatusError,
+    StorageError,
+    UsageError,
+)
+from jetbox.core.text import for_terminal
+from jetbox.engine.resume import begin, resuming, status_sha
+from jetbox.engine.trust import check_config
+from jetbox.engine.usercode import load_handlers, user_conditions
+from jetbox.exec.process import pass_env_names, reap_strays
+from jetbox.model.base import Model, ollama_factory
+from jetbox.round.context import CompactionPolicy
+from jetbox.round.run import Round, Run
+from jetbox.spec.config import Settings, resolve_settings
+from jetbox.spec.machine import MachineSpec, build_machine, find_machine_file, load_machine
+from jetbox.store import records as rec
+from jetbox.store.ledger import Ledger
+from jetbox.store.status import StatusFile
+from jetbox.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from jetbox.engine.trust import ConfigTrust
+    from jetbox.exec.interpreter import Interpreter
+    from jetbox.probes.runner import Prober
+    from jetbox.round.handler import Handler
+    from jetbox.tools.toolbox import Toolbox
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What `jetbox run` was asked to do."""
+
+    goal: str | None
+    workspace: Path
+    machine: Path | None = None
+    fresh: bool = False
+    cli_settings: Mapping[str, Any] | None = None
+    quiet: bool = False
+    verbose: bool = False
+    trust_config: bool = False  # accept configuration that changed during the run
+
+
+class Engine:
+    """Runs handlers until a final state, a limit, an error or Ctrl-C. It is the `transitions`
+    model: the machine keeps its `state`, and resolves the built-in conditions on it by name."""
+
+    CONDITIONS = ("finish_requested", "probes_green")
+
+    def __init__(self, run: Run, handlers: Mapping[str, Handler], now: Round) -> None:
+        self.run, self.handlers, self.now = run, handlers, now
+        self.session_rounds = 0
+        own = {name: self._own_condition(f)
+               for name, f in user_conditions(run.spec, self.CONDITIONS).items()}
+        self.machine = build_machine(run.spec, self, now.status.state, own, self._on_transition)
+
+    # Conditions for machine.yaml transitions: each a question about the run.
+    def finish_requested(self, _event: Any = None) -> bool:
+        """The model's latest reply called `finish` and it was not refused since."""
+        return rec.finish_requested(self.run.records())
+
+    def probes_green(self, _event: Any = None) -> bool:
+        """The probes pass against the run's baseline: no new ruff findings, every test
+        passing but those a person marked known, none lost."""
+        self.now = self.run.probed(self.now)
+        return self.run.verdict(self.now).ok
+
+    def _own_condition(self, function: Callable[..., Any]) -> Callable[[Any], bool]:
+        return lambda _event: bool(function(self.run, self.now))
+
+    def loop(self) -> int:
+        spec = self.run.spec
+        moved = False  # a pause state reached in this invocation ends it; resumed into, it runs
+        while True:
+            state = self.state
+            handler = self.handlers[state]
+            failpoints.hit(f"before:{state}")
+            if spec.is_final(state):
+                self._step(state, handler)
+                self._save(rec.STATUS_WRITTEN)
+                return EXIT_DONE
+            if moved and spec.is_pause(state):
+                raise Paused(rec.guard_reason(self.run.records()), status="red")
+            self._check_limits(state)
+            outcome = self._step(state, handler)
+            if outcome not in handler.outcomes:
+                raise MachineError(f"handler of `{state}` returned `{outcome}`, which it does not "
+                                   f"declare (it declares {list(handler.outcomes)})")
+            if not self.trigger(outcome):
+                raise MachineError(f"no transition from `{state}` on `{outcome}` has its "
+                                   f"conditions met; add an unconditional one in {spec.path}")
+            moved = True
+
+    def _step(self, state: str, handler: Handler) -> str | None:
+        """Run one handler, which returns its outcome and the round as it leaves it."""
+        step = handler.run(self.run, self.now)
+        if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], Round)):
+            raise MachineError(f"handler of `{state}` returned {str(step)[:60]!r}, not "
+                               f"(outcome, round); see README, \"Customizing machine.yaml\"")
+        outcome, self.now = step
+        return outcome
+
+    def _check_limits(self, state: str) -> None:
+        settings = self.run.settings
+        if state == self.run.spec.initial:
+            if self.session_rounds >= settings.max_rounds:
+                raise Paused(f"round limit: {settings.max_rounds} rounds this session")
+            self.session_rounds += 1
+        if self.run.elapsed_s() >= settings.timebox_s:
+            raise Paused(f"timebox: {settings.timebox_s:g} s this session")
+
+    def _on_transition(self, event: Any) -> None:
+        """The round starts again at the initial state; status.txt follows every move."""
+        source, dest = event.transition.source, event.transition.dest
+        round_no = self.now.round + (1 if dest == self.run.spec.initial else 0)
+        self.now = self.now.with_status(state=dest, round=round_no)
+        self.run.ledger.append(rec.TRANSITION, source=source, dest=dest,
+                               outcome=event.event.name, round=round_no,
+                               status_sha=status_sha(self.now.status.render()))
+        self.write_status()
+
+    def write_status(self) -> None:
+        """status.txt's one writer: at the start, on every transition and every stop."""
+        self.run.status_file.write(self.now.status)
+
+    def _save(self, kind: str, **fields: Any) -> None:
+        status = self.now.status
+        self.run.ledger.append(kind, state=self.state, round=status.round,
+                               status_sha=status_sha(status.render()), **fields)
+        self.write_status()
+
+    def stop(self, status: str, kind: str, **fields: Any) -> None:
+        """Record why the run stopped; the state stays where the run will resume.
+
+        Best effort: when the disk is what failed, recording the stop fails too, and that
+        must not hide the error that stopped the run. The ledger is the truth either way."""
+        self.now = self.now.with_status(status=status)
+        try:
+            self._save(kind, **fields)
+        except (StorageError, StatusError, OSError) as exc:
+            self.run.display.logger.error("could not record the stop (%s): %s", kind, exc)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """Everything open_run validated, before anything in the workspace changed."""
+
+    workspace: Workspace
+    spec: MachineSpec
+    ledger: Ledger
+    trust: ConfigTrust
+    handlers: Mapping[str, Handler]
+    settings: Settings
+    toolbox: Toolbox
+    prober: Prober
+    python: Interpreter
+
+
+def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) -> Checked:
+    """Validate the machine, the configuration and its trust, the settings and the tools."""
+    from jetbox.exec.interpreter import find_interpreter
+    from jetbox.exec.sandbox import resolve_sandbox
+    from jetbox.probes.runner import Prober, probe_specs_from_yaml
+    from jetbox.tools.policy import ToolPolicy
+    from jetbox.tools.toolbox import Toolbox
+
+    if not request.workspace.is_dir():
+        raise UsageError(f"workspace {request.workspace} is not a folder")
+    workspace = Workspace.at(request.workspace)
+    spec = load_machine(find_machine_file(request.machine, workspace.root, cwd))
+    ledger = Ledger(workspace.ledger_path)
+    ledger.records()  # a damaged ledger stops us here, before anything changes
+    # Before any handler module is imported or any setting obeyed.
+    resumes = resuming(request.goal, request.fresh, ledger)
+    trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
+    handlers = load_handlers(spec)
+    settings = resolve_settings(spec.defaults, workspace.root, environ,
+                                dict(request.cli_settings or {}), str(spec.path))
+    sandbox = resolve_sandbox(settings.sandbox)
+    compaction = CompactionPolicy.from_mapping(spec.sections.get("compaction"))
+    policy = ToolPolicy.from_mapping({**(spec.sections.get("tools") or {}), "sandbox": sandbox}
+                                     ).fitted(compaction.latest_chars(settings.num_ctx))
+    probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
+    user_conditions(spec, Engine.CONDITIONS)  # every condition resolves, before anything runs
+    python = find_interpreter(workspace.root, settings.python, environ)
+    pass_env = pass_env_names(settings.pass_env)
+    return Checked(workspace, spec, ledger, trust, handlers, settings,
+                   Toolbox(workspace.root, ledger, policy, python, pass_env),
+                   Prober(workspace.root, probes, sandbox=sandbox, python=python,
+                          pass_env=pass_env), python)
+
+
+def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
+             model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
+             ) -> Engine:
+    """Validate everything, then start or resume: nothing runs before all checks pass."""
+    c = check_request(request, environ, cwd)
+    session_start = c.ledger.records()[-1]["seq"] if c.ledger.records() else 0
+    status_file = StatusFile(c.workspace.status_path)
+    status = begin(request.goal, request.fresh, c.spec, c.ledger, status_file,
+                   c.python.describe())
+    c.trust.record(c.ledger)
+    strays = reap_strays(c.workspace.root)
+    if strays:
+        c.ledger.append(rec.STRAYS_KILLED, pids=strays)
+    display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
+    factory = (model_factory or ollama_factory)(c.settings, display)
+    run = Run(c.settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
+              display, factory, CompactionPolicy.from_mapping(c.spec.sections.get("compaction")),
+              session_start=session_start)
+    if c.trust.reason and c.trust.reason.startswith("--trust-config"):
+        display.event(f"configuration accepted ({c.trust.reason})")
+    verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
+    display.event(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
+                  f"python {c.python.describe()}")
+    if not c.python.has_pytest:
+        display.warn(c.python.pytest_missing_hint())
+    engine = Engine(run, c.handlers, Round(status))
+    engine.write_status()
+    return engine
+
+
+def execute(engine: Engine) -> int:
+    """Drive the machine and turn every way it can stop into an exit code."""
+    run = engine.run
+    try:
+        code = engine.loop()
+        summary(engine, "done")
+        return code
+    except Paused as pause:
+        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", rec.PAUSED,
+                    reason=pause.reason)
+        run.display.event(f"paused: {pause.reason}")
+        summary(engine, f"paused ({pause.reason})")
+        return pause.exit_code
+    except ModelUnavailable as exc:
+        engine.stop(f"yellow - waiting for the model: {exc}", rec.MODEL_UNAVAILABLE,
+                    error=str(exc))
+        summary(engine, "model unavailable")
+        raise
+    except KeyboardInterrupt:
+        engine.stop("yellow - interrupted; run again to resume", rec.INTERRUPTED)
+        run.display.event("interrupted; state saved")
+        summary(engine, "interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
+    except JetboxError as exc:
+        engine.stop(f"red - {exc}", rec.ERROR, error=str(exc))
+        run.display.logger.error("stopped: %s", exc)
+        raise
+    except Exception as exc:
+        run.display.logger.error("internal error:\n%s",
+                                 for_terminal(traceback.format_exc(), multiline=True))
+        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", rec.ERROR,
+                    error=f"{type(exc).__name__}: {exc}")
+        raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
+                          f"{run.workspace.log_path})") from None
+    finally:
+        close_log(run.display.logger)
+
+
+def summary(engine: Engine, reason: str) -> None:
+    """The table at the end of every invocation, whatever ended it."""
+    from jetbox.round.metrics import summary_rows
+
+    engine.run.display.table(f"run summary ({reason})",
+                             summary_rows(engine.run, engine.now, reason))
+
+
+def workspace_from(value: str | None) -> Path:
+    return Path(value) if value else Path(os.getcwd())

@@ -1,0 +1,133 @@
+"""Starting a run, or resuming the one that status.txt and the ledger describe.
+
+Everything a resume needs is here: where the run is (status.txt reconciled with the ledger,
+which wins), and the model reply Act was in the middle of. A handler resumed into is then
+just run: Act finishes a journaled reply instead of asking again, and the toolbox completes
+its own interrupted action (replay.py)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from jetbox.core.errors import StatusError, UsageError
+from jetbox.model.base import Reply
+from jetbox.spec.machine import MachineSpec
+from jetbox.store import records as rec
+from jetbox.store.ledger import Ledger
+from jetbox.store.status import Status, StatusFile
+
+
+def status_sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def same_goal(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+def rebuilt_status(position: rec.Position, problem: str) -> Status:
+    return Status(goal=position.goal, status=f"yellow - status.txt rebuilt from the ledger "
+                  f"({problem})", state=position.state, round=position.round,
+                  notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
+
+
+def resuming(goal: str | None, fresh: bool, ledger: Ledger) -> bool:
+    """Whether `begin` will continue the ledger's current run rather than start one."""
+    current = rec.run_goal(ledger.current_run())
+    if fresh or current is None:
+        return False
+    return goal is None or same_goal(goal, current)
+
+
+def _read_status(status_file: StatusFile, strict: bool) -> tuple[Status | None, str]:
+    """status.txt, or None and what is wrong with it (missing, empty, unreadable).
+
+    A file with no `Goal:` line is garbage and is rebuilt; one with a Goal and a bad line
+    is a person's edit gone wrong: with `strict`, that stops the run with the line named,
+    rather than overwriting what they wrote."""
+    if not status_file.path.exists():
+        return None, "missing"
+    if not status_file.exists():
+        return None, "empty"
+    try:
+        return status_file.read(), ""
+    except StatusError as exc:
+        text = status_file.path.read_bytes().decode("utf-8", "replace").removeprefix("\ufeff")
+        if strict and any(line.strip().lower().startswith("goal:")
+                          for line in text.splitlines()):
+            raise
+        return None, f"unreadable ({exc})"
+
+
+def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
+          status_file: StatusFile, python: str = "") -> Status:
+    """Resume the run status.txt names, or start a new one (recording any old one).
+
+    The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
+    it, and where the two disagree on state or round the ledger wins. Returns the status to
+    go on from; the engine writes it (it is status.txt's one writer)."""
+    existing, problem = _read_status(status_file, strict=not fresh)
+    position = None if fresh else rec.position(ledger.current_run(), spec.initial)
+    resuming = position is not None and (goal is None or same_goal(goal, position.goal))
+    rebuilt = existing is None and resuming and position is not None
+    if rebuilt and position is not None:
+        existing = rebuilt_status(position, problem)
+        ledger.append(rec.STATUS_REBUILT, reason=problem, notes=list(existing.notes),
+                      status_sha=status_sha(existing.render()))
+    if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
+        if existing.state not in spec.state_names:
+            raise StatusError(
+                f"{status_file.path}: `State: {existing.state}` is not a state of {spec.path} "
+                f"(states: {', '.join(spec.state_names)}); fix that line or run with --fresh")
+        if not rebuilt:  # a rebuilt status.txt is Jetbox's, and not on disk yet
+            _note_person_edits(status_file, ledger)
+        return _resume(existing, position, ledger, python)
+    if not goal:
+        raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
+                         f" run `jetbox run \"<goal>\"`")
+    if existing:
+        ledger.append(rec.RUN_SUPERSEDED, reason="--fresh" if fresh else "new goal",
+                      status=existing.render())
+    status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
+    ledger.append(rec.RUN_START, goal=goal, machine=str(spec.path), python=python,
+                  status_sha=status_sha(status.render()))
+    return status
+
+
+def _resume(existing: Status, position: rec.Position | None, ledger: Ledger,
+            python: str) -> Status:
+    """Continue from status.txt, but at the ledger's state and round where the two differ."""
+    if position and same_goal(position.goal, existing.goal) and \
+            (existing.state, existing.round) != (position.state, position.round):
+        ledger.append(rec.STATUS_DISAGREES, status_state=existing.state,
+                      status_round=existing.round, state=position.state,
+                      round=position.round, resolution="the ledger wins")
+        existing = existing.with_(state=position.state, round=position.round)
+    ledger.append(rec.RESUME, state=existing.state, round=existing.round, python=python,
+                  status_sha=status_sha(existing.render()))
+    return existing
+
+
+def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
+    """A person may edit status.txt between runs; record it so the history explains itself."""
+    text = status_file.path.read_bytes().decode("utf-8", errors="replace")
+    recent = rec.recent_status_shas(ledger.current_run())
+    # The last two: a crash between a transition's record and its status write leaves
+    # the file one step behind, which is Jetbox's doing, not a person's.
+    if recent and status_sha(text) not in recent[-2:]:
+        ledger.append(rec.STATUS_EDITED, text=text)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A model reply journaled in this visit of a state, and how far its calls got."""
+
+    reply: Reply
+    journal: rec.JournaledReply
+
+
+def pending_reply(records: rec.Records, state: str) -> Pending | None:
+    """The reply journaled since the run last entered `state`, if there is one."""
+    journaled = rec.journaled_reply(records, state)
+    return None if journaled is None else Pending(Reply.from_record(journaled.reply), journaled)

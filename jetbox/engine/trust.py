@@ -1,0 +1,132 @@
+"""The trust boundary for configuration: what can weaken safety or redirect traffic
+(machine.yaml, its handler modules, [tool.jetbox]) may change during a run only when a
+person accepts it, because the model or a command it ran could have written it."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jetbox.core.errors import ConfigError
+from jetbox.core.fsutil import sha256
+from jetbox.engine.usercode import user_module_file
+from jetbox.exec.interpreter import VENV_NAMES
+from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec
+from jetbox.store.ledger import Ledger
+from jetbox.store.records import CONFIG_TRUSTED
+from jetbox.store.workspace import MACHINE_NAME
+
+RECORD = CONFIG_TRUSTED
+ABSENT = "absent"
+ACCEPT = ("review it, then run again with --trust-config to accept it, or with --fresh to "
+          "start a new run")
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return sha256(path.read_bytes())
+    except FileNotFoundError:
+        return ABSENT
+    except OSError as exc:  # a folder, or unreadable: still a change worth naming
+        return f"unreadable ({type(exc).__name__})"
+
+
+def jetbox_table(workspace: Path) -> Any:
+    """[tool.jetbox] of the workspace's pyproject.toml as parsed, or None."""
+    try:
+        data = tomllib.loads((workspace / "pyproject.toml").read_text(encoding="utf-8",
+                                                                      errors="replace"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return None
+    tool = data.get("tool")
+    return tool.get("jetbox") if isinstance(tool, dict) else None
+
+
+def _table_digest(workspace: Path) -> str:
+    table = jetbox_table(workspace)
+    if table is None:  # the rest of pyproject.toml is the model's to edit
+        return ABSENT
+    return sha256(json.dumps(table, sort_keys=True, default=str).encode("utf-8"))
+
+
+def _user_modules(spec: MachineSpec) -> list[str]:
+    names = [state.handler.partition(":")[0] for state in spec.states]
+    names += [name.partition(":")[0] for t in spec.transitions
+              for name in (*t.conditions, *t.unless) if ":" in name]
+    return sorted({name for name in names if name != "states" and
+                   not name.startswith("states.")})
+
+
+def config_digests(spec: MachineSpec, workspace: Path) -> dict[str, str]:
+    """What each configuration input is now: a sha256, or `absent`."""
+    own = workspace / MACHINE_NAME
+    in_use = spec.path.resolve()
+    if in_use == PACKAGED_MACHINE.resolve():
+        machine = "the packaged machine.yaml"
+    elif in_use == own.resolve():
+        machine = f"the workspace's {MACHINE_NAME}"
+    else:
+        machine = f"{in_use} sha256 {_file_digest(in_use)}"
+    digests = {"the machine file in use": machine,
+               f"the workspace's {MACHINE_NAME}": _file_digest(own),
+               "pyproject.toml [tool.jetbox]": _table_digest(workspace)}
+    for name in VENV_NAMES:  # a venv that appears would be run as the project's Python
+        digests[f"the workspace's {name}/ (a virtual environment)"] = \
+            _file_digest(workspace / name / "pyvenv.cfg")
+    for name in _user_modules(spec):
+        file = user_module_file(name, spec.path.parent)
+        digests[f"handler module `{name}` beside {spec.path.name}"] = \
+            ABSENT if file is None else _file_digest(file)
+    return digests
+
+
+def _describe(key: str, old: str | None, new: str | None, table: Any, old_table: Any) -> str:
+    if key == "pyproject.toml [tool.jetbox]" and isinstance(table, dict):
+        before = old_table if isinstance(old_table, dict) else {}
+        diff = [f"{name} = {value!r}" for name, value in table.items()
+                if before.get(name, object()) != value]
+        if diff:
+            return f"{key} changed since this run started (now sets {', '.join(diff)})"
+    if old in (None, ABSENT):
+        return f"{key} appeared since this run started"
+    if new in (None, ABSENT):
+        return f"{key} disappeared since this run started"
+    return f"{key} changed since this run started"
+
+
+@dataclass(frozen=True)
+class ConfigTrust:
+    """The configuration as it is now, and why it must be recorded (None: it need not)."""
+
+    digests: Mapping[str, str]
+    table: Any
+    reason: str | None
+
+    def record(self, ledger: Ledger) -> None:
+        if self.reason is not None:
+            ledger.append(RECORD, reason=self.reason, inputs=dict(self.digests),
+                          jetbox_table=self.table)
+
+
+def check_config(spec: MachineSpec, workspace: Path, ledger: Ledger, resuming: bool,
+                 accept: bool) -> ConfigTrust:
+    """On a resume, refuse configuration that changed since the run last trusted it."""
+    digests, table = config_digests(spec, workspace), jetbox_table(workspace)
+    if not resuming:
+        return ConfigTrust(digests, table, "run start")
+    trusted = ledger.last([RECORD])
+    if trusted is None:  # a run begun before Jetbox recorded its configuration
+        return ConfigTrust(digests, table, "first check of this run")
+    old = trusted.get("inputs", {})
+    changes = [_describe(key, old.get(key), digests.get(key), table, trusted.get("jetbox_table"))
+               for key in sorted({*old, *digests}) if old.get(key) != digests.get(key)]
+    if not changes:
+        return ConfigTrust(digests, table, None)
+    if accept:
+        return ConfigTrust(digests, table, "--trust-config: " + "; ".join(changes))
+    raise ConfigError(f"{'; '.join(changes)}; the model or a command it ran may have written "
+                      f"it; {ACCEPT}")

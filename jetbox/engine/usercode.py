@@ -1,0 +1,126 @@
+"""The handlers and conditions machine.yaml names, imported and checked; a person's own,
+next to machine.yaml, are loaded from their file without touching sys.path."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable, Collection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jetbox.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jetbox.spec.machine import MachineSpec, StateSpec
+
+
+def user_module_file(module_name: str, search_dir: Path) -> Path | None:
+    """The file next to machine.yaml that holds a user's `module_name`, if there is one.
+
+    Jetbox's built-in `states.*` handlers always come from Jetbox itself."""
+    if module_name == "states" or module_name.startswith("states."):
+        return None
+    base = search_dir.joinpath(*module_name.split("."))
+    for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _load_by_path(module_name: str, file: Path) -> Any:
+    """Load one file as a module under a private name: sys.path is never touched, so
+    nothing else in the workspace can shadow a module Jetbox or its children import."""
+    data = file.read_bytes()
+    key = hashlib.sha256(str(file.resolve()).encode() + b"\0" + data).hexdigest()[:16]
+    private = f"_jetbox_user_{key}_{module_name.replace('.', '_')}"
+    if private in sys.modules:
+        return sys.modules[private]
+    spec = importlib.util.spec_from_file_location(private, file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {file}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[private] = module  # dataclasses and pickling look a module up by name
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[private]
+        raise
+    return module
+
+
+def import_object(dotted: str, search_dir: Path | None = None) -> Any:
+    """`module:attr`: a user's module from its file next to machine.yaml, else imported."""
+    module_name, _, attr = dotted.partition(":")
+    file = user_module_file(module_name, search_dir) if search_dir is not None else None
+    module = _load_by_path(module_name, file) if file else importlib.import_module(module_name)
+    return getattr(module, attr)
+
+
+def load_handlers(spec: MachineSpec) -> dict[str, Any]:
+    """Import and check every handler: a Handler whose every outcome has a transition."""
+    from jetbox.round.handler import Handler
+
+    handlers: dict[str, Any] = {}
+    for state in spec.states:
+        where = f"{spec.path}:{state.handler_line}"
+        try:
+            cls = import_object(state.handler, spec.path.parent)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"{where}: handler `{state.handler}` of state `{state.name}` "
+                              f"cannot be imported: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - a user's module may fail in any way on import
+            raise ConfigError(f"{where}: importing handler `{state.handler}` failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+        if not (isinstance(cls, type) and issubclass(cls, Handler)):
+            raise ConfigError(f"{where}: `{state.handler}` is not a handler (a subclass of "
+                              f"jetbox.round.handler.Handler)")
+        _check_signature(where, state.handler, cls)
+        handlers[state.name] = cls()
+        _check_outcomes(spec, state, cls)
+    return handlers
+
+
+def _check_signature(where: str, name: str, cls: type) -> None:
+    """A handler's run() takes the run and the round (a handler written for an older Jetbox
+    took only the run): said now, not as a TypeError in the middle of a run."""
+    try:
+        inspect.signature(cls.run).bind(None, None, None)  # type: ignore[attr-defined]
+    except TypeError:
+        raise ConfigError(f"{where}: `{name}.run` must take (self, run, now) and return "
+                          f"(outcome, round); see README, \"Customizing machine.yaml\"") from None
+
+
+def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
+    if state.final:
+        return
+    triggers = {t.trigger for t in spec.transitions
+                if state.name in t.sources or t.sources == ("*",)}
+    for outcome in cls.outcomes:
+        if outcome not in triggers:
+            raise ConfigError(f"{spec.path}:{state.handler_line}: state `{state.name}`: its "
+                              f"handler can return `{outcome}` but no transition from "
+                              f"`{state.name}` has `trigger: {outcome}`")
+
+
+def user_conditions(spec: MachineSpec, builtins: Collection[str]) -> dict[str, Callable[..., Any]]:
+    """Every condition machine.yaml names must be a built-in (left to `transitions`, which
+    finds it on the engine by name) or a user's `module:function(run, now)`, imported here."""
+    resolved: dict[str, Callable[..., Any]] = {}
+    for t in spec.transitions:
+        for name in (*t.conditions, *t.unless):
+            if name in builtins or name in resolved:
+                continue
+            if ":" not in name:
+                raise ConfigError(f"{spec.path}:{t.line}: unknown condition `{name}`; built-in "
+                                  f"conditions: {', '.join(sorted(builtins))}, or use "
+                                  f"`module:function` for your own")
+            try:
+                resolved[name] = import_object(name, spec.path.parent)
+            except (ImportError, AttributeError) as exc:
+                raise ConfigError(f"{spec.path}:{t.line}: condition `{name}` cannot be "
+                                  f"imported: {exc}") from None
+    return resolved

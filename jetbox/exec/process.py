@@ -1,0 +1,254 @@
+"""Child processes: argv only, no stdin, an allow-listed env, capped output, whole tree
+killed, and a timeout that holds however the child's descendants hold its pipe."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+# The only variables a child the model controls inherits (plus the `pass_env` setting):
+# credentials hide in too many shapes (DATABASE_URL, HTTPS_PROXY=http://u:pw@..., GH_PAT)
+# for a list of forbidden names to catch them. PYTHONPATH, PYTHONSTARTUP and PYTHONHOME
+# are left out on purpose: they make a child import or run code from outside the
+# workspace; the PYTHON* variables kept only change how Python prints and decodes.
+ALLOWED_ENV = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+    "TERM", "VIRTUAL_ENV", "SYSTEMROOT", "SYSTEMDRIVE", "COMSPEC", "PATHEXT", "WINDIR",
+    "APPDATA", "LOCALAPPDATA", "USERPROFILE", "PYTHONIOENCODING", "PYTHONUTF8",
+    "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED"})
+ALLOWED_PREFIXES = ("LC_",)
+_CHUNK = 65536
+GRACE_S = 1.0  # how long a pipe held open by an escaped descendant is still read
+# Every child carries its workspace in this variable, so that a later Jetbox can find
+# grandchildren that outlived a killed Jetbox (the parent-death signal reaches only the
+# direct child) and end them.
+CHILD_MARKER = "JETBOX_CHILD_OF"
+# And each command its own id, so that descendants which left its process group (a new
+# session, a double fork) are found and ended with it (Linux; elsewhere the job object or
+# the sandbox's pid namespace does this).
+COMMAND_MARKER = "JETBOX_COMMAND_ID"
+
+
+@dataclass(frozen=True)
+class ProcessResult:
+    """What a finished (or killed) child produced."""
+
+    argv: tuple[str, ...]
+    returncode: int | None
+    output: str
+    timed_out: bool
+    duration_s: float
+
+
+def scrubbed_env(base: Mapping[str, str] | None = None,
+                 pass_env: Iterable[str] = ()) -> dict[str, str]:
+    """The allow-listed part of the environment, plus the variables named in `pass_env`."""
+    source = os.environ if base is None else base
+    extra = {name.strip().upper() for name in pass_env if name.strip()}
+    return {k: v for k, v in source.items()
+            if k.upper() in ALLOWED_ENV or k.upper() in extra
+            or k.upper().startswith(ALLOWED_PREFIXES)}
+
+
+def pass_env_names(setting: str) -> tuple[str, ...]:
+    """The `pass_env` setting ("NAME, OTHER") as names."""
+    return tuple(name.strip() for name in setting.split(",") if name.strip())
+
+
+class _HeadTail:
+    """Collects a stream keeping only its first and last bytes: huge output costs no memory."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+        self.lock = threading.Lock()  # a reader given up on may still be feeding
+
+    def feed(self, chunk: bytes) -> None:
+        with self.lock:
+            self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> None:
+        room = self.max_bytes // 2 - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        excess = len(self.tail) - self.max_bytes // 2
+        if excess > 0:
+            del self.tail[:excess]
+            self.dropped += excess
+
+    def text(self) -> str:
+        with self.lock:
+            head = self.head.decode("utf-8", errors="replace")
+            tail = self.tail.decode("utf-8", errors="replace")
+            dropped = self.dropped
+        if not dropped:
+            return head + tail
+        return f"{head}\n... [{dropped} bytes elided] ...\n{tail}"
+
+
+def _pump(stream: IO[bytes], sink: _HeadTail, stop: threading.Event) -> None:
+    """Read until EOF, or until `stop` (POSIX): a descendant that escaped the kill may hold
+    the pipe open for minutes, and a blocked read cannot be interrupted from outside."""
+    fd = stream.fileno()
+    if os.name == "nt":  # no select() on pipes; the job object kills every holder instead
+        while chunk := os.read(fd, _CHUNK):
+            sink.feed(chunk)
+        return
+    import select
+
+    poller = select.poll()  # not select(): it fails for descriptors above 1023
+    poller.register(fd, select.POLLIN | select.POLLHUP)
+    while not stop.is_set():
+        if poller.poll(50):
+            chunk = os.read(fd, _CHUNK)
+            if not chunk:
+                return
+            sink.feed(chunk)
+
+
+def _parent_death_setup() -> Callable[[], None]:
+    """The child's setup: die with Jetbox (Linux parent-death signal).
+
+    ctypes and libc are looked up here, in Jetbox, before the fork: an import inside the
+    child would search sys.path, where a model-written `ctypes.py` could be waiting."""
+    if not sys.platform.startswith("linux"):
+        return lambda: None
+    import ctypes
+    import signal
+
+    prctl, sigkill = ctypes.CDLL(None, use_errno=True).prctl, int(signal.SIGKILL)
+    return lambda: prctl(1, sigkill)  # PR_SET_PDEATHSIG
+
+
+def _spawn_options() -> dict[str, Any]:
+    if os.name == "nt":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True, "preexec_fn": _parent_death_setup()}
+
+
+def kill_tree(process: subprocess.Popen[bytes]) -> None:
+    """Kill the child and everything it started."""
+    if os.name == "nt":
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        process.kill()
+        return
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def run_process(
+    argv: Sequence[str],
+    cwd: Path,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    max_output_chars: int = 20_000,
+    sandbox: str = "none",
+    workspace: Path | None = None,
+    visible: Sequence[Path] = (),
+) -> ProcessResult:
+    """Run argv (never through a shell), stdout and stderr merged, stdin closed; `visible`
+    are folders the sandbox must show read-only (the project's interpreter)."""
+    started = time.monotonic()
+    full_argv = list(argv)
+    if sandbox == "bwrap":
+        from jetbox.exec.sandbox import bwrap_argv
+
+        full_argv = bwrap_argv(full_argv, workspace or cwd, visible=visible)
+    sink = _HeadTail(max_output_chars)
+    command_id = uuid.uuid4().hex
+    child_env = {**(os.environ if env is None else env),
+                 CHILD_MARKER: str((workspace or cwd).resolve()), COMMAND_MARKER: command_id}
+    process = subprocess.Popen(full_argv, cwd=cwd, env=child_env,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, **_spawn_options())
+    timed_out = _wait_reading(process, sink, timeout_s, command_id)
+    return ProcessResult(tuple(argv), None if timed_out else process.returncode, sink.text(),
+                         timed_out, time.monotonic() - started)
+
+
+def _wait_reading(process: subprocess.Popen[bytes], sink: _HeadTail, timeout_s: float,
+                  command_id: str) -> bool:
+    """Collect the output until the child ends or times out, then end its whole tree;
+    whether it timed out."""
+    job = _windows_job(process)
+    assert process.stdout is not None
+    stop = threading.Event()
+    reader = threading.Thread(target=_pump, args=(process.stdout, sink, stop), daemon=True)
+    reader.start()
+    timed_out = False
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        kill_tree(process)  # also reaps grandchildren left behind by a finished child
+        process.wait()
+        _kill_marked(f"{COMMAND_MARKER}={command_id}")
+        _stop_reading(reader, stop)
+        if not reader.is_alive():
+            process.stdout.close()  # never under a blocked reader: close() would wait for it
+        if job is not None:
+            job.close()
+    return timed_out
+
+
+def _stop_reading(reader: threading.Thread, stop: threading.Event) -> None:
+    """EOF comes at once when the tree is gone; a pipe still held after GRACE_S belongs to a
+    descendant that left the process group, and is no longer waited for."""
+    reader.join(GRACE_S)
+    stop.set()
+    reader.join(GRACE_S)
+
+
+def reap_strays(workspace: Path) -> list[int]:
+    """Kill processes a previous, killed Jetbox left running for this workspace (Linux).
+
+    Called while holding the workspace lock, so no live Jetbox owns them."""
+    return _kill_marked(f"{CHILD_MARKER}={workspace.resolve()}")
+
+
+def _kill_marked(assignment: str) -> list[int]:
+    """Kill every process whose environment holds `NAME=value` (Linux; elsewhere none)."""
+    proc = Path("/proc")
+    if not sys.platform.startswith("linux") or not proc.is_dir():
+        return []
+    import signal
+
+    marker = b"\0" + assignment.encode() + b"\0"
+    killed = []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker in b"\0" + (entry / "environ").read_bytes() + b"\0":
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed.append(int(entry.name))
+        except OSError:
+            continue
+    return killed
+
+
+def _windows_job(process: subprocess.Popen[bytes]) -> Any:
+    """Windows: a job object that kills the whole tree when Jetbox's handle closes."""
+    if os.name != "nt":
+        return None
+    from jetbox.exec.winjob import KillOnCloseJob
+
+    return KillOnCloseJob.attach(process.pid)

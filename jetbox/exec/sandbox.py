@@ -1,0 +1,108 @@
+"""The OS sandbox for commands and probes: bubblewrap on Linux when it is installed."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from jetbox.core.errors import UsageError
+from jetbox.store.workspace import (
+    LEDGER_NAME,
+    LOCK_NAME,
+    LOG_NAME,
+    MACHINE_NAME,
+    STATUS_NAME,
+    venv_folders,
+)
+
+MODES = ("auto", "bwrap", "none")
+INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`)"
+
+
+@functools.cache
+def bwrap_usable() -> bool:
+    """bwrap exists and can actually create a sandbox here (containers may forbid it)."""
+    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
+        return False
+    probe = subprocess.run(bwrap_argv(["true"], Path("/")), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return probe.returncode == 0
+
+
+def resolve_sandbox(mode: str) -> str:
+    """auto -> bwrap when usable, else none; bwrap when unusable is an error."""
+    if mode not in MODES:
+        raise UsageError(f"--sandbox must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "none":
+        return "none"
+    if bwrap_usable():
+        return "bwrap"
+    if mode == "bwrap":
+        where = "Windows and macOS have no bwrap" if not sys.platform.startswith("linux") \
+            else INSTALL_HINT
+        raise UsageError(f"--sandbox bwrap: bubblewrap is not usable here; {where}, "
+                         f"or use --sandbox none")
+    return "none"
+
+
+def interpreter_paths(visible: Iterable[Path] = ()) -> list[Path]:
+    """The folders Jetbox's Python and the project's need, when they live under /tmp."""
+    candidates = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
+                  *(Path(p) for p in visible)}
+    return sorted(p for p in candidates if p.is_relative_to("/tmp") and p.exists())
+
+
+def host_socket_paths() -> list[str]:
+    """Where the host's UNIX sockets listen (Linux lists every bound one in /proc/net/unix)."""
+    try:
+        lines = Path("/proc/net/unix").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    fields = (line.split() for line in lines[1:])
+    return sorted({f[7] for f in fields if len(f) >= 8 and f[7].startswith("/")})
+
+
+def hidden_sockets(root: Path) -> list[str]:
+    """bwrap arguments that hide the host's sockets (docker, dbus, databases, agents): a
+    fresh /run, and /dev/null over every other socket outside the workspace. Abstract
+    sockets are already out of reach in the new network namespace."""
+    args = [] if root.is_relative_to("/run") or not Path("/run").is_dir() else \
+        ["--tmpfs", "/run"]
+    for path in host_socket_paths():
+        if path.startswith(("/run/", "/tmp/", "/var/run/")) or Path(path).is_relative_to(root):
+            continue
+        if Path(path).is_socket():
+            args += ["--ro-bind", "/dev/null", path]
+    return args
+
+
+def bwrap_argv(argv: list[str], workspace: Path,
+               protected: Iterable[str] = (STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME,
+                                           MACHINE_NAME, ".git", ".jetbox"),
+               visible: Iterable[Path] = ()) -> list[str]:
+    """argv inside bubblewrap: everything read-only but the workspace (less Jetbox's files,
+    git and any virtual environment in it), a private /tmp, no network."""
+    root = workspace.resolve()
+    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # The private /tmp must not hide the interpreter: CI and many users keep venvs there.
+    for path in interpreter_paths(p for p in visible if not p.is_relative_to(root)):
+        args += ["--ro-bind", str(path), str(path)]
+    args += hidden_sockets(root)
+    args += ["--bind", str(root), str(root)]
+    read_only = [*protected, *venv_folders(root)]
+    own_env = Path(sys.prefix).resolve()  # Jetbox's own environment, when it lives in here
+    if own_env.is_relative_to(root) and own_env != root:
+        read_only.append(own_env.relative_to(root).as_posix())
+    for name in read_only:
+        path = root / name
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
+    # A user namespace with every capability dropped: run as root (containers, CI), the
+    # child could otherwise remount / read-write and write anywhere on the host.
+    args += ["--unshare-user", "--cap-drop", "ALL", "--unshare-net", "--unshare-pid",
+             "--die-with-parent", "--new-session", "--chdir", str(root), "--", *argv]
+    return args

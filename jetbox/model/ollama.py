@@ -1,0 +1,287 @@
+"""The Model that talks to a real (or the offline) Ollama server through the official client."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jetbox.core.errors import ModelUnavailable, Paused, UsageError
+from jetbox.model.base import Message, Reply, ToolCall
+from jetbox.model.protocol import calls_from_text, json_schema, to_json_protocol
+
+DEFAULT_HOST = "http://127.0.0.1:11434"
+NEAR_CONTEXT = 0.9  # warn when a prompt uses this share of num_ctx (Ollama truncates silently)
+
+Progress = Callable[[str], None]
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """How to talk to one model."""
+
+    name: str
+    host: str = ""
+    timeout_s: float = 200.0        # the wall time of one request, streaming included
+    options: Mapping[str, Any] | None = None  # temperature, num_ctx, seed
+    think: str = ""
+    protocol: str = "auto"  # auto | tools | json
+    retries: int = 3
+    backoff_s: float = 1.0
+    deadline: float | None = None   # time.monotonic() when the run's timebox ends
+
+
+class Retryable(Exception):
+    """A failure worth trying again: busy, 5xx, a broken stream, a timeout."""
+
+
+class OllamaModel:
+    """Streams one chat at a time; chooses native tools or the JSON protocol per model."""
+
+    def __init__(self, settings: ModelOptions, progress: Progress | None = None,
+                 warn: Warn | None = None) -> None:
+        import ollama  # here, not at the top: it pulls in httpx and pydantic (slow for --help)
+
+        self.settings = settings
+        self.name = settings.name
+        self.host = settings.host or DEFAULT_HOST
+        self.progress = progress or (lambda text: None)
+        self.warn = warn or (lambda text: None)
+        self.protocol = settings.protocol if settings.protocol != "auto" else ""
+        self._client = ollama.Client(host=self.host, timeout=settings.timeout_s)
+        self._warned_context = False
+
+    def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
+        for attempt in range(self.settings.retries + 1):
+            try:
+                if not self.protocol:
+                    self.protocol = self._choose_protocol()
+                return self._chat_once(messages, tools, self._budget_s())
+            except Retryable as exc:
+                if attempt == self.settings.retries:
+                    raise ModelUnavailable(f"Ollama at {self.host} failed {attempt + 1} times; "
+                                           f"last: {exc}; the run is paused, run again to "
+                                           f"resume") from None
+                delay = self.settings.backoff_s * 2 ** attempt
+                if self._left_s() <= delay:
+                    raise Paused(f"timebox: it ended during a model call (last: {exc})") \
+                        from None
+                self.warn(f"{exc}; retrying in {delay:g} s ({attempt + 1}/"
+                          f"{self.settings.retries})")
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _left_s(self) -> float:
+        """Seconds until the run's timebox ends (infinite without one)."""
+        deadline = self.settings.deadline
+        return float("inf") if deadline is None else deadline - time.monotonic()
+
+    def _budget_s(self) -> float:
+        """The wall time one request may take: request_timeout_s, cut to the timebox."""
+        left = self._left_s()
+        if left <= 0:
+            raise Paused("timebox: it ended before the model call")
+        return min(self.settings.timeout_s, left)
+
+    def _choose_protocol(self) -> str:
+        """Native tools when /api/show lists the capability, else the JSON protocol."""
+        with _translated_errors(self):
+            try:
+                shown = self._client.show(self.name)
+            except (TypeError, AttributeError) as exc:  # JSON, but not an object
+                raise Retryable(f"Ollama at {self.host} answered /api/show with something "
+                                f"that is not Ollama's: {str(exc)[:80]}") from None
+        capabilities = list(getattr(shown, "capabilities", None) or [])
+        if capabilities and "tools" not in capabilities:
+            self.warn(f"{self.name} has no tool-calling capability; using the JSON protocol")
+            return "json"
+        return "tools"
+
+    def _chat_once(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+                   budget_s: float) -> Reply:
+        import ollama
+
+        try:
+            return self._bounded(messages, tools, budget_s)
+        except ollama.ResponseError as exc:
+            if exc.status_code == 400 and "does not support tools" in str(exc.error) \
+                    and self.protocol == "tools":
+                self.protocol = "json"
+                self.warn(f"{self.name} does not support tools; switching to the JSON protocol "
+                          f"for the rest of the run")
+                return self._bounded(messages, tools, budget_s)
+            raise
+
+    def _bounded(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
+                 budget_s: float) -> Reply:
+        """One request that ends within `budget_s` of wall time, however the server streams:
+        the stream is read in a worker thread, abandoned (its connection closed) at the limit."""
+        import ollama
+
+        # The client's own timeout (between bytes) only backs up the wall-time limit below.
+        client = ollama.Client(host=self.host, timeout=budget_s + 5)
+        outcome: dict[str, Any] = {}
+        cancelled = threading.Event()
+
+        def consume() -> None:
+            try:
+                outcome["reply"] = self._stream(client, messages, tools, cancelled)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=consume, name="jetbox-model-stream", daemon=True)
+        worker.start()
+        ends = time.monotonic() + budget_s
+        while worker.is_alive() and time.monotonic() < ends:
+            worker.join(min(0.25, max(ends - time.monotonic(), 0.0)))  # Ctrl-C stays prompt
+        if worker.is_alive():
+            cancelled.set()
+            client.close()
+            raise Retryable(f"no complete reply from Ollama at {self.host} within "
+                            f"{budget_s:g} s")
+        client.close()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["reply"]
+
+    def _stream(self, client: Any, messages: Sequence[Message],
+                tools: Sequence[Mapping[str, Any]], cancelled: threading.Event) -> Reply:
+        started = time.monotonic()
+        content, thinking, calls = [], [], []
+        final: Any = None
+        first_token_s = 0.0
+        use_json = self.protocol == "json"
+        wire = to_json_protocol(messages, tools) if use_json else list(messages)
+        with _translated_errors(self):
+            stream = client.chat(
+                model=self.name, messages=wire, tools=None if use_json else (list(tools) or None),
+                format=json_schema(tools) if use_json else None, stream=True,
+                options=dict(self.settings.options or {}) or None,
+                think=self.settings.think or None)
+            for chunk in _parsed(stream, self.host):
+                if cancelled.is_set():
+                    break
+                message = chunk.message
+                if not first_token_s and (message.content or message.thinking
+                                          or message.tool_calls):
+                    first_token_s = time.monotonic() - started
+                content.append(message.content or "")
+                thinking.append(message.thinking or "")
+                calls += [ToolCall(c.function.name, dict(c.function.arguments or {}))
+                          for c in message.tool_calls or ()]
+                self.progress(f"{self.name}: {len(content)} chunks, "
+                              f"{time.monotonic() - started:.1f} s")
+                if chunk.done:
+                    final = chunk
+        if final is None and not cancelled.is_set():
+            raise Retryable(f"the stream from Ollama at {self.host} ended before its final "
+                            f"chunk")
+        return self._reply("".join(content), "".join(thinking), calls, final, started,
+                           first_token_s, [t["function"]["name"] for t in tools])
+
+    def _reply(self, content: str, thinking: str, calls: list[ToolCall], final: Any,
+               started: float, first_token_s: float, names: list[str]) -> Reply:
+        recovered = False
+        if not calls and content.strip():
+            calls = list(calls_from_text(content, names))
+            recovered = bool(calls) and self.protocol != "json"
+            if self.protocol == "json" and calls:
+                thought = _json_thought(content)
+                thinking = thinking or thought
+        prompt_tokens = getattr(final, "prompt_eval_count", 0) or 0
+        self._check_context(prompt_tokens)
+        return Reply(content=content, thinking=thinking, tool_calls=tuple(calls),
+                     prompt_tokens=prompt_tokens,
+                     output_tokens=getattr(final, "eval_count", 0) or 0,
+                     duration_s=time.monotonic() - started,
+                     load_s=(getattr(final, "load_duration", 0) or 0) / 1e9,
+                     first_token_s=first_token_s, recovered=recovered)
+
+    def _check_context(self, prompt_tokens: int) -> None:
+        num_ctx = int((self.settings.options or {}).get("num_ctx") or 0)
+        if num_ctx and prompt_tokens >= NEAR_CONTEXT * num_ctx and not self._warned_context:
+            self._warned_context = True
+            self.warn(f"the prompt used {prompt_tokens} of num_ctx={num_ctx} tokens; Ollama "
+                      f"drops the oldest messages silently beyond it: raise num_ctx or lower "
+                      f"the compaction budget")
+
+
+def _parsed(stream: Iterator[Any], host: str) -> Iterator[Any]:
+    """The client's chunks; a line it cannot parse (half a JSON line, an HTML error page,
+    a JSON value that is not an object) is a broken stream, worth a retry."""
+    iterator = iter(stream)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except (json.JSONDecodeError, AttributeError, TypeError) as exc:
+            raise Retryable(f"Ollama at {host} sent a line that is not Ollama's JSON stream "
+                            f"({type(exc).__name__}: {str(exc)[:80]})") from None
+        yield chunk
+
+
+def _json_thought(content: str) -> str:
+    try:
+        value = json.loads(content)
+    except ValueError:
+        return ""
+    return str(value.get("thought", "")) if isinstance(value, dict) else ""
+
+
+class _translated_errors:
+    """Turns the client's many failure shapes into messages a person can act on."""
+
+    def __init__(self, model: OllamaModel) -> None:
+        self.model = model
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: object) -> bool:
+        if exc is None:
+            return False
+        import httpx
+        import ollama
+
+        host, name = self.model.host, self.model.name
+        if isinstance(exc, ConnectionError | httpx.ConnectError):
+            raise ModelUnavailable(f"cannot reach Ollama at {host}; start it with "
+                                   f"`ollama serve`") from None
+        if isinstance(exc, httpx.TimeoutException):
+            raise Retryable(f"no answer from Ollama at {host} within "
+                            f"{self.model.settings.timeout_s:g} s") from None
+        if isinstance(exc, ollama.ResponseError):
+            return self._response_error(exc, host, name)
+        if isinstance(exc, httpx.HTTPError):
+            raise Retryable(f"connection to Ollama at {host} broke: {exc}") from None
+        if isinstance(exc, json.JSONDecodeError):  # e.g. a proxy's HTML page for /api/show
+            raise Retryable(f"Ollama at {host} answered with something that is not JSON: "
+                            f"{str(exc)[:80]}") from None
+        import pydantic
+
+        if isinstance(exc, pydantic.ValidationError):  # e.g. tool-call arguments as a string
+            raise Retryable(f"the reply from {name} did not parse (malformed tool call): "
+                            f"{exc.errors()[0].get('msg', exc)}") from None
+        return False
+
+    @staticmethod
+    def _response_error(exc: Any, host: str, name: str) -> bool:
+        text = str(exc.error)
+        if exc.status_code == 404:
+            raise ModelUnavailable(f"model `{name}` is not available at {host}; pull it with "
+                                   f"`ollama pull {name}` (`ollama list` shows what you "
+                                   f"have)") from None
+        if exc.status_code == -1:
+            raise Retryable(f"the stream broke off with an error: {text}") from None
+        if exc.status_code >= 500 or "error parsing tool call" in text:
+            raise Retryable(f"Ollama answered {exc.status_code}: {text}") from None
+        if exc.status_code == 400 and "does not support tools" in text:
+            return False  # the caller switches protocols
+        raise UsageError(f"Ollama at {host} refused the request ({exc.status_code}): {text}; "
+                         f"check the model's settings (think, options)") from None

@@ -1,0 +1,97 @@
+"""Ollama's wire format for the offline server: a scripted turn becomes the message chunks
+of a stream, then NDJSON lines (metrics on the final one) or one joined reply; plus the 400s
+Ollama gives before generating anything."""
+
+from __future__ import annotations
+
+import json
+import random
+import string
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from jetbox.offline.script import Call, ChatRequest, FakeModel, Turn
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _call_id() -> str:
+    return "call_" + "".join(random.choices(string.ascii_lowercase + string.digits, k=8))
+
+
+def _wire_call(call: Call, index: int) -> dict[str, Any]:
+    return {"id": _call_id(), "function": {"index": index, "name": call.name,
+                                           "arguments": call.arguments}}
+
+
+def plan_chunks(model: FakeModel, request: ChatRequest, turn: Turn) -> list[dict[str, Any]]:
+    """The messages of the stream, in order (the last one becomes the done chunk)."""
+    chunks: list[dict[str, Any]] = []
+    if turn.thinking and "thinking" in model.capabilities:
+        chunks += [{"thinking": word} for word in _split(turn.thinking)]
+    content, calls = turn.content, list(turn.calls)
+    if calls and not request.tools:  # Jetbox's JSON protocol (structured outputs)
+        first = calls[0]
+        reply = {"tool": first.name, "args": first.arguments}
+        if turn.thinking:
+            reply["thought"] = turn.thinking
+        content, calls = json.dumps(reply), []
+    elif calls and model.tool_style == "content":
+        leaked = "\n".join(json.dumps({"name": c.name, "arguments": c.arguments}) for c in calls)
+        content, calls = f"{content}\n```json\n{leaked}\n```".strip(), []
+    chunks += [{"content": word} for word in _split(content)]
+    if calls and model.tool_style == "midstream":
+        chunks.append({"tool_calls": [_wire_call(c, i) for i, c in enumerate(calls)]})
+        calls = []
+    chunks.append({"tool_calls": [_wire_call(calls[0], 0)]} if calls else {})
+    return chunks
+
+
+def _split(text: str) -> list[str]:
+    if not text:
+        return []
+    words = text.split(" ")
+    return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
+
+
+
+def refusal(model: FakeModel, body: dict[str, Any]) -> str | None:
+    """The 400s Ollama gives before generating anything."""
+    if body.get("tools") and "tools" not in model.capabilities:
+        return f"registry.ollama.ai/library/{model.name.split(':')[0]} does not support tools"
+    think = body.get("think")
+    if isinstance(think, str) and think not in ("low", "medium", "high", "max"):
+        return f"invalid think value: {think!r}"
+    if think and "thinking" not in model.capabilities:
+        return f'"{model.name}" does not support thinking'
+    return None
+
+
+def joined(name: str, messages: list[dict[str, Any]], done_reason: str,
+            metrics: dict[str, int]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant",
+                               "content": "".join(m["content"] for m in messages)}
+    thinking = "".join(m.get("thinking", "") for m in messages)
+    calls = [c for m in messages for c in m.get("tool_calls", [])]
+    if thinking:
+        message["thinking"] = thinking
+    if calls:
+        message["tool_calls"] = calls
+    return {"model": name, "created_at": now(), "message": message, "done": True,
+            "done_reason": done_reason, **metrics}
+
+
+def stream_lines(name: str, messages: list[dict[str, Any]], done_reason: str,
+                  metrics: dict[str, int], turn: Turn) -> Iterator[dict[str, Any]]:
+    for index, message in enumerate(messages):
+        if turn.stream_error and index == min(2, len(messages) - 1):
+            yield {"error": turn.error or "an error was encountered while running the model"}
+            return
+        last = index == len(messages) - 1
+        line = {"model": name, "created_at": now(), "message": message, "done": last}
+        if last:
+            line.update({"done_reason": done_reason, **metrics})
+        yield line

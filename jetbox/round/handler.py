@@ -1,0 +1,27 @@
+"""The small common base of every state handler."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from jetbox.round.run import Round, Run
+
+Step = tuple["str | None", "Round"]  # the outcome, and the round as the handler leaves it
+
+
+class Handler:
+    """One state's work.
+
+    `run(run, now)` does the state's job with the run's services and the round so far, and
+    returns the outcome (the trigger that machine.yaml maps to the next state) with the
+    round as it leaves it: what a handler reads and changes is in its signature. Every
+    value in `outcomes` must have a transition (checked before anything runs). A final
+    state's handler returns None as its outcome. Each handler's docstring says what it
+    reads and writes besides the round: records in the ledger, files, the model.
+    """
+
+    outcomes: ClassVar[tuple[str, ...]] = ("next",)
+
+    def run(self, run: Run, now: Round) -> Step:
+        raise NotImplementedError

@@ -1,0 +1,101 @@
+"""Run: the services of one invocation; Round: what one round carries between handlers."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from jetbox.core.display import Display
+from jetbox.model.base import Model, Reply
+from jetbox.probes.verdict import Baseline, Verdict, judge
+from jetbox.round.context import CompactionPolicy, Conversation
+from jetbox.spec.config import Settings
+from jetbox.spec.machine import MachineSpec
+from jetbox.store import records as rec
+from jetbox.store.ledger import Ledger
+from jetbox.store.status import Status, StatusFile
+from jetbox.store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from jetbox.probes.runner import Prober, ProbeReport
+    from jetbox.tools.toolbox import Toolbox, ToolResult
+
+
+@dataclass(frozen=True)
+class Round:
+    """What a round carries from handler to handler: each handler receives it and returns
+    the next one. Only `status` is durable (the engine writes it to status.txt on every
+    transition); the rest is rebuilt from the ledger and real probes after a resume."""
+
+    status: Status
+    report: ProbeReport | None = None  # Probe's: the latest probe results
+    conversation: Conversation | None = None  # Compact's: the request so far, folded
+    reply: Reply | None = None  # Act's: the latest reply, until Compact folds it in
+    results: tuple[ToolResult, ...] = ()  # Act's: what its calls returned
+
+    @property
+    def round(self) -> int:
+        return self.status.round
+
+    def with_status(self, **fields: object) -> Round:
+        return replace(self, status=self.status.with_(**fields))
+
+
+@dataclass(frozen=True)
+class Run:
+    """The services of one invocation, fixed once it starts. The ledger and status.txt are
+    the durable state; everything a round changes travels in its `Round`."""
+
+    settings: Settings
+    workspace: Workspace
+    spec: MachineSpec
+    ledger: Ledger
+    status_file: StatusFile
+    toolbox: Toolbox
+    prober: Prober
+    display: Display
+    model_factory: Callable[[], Model]
+    compaction: CompactionPolicy
+    started: float = field(default_factory=time.monotonic)
+    session_start: int = 0  # the seq of the last record before this invocation
+
+    @cached_property
+    def model(self) -> Model:
+        """Created on first use, so `status`, `graph` and resumes past Act never load it."""
+        return self.model_factory()
+
+    def records(self) -> list[rec.Record]:
+        """The ledger records of the current run, oldest first."""
+        return self.ledger.current_run()
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def event(self, now: Round, text: str) -> None:
+        self.display.event(text, now.status.round, now.status.state)
+
+    def probed(self, now: Round) -> Round:
+        """The round with probe results, probing now if this invocation has none yet."""
+        return now if now.report is not None else replace(now, report=self.prober.run(None))
+
+    def baseline(self, now: Round) -> Baseline:
+        """What the first probe of this run saw (recorded by Probe)."""
+        record = rec.last(self.records(), rec.BASELINE)
+        if record is not None:
+            return Baseline.from_record(record)
+        assert now.report is not None, "Probe records the baseline before anything needs it"
+        return Baseline.of(now.report)
+
+    def known_failures(self, status: Status) -> tuple[str, ...]:
+        from_setting = [t.strip() for t in self.settings.known_failures.split(",") if t.strip()]
+        return (*from_setting, *status.known)
+
+    def verdict(self, now: Round) -> Verdict:
+        """The probes of `now` (which must have them: see `probed`) against the baseline:
+        no new ruff findings, every test passing but those a person marked known."""
+        assert now.report is not None, "call run.probed(now) first"
+        return judge(now.report, self.baseline(now), self.known_failures(now.status),
+                     now.status.goal)

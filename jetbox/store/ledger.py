@@ -1,0 +1,199 @@
+"""The append-only ledger: one JSON object per line, each sealed with seq and crc."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+import time
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from jetbox.core import failpoints
+from jetbox.core.errors import LedgerCorrupt, LedgerWriteError, StorageError
+from jetbox.core.text import json_safe
+from jetbox.store import records as rec
+
+
+def _crc(body: dict[str, Any]) -> str:
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return f"{zlib.crc32(canonical.encode('utf-8')):08x}"
+
+
+def seal(body: dict[str, Any]) -> str:
+    """One ledger line for `body` (which must already hold `seq`), crc last."""
+    return json.dumps({**body, "crc": _crc(body)}, ensure_ascii=False) + "\n"
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """The record on a line, or None if the line is torn or its checksum fails."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+        if not isinstance(record, dict) or "crc" not in record or \
+                type(record.get("seq")) is not int or not isinstance(record.get("kind"), str):
+            return None
+        body = {k: v for k, v in record.items() if k != "crc"}
+        # ValueError also covers a lone surrogate escaped in the JSON ("\ud800"), which
+        # cannot be re-encoded to check the crc; RecursionError, absurdly deep nesting.
+        return body if _crc(body) == record["crc"] else None
+    except (ValueError, RecursionError):
+        return None
+
+
+class Ledger:
+    """Append-only journal of every run, write, command and model reply.
+
+    A torn last line (a crash mid-append) is trimmed before the next append; a
+    damaged line anywhere else stops Jetbox with its line number, because silently
+    skipping it could make a resume repeat or lose work.
+    """
+
+    def __init__(self, path: Path, fsync: bool = True) -> None:
+        self.path = path
+        self.fsync = fsync
+        self._records: list[dict[str, Any]] | None = None
+        self._broken = ""  # why appends are refused (a failed write could not be undone)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Every record, oldest first (cached; appends keep the cache current)."""
+        if self._records is None:
+            self._records = self._load()
+        return self._records
+
+    def append(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Write one record durably and return it; LedgerWriteError if the disk refuses."""
+        if self._broken:
+            raise LedgerWriteError(self._broken)
+        records = self.records()
+        seq = records[-1]["seq"] + 1 if records else 1
+        # Text that is not valid UTF-8 (a lone surrogate) is recorded escaped, never a crash.
+        body = {"seq": seq, "ts": round(time.time(), 4), "kind": kind, **json_safe(fields)}
+        line = seal(body).encode("utf-8")
+        torn = failpoints.tears("ledger")
+        try:
+            self._write_line(line[: len(line) // 2] if torn else line)
+        except OSError as exc:
+            raise LedgerWriteError(
+                f"cannot write {self.path}: {exc.strerror or exc} (disk full or read-only?); "
+                f"free space or fix the folder's permissions, then run again to resume: "
+                f"every record written before is kept") from None
+        if torn:
+            failpoints.kill_self()
+        records.append(body)
+        failpoints.hit("ledger")
+        return body
+
+    def _write_line(self, line: bytes) -> None:
+        """Append `line`; if that fails, cut the partial line off again, so nothing written
+        later (in this run or the next) ever follows half a record."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        full = failpoints.disk_full("ledger")
+        with open(self.path, "ab", buffering=0) as handle:
+            start = handle.seek(0, os.SEEK_END)
+            try:
+                view = memoryview(line[: len(line) // 2] if full else line)
+                while view:
+                    view = view[handle.write(view):]
+                if full:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+                if self.fsync:
+                    os.fsync(handle.fileno())
+            except OSError:
+                self._cut(handle, start)
+                raise
+
+    def _cut(self, handle: Any, size: int) -> None:
+        try:
+            handle.truncate(size)
+            if self.fsync:
+                os.fsync(handle.fileno())
+        except OSError as exc:  # from now on every append is refused: it would follow garbage
+            self._broken = (f"{self.path} may end in half a record ({exc.strerror or exc}); "
+                            f"free space, then run again: the torn line is trimmed on resume")
+
+    def current_run(self) -> list[dict[str, Any]]:
+        """The records since the last `run_start`."""
+        return list(rec.current_run(self.records()))
+
+    def last(self, kinds: Iterable[str], in_run: bool = True) -> dict[str, Any] | None:
+        """The newest record of one of `kinds`, or None."""
+        return rec.last(self.current_run() if in_run else self.records(), *kinds)
+
+    def _load(self) -> list[dict[str, Any]]:
+        data = self._read()
+        if data is None:
+            return []
+        lines = data.split(b"\n")
+        blank = b"\x00 \r\t"
+        filled = [i for i, raw in enumerate(lines, start=1) if raw.strip(blank)]
+        last_filled = filled[-1] if filled else 0
+        records: list[dict[str, Any]] = []
+        good_end = 0
+        offset = 0
+        for number, raw in enumerate(lines, start=1):
+            end = offset + len(raw) + 1
+            is_last = number == last_filled
+            stripped = raw.strip(blank)
+            if stripped:
+                record = parse_line(stripped)
+                if record is None or (records and record["seq"] != records[-1]["seq"] + 1):
+                    if is_last:
+                        self._trim_or_fail(good_end)
+                        break
+                    raise LedgerCorrupt(
+                        f"{self.path}: line {number} is damaged (torn, edited or out of order). "
+                        f"Jetbox will not resume over it: repair that line, or move the file "
+                        f"away (e.g. rename it to {self.path.name}.bad) to start a fresh ledger."
+                    )
+                records.append(record)
+                good_end = min(end, len(data))
+            offset = end
+        return records
+
+    def _read(self) -> bytes | None:
+        """The ledger's bytes, None if there is none; an odd or unreadable file is a clear
+        error naming it (a folder, a device like /dev/full, a FIFO, no permission)."""
+        try:
+            info = self.path.stat()
+            if stat.S_ISDIR(info.st_mode) or not stat.S_ISREG(info.st_mode):
+                what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+                raise LedgerCorrupt(f"{self.path} is {what}: Jetbox keeps its journal there; "
+                                    f"move it away (e.g. rename it to {self.path.name}.bad) "
+                                    f"and run again")
+            return self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except PermissionError as exc:
+            raise LedgerCorrupt(f"cannot read {self.path} ({exc.strerror}): give your user "
+                                f"read and write access to it, then run again") from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {self.path}: {exc.strerror or exc}; check the "
+                               f"disk, then run again") from None
+
+    def _trim_or_fail(self, size: int) -> None:
+        try:
+            self._trim(size)
+        except OSError as exc:
+            raise LedgerWriteError(f"cannot trim the torn last line of {self.path}: "
+                                   f"{exc.strerror or exc} (disk full or read-only?); fix "
+                                   f"that, then run again: the complete records are kept"
+                                   ) from None
+
+    def _trim(self, size: int) -> None:
+        """Cut a torn tail so the next append starts on a clean line."""
+        with open(self.path, "r+b") as handle:
+            handle.truncate(size)
+            if size and not self._ends_with_newline(handle, size):
+                handle.seek(size)
+                handle.write(b"\n")
+            handle.flush()
+            if self.fsync:
+                os.fsync(handle.fileno())
+
+    @staticmethod
+    def _ends_with_newline(handle: Any, size: int) -> bool:
+        handle.seek(size - 1)
+        return handle.read(1) == b"\n"

@@ -1,0 +1,134 @@
+"""The workspace jail: a model-supplied path is resolved and must stay inside the workspace."""
+
+from __future__ import annotations
+
+import ntpath
+import os
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+
+from jetbox.core.text import escape_name, unescape_name
+from jetbox.store.workspace import PROTECTED_DIRS, PROTECTED_NAMES, is_venv
+
+# Device names Windows reserves in every folder, with or without an extension.
+RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+            *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10)),
+            "COM¹", "COM²", "COM³", "LPT¹", "LPT²", "LPT³"}
+MAX_PATH_CHARS = 1024
+
+
+class PathRefused(ValueError):
+    """A path the model may not use; the message is the tool result it sees."""
+
+
+@dataclass(frozen=True)
+class Jailed:
+    """A checked path: where it is on disk, and how to name it to the model."""
+
+    absolute: Path
+    relative: str  # posix, relative to the workspace, escaped (escape_name); "." for the root
+
+
+def check_windows_rules(raw: str) -> None:
+    """Forms that are dangerous on Windows, refused on every OS so behaviour is the same."""
+    if raw.startswith(("\\\\?\\", "//?/", "\\\\.\\", "//./")):
+        raise PathRefused(f"{raw!r}: device and \\\\?\\ paths are not allowed")
+    drive, _ = ntpath.splitdrive(raw)
+    if drive.startswith(("\\\\", "//")):
+        raise PathRefused(f"{raw!r}: UNC (network) paths are not allowed")
+    if drive and not raw[len(drive):].startswith(("\\", "/")):
+        raise PathRefused(f"{raw!r}: drive-relative paths like C:foo are not allowed")
+    if drive:
+        raise PathRefused(f"{raw!r}: absolute Windows paths are not allowed; use a path "
+                          f"relative to the workspace")
+    for part in PureWindowsPath(raw).parts:
+        if part in ("\\", "/"):
+            continue
+        if ":" in part:
+            raise PathRefused(f"{raw!r}: ':' is not allowed in names (alternate data streams)")
+        if part not in (".", "..") and part != part.rstrip(". "):
+            raise PathRefused(f"{raw!r}: names may not end with a dot or a space")
+        stem = part.split(".", 1)[0].rstrip(" ").upper()
+        if stem in RESERVED:
+            raise PathRefused(f"{raw!r}: {part!r} is a reserved device name on Windows")
+
+
+def _unescaped(raw: str) -> str:
+    """A POSIX name given back in Jetbox's escaped form (`caf\\xe9.txt`) as the real name;
+    on Windows a backslash separates folders and names are Unicode already."""
+    if "\\" not in raw or os.name == "nt":
+        return raw
+    try:
+        return unescape_name(raw)
+    except ValueError:
+        raise PathRefused(f"{escape_name(raw)}: use / to separate folders (a backslash "
+                          f"starts an escape: \\xHH for a byte, \\\\ for a backslash)") from None
+
+
+def is_protected(relative: str) -> bool:
+    """Jetbox's own files and git's, compared without case: `STATUS.TXT` and `.GIT` name
+    the same files on Windows and macOS."""
+    parts = relative.casefold().split("/")
+    return parts[0] in PROTECTED_DIRS or parts[0].startswith(".jetbox") or \
+        (len(parts) == 1 and parts[0] in {name.casefold() for name in PROTECTED_NAMES})
+
+
+def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
+    """Resolve `raw` (symlinks followed, `..` collapsed) and require it inside `workspace`."""
+    name = _checked_name(raw, for_write)
+    root = workspace.resolve()
+    target = _resolved(root, name, str(raw))
+    if target != root and not target.is_relative_to(root):
+        raise PathRefused(f"'{escape_name(str(raw))}' resolves outside the workspace; only "
+                          f"paths inside {escape_name(root.name)}/ are allowed")
+    relative = escape_name(target.relative_to(root).as_posix()) if target != root else "."
+    if for_write:
+        _check_writable(root, target, relative)
+    return Jailed(target, relative)
+
+
+def _checked_name(raw: object, for_write: bool) -> str:
+    """The file name `raw` stands for (escapes taken back), or a refusal saying why not."""
+    if not isinstance(raw, str):
+        raise PathRefused(f"path must be a string, got {type(raw).__name__}")
+    if not raw.strip() or len(raw) > MAX_PATH_CHARS or "\x00" in raw or \
+            re.search(r"[\x01-\x1f\x7f]", raw):
+        raise PathRefused("path is empty, too long or has control characters")
+    check_windows_rules(raw)
+    name = _unescaped(raw)
+    try:
+        os.fsencode(name)
+    except UnicodeEncodeError:  # a lone surrogate no file system name can hold
+        raise PathRefused(f"'{escape_name(name)}' is not a valid file name") from None
+    if for_write and (re.search(r"[\x00-\x1f\x7f-\x9f]", name)
+                      or ("\\" in name and os.name != "nt")):
+        raise PathRefused(f"'{escape_name(name)}': names with control characters or a "
+                          f"backslash are not written")
+    return name
+
+
+def _resolved(root: Path, name: str, raw: str) -> Path:
+    candidate = Path(name)
+    try:
+        return (candidate if candidate.is_absolute() else root / candidate).resolve()
+    except (RuntimeError, OSError, ValueError) as exc:
+        # A symlink loop (RuntimeError before Python 3.13, ELOOP after), a name too long
+        # or one the file system cannot encode: the model gets a refusal, never a crash.
+        reason = ("a symlink loop" if isinstance(exc, RuntimeError)
+                  else "a name the file system cannot store" if isinstance(exc, ValueError)
+                  else exc.strerror or type(exc).__name__)
+        raise PathRefused(f"{raw!r} cannot be resolved ({reason})") from None
+
+
+def _check_writable(root: Path, target: Path, relative: str) -> None:
+    if is_protected(relative):
+        raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
+                          f"write it")
+    own_env = Path(sys.prefix).resolve()
+    if is_venv(root / relative.split("/")[0]) or target.is_relative_to(own_env):
+        raise PathRefused(f"{relative} is inside a virtual environment: the "
+                          f"model may not write it (a .pth file there would run code)")
+    if relative == ".":
+        raise PathRefused("cannot write the workspace folder itself")

@@ -1,0 +1,289 @@
+"""The tools the model can use, each refusing unsafe input with a clear result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import traceback
+from pathlib import Path
+from typing import Any
+
+from jetbox.core import failpoints
+from jetbox.core.errors import JetboxError, LedgerWriteError, Paused
+from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
+from jetbox.core.text import escape_name, escape_surrogates
+from jetbox.exec.interpreter import Interpreter
+from jetbox.exec.process import run_process, scrubbed_env
+from jetbox.store import records as rec
+from jetbox.store.files import project_files
+from jetbox.store.ledger import Ledger
+from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
+from jetbox.tools.paths import PathRefused, jail
+from jetbox.tools.policy import (
+    CommandRefused,
+    ToolPolicy,
+    check_arguments,
+    program_name,
+    resolve_program,
+    split_command,
+)
+from jetbox.tools.replay import complete, is_idempotent_program
+from jetbox.tools.search import SearchRefused, search
+from jetbox.tools.specs import Refusal, ToolResult, checked_call, tool_specs
+from jetbox.tools.textfile import EditRefused, line_range, locate
+
+BINARY_SNIFF_BYTES = 8000
+MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
+SEARCH_TIMEOUT_S = 20.0
+MAX_SEARCH_MATCHES = 40
+
+
+class Toolbox:
+    """Dispatches the model's calls; never raises for anything the model sends."""
+
+    def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None,
+                 python: Interpreter | None = None, pass_env: tuple[str, ...] = ()) -> None:
+        self.workspace = workspace.resolve()
+        self.pass_env = pass_env  # the `pass_env` setting: variables commands may see
+        self.ledger = ledger
+        self.policy = policy or ToolPolicy()
+        self._specs = tool_specs()
+        # Resolved once, now: a program planted in the workspace later can never be picked.
+        self._programs: dict[str, list[str] | str] = {}
+        for name in self.policy.allowed_programs:
+            try:
+                self._programs[name] = resolve_program(name, self.workspace,
+                                                       python.python if python else None)
+            except CommandRefused as exc:
+                self._programs[name] = str(exc)
+        self._visible = python.folders() if python else ()
+        if python is not None and not python.has_pytest and "pytest" in self._programs:
+            self._programs["pytest"] = python.pytest_missing_hint()
+
+    def specs(self) -> list[dict[str, Any]]:
+        return self._specs
+
+    def dispatch(self, name: str, arguments: object, round_no: int = 0) -> ToolResult:
+        """Run one call; whatever happens, the model gets a result and the ledger a record.
+
+        A tool may let OSError (or anything else) out: it becomes a failed result, and a
+        write or command intent the call opened is closed as failed, so a resume never
+        replays the call into the same error. Only the ledger failing stops the run,
+        because then nothing could be journaled."""
+        label = _label(name)
+        mark = len(self.ledger.records())
+        try:
+            failpoints.hit(f"tool:{label}")
+            args = checked_call(name, arguments)
+            return getattr(self, f"_{name}")(round_no=round_no, **args)
+        except (LedgerWriteError, Paused):
+            raise
+        except (Refusal, PathRefused, CommandRefused) as exc:
+            reason = str(exc)
+            self._journal(rec.REFUSAL, tool=label, reason=reason, round=round_no)
+            return ToolResult(label, False, f"refused: {reason}", refused=True)
+        except OSError as exc:
+            return self._failed(label, mark, round_no, _os_error_text(exc, self.workspace))
+        except JetboxError as exc:
+            return self._failed(label, mark, round_no, str(exc))
+        except Exception as exc:  # a bug in a tool must not end the run, nor every resume
+            detail = f"internal error in {label}: {type(exc).__name__}: {exc}"
+            # The run's agent.log logger (display.open_log names it so), if a run opened it;
+            # never logging's last resort, which would print the traceback on the terminal.
+            logger = logging.getLogger(f"jetbox.run.{self.workspace / LOG_NAME}")
+            if logger.handlers:
+                logger.error("%s\n%s", detail, traceback.format_exc())
+            return self._failed(label, mark, round_no, detail)
+
+    def replay(self, name: str, intent: rec.Record, result: rec.Record | None,
+               ) -> ToolResult | None:
+        """Complete a call whose action began before a crash (see replay.complete)."""
+        return complete(self.ledger, self.workspace, name, intent, result)
+
+    def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
+        """Close the intents this call opened (as failed), record the error, tell the model."""
+        for intent in rec.open_intents(self.ledger.records()[mark:]):
+            self._journal(rec.RESULT, intent=intent["seq"], action=intent.get("action"),
+                          ok=False, changed=False, error=error[:500])
+        self._journal(rec.TOOL_ERROR, tool=label, error=error[:500], round=round_no)
+        return ToolResult(label, False, f"error: {error}")
+
+    def _journal(self, kind: str, **fields: Any) -> None:
+        """Append a failure record; one that cannot be encoded is kept in ASCII instead."""
+        try:
+            self.ledger.append(kind, **fields)
+        except LedgerWriteError:
+            raise
+        except (ValueError, TypeError):  # e.g. a lone surrogate before the ledger escapes it
+            self.ledger.append(kind, **{k: v if isinstance(v, int) else ascii(v)
+                                        for k, v in fields.items()})
+
+    def _list_dir(self, path: str, round_no: int) -> ToolResult:
+        target = jail(self.workspace, path)
+        if not target.absolute.is_dir():
+            raise Refusal(f"{target.relative} is not a folder")
+        with os.scandir(target.absolute) as scan:
+            entries = sorted(_entry_line(e) for e in scan if e.name not in IGNORED_DIRS)
+        shown = [line for _, line in entries]
+        limit = self.policy.max_list_entries
+        more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
+        return ToolResult("list_dir", True, "\n".join(shown[:limit]) + more or "(empty)")
+
+    def _read_file(self, path: str, round_no: int, start_line: int | None = None,
+                   end_line: int | None = None) -> ToolResult:
+        target = jail(self.workspace, path)
+        if not target.absolute.is_file():
+            raise Refusal(f"{target.relative} is not a file")
+        data, size = read_bounded(target.absolute, MAX_READ_BYTES)
+        if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+            return ToolResult("read_file", True, f"{target.relative} is a binary file "
+                              f"({size} bytes); not shown")
+        text = data.decode("utf-8", errors="replace")
+        note = "" if "\ufffd" not in text or b"\xef\xbf\xbd" in data else \
+            f"[{target.relative} is not valid UTF-8; undecodable bytes shown as \ufffd]\n"
+        if size > len(data):
+            note += f"[only the first {len(data)} of {size} bytes are readable]\n"
+        try:
+            shown = line_range(text, start_line, end_line, self.policy.max_read_chars,
+                               target.relative)
+        except ValueError as exc:
+            raise Refusal(str(exc)) from None
+        return ToolResult("read_file", True, note + shown)
+
+    def _search(self, pattern: str, round_no: int, path: str = ".") -> ToolResult:
+        target = jail(self.workspace, path)
+        files = project_files(self.workspace)
+        if target.relative != ".":
+            prefix = target.relative + "/"
+            files = [f for f in files if f == target.relative or f.startswith(prefix)]
+        try:
+            found = search(self.workspace, pattern, files, MAX_SEARCH_MATCHES, SEARCH_TIMEOUT_S,
+                           self.policy.max_output_chars)
+        except SearchRefused as exc:
+            raise Refusal(str(exc)) from None
+        return ToolResult("search", True, escape_surrogates(found))
+
+    def _edit_file(self, path: str, old: str, new: str, round_no: int) -> ToolResult:
+        target = jail(self.workspace, path, for_write=True)
+        if not target.absolute.is_file():
+            raise Refusal(f"{target.relative} is not a file; create new files with write_file")
+        data, size = read_bounded(target.absolute, self.policy.max_write_bytes + 1)
+        if size > self.policy.max_write_bytes:
+            raise Refusal(f"{target.relative} is {size} bytes; the limit is "
+                          f"{self.policy.max_write_bytes}")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Refusal(f"{target.relative} is not UTF-8 text; edit_file cannot change it") \
+                from None
+        try:
+            edit = locate(text, old, new, target.relative)
+        except EditRefused as exc:
+            raise Refusal(str(exc)) from None
+        after = edit.after.encode("utf-8")
+        intent = self.ledger.append(rec.INTENT, action="edit", path=target.relative,
+                                    sha256_before=sha256(data), sha256=sha256(after),
+                                    old=old, new=new, round=round_no)
+        self._apply(target.relative, target.absolute, after, intent)
+        return ToolResult("edit_file", True, edit.preview(target.relative), changed=True)
+
+    def _apply(self, relative: str, absolute: Path, data: bytes, intent: dict[str, Any]) -> None:
+        """Write after the intent is journaled; record the result only once it is on disk.
+        An OSError goes to dispatch, which closes the intent as failed."""
+        failpoints.hit("intent")  # crash tests: the intent is journaled, the file not written
+        try:
+            atomic_write_bytes(absolute, data)
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot write {relative}: {exc.strerror or exc}") from None
+        failpoints.hit("applied")  # crash tests: the file is written, its result is not
+        self.ledger.append(rec.RESULT, intent=intent["seq"], action=intent["action"], ok=True,
+                           changed=True, path=relative, sha256=intent["sha256"])
+
+    def _write_file(self, path: str, content: str, round_no: int) -> ToolResult:
+        target = jail(self.workspace, path, for_write=True)
+        data = content.encode("utf-8")
+        if len(data) > self.policy.max_write_bytes:
+            raise Refusal(f"content is {len(data)} bytes; the limit is "
+                          f"{self.policy.max_write_bytes}")
+        if target.absolute.is_dir():
+            raise Refusal(f"{target.relative} is a folder")
+        sha = sha256(data)
+        if target.absolute.is_file() and read_bounded(target.absolute, len(data) + 1)[0] == data:
+            return ToolResult("write_file", True, f"{target.relative} already has this content "
+                              f"({len(data)} bytes); nothing changed")
+        intent = self.ledger.append(rec.INTENT, action="write", path=target.relative,
+                                    bytes=len(data), sha256=sha, content=content, round=round_no)
+        self._apply(target.relative, target.absolute, data, intent)
+        return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
+                          changed=True)
+
+    def _run_cmd(self, cmd: object, round_no: int) -> ToolResult:
+        argv = split_command(cmd)
+        name = program_name(argv[0])
+        if name not in self.policy.allowed_programs:
+            raise Refusal(f"{argv[0]}: not an allowed program; allowed: "
+                          f"{', '.join(self.policy.allowed_programs)}")
+        program = self._programs[name]
+        if isinstance(program, str):
+            raise Refusal(program)
+        full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
+        intent = self.ledger.append(rec.INTENT, action="cmd", argv=full, program=name,
+                                    idempotent=is_idempotent_program(name, self.workspace),
+                                    round=round_no)
+        env = {**scrubbed_env(pass_env=self.pass_env), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+               "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
+        absent = absent_protected(self.workspace)
+        result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
+                             env=env, max_output_chars=self.policy.max_output_chars,
+                             sandbox=self.policy.sandbox, workspace=self.workspace,
+                             visible=self._visible)
+        removed = remove_created(self.workspace, absent)
+        self.ledger.append(rec.RESULT, intent=intent["seq"], action="cmd",
+                           ok=result.returncode == 0, exit_code=result.returncode,
+                           timed_out=result.timed_out, duration_s=round(result.duration_s, 3),
+                           output_tail=result.output[-500:])
+        if result.timed_out:
+            head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed"
+        else:
+            head = f"exit code {result.returncode}"
+        if removed:
+            self.ledger.append(rec.PROTECTED_REMOVED, names=removed, round=round_no)
+        notes = "".join(f"\nthe command created {name}, which only a person may create; "
+                        f"removed" for name in removed)
+        return ToolResult("run_cmd", result.returncode == 0,
+                          f"{head}\n{result.output}".rstrip() + notes)
+
+    def _finish(self, summary: str, round_no: int) -> ToolResult:
+        return ToolResult("finish", True, f"finish requested: {summary[:300]}; Jetbox will "
+                          f"verify with the probes")
+
+
+def _entry_line(entry: os.DirEntry[str]) -> tuple[tuple[bool, str], str]:
+    """A sort key (folders first) and list_dir's line for one entry; a broken or looping
+    link is listed as such instead of failing the whole listing."""
+    # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
+    name = escape_name(entry.name)
+    try:
+        if entry.is_dir():
+            return (False, entry.name), f"{name}/"
+        return (True, entry.name), f"{name} ({entry.stat().st_size} bytes)"
+    except OSError as exc:
+        kind = "link" if entry.is_symlink() else "entry"
+        return (True, entry.name), f"{name} (unreadable {kind}: {exc.strerror or exc})"
+
+
+def _label(name: object) -> str:
+    """The call's name, bounded and printable, for results and records."""
+    text = name if isinstance(name, str) else type(name).__name__
+    return text[:80].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _os_error_text(exc: OSError, workspace: Path) -> str:
+    """`File name too long: a/b.py`: the reason, and the path relative to the workspace."""
+    where = ""
+    if isinstance(exc.filename, str):
+        try:
+            where = f": {Path(exc.filename).relative_to(workspace).as_posix()}"
+        except ValueError:
+            where = ""
+    return f"{exc.strerror or type(exc).__name__}{where}"
