@@ -53,7 +53,7 @@ def test_bad_pyproject_names_the_file(tmp_path: Path) -> None:
 
 
 def test_readme_configuration_table_is_current() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert settings_table() in readme
 
 
