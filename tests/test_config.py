@@ -52,9 +52,9 @@ def test_bad_pyproject_names_the_file(tmp_path: Path) -> None:
         resolve_settings({}, tmp_path, {}, {})
 
 
-def test_readme_configuration_table_is_current() -> None:
-    readme = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
-    assert settings_table() in readme
+def test_docs_configuration_table_is_current() -> None:
+    docs = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+    assert settings_table() in docs.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("toml", ["tool = 5\n", "[tool]\njetbox = 5\n", "tool = [1, 2]\n",
