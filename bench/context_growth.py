@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import save  # noqa: E402
 from jetbox.cli import main  # noqa: E402
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn  # noqa: E402
-from jetbox.round.context import CompactionPolicy  # noqa: E402
+from jetbox.spec.compaction import CompactionPolicy  # noqa: E402
 
 GOAL = "Grow a package of small helper modules, each with a docstring, keeping tests green."
 

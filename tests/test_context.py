@@ -7,16 +7,15 @@ from pathlib import Path
 
 from jetbox.model.base import call
 from jetbox.round.context import (
-    CompactionPolicy,
-    Conversation,
     compact,
     compaction_reason,
     exchange,
-    fold,
     notices,
     prefix_messages,
     recap,
 )
+from jetbox.round.conversation import Conversation, fold
+from jetbox.spec.compaction import CompactionPolicy
 from jetbox.tools.toolbox import ToolResult
 from tests.unitkit import START, make_run, reply, report, result, round_at
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from jetbox.model.base import call
-from jetbox.round.context import Conversation, prefix_messages
+from jetbox.round.context import prefix_messages
+from jetbox.round.conversation import Conversation
 from jetbox.store import records as rec
 from states.act import Act
 from states.compact import Compact

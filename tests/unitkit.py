@@ -12,8 +12,8 @@ from typing import Any
 from jetbox.core.display import Display, open_log
 from jetbox.model.base import Model, Reply, ScriptedModel
 from jetbox.probes.runner import CheckResult, Prober, ProbeReport
-from jetbox.round.context import CompactionPolicy
 from jetbox.round.run import Round, Run
+from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
 from jetbox.store.ledger import Ledger

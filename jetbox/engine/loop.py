@@ -27,9 +27,10 @@ from jetbox.engine.resume import begin, resuming, status_sha
 from jetbox.engine.trust import check_config
 from jetbox.engine.usercode import load_handlers, user_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
-from jetbox.model.base import Model, ollama_factory
-from jetbox.round.context import CompactionPolicy
+from jetbox.model.base import Model
+from jetbox.model.factory import ollama_factory
 from jetbox.round.run import Round, Run
+from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings, resolve_settings
 from jetbox.spec.machine import MachineSpec, build_machine, find_machine_file, load_machine
 from jetbox.store import records as rec

@@ -4,7 +4,6 @@ default factory of the Ollama model."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -12,8 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from jetbox.core.text import escape_surrogates, json_safe
 
 if TYPE_CHECKING:
-    from jetbox.core.display import Display
-    from jetbox.spec.config import Settings
+    pass
 
 Message = Mapping[str, Any]
 
@@ -145,22 +143,3 @@ class ScriptedModel:
 def call(name: str, **arguments: Any) -> Reply:
     """A one-call reply: `call("write_file", path="a.py", content="...")`."""
     return Reply(tool_calls=(ToolCall(name, arguments),))
-
-
-def ollama_factory(settings: Settings, display: Display) -> Callable[[], Model]:
-    """The model a run uses unless told otherwise: Ollama through its client, created on first
-    use. The deadline is taken before the run starts its clock, so a model call never
-    outlives the timebox."""
-    deadline = time.monotonic() + settings.timebox_s
-
-    def make() -> Model:
-        from jetbox.model.ollama import ModelOptions, OllamaModel
-
-        options: dict[str, Any] = {"temperature": settings.temperature, "num_ctx": settings.num_ctx}
-        if settings.seed >= 0:
-            options["seed"] = settings.seed
-        return OllamaModel(ModelOptions(settings.model, settings.host, settings.request_timeout_s,
-                                        options, settings.think, settings.protocol,
-                                        settings.retries, settings.retry_backoff_s, deadline),
-                           progress=display.progress, warn=display.warn)
-    return make

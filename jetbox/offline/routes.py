@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import json
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from jetbox.offline.script import ChatRequest, FakeModel, Turn
 from jetbox.offline.wire import joined, now, plan_chunks, refusal, stream_lines
 
-if TYPE_CHECKING:  # only for the annotation: offline_server imports this module
-    from jetbox.offline.server import OfflineOllama
+
+class Backend(Protocol):
+    """What the HTTP handler asks of the server that owns it (OfflineOllama)."""
+
+    version: str
+    models: dict[str, FakeModel]
+
+    def record(self, request: ChatRequest) -> Turn: ...
+    def wait(self, seconds: float) -> None: ...
+    def stopping(self) -> bool: ...
 
 
 class OllamaHandler(BaseHTTPRequestHandler):
-    ollama: OfflineOllama
+    ollama: Backend
     protocol_version = "HTTP/1.1"
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
@@ -155,7 +163,7 @@ class OllamaHandler(BaseHTTPRequestHandler):
         self._start_stream()
         self.close_connection = True
         try:
-            while not self.ollama._stopping.is_set():
+            while not self.ollama.stopping():
                 line = {"model": name, "created_at": now(), "done": False,
                         "message": {"role": "assistant", "content": "", "thinking": "hmm "}}
                 self._chunk((json.dumps(line) + "\n").encode())

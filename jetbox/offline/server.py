@@ -66,6 +66,9 @@ class OfflineOllama:
         """Sleep that stop() interrupts, so a hanging reply never blocks shutdown."""
         self._stopping.wait(seconds)
 
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
 
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
-from jetbox.core.errors import ConfigError
 from jetbox.probes.verdict import explain
+from jetbox.round.conversation import Conversation, fold
 from jetbox.store import records as rec
 
 if TYPE_CHECKING:
     from jetbox.model.base import Reply
     from jetbox.round.run import Round, Run
+    from jetbox.spec.compaction import CompactionPolicy
     from jetbox.tools.toolbox import ToolResult
 
 SYSTEM_PROMPT = """\
@@ -42,74 +42,6 @@ Lint findings marked pre-existing are not yours: leave unrelated code alone. \
 Never repeat a call that already succeeded."""
 
 RECAP_ITEMS = 8
-
-
-@dataclass(frozen=True)
-class CompactionPolicy:
-    """machine.yaml `compaction:`: when the rounds since the last compaction are folded."""
-
-    history_keep: int = 8           # rounds of exchanges kept before compacting
-    budget_share: float = 0.6       # share of num_ctx one request may use
-    chars_per_token: float = 3.0    # conservative size estimate (code is ~3-4 chars/token)
-    max_result_chars: int = 1500    # an older tool result as kept in the exchanges
-    max_state_chars: int = 3000     # the compacted state message, without the latest results
-    latest_share: float = 0.5       # share of the budget the latest round's results keep whole
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any] | None) -> CompactionPolicy:
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, Any] = {}
-        for key, value in (data or {}).items():
-            if key not in known:
-                raise ConfigError(f"machine.yaml: compaction: unknown key `{key}`; known: "
-                                  f"{', '.join(known)}")
-            try:
-                values[key] = type(known[key].default)(value)
-            except (TypeError, ValueError):
-                raise ConfigError(f"machine.yaml: compaction: `{key}` has a bad value "
-                                  f"{value!r}") from None
-        return cls(**values)
-
-    def budget_chars(self, num_ctx: int) -> int:
-        return int(num_ctx * self.budget_share * self.chars_per_token)
-
-    def latest_chars(self, num_ctx: int) -> int:
-        """What the latest round's results may use, whole: the tools' outputs fit in it."""
-        return max(self.max_result_chars, int(self.budget_chars(num_ctx) * self.latest_share))
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """The request being built up: prefix + compacted state + exchanges since. A value:
-    each change returns a new one, which the round carries."""
-
-    prefix: tuple[dict[str, Any], ...]
-    state: dict[str, Any]
-    exchanges: tuple[dict[str, Any], ...] = ()
-    rounds: int = 0  # exchanges appended since the last compaction
-    shown: Mapping[str, str] = field(default_factory=dict)  # what the model last saw, by topic
-    latest: tuple[int, ...] = ()  # exchanges holding the latest results
-
-    def messages(self) -> list[dict[str, Any]]:
-        return [*self.prefix, self.state, *self.exchanges]
-
-    def with_round(self, messages: Sequence[dict[str, Any]], fold_chars: int) -> Conversation:
-        """A round appended; the round before it is folded to fold_chars per result, so only
-        the newest results are whole (the model has acted on the older ones)."""
-        exchanges = list(self.exchanges)
-        for index in self.latest:
-            message = exchanges[index]
-            exchanges[index] = {**message, "content": fold(message["content"], fold_chars)}
-        start = len(exchanges)
-        exchanges.extend(messages)
-        latest = tuple(start + i for i, m in enumerate(messages) if m.get("role") == "tool")
-        return replace(self, exchanges=tuple(exchanges), latest=latest, rounds=self.rounds + 1)
-
-    def with_note(self, found: Mapping[str, str]) -> Conversation:
-        """A note appended with what changed since the model last saw it, if anything did."""
-        changed = [text for topic, text in found.items() if self.shown.get(topic) != text]
-        note = ({"role": "user", "content": "\n\n".join(changed)},) if changed else ()
-        return replace(self, exchanges=(*self.exchanges, *note), shown=dict(found))
 
 
 def request_chars(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any]) -> int:
@@ -201,14 +133,6 @@ def compact(run: Run, now: Round) -> Conversation:
     found = notices(run, now)
     return Conversation(prefix_messages(now.status.goal),
                         state_message(run, now, run.compaction, found), shown=found)
-
-
-def fold(text: str, max_chars: int) -> str:
-    """Head and tail of a result, saying how much was left out of the middle."""
-    if len(text) <= max_chars:
-        return text
-    half = max_chars // 2
-    return f"{text[:half]}\n... [{len(text) - 2 * half} chars elided] ...\n{text[-half:]}"
 
 
 def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,

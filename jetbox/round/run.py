@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 from jetbox.core.display import Display
 from jetbox.model.base import Model, Reply
 from jetbox.probes.verdict import Baseline, Verdict, judge
-from jetbox.round.context import CompactionPolicy, Conversation
+from jetbox.round.conversation import Conversation
+from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import MachineSpec
 from jetbox.store import records as rec
