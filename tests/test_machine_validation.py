@@ -44,6 +44,10 @@ CASES = {
     "unknown condition": (
         DEFAULT.replace("[finish_requested, probes_green]", "[finish_requested, tests_pass]"),
         "tests_pass", "unknown condition `tests_pass`"),
+    "a condition at a module path from before the layout": (
+        DEFAULT.replace("[finish_requested, probes_green]",
+                        "[finish_requested, 'jetbox.verdict:judge']"),
+        "jetbox.verdict:judge", "`jetbox.verdict` is now `jetbox.probes.verdict`"),
     "bad YAML": (
         DEFAULT.replace("  - name: Compact ", "  - name: [Compact "),
         "name: [Compact", "invalid YAML"),
@@ -126,3 +130,15 @@ def test_a_handler_that_returns_only_an_outcome_stops_with_a_clear_error(
     assert result.code == 1 and "Traceback" not in result.err  # the run's error, recorded
     assert "handler of `Plan` returned 'planned', not (outcome, round)" in result.err
     assert "not (outcome, round)" in (workspace / "status.txt").read_text(encoding="utf-8")
+
+
+def test_a_handler_importing_a_moved_module_names_the_new_one(tmp_path: Path,
+                                                             workspace: Path) -> None:
+    """A person's handler written against the flat layout (`from jetbox.handler import ...`)."""
+    (tmp_path / "cheer.py").write_text(OLD_STYLE.replace("jetbox.round.handler", "jetbox.handler"),
+                                       encoding="utf-8")
+    machine = tmp_path / "machine.yaml"
+    machine.write_text(DEFAULT.replace("states.plan:Plan", "cheer:Cheer"), encoding="utf-8")
+    result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine))
+    assert result.code == 2 and "Traceback" not in result.err
+    assert "`jetbox.handler` is now `jetbox.round.handler`" in result.err
