@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -30,7 +30,6 @@ from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
 from jetbox.model.factory import ollama_factory
 from jetbox.round.run import Round, Run
-from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings, resolve_settings
 from jetbox.spec.machine import MachineSpec, build_machine, find_machine_file, load_machine
 from jetbox.store import records as rec
@@ -179,8 +178,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     """Validate the machine, the configuration and its trust, the settings and the tools."""
     from jetbox.exec.interpreter import find_interpreter
     from jetbox.exec.sandbox import resolve_sandbox
-    from jetbox.probes.runner import Prober, probe_specs_from_yaml
-    from jetbox.tools.policy import ToolPolicy
+    from jetbox.probes.runner import Prober
     from jetbox.tools.toolbox import Toolbox
 
     if not request.workspace.is_dir():
@@ -196,16 +194,14 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     settings = resolve_settings(spec.defaults, workspace.root, environ,
                                 dict(request.cli_settings or {}), str(spec.path))
     sandbox = resolve_sandbox(settings.sandbox)
-    compaction = CompactionPolicy.from_mapping(spec.sections.get("compaction"))
-    policy = ToolPolicy.from_mapping({**(spec.sections.get("tools") or {}), "sandbox": sandbox}
-                                     ).fitted(compaction.latest_chars(settings.num_ctx))
-    probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
+    policy = replace(spec.tools, sandbox=sandbox).fitted(
+        spec.compaction.latest_chars(settings.num_ctx))
     user_conditions(spec, Engine.CONDITIONS)  # every condition resolves, before anything runs
     python = find_interpreter(workspace.root, settings.python, environ)
     pass_env = pass_env_names(settings.pass_env)
     return Checked(workspace, spec, ledger, trust, handlers, settings,
                    Toolbox(workspace.root, ledger, policy, python, pass_env),
-                   Prober(workspace.root, probes, sandbox=sandbox, python=python,
+                   Prober(workspace.root, spec.probes, sandbox=sandbox, python=python,
                           pass_env=pass_env), python)
 
 
@@ -225,7 +221,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
     factory = (model_factory or ollama_factory)(c.settings, display)
     run = Run(c.settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
-              display, factory, CompactionPolicy.from_mapping(c.spec.sections.get("compaction")),
+              display, factory, c.spec.compaction,
               session_start=session_start)
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
         display.event(f"configuration accepted ({c.trust.reason})")

@@ -10,6 +10,9 @@ from typing import Any
 import yaml
 
 from jetbox.core.errors import ConfigError
+from jetbox.probes.runner import ProbeSpec, probe_specs_from_yaml
+from jetbox.spec.compaction import CompactionPolicy
+from jetbox.tools.policy import ToolPolicy
 
 PACKAGED_MACHINE = Path(__file__).resolve().parent.parent / "machine.yaml"
 TOP_KEYS = {"initial", "states", "transitions", "limits", "settings", "probes", "tools",
@@ -40,14 +43,16 @@ class TransitionSpec:
 
 @dataclass(frozen=True)
 class MachineSpec:
-    """A validated machine.yaml."""
+    """A validated machine.yaml, parsed once: the rest of Jetbox receives this, never YAML."""
 
     path: Path
     initial: str
     states: tuple[StateSpec, ...]
     transitions: tuple[TransitionSpec, ...]
     defaults: Mapping[str, Any]  # limits + settings, lowest-precedence settings
-    sections: Mapping[str, Any]  # probes, tools, compaction: read by their own modules
+    compaction: CompactionPolicy
+    probes: tuple[ProbeSpec, ...]
+    tools: ToolPolicy  # the argument policy before the sandbox is resolved
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -146,8 +151,10 @@ def _parse(path: Path, data: dict[str, Any]) -> MachineSpec:
                         for raw in _list(path, data, "transitions"))
     initial = data.get("initial", states[0].name)
     defaults = {**_mapping(path, data, "settings"), **_mapping(path, data, "limits")}
-    sections = {key: _strip_lines(data.get(key)) for key in ("probes", "tools", "compaction")}
-    spec = MachineSpec(path, str(initial), states, transitions, defaults, sections)
+    spec = MachineSpec(path, str(initial), states, transitions, defaults,
+                       CompactionPolicy.from_mapping(_strip_lines(data.get("compaction"))),
+                       probe_specs_from_yaml(_strip_lines(data.get("probes")), str(path)),
+                       ToolPolicy.from_mapping(_strip_lines(data.get("tools")) or {}))
     validate_graph(spec, data.get("__line__", 1))
     return spec
 
