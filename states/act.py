@@ -6,15 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from jetbox.core.errors import Paused
-from jetbox.engine.resume import Pending, pending_reply
+from jetbox.core.errors import MachineError, Paused
 from jetbox.model.base import Reply
-from jetbox.round.context import compact, describe_call, notices
+from jetbox.round.context import describe_call, notices
 from jetbox.round.handler import Handler, Step
 from jetbox.store import records as rec
 
 if TYPE_CHECKING:
-    from jetbox.round.run import Round, Run
+    from jetbox.round.run import Pending, Round, Run
     from jetbox.tools.toolbox import ToolResult
 
 # Enough for a whole result the model is shown again after a resume or a compaction.
@@ -24,7 +23,7 @@ NO_CALL = "No tool call in your reply. Reply with exactly one or more tool calls
 
 class Act(Handler):
     """Reads: the round's conversation, status and probes; a reply journaled before a crash
-    (resume.pending_reply), which is finished instead of asking the model again.
+    (the resumed round's `pending`), which is finished instead of asking the model again.
     Returns: the round with the request's note added to its conversation, the reply and
     the results of the calls this visit ran.
     Writes: a `model_reply` record before any call runs, then one `tool_result` per call
@@ -34,7 +33,7 @@ class Act(Handler):
     outcomes = ("acted",)
 
     def run(self, run: Run, now: Round) -> Step:
-        pending = pending_reply(run.records(), now.status.state)
+        pending = now.pending
         if pending is not None:
             reply, start = pending.reply, pending.journal.next_index
             run.event(now, f"resuming a journaled reply at call {start + 1}: no new model call")
@@ -54,7 +53,7 @@ class Act(Handler):
                 result = run.toolbox.dispatch(call.name, call.arguments, now.round)
             results.append(result)
             self._record(run, now, index, call.arguments, result)
-        return "acted", replace(now, reply=reply, results=tuple(results))
+        return "acted", replace(now, reply=reply, results=tuple(results), pending=None)
 
     @staticmethod
     def _check_timebox(run: Run, index: int, total: int) -> None:
@@ -93,9 +92,9 @@ class Act(Handler):
 
 
 def request(run: Run, now: Round) -> Round:
-    """The round with its request ready: Compact's conversation (rebuilt when this invocation
-    resumed here without one) and a note of what changed since the model last saw it, Plan's
-    checklist among it."""
-    now = run.probed(now)
-    conversation = now.conversation or compact(run, now)
-    return replace(now, conversation=conversation.with_note(notices(run, now)))
+    """The round with its request ready: Compact's conversation and a note of what changed
+    since the model last saw it, Plan's checklist among it."""
+    if now.conversation is None:
+        raise MachineError(f"`{now.status.state}` asks the model but the round has no "
+                           f"conversation: keep a Compact state before it in {run.spec.path}")
+    return replace(now, conversation=now.conversation.with_note(notices(run, now)))

@@ -27,7 +27,7 @@ class Compact(Handler):
             keep = policy.latest_chars(run.settings.num_ctx)
             conversation = conversation.with_round(exchange(now.reply, now.results, keep),
                                                    policy.max_result_chars)
-        now = replace(run.probed(now), conversation=conversation, reply=None, results=())
+        now = replace(now, conversation=conversation, reply=None, results=())
         budget = policy.budget_chars(run.settings.num_ctx)
         size = request_chars(conversation.messages(), run.toolbox.specs()) if conversation else 0
         reason = compaction_reason(conversation, policy, size, budget)

@@ -37,8 +37,8 @@ class Plan(Handler):
         last = rec.last_plan(run.records())
         ours = set(last or ())
         person = [item for item in now.status.next if item not in ours]
-        now = run.probed(now)
-        generated = [clean_item(s) for s in plan_from_verdict(run.verdict(now), now.status.goal)]
+        assert now.verdict is not None, "Probe judges every round before Plan"
+        generated = [clean_item(s) for s in plan_from_verdict(now.verdict, now.status.goal)]
         steps = tuple(dict.fromkeys([*person, *generated]))[:MAX_NEXT]
         if steps != now.status.next or last is None:
             now = now.with_status(next=steps)

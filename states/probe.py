@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from jetbox.probes.verdict import Baseline
@@ -31,10 +30,11 @@ class Probe(Handler):
         # Results are reused only in a round with no action, and never to verify a finish.
         reuse = not finishing and not rec.acted_since_probe(records)
         report = run.prober.run(now.report, reuse=reuse)
-        now = replace(now, report=report)
         if rec.last(records, rec.BASELINE) is None:
             run.ledger.append(rec.BASELINE, round=now.round, **Baseline.of(report).to_record())
-        verdict = run.verdict(now)
+        now = run.judged(now, report)
+        verdict = now.verdict
+        assert verdict is not None
         failures = sum(c.counts.get("failed", 0) + c.counts.get("errors", 0)
                        + (0 if c.ok else 1) for c in report.checks)
         run.ledger.append(rec.PROBE, round=now.round, green=verdict.ok, reused=report.reused,

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from jetbox.core.errors import MachineError
+from jetbox.engine.resume import resumed_round
 from jetbox.model.base import call
 from jetbox.round.context import prefix_messages
 from jetbox.round.conversation import Conversation
@@ -107,7 +111,7 @@ def test_act_asks_the_model_with_the_plan_and_runs_its_calls(tmp_path: Path) -> 
     (tmp_path / "a.py").write_text("x = 1\n")
     factory = scripted(call("read_file", path="a.py"))
     run = make_run(tmp_path, [START], model=factory)
-    now = round_at("Act", probes=report(), next=("work on the goal: fix the parser",))
+    now = round_at("Act", probes=report(), run=run, next=("work on the goal: fix the parser",))
     outcome, now = Act().run(run, now)
     assert outcome == "acted" and [r.ok for r in now.results] == [True]
     sent = str(factory().requests[0])  # type: ignore[attr-defined]
@@ -124,7 +128,9 @@ def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> 
                {"kind": "intent", "action": "write", "path": "b.py", "content": "B",
                 "sha256": "x"}]
     run = make_run(tmp_path, journal)  # the model would fail the test if asked
-    outcome, now = Act().run(run, round_at("Act"))
+    resumed = resumed_round(run, round_at("Act").status)
+    assert resumed.pending is not None and resumed.report is None, "no probe: a reply to finish"
+    outcome, now = Act().run(run, resumed)
     assert outcome == "acted" and len(now.results) == 1 and now.results[0].changed
     assert (tmp_path / "b.py").read_text() == "B" and not (tmp_path / "a.py").exists()
     assert rec.last(run.records(), rec.RESULT)["recovered"] == "applied on resume"
@@ -134,7 +140,7 @@ def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> 
 def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
     from jetbox.model.base import Reply
     run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
-    _, now = Act().run(run, round_at("Act", probes=report()))
+    _, now = Act().run(run, round_at("Act", probes=report(), run=run))
     assert now.results == ()
     assert rec.last(run.records(), rec.TOOL_RESULT)["name"] == rec.NO_CALL
 
@@ -199,3 +205,23 @@ def test_done_writes_the_runs_end_once(tmp_path: Path) -> None:
     Done().run(run, now)
     assert kinds(run).count(rec.RUN_END) == 1
     assert rec.last(run.records(), rec.RUN_END)["metrics"]["model_calls"] == 1
+
+
+def test_act_without_a_conversation_says_to_keep_compact(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START])  # the model would fail the test if asked
+    with pytest.raises(MachineError, match="keep a Compact state before it"):
+        Act().run(run, round_at("Act", probes=report()))
+
+
+def test_a_resume_past_probe_builds_the_round_once(tmp_path: Path) -> None:
+    """Resumed into Plan (a kill before it), the round reaches Act with what Act needs."""
+    (tmp_path / "a.py").write_text("x = 1\n")
+    run = make_run(tmp_path, [START], model=scripted(call("read_file", path="a.py")))
+    status = round_at("Plan").status
+    plan = resumed_round(run, status)
+    assert plan.report is not None and plan.verdict is not None and plan.conversation is not None
+    _, at_act = Plan().run(run, plan)
+    outcome, after = Act().run(run, at_act)
+    assert outcome == "acted" and [r.ok for r in after.results] == [True]
+    at_start = resumed_round(run, status.with_(state="Probe"))
+    assert at_start.report is None and at_start.conversation is None, "Probe builds the round"

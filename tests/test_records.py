@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jetbox.engine.resume import begin, pending_reply
+from jetbox.engine.resume import begin
+from jetbox.round.run import pending_reply
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from jetbox.core.display import Display, open_log
 from jetbox.model.base import Model, Reply, ScriptedModel
 from jetbox.probes.runner import CheckResult, Prober, ProbeReport
+from jetbox.probes.verdict import Baseline, judge
+from jetbox.round.context import compact
 from jetbox.round.run import Round, Run
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
@@ -61,8 +64,14 @@ def report(failing: Sequence[str] = (), passing: Sequence[str] = ("t.py::test_ok
 
 
 def round_at(state: str, round_no: int = 1, probes: ProbeReport | None = None,
-             **status: Any) -> Round:
-    return Round(Status(goal=GOAL, state=state, round=round_no, **status), report=probes)
+             run: Run | None = None, **status: Any) -> Round:
+    """A round at `state`. With `probes`, judged as Probe would (the first report is the
+    baseline); with a `run` too, it also has the conversation Compact would have built."""
+    now = Round(Status(goal=GOAL, state=state, round=round_no, **status))
+    if probes is None:
+        return now
+    now = replace(now, report=probes, verdict=judge(probes, Baseline.of(probes), (), GOAL))
+    return now if run is None else replace(now, conversation=compact(run, now))
 
 
 def kinds(run: Run) -> list[str]:

@@ -23,12 +23,13 @@ from jetbox.core.errors import (
     UsageError,
 )
 from jetbox.core.text import for_terminal
-from jetbox.engine.resume import begin, resuming, status_sha
+from jetbox.engine.resume import begin, resumed_round, resuming, status_sha
 from jetbox.engine.trust import check_config
-from jetbox.engine.usercode import load_handlers, user_conditions
+from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
 from jetbox.model.factory import ollama_factory
+from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
 from jetbox.spec.config import Settings, resolve_settings
 from jetbox.spec.machine import MachineSpec, build_machine, find_machine_file, load_machine
@@ -61,29 +62,21 @@ class RunRequest:
 
 class Engine:
     """Runs handlers until a final state, a limit, an error or Ctrl-C. It is the `transitions`
-    model: the machine keeps its `state`, and resolves the built-in conditions on it by name."""
+    model: `build_machine` gives it the two attributes below."""
 
-    CONDITIONS = ("finish_requested", "probes_green")
+    state: str  # the current state's name, kept by the machine
+    trigger: Callable[[str], bool]  # fire an outcome; False when no transition's conditions hold
 
     def __init__(self, run: Run, handlers: Mapping[str, Handler], now: Round) -> None:
         self.run, self.handlers, self.now = run, handlers, now
         self.session_rounds = 0
-        own = {name: self._own_condition(f)
-               for name, f in user_conditions(run.spec, self.CONDITIONS).items()}
-        self.machine = build_machine(run.spec, self, now.status.state, own, self._on_transition)
+        conditions = {name: self._condition(f)
+                      for name, f in resolve_conditions(run.spec, BUILT_IN).items()}
+        self.machine = build_machine(run.spec, self, now.status.state, conditions,
+                                     self._on_transition)
 
-    # Conditions for machine.yaml transitions: each a question about the run.
-    def finish_requested(self, _event: Any = None) -> bool:
-        """The model's latest reply called `finish` and it was not refused since."""
-        return rec.finish_requested(self.run.records())
-
-    def probes_green(self, _event: Any = None) -> bool:
-        """The probes pass against the run's baseline: no new ruff findings, every test
-        passing but those a person marked known, none lost."""
-        self.now = self.run.probed(self.now)
-        return self.run.verdict(self.now).ok
-
-    def _own_condition(self, function: Callable[..., Any]) -> Callable[[Any], bool]:
+    def _condition(self, function: Callable[..., Any]) -> Callable[[Any], bool]:
+        """A `(run, now)` condition asked about the round the handler just returned."""
         return lambda _event: bool(function(self.run, self.now))
 
     def loop(self) -> int:
@@ -196,7 +189,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     sandbox = resolve_sandbox(settings.sandbox)
     policy = replace(spec.tools, sandbox=sandbox).fitted(
         spec.compaction.latest_chars(settings.num_ctx))
-    user_conditions(spec, Engine.CONDITIONS)  # every condition resolves, before anything runs
+    resolve_conditions(spec, BUILT_IN)  # every condition resolves, before anything runs
     python = find_interpreter(workspace.root, settings.python, environ)
     pass_env = pass_env_names(settings.pass_env)
     return Checked(workspace, spec, ledger, trust, handlers, settings,
@@ -230,7 +223,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
                   f"python {c.python.describe()}")
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
-    engine = Engine(run, c.handlers, Round(status))
+    engine = Engine(run, c.handlers, resumed_round(run, status))
     engine.write_status()
     return engine
 

@@ -8,10 +8,11 @@ its own interrupted action (replay.py)."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import replace
 
 from jetbox.core.errors import StatusError, UsageError
-from jetbox.model.base import Reply
+from jetbox.round.context import compact
+from jetbox.round.run import Round, Run, pending_reply
 from jetbox.spec.machine import MachineSpec
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
@@ -119,15 +120,17 @@ def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
         ledger.append(rec.STATUS_EDITED, text=text)
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A model reply journaled in this visit of a state, and how far its calls got."""
-
-    reply: Reply
-    journal: rec.JournaledReply
-
-
-def pending_reply(records: rec.Records, state: str) -> Pending | None:
-    """The reply journaled since the run last entered `state`, if there is one."""
-    journaled = rec.journaled_reply(records, state)
-    return None if journaled is None else Pending(Reply.from_record(journaled.reply), journaled)
+def resumed_round(run: Run, status: Status) -> Round:
+    """The round the run continues with, built once, here, as the handlers before this
+    state would have left it. At the initial state the status is all (Probe builds the
+    rest). In the middle of a journaled model reply, the reply: the state finishes it
+    without asking again, and needs nothing new. Anywhere else past the initial state:
+    fresh probes judged against the baseline, and the model's conversation rebuilt."""
+    now = Round(status)
+    if status.state == run.spec.initial:
+        return now
+    pending = pending_reply(run.records(), status.state)
+    if pending is not None:
+        return replace(now, pending=pending)
+    now = run.judged(now, run.prober.run(None))
+    return replace(now, conversation=compact(run, now))

@@ -8,7 +8,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -167,13 +167,17 @@ def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
                               f"`{state.name}` has `trigger: {outcome}`")
 
 
-def user_conditions(spec: MachineSpec, builtins: Collection[str]) -> dict[str, Callable[..., Any]]:
-    """Every condition machine.yaml names must be a built-in (left to `transitions`, which
-    finds it on the engine by name) or a user's `module:function(run, now)`, imported here."""
+def resolve_conditions(spec: MachineSpec, builtins: Mapping[str, Callable[..., Any]]
+                       ) -> dict[str, Callable[..., Any]]:
+    """Every condition machine.yaml names, as a `(run, now) -> bool` function: a built-in,
+    or a person's `module:function`, imported here. Both are resolved the same way."""
     resolved: dict[str, Callable[..., Any]] = {}
     for t in spec.transitions:
         for name in (*t.conditions, *t.unless):
-            if name in builtins or name in resolved:
+            if name in resolved:
+                continue
+            if name in builtins:
+                resolved[name] = builtins[name]
                 continue
             if ":" not in name:
                 raise ConfigError(f"{spec.path}:{t.line}: unknown condition `{name}`; built-in "

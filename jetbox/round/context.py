@@ -83,10 +83,10 @@ def recap(records: rec.Records) -> list[str]:
 
 def notices(run: Run, now: Round) -> dict[str, str]:
     """Short things the model must hear this round, by topic: probes, plan, refusals, loops.
-    `now` must have probe results (run.probed)."""
+    `now` must have Probe's report and verdict."""
     assert now.report is not None
     records = run.records()
-    found = {"probes": "Probes now:\n" + explain(now.report, run.verdict(now))}
+    found = {"probes": "Probes now:\n" + explain(now.report, now.verdict)}
     if now.status.next:  # before the first Plan there is none: no empty section
         found["plan"] = "Plan:\n" + "\n".join(f"- {s}" for s in now.status.next)
     refused = rec.unanswered_refusal(records)

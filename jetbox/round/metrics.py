@@ -72,7 +72,7 @@ def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:
                           f"{len(whole.files_written)} in the run"),
         ("commands run", f"{c.commands} this session"),
         ("refusals", f"{c.refusals} this session"),
-        ("verdict", run.verdict(now).line if now.report else "not probed"),
+        ("verdict", now.verdict.line if now.verdict else "not probed"),
         ("python", run.prober.python.describe() if run.prober.python else "Jetbox's own"),
         ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),
     ]

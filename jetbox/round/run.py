@@ -33,9 +33,11 @@ class Round:
 
     status: Status
     report: ProbeReport | None = None  # Probe's: the latest probe results
+    verdict: Verdict | None = None  # Probe's: those results judged against the baseline
     conversation: Conversation | None = None  # Compact's: the request so far, folded
     reply: Reply | None = None  # Act's: the latest reply, until Compact folds it in
     results: tuple[ToolResult, ...] = ()  # Act's: what its calls returned
+    pending: Pending | None = None  # the resume's: a journaled reply Act must finish
 
     @property
     def round(self) -> int:
@@ -78,9 +80,10 @@ class Run:
     def event(self, now: Round, text: str) -> None:
         self.display.event(text, now.status.round, now.status.state)
 
-    def probed(self, now: Round) -> Round:
-        """The round with probe results, probing now if this invocation has none yet."""
-        return now if now.report is not None else replace(now, report=self.prober.run(None))
+    def judged(self, now: Round, report: ProbeReport) -> Round:
+        """The round with these probe results and their verdict: what Probe hands on (and
+        the resume, when a run resumes past Probe). Nothing else probes or judges."""
+        return replace(now, report=report, verdict=self._verdict(replace(now, report=report)))
 
     def baseline(self, now: Round) -> Baseline:
         """What the first probe of this run saw (recorded by Probe)."""
@@ -94,9 +97,23 @@ class Run:
         from_setting = [t.strip() for t in self.settings.known_failures.split(",") if t.strip()]
         return (*from_setting, *status.known)
 
-    def verdict(self, now: Round) -> Verdict:
-        """The probes of `now` (which must have them: see `probed`) against the baseline:
-        no new ruff findings, every test passing but those a person marked known."""
-        assert now.report is not None, "call run.probed(now) first"
+    def _verdict(self, now: Round) -> Verdict:
+        """The probes of `now` against the baseline: no new ruff findings, every test
+        passing but those a person marked known."""
+        assert now.report is not None
         return judge(now.report, self.baseline(now), self.known_failures(now.status),
                      now.status.goal)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A model reply journaled in this visit of a state, and how far its calls got."""
+
+    reply: Reply
+    journal: rec.JournaledReply
+
+
+def pending_reply(records: rec.Records, state: str) -> Pending | None:
+    """The reply journaled since the run last entered `state`, if there is one."""
+    journaled = rec.journaled_reply(records, state)
+    return None if journaled is None else Pending(Reply.from_record(journaled.reply), journaled)

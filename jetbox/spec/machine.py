@@ -257,18 +257,18 @@ def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
 
 
 def build_machine(spec: MachineSpec, model: Any, initial: str,
-                  own_conditions: Mapping[str, Callable[..., bool]],
+                  conditions: Mapping[str, Callable[..., bool]],
                   after_state_change: Callable[..., None]) -> Any:
     """The runtime `transitions` Machine; `initial` is where the run resumes (no callbacks
-    fire). A condition is a person's own callable, or a name `transitions` itself resolves
-    on the model (Jetbox's built-ins are the engine's methods)."""
+    fire). Every condition is passed as a callable (`conditions` has one for each name the
+    machine uses), so `transitions` never looks a name up on the model."""
     from transitions import Machine
 
     transitions = []
     for config in spec.transitions_config():
         for key in ("conditions", "unless"):
             if key in config:
-                config[key] = [own_conditions.get(name, name) for name in config[key]]
+                config[key] = [conditions[name] for name in config[key]]
         transitions.append(config)
     return Machine(model=model, states=spec.states_config(), transitions=transitions,
                    initial=initial, auto_transitions=False, queued=False,
