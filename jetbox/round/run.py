@@ -61,6 +61,7 @@ class Run:
     compaction: CompactionPolicy
     started: float = field(default_factory=time.monotonic)
     session_start: int = 0  # the seq of the last record before this invocation
+    answer: str = ""  # `--answer`: for the question the run was waiting on when it started
 
     @cached_property
     def model(self) -> Model:
