@@ -4,11 +4,17 @@ one reply (as qwen does), and the ledger read back."""
 from __future__ import annotations
 
 import json
+import os
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from tests.conftest import ROOT
 
 QWEN = FakeModel("qwen2.5-coder:7b", ("completion", "tools"), 32768, "qwen2", "midstream")
 GOAL = "Set count to 11 in app.py"
@@ -57,3 +63,63 @@ def commands_run(workspace: Path) -> list[str]:
 def tool_messages(request: Any) -> list[str]:
     """What the model was shown in one request (tool results and Jetbox's notes)."""
     return [str(m.get("content", "")) for m in request.messages]
+
+
+class Terminal:
+    """`python -m jetbox ARGV` on a pseudo-terminal, as a person at a terminal runs it
+    (POSIX only: pty). `expect` reads until a text shows; `type` answers."""
+
+    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        import pty  # POSIX only: imported where it is used
+
+        master, slave = pty.openpty()
+        full_env = {**{k: v for k, v in os.environ.items()
+                       if not k.startswith(("JETBOX_", "OLLAMA_", "NO_COLOR"))},
+                    "PYTHONPATH": str(ROOT), "TERM": "xterm-256color", "COLUMNS": "100",
+                    **(env or {})}
+        self.process = subprocess.Popen([sys.executable, "-m", "jetbox", *argv], cwd=ROOT,
+                                        env=full_env, stdin=slave, stdout=slave, stderr=slave,
+                                        start_new_session=True)
+        os.close(slave)
+        self.master, self.seen = master, ""
+
+    def expect(self, text: str, timeout_s: float = 60) -> str:
+        """Everything shown until `text` appears (AssertionError if it does not in time)."""
+        deadline = time.monotonic() + timeout_s
+        while text not in self.seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"{text!r} did not show; the terminal shows:\n{self.seen[-2000:]}"
+            ready, _, _ = select.select([self.master], [], [], min(left, 0.5))
+            if ready:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:  # the child closed the terminal
+                    chunk = b""
+                if not chunk and self.process.poll() is not None:
+                    assert text in self.seen, f"{text!r} never showed:\n{self.seen[-2000:]}"
+                self.seen += chunk.decode("utf-8", "replace")
+        shown, _, self.seen = self.seen.partition(text)
+        return shown + text
+
+    def type(self, line: str) -> None:
+        os.write(self.master, (line + "\n").encode("utf-8"))
+
+    def wait(self, timeout_s: float = 120) -> int:
+        """The exit code, once everything the child wrote is read."""
+        deadline = time.monotonic() + timeout_s
+        while self.process.poll() is None and time.monotonic() < deadline:
+            self._drain()
+        code = self.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        self._drain()
+        os.close(self.master)
+        return code
+
+    def _drain(self) -> None:
+        while select.select([self.master], [], [], 0.2)[0]:
+            try:
+                chunk = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            self.seen += chunk.decode("utf-8", "replace")
