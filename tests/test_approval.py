@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.core.errors import ConfigError
 from jetbox.model.base import ToolCall
 from jetbox.offline import Call
 from jetbox.round.approval import Answer, call_kind, needs_approval, parse_answer, skipped
+from jetbox.spec.config import resolve_settings
 from jetbox.store import records as rec
 from jetbox.store.status import Status, parse
 from tests.approvekit import (
@@ -67,6 +69,18 @@ def test_a_call_the_tools_refuse_anyway_is_asked_about_only_under_all() -> None:
     broken = ToolCall("edit_file", {"path": "a.py"})  # no old/new: the toolbox refuses it
     assert not needs_approval("changes", (), broken) and needs_approval("all", (), broken)
     assert not needs_approval("commands", (), ToolCall("run_cmd", {"cmd": 5}))
+
+
+def test_the_settings_come_from_a_list_or_a_comma_separated_string(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.jetbox]\napprove_skip = ["pytest -q"]\n')
+    settings = resolve_settings({}, tmp_path, {"JETBOX_APPROVE": "changes"}, {})
+    assert (settings.approve, settings.approve_skip) == ("changes", ("pytest -q",))
+    env = {"JETBOX_APPROVE_SKIP": "pytest -q, ruff check"}
+    assert resolve_settings({}, tmp_path, env, {}).approve_skip == ("pytest -q", "ruff check")
+    with pytest.raises(ConfigError, match="`approve` must be one of never, commands"):
+        resolve_settings({}, tmp_path, {"JETBOX_APPROVE": "sometimes"}, {})
+    with pytest.raises(ConfigError, match="`approve_skip` must be"):
+        resolve_settings({"approve_skip": [1, 2]}, tmp_path, {}, {})
 
 
 def test_status_txt_keeps_the_question_on_one_escaped_line() -> None:
