@@ -103,7 +103,8 @@ class Act(Handler):
                           arguments=arguments, ok=result.ok, refused=result.refused,
                           changed=result.changed, output=result.output[:MAX_LEDGER_OUTPUT],
                           **({"declined": True} if declined else {}))
-        verdict = "ok" if result.ok else "refused" if result.refused or declined else "failed"
+        verdict = "ok" if result.ok else "declined" if declined else \
+            "refused" if result.refused else "failed"
         run.event(now, f"{describe_call(result.name, arguments)} -> {verdict}")
 
 

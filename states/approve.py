@@ -15,8 +15,8 @@ from jetbox.store.status import one_line
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
 
-WAITING = ("waiting for a person: answer the `Approve:` line of status.txt (yes, no because "
-           "..., always) or run again with --answer yes|no[:reason]|always")
+WAITING = ("waiting for a person's answer: write yes, no because ... or always on the "
+           "`Approve:` line, or run with --answer")
 
 
 class Approve(Handler):

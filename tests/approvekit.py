@@ -81,7 +81,7 @@ class Terminal:
                                         env=full_env, stdin=slave, stdout=slave, stderr=slave,
                                         start_new_session=True)
         os.close(slave)
-        self.master, self.seen = master, ""
+        self.master, self.seen, self.transcript = master, "", ""  # transcript: all of it
 
     def expect(self, text: str, timeout_s: float = 60) -> str:
         """Everything shown until `text` appears (AssertionError if it does not in time)."""
@@ -97,7 +97,7 @@ class Terminal:
                     chunk = b""
                 if not chunk and self.process.poll() is not None:
                     assert text in self.seen, f"{text!r} never showed:\n{self.seen[-2000:]}"
-                self.seen += chunk.decode("utf-8", "replace")
+                self._add(chunk)
         shown, _, self.seen = self.seen.partition(text)
         return shown + text
 
@@ -122,4 +122,9 @@ class Terminal:
                 return
             if not chunk:
                 return
-            self.seen += chunk.decode("utf-8", "replace")
+            self._add(chunk)
+
+    def _add(self, chunk: bytes) -> None:
+        text = chunk.decode("utf-8", "replace")
+        self.seen += text
+        self.transcript += text

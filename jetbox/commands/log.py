@@ -37,7 +37,8 @@ def _reply(r: Record) -> str:
 
 
 def _tool_result(r: Record) -> str:
-    verdict = "ok" if r.get("ok") else "refused" if r.get("refused") else "failed"
+    verdict = "ok" if r.get("ok") else "declined" if r.get("declined") else \
+        "refused" if r.get("refused") else "failed"
     first = str(r.get("output", "")).splitlines()[:1]
     return (f"{describe_call(r['name'], r.get('arguments'))} -> {verdict}"
             + (f": {first[0][:80]}" if first and verdict != "ok" else ""))
