@@ -10,9 +10,17 @@ import pytest
 from jetbox.core.errors import ConfigError
 from jetbox.model.base import ToolCall
 from jetbox.offline import Call
-from jetbox.round.approval import Answer, call_kind, needs_approval, parse_answer, skipped
+from jetbox.round.approval import (
+    Answer,
+    approval_mode,
+    call_kind,
+    needs_approval,
+    parse_answer,
+    skipped,
+)
 from jetbox.spec.config import resolve_settings
 from jetbox.store import records as rec
+from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, parse
 from tests.approvekit import (
     EDIT,
@@ -81,6 +89,20 @@ def test_the_settings_come_from_a_list_or_a_comma_separated_string(tmp_path: Pat
         resolve_settings({}, tmp_path, {"JETBOX_APPROVE": "sometimes"}, {})
     with pytest.raises(ConfigError, match="`approve_skip` must be"):
         resolve_settings({"approve_skip": [1, 2]}, tmp_path, {}, {})
+
+
+def test_the_mode_a_run_was_given_holds_on_resume_until_given_again(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "agent_ledger.log")
+    ledger.append(rec.RUN_START, goal="g")
+    changes = resolve_settings({}, tmp_path, {}, {"approve": "changes"})
+    assert approval_mode(changes, True, ledger.current_run(), ledger).approve == "changes"
+    default = resolve_settings({}, tmp_path, {}, {})
+    assert approval_mode(default, False, ledger.current_run(), ledger).approve == "changes"
+    never = resolve_settings({}, tmp_path, {}, {"approve": "never"})
+    assert approval_mode(never, True, ledger.current_run(), ledger).approve == "never"
+    assert approval_mode(default, False, ledger.current_run(), ledger).approve == "never"
+    assert [r["mode"] for r in ledger.records() if r["kind"] == rec.APPROVAL] == \
+        ["changes", "never"]
 
 
 def test_status_txt_keeps_the_question_on_one_escaped_line() -> None:
