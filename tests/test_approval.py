@@ -199,7 +199,8 @@ def test_without_a_terminal_the_person_answers_on_the_status_line(workspace: Pat
 
 
 @pytest.mark.slow
-def test_the_allow_list_skips_trusted_commands(workspace: Path) -> None:
+def test_the_allow_list_skips_trusted_commands_and_a_yes_on_the_status_line_runs_one(
+        workspace: Path) -> None:
     project(workspace)
     (workspace / "pyproject.toml").write_text(
         '[tool.jetbox]\napprove = "commands"\napprove_skip = ["pytest -q", "ruff check"]\n')
@@ -209,9 +210,15 @@ def test_the_allow_list_skips_trusted_commands(workspace: Path) -> None:
         first = run_cli(*run_args(workspace, ollama.host), GOAL)
         assert first.code == 3
         assert commands_run(workspace) == ["pytest", "ruff"]  # not asked
-        done = run_cli(*run_args(workspace, ollama.host, "--answer", "yes"))
+        status = workspace / "status.txt"
+        status.write_text(status.read_text(encoding="utf-8").replace(
+            'Approve: run_cmd ["pytest"]', "Approve: yes"), encoding="utf-8")
+        done = run_cli(*run_args(workspace, ollama.host))
         assert done.code == 0, done.err
     assert asked(workspace) == ['run_cmd ["pytest"]']
+    assert commands_run(workspace) == ["pytest", "ruff", "pytest"]  # the approved one, once
+    answers = kinds(workspace, "approval_answered")
+    assert [(a["answer"], a["via"]) for a in answers] == [("yes", "status.txt")]
 
 
 @pytest.mark.slow

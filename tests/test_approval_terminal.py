@@ -134,3 +134,26 @@ def _child(workspace: Path, host: str, extra: list[str], failpoint: str | None) 
     return subprocess.run(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                           timeout=120, check=False).returncode
+
+
+def test_on_a_real_project_the_fix_is_shown_as_its_diff_before_it_is_made(
+        tmp_path: Path) -> None:
+    from jetbox.offline import OfflineOllama
+    from jetbox.offline.solvers import LineFixer
+    from tests.realprojects import plant_bug, unpack
+
+    root = unpack("a", tmp_path)
+    bug = plant_bug("a", root)
+    fixer = LineFixer(root, bug.path, bug.pattern, bug.broken.strip(), bug.original.strip())
+    with OfflineOllama(fixer) as ollama:
+        term = Terminal(["run", "Fix the bug that makes the tests fail", "-w", str(root),
+                         "--host", ollama.host, "--sandbox", "none", "--approve", "changes"])
+        shown = term.expect(PROMPT, timeout_s=120)
+        term.type("yes")
+        assert term.wait() == 0, term.seen[-3000:]
+    assert f"--- a/{bug.path}" in shown and f"+++ b/{bug.path}" in shown
+    assert f"\x1b[31m-{bug.broken}\x1b[0m" in shown
+    assert f"\x1b[32m+{bug.original}\x1b[0m" in shown
+    assert f"@@ -{bug.line - 3},7 +{bug.line - 3},7 @@" in shown  # the real file's lines
+    assert asked(root) == [f"edit_file {bug.path}"]
+    assert fixer.calls == {"search": 1, "read_file": 1, "edit_file": 1, "finish": 1}
