@@ -157,3 +157,20 @@ def test_on_a_real_project_the_fix_is_shown_as_its_diff_before_it_is_made(
     assert f"@@ -{bug.line - 3},7 +{bug.line - 3},7 @@" in shown  # the real file's lines
     assert asked(root) == [f"edit_file {bug.path}"]
     assert fixer.calls == {"search": 1, "read_file": 1, "edit_file": 1, "finish": 1}
+
+
+@pytest.mark.parametrize("append", range(1, 8))
+def test_a_kill_at_any_record_around_the_answer_keeps_one_question_one_answer_one_edit(
+        append: int, workspace: Path) -> None:
+    """Killed at the n-th ledger append of the invocation that brings the answer (the
+    answer itself, the move back to Act, the edit's intent and result, its tool_result...),
+    then resumed with the same answer until done."""
+    project(workspace)
+    with server([EDIT], [FINISH]) as ollama:
+        assert run_cli(*run_args(workspace, ollama.host, "--approve", "changes"), GOAL).code == 3
+        assert _child(workspace, ollama.host, ["--answer", "yes"], f"kill:ledger#{append}") == -9
+        assert _child(workspace, ollama.host, ["--answer", "yes"], None) == 0
+        assert len(ollama.requests) == 2  # the journaled reply was never asked for again
+    assert (workspace / "app.py").read_text() == "count = 11\n"
+    assert len(asked(workspace)) == 1 and len(kinds(workspace, "approval_answered")) == 1
+    assert len([r for r in kinds(workspace, "intent") if r["action"] == "edit"]) == 1
