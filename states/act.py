@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from jetbox.core.errors import Paused
 from jetbox.engine.resume import Pending, pending_reply
 from jetbox.model.base import Reply
-from jetbox.round.approval import ASK, gate
+from jetbox.round.approval import ASK, gate, question_line
 from jetbox.round.context import compact, describe_call, notices
 from jetbox.round.handler import Handler, Step
 from jetbox.store import records as rec
@@ -58,8 +58,9 @@ class Act(Handler):
                 self._check_timebox(run, index, len(reply.tool_calls))
             call = reply.tool_calls[index]
             gated = gate(run, now, seq, index, call)
-            if gated == ASK:
-                return ASK, replace(now, reply=reply, results=tuple(results))
+            if gated == ASK:  # status.txt shows the question from the move to Approve on
+                return ASK, replace(now, reply=reply, results=tuple(results)).with_status(
+                    approve=question_line(call))
             result = gated if isinstance(gated, ToolResult) else \
                 self._replay(run, call.name, pending) if index == start else None
             result = result or run.toolbox.dispatch(call.name, call.arguments, now.round)

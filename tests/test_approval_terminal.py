@@ -96,6 +96,7 @@ def test_kill_9_while_the_question_waits_resumes_at_the_same_question(workspace:
         os.kill(term.process.pid, signal.SIGKILL)
         assert term.wait() == -9
         assert status_fields(workspace)["State"] == "Approve"
+        assert status_fields(workspace)["Approve"] == 'run_cmd ["pytest", "-q"]'
         again = Terminal(run_args(workspace, ollama.host))  # asked again, not answered
         assert 'run_cmd ["pytest", "-q"]' in again.expect(PROMPT)
         again.type("yes")
