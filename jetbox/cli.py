@@ -47,6 +47,11 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                         "workspace, else Jetbox's own)")
     p.add_argument("--known-failures", metavar="IDS",
                    help="comma-separated pytest ids known to fail; they do not block a finish")
+    p.add_argument("--approve", choices=("never", "commands", "changes", "all"),
+                   help="ask a person before calls: commands (run_cmd), changes (also writes, "
+                        "edits, deletes) or all (default: never)")
+    p.add_argument("--answer", metavar="yes|no[:REASON]|always",
+                   help="answer the question the run is waiting on (status.txt `Approve:`)")
     p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
     p.add_argument("--trust-config", action="store_true",
                    help="accept machine.yaml or [tool.jetbox] changes made since the run "
@@ -153,11 +158,12 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
                     "timebox_s": args.timebox_s, "sandbox": args.sandbox, "python": args.python,
-                    "known_failures": args.known_failures}
+                    "known_failures": args.known_failures, "approve": args.approve}
     request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
-                         verbose=args.verbose, trust_config=args.trust_config)
+                         verbose=args.verbose, trust_config=args.trust_config,
+                         answer=_answer(args.answer))
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
@@ -166,6 +172,18 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             engine.run.ledger.append(LOCK_TAKEN_OVER, owner=lock.took_over)
             engine.run.display.event(lock.describe_takeover())
         return execute(engine)
+
+
+def _answer(text: str | None) -> str:
+    """--answer, checked before anything runs."""
+    from jetbox.round.approval import QUIT, parse_answer
+
+    if text is None:
+        return ""
+    answer = parse_answer(text)
+    if answer is None or answer.verdict == QUIT:
+        raise UsageError(f"--answer {text!r}: give yes, no, no:REASON or always")
+    return text
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from jetbox.core.errors import MachineError, Paused
 from jetbox.model.base import Reply
+from jetbox.round.approval import ASK, gate, question_line
 from jetbox.round.context import describe_call, notices
 from jetbox.round.handler import Handler, Step
+from jetbox.round.run import pending_reply
 from jetbox.store import records as rec
+from jetbox.tools.specs import ToolResult
 
 if TYPE_CHECKING:
     from jetbox.round.run import Pending, Round, Run
-    from jetbox.tools.toolbox import ToolResult
 
 # Enough for a whole result the model is shown again after a resume or a compaction.
 MAX_LEDGER_OUTPUT = 20_000
@@ -23,37 +25,50 @@ NO_CALL = "No tool call in your reply. Reply with exactly one or more tool calls
 
 class Act(Handler):
     """Reads: the round's conversation, status and probes; a reply journaled before a crash
-    (the resumed round's `pending`), which is finished instead of asking the model again.
+    (records.journaled_reply), which is finished instead of asking the model again.
     Returns: the round with the request's note added to its conversation, the reply and
     the results of the calls this visit ran.
     Writes: a `model_reply` record before any call runs, then one `tool_result` per call
     (the toolbox adds its own intent/result records). Past the timebox between two calls it
-    pauses, leaving the rest of the reply to the resume."""
+    pauses, leaving the rest of the reply to the resume.
+    A call the `approve` setting puts to a person (approval.gate) ends the visit with `ask`,
+    where machine.yaml routes it (to Approve, which comes back here): the question is
+    journaled first, and the reply continues from that call once it is answered."""
 
     outcomes = ("acted",)
+    optional_outcomes = (ASK,)
 
     def run(self, run: Run, now: Round) -> Step:
-        pending = now.pending
+        # A reply journaled in this visit (before a crash, or before a person's answer): the
+        # journal says how far its calls got, and the model is not asked again.
+        pending = pending_reply(run.records(), now.status.state)
+        results: list[ToolResult] = []
         if pending is not None:
-            reply, start = pending.reply, pending.journal.next_index
+            reply, seq, start = pending.reply, pending.journal.reply["seq"], \
+                pending.journal.next_index
+            if now.reply is not None:  # back from a question: the results so far travel on
+                results = list(now.results)
             run.event(now, f"resuming a journaled reply at call {start + 1}: no new model call")
         else:
             now = request(run, now)
-            reply, start = self._ask(run, now), 0
+            (reply, seq), start = self._ask(run, now), 0
         if not reply.tool_calls and start == 0:
             run.ledger.append(rec.TOOL_RESULT, round=now.round, index=0, name=rec.NO_CALL,
                               arguments={}, ok=False, refused=False, output=NO_CALL)
-        results = []
         for index in range(start, len(reply.tool_calls)):
             if index > start:
                 self._check_timebox(run, index, len(reply.tool_calls))
             call = reply.tool_calls[index]
-            result = self._replay(run, call.name, pending) if index == start else None
-            if result is None:
-                result = run.toolbox.dispatch(call.name, call.arguments, now.round)
+            gated = gate(run, now, seq, index, call)
+            if gated == ASK:  # status.txt shows the question from the move to Approve on
+                return ASK, replace(now, reply=reply, results=tuple(results)).with_status(
+                    approve=question_line(call))
+            result = gated if isinstance(gated, ToolResult) else \
+                self._replay(run, call.name, pending) if index == start else None
+            result = result or run.toolbox.dispatch(call.name, call.arguments, now.round)
             results.append(result)
-            self._record(run, now, index, call.arguments, result)
-        return "acted", replace(now, reply=reply, results=tuple(results), pending=None)
+            self._record(run, now, index, call.arguments, result, declined=gated is not None)
+        return "acted", replace(now, reply=reply, results=tuple(results))
 
     @staticmethod
     def _check_timebox(run: Run, index: int, total: int) -> None:
@@ -64,16 +79,17 @@ class Act(Handler):
                          f"{index + 1}-{total} of the model's reply run on resume")
 
     @staticmethod
-    def _ask(run: Run, now: Round) -> Reply:
+    def _ask(run: Run, now: Round) -> tuple[Reply, int]:
+        """The model's reply, journaled (with its seq) before any of its calls runs."""
         assert now.conversation is not None
         run.event(now, f"asking {run.model.name}")
         reply = run.model.chat(now.conversation.messages(), run.toolbox.specs())
-        run.ledger.append(rec.MODEL_REPLY, round=now.round, **reply.to_record())
+        journaled = run.ledger.append(rec.MODEL_REPLY, round=now.round, **reply.to_record())
         run.event(now, f"{run.model.name} replied in {reply.duration_s:.1f} s (load "
                   f"{reply.load_s:.1f} s, first token {reply.first_token_s:.1f} s; "
                   f"{reply.prompt_tokens} tokens in, {reply.output_tokens} out, "
                   f"{len(reply.tool_calls)} calls)")
-        return reply
+        return reply, journaled["seq"]
 
     @staticmethod
     def _replay(run: Run, name: str, pending: Pending | None) -> ToolResult | None:
@@ -83,11 +99,15 @@ class Act(Handler):
         return run.toolbox.replay(name, pending.journal.intent, pending.journal.result)
 
     @staticmethod
-    def _record(run: Run, now: Round, index: int, arguments: Any, result: ToolResult) -> None:
+    def _record(run: Run, now: Round, index: int, arguments: Any, result: ToolResult,
+                declined: bool = False) -> None:
+        """One tool_result; `declined`: a person refused the call, which never ran."""
         run.ledger.append(rec.TOOL_RESULT, round=now.round, index=index, name=result.name,
                           arguments=arguments, ok=result.ok, refused=result.refused,
-                          changed=result.changed, output=result.output[:MAX_LEDGER_OUTPUT])
-        verdict = "ok" if result.ok else "refused" if result.refused else "failed"
+                          changed=result.changed, output=result.output[:MAX_LEDGER_OUTPUT],
+                          **({"declined": True} if declined else {}))
+        verdict = "ok" if result.ok else "declined" if declined else \
+            "refused" if result.refused else "failed"
         run.event(now, f"{describe_call(result.name, arguments)} -> {verdict}")
 
 

@@ -129,7 +129,7 @@ def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> 
                 "sha256": "x"}]
     run = make_run(tmp_path, journal)  # the model would fail the test if asked
     resumed = resumed_round(run, round_at("Act").status)
-    assert resumed.pending is not None and resumed.report is None, "no probe: a reply to finish"
+    assert resumed.report is None, "no probe: the state finishes a journaled reply"
     outcome, now = Act().run(run, resumed)
     assert outcome == "acted" and len(now.results) == 1 and now.results[0].changed
     assert (tmp_path / "b.py").read_text() == "B" and not (tmp_path / "a.py").exists()

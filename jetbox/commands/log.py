@@ -37,7 +37,8 @@ def _reply(r: Record) -> str:
 
 
 def _tool_result(r: Record) -> str:
-    verdict = "ok" if r.get("ok") else "refused" if r.get("refused") else "failed"
+    verdict = "ok" if r.get("ok") else "declined" if r.get("declined") else \
+        "refused" if r.get("refused") else "failed"
     first = str(r.get("output", "")).splitlines()[:1]
     return (f"{describe_call(r['name'], r.get('arguments'))} -> {verdict}"
             + (f": {first[0][:80]}" if first and verdict != "ok" else ""))
@@ -56,6 +57,10 @@ LINES: dict[str, Callable[[Record], str]] = {
     rec.REFLECTION: lambda r: f"status {r['status']}"
     + (f"; warning: {r['warning']}" if r.get("warning") else ""),
     rec.COMPACTION: lambda r: f"context compacted ({r['reason']}; {r['chars']} chars)",
+    rec.APPROVAL: lambda r: f"approval mode: {r['mode']}",
+    rec.QUESTION: lambda r: f"ASKED the person: {r['line']}",
+    rec.ANSWER: lambda r: f"ANSWERED {r['answer']}" + (f": {r['reason']}" if r.get("reason")
+                                                       else "") + f" (via {r['via']})",
     rec.PAUSED: lambda r: f"PAUSED: {r['reason']}",
     rec.INTERRUPTED: lambda r: "interrupted (Ctrl-C)",
     rec.ERROR: lambda r: f"ERROR: {r['error']}",

@@ -39,10 +39,11 @@ class Paused(JetboxError):
 
     exit_code = EXIT_PAUSED
 
-    def __init__(self, reason: str, status: str = "yellow") -> None:
+    def __init__(self, reason: str, status: str = "yellow", now: object = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.now = now  # a handler that pauses: the round as it leaves it (its status kept)
 
 
 class ModelUnavailable(JetboxError):
@@ -72,6 +73,6 @@ exit codes:
   1    anything else (an internal error; details in agent.log)
   2    usage or configuration error (bad flags, machine.yaml, status.txt, ledger)
   3    paused at a limit (rounds, timebox) or a guard (loop, no progress,
-       malformed calls); run again to resume
+       malformed calls), or waiting for a person's approval; run again to resume
   4    the model server is unreachable or the model is missing; run again to resume
   {EXIT_INTERRUPTED}  interrupted with Ctrl-C; state saved, run again to resume"""

@@ -29,6 +29,7 @@ from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
 from jetbox.model.factory import ollama_factory
+from jetbox.round.approval import approval_mode, start_warnings
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
 from jetbox.spec.config import Settings, resolve_settings
@@ -58,6 +59,7 @@ class RunRequest:
     quiet: bool = False
     verbose: bool = False
     trust_config: bool = False  # accept configuration that changed during the run
+    answer: str = ""  # --answer: the person's answer to the question the run waits on
 
 
 class Engine:
@@ -94,9 +96,10 @@ class Engine:
                 raise Paused(rec.guard_reason(self.run.records()), status="red")
             self._check_limits(state)
             outcome = self._step(state, handler)
-            if outcome not in handler.outcomes:
+            declared = (*handler.outcomes, *handler.optional_outcomes)
+            if outcome not in declared:
                 raise MachineError(f"handler of `{state}` returned `{outcome}`, which it does not "
-                                   f"declare (it declares {list(handler.outcomes)})")
+                                   f"declare (it declares {list(declared)})")
             if not self.trigger(outcome):
                 raise MachineError(f"no transition from `{state}` on `{outcome}` has its "
                                    f"conditions met; add an unconditional one in {spec.path}")
@@ -208,14 +211,18 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     status = begin(request.goal, request.fresh, c.spec, c.ledger, status_file,
                    c.python.describe())
     c.trust.record(c.ledger)
+    settings = approval_mode(c.settings, (request.cli_settings or {}).get("approve") is not None,
+                             c.ledger.current_run(), c.ledger)
     strays = reap_strays(c.workspace.root)
     if strays:
         c.ledger.append(rec.STRAYS_KILLED, pids=strays)
     display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
-    factory = (model_factory or ollama_factory)(c.settings, display)
-    run = Run(c.settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
+    factory = (model_factory or ollama_factory)(settings, display)
+    run = Run(settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
               display, factory, c.spec.compaction,
-              session_start=session_start)
+              session_start=session_start, answer=request.answer)
+    for warning in start_warnings(run):
+        display.warn(warning)
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
         display.event(f"configuration accepted ({c.trust.reason})")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
@@ -236,6 +243,7 @@ def execute(engine: Engine) -> int:
         summary(engine, "done")
         return code
     except Paused as pause:
+        engine.now = pause.now if isinstance(pause.now, Round) else engine.now
         engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", rec.PAUSED,
                     reason=pause.reason)
         run.display.event(f"paused: {pause.reason}")

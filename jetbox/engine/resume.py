@@ -129,8 +129,7 @@ def resumed_round(run: Run, status: Status) -> Round:
     now = Round(status)
     if status.state == run.spec.initial:
         return now
-    pending = pending_reply(run.records(), status.state)
-    if pending is not None:
-        return replace(now, pending=pending)
+    if pending_reply(run.records(), status.state) is not None:
+        return now
     now = run.judged(now, run.prober.run(None))
     return replace(now, conversation=compact(run, now))

@@ -22,6 +22,9 @@ class Handler:
     """
 
     outcomes: ClassVar[tuple[str, ...]] = ("next",)
+    # Outcomes returned only where machine.yaml routes them (spec.routes): Act's `ask`
+    # leads to Approve while that state is wired in, and removing it turns approval off.
+    optional_outcomes: ClassVar[tuple[str, ...]] = ()
 
     def run(self, run: Run, now: Round) -> Step:
         raise NotImplementedError

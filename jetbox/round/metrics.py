@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jetbox.store import records as rec
+from jetbox.store.questions import Tally
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -72,6 +73,9 @@ def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:
                           f"{len(whole.files_written)} in the run"),
         ("commands run", f"{c.commands} this session"),
         ("refusals", f"{c.refusals} this session"),
+        *([("approvals", f"{Tally.of(session).line()} this session; "
+                         f"{Tally.of(records).asked} asked in the run")]
+          if run.settings.approve != "never" or Tally.of(records).asked else []),
         ("verdict", now.verdict.line if now.verdict else "not probed"),
         ("python", run.prober.python.describe() if run.prober.python else "Jetbox's own"),
         ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),

@@ -37,7 +37,6 @@ class Round:
     conversation: Conversation | None = None  # Compact's: the request so far, folded
     reply: Reply | None = None  # Act's: the latest reply, until Compact folds it in
     results: tuple[ToolResult, ...] = ()  # Act's: what its calls returned
-    pending: Pending | None = None  # the resume's: a journaled reply Act must finish
 
     @property
     def round(self) -> int:
@@ -64,6 +63,7 @@ class Run:
     compaction: CompactionPolicy
     started: float = field(default_factory=time.monotonic)
     session_start: int = 0  # the seq of the last record before this invocation
+    answer: str = ""  # `--answer`: for the question the run was waiting on when it started
 
     @cached_property
     def model(self) -> Model:

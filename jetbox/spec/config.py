@@ -11,6 +11,7 @@ from typing import Any
 from jetbox.core.errors import ConfigError
 
 DEFAULT_MODEL = "gpt-oss:20b"
+APPROVE_MODES = ("never", "commands", "changes", "all")
 
 
 def _setting(default: Any, help: str, env: str | None = None) -> Any:
@@ -57,6 +58,12 @@ class Settings:
                                "with a red status.")
     stall_limit: int = _setting(8, "Rounds without progress (no file changed, no fewer "
                                 "failures) before the run pauses with a red status.")
+    approve: str = _setting("never", "Which calls a person approves first (state Approve): "
+                            "never, commands (run_cmd), changes (also writes, edits, "
+                            "deletes) or all.")
+    approve_skip: tuple[str, ...] = _setting((), "Commands never asked about: a list (or "
+                                             "comma-separated) of argv prefixes, e.g. "
+                                             "[\"pytest -q\", \"ruff check\"].")
 
     @classmethod
     def names(cls) -> list[str]:
@@ -75,6 +82,8 @@ def _convert(name: str, value: Any, source: str) -> Any:
     spec = next(f for f in fields(Settings) if f.name == name)
     kind = type(spec.default) if spec.default is not MISSING else str
     try:
+        if kind is tuple:
+            return _string_list(value)
         if kind is bool:
             return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
         if kind is int and isinstance(value, float) and not value.is_integer():
@@ -82,6 +91,14 @@ def _convert(name: str, value: Any, source: str) -> Any:
         return kind(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
         raise ConfigError(f"{source}: `{name}` must be a {kind.__name__}, got {value!r}") from None
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    """A list setting: a list of strings, or one string of comma-separated items."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise TypeError(value)
+    return tuple(i.strip() for i in items if i.strip())
 
 
 def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
@@ -145,7 +162,8 @@ def resolve_settings(
 
 
 def validate(settings: Settings) -> Settings:
-    choices = {"protocol": ("auto", "tools", "json"), "sandbox": ("auto", "bwrap", "none")}
+    choices = {"protocol": ("auto", "tools", "json"), "sandbox": ("auto", "bwrap", "none"),
+               "approve": APPROVE_MODES}
     for name, allowed in choices.items():
         if getattr(settings, name) not in allowed:
             raise ConfigError(f"`{name}` must be one of {', '.join(allowed)}, "
@@ -169,6 +187,6 @@ def settings_table() -> str:
     rows = ["| setting | default | environment | meaning |", "|---|---|---|---|"]
     for spec in fields(Settings):
         env = ", ".join(f"`{name}`" for name in _env_names(spec.name))
-        default = spec.default if spec.default != "" else "(empty)"
+        default = spec.default if spec.default not in ("", ()) else "(empty)"
         rows.append(f"| `{spec.name}` | `{default}` | {env} | {spec.metadata['help']} |")
     return "\n".join(rows)

@@ -67,6 +67,12 @@ class MachineSpec:
     def is_pause(self, name: str) -> bool:
         return self.state(name).pause
 
+    def routes(self, state: str, trigger: str) -> bool:
+        """Whether some transition leaves `state` on `trigger` (a handler's optional outcome
+        is only returned where the machine routes it)."""
+        return any(t.trigger == trigger and (state in t.sources or t.sources == ("*",))
+                   for t in self.transitions)
+
     def transitions_config(self) -> list[dict[str, Any]]:
         """The transitions in `transitions.Machine(transitions=...)` form."""
         return [{

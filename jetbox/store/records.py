@@ -1,10 +1,10 @@
 """Every kind of ledger record, and the named questions Jetbox asks of them.
 
 The ledger (ledger.py) stores records; this module is the one place that knows their kinds
-and fields. Handlers, resume and the summaries call these queries instead of scanning
-records themselves, so a kind is changed in one place. Each query takes the records to look
-at (usually `ledger.current_run()`), oldest first, so it can be tested on a plain list.
-"""
+and fields (questions.py: those of a person's answers). Handlers, resume and the summaries
+call these queries instead of scanning records, so a kind is changed in one place. Each
+query takes the records (usually `ledger.current_run()`), oldest first, so a plain list
+tests it."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ MODEL_REPLY = "model_reply"
 TOOL_RESULT = "tool_result"
 REFLECTION = "reflection"
 ROUND = "round"
+# A person in the loop (questions.py): the run's mode, a call put to them, their answer.
+APPROVAL, QUESTION, ANSWER = "approval_mode", "approval_asked", "approval_answered"
 # The toolbox's journal: an intent before an action, its result after.
 INTENT = "intent"
 RESULT = "result"
@@ -101,13 +103,9 @@ def acted_since_probe(records: Records) -> bool:
 
 def latest_results(records: Records) -> list[Record]:
     """The tool results of the latest model reply."""
-    out: list[Record] = []
-    for record in reversed(records):
-        if record["kind"] == MODEL_REPLY:
-            break
-        if record["kind"] == TOOL_RESULT:
-            out.append(record)
-    return out[::-1]
+    at = next((i for i in range(len(records) - 1, -1, -1)
+               if records[i]["kind"] == MODEL_REPLY), -1)
+    return [r for r in records[at + 1:] if r["kind"] == TOOL_RESULT]
 
 
 def tool_results(records: Records) -> list[Record]:
@@ -218,8 +216,7 @@ def position(records: Records, initial: str) -> Position | None:
 
 
 def recent_status_shas(records: Records, window: int = 12) -> list[str]:
-    """The digests of the status.txt Jetbox wrote last, oldest first."""
-    return [r["status_sha"] for r in records[-window:] if "status_sha" in r]
+    return [r["status_sha"] for r in records[-window:] if "status_sha" in r]  # oldest first
 
 
 @dataclass(frozen=True)
@@ -234,9 +231,13 @@ class JournaledReply:
 
 
 def journaled_reply(records: Records, state: str) -> JournaledReply | None:
-    """The reply journaled since the run last entered `state`, if any."""
-    start = next((i for i in range(len(records) - 1, -1, -1)
-                  if records[i]["kind"] == TRANSITION and records[i]["dest"] == state), 0)
+    """The reply journaled since the run last entered `state` (a return from an answer
+    continues the visit the question interrupted), if any."""
+    start, answered = 0, False
+    for i, record in enumerate(records):
+        moved = record["kind"] == TRANSITION
+        start = i if moved and record["dest"] == state and not answered else start
+        answered = record["kind"] == ANSWER or (answered and not moved)
     at = next((i for i in range(start, len(records)) if records[i]["kind"] == MODEL_REPLY), None)
     if at is None:
         return None
@@ -275,9 +276,9 @@ def count(records: Records, kind: str, action: str | None = None) -> int:
 
 
 def tool_errors(records: Records) -> int:
-    """Tool calls that failed (refusals are counted apart)."""
-    return sum(r["kind"] == TOOL_RESULT and not r.get("ok") and not r.get("refused")
-               for r in records)
+    """Tool calls that failed (refusals, the tools' and a person's, are counted apart)."""
+    return sum(r["kind"] == TOOL_RESULT and not (r.get("ok") or r.get("refused")
+                                                or r.get("declined")) for r in records)
 
 
 def completed_rounds(records: Records, initial: str) -> int:

@@ -13,7 +13,8 @@ from jetbox.core.text import for_terminal
 # Keys that may appear on several lines, one item each (the seed: "one concept per line").
 # `Known:` lists test ids known to fail before the run (kept as the person wrote them).
 LIST_KEYS = ("Active", "Next", "Notes", "Known")
-KEYS = ("Goal", "Status", "Active", "Next", "Notes", "Known", "State", "Round")
+# `Approve:` holds the call a run waits on a person for; they answer on that line.
+KEYS = ("Goal", "Status", "Active", "Next", "Notes", "Known", "Approve", "State", "Round")
 MAX_NEXT = 4
 MAX_ACTIVE = 3
 MAX_ROUND_DIGITS = 9
@@ -39,9 +40,10 @@ class Status:
     state: str = ""
     round: int = 1
     known: tuple[str, ...] = ()
+    approve: str = ""  # the question waiting for a person, or their answer to it
 
     def __post_init__(self) -> None:
-        for name in ("goal", "status", "state"):
+        for name in ("goal", "status", "state", "approve"):
             object.__setattr__(self, name, one_line(getattr(self, name)))
         limits = {"active": MAX_ACTIVE, "next": MAX_NEXT, "notes": None, "known": None}
         for name, limit in limits.items():
@@ -64,6 +66,7 @@ class Status:
         lines += [f"Next: {item}" for item in self.next] or ["Next:"]
         lines += [f"Notes: {item}" for item in self.notes] or ["Notes:"]
         lines += [f"Known: {item}" for item in self.known]
+        lines += [f"Approve: {self.approve}"] if self.approve else []
         lines += [f"State: {self.state}", f"Round: {self.round}"]
         return "\n".join(lines) + "\n"
 
@@ -116,6 +119,7 @@ def parse(text: str, source: str = "status.txt") -> Status:
         state=(values["State"] or [""])[0],
         round=round_no,
         known=tuple(values["Known"]),
+        approve=(values["Approve"] or [""])[0],
     )
 
 

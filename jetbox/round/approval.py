@@ -1,0 +1,159 @@
+"""Which calls a person approves first (the `approve` setting), and how a question and its
+answer are written down. The asking itself is the Approve state's (states/approve.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from jetbox.model.base import ToolCall
+from jetbox.store import questions
+from jetbox.store import records as rec
+from jetbox.tools.policy import CommandRefused, program_name, split_command
+from jetbox.tools.specs import Refusal, ToolResult, checked_call
+
+if TYPE_CHECKING:
+    from jetbox.round.run import Round, Run
+    from jetbox.spec.config import Settings
+    from jetbox.store.ledger import Ledger
+
+ASK = "ask"  # Act's outcome that puts a call to a person, where machine.yaml routes it
+CHANGES = ("write_file", "edit_file", "delete", "delete_file")
+QUIT = "quit"
+MAX_LINE_CHARS = 240
+_ANSWER = re.compile(r"\s*(yes|y|no|n|always|a|quit|q)\b[\s:,.;-]*(?:because\b)?\s*(.*)\Z",
+                     re.IGNORECASE | re.DOTALL)
+_WORDS = {"y": questions.YES, "n": questions.NO, "a": questions.ALWAYS, "q": QUIT}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A person's answer: yes, no (with a reason the model is shown), always, or quit."""
+
+    verdict: str
+    reason: str = ""
+
+
+def parse_answer(text: str) -> Answer | None:
+    """`yes`, `no because it is slow`, `no: too slow`, `always`, `quit` (or their first
+    letters); None for anything else."""
+    match = _ANSWER.match(text or "")
+    if match is None:
+        return None
+    word = match.group(1).lower()
+    verdict = _WORDS.get(word, word)
+    return Answer(verdict, " ".join(match.group(2).split()) if verdict == questions.NO else "")
+
+
+def command_argv(arguments: Any) -> list[str] | None:
+    """A run_cmd call's argv with its program named as the policy names it (`pytest`, not
+    `pytest.exe`), or None when the toolbox would refuse it anyway."""
+    try:
+        argv = split_command(checked_call("run_cmd", arguments)["cmd"])
+        return [program_name(argv[0]), *argv[1:]]
+    except (Refusal, CommandRefused):
+        return None
+
+
+def skipped(argv: list[str], skip: tuple[str, ...]) -> bool:
+    """Whether an `approve_skip` entry is a prefix of argv, word by word."""
+    for entry in skip:
+        words = shlex.split(entry)
+        if words and [program_name(words[0]), *words[1:]] == argv[:len(words)]:
+            return True
+    return False
+
+
+def needs_approval(mode: str, skip: tuple[str, ...], call: ToolCall) -> bool:
+    """`commands`: run_cmd; `changes`: also writes, edits and deletes; `all`: every call.
+    A call the toolbox refuses anyway is only asked about under `all`."""
+    if mode == "never":
+        return False
+    if call.name == "run_cmd":
+        argv = command_argv(call.arguments)
+        return mode == "all" if argv is None else not skipped(argv, skip)
+    if call.name in CHANGES and mode == "changes":
+        return _well_formed(call)
+    return mode == "all"
+
+
+def _well_formed(call: ToolCall) -> bool:
+    try:
+        checked_call(call.name, call.arguments)
+    except Refusal:
+        return False
+    return True
+
+
+def call_kind(call: ToolCall) -> str:
+    """What `always` approves: commands of one program, or one tool."""
+    argv = command_argv(call.arguments) if call.name == "run_cmd" else None
+    return f"run_cmd {argv[0]}" if argv else call.name
+
+
+def question_line(call: ToolCall) -> str:
+    """The call as status.txt's `Approve:` line shows it, e.g. `run_cmd ["pytest", "-q"]`."""
+    argv = command_argv(call.arguments) if call.name == "run_cmd" else None
+    args = call.arguments if isinstance(call.arguments, dict) else {}
+    if argv is not None:
+        text = f"run_cmd {json.dumps(argv, ensure_ascii=False)}"
+    elif call.name in CHANGES and isinstance(args.get("path"), str):
+        size = f" ({len(args['content'])} chars)" if isinstance(args.get("content"), str) else ""
+        text = f"{call.name} {args['path']}{size}"
+    else:
+        text = f"{call.name} {json.dumps(call.arguments, ensure_ascii=False)}"
+    return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS - 3] + "..."
+
+
+def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
+         ) -> ToolResult | str | None:
+    """Before Act runs call `index` of a journaled reply: None to run it, ASK to put it to
+    a person first (the question journaled once), or the result a refusal gives the model."""
+    state = now.status.state
+    if not run.spec.routes(state, ASK) or \
+            not needs_approval(run.settings.approve, run.settings.approve_skip, call):
+        return None
+    records = run.records()
+    question = questions.question_for(records, reply_seq, index)
+    answer = None if question is None else questions.answer_to(records, question["seq"])
+    if answer is None and question is None and call_kind(call) in questions.always_kinds(records):
+        return None
+    if question is None:
+        run.ledger.append(rec.QUESTION, round=now.round, reply=reply_seq, index=index,
+                          name=call.name, arguments=call.arguments, call_kind=call_kind(call),
+                          line=question_line(call))
+    if answer is None:
+        return ASK
+    if answer["answer"] == questions.NO:
+        reason = answer.get("reason") or "no reason given"
+        return ToolResult(call.name, False, f"the person refused: {reason}")
+    return None
+
+
+def approval_mode(settings: Settings, given: bool, run_records: rec.Records,
+                  ledger: Ledger) -> Settings:
+    """The settings with the run's approval mode: a mode set (flag, environment, config)
+    is recorded; else, on resume, the one recorded holds, so a resumed run is not
+    silently let off its questions. `--approve never` (given) turns them off."""
+    recorded = questions.run_mode(run_records)
+    if not given and settings.approve == "never" and recorded is not None:
+        return replace(settings, approve=recorded)
+    if settings.approve != (recorded or "never"):
+        ledger.append(rec.APPROVAL, mode=settings.approve)
+    return settings
+
+
+def start_warnings(run: Run) -> list[str]:
+    """What a person should know as the run starts: approval asked for but not wired into
+    machine.yaml, or an `--answer` with no question waiting for it."""
+    warnings = []
+    if run.settings.approve != "never" and not any(t.trigger == ASK
+                                                   for t in run.spec.transitions):
+        warnings.append(f"approve={run.settings.approve}, but {run.spec.path} has no `ask` "
+                        f"transition (the Approve state): no call will be put to you")
+    if run.answer and questions.open_question(run.records()) is None:
+        warnings.append(f"--answer {run.answer}: no question is waiting; ignored")
+    return warnings

@@ -1,0 +1,92 @@
+"""A question on the person's terminal: the call shown readably (a command as its argv, a
+write or an edit as the unified diff it would make, coloured where the terminal can), and
+their answer read back. Everything shown passes for_terminal: it comes from the model."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from jetbox.core.display import Display
+from jetbox.core.fsutil import read_bounded
+from jetbox.core.text import for_terminal
+from jetbox.round.approval import QUIT, Answer, command_argv, parse_answer
+from jetbox.tools.paths import PathRefused, jail
+from jetbox.tools.textfile import EditRefused, locate
+
+MAX_DIFF_LINES = 120
+MAX_PREVIEW_BYTES = 2_000_000
+COLOURS = {"+": "\x1b[32m", "-": "\x1b[31m", "@": "\x1b[36m"}
+PROMPT = "[y]es / [n]o (or: no because ...) / [a]lways for {kind} this run / [q]uit: "
+
+
+def on_terminal(display: Display, stdin: TextIO | None = None) -> bool:
+    """A person can answer here: both what they read and what they type are a terminal."""
+    stdin = stdin or sys.stdin
+    return bool(stdin is not None and stdin.isatty() and display.stream.isatty())
+
+
+def preview(workspace: Path, name: str, arguments: Any) -> list[str]:
+    """What the call would do, as lines: the argv of a command, the diff of a change."""
+    args = arguments if isinstance(arguments, dict) else {}
+    try:
+        if name == "run_cmd":
+            argv = command_argv(arguments)
+            return [f"$ {shlex.join(argv)}" if argv else f"cmd: {arguments!r}"]
+        if name in ("write_file", "edit_file", "delete", "delete_file"):
+            return _diff(workspace, name, args)
+    except (PathRefused, EditRefused, OSError, UnicodeDecodeError, ValueError) as exc:
+        return [f"(no preview: {exc}; the tool will say so too)"]
+    return json.dumps(arguments, ensure_ascii=False, indent=1).splitlines()
+
+
+def _diff(workspace: Path, name: str, args: dict[str, Any]) -> list[str]:
+    target = jail(workspace, args.get("path"), for_write=True)
+    exists = target.absolute.is_file()
+    before = read_bounded(target.absolute, MAX_PREVIEW_BYTES)[0].decode("utf-8") if exists \
+        else ""
+    if name == "edit_file":
+        after = locate(before, str(args.get("old", "")), str(args.get("new", "")),
+                       target.relative).after
+    else:
+        after = "" if name.startswith("delete") else str(args.get("content", ""))
+    old_name = f"a/{target.relative}" if exists else "/dev/null"
+    new_name = "/dev/null" if name.startswith("delete") else f"b/{target.relative}"
+    lines = [line.rstrip("\r\n") for line in difflib.unified_diff(
+        before.splitlines(keepends=True), after.splitlines(keepends=True), old_name, new_name)]
+    more = len(lines) - MAX_DIFF_LINES
+    return lines[:MAX_DIFF_LINES] + ([f"... {more} more lines"] if more > 0 else []) \
+        or ["(no change)"]
+
+
+def coloured(lines: list[str], stream: TextIO) -> list[str]:
+    """Diff lines, escaped, and coloured when the stream is a terminal that wants colour."""
+    safe = [for_terminal(line) for line in lines]
+    if not stream.isatty() or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return safe
+    return [f"{COLOURS[line[0]]}{line}\x1b[0m" if line[:1] in COLOURS
+            and not line.startswith(("+++", "---")) else line for line in safe]
+
+
+def ask(display: Display, question: dict[str, Any], mode: str, workspace: Path,
+        stdin: TextIO | None = None) -> Answer:
+    """Show the call and read an answer until it is one; end of input means quit."""
+    stdin = stdin or sys.stdin
+    shown = coloured(preview(workspace, question["name"], question.get("arguments")),
+                     display.stream)
+    display.permanent(f"Jetbox asks before this call (approve={mode}): "
+                      f"{for_terminal(question['line'])}")
+    display.stream.write("\n".join(f"  {line}" for line in shown) + "\n")
+    while True:
+        display.stream.write(PROMPT.format(kind=for_terminal(question["call_kind"])))
+        display.stream.flush()
+        line = stdin.readline()
+        answer = parse_answer(line) if line else Answer(QUIT)
+        if answer is not None:
+            return answer
+        display.stream.write("please answer y, n (optionally with a reason), a or q\n")

@@ -1,0 +1,60 @@
+"""A person in the loop, as the ledger holds it: the calls put to them and their answers.
+
+Act journals a `approval_asked` record (the model reply's seq and the call's index in it)
+before the run moves to Approve; Approve journals one `approval_answered` record naming the
+question. A call therefore has at most one question and one answer, whatever crashes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jetbox.store.records import ANSWER, APPROVAL, QUESTION, Record, Records, last
+
+YES, NO, ALWAYS = "yes", "no", "always"
+
+
+def run_mode(records: Records) -> str | None:
+    """The approval mode the run was last given (it holds on resume unless given again)."""
+    record = last(records, APPROVAL)
+    return str(record["mode"]) if record else None
+
+
+def question_for(records: Records, reply_seq: int, index: int) -> Record | None:
+    """The question about call `index` of the reply journaled as `reply_seq`, if asked."""
+    return next((r for r in records if r["kind"] == QUESTION and r.get("reply") == reply_seq
+                 and r.get("index") == index), None)
+
+
+def answer_to(records: Records, question_seq: int) -> Record | None:
+    """The answer a person gave to the question journaled as `question_seq`, if any."""
+    return next((r for r in records if r["kind"] == ANSWER and r.get("asked") == question_seq),
+                None)
+
+
+def open_question(records: Records) -> Record | None:
+    """The newest question, if it has no answer yet."""
+    question = last(records, QUESTION)
+    return question if question is not None and answer_to(records, question["seq"]) is None \
+        else None
+
+
+def always_kinds(records: Records) -> set[str]:
+    """The kinds of call a person approved for the rest of the run (`always`)."""
+    return {str(r.get("call_kind")) for r in records
+            if r["kind"] == ANSWER and r.get("answer") == ALWAYS}
+
+
+@dataclass(frozen=True)
+class Tally:
+    asked: int
+    approved: int
+    refused: int
+
+    @classmethod
+    def of(cls, records: Records) -> Tally:
+        answers = [r.get("answer") for r in records if r["kind"] == ANSWER]
+        return cls(sum(r["kind"] == QUESTION for r in records),
+                   sum(a in (YES, ALWAYS) for a in answers), answers.count(NO))
+
+    def line(self) -> str:
+        return f"{self.asked} asked, {self.approved} approved, {self.refused} refused"
