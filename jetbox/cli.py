@@ -47,6 +47,9 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                         "workspace, else Jetbox's own)")
     p.add_argument("--known-failures", metavar="IDS",
                    help="comma-separated pytest ids known to fail; they do not block a finish")
+    p.add_argument("--allow-test-changes", action="store_true", default=None,
+                   help="let the run remove, skip or deselect tests and change test config "
+                        "(for a goal that asks for it); the summary lists each change")
     p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
     p.add_argument("--trust-config", action="store_true",
                    help="accept machine.yaml or [tool.jetbox] changes made since the run "
@@ -153,7 +156,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
                     "timebox_s": args.timebox_s, "sandbox": args.sandbox, "python": args.python,
-                    "known_failures": args.known_failures}
+                    "known_failures": args.known_failures,
+                    "allow_test_changes": args.allow_test_changes}
     request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,

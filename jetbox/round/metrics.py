@@ -61,6 +61,7 @@ def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:
     whole = RunMetrics.from_records(records, time.time())
     c = RunMetrics.from_records(session, time.time())
     initial = run.spec.initial
+    verdict = run.verdict(now) if now.report else None
     return [
         ("exit reason", reason),
         ("rounds completed", f"{rec.completed_rounds(session, initial)} this session, "
@@ -72,7 +73,8 @@ def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:
                           f"{len(whole.files_written)} in the run"),
         ("commands run", f"{c.commands} this session"),
         ("refusals", f"{c.refusals} this session"),
-        ("verdict", run.verdict(now).line if now.report else "not probed"),
+        ("verdict", verdict.line if verdict else "not probed"),
+        ("changed", verdict.changes if verdict and verdict.changes else "not probed"),
         ("python", run.prober.python.describe() if run.prober.python else "Jetbox's own"),
         ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),
     ]

@@ -79,7 +79,11 @@ class Run:
 
     def probed(self, now: Round) -> Round:
         """The round with probe results, probing now if this invocation has none yet."""
-        return now if now.report is not None else replace(now, report=self.prober.run(None))
+        if now.report is not None:
+            return now
+        record = rec.last(self.records(), rec.BASELINE)
+        pinned = Baseline.from_record(record).config if record is not None else None
+        return replace(now, report=self.prober.run(None, pinned=pinned))
 
     def baseline(self, now: Round) -> Baseline:
         """What the first probe of this run saw (recorded by Probe)."""
@@ -98,4 +102,4 @@ class Run:
         no new ruff findings, every test passing but those a person marked known."""
         assert now.report is not None, "call run.probed(now) first"
         return judge(now.report, self.baseline(now), self.known_failures(now.status),
-                     now.status.goal)
+                     now.status.goal, self.settings.allow_test_changes)
