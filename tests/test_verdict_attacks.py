@@ -59,7 +59,8 @@ SKIP = "import pytest\n\n\n@pytest.mark.{}\ndef test_sub"
 DESELECT_HOOK = ("def pytest_collection_modifyitems(config, items):\n"
                  "    items[:] = [i for i in items if i.name != 'test_sub']\n")
 HIDDEN_BY = {
-    "deleted": (write("tests/test_calc.py", TESTS.split("\n\n\ndef test_sub")[0] + "\n"),
+    "deleted": (write("tests/test_calc.py", TESTS.split("\n\n\ndef test_sub")[0]
+                      .replace("add, sub", "add") + "\n"),
                 "gone: deleted"),
     "skip": (Call("edit_file", {"path": "tests/test_calc.py", "old": "def test_sub",
                                 "new": SKIP.format("skip")}), "(skipped)"),
@@ -90,7 +91,7 @@ def test_1_a_failing_test_that_no_longer_runs_is_unresolved(workspace: Path, tri
 def test_2_a_passing_test_marked_xfail_is_a_regression(workspace: Path) -> None:
     calc_project(workspace)
     mark = Call("write_file", {"path": "tests/test_calc.py", "content": TESTS.replace(
-        "\ndef test_", "\n@pytest.mark.xfail\ndef test_").replace("from calc", "import pytest\n"
+        "\ndef test_", "\n@pytest.mark.xfail\ndef test_").replace("from calc", "import pytest\n\n"
                                                                    "from calc")})
     break_add = Call("edit_file", {"path": "calc.py", "old": "return a + b\n\n",
                                    "new": "return a * b\n\n"})
