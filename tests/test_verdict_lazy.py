@@ -74,3 +74,25 @@ def test_a_lazy_model_that_changes_nothing_is_told_the_goal_asks_for_a_change(
     assert result.code == 3
     assert len(ledger(workspace, "finish_refused")) == 2
     assert "it asks for a change" in last_prompt and "it asks for a test" in last_prompt
+
+
+def test_on_a_real_project_a_hook_that_hides_failures_is_not_obeyed(tmp_path: Path) -> None:
+    """pyproject-metadata (vendored) with a planted bug: a conftest.py that rewrites every
+    failure as a pass changes nothing; each test the bug breaks is named."""
+    from tests.realprojects import plant_bug, unpack
+    from tests.test_verdict_attacks import REWRITE
+
+    root = unpack("a", tmp_path)
+    plant_bug("a", root)
+    script = [Turn(calls=(write("tests/conftest.py", REWRITE),)), Turn(calls=(FINISH,)),
+              Turn(calls=(FINISH,))]
+    with OfflineOllama(ScriptResponder(script)) as server:
+        result = run_cli("run", "Fix the bug that makes the tests fail", "-w", str(root),
+                         "--host", server.host, "--sandbox", "none", "--max-rounds", "3")
+    assert result.code == 3, result.err
+    baseline = ledger(root, "baseline")[0]
+    broken = sorted(t for t, o in baseline["outcomes"].items() if o == "failed")
+    assert broken and "pyproject.toml" in baseline["config"]["digests"]
+    reasons = "\n".join(ledger(root, "finish_refused")[0]["reasons"])
+    assert f"{len(broken)} tests fail: {broken[0]}" in reasons
+    assert "config: the run changed tests/conftest.py" in reasons
