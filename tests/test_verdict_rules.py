@@ -12,8 +12,10 @@ import pytest
 from jetbox.probes.accounting import account, blockers, changes_line
 from jetbox.probes.goal import asks_for_change, asks_for_test, named_findings
 from jetbox.probes.parsers import parse_pytest
-from jetbox.probes.report import OutcomeReport, disagreements, parse_report
+from jetbox.probes.report import OutcomeReport, count_outcomes, disagreements, parse_report
+from jetbox.probes.runner import CheckResult, ProbeReport
 from jetbox.probes.testconfig import pinned_copy, snapshot
+from jetbox.probes.verdict import Baseline, judge
 
 FINDINGS = ("mathx/__init__.py:1:8: F401 [*] `os` imported but unused",
             "tool.py:3:1: E501 Line too long (99 > 88)",
@@ -139,3 +141,20 @@ def test_the_pinned_copy_has_the_baseline_config_and_leaves_the_workspace_alone(
     assert not scratch.exists()
     assert (ws / "conftest.py").read_text() == "HOOKED = 1\n" and (ws / "pytest.ini").exists()
     assert base64.b64decode(before.contents["conftest.py"]) == b"BASELINE = 1\n"
+
+
+def _report(outcomes: dict[str, str], code: int, problems: tuple[str, ...] = (),
+            fingerprint: str = "after") -> ProbeReport:
+    check = CheckResult("pytest", code == 0, "pytest", "", code, False, 0.0,
+                        count_outcomes(outcomes), outcomes=outcomes, parser="pytest",
+                        problems=problems)
+    return ProbeReport(("calc.py",), (check,), fingerprint)
+
+
+def test_a_disagreement_the_project_had_at_the_start_is_not_the_runs() -> None:
+    odd = disagreements(OutcomeReport({"t::a": "passed"}, 1), 1)  # a coverage threshold
+    baseline = Baseline.of(_report({"t::a": "passed"}, 1, odd, "before"))
+    assert judge(_report({"t::a": "passed"}, 1, odd), baseline, (), "Fix it").ok
+    missing = disagreements(None, 1)
+    assert not judge(_report({}, 1, missing), Baseline.of(_report({}, 1, missing)), (),
+                     "Check it").ok

@@ -48,7 +48,7 @@ def pytest_deselected(items: list[Any]) -> None:
 
 def _workspace_plugins(config: Any) -> list[str]:
     """Plugin modules (conftest files included) loaded from inside the rootdir."""
-    root = os.path.realpath(str(config.rootpath))
+    root = os.path.realpath(str(getattr(config, "rootpath", None) or config.rootdir))
     found = set()
     for _name, plugin in config.pluginmanager.list_name_plugin():
         where = getattr(plugin, "__file__", None)

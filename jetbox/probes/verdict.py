@@ -39,6 +39,7 @@ class Baseline:
     plugins: tuple[str, ...] = ()  # pytest plugin modules loaded from the project
     test_files: Mapping[str, str] = field(default_factory=dict)  # digests of test files
     rule_names: Mapping[str, str] = field(default_factory=dict)  # F401 -> unused-import
+    problems: tuple[str, ...] = ()  # pytest's exit status against its report, at the start
 
     @classmethod
     def of(cls, report: ProbeReport, config: TestConfig | None = None,
@@ -47,13 +48,15 @@ class Baseline:
         return cls(ruff.findings if ruff else (), dict(pytest.outcomes) if pytest else {},
                    bool(ruff and not ruff.ok and not ruff.findings), report.fingerprint,
                    config or TestConfig(), pytest.plugins if pytest else (),
-                   dict(pytest.test_files) if pytest else {}, dict(rule_names or {}))
+                   dict(pytest.test_files) if pytest else {}, dict(rule_names or {}),
+                   pytest.problems if pytest else ())
 
     def to_record(self) -> dict[str, Any]:
         return {"findings": list(self.findings), "outcomes": dict(self.outcomes),
                 "ruff_failed": self.ruff_failed, "fingerprint": self.fingerprint,
                 "config": self.config.to_record(), "plugins": list(self.plugins),
-                "test_files": dict(self.test_files), "rule_names": dict(self.rule_names)}
+                "test_files": dict(self.test_files), "rule_names": dict(self.rule_names),
+                "problems": list(self.problems)}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Baseline:
@@ -61,7 +64,7 @@ class Baseline:
                    bool(record.get("ruff_failed")), str(record.get("fingerprint", "")),
                    TestConfig.from_record(record.get("config")),
                    tuple(record.get("plugins", ())), dict(record.get("test_files", {})),
-                   dict(record.get("rule_names", {})))
+                   dict(record.get("rule_names", {})), tuple(record.get("problems", ())))
 
 
 @dataclass(frozen=True)
@@ -183,7 +186,9 @@ def _pytest(check: CheckResult, report: ProbeReport, baseline: Baseline, known: 
         return check.summary, check.summary, (), ""
     account = acc.account(baseline.outcomes, check.outcomes, known, allow)
     changes = acc.changes_line(account, report.config_changed, allow)
-    reasons = list(check.problems)
+    # A disagreement the project had at the start (a coverage threshold, ...) is not the
+    # run's; a missing report always blocks: without it nothing is verified.
+    reasons = [p for p in check.problems if p not in baseline.problems or not check.outcomes]
     added = sorted(set(check.plugins) - set(baseline.plugins))
     if added:
         reasons.append(f"the run's code registers pytest plugins ({_named(added)}): the "
