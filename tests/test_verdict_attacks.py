@@ -229,3 +229,23 @@ def test_6_a_goal_that_only_asks_to_check_may_finish_unchanged(workspace: Path) 
     toolz_project(workspace)
     result = lazy(workspace, goal="Check that the tests pass")
     assert result.code == 0, result.err
+
+
+FAKE_PYTEST = ("import json, os, sys\n"
+               "folder = os.environ.get('PYTHONPATH', '')\n"
+               "if folder:\n"
+               "    with open(os.path.join(folder, 'outcomes.json'), 'w') as out:\n"
+               "        json.dump({'outcomes': {'tests/test_calc.py::test_add': 'passed',\n"
+               "                   'tests/test_calc.py::test_sub': 'passed'},\n"
+               "                   'exitstatus': 0, 'plugins': []}, out)\n"
+               "print('2 passed in 0.01s')\n")
+
+
+def test_4_a_workspace_module_that_answers_for_pytest_is_refused(workspace: Path) -> None:
+    """A `pytest.py` in the workspace runs instead of pytest under `python -m pytest` and
+    could write a report of its own; the verdict refuses while it is there."""
+    calc_project(workspace)
+    result = lazy(workspace, write("pytest.py", FAKE_PYTEST))
+    assert result.code != 0
+    assert "the workspace has `pytest.py`, which Python would import instead of pytest's " \
+           "own: remove it" in refusal(workspace)

@@ -119,3 +119,16 @@ def test_file_digests(root: Path, outcomes: Mapping[str, str]) -> dict[str, str]
 
     files = {test_id.split("::", 1)[0] for test_id in outcomes}
     return {f: file_digest(str(root / f))[:32] for f in sorted(files) if (root / f).is_file()}
+
+
+# `python -m pytest` puts the workspace first on sys.path: a module of these names there
+# answers instead of pytest, and could write any report it likes.
+PYTEST_MODULES = ("pytest", "_pytest", "pluggy", "py")
+
+
+def shadowing(root: Path) -> tuple[str, ...]:
+    """Why the workspace could answer for pytest itself, or ()."""
+    found = [name for module in PYTEST_MODULES for name in (f"{module}.py", module)
+             if (root / name).exists()]
+    return tuple(f"the workspace has `{name}`, which Python would import instead of "
+                 f"pytest's own: remove it" for name in found)

@@ -21,6 +21,7 @@ from jetbox.probes.report import (
     OutcomeReport,
     count_outcomes,
     disagreements,
+    shadowing,
     test_file_digests,
 )
 from jetbox.probes.testconfig import TestConfig, pinned_copy, snapshot
@@ -197,7 +198,10 @@ class Prober:
         if spec.parser == "pytest" and runs_own_parser(spec):
             with OutcomeChannel() as channel:
                 check = self._run_check(spec, {**env, **channel.env}, where, channel)
-                return replace(with_report(check, channel.read()), parser=spec.parser)
+                check = with_report(check, channel.read())
+            shadow = shadowing(where)
+            return replace(check, parser=spec.parser, ok=check.ok and not shadow,
+                           problems=(*check.problems, *shadow))
         return replace(self._run_check(spec, env, where), parser=spec.parser)
 
     def _run_check(self, spec: ProbeSpec, env: dict[str, str], where: Path,
