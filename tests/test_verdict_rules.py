@@ -32,6 +32,8 @@ RULES = {"F401": "unused-import", "E501": "line-too-long"}
     ("Make the tests pass", "", False),
     ("Tidy up", "", False),
     ("Write unit tests for slugify", "Write", True),
+    ("Check that mathx.add is tested, then make ruff and pytest pass.", "", False),
+    ("Call `add()` from main", "", False),
 ])
 def test_what_a_goal_asks_for(goal: str, verb: str, test: bool) -> None:
     assert asks_for_change(goal) == verb

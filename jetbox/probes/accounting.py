@@ -29,6 +29,7 @@ class Account:
     added: int
     removed: int
     skipped: int
+    added_ids: tuple[str, ...] = ()  # with their outcome: "tests/t.py::test_new (passed)"
 
 
 def named(items: Iterable[str], limit: int = NAMED) -> str:
@@ -59,8 +60,9 @@ def account(before: Mapping[str, str], now: Mapping[str, str], known: frozenset[
     removed = sum(now.get(t, "missing") in ("missing", "deselected") for t in before)
     skipped = sum(o in ("skipped", "xfailed", "xpassed") and before.get(t) != o
                   for t, o in now.items())
+    added = tuple(f"{t} ({o})" for t, o in sorted(now.items()) if t not in before)
     return Account(tuple(regressions), tuple(unresolved), failing, tuple(allowed),
-                   sum(t not in before for t in now), removed, skipped)
+                   len(added), removed, skipped, added)
 
 
 def blockers(acc: Account, before: Mapping[str, str]) -> list[str]:

@@ -13,11 +13,12 @@ from collections.abc import Iterable, Mapping
 
 # Verbs that ask for a change to the project. "make" and "check" are left out: "make the
 # tests pass" and "check that ruff is clean" may be met by a project that already does.
+# Not when the word is a name: `mathx.add`, `add()`, `add_one`.
 _CHANGE = re.compile(
-    r"\b(add|adds|adding|create|implement|fix|fixes|remove|delete|drop|rename|refactor|"
+    r"(?<![\w.`])(add|adds|adding|create|implement|fix|fixes|remove|delete|drop|rename|refactor|"
     r"change|update|write|replace|move|modify|edit|rewrite|convert|introduce|extend|"
     r"support|upgrade|migrate|port|document|annotate|split|merge|extract|inline|optimi[sz]e|"
-    r"correct|repair|resolve)\b", re.IGNORECASE)
+    r"correct|repair|resolve)(?![\w.(`])", re.IGNORECASE)
 _NEW_TEST = re.compile(
     r"\b(add|adds|adding|write|create|include|with|new|plus|cover)\b(\W+\w+){0,3}?\W+"
     r"(unit\s+|regression\s+)?(tests?|test\s+cases?)\b", re.IGNORECASE)

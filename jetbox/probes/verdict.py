@@ -77,6 +77,7 @@ class Verdict:
     new_findings: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()  # test ids not passing, known ones left out
     changes: str = ""              # "tests: 1 added, 0 removed, 0 skipped; config: unchanged"
+    added_tests: tuple[str, ...] = ()  # tests the run added, with their outcome
 
 
 def _check(report: ProbeReport, parser: str) -> CheckResult | None:
@@ -93,7 +94,7 @@ def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: s
     blockers: list[str] = []
     new_findings: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()
-    changes = ""
+    changes: tuple[str, tuple[str, ...]] = ("", ())
     for check in report.checks:
         if check.parser == "ruff":
             line, blocker, new_findings = _ruff(check, baseline)
@@ -113,7 +114,7 @@ def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: s
                         f"so put it back (do not change conftest.py, pytest or ruff settings "
                         f"to hide a test or a finding)")
     return Verdict(not blockers, "; ".join(parts), tuple(blockers), new_findings, failing,
-                   changes)
+                   *changes)
 
 
 def _goal_blockers(report: ProbeReport, baseline: Baseline, goal: str) -> list[str]:
@@ -181,11 +182,12 @@ def _ruff(check: CheckResult, baseline: Baseline) -> tuple[str, str, tuple[str, 
 
 
 def _pytest(check: CheckResult, report: ProbeReport, baseline: Baseline, known: frozenset[str],
-            goal: str, allow: bool) -> tuple[str, str, tuple[str, ...], str]:
+            goal: str, allow: bool) -> tuple[str, str, tuple[str, ...],
+                                             tuple[str, tuple[str, ...]]]:
     if check.timed_out:
-        return check.summary, check.summary, (), ""
+        return check.summary, check.summary, (), ("", ())
     account = acc.account(baseline.outcomes, check.outcomes, known, allow)
-    changes = acc.changes_line(account, report.config_changed, allow)
+    changes = acc.changes_line(account, report.config_changed, allow), account.added_ids
     # A disagreement the project had at the start (a coverage threshold, ...) is not the
     # run's; a missing report always blocks: without it nothing is verified.
     reasons = [p for p in check.problems if p not in baseline.problems or not check.outcomes]
@@ -234,6 +236,8 @@ def explain(report: ProbeReport, verdict: Verdict) -> str:
     more = f" ... and {hidden} more" if hidden else ""
     lines = [f"files ({len(report.files)}): " + (", ".join(shown) or "(none)") + more,
              verdict.line] + ([verdict.changes] if verdict.changes else [])
+    if verdict.added_tests:
+        lines.append(f"tests this run added: {acc.named(verdict.added_tests)}")
     if verdict.blockers:
         lines.append("Blocking a finish:")
         lines += [f"- {b}" for b in verdict.blockers]
