@@ -20,7 +20,7 @@ _CHANGE = re.compile(
     r"support|upgrade|migrate|port|document|annotate|split|merge|extract|inline|optimi[sz]e|"
     r"correct|repair|resolve)(?![\w.(`])", re.IGNORECASE)
 _NEW_TEST = re.compile(
-    r"\b(add|adds|adding|write|create|include|with|new|plus|cover)\b(\W+\w+){0,3}?\W+"
+    r"(?<![\w.`])(add|adds|adding|write|create|include|with|new|plus|cover)\b(\W+\w+){0,3}?\W+"
     r"(unit\s+|regression\s+)?(tests?|test\s+cases?)\b", re.IGNORECASE)
 _FIX_LINT = re.compile(r"\b(lint|ruff|finding|findings|warnings?|violations?)\b", re.IGNORECASE)
 _LINE = re.compile(r"\bline\s+(\d+)\b", re.IGNORECASE)
