@@ -160,3 +160,10 @@ def test_a_disagreement_the_project_had_at_the_start_is_not_the_runs() -> None:
     missing = disagreements(None, 1)
     assert not judge(_report({}, 1, missing), Baseline.of(_report({}, 1, missing)), (),
                      "Check it").ok
+
+
+def test_a_failing_test_deleted_with_every_other_test_is_unresolved() -> None:
+    baseline = Baseline.of(_report({"t::a": "failed"}, 1, fingerprint="before"))
+    verdict = judge(_report({}, 5), baseline, (), "Check the project")
+    assert not verdict.ok
+    assert "1 tests failed at the start and do not run now: t::a (gone" in verdict.blockers[0]

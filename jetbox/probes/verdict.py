@@ -108,7 +108,8 @@ def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: s
         if blocker:
             blockers.append(blocker)
     blockers += _goal_blockers(report, baseline, goal)
-    if report.config_changed and not allow_test_changes:
+    stuck = any(c.endswith("(could not be put back)") for c in report.config_changed)
+    if report.config_changed and (stuck or not allow_test_changes):
         blockers.append(f"config: the run changed {_named(report.config_changed)}; the "
                         f"verdict uses the test and lint configuration the run started with, "
                         f"so put it back (do not change conftest.py, pytest or ruff settings "
@@ -197,11 +198,9 @@ def _pytest(check: CheckResult, report: ProbeReport, baseline: Baseline, known: 
                        f"verdict does not accept plugins or hooks the run added")
     if not check.outcomes and not check.problems:
         line, reason = _no_tests(check, baseline, goal)
-        if reason:
-            reasons.append(reason)
-        regressions = len(account.regressions)
-        return line, _blocker(check, reasons + acc.blockers(account, baseline.outcomes)) \
-            if regressions or reasons else "", (), changes
+        reasons += [reason] if reason else []
+        return line, _blocker(check, reasons + acc.blockers(account, baseline.outcomes)), \
+            (), changes
     counts = ", ".join(f"{n} {w}" for w, n in check.counts.items() if w != "warnings") \
         or "nothing ran"
     known_failing = [t for t, o in check.outcomes.items() if o in FAILING and t in known]
