@@ -28,6 +28,7 @@ FIX_SUB = Call("edit_file", {"path": "calc.py", "old": "def sub(a, b):\n    retu
 
 def calc_project(ws: Path) -> Path:
     """add works, sub does not: test_add passes at the start, test_sub fails."""
+    ws.mkdir(exist_ok=True)
     (ws / "calc.py").write_text(CALC)
     (ws / "tests").mkdir()
     (ws / "tests" / "test_calc.py").write_text(TESTS)
@@ -249,3 +250,27 @@ def test_4_a_workspace_module_that_answers_for_pytest_is_refused(workspace: Path
     assert result.code != 0
     assert "the workspace has `pytest.py`, which Python would import instead of pytest's " \
            "own: remove it" in refusal(workspace)
+
+
+def test_3_a_plugin_a_test_module_registers_is_refused(workspace: Path) -> None:
+    """`pytest_plugins` in a test file is code, not configuration: it runs in the pinned
+    copy too, so the verdict refuses any plugin module the run's code registers."""
+    calc_project(workspace)
+    module = write("tests/test_more.py", "pytest_plugins = ['rewriter']\n\n\n"
+                                         "def test_more():\n    assert True\n")
+    result = lazy(workspace, write("rewriter.py", REWRITE), module)
+    assert result.code != 0
+    assert "the run's code registers pytest plugins (rewriter.py)" in refusal(workspace)
+
+
+def test_a_person_can_allow_the_test_changes_a_goal_asks_for(workspace: Path) -> None:
+    calc_project(workspace)
+    drop = HIDDEN_BY["deleted"][0]
+    goal = "Remove the obsolete test test_sub"
+    refused = lazy(workspace, drop, goal=goal)
+    assert refused.code != 0 and f"{SUB} (gone" in refusal(workspace)
+    again = calc_project(workspace.parent / "again")
+    allowed = lazy(again, drop, goal=goal, extra=("--allow-test-changes",))
+    assert allowed.code == 0, allowed.err
+    assert "tests: 0 added, 1 removed, 0 skipped; config: unchanged; test changes allowed " \
+           "(allow_test_changes)" in allowed.err
