@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
-from jetbox.probes.verdict import Baseline
+from jetbox.probes.verdict import Baseline, pinned_config
 from jetbox.round.handler import Handler, Step
 from jetbox.store import records as rec
 
@@ -35,8 +35,7 @@ class Probe(Handler):
         # Results are reused only in a round with no action, and never to verify a finish.
         reuse = not finishing and not rec.acted_since_probe(records)
         baseline = rec.last(records, rec.BASELINE)
-        pinned = Baseline.from_record(baseline).config if baseline else None
-        report = run.prober.run(now.report, reuse=reuse, pinned=pinned)
+        report = run.prober.run(now.report, reuse=reuse, pinned=pinned_config(baseline))
         now = replace(now, report=report)
         if baseline is None:
             run.ledger.append(rec.BASELINE, round=now.round, **first_baseline(run, report))

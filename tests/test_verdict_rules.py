@@ -15,7 +15,7 @@ from jetbox.probes.parsers import parse_pytest
 from jetbox.probes.report import OutcomeReport, count_outcomes, disagreements, parse_report
 from jetbox.probes.runner import CheckResult, ProbeReport
 from jetbox.probes.testconfig import pinned_copy, snapshot
-from jetbox.probes.verdict import Baseline, judge
+from jetbox.probes.verdict import Baseline, judge, pinned_config
 
 FINDINGS = ("mathx/__init__.py:1:8: F401 [*] `os` imported but unused",
             "tool.py:3:1: E501 Line too long (99 > 88)",
@@ -167,3 +167,10 @@ def test_a_failing_test_deleted_with_every_other_test_is_unresolved() -> None:
     verdict = judge(_report({}, 5), baseline, (), "Check the project")
     assert not verdict.ok
     assert "1 tests failed at the start and do not run now: t::a (gone" in verdict.blockers[0]
+
+
+def test_a_baseline_recorded_before_the_config_was_kept_pins_nothing() -> None:
+    assert pinned_config(None) is None
+    assert pinned_config({"findings": [], "outcomes": {}}) is None
+    kept = snapshot(Path(__file__).parent.parent, ["pyproject.toml"])
+    assert pinned_config({"config": kept.to_record()}) == kept

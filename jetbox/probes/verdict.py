@@ -67,6 +67,14 @@ class Baseline:
                    dict(record.get("rule_names", {})), tuple(record.get("problems", ())))
 
 
+def pinned_config(record: Mapping[str, Any] | None) -> TestConfig | None:
+    """The configuration later probes are held to; None before the first probe, and for a
+    baseline recorded before Jetbox kept it (a resumed older run is probed as it was)."""
+    if record is None or "config" not in record:
+        return None
+    return TestConfig.from_record(record["config"])
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether a finish may be accepted, and the one line that says why."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.core.display import Display
 from jetbox.model.base import Model, Reply
-from jetbox.probes.verdict import Baseline, Verdict, judge
+from jetbox.probes.verdict import Baseline, Verdict, judge, pinned_config
 from jetbox.round.context import CompactionPolicy, Conversation
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import MachineSpec
@@ -81,8 +81,7 @@ class Run:
         """The round with probe results, probing now if this invocation has none yet."""
         if now.report is not None:
             return now
-        record = rec.last(self.records(), rec.BASELINE)
-        pinned = Baseline.from_record(record).config if record is not None else None
+        pinned = pinned_config(rec.last(self.records(), rec.BASELINE))
         return replace(now, report=self.prober.run(None, pinned=pinned))
 
     def baseline(self, now: Round) -> Baseline:
