@@ -1,9 +1,9 @@
 """The test and lint configuration a run started with: every conftest.py, and pytest's and
-ruff's settings wherever they live (pytest.ini, .pytest.ini, tox.ini [pytest], setup.cfg
-[tool:pytest], pyproject.toml [tool.pytest*] and [tool.ruff], ruff.toml, .ruff.toml, at any
-depth). The baseline records it; when the run changed any of it, the probes run in a scratch
-copy of the workspace with the baseline's files put back, so nothing the run writes changes
-how outcomes are collected, reported or linted."""
+ruff's settings wherever they live (pytest.ini, .pytest.ini, pytest.toml, .pytest.toml,
+tox.ini [pytest], setup.cfg [tool:pytest], pyproject.toml [tool.pytest*] and [tool.ruff],
+ruff.toml, .ruff.toml, at any depth). The baseline records it; when the run changed any of
+it, the probes run in a scratch copy of the workspace with the baseline's files put back,
+so nothing the run writes changes how outcomes are collected, reported or linted."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from typing import Any
 
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
-CONFIG_NAMES = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "tox.ini", "setup.cfg",
-                          "pyproject.toml", "ruff.toml", ".ruff.toml"})
+CONFIG_NAMES = frozenset({"conftest.py", "pytest.ini", ".pytest.ini", "pytest.toml",
+                          ".pytest.toml", "tox.ini", "setup.cfg", "pyproject.toml", "ruff.toml",
+                          ".ruff.toml"})
 INI_SECTIONS = ("pytest", "tool:pytest")
 MAX_KEPT_BYTES = 1 << 20  # a larger config file is compared, not restored
 
