@@ -174,3 +174,13 @@ def test_a_baseline_recorded_before_the_config_was_kept_pins_nothing() -> None:
     assert pinned_config({"findings": [], "outcomes": {}}) is None
     kept = snapshot(Path(__file__).parent.parent, ["pyproject.toml"])
     assert pinned_config({"config": kept.to_record()}) == kept
+
+
+def test_config_that_cannot_be_put_back_is_named(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    before = snapshot(ws, [])
+    (ws / "conftest.py").mkdir()  # a folder: nothing to read, nothing to unlink
+    (ws / "conftest.py" / "x.txt").write_text("x")
+    with pinned_copy(ws, before, ("conftest.py",)) as (_scratch, stuck):
+        assert stuck == ("conftest.py",)
