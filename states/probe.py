@@ -44,7 +44,8 @@ class Probe(Handler):
                        + (0 if c.ok else 1) for c in report.checks)
         run.ledger.append(rec.PROBE, round=now.round, green=verdict.ok, reused=report.reused,
                           failures=failures, checks=[c.summary for c in report.checks],
-                          verdict=verdict.line, subprocesses=run.prober.runs)
+                          verdict=verdict.line, subprocesses=run.prober.runs,
+                          changes=verdict.changes)
         if run.prober.removed:
             run.ledger.append(rec.PROTECTED_REMOVED, names=run.prober.removed, round=now.round,
                               by="probes")
