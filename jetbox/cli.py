@@ -45,13 +45,7 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                    help="the project's Python (an interpreter or a venv folder) for its python, "
                         "pytest and pip (default: $VIRTUAL_ENV, else .venv/ or venv/ in the "
                         "workspace, else Jetbox's own)")
-    p.add_argument("--known-failures", metavar="IDS",
-                   help="comma-separated pytest ids known to fail; they do not block a finish")
-    p.add_argument("--approve", choices=("never", "commands", "changes", "all"),
-                   help="ask a person before calls: commands (run_cmd), changes (also writes, "
-                        "edits, deletes) or all (default: never)")
-    p.add_argument("--answer", metavar="yes|no[:REASON]|always",
-                   help="answer the question the run is waiting on (status.txt `Approve:`)")
+    _judgement_options(p)
     p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
     p.add_argument("--trust-config", action="store_true",
                    help="accept machine.yaml or [tool.jetbox] changes made since the run "
@@ -60,6 +54,20 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                    help="no progress output (warnings and errors still show)")
     p.add_argument("--verbose", "-v", action="store_true",
                    help="every event as its own line, even on a terminal")
+
+
+def _judgement_options(p: argparse.ArgumentParser) -> None:
+    """What a person decides for the run: known failures, test changes, approvals."""
+    p.add_argument("--known-failures", metavar="IDS",
+                   help="comma-separated pytest ids known to fail; they do not block a finish")
+    p.add_argument("--approve", choices=("never", "commands", "changes", "all"),
+                   help="ask a person before calls: commands (run_cmd), changes (also writes, "
+                        "edits, deletes) or all (default: never)")
+    p.add_argument("--answer", metavar="yes|no[:REASON]|always",
+                   help="answer the question the run is waiting on (status.txt `Approve:`)")
+    p.add_argument("--allow-test-changes", action="store_true", default=None,
+                   help="let the run remove, skip or deselect tests and change test config "
+                        "(for a goal that asks for it); the summary lists each change")
 
 
 def version() -> str:
@@ -158,7 +166,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
                     "timebox_s": args.timebox_s, "sandbox": args.sandbox, "python": args.python,
-                    "known_failures": args.known_failures, "approve": args.approve}
+                    "known_failures": args.known_failures, "approve": args.approve,
+                    "allow_test_changes": args.allow_test_changes}
     request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,

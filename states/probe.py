@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jetbox.probes.verdict import Baseline
+from jetbox.probes.goal import ruff_rule_names
+from jetbox.probes.testconfig import snapshot
+from jetbox.probes.verdict import Baseline, pinned_config
 from jetbox.round.handler import Handler, Step
 from jetbox.store import records as rec
 
 if TYPE_CHECKING:
+    from jetbox.probes.runner import ProbeReport
     from jetbox.round.run import Round, Run
 
 
@@ -16,7 +19,8 @@ class Probe(Handler):
     """Reads: the workspace (files, ruff, pytest); from the ledger, whether the model asked
     to finish and whether anything was written or run since the last probe.
     Returns: the round with the new probe report.
-    Writes: a `baseline` record at the run's first probe; a `probe` record with the verdict
+    Writes: a `baseline` record at the run's first probe (outcomes, findings and the test
+    and lint configuration later probes are held to); a `probe` record with the verdict
     against that baseline; `protected_removed` when the probes created .git, machine.yaml,
     ... (the prober removed them); `finish_refused` when the model asked to finish and the
     verdict says no. Done is reached only through the `probed` transition guarded by
@@ -29,9 +33,10 @@ class Probe(Handler):
         finishing = rec.finish_requested(records)
         # Results are reused only in a round with no action, and never to verify a finish.
         reuse = not finishing and not rec.acted_since_probe(records)
-        report = run.prober.run(now.report, reuse=reuse)
-        if rec.last(records, rec.BASELINE) is None:
-            run.ledger.append(rec.BASELINE, round=now.round, **Baseline.of(report).to_record())
+        baseline = rec.last(records, rec.BASELINE)
+        report = run.prober.run(now.report, reuse=reuse, pinned=pinned_config(baseline))
+        if baseline is None:
+            run.ledger.append(rec.BASELINE, round=now.round, **first_baseline(run, report))
         now = run.judged(now, report)
         verdict = now.verdict
         assert verdict is not None
@@ -39,7 +44,8 @@ class Probe(Handler):
                        + (0 if c.ok else 1) for c in report.checks)
         run.ledger.append(rec.PROBE, round=now.round, green=verdict.ok, reused=report.reused,
                           failures=failures, checks=[c.summary for c in report.checks],
-                          verdict=verdict.line, subprocesses=run.prober.runs)
+                          verdict=verdict.line, subprocesses=run.prober.runs,
+                          changes=verdict.changes)
         if run.prober.removed:
             run.ledger.append(rec.PROTECTED_REMOVED, names=run.prober.removed, round=now.round,
                               by="probes")
@@ -48,3 +54,11 @@ class Probe(Handler):
             run.ledger.append(rec.FINISH_REFUSED, round=now.round, reasons=list(verdict.blockers))
             run.event(now, "finish refused: " + "; ".join(verdict.blockers))
         return "probed", now
+
+
+def first_baseline(run: Run, report: ProbeReport) -> dict[str, object]:
+    """The baseline record: the outcomes and findings, and the test and lint configuration
+    (conftest.py files, pytest and ruff settings) every later probe is held to."""
+    config = snapshot(run.workspace.root, run.prober.changes.snapshot()[0])
+    codes = {f.partition(": ")[2].split(" ", 1)[0] for c in report.checks for f in c.findings}
+    return Baseline.of(report, config, ruff_rule_names(codes)).to_record()

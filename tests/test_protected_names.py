@@ -136,7 +136,8 @@ def test_a_conftest_that_creates_git_during_the_probe_has_it_removed(
         needs_bwrap()
     conftest = ("import pathlib\npathlib.Path('.git').mkdir(exist_ok=True)\n"
                 "pathlib.Path('.git/config').write_text('[core]\\n\\tfsmonitor = touch x\\n')\n")
-    script = ScriptResponder([turn("write_file", path="conftest.py", content=conftest),
+    # A test module, not conftest.py: a conftest.py the run writes is not used by the probes.
+    script = ScriptResponder([turn("write_file", path="test_git.py", content=conftest),
                               turn("write_file", path="notes.txt", content="x")])
     with OfflineOllama(script) as server:
         result = run_cli("run", "goal", "-w", str(workspace), "--host", server.host,

@@ -149,8 +149,11 @@ def test_the_seed_goal_works_against_the_demo_package(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", workspace)
     before = (ROOT / "mathx" / "__init__.py").read_text()
     with OfflineOllama(MathxSolver(workspace)) as server:
-        result = run_cli("run", "Create mathx.add with tests, then make ruff and pytest pass.",
-                         "-w", str(workspace), "--host", server.host, "--sandbox", "none")
+        # The seed's "Create mathx.add ..." asks for a change, which a run that changes
+        # nothing does not meet (tests/test_verdict_attacks.py); this goal asks for none.
+        result = run_cli("run", "Check that mathx.add is tested, then make ruff and pytest "
+                         "pass.", "-w", str(workspace), "--host", server.host,
+                         "--sandbox", "none")
     assert result.code == 0, result.err
     assert "pytest: 2 passed" in result.err
     assert (workspace / "mathx" / "__init__.py").read_text() == before  # already there

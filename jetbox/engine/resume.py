@@ -131,5 +131,5 @@ def resumed_round(run: Run, status: Status) -> Round:
         return now
     if pending_reply(run.records(), status.state) is not None:
         return now
-    now = run.judged(now, run.prober.run(None))
+    now = run.judged(now, run.prober.run(None, pinned=run.pinned()))
     return replace(now, conversation=compact(run, now))

@@ -162,15 +162,17 @@ def run_process(
     sandbox: str = "none",
     workspace: Path | None = None,
     visible: Sequence[Path] = (),
+    writable: Sequence[Path] = (),
 ) -> ProcessResult:
     """Run argv (never through a shell), stdout and stderr merged, stdin closed; `visible`
-    are folders the sandbox must show read-only (the project's interpreter)."""
+    are folders the sandbox must show read-only (the project's interpreter), `writable`
+    folders of Jetbox's own it must let the child write (a probe's outcome report)."""
     started = time.monotonic()
     full_argv = list(argv)
     if sandbox == "bwrap":
         from jetbox.exec.sandbox import bwrap_argv
 
-        full_argv = bwrap_argv(full_argv, workspace or cwd, visible=visible)
+        full_argv = bwrap_argv(full_argv, workspace or cwd, visible=visible, writable=writable)
     sink = _HeadTail(max_output_chars)
     command_id = uuid.uuid4().hex
     child_env = {**(os.environ if env is None else env),

@@ -83,7 +83,7 @@ def hidden_sockets(root: Path) -> list[str]:
 def bwrap_argv(argv: list[str], workspace: Path,
                protected: Iterable[str] = (STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME,
                                            MACHINE_NAME, ".git", ".jetbox"),
-               visible: Iterable[Path] = ()) -> list[str]:
+               visible: Iterable[Path] = (), writable: Iterable[Path] = ()) -> list[str]:
     """argv inside bubblewrap: everything read-only but the workspace (less Jetbox's files,
     git and any virtual environment in it), a private /tmp, no network."""
     root = workspace.resolve()
@@ -92,6 +92,8 @@ def bwrap_argv(argv: list[str], workspace: Path,
     for path in interpreter_paths(p for p in visible if not p.is_relative_to(root)):
         args += ["--ro-bind", str(path), str(path)]
     args += hidden_sockets(root)
+    for path in writable:  # Jetbox's own scratch folders (a probe's outcome report)
+        args += ["--bind", str(path), str(path)]
     args += ["--bind", str(root), str(root)]
     read_only = [*protected, *venv_folders(root)]
     own_env = Path(sys.prefix).resolve()  # Jetbox's own environment, when it lives in here

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 import sys
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,16 @@ from jetbox.core.text import escape_name
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.probes.changes import ChangeDetector
+from jetbox.probes.parsers import parse_generic, parse_pytest, parse_ruff
+from jetbox.probes.report import (
+    OutcomeChannel,
+    OutcomeReport,
+    count_outcomes,
+    disagreements,
+    shadowing,
+    test_file_digests,
+)
+from jetbox.probes.testconfig import TestConfig, pinned_copy, snapshot
 from jetbox.store.workspace import absent_protected, remove_created
 from jetbox.tools.policy import pytest_guards
 
@@ -43,7 +52,9 @@ DEFAULT_PROBES = (
 
 # Flags Jetbox adds so a probe's output is compact and probing writes no caches.
 EXTRA_ARGS = {
-    "ruff": ("--output-format", "concise", "--no-cache"),
+    # --ignore-noqa: a noqa comment the run adds cannot hide a finding (the baseline is taken
+    # with it too, so the project's own noqa comments hide nothing new either).
+    "ruff": ("--output-format", "concise", "--no-cache", "--ignore-noqa"),
     # --verbosity after the project's addopts: -q twice (theirs and ours) hides the summary.
     # -rfEsxXp: one summary line per test (its id and outcome), for the baseline comparison.
     "pytest": ("-rfEsxXp", "--tb=short", "-p", "no:cacheprovider", "--color=no", "--verbosity=-1"),
@@ -64,6 +75,9 @@ class CheckResult:
     findings: tuple[str, ...] = ()           # ruff: `path:line:col: CODE message`, all of them
     outcomes: Mapping[str, str] = field(default_factory=dict)  # pytest: test id -> outcome
     parser: str = "generic"
+    problems: tuple[str, ...] = ()           # pytest: why its outcomes cannot be trusted
+    plugins: tuple[str, ...] = ()            # pytest: plugin modules loaded from the project
+    test_files: Mapping[str, str] = field(default_factory=dict)  # file of a test id -> digest
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,7 @@ class ProbeReport:
     checks: tuple[CheckResult, ...]
     fingerprint: str
     reused: bool = False
+    config_changed: tuple[str, ...] = ()  # test/lint config unlike the baseline's: not obeyed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,7 +94,8 @@ class ProbeReport:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProbeReport:
         checks = tuple(CheckResult(**c) for c in data["checks"])
-        return cls(tuple(data["files"]), checks, data["fingerprint"], data.get("reused", False))
+        return cls(tuple(data["files"]), checks, data["fingerprint"], data.get("reused", False),
+                   tuple(data.get("config_changed", ())))
 
 
 def probe_specs_from_yaml(data: object, source: str = "machine.yaml") -> tuple[ProbeSpec, ...]:
@@ -120,11 +136,17 @@ def resolve_argv(spec: ProbeSpec, python: Path | None = None,
     if program == "python" and rest[:2] == ["-m", "ruff"]:
         prefix = [sys.executable, "-P"]
     module = rest[:2] if rest[:2] == ["-m", spec.parser] else []
-    runs_parser = program == spec.parser or bool(module)
+    runs_parser = runs_own_parser(spec)
     guards = pytest_guards(workspace) if workspace and spec.parser == "pytest" and \
         runs_parser and not any(a.startswith(("--log-file", "--basetemp")) for a in rest) else []
     return [*prefix, *module, *guards, *rest[len(module):],
             *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
+
+
+def runs_own_parser(spec: ProbeSpec) -> bool:
+    """The probe runs ruff or pytest itself, so Jetbox's flags (and its plugin) apply."""
+    program, *rest = spec.argv
+    return program == spec.parser or rest[:2] == ["-m", spec.parser]
 
 
 class Prober:
@@ -143,8 +165,11 @@ class Prober:
         self.runs = 0  # probe subprocesses started: a no-change round adds none
         self.removed: list[str] = []  # protected names the last probes created; removed
 
-    def run(self, previous: ProbeReport | None = None, reuse: bool = True) -> ProbeReport:
-        """Probe now; with `reuse`, the previous report stands if no file's content changed."""
+    def run(self, previous: ProbeReport | None = None, reuse: bool = True,
+            pinned: TestConfig | None = None) -> ProbeReport:
+        """Probe now; with `reuse`, the previous report stands if no file's content changed.
+        With `pinned` (the baseline's test and lint configuration), a run that changed it
+        is probed in a scratch copy with the baseline's files put back."""
         self.removed = []
         files, mark = self.changes.snapshot()
         if reuse and previous is not None and previous.fingerprint == mark:
@@ -152,27 +177,48 @@ class Prober:
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1"}
         absent = absent_protected(self.workspace)  # a model's conftest.py runs in here too
-        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            checks = tuple(pool.map(lambda spec: self._check(spec, env), self.specs))
+        changed = pinned.changed(snapshot(self.workspace, files)) if pinned else ()
+        if changed and pinned is not None:
+            with pinned_copy(self.workspace, pinned, changed) as (scratch, stuck):
+                checks = self._all(env, scratch)
+            changed = tuple(f"{p} (could not be put back)" if p in stuck else p for p in changed)
+        else:
+            checks = self._all(env, self.workspace)
         self.removed = remove_created(self.workspace, absent)
-        return ProbeReport(tuple(escape_name(f) for f in files), checks, mark)
+        checks = tuple(with_test_files(c, self.workspace) for c in checks)
+        return ProbeReport(tuple(escape_name(f) for f in files), checks, mark,
+                           config_changed=changed)
 
-    def _check(self, spec: ProbeSpec, env: dict[str, str]) -> CheckResult:
+    def _all(self, env: dict[str, str], where: Path) -> tuple[CheckResult, ...]:
+        with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
+            return tuple(pool.map(lambda spec: self._check(spec, env, where), self.specs))
+
+    def _check(self, spec: ProbeSpec, env: dict[str, str], where: Path) -> CheckResult:
         self.runs += 1
-        return replace(self._run_check(spec, env), parser=spec.parser)
+        if spec.parser == "pytest" and runs_own_parser(spec):
+            with OutcomeChannel() as channel:
+                check = self._run_check(spec, {**env, **channel.env}, where, channel)
+                check = with_report(check, channel.read())
+            shadow = shadowing(where)
+            return replace(check, parser=spec.parser, ok=check.ok and not shadow,
+                           problems=(*check.problems, *shadow))
+        return replace(self._run_check(spec, env, where), parser=spec.parser)
 
-    def _run_check(self, spec: ProbeSpec, env: dict[str, str]) -> CheckResult:
+    def _run_check(self, spec: ProbeSpec, env: dict[str, str], where: Path,
+                   channel: OutcomeChannel | None = None) -> CheckResult:
         if spec.parser == "pytest" and self.python is not None and not self.python.has_pytest:
             return CheckResult(spec.name, False, f"{spec.name}: not installed in the project's "
                                f"Python", self.python.pytest_missing_hint(), None, False, 0.0,
                                {"missing": 1}, spec.required)
         python = self.python.python if self.python else None
         try:
-            result = run_process(resolve_argv(spec, python, self.workspace), cwd=self.workspace,
+            result = run_process([*resolve_argv(spec, python, where),
+                                  *(channel.args if channel else ())], cwd=where,
                                  timeout_s=spec.timeout_s, env=env,
                                  max_output_chars=MAX_PROBE_OUTPUT, sandbox=self.sandbox,
-                                 workspace=self.workspace,
-                                 visible=self.python.folders() if self.python else ())
+                                 workspace=where,
+                                 visible=self.python.folders() if self.python else (),
+                                 writable=(channel.folder,) if channel else ())
         except OSError as exc:
             return CheckResult(spec.name, False, f"{spec.name}: cannot run ({exc})", "", None,
                                False, 0.0, {}, spec.required)
@@ -187,68 +233,22 @@ class Prober:
                            spec.required, parsed.findings, parsed.outcomes)
 
 
-@dataclass(frozen=True)
-class Parsed:
-    ok: bool
-    summary: str
-    details: str
-    counts: dict[str, int]
-    findings: tuple[str, ...] = ()
-    outcomes: dict[str, str] = field(default_factory=dict)
+def with_report(check: CheckResult, report: OutcomeReport | None) -> CheckResult:
+    """Outcomes from Jetbox's plugin, never from the text (a test's name or output could
+    write any line); pytest's exit status must agree with them."""
+    if check.timed_out or check.exit_code is None:
+        return check
+    problems = disagreements(report, check.exit_code)
+    if report is None:
+        return replace(check, ok=False, outcomes={}, problems=problems)
+    counts = count_outcomes(report.outcomes)
+    ok = check.exit_code == 0 and counts.get("passed", 0) > 0 and not problems
+    return replace(check, ok=ok, outcomes=dict(report.outcomes), problems=problems,
+                   plugins=report.plugins, counts={**counts, **{
+                       k: v for k, v in check.counts.items() if k == "warnings"}})
 
 
-RUFF_LINE = re.compile(r"^(?P<loc>[^\s:][^:]*:\d+:\d+): (?P<code>[A-Z]+\d+|SyntaxError|"
-                       r"invalid-syntax)\b:? ?(?P<msg>.*)$", re.M)
-PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|errors?|skipped|xfailed|xpassed|warnings?)")
-PYTEST_OUTCOME = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS) (\S.*?)(?: - .*)?$", re.M)
-PYTEST_SUMMARY = re.compile(r"^=*\s*(?:\d+ \w+.*|no tests ran.*) in [\d.]+s.*$", re.M)
-
-
-def parse_ruff(name: str, code: int | None, output: str) -> Parsed:
-    found = list(RUFF_LINE.finditer(output))
-    if code == 0:
-        return Parsed(True, f"{name}: clean", "", {"errors": 0})
-    if not found:
-        last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "no output")
-        return Parsed(False, f"{name}: failed (exit {code}): {last[:160]}", output[-800:],
-                      {"errors": 1})
-    codes: dict[str, int] = {}
-    for match in found:
-        codes[match["code"]] = codes.get(match["code"], 0) + 1
-    tally = ", ".join(f"{c} x{n}" for c, n in sorted(codes.items()))
-    details = "\n".join(f"{m['loc']}: {m['code']} {m['msg'].strip()}" for m in found[:15])
-    if len(found) > 15:
-        details += f"\n... {len(found) - 15} more"
-    every = tuple(f"{m['loc']}: {m['code']} {m['msg'].strip()}" for m in found)
-    return Parsed(False, f"{name}: {len(found)} errors ({tally})", details,
-                  {"errors": len(found)}, findings=every)
-
-
-def parse_pytest(name: str, code: int | None, output: str) -> Parsed:
-    summary_lines = PYTEST_SUMMARY.findall(output)
-    # The duration changes every run; without it, an unchanged result reads the same.
-    line = re.sub(r" in [\d.]+s.*$", "", summary_lines[-1].strip("= ")) if summary_lines else ""
-    counts: dict[str, int] = {}
-    for number, word in PYTEST_COUNT.findall(line):
-        key = {"error": "errors", "warning": "warnings"}.get(word, word)
-        counts[key] = counts.get(key, 0) + int(number)
-    failures = [ln.strip() for ln in output.splitlines()
-                if ln.startswith(("FAILED ", "ERROR "))][:8]
-    if not failures:
-        failures = [ln.strip() for ln in output.splitlines() if ln.startswith("E ")][:8]
-    details = "\n".join(failures) or ("" if code == 0 else output[-800:])
-    outcomes = {test_id: word.lower() for word, test_id in PYTEST_OUTCOME.findall(output)}
-    if code == 5 or counts.get("passed", 0) == 0 and code == 0:
-        return Parsed(False, f"{name}: no tests ran", details, counts, outcomes=outcomes)
-    if code == 0:
-        return Parsed(True, f"{name}: {line or 'passed'}", "", counts, outcomes=outcomes)
-    return Parsed(False, f"{name}: {line or f'failed (exit {code})'}", details, counts,
-                  outcomes=outcomes)
-
-
-def parse_generic(name: str, code: int | None, output: str) -> Parsed:
-    last = next((ln for ln in reversed(output.splitlines()) if ln.strip()), "")
-    ok = code == 0
-    verdict = "ok" if ok else f"failed (exit {code})"
-    summary = f"{name}: {verdict}" + (f": {last[:120]}" if last else "")
-    return Parsed(ok, summary, "" if ok else output[-800:], {})
+def with_test_files(check: CheckResult, root: Path) -> CheckResult:
+    if check.parser != "pytest" or not check.outcomes:
+        return check
+    return replace(check, test_files=test_file_digests(root, check.outcomes))

@@ -1,9 +1,12 @@
 """Done, judged against where the run started: the baseline the first probe recorded.
 
-Ruff: findings that were there at the start are not the run's; a finding the run added (in
-a file it changed: ruff judges each file alone) blocks a finish. Pytest: every test that is
-not passing at the end blocks it, unless a person marked it known; a test that passed at the
-start and no longer ran counts as broken."""
+Ruff: findings that were there at the start are not the run's (noqa comments are ignored on
+both sides); a finding the run added blocks a finish, and so does one the goal names that is
+still there. Pytest: every baseline test is accounted for (accounting.py), tests the run
+added pass, outcomes come from Jetbox's plugin and agree with pytest's exit status, and test
+or lint configuration the run changed is not obeyed and blocks a finish. The goal's words
+(goal.py): a goal that asks for a change is not met by a run that changed nothing, one that
+asks for a test not without a new or changed test that passes."""
 
 from __future__ import annotations
 
@@ -13,37 +16,63 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jetbox.probes import accounting as acc
+from jetbox.probes.goal import asks_for_change, asks_for_test, named_findings
 from jetbox.probes.runner import MAX_FILES_SHOWN, CheckResult, ProbeReport
+from jetbox.probes.testconfig import TestConfig
 
-FAILING = ("failed", "error")
-NAMED = 5  # tests or findings named in one line
+FAILING = acc.FAILING
+NAMED = 5  # findings named in one line
 _ASKS_FOR_TESTS = re.compile(r"\b(tests?|pytest)\b", re.IGNORECASE)
-KNOWN_HINT = ("mark a test known with a `Known: <test id>` line in status.txt or the "
-              "known_failures setting")
+KNOWN_HINT = acc.KNOWN_HINT
 
 
 @dataclass(frozen=True)
 class Baseline:
-    """What the first probe of the run saw."""
+    """What the first probe of the run saw, and the configuration it saw it with."""
 
     findings: tuple[str, ...] = ()
     outcomes: Mapping[str, str] = field(default_factory=dict)
     ruff_failed: bool = False     # ruff could not run at all (a config error, ...)
+    fingerprint: str = ""         # every project file: did the run change anything?
+    config: TestConfig = field(default_factory=TestConfig)
+    plugins: tuple[str, ...] = ()  # pytest plugin modules loaded from the project
+    test_files: Mapping[str, str] = field(default_factory=dict)  # digests of test files
+    rule_names: Mapping[str, str] = field(default_factory=dict)  # F401 -> unused-import
+    problems: tuple[str, ...] = ()  # pytest's exit status against its report, at the start
 
     @classmethod
-    def of(cls, report: ProbeReport) -> Baseline:
+    def of(cls, report: ProbeReport, config: TestConfig | None = None,
+           rule_names: Mapping[str, str] | None = None) -> Baseline:
         ruff, pytest = _check(report, "ruff"), _check(report, "pytest")
         return cls(ruff.findings if ruff else (), dict(pytest.outcomes) if pytest else {},
-                   bool(ruff and not ruff.ok and not ruff.findings))
+                   bool(ruff and not ruff.ok and not ruff.findings), report.fingerprint,
+                   config or TestConfig(), pytest.plugins if pytest else (),
+                   dict(pytest.test_files) if pytest else {}, dict(rule_names or {}),
+                   pytest.problems if pytest else ())
 
     def to_record(self) -> dict[str, Any]:
         return {"findings": list(self.findings), "outcomes": dict(self.outcomes),
-                "ruff_failed": self.ruff_failed}
+                "ruff_failed": self.ruff_failed, "fingerprint": self.fingerprint,
+                "config": self.config.to_record(), "plugins": list(self.plugins),
+                "test_files": dict(self.test_files), "rule_names": dict(self.rule_names),
+                "problems": list(self.problems)}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Baseline:
         return cls(tuple(record.get("findings", ())), dict(record.get("outcomes", {})),
-                   bool(record.get("ruff_failed")))
+                   bool(record.get("ruff_failed")), str(record.get("fingerprint", "")),
+                   TestConfig.from_record(record.get("config")),
+                   tuple(record.get("plugins", ())), dict(record.get("test_files", {})),
+                   dict(record.get("rule_names", {})), tuple(record.get("problems", ())))
+
+
+def pinned_config(record: Mapping[str, Any] | None) -> TestConfig | None:
+    """The configuration later probes are held to; None before the first probe, and for a
+    baseline recorded before Jetbox kept it (a resumed older run is probed as it was)."""
+    if record is None or "config" not in record:
+        return None
+    return TestConfig.from_record(record["config"])
 
 
 @dataclass(frozen=True)
@@ -55,6 +84,8 @@ class Verdict:
     blockers: tuple[str, ...]      # each names what to fix
     new_findings: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()  # test ids not passing, known ones left out
+    changes: str = ""              # "tests: 1 added, 0 removed, 0 skipped; config: unchanged"
+    added_tests: tuple[str, ...] = ()  # tests the run added, with their outcome
 
 
 def _check(report: ProbeReport, parser: str) -> CheckResult | None:
@@ -62,28 +93,68 @@ def _check(report: ProbeReport, parser: str) -> CheckResult | None:
 
 
 def _named(items: Iterable[str]) -> str:
-    items = list(items)
-    more = f" and {len(items) - NAMED} more" if len(items) > NAMED else ""
-    return ", ".join(items[:NAMED]) + more
+    return acc.named(items, NAMED)
 
 
-def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: str) -> Verdict:
+def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: str,
+          allow_test_changes: bool = False) -> Verdict:
     parts: list[str] = []
     blockers: list[str] = []
     new_findings: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()
+    changes: tuple[str, tuple[str, ...]] = ("", ())
     for check in report.checks:
         if check.parser == "ruff":
             line, blocker, new_findings = _ruff(check, baseline)
         elif check.parser == "pytest":
-            line, blocker, failing = _pytest(check, baseline, frozenset(known), goal)
+            line, blocker, failing, changes = _pytest(
+                check, report, baseline, frozenset(known), goal, allow_test_changes)
         else:
             line = check.summary
             blocker = check.summary if check.required and not check.ok else ""
         parts.append(line)
         if blocker:
             blockers.append(blocker)
-    return Verdict(not blockers, "; ".join(parts), tuple(blockers), new_findings, failing)
+    blockers += _goal_blockers(report, baseline, goal)
+    stuck = any(c.endswith("(could not be put back)") for c in report.config_changed)
+    if report.config_changed and (stuck or not allow_test_changes):
+        blockers.append(f"config: the run changed {_named(report.config_changed)}; the "
+                        f"verdict uses the test and lint configuration the run started with, "
+                        f"so put it back (do not change conftest.py, pytest or ruff settings "
+                        f"to hide a test or a finding)")
+    return Verdict(not blockers, "; ".join(parts), tuple(blockers), new_findings, failing,
+                   *changes)
+
+
+def _goal_blockers(report: ProbeReport, baseline: Baseline, goal: str) -> list[str]:
+    """What the goal's own words ask for, beyond a green verdict."""
+    reasons = []
+    verb = asks_for_change(goal)
+    if verb and baseline.fingerprint and report.fingerprint == baseline.fingerprint:
+        reasons.append(f"goal: it asks for a change (\"{verb}\") and the run changed no file: "
+                       f"make the change before you finish")
+    pytest = _check(report, "pytest")
+    if asks_for_test(goal) and pytest is not None and not _new_passing(pytest, baseline):
+        reasons.append("goal: it asks for a test, and no test the run added or changed ran "
+                       "and passed: write one that pytest collects and that passes")
+    ruff = _check(report, "ruff")
+    named = named_findings(goal, baseline.findings, baseline.rule_names)
+    if ruff is not None and named:
+        left = Counter(finding_key(f) for f in ruff.findings)
+        still = [f for f in named if left[finding_key(f)] > 0]
+        if still:
+            reasons.append(f"goal: it names ruff findings that are still there: "
+                           f"{_named(still)}")
+    return reasons
+
+
+def _new_passing(check: CheckResult, baseline: Baseline) -> list[str]:
+    """Passing tests the run added, or whose file it changed."""
+    def changed(test_id: str) -> bool:
+        where = test_id.split("::", 1)[0]
+        return test_id not in baseline.outcomes or \
+            check.test_files.get(where) != baseline.test_files.get(where)
+    return [t for t, o in check.outcomes.items() if o == "passed" and changed(t)]
 
 
 def finding_key(finding: str) -> str:
@@ -119,37 +190,49 @@ def _ruff(check: CheckResult, baseline: Baseline) -> tuple[str, str, tuple[str, 
     return line, blocker if check.required else "", added
 
 
-def _pytest(check: CheckResult, baseline: Baseline, known: frozenset[str],
-            goal: str) -> tuple[str, str, tuple[str, ...]]:
-    passed_before = {t for t, o in baseline.outcomes.items() if o not in FAILING}
+def _pytest(check: CheckResult, report: ProbeReport, baseline: Baseline, known: frozenset[str],
+            goal: str, allow: bool) -> tuple[str, str, tuple[str, ...],
+                                             tuple[str, tuple[str, ...]]]:
     if check.timed_out:
-        return check.summary, check.summary, ()
-    if not check.outcomes and ("no tests ran" in check.summary or check.counts.get("missing")):
-        if _ASKS_FOR_TESTS.search(goal):
-            return check.summary, f"{check.summary}: the goal asks for tests", ()
-        if passed_before:
-            return check.summary, f"{check.summary}, but {len(passed_before)} passed at the " \
-                                  f"start", ()
-        return f"{check.summary} (the goal does not ask for tests)", "", ()
-    failing = tuple(sorted(t for t, o in check.outcomes.items() if o in FAILING
-                           and t not in known))
-    gone = sorted(passed_before - set(check.outcomes))
-    broke = [t for t in failing if t in passed_before] + gone
-    if not check.outcomes and check.exit_code not in (0, None):
-        return check.summary, check.summary, ()
+        return check.summary, check.summary, (), ("", ())
+    account = acc.account(baseline.outcomes, check.outcomes, known, allow)
+    changes = acc.changes_line(account, report.config_changed, allow), account.added_ids
+    # A disagreement the project had at the start (a coverage threshold, ...) is not the
+    # run's; a missing report always blocks: without it nothing is verified.
+    reasons = [p for p in check.problems if p not in baseline.problems or not check.outcomes]
+    added = sorted(set(check.plugins) - set(baseline.plugins))
+    if added:
+        reasons.append(f"the run's code registers pytest plugins ({_named(added)}): the "
+                       f"verdict does not accept plugins or hooks the run added")
+    if not check.outcomes and not check.problems:
+        line, reason = _no_tests(check, baseline, goal)
+        reasons += [reason] if reason else []
+        return line, _blocker(check, reasons + acc.blockers(account, baseline.outcomes)), \
+            (), changes
     counts = ", ".join(f"{n} {w}" for w, n in check.counts.items() if w != "warnings") \
         or "nothing ran"
     known_failing = [t for t, o in check.outcomes.items() if o in FAILING and t in known]
-    line = f"pytest: {counts}, {len(broke)} regressions" + \
+    line = f"pytest: {counts}, {len(account.regressions)} regressions" + \
         (f", {len(known_failing)} known failures" if known_failing else "")
-    reasons = []
-    if broke:
-        reasons.append(f"{len(broke)} tests passed at the start and now fail or did not run: "
-                       f"{_named(broke)}")
-    other = [t for t in failing if t not in passed_before]
-    if other:
-        reasons.append(f"{len(other)} tests fail: {_named(other)} ({KNOWN_HINT})")
-    return line, "pytest: " + "; ".join(reasons) if reasons and check.required else "", failing
+    reasons += acc.blockers(account, baseline.outcomes)
+    return line, _blocker(check, reasons), account.failing, changes
+
+
+def _blocker(check: CheckResult, reasons: list[str]) -> str:
+    return "pytest: " + "; ".join(reasons) if reasons and check.required else ""
+
+
+def _no_tests(check: CheckResult, baseline: Baseline, goal: str) -> tuple[str, str]:
+    """No test ran (none collected, or pytest missing): fine only for a project without
+    tests at the start and a goal that does not ask for them."""
+    if _ASKS_FOR_TESTS.search(goal):
+        return check.summary, f"{check.summary.removeprefix('pytest: ')}: the goal asks for " \
+                              f"tests"
+    if check.exit_code not in (0, 5, None) and not check.counts.get("missing"):
+        return check.summary, check.summary.removeprefix("pytest: ")
+    if baseline.outcomes:
+        return check.summary, ""  # each baseline test is named by the accounting
+    return f"{check.summary} (the goal does not ask for tests)", ""
 
 
 def explain(report: ProbeReport, verdict: Verdict) -> str:
@@ -159,7 +242,9 @@ def explain(report: ProbeReport, verdict: Verdict) -> str:
     hidden = len(report.files) - len(shown)
     more = f" ... and {hidden} more" if hidden else ""
     lines = [f"files ({len(report.files)}): " + (", ".join(shown) or "(none)") + more,
-             verdict.line]
+             verdict.line] + ([verdict.changes] if verdict.changes else [])
+    if verdict.added_tests:
+        lines.append(f"tests this run added: {acc.named(verdict.added_tests)}")
     if verdict.blockers:
         lines.append("Blocking a finish:")
         lines += [f"- {b}" for b in verdict.blockers]

@@ -62,6 +62,7 @@ def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:
     whole = RunMetrics.from_records(records, time.time())
     c = RunMetrics.from_records(session, time.time())
     initial = run.spec.initial
+    verdict = now.verdict
     return [
         ("exit reason", reason),
         ("rounds completed", f"{rec.completed_rounds(session, initial)} this session, "
@@ -76,7 +77,8 @@ def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:
         *([("approvals", f"{Tally.of(session).line()} this session; "
                          f"{Tally.of(records).asked} asked in the run")]
           if run.settings.approve != "never" or Tally.of(records).asked else []),
-        ("verdict", now.verdict.line if now.verdict else "not probed"),
+        ("verdict", verdict.line if verdict else "not probed"),
+        ("changed", verdict.changes if verdict and verdict.changes else "not probed"),
         ("python", run.prober.python.describe() if run.prober.python else "Jetbox's own"),
         ("wall time", f"{run.elapsed_s():.1f} s this session, {whole.wall_s:.1f} s in the run"),
     ]

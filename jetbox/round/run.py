@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.core.display import Display
 from jetbox.model.base import Model, Reply
-from jetbox.probes.verdict import Baseline, Verdict, judge
+from jetbox.probes.verdict import Baseline, Verdict, judge, pinned_config
 from jetbox.round.conversation import Conversation
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
@@ -22,6 +22,7 @@ from jetbox.store.workspace import Workspace
 
 if TYPE_CHECKING:
     from jetbox.probes.runner import Prober, ProbeReport
+    from jetbox.probes.testconfig import TestConfig
     from jetbox.tools.toolbox import Toolbox, ToolResult
 
 
@@ -85,6 +86,10 @@ class Run:
         the resume, when a run resumes past Probe). Nothing else probes or judges."""
         return replace(now, report=report, verdict=self._verdict(replace(now, report=report)))
 
+    def pinned(self) -> TestConfig | None:
+        """The test and lint configuration the baseline recorded, which every probe uses."""
+        return pinned_config(rec.last(self.records(), rec.BASELINE))
+
     def baseline(self, now: Round) -> Baseline:
         """What the first probe of this run saw (recorded by Probe)."""
         record = rec.last(self.records(), rec.BASELINE)
@@ -102,7 +107,7 @@ class Run:
         passing but those a person marked known."""
         assert now.report is not None
         return judge(now.report, self.baseline(now), self.known_failures(now.status),
-                     now.status.goal)
+                     now.status.goal, self.settings.allow_test_changes)
 
 
 @dataclass(frozen=True)

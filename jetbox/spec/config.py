@@ -49,6 +49,11 @@ class Settings:
                            "in the workspace, else Jetbox's own.")
     known_failures: str = _setting("", "Comma-separated pytest ids known to fail: they may "
                                    "still fail at the end (status.txt `Known:` lines add more).")
+    allow_test_changes: bool = _setting(False, "Let the run delete, skip, xfail or deselect "
+                                        "tests that passed at the start and change test or "
+                                        "lint configuration (for goals that ask for it); the "
+                                        "verdict still uses the configuration the run started "
+                                        "with, and the summary lists each change.")
     pass_env: str = _setting("", "Comma-separated names of environment variables that "
                              "commands and probes may see besides the allow-list (PATH, "
                              "HOME, LANG, LC_*, TMPDIR, ...; see Safety).")

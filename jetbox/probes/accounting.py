@@ -1,0 +1,91 @@
+"""Every test the baseline saw, accounted for at the end: passed, unchanged (a test skipped
+at the start may stay skipped), or marked known by a person. A test deleted, renamed,
+skipped, marked xfail or deselected since is a regression (it passed at the start) or
+unresolved (it failed), named in the refusal. Tests the run added must pass too."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+FAILING = ("failed", "error")
+NOT_RUN = ("missing", "skipped", "xfailed", "xpassed", "deselected")
+HOW = {"failed": "fails", "error": "errors", "skipped": "skipped", "xfailed": "marked xfail",
+       "xpassed": "marked xfail", "deselected": "deselected",
+       "missing": "gone: deleted, renamed or no longer collected"}
+NAMED = 12
+KNOWN_HINT = ("mark a test known with a `Known: <test id>` line in status.txt or the "
+              "known_failures setting")
+DONT = ("do not delete, rename, skip, xfail or deselect a test, and do not change conftest.py "
+        "or the pytest configuration to hide one")
+
+
+@dataclass(frozen=True)
+class Account:
+    regressions: tuple[str, ...]  # passed (or was skipped) at the start; "id (how)"
+    unresolved: tuple[str, ...]   # failed at the start and does not pass now
+    failing: tuple[str, ...]      # test ids failing now, known ones left out
+    allowed: tuple[str, ...]      # changed tests a person allowed (allow_test_changes)
+    added: int
+    removed: int
+    skipped: int
+    added_ids: tuple[str, ...] = ()  # with their outcome: "tests/t.py::test_new (passed)"
+
+
+def named(items: Iterable[str], limit: int = NAMED) -> str:
+    items = list(items)
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _accounted(before: str, now: str) -> bool:
+    return now == "passed" or (now == before and now not in FAILING) \
+        or {before, now} <= {"xfailed", "xpassed"}
+
+
+def account(before: Mapping[str, str], now: Mapping[str, str], known: frozenset[str],
+            allow_test_changes: bool) -> Account:
+    regressions, unresolved, allowed = [], [], []
+    for test_id in sorted(before):
+        old, new = before[test_id], now.get(test_id, "missing")
+        if test_id in known or _accounted(old, new):
+            continue
+        if allow_test_changes and new in NOT_RUN:
+            allowed.append(f"{test_id} ({HOW[new]})")
+        elif old in FAILING:
+            unresolved.append(f"{test_id} ({HOW[new]})")
+        else:
+            regressions.append(f"{test_id} ({HOW[new]})")
+    failing = tuple(sorted(t for t, o in now.items() if o in FAILING and t not in known))
+    removed = sum(now.get(t, "missing") in ("missing", "deselected") for t in before)
+    skipped = sum(o in ("skipped", "xfailed", "xpassed") and before.get(t) != o
+                  for t, o in now.items())
+    added = tuple(f"{t} ({o})" for t, o in sorted(now.items()) if t not in before)
+    return Account(tuple(regressions), tuple(unresolved), failing, tuple(allowed),
+                   len(added), removed, skipped, added)
+
+
+def blockers(acc: Account, before: Mapping[str, str]) -> list[str]:
+    reasons = []
+    if acc.regressions:
+        reasons.append(f"{len(acc.regressions)} tests passed at the start and now fail or do "
+                       f"not run: {named(acc.regressions)}")
+    new_failing = [t for t in acc.failing if t not in before]
+    still = [u for u in acc.unresolved if u.endswith(("(fails)", "(errors)"))]
+    if still or new_failing:
+        ids = [u.rsplit(" (", 1)[0] for u in still] + new_failing
+        reasons.append(f"{len(ids)} tests fail: {named(ids)} ({KNOWN_HINT})")
+    hidden = [u for u in acc.unresolved if u not in still]
+    if hidden:
+        reasons.append(f"{len(hidden)} tests failed at the start and do not run now: "
+                       f"{named(hidden)}; they must run and pass ({KNOWN_HINT})")
+    if any(not r.endswith(("(fails)", "(errors)")) for r in [*acc.regressions, *hidden]):
+        reasons.append(DONT)
+    return reasons
+
+
+def changes_line(acc: Account, config_changed: Iterable[str], allow: bool) -> str:
+    config = list(config_changed)
+    line = (f"tests: {acc.added} added, {acc.removed} removed, {acc.skipped} skipped; config: "
+            + (f"changed ({named(config)}; not obeyed)" if config else "unchanged"))
+    return line + ("; test changes allowed (allow_test_changes)" if allow else "")
