@@ -89,6 +89,20 @@ def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
     return Jailed(target, relative)
 
 
+def inside(workspace: Path, relatives: list[str]) -> list[str]:
+    """Those of `relatives` (project files, from git or a walk) that the jail lets a tool
+    open: a link out of the workspace, shipped by the repository or made by a command, is
+    dropped, exactly as read_file would refuse it."""
+    kept = []
+    for relative in relatives:
+        try:
+            jail(workspace, escape_name(relative))
+        except PathRefused:
+            continue
+        kept.append(relative)
+    return kept
+
+
 def _checked_name(raw: object, for_write: bool) -> str:
     """The file name `raw` stands for (escapes taken back), or a refusal saying why not."""
     if not isinstance(raw, str):

@@ -18,7 +18,7 @@ from jetbox.store import records as rec
 from jetbox.store.files import project_files
 from jetbox.store.ledger import Ledger
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
-from jetbox.tools.paths import PathRefused, jail
+from jetbox.tools.paths import PathRefused, inside, jail
 from jetbox.tools.policy import (
     CommandRefused,
     ToolPolicy,
@@ -156,6 +156,7 @@ class Toolbox:
         if target.relative != ".":
             prefix = target.relative + "/"
             files = [f for f in files if f == target.relative or f.startswith(prefix)]
+        files = inside(self.workspace, files)  # the jail read_file uses, for every file
         try:
             found = search(self.workspace, pattern, files, MAX_SEARCH_MATCHES, SEARCH_TIMEOUT_S,
                            self.policy.max_output_chars)
