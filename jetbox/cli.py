@@ -150,6 +150,7 @@ def _one_line(text: str) -> str:
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine.loop import RunRequest, execute, open_run, workspace_from
+    from jetbox.exec.process import hide_own_environment
     from jetbox.store.lock import WorkspaceLock
     from jetbox.store.workspace import Workspace
 
@@ -162,6 +163,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          verbose=args.verbose, trust_config=args.trust_config)
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
+    hide_own_environment()  # before any child starts: they must not read ours in /proc
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
         engine = open_run(request, os.environ, Path.cwd(), err)
         if lock.took_over:
