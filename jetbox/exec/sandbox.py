@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from jetbox.core.errors import UsageError
+from jetbox.core.programs import find_program
 from jetbox.store.workspace import (
     LEDGER_NAME,
     LOCK_NAME,
@@ -26,7 +26,7 @@ INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblew
 @functools.cache
 def bwrap_usable() -> bool:
     """bwrap exists and can actually create a sandbox here (containers may forbid it)."""
-    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
+    if not sys.platform.startswith("linux") or find_program("bwrap") is None:
         return False
     probe = subprocess.run(bwrap_argv(["true"], Path("/")), stdin=subprocess.DEVNULL,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
@@ -87,7 +87,12 @@ def bwrap_argv(argv: list[str], workspace: Path,
     """argv inside bubblewrap: everything read-only but the workspace (less Jetbox's files,
     git and any virtual environment in it), a private /tmp, no network."""
     root = workspace.resolve()
-    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    # Its absolute path: a bare `bwrap` would be looked up on the child's PATH from the
+    # workspace, where `.` in PATH finds a model-planted ./bwrap.
+    bwrap = find_program("bwrap", root if root.parent != root else None)
+    if bwrap is None:
+        raise UsageError("--sandbox bwrap: bwrap is not on PATH outside the workspace")
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     # The private /tmp must not hide the interpreter: CI and many users keep venvs there.
     for path in interpreter_paths(p for p in visible if not p.is_relative_to(root)):
         args += ["--ro-bind", str(path), str(path)]

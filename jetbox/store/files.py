@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
+from jetbox.core.programs import find_program
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 GIT_TIMEOUT_S = 60.0
@@ -32,7 +32,7 @@ def _wanted(rel: str) -> bool:
 
 def _git_files(root: Path) -> list[str] | None:
     """`git ls-files` (cached + others, standard excludes); None when git cannot answer."""
-    git = shutil.which("git")
+    git = find_program("git", root)  # never ./git: `.` in PATH would find the model's
     if git is None:
         return None
     # fsmonitor and hooks are the repository's configuration: never let them run here.
