@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.errors import ConfigError
-from jetbox.core.fsutil import sha256
+from jetbox.core.fsutil import read_config, sha256
 from jetbox.engine.usercode import user_module_file
 from jetbox.exec.interpreter import VENV_NAMES
 from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec
@@ -26,21 +26,18 @@ ACCEPT = ("review it, then run again with --trust-config to accept it, or with -
           "start a new run")
 
 
-def _file_digest(path: Path) -> str:
-    try:
-        return sha256(path.read_bytes())
-    except FileNotFoundError:
-        return ABSENT
-    except OSError as exc:  # a folder, or unreadable: still a change worth naming
-        return f"unreadable ({type(exc).__name__})"
+def _file_digest(path: Path, what: str = "configuration") -> str:
+    """The file's sha256, or `absent`; a FIFO or a device there is a clear error."""
+    data = read_config(path, what)
+    return ABSENT if data is None else sha256(data)
 
 
 def jetbox_table(workspace: Path) -> Any:
     """[tool.jetbox] of the workspace's pyproject.toml as parsed, or None."""
+    raw = read_config(workspace / "pyproject.toml", "the project's settings")
     try:
-        data = tomllib.loads((workspace / "pyproject.toml").read_text(encoding="utf-8",
-                                                                      errors="replace"))
-    except (OSError, tomllib.TOMLDecodeError):
+        data = tomllib.loads((raw or b"").decode("utf-8", errors="replace"))
+    except tomllib.TOMLDecodeError:
         return None
     tool = data.get("tool")
     return tool.get("jetbox") if isinstance(tool, dict) else None
@@ -76,7 +73,7 @@ def config_digests(spec: MachineSpec, workspace: Path) -> dict[str, str]:
                "pyproject.toml [tool.jetbox]": _table_digest(workspace)}
     for name in VENV_NAMES:  # a venv that appears would be run as the project's Python
         digests[f"the workspace's {name}/ (a virtual environment)"] = \
-            _file_digest(workspace / name / "pyvenv.cfg")
+            _file_digest(workspace / name / "pyvenv.cfg", "a virtual environment's marker")
     for name in _user_modules(spec):
         file = user_module_file(name, spec.path.parent)
         digests[f"handler module `{name}` beside {spec.path.name}"] = \

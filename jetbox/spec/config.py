@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.errors import ConfigError
+from jetbox.core.fsutil import read_config
 
 DEFAULT_MODEL = "gpt-oss:20b"
 
@@ -99,10 +100,11 @@ def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 def pyproject_settings(workspace: Path) -> dict[str, Any]:
     """[tool.jetbox] from the workspace's pyproject.toml, if any."""
     path = workspace / "pyproject.toml"
-    if not path.is_file():
+    raw = read_config(path, "the project's settings")
+    if raw is None:
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+        data = tomllib.loads(raw.decode("utf-8", errors="replace"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     tool = data.get("tool", {})
