@@ -13,7 +13,7 @@ from typing import Any
 
 from jetbox.core.errors import ConfigError
 from jetbox.core.fsutil import read_config, sha256
-from jetbox.engine.usercode import user_module_file
+from jetbox.engine.usercode import user_module_file, user_module_sources
 from jetbox.exec.interpreter import VENV_NAMES
 from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec
 from jetbox.store.ledger import Ledger
@@ -75,9 +75,23 @@ def config_digests(spec: MachineSpec, workspace: Path) -> dict[str, str]:
         digests[f"the workspace's {name}/ (a virtual environment)"] = \
             _file_digest(workspace / name / "pyvenv.cfg", "a virtual environment's marker")
     for name in _user_modules(spec):
-        file = user_module_file(name, spec.path.parent)
-        digests[f"handler module `{name}` beside {spec.path.name}"] = \
-            ABSENT if file is None else _file_digest(file)
+        digests.update(_module_digests(name, spec.path))
+    return digests
+
+
+def _module_digests(name: str, machine: Path) -> dict[str, str]:
+    """A handler module's file; a package's every .py (usercode loads no more), each named,
+    so that a refusal says which file changed."""
+    key = f"handler module `{name}` beside {machine.name}"
+    file = user_module_file(name, machine.parent)
+    if file is None:
+        return {key: ABSENT}
+    if file.name != "__init__.py":
+        return {key: _file_digest(file, "a handler module")}
+    digests = {key: "a package"}
+    for source in user_module_sources(file):
+        where = source.relative_to(machine.parent).as_posix()
+        digests[f"{key}, its {where}"] = _file_digest(source, "a handler module")
     return digests
 
 
