@@ -200,7 +200,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
                                      ).fitted(compaction.latest_chars(settings.num_ctx))
     probes = probe_specs_from_yaml(spec.sections.get("probes"), str(spec.path))
     user_conditions(spec, Engine.CONDITIONS)  # every condition resolves, before anything runs
-    python = find_interpreter(workspace.root, settings.python, environ)
+    python = find_interpreter(workspace.root, settings.python, environ, sandbox)
     pass_env = pass_env_names(settings.pass_env)
     return Checked(workspace, spec, ledger, trust, handlers, settings,
                    Toolbox(workspace.root, ledger, policy, python, pass_env),

@@ -87,6 +87,7 @@ def bwrap_argv(argv: list[str], workspace: Path,
     """argv inside bubblewrap: everything read-only but the workspace (less Jetbox's files,
     git and any virtual environment in it), a private /tmp, no network."""
     root = workspace.resolve()
+    visible = tuple(visible)
     # Its absolute path: a bare `bwrap` would be looked up on the child's PATH from the
     # workspace, where `.` in PATH finds a model-planted ./bwrap.
     bwrap = find_program("bwrap", root if root.parent != root else None)
@@ -98,13 +99,13 @@ def bwrap_argv(argv: list[str], workspace: Path,
         args += ["--ro-bind", str(path), str(path)]
     args += hidden_sockets(root)
     args += ["--bind", str(root), str(root)]
-    read_only = [*protected, *venv_folders(root)]
-    own_env = Path(sys.prefix).resolve()  # Jetbox's own environment, when it lives in here
-    if own_env.is_relative_to(root) and own_env != root:
-        read_only.append(own_env.relative_to(root).as_posix())
+    # Jetbox's own environment and the project's interpreter (its venv and home), wherever
+    # they live in here: a .pth planted in them would run in every Python they serve.
+    inside = [Path(sys.prefix), *visible]
+    read_only = [*protected, *venv_folders(root), *(str(p) for p in inside)]
     for name in read_only:
-        path = root / name
-        if path.exists():
+        path = (root / name).resolve()  # a link (.venv -> envs/py) is bound where it leads
+        if path.exists() and path.is_relative_to(root) and path != root:
             args += ["--ro-bind", str(path), str(path)]
     # A user namespace with every capability dropped: run as root (containers, CI), the
     # child could otherwise remount / read-write and write anywhere on the host.

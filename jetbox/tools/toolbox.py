@@ -57,6 +57,9 @@ class Toolbox:
             except CommandRefused as exc:
                 self._programs[name] = str(exc)
         self._visible = python.folders() if python else ()
+        # The project's interpreter is read-only to the model wherever it lives.
+        self._read_only = tuple(p.resolve() for p in self._visible
+                                if p.resolve().is_relative_to(self.workspace))
         if python is not None and not python.has_pytest and "pytest" in self._programs:
             self._programs["pytest"] = python.pytest_missing_hint()
 
@@ -165,7 +168,7 @@ class Toolbox:
         return ToolResult("search", True, escape_surrogates(found))
 
     def _edit_file(self, path: str, old: str, new: str, round_no: int) -> ToolResult:
-        target = jail(self.workspace, path, for_write=True)
+        target = jail(self.workspace, path, for_write=True, read_only=self._read_only)
         if not target.absolute.is_file():
             raise Refusal(f"{target.relative} is not a file; create new files with write_file")
         data, size = read_bounded(target.absolute, self.policy.max_write_bytes + 1)
@@ -201,7 +204,7 @@ class Toolbox:
                            changed=True, path=relative, sha256=intent["sha256"])
 
     def _write_file(self, path: str, content: str, round_no: int) -> ToolResult:
-        target = jail(self.workspace, path, for_write=True)
+        target = jail(self.workspace, path, for_write=True, read_only=self._read_only)
         data = content.encode("utf-8")
         if len(data) > self.policy.max_write_bytes:
             raise Refusal(f"content is {len(data)} bytes; the limit is "
