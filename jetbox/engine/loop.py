@@ -24,7 +24,7 @@ from jetbox.core.errors import (
 )
 from jetbox.core.text import for_terminal
 from jetbox.engine.resume import begin, resuming, status_sha
-from jetbox.engine.trust import check_config
+from jetbox.engine.trust import check_config, record_seen
 from jetbox.engine.usercode import load_handlers, user_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model, ollama_factory
@@ -227,7 +227,8 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
               display, factory, CompactionPolicy.from_mapping(c.spec.sections.get("compaction")),
               session_start=session_start)
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
-        display.event(f"configuration accepted ({c.trust.reason})")
+        display.warn(f"configuration accepted with --trust-config: "
+                     f"{c.trust.reason.removeprefix('--trust-config: ')}")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
     display.event(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
                   f"python {c.python.describe()}")
@@ -273,7 +274,16 @@ def execute(engine: Engine) -> int:
         raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
                           f"{run.workspace.log_path})") from None
     finally:
+        _record_seen(run)
         close_log(run.display.logger)
+
+
+def _record_seen(run: Run) -> None:
+    """Best effort: when the disk or a file is what failed, the next start asks instead."""
+    try:
+        record_seen(run.spec, run.workspace.root, run.ledger)
+    except (JetboxError, OSError) as exc:
+        run.display.logger.error("could not record the configuration at the end: %s", exc)
 
 
 def summary(engine: Engine, reason: str) -> None:
