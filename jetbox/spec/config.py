@@ -51,7 +51,7 @@ class Settings:
                                    "still fail at the end (status.txt `Known:` lines add more).")
     pass_env: str = _setting("", "Comma-separated names of environment variables that "
                              "commands and probes may see besides the allow-list (PATH, "
-                             "HOME, LANG, LC_*, TMPDIR, ...; see Safety).")
+                             "HOME, LANG, the LC_ locale names, TMPDIR, ...; see Safety).")
     max_tool_errors: int = _setting(5, "Malformed or refused tool calls in a row before "
                                     "the run pauses.")
     loop_limit: int = _setting(4, "Identical model replies in a row before the run pauses "
