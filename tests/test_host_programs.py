@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import pytest
 
-from jetbox.core.programs import find_program
+from jetbox.core.programs import find_program, searched_entries
 from jetbox.exec.sandbox import bwrap_usable
 from tests.attackkit import attack, turn
 
@@ -63,3 +63,11 @@ def test_relative_empty_and_workspace_entries_of_path_are_never_searched(
     assert found is not None and Path(found).parent == outside
     monkeypatch.setenv("PATH", os.pathsep.join([".", "bin", str(workspace / "bin")]))
     assert find_program("jbtool", workspace) is None
+
+
+def test_only_absolute_path_entries_are_searched_on_windows_and_posix() -> None:
+    windows = "C:\\Tools;.;;bin;C:bin;\\rooted;\\\\server\\share\\bin;D:\\Git\\cmd"
+    assert searched_entries(windows, ";", PureWindowsPath) == [
+        "C:\\Tools", "\\\\server\\share\\bin", "D:\\Git\\cmd"]
+    assert searched_entries("/usr/bin:.::bin:/opt/x", ":", PurePosixPath) == [
+        "/usr/bin", "/opt/x"]

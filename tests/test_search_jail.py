@@ -36,11 +36,14 @@ def test_search_never_follows_a_link_out_of_the_workspace(workspace: Path, host_
     turns = [turn("search", pattern="HOSTSECRET"),
              turn("run_cmd", cmd=["python", "make_link.py"]),
              turn("search", pattern="HOSTSECRET", path="docs"),
-             turn("read_file", path="docs/made.txt")]
+             turn("read_file", path="docs/made.txt"),
+             turn("list_dir", path="docs")]
     attack(workspace, turns, "--sandbox", sandbox)
     outputs = tool_outputs(workspace)
     assert (workspace / "docs" / "made.txt").is_symlink()  # the command did make its link
-    assert len(outputs) == 4
+    assert len(outputs) == 5
+    assert f"({host_secret.stat().st_size} bytes)" not in outputs[4]  # not even its size
+    assert "notes.txt (a link out of the workspace" in outputs[4]
     for output in outputs:
         assert "HOSTSECRET" not in output.replace("'HOSTSECRET'", "")
     assert outputs[0].startswith("no match") and outputs[2].startswith("no match")

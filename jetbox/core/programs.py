@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
+from pathlib import Path, PurePath
 
 
 def find_program(name: str, workspace: Path | None = None) -> str | None:
@@ -26,16 +26,21 @@ def _suffixes() -> list[str]:
     return [ext.lower() for ext in pathext.split(os.pathsep) if ext]
 
 
+def searched_entries(path: str, sep: str = os.pathsep,
+                     flavour: type[PurePath] = PurePath) -> list[str]:
+    """The PATH entries that are searched at all: absolute ones. On Windows that excludes
+    `.`, empty entries, `bin`, `C:bin` (relative to a drive's current folder) and `\\bin`
+    (on the current drive)."""
+    return [entry for entry in path.split(sep) if entry and flavour(entry).is_absolute()]
+
+
 @functools.cache
 def _find(name: str, path: str, root: str) -> str | None:
     """Resolved once per PATH and workspace: a program planted later is never picked."""
     workspace = Path(root) if root else None
-    for entry in path.split(os.pathsep):
-        folder = Path(entry)
-        if not entry or not folder.is_absolute():
-            continue
+    for entry in searched_entries(path):
         try:
-            folder = folder.resolve()
+            folder = Path(entry).resolve()
         except (OSError, RuntimeError):
             continue
         if workspace is not None and folder.is_relative_to(workspace):

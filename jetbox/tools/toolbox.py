@@ -126,7 +126,8 @@ class Toolbox:
         if not target.absolute.is_dir():
             raise Refusal(f"{target.relative} is not a folder")
         with os.scandir(target.absolute) as scan:
-            entries = sorted(_entry_line(e) for e in scan if e.name not in IGNORED_DIRS)
+            entries = sorted(_entry_line(e, self.workspace) for e in scan
+                             if e.name not in IGNORED_DIRS)
         shown = [line for _, line in entries]
         limit = self.policy.max_list_entries
         more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
@@ -262,11 +263,14 @@ class Toolbox:
                           f"verify with the probes")
 
 
-def _entry_line(entry: os.DirEntry[str]) -> tuple[tuple[bool, str], str]:
+def _entry_line(entry: os.DirEntry[str], root: Path) -> tuple[tuple[bool, str], str]:
     """A sort key (folders first) and list_dir's line for one entry; a broken or looping
-    link is listed as such instead of failing the whole listing."""
+    link is listed as such instead of failing the whole listing, and a link out of the
+    workspace without a look at what it points to (the jail's rule)."""
     # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
     name = escape_name(entry.name)
+    if entry.is_symlink() and not Path(os.path.realpath(entry.path)).is_relative_to(root):
+        return (True, entry.name), f"{name} (a link out of the workspace; not readable)"
     try:
         if entry.is_dir():
             return (False, entry.name), f"{name}/"
