@@ -49,6 +49,15 @@ def test_a_fifo_where_jetbox_reads_is_a_clear_error_not_a_hang(workspace: Path, 
         assert str(fifo) in err and "not a regular file" in err, err
 
 
+@pytest.mark.parametrize("name", ["agent.log", ".jetbox.lock"])
+def test_a_fifo_where_jetbox_keeps_its_own_files_is_a_clear_error(workspace: Path,
+                                                                   name: str) -> None:
+    os.mkfifo(workspace / name)  # a command without bwrap can put one there
+    code, err = start(workspace, "--fresh")
+    assert code in (1, 2), err  # the lock's error is "workspace busy" (1), the log's usage
+    assert str(workspace / name) in err and "not a regular file" in err, err
+
+
 MAKE_LINKS = ("import os\nos.symlink('/proc/self/pagemap', 'pagemap.bin')\n"
               "os.symlink('/proc/self/mem', 'mem.bin')\n")
 
