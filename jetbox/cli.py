@@ -139,18 +139,20 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
         err.write("jetbox: interrupted\n")
         return EXIT_INTERRUPTED
     except IsADirectoryError as exc:  # e.g. agent.log or status.txt made a folder
-        err.write(f"jetbox: {exc.filename} is a folder where Jetbox keeps a file: move it "
-                  f"away (e.g. rename it to {Path(str(exc.filename)).name}.bad) and run "
-                  f"again\n")
+        err.write(for_terminal(f"jetbox: {exc.filename} is a folder where Jetbox keeps a "
+                               f"file: move it away (e.g. rename it to "
+                               f"{Path(str(exc.filename)).name}.bad) and run again") + "\n")
         return EXIT_USAGE
     except OSError as exc:  # a file Jetbox needs (the lock, agent.log, ...) is not usable
         where = f" {exc.filename}" if exc.filename else ""
-        err.write(f"jetbox: cannot use{where}: {exc.strerror or exc} (disk full, read-only or "
-                  f"no permission?); fix that, then run again\n")
+        err.write(for_terminal(f"jetbox: cannot use{where}: {exc.strerror or exc} (disk full, "
+                               f"read-only or no permission?); fix that, then run again")
+                  + "\n")
         return EXIT_ERROR
     except Exception as exc:  # a bug; a person still gets one line, not a traceback
-        err.write(f"jetbox: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
-                  f"(a bug in Jetbox: please report it with the command you ran)\n")
+        err.write(for_terminal(f"jetbox: internal error: {type(exc).__name__}: "
+                               f"{_one_line(str(exc))} (a bug in Jetbox: please report it "
+                               f"with the command you ran)") + "\n")
         return EXIT_ERROR
 
 
@@ -161,6 +163,7 @@ def _one_line(text: str) -> str:
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine.loop import RunRequest, execute, open_run, workspace_from
+    from jetbox.exec.process import hide_own_environment
     from jetbox.store.lock import WorkspaceLock
     from jetbox.store.workspace import Workspace
 
@@ -175,6 +178,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          answer=_answer(args.answer))
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
+    hide_own_environment()  # before any child starts: they must not read ours in /proc
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
         engine = open_run(request, os.environ, Path.cwd(), err)
         if lock.took_over:
@@ -202,17 +206,17 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     workspace = Workspace.at(Path(args.workspace or "."))
     if not workspace.status_path.exists():
-        out.write(f"no status.txt in {workspace.root}: no run yet\n")
+        out.write(for_terminal(f"no status.txt in {workspace.root}: no run yet") + "\n")
     else:
         text = workspace.status_path.read_bytes().decode("utf-8", "surrogateescape")
         out.write(for_terminal(text, multiline=True))
     machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
                                 Path.cwd())
-    out.write(f"\nmachine: {machine}\n")
+    out.write(f"\n{for_terminal(f'machine: {machine}')}\n")
     ledger = Ledger(workspace.ledger_path)
     opened = ledger.last([RUN_START, RESUME])
     if opened and opened.get("python"):
-        out.write(f"python: {opened['python']}\n")
+        out.write(for_terminal(f"python: {opened['python']}") + "\n")
     records = ledger.records()
     if records:
         out.write(f"last {min(args.n, len(records))} of {len(records)} ledger entries:\n")
@@ -249,7 +253,7 @@ def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     data = render(spec, args.format, current, path)
     if args.output:
         Path(args.output).write_bytes(data)
-        err.write(f"wrote {args.output} ({len(data)} bytes, {args.format})\n")
+        err.write(for_terminal(f"wrote {args.output} ({len(data)} bytes, {args.format})") + "\n")
     else:
         out.write(data.decode("utf-8"))
     return 0

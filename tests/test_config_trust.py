@@ -105,15 +105,19 @@ def test_a_handler_module_the_model_rewrote_is_refused_on_resume(
     assert not marker.exists()
 
 
-def test_a_new_goal_starts_a_new_run_with_the_configuration_as_it_is(workspace: Path) -> None:
+def test_a_new_goal_obeys_model_written_configuration_only_once_accepted(
+        workspace: Path) -> None:
     with OfflineOllama(ScriptResponder([write("pyproject.toml", WEAKENED),
                                         write("notes.txt", "x")])) as server:
         run_cli("run", "goal", "-w", str(workspace), "--host", server.host, "--sandbox",
                 "none", "--max-rounds", "1")
+        refused = run_cli("run", "another goal", "-w", str(workspace), "--host",
+                          server.host, "--sandbox", "none", "--max-rounds", "1")
+        assert refused.code == 2 and "changed during run 1 ('goal')" in refused.err
         fresh = run_cli("run", "another goal", "-w", str(workspace), "--host", server.host,
-                        "--sandbox", "none", "--max-rounds", "1")
+                        "--sandbox", "none", "--max-rounds", "1", "--trust-config")
     assert fresh.code == 3, fresh.err
     records = Ledger(workspace / "agent_ledger.log").current_run()
     trusted = [r for r in records if r["kind"] == "config_trusted"]
-    assert [r["reason"] for r in trusted] == ["run start"]
+    assert [r["reason"][:36] for r in trusted] == ["--trust-config: pyproject.toml [tool"]
     assert trusted[0]["jetbox_table"] == {"sandbox": "none", "host": "http://127.0.0.1:9"}

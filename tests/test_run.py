@@ -32,7 +32,8 @@ def test_full_run_reaches_done_and_leaves_plaintext_state(workspace: Path,
     assert fields["Status"].startswith("green")
     assert fields["Goal"] == MATHX_GOAL
     kinds = [r["kind"] for r in ledger(workspace)]
-    assert kinds[0] == "run_start" and kinds[-1] in ("status_written", "run_end")
+    assert kinds[0] == "run_start" and kinds[-1] == "config_seen"  # as the session left it
+    assert kinds[-2] in ("status_written", "run_end")
     assert kinds.count("model_reply") == len(mathx_server.requests) == 4
     assert "done in round" in (workspace / "agent.log").read_text(encoding="utf-8")
 

@@ -115,7 +115,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     workspace = Workspace.at(Path(args.workspace or "."))
     records, offset = _read(workspace.ledger_path, 0)
     if not records and not args.follow:
-        out.write(f"no ledger in {workspace.root}: no run yet\n")
+        out.write(for_terminal(f"no ledger in {workspace.root}: no run yet") + "\n")
         return 0
     lines = list(timeline(records))
     out.write("".join(f"{line}\n" for line in (lines[-args.n:] if args.n else lines)))

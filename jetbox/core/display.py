@@ -4,13 +4,16 @@ and everything in agent.log."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from jetbox.core.errors import UsageError
 from jetbox.core.text import for_terminal
 
 
@@ -20,6 +23,11 @@ def open_log(path: Path) -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if not logger.handlers:
+        mode = os.stat(path).st_mode if os.path.exists(path) else stat.S_IFREG
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder: cli.main says so
+            # Opening a FIFO to append blocks until someone reads it: every start would hang.
+            raise UsageError(f"{path} is not a regular file (a FIFO, a device?); "
+                             f"Jetbox keeps its log there: move it away and run again")
         handler = _QuietFileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)

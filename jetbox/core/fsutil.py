@@ -10,10 +10,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from jetbox.core.errors import ConfigError
+
 # Antivirus scanners and indexers on Windows briefly hold files open, which makes
 # os.replace fail with PermissionError; a few short retries ride that out.
 _REPLACE_RETRIES = 10
 _REPLACE_DELAY_S = 0.05
+MAX_CONFIG_BYTES = 8 << 20  # no configuration file is larger; a sparse 100 GB one is refused
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -68,6 +71,8 @@ def read_bounded(path: Path, max_bytes: int) -> tuple[bytes, int]:
     or a file that grows while read costs max_bytes of memory. Non-regular files (a FIFO
     would block forever, /dev/zero never ends) raise OSError instead of being read.
     """
+    if not stat.S_ISREG(os.stat(path).st_mode):  # never opened: a device may act on open
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
     fd = os.open(path, flags)
     try:
@@ -85,6 +90,28 @@ def read_bounded(path: Path, max_bytes: int) -> tuple[bytes, int]:
         return b"".join(chunks), info.st_size
     finally:
         os.close(fd)
+
+
+def read_config(path: Path, what: str, max_bytes: int = MAX_CONFIG_BYTES) -> bytes | None:
+    """A file Jetbox reads before it trusts anything (pyproject.toml, machine.yaml, a venv's
+    pyvenv.cfg, .gitignore); None when there is none. What is not a regular file (a FIFO
+    would block every start, --fresh included) is a ConfigError naming it, as is a file
+    too large or unreadable: never a hang, never silently skipped."""
+    try:
+        data, size = read_bounded(path, max_bytes)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            raise ConfigError(f"{path} is not a regular file (a folder, a FIFO, a device or a "
+                              f"socket); Jetbox reads it as {what}: replace it with a plain "
+                              f"file or remove it, then run again") from None
+        raise ConfigError(f"cannot read {path} ({exc.strerror or exc}), which Jetbox reads "
+                          f"as {what}; fix its permissions, then run again") from None
+    if size > max_bytes:
+        raise ConfigError(f"{path} is {size} bytes, more than the {max_bytes} Jetbox reads "
+                          f"as {what}")
+    return data
 
 
 def sha256(data: bytes) -> str:

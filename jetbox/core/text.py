@@ -21,8 +21,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# Format characters that reorder or break lines on a terminal (Trojan Source, U+2028).
-_INVISIBLE = (0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+# Format characters that reorder or break lines on a terminal (Trojan Source, U+2028); U+061C,
+# the Arabic letter mark, is a bidi mark like U+200F.
+_INVISIBLE = (0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
+              *range(0x2066, 0x206A))
 _NAME_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(\\))")
 
 

@@ -24,7 +24,7 @@ from jetbox.core.errors import (
 )
 from jetbox.core.text import for_terminal
 from jetbox.engine.resume import begin, resumed_round, resuming, status_sha
-from jetbox.engine.trust import check_config
+from jetbox.engine.trust import check_config, record_seen
 from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
@@ -193,7 +193,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     policy = replace(spec.tools, sandbox=sandbox).fitted(
         spec.compaction.latest_chars(settings.num_ctx))
     resolve_conditions(spec, BUILT_IN)  # every condition resolves, before anything runs
-    python = find_interpreter(workspace.root, settings.python, environ)
+    python = find_interpreter(workspace.root, settings.python, environ, sandbox)
     pass_env = pass_env_names(settings.pass_env)
     return Checked(workspace, spec, ledger, trust, handlers, settings,
                    Toolbox(workspace.root, ledger, policy, python, pass_env),
@@ -224,7 +224,8 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     for warning in start_warnings(run):
         display.warn(warning)
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
-        display.event(f"configuration accepted ({c.trust.reason})")
+        display.warn(f"configuration accepted with --trust-config: "
+                     f"{c.trust.reason.removeprefix('--trust-config: ')}")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
     display.event(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
                   f"python {c.python.describe()}")
@@ -271,7 +272,16 @@ def execute(engine: Engine) -> int:
         raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
                           f"{run.workspace.log_path})") from None
     finally:
+        _record_seen(run)
         close_log(run.display.logger)
+
+
+def _record_seen(run: Run) -> None:
+    """Best effort: when the disk or a file is what failed, the next start asks instead."""
+    try:
+        record_seen(run.spec, run.workspace.root, run.ledger)
+    except (JetboxError, OSError) as exc:
+        run.display.logger.error("could not record the configuration at the end: %s", exc)
 
 
 def summary(engine: Engine, reason: str) -> None:

@@ -12,35 +12,34 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.errors import ConfigError
-from jetbox.core.fsutil import sha256
-from jetbox.engine.usercode import user_module_file
+from jetbox.core.fsutil import read_config, sha256
+from jetbox.engine.usercode import user_module_file, user_module_sources
 from jetbox.exec.interpreter import VENV_NAMES
 from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec
+from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
-from jetbox.store.records import CONFIG_TRUSTED
+from jetbox.store.records import CONFIG_SEEN, CONFIG_TRUSTED, Records
 from jetbox.store.workspace import MACHINE_NAME
 
 RECORD = CONFIG_TRUSTED
+SEEN = CONFIG_SEEN
 ABSENT = "absent"
 ACCEPT = ("review it, then run again with --trust-config to accept it, or with --fresh to "
           "start a new run")
 
 
-def _file_digest(path: Path) -> str:
-    try:
-        return sha256(path.read_bytes())
-    except FileNotFoundError:
-        return ABSENT
-    except OSError as exc:  # a folder, or unreadable: still a change worth naming
-        return f"unreadable ({type(exc).__name__})"
+def _file_digest(path: Path, what: str = "configuration") -> str:
+    """The file's sha256, or `absent`; a FIFO or a device there is a clear error."""
+    data = read_config(path, what)
+    return ABSENT if data is None else sha256(data)
 
 
 def jetbox_table(workspace: Path) -> Any:
     """[tool.jetbox] of the workspace's pyproject.toml as parsed, or None."""
+    raw = read_config(workspace / "pyproject.toml", "the project's settings")
     try:
-        data = tomllib.loads((workspace / "pyproject.toml").read_text(encoding="utf-8",
-                                                                      errors="replace"))
-    except (OSError, tomllib.TOMLDecodeError):
+        data = tomllib.loads((raw or b"").decode("utf-8", errors="replace"))
+    except tomllib.TOMLDecodeError:
         return None
     tool = data.get("tool")
     return tool.get("jetbox") if isinstance(tool, dict) else None
@@ -76,26 +75,41 @@ def config_digests(spec: MachineSpec, workspace: Path) -> dict[str, str]:
                "pyproject.toml [tool.jetbox]": _table_digest(workspace)}
     for name in VENV_NAMES:  # a venv that appears would be run as the project's Python
         digests[f"the workspace's {name}/ (a virtual environment)"] = \
-            _file_digest(workspace / name / "pyvenv.cfg")
+            _file_digest(workspace / name / "pyvenv.cfg", "a virtual environment's marker")
     for name in _user_modules(spec):
-        file = user_module_file(name, spec.path.parent)
-        digests[f"handler module `{name}` beside {spec.path.name}"] = \
-            ABSENT if file is None else _file_digest(file)
+        digests.update(_module_digests(name, spec.path))
     return digests
 
 
-def _describe(key: str, old: str | None, new: str | None, table: Any, old_table: Any) -> str:
+def _module_digests(name: str, machine: Path) -> dict[str, str]:
+    """A handler module's file; a package's every .py (usercode loads no more), each named,
+    so that a refusal says which file changed."""
+    key = f"handler module `{name}` beside {machine.name}"
+    file = user_module_file(name, machine.parent)
+    if file is None:
+        return {key: ABSENT}
+    if file.name != "__init__.py":
+        return {key: _file_digest(file, "a handler module")}
+    digests = {key: "a package"}
+    for source in user_module_sources(file):
+        where = source.relative_to(machine.parent).as_posix()
+        digests[f"{key}, its {where}"] = _file_digest(source, "a handler module")
+    return digests
+
+
+def _describe(key: str, old: str | None, new: str | None, table: Any, old_table: Any,
+              when: str = "since this run started") -> str:
     if key == "pyproject.toml [tool.jetbox]" and isinstance(table, dict):
         before = old_table if isinstance(old_table, dict) else {}
         diff = [f"{name} = {value!r}" for name, value in table.items()
                 if before.get(name, object()) != value]
         if diff:
-            return f"{key} changed since this run started (now sets {', '.join(diff)})"
+            return f"{key} changed {when} (now sets {', '.join(diff)})"
     if old in (None, ABSENT):
-        return f"{key} appeared since this run started"
+        return f"{key} appeared {when}"
     if new in (None, ABSENT):
-        return f"{key} disappeared since this run started"
-    return f"{key} changed since this run started"
+        return f"{key} disappeared {when}"
+    return f"{key} changed {when}"
 
 
 @dataclass(frozen=True)
@@ -117,7 +131,14 @@ def check_config(spec: MachineSpec, workspace: Path, ledger: Ledger, resuming: b
     """On a resume, refuse configuration that changed since the run last trusted it."""
     digests, table = config_digests(spec, workspace), jetbox_table(workspace)
     if not resuming:
-        return ConfigTrust(digests, table, "run start")
+        changes = _made_during_a_run(ledger.records(), digests, table)
+        if not changes:
+            return ConfigTrust(digests, table, "run start")
+        if accept:
+            return ConfigTrust(digests, table, "--trust-config: " + "; ".join(changes))
+        raise ConfigError(f"{'; '.join(changes)}; the model or a command it ran may have "
+                          f"written it, and a new run would obey it; review it, then run "
+                          f"again with --trust-config to accept it")
     trusted = ledger.last([RECORD])
     if trusted is None:  # a run begun before Jetbox recorded its configuration
         return ConfigTrust(digests, table, "first check of this run")
@@ -130,3 +151,36 @@ def check_config(spec: MachineSpec, workspace: Path, ledger: Ledger, resuming: b
         return ConfigTrust(digests, table, "--trust-config: " + "; ".join(changes))
     raise ConfigError(f"{'; '.join(changes)}; the model or a command it ran may have written "
                       f"it; {ACCEPT}")
+
+
+def record_seen(spec: MachineSpec, workspace: Path, ledger: Ledger) -> None:
+    """At the end of a session, the configuration as the run leaves it: the next start tells
+    a change made during the run (untrusted) from a person's edit after it."""
+    ledger.append(SEEN, inputs=config_digests(spec, workspace),
+                  jetbox_table=jetbox_table(workspace))
+
+
+def _made_during_a_run(records: Records, digests: Mapping[str, str], table: Any) -> list[str]:
+    """What differs now from the configuration the last run trusted and changed while that
+    run went on: between its trust record and its last `config_seen` (all of it, when the
+    session ended without one: killed, so nobody can tell). A person's edit after the
+    session ended is theirs and is not asked about."""
+    at = next((i for i in range(len(records) - 1, -1, -1) if records[i]["kind"] == RECORD),
+              None)
+    if at is None:
+        return []
+    trusted = records[at]
+    seen = rec.last(records[at + 1:], SEEN)
+    old, end = trusted.get("inputs", {}), (seen or {}).get("inputs")
+    runs = [r for r in records[:at + 1] if r["kind"] == rec.RUN_START]
+    goal = rec.run_goal(runs[-1:]) if runs else None
+    when = f"during run {len(runs)}" + (f" ({goal!r})" if goal else "")
+    changes = []
+    for key in sorted(digests):
+        if key == "the machine file in use" or digests[key] == old.get(key):
+            continue  # the first: chosen on the command line for this run
+        if end is not None and end.get(key) == old.get(key):
+            continue  # unchanged when the session ended: changed after it, by a person
+        changes.append(_describe(key, old.get(key), digests[key], table,
+                                 trusted.get("jetbox_table"), when))
+    return changes

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import inspect
+import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jetbox.core.errors import ConfigError
+from jetbox.core.fsutil import read_config
 
 if TYPE_CHECKING:
     from jetbox.spec.machine import MachineSpec, StateSpec
@@ -92,15 +96,78 @@ def user_module_file(module_name: str, search_dir: Path) -> Path | None:
     return None
 
 
+def user_module_sources(file: Path) -> list[Path]:
+    """Everything a user's module can load: the file, or for a package (`__init__.py`) every
+    .py in its folder and below. The trust check hashes exactly these, and the loader
+    below loads nothing else (no bytecode, no native extension)."""
+    if file.name != "__init__.py":
+        return [file]
+    found = []
+    for folder, dirs, files in os.walk(file.parent):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        found += [Path(folder) / name for name in sorted(files) if name.endswith(".py")]
+    return found
+
+
+def sources_digest(file: Path) -> str:
+    """One sha256 of every source user_module_sources names (paths and contents)."""
+    total = hashlib.sha256()
+    for source in user_module_sources(file):
+        data = read_config(source, "a handler module") or b""
+        total.update(f"{source.relative_to(file.parent)}\0".encode("utf-8", "surrogateescape"))
+        total.update(hashlib.sha256(data).digest())
+    return total.hexdigest()
+
+
+class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the .py source each time: a planted __pycache__/*.pyc is never read."""
+
+    def get_code(self, fullname: str) -> Any:
+        return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
+
+    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+        return None  # and no bytecode is written beside the person's files
+
+
+class _PackageFinder(importlib.abc.MetaPathFinder):
+    """Submodules of a user's package: its .py sources only; anything else is refused."""
+
+    def __init__(self, private: str, folder: Path) -> None:
+        self.private, self.folder = private, folder
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if not fullname.startswith(self.private + "."):
+            return None
+        base = self.folder.joinpath(*fullname[len(self.private) + 1:].split("."))
+        package, module = base / "__init__.py", base.with_name(base.name + ".py")
+        file = package if package.is_file() else module if module.is_file() else None
+        if file is None:
+            raise ImportError(f"{fullname}: a handler package loads only .py sources from "
+                              f"{self.folder}, and {base.name}.py is not there")
+        return _source_spec(fullname, file)
+
+
+def _source_spec(name: str, file: Path) -> Any:
+    loader = _SourceOnlyLoader(name, str(file))
+    spec = importlib.util.spec_from_file_location(name, file, loader=loader,
+                                                  submodule_search_locations=[])
+    if spec is not None and file.name != "__init__.py":
+        spec.submodule_search_locations = None
+    return spec
+
+
 def _load_by_path(module_name: str, file: Path) -> Any:
-    """Load one file as a module under a private name: sys.path is never touched, so
-    nothing else in the workspace can shadow a module Jetbox or its children import."""
-    data = file.read_bytes()
-    key = hashlib.sha256(str(file.resolve()).encode() + b"\0" + data).hexdigest()[:16]
+    """Load one file (or package) as a module under a private name: sys.path is never
+    touched, so nothing else in the workspace can shadow a module Jetbox or its children
+    import; the name carries the digest of every source, so a changed one loads anew."""
+    key = hashlib.sha256(f"{file.resolve()}\0{sources_digest(file)}".encode(
+        "utf-8", "surrogateescape")).hexdigest()[:16]
     private = f"_jetbox_user_{key}_{module_name.replace('.', '_')}"
     if private in sys.modules:
         return sys.modules[private]
-    spec = importlib.util.spec_from_file_location(private, file)
+    if file.name == "__init__.py":
+        sys.meta_path.insert(0, _PackageFinder(private, file.parent))
+    spec = _source_spec(private, file)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {file}")
     module = importlib.util.module_from_spec(spec)

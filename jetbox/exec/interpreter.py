@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jetbox.core.errors import ConfigError
+from jetbox.exec.process import scrubbed_env
 from jetbox.store.workspace import is_venv
 
 # Folders inside the workspace recognised as the project's venv (by their pyvenv.cfg).
@@ -65,33 +66,46 @@ def _from_setting(value: str, workspace: Path) -> tuple[Path, Path | None]:
     return path, parent if is_venv(parent) else None
 
 
-def find_interpreter(workspace: Path, setting: str, environ: Mapping[str, str]) -> Interpreter:
+def find_interpreter(workspace: Path, setting: str, environ: Mapping[str, str],
+                     sandbox: str = "none") -> Interpreter:
     """The `python` setting, else $VIRTUAL_ENV (unless it is Jetbox's own), else .venv/ or
-    venv/ in the workspace, else the Python Jetbox runs in."""
+    venv/ in the workspace, else the Python Jetbox runs in. With `sandbox` bwrap, the
+    check that runs it happens inside the sandbox, like every later use."""
     if setting:
         python, venv = _from_setting(setting, workspace)
-        return _checked(python, "the `python` setting", venv)
+        return _checked(python, "the `python` setting", venv, workspace, sandbox)
     active = environ.get("VIRTUAL_ENV", "").strip()
     # Jetbox's own activated venv says nothing about the project: look further.
     own = active and Path(active).resolve() == Path(sys.prefix).resolve()
     if active and not own and is_venv(Path(active)) and venv_python(Path(active)).is_file():
-        return _checked(venv_python(Path(active)), "$VIRTUAL_ENV", Path(active))
+        return _checked(venv_python(Path(active)), "$VIRTUAL_ENV", Path(active), workspace,
+                        sandbox)
     for venv in workspace_venvs(workspace):
         if venv_python(venv).is_file():
-            return _checked(venv_python(venv), f"{venv.name}/ in the workspace", venv)
-    return _checked(Path(sys.executable), "Jetbox's own", None)
+            return _checked(venv_python(venv), f"{venv.name}/ in the workspace", venv,
+                            workspace, sandbox)
+    return _checked(Path(sys.executable), "Jetbox's own", None, workspace, sandbox)
 
 
-def _checked(python: Path, source: str, venv: Path | None) -> Interpreter:
+def _checked(python: Path, source: str, venv: Path | None, workspace: Path,
+             sandbox: str) -> Interpreter:
     absolute = Path(os.path.abspath(python))
     if absolute == Path(os.path.abspath(sys.executable)):
         import importlib.util
 
         return Interpreter(absolute, source, venv, importlib.util.find_spec("pytest") is not None)
-    try:  # -I: the workspace is not on sys.path, so nothing there answers for pytest
-        code = subprocess.run([str(absolute), "-I", "-c", _HAS_PYTEST], stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=60, check=False).returncode
+    # -I: the workspace is not on sys.path, so nothing there answers for pytest. A .pth in
+    # its venv still runs: hence the sandbox, where the model's commands run it too.
+    argv = [str(absolute), "-I", "-c", _HAS_PYTEST]
+    if sandbox == "bwrap":
+        from jetbox.exec.sandbox import bwrap_argv
+
+        argv = bwrap_argv(argv, workspace, visible=Interpreter(absolute, source, venv,
+                                                                False).folders())
+    try:
+        code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, env=scrubbed_env(), timeout=60,
+                              check=False).returncode
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ConfigError(f"the project's Python {absolute} ({source}) cannot run: {exc}; "
                           f"fix it or choose another with --python") from None

@@ -23,8 +23,12 @@ ALLOWED_ENV = frozenset({
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
     "TERM", "VIRTUAL_ENV", "SYSTEMROOT", "SYSTEMDRIVE", "COMSPEC", "PATHEXT", "WINDIR",
     "APPDATA", "LOCALAPPDATA", "USERPROFILE", "PYTHONIOENCODING", "PYTHONUTF8",
-    "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED"})
-ALLOWED_PREFIXES = ("LC_",)
+    "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+    # The locale categories by their exact names: `LC_*` would pass anything so named, and
+    # ssh forwards LC_* from the client (AcceptEnv LC_*), a known way to carry tokens.
+    "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES", "LC_MONETARY", "LC_NUMERIC",
+    "LC_TIME", "LC_ADDRESS", "LC_IDENTIFICATION", "LC_MEASUREMENT", "LC_NAME", "LC_PAPER",
+    "LC_TELEPHONE"})
 _CHUNK = 65536
 GRACE_S = 1.0  # how long a pipe held open by an escaped descendant is still read
 # Every child carries its workspace in this variable, so that a later Jetbox can find
@@ -53,9 +57,21 @@ def scrubbed_env(base: Mapping[str, str] | None = None,
     """The allow-listed part of the environment, plus the variables named in `pass_env`."""
     source = os.environ if base is None else base
     extra = {name.strip().upper() for name in pass_env if name.strip()}
-    return {k: v for k, v in source.items()
-            if k.upper() in ALLOWED_ENV or k.upper() in extra
-            or k.upper().startswith(ALLOWED_PREFIXES)}
+    return {k: v for k, v in source.items() if k.upper() in ALLOWED_ENV or k.upper() in extra}
+
+
+def hide_own_environment() -> bool:
+    """Make Jetbox non-dumpable (Linux): /proc/<Jetbox>/environ, which holds the
+    environment Jetbox started with whatever os.environ says now, is then unreadable to a
+    command of the same unprivileged user. Root's commands can still read it (they have
+    CAP_SYS_PTRACE); only the bwrap sandbox (its own PID namespace) hides it from them.
+    Whether it took effect."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    pr_set_dumpable = 4
+    return ctypes.CDLL(None, use_errno=True).prctl(pr_set_dumpable, 0, 0, 0, 0) == 0
 
 
 def pass_env_names(setting: str) -> tuple[str, ...]:

@@ -19,22 +19,40 @@ MAX_HASHED_BYTES = 64 << 20
 
 
 def _stat_key(path: str) -> tuple[int, ...] | None:
-    """None for what is not a regular file any more (deleted, a folder, a submodule)."""
+    """None for what is neither a regular file nor a symlink (deleted, a folder, a
+    submodule, a FIFO). A symlink is never followed: its target may be outside the
+    project, or endless (/proc/self/pagemap claims 0 bytes and never ends)."""
     try:
-        info = os.stat(path)
+        info = os.lstat(path)
     except OSError:
         return None
-    if not stat.S_ISREG(info.st_mode):
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
         return None
-    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev)
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev,
+            int(stat.S_ISLNK(info.st_mode)))
 
 
 def file_digest(path: str) -> str:
+    """A link's target text, or at most MAX_HASHED_BYTES of a regular file, whatever its
+    size claims; anything else is never opened (O_NONBLOCK: a FIFO swapped in after the
+    stat fails the check below instead of blocking)."""
+    if os.path.islink(path):
+        try:
+            return "link:" + os.readlink(path)
+        except OSError as exc:
+            return f"unreadable:{exc.errno}"
     digest = hashlib.sha256()
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0) \
+        | getattr(os, "O_NOFOLLOW", 0)
     try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
+        fd = os.open(path, flags)
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "not a regular file"
+            left = MAX_HASHED_BYTES
+            while left > 0 and (chunk := handle.read(min(_CHUNK, left))):
                 digest.update(chunk)
+                left -= len(chunk)
     except OSError as exc:
         return f"unreadable:{exc.errno}"
     return digest.hexdigest()

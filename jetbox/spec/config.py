@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.errors import ConfigError
+from jetbox.core.fsutil import read_config
 
 DEFAULT_MODEL = "gpt-oss:20b"
 APPROVE_MODES = ("never", "commands", "changes", "all")
@@ -56,7 +57,7 @@ class Settings:
                                         "with, and the summary lists each change.")
     pass_env: str = _setting("", "Comma-separated names of environment variables that "
                              "commands and probes may see besides the allow-list (PATH, "
-                             "HOME, LANG, LC_*, TMPDIR, ...; see Safety).")
+                             "HOME, LANG, the LC_ locale names, TMPDIR, ...; see Safety).")
     max_tool_errors: int = _setting(5, "Malformed or refused tool calls in a row before "
                                     "the run pauses.")
     loop_limit: int = _setting(4, "Identical model replies in a row before the run pauses "
@@ -121,10 +122,11 @@ def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 def pyproject_settings(workspace: Path) -> dict[str, Any]:
     """[tool.jetbox] from the workspace's pyproject.toml, if any."""
     path = workspace / "pyproject.toml"
-    if not path.is_file():
+    raw = read_config(path, "the project's settings")
+    if raw is None:
         return {}
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8", errors="replace"))
+        data = tomllib.loads(raw.decode("utf-8", errors="replace"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     tool = data.get("tool", {})

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from jetbox.core.errors import ConfigError
+from jetbox.core.fsutil import read_config
 from jetbox.probes.runner import ProbeSpec, probe_specs_from_yaml
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.tools.policy import ToolPolicy
@@ -122,10 +123,13 @@ def _names(value: Any, where: str) -> tuple[str, ...]:
 
 def load_machine(path: Path) -> MachineSpec:
     """Read and validate machine.yaml; every problem is a ConfigError naming file and line."""
+    raw = read_config(path, "the machine file")
+    if raw is None:
+        raise ConfigError(f"{path}: cannot read machine file: no such file")
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read machine file: {exc.strerror or exc}") from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the machine file is not UTF-8 ({exc})") from None
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
+from jetbox.core.fsutil import read_config
+from jetbox.core.programs import find_program
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
-GIT_TIMEOUT_S = 60.0
+GIT_TIMEOUT_S = 20.0  # then the walk below answers instead
 
 
 def project_files(root: Path) -> list[str]:
     """Relative posix paths of the project's files (tracked and untracked, not ignored),
     without caches, venvs and Jetbox's own files; sorted."""
+    patterns = _gitignore(root)  # first: git would block forever on a FIFO there
     listed = _git_files(root) if (root / ".git").exists() else None
-    found = listed if listed is not None else _walk(root, _gitignore(root))
+    found = listed if listed is not None else _walk(root, patterns)
     return sorted(rel for rel in found if _wanted(rel))
 
 
@@ -32,7 +34,7 @@ def _wanted(rel: str) -> bool:
 
 def _git_files(root: Path) -> list[str] | None:
     """`git ls-files` (cached + others, standard excludes); None when git cannot answer."""
-    git = shutil.which("git")
+    git = find_program("git", root)  # never ./git: `.` in PATH would find the model's
     if git is None:
         return None
     # fsmonitor and hooks are the repository's configuration: never let them run here.
@@ -42,7 +44,10 @@ def _git_files(root: Path) -> list[str] | None:
         done = subprocess.run(argv, cwd=root, stdin=subprocess.DEVNULL, capture_output=True,
                               timeout=GIT_TIMEOUT_S, check=False,
                               env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except (OSError, subprocess.TimeoutExpired):
+    except subprocess.TimeoutExpired:
+        _check_ignore_files(root)  # a FIFO .gitignore in a subfolder blocks git: say which
+        return None
+    except OSError:
         return None
     if done.returncode != 0:
         return None
@@ -52,12 +57,20 @@ def _git_files(root: Path) -> list[str] | None:
 
 def _gitignore(root: Path) -> list[str]:
     """The top-level .gitignore's patterns (negations and nested files are not followed)."""
-    try:
-        text = (root / ".gitignore").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    raw = read_config(root / ".gitignore", "the list of files git ignores")
+    if raw is None:
         return []
+    text = raw.decode("utf-8", errors="replace")
     return [ln.strip() for ln in text.splitlines()
             if ln.strip() and not ln.startswith(("#", "!"))]
+
+
+def _check_ignore_files(root: Path) -> None:
+    """Raise a clear error for the first .gitignore that is not a regular file."""
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        if ".gitignore" in files or ".gitignore" in dirs:
+            read_config(Path(folder) / ".gitignore", "the list of files git ignores")
 
 
 def ignored(rel: str, is_dir: bool, patterns: list[str]) -> bool:

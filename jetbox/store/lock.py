@@ -9,6 +9,7 @@ judged stale; then the contenders race for the lock again, and again exactly one
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -18,8 +19,10 @@ from pathlib import Path
 from types import TracebackType
 
 from jetbox.core.errors import JetboxError
+from jetbox.core.fsutil import read_bounded
 
 MAX_PID = 2**31 - 1
+MAX_LOCK_BYTES = 64 << 10  # a lock is a few hundred bytes of JSON
 GUARD_STALE_S = 10.0  # a takeover takes milliseconds; a guard this old was left by a crash
 ATTEMPTS = 200        # each waits a few milliseconds when another process is taking over
 
@@ -144,19 +147,23 @@ def _create_exclusive(content: bytes, target: Path) -> bool:
 
 
 def _read(path: Path) -> bytes | None:
-    """The lock's bytes; None when it vanished meanwhile."""
+    """The lock's bytes; None when it vanished meanwhile. Only a regular file is read: a
+    FIFO put there would block every start."""
     try:
-        return path.read_bytes()
+        return read_bounded(path, MAX_LOCK_BYTES)[0]
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise WorkspaceBusy(f"{path} is a folder, not Jetbox's lock; remove it and run "
-                            f"again") from None
     except PermissionError:
         if path.is_dir():  # Windows says "permission denied" for a folder
             raise WorkspaceBusy(f"{path} is a folder, not Jetbox's lock; remove it and run "
                                 f"again") from None
         raise WorkspaceBusy(f"cannot read the lock {path}; check its permissions") from None
+    except OSError as exc:
+        if exc.errno != errno.EINVAL:
+            raise
+        what = "a folder" if path.is_dir() else "not a regular file (a FIFO, a device?)"
+        raise WorkspaceBusy(f"{path} is {what}, not Jetbox's lock; remove it and run "
+                            f"again") from None
 
 
 class WorkspaceLock:

@@ -51,6 +51,7 @@ TOOL_ERROR = "tool_error"
 PROTECTED_REMOVED = "protected_removed"
 # Housekeeping.
 CONFIG_TRUSTED = "config_trusted"
+CONFIG_SEEN = "config_seen"  # the configuration as a session left it (trust.record_seen)
 LOCK_TAKEN_OVER = "lock_taken_over"
 STRAYS_KILLED = "strays_killed"
 

@@ -62,10 +62,11 @@ def is_venv(folder: Path) -> bool:
 
 
 def venv_folders(root: Path) -> list[str]:
-    """The workspace's top-level folders that are virtual environments (.venv, venv, ...)."""
+    """The workspace's top-level folders that are virtual environments (.venv, venv, ...),
+    links to a folder included: the caller resolves them."""
     try:
         return sorted(entry.name for entry in os.scandir(root)
-                      if entry.is_dir(follow_symlinks=False) and is_venv(Path(entry.path)))
+                      if entry.is_dir() and is_venv(Path(entry.path)))
     except OSError:
         return []
 

@@ -75,8 +75,11 @@ def is_protected(relative: str) -> bool:
         (len(parts) == 1 and parts[0] in {name.casefold() for name in PROTECTED_NAMES})
 
 
-def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
-    """Resolve `raw` (symlinks followed, `..` collapsed) and require it inside `workspace`."""
+def jail(workspace: Path, raw: object, for_write: bool = False,
+         read_only: tuple[Path, ...] = ()) -> Jailed:
+    """Resolve `raw` (symlinks followed, `..` collapsed) and require it inside `workspace`;
+    for a write, also outside Jetbox's files, every venv and the `read_only` folders (the
+    project's interpreter, wherever it lives)."""
     name = _checked_name(raw, for_write)
     root = workspace.resolve()
     target = _resolved(root, name, str(raw))
@@ -86,7 +89,24 @@ def jail(workspace: Path, raw: object, for_write: bool = False) -> Jailed:
     relative = escape_name(target.relative_to(root).as_posix()) if target != root else "."
     if for_write:
         _check_writable(root, target, relative)
+        if any(target.is_relative_to(folder.resolve()) for folder in read_only):
+            raise PathRefused(f"{relative} is inside the project's interpreter: the model may "
+                              f"not write it (a .pth file there would run code)")
     return Jailed(target, relative)
+
+
+def inside(workspace: Path, relatives: list[str]) -> list[str]:
+    """Those of `relatives` (project files, from git or a walk) that the jail lets a tool
+    open: a link out of the workspace, shipped by the repository or made by a command, is
+    dropped, exactly as read_file would refuse it."""
+    kept = []
+    for relative in relatives:
+        try:
+            jail(workspace, escape_name(relative))
+        except PathRefused:
+            continue
+        kept.append(relative)
+    return kept
 
 
 def _checked_name(raw: object, for_write: bool) -> str:
@@ -127,8 +147,19 @@ def _check_writable(root: Path, target: Path, relative: str) -> None:
         raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
                           f"write it")
     own_env = Path(sys.prefix).resolve()
-    if is_venv(root / relative.split("/")[0]) or target.is_relative_to(own_env):
+    if _in_venv(root, target) or target.is_relative_to(own_env):
         raise PathRefused(f"{relative} is inside a virtual environment: the "
                           f"model may not write it (a .pth file there would run code)")
     if relative == ".":
         raise PathRefused("cannot write the workspace folder itself")
+
+
+def _in_venv(root: Path, target: Path) -> bool:
+    """Whether `target` (resolved) lies in a virtual environment at any depth: a venv below
+    the top level, or one a `.venv` link points to, serves a Python as much as `.venv/`."""
+    folder = target.parent
+    while folder != root and folder.is_relative_to(root):
+        if is_venv(folder):
+            return True
+        folder = folder.parent
+    return is_venv(target)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shlex
-import shutil
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -13,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from jetbox.core.errors import ConfigError
+from jetbox.core.programs import find_program
 from jetbox.tools.paths import PathRefused, jail
 
 # Programs that run through the interpreter Jetbox itself runs in, never from PATH.
@@ -129,13 +129,10 @@ def resolve_program(name: str, workspace: Path, python: Path | None = None) -> l
         return [sys.executable, "-P", "-m", "ruff"]
     if name in VIA_INTERPRETER:
         return [str(python or sys.executable), *VIA_INTERPRETER[name]]
-    found = shutil.which(name)
+    found = find_program(name, workspace)
     if found is None:
-        raise CommandRefused(f"{name}: not found on PATH")
-    path = Path(found).resolve()
-    if path.is_relative_to(workspace.resolve()):
-        raise CommandRefused(f"{name}: resolves inside the workspace ({path}); never run")
-    return [str(path)]
+        raise CommandRefused(f"{name}: not found on PATH (outside the workspace)")
+    return [str(Path(found).resolve())]
 
 
 def check_arguments(name: str, args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:

@@ -6,7 +6,9 @@ pattern that backtracks forever costs a timeout, never Jetbox's own process."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -71,8 +73,14 @@ def _is_match(line: str) -> bool:
 # ---- the child: standard library only, run as `python -I search.py` -----------------------
 
 def _text_of(path: Path) -> str | None:
+    """A regular file's text; never opens anything else (a FIFO would block the search)."""
     try:
-        with open(path, "rb") as handle:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError:
         return None
@@ -88,7 +96,7 @@ def _groups(rel: str, lines: list[str], hits: list[int]) -> list[list[str]]:
     for index in hits:
         if index > last + 2 or not groups:
             groups.append([])
-        for at in range(max(index - 1, last + 1), min(index + 2, len(lines))):
+        for at in range(max(index - 1, last + 1, 0), min(index + 2, len(lines))):
             mark = ":" if at in hits else "-"
             groups[-1].append(f"{rel}{mark}{at + 1}{mark} {lines[at][:MAX_LINE_CHARS]}")
         last = min(index + 1, len(lines) - 1)

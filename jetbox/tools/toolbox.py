@@ -18,7 +18,7 @@ from jetbox.store import records as rec
 from jetbox.store.files import project_files
 from jetbox.store.ledger import Ledger
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
-from jetbox.tools.paths import PathRefused, jail
+from jetbox.tools.paths import PathRefused, inside, jail
 from jetbox.tools.policy import (
     CommandRefused,
     ToolPolicy,
@@ -57,6 +57,9 @@ class Toolbox:
             except CommandRefused as exc:
                 self._programs[name] = str(exc)
         self._visible = python.folders() if python else ()
+        # The project's interpreter is read-only to the model wherever it lives.
+        self._read_only = tuple(p.resolve() for p in self._visible
+                                if p.resolve().is_relative_to(self.workspace))
         if python is not None and not python.has_pytest and "pytest" in self._programs:
             self._programs["pytest"] = python.pytest_missing_hint()
 
@@ -123,7 +126,8 @@ class Toolbox:
         if not target.absolute.is_dir():
             raise Refusal(f"{target.relative} is not a folder")
         with os.scandir(target.absolute) as scan:
-            entries = sorted(_entry_line(e) for e in scan if e.name not in IGNORED_DIRS)
+            entries = sorted(_entry_line(e, self.workspace) for e in scan
+                             if e.name not in IGNORED_DIRS)
         shown = [line for _, line in entries]
         limit = self.policy.max_list_entries
         more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
@@ -156,6 +160,7 @@ class Toolbox:
         if target.relative != ".":
             prefix = target.relative + "/"
             files = [f for f in files if f == target.relative or f.startswith(prefix)]
+        files = inside(self.workspace, files)  # the jail read_file uses, for every file
         try:
             found = search(self.workspace, pattern, files, MAX_SEARCH_MATCHES, SEARCH_TIMEOUT_S,
                            self.policy.max_output_chars)
@@ -164,7 +169,7 @@ class Toolbox:
         return ToolResult("search", True, escape_surrogates(found))
 
     def _edit_file(self, path: str, old: str, new: str, round_no: int) -> ToolResult:
-        target = jail(self.workspace, path, for_write=True)
+        target = jail(self.workspace, path, for_write=True, read_only=self._read_only)
         if not target.absolute.is_file():
             raise Refusal(f"{target.relative} is not a file; create new files with write_file")
         data, size = read_bounded(target.absolute, self.policy.max_write_bytes + 1)
@@ -200,7 +205,7 @@ class Toolbox:
                            changed=True, path=relative, sha256=intent["sha256"])
 
     def _write_file(self, path: str, content: str, round_no: int) -> ToolResult:
-        target = jail(self.workspace, path, for_write=True)
+        target = jail(self.workspace, path, for_write=True, read_only=self._read_only)
         data = content.encode("utf-8")
         if len(data) > self.policy.max_write_bytes:
             raise Refusal(f"content is {len(data)} bytes; the limit is "
@@ -258,11 +263,14 @@ class Toolbox:
                           f"verify with the probes")
 
 
-def _entry_line(entry: os.DirEntry[str]) -> tuple[tuple[bool, str], str]:
+def _entry_line(entry: os.DirEntry[str], root: Path) -> tuple[tuple[bool, str], str]:
     """A sort key (folders first) and list_dir's line for one entry; a broken or looping
-    link is listed as such instead of failing the whole listing."""
+    link is listed as such instead of failing the whole listing, and a link out of the
+    workspace without a look at what it points to (the jail's rule)."""
     # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
     name = escape_name(entry.name)
+    if entry.is_symlink() and not Path(os.path.realpath(entry.path)).is_relative_to(root):
+        return (True, entry.name), f"{name} (a link out of the workspace; not readable)"
     try:
         if entry.is_dir():
             return (False, entry.name), f"{name}/"
