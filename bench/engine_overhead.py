@@ -1,20 +1,23 @@
 """Engine overhead: Jetbox's own cost per transition and per round, with an instant scripted
-model and no probes; and its share of a round when the model takes 1 s.
+model and no probes; whether it grows with the run (the first tenth of a long run against the
+last); its share of a round when the model takes 1 s; resuming a 20,000-record ledger.
 
-    python bench/engine_overhead.py [--rounds 200] [--slow-rounds 8]
+    python bench/engine_overhead.py [--rounds 1500] [--slow-rounds 8]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from common import machine_without_probes, save, scripted_run, stats_ms
+from common import ROOT, machine_without_probes, save, scripted_run, stats_ms
 
-from jetbox.model.base import Reply, ToolCall, call
+from jetbox.engine.loop import RunRequest, open_run
+from jetbox.model.base import Reply, ScriptedModel, ToolCall, call
 
 
 def steps(rounds: int, delay_s: float = 0.0) -> list[Any]:
@@ -29,25 +32,44 @@ def steps(rounds: int, delay_s: float = 0.0) -> list[Any]:
     return [step(r) for r in [*replies, call("finish", summary="done")]]
 
 
+def reopen_ms(workspace: Path, machine: Path, repeat: int = 5) -> dict[str, Any]:
+    """Opening the finished run again (load and check the ledger, find where it stopped,
+    rebuild what a resume needs), without running a round: the median of `repeat`."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        open_run(RunRequest(None, workspace, machine, cli_settings={"sandbox": "none"},
+                            quiet=True), {}, ROOT, io.StringIO(),
+                 model_factory=lambda s, d: lambda: ScriptedModel([]))
+        times.append(time.perf_counter() - started)
+    records = len((workspace / "agent_ledger.log").read_bytes().splitlines())
+    return {"records": records, **stats_ms(times)}
+
+
 def measure(rounds: int, delay_s: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Path(tmp) / "ws"
         workspace.mkdir()
         for index in range(20):
             (workspace / f"f{index}.txt").write_text(f"file {index}\n" * 20)
-        records = scripted_run(workspace, steps(rounds, delay_s),
-                               machine_without_probes(Path(tmp)), max_rounds=rounds + 5)
+        machine = machine_without_probes(Path(tmp))
+        records = scripted_run(workspace, steps(rounds, delay_s), machine,
+                               max_rounds=rounds + 5)
+        reopen = reopen_ms(workspace, machine) if not delay_s else {}
     transitions = [r["ts"] for r in records if r["kind"] == "transition"]
     starts = [r["ts"] for r in records if r["kind"] == "transition" and r["dest"] == "Probe"]
-    return {"rounds": len(starts) + 1,
+    rounds = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    tenth = max(1, len(rounds) // 10)
+    return {"rounds": len(starts) + 1, "records": len(records),
             "per_transition": stats_ms([b - a for a, b in zip(transitions, transitions[1:],
                                                               strict=False)]),
-            "per_round": stats_ms([b - a for a, b in zip(starts, starts[1:], strict=False)])}
+            "per_round": stats_ms(rounds), "first_tenth": stats_ms(rounds[:tenth]),
+            "last_tenth": stats_ms(rounds[-tenth:]), "reopen": reopen}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=1500)
     parser.add_argument("--slow-rounds", type=int, default=8)
     args = parser.parse_args()
     instant = measure(args.rounds, 0.0)
@@ -60,8 +82,15 @@ def main() -> None:
         t, r = result["per_transition"], result["per_round"]
         print(f"{label:<10} {result['rounds']:>6} {t['median_ms']:>15.2f} ms {t['p95_ms']:>5.2f} ms"
               f" {r['median_ms']:>10.2f} ms {r['p95_ms']:>5.1f} ms")
-    print(f"\nwith a 1 s model, Jetbox's own share of a round: {share * 100:.2f} %")
+    first, end = instant["first_tenth"]["median_ms"], instant["last_tenth"]["median_ms"]
+    print(f"\nround median, first tenth of the {instant['rounds']}-round run: {first:.2f} ms; "
+          f"last tenth: {end:.2f} ms ({end / first:.2f}x; {instant['records']} records)")
+    print(f"with a 1 s model, Jetbox's own share of a round: {share * 100:.2f} %")
+    resume = instant["reopen"]
+    print(f"opening the run again with {resume['records']} records in its ledger (load, "
+          f"check, resume): median {resume['median_ms']:.0f} ms")
     save("engine_overhead", {"instant": instant, "one_second_model": slow,
+                             "growth": round(end / first, 3), "resume": resume,
                              "jetbox_share_with_1s_model": round(share, 5)})
 
 

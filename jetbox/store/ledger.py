@@ -16,6 +16,7 @@ from jetbox.core import failpoints
 from jetbox.core.errors import LedgerCorrupt, LedgerWriteError, StorageError
 from jetbox.core.text import json_safe
 from jetbox.store import records as rec
+from jetbox.store.index import RunRecords
 
 
 def _crc(body: dict[str, Any]) -> str:
@@ -55,6 +56,7 @@ class Ledger:
         self.path = path
         self.fsync = fsync
         self._records: list[dict[str, Any]] | None = None
+        self._run: RunRecords | None = None  # the current run's, indexed; appends extend it
         self._broken = ""  # why appends are refused (a failed write could not be undone)
 
     def records(self) -> list[dict[str, Any]]:
@@ -83,6 +85,10 @@ class Ledger:
         if torn:
             failpoints.kill_self()
         records.append(body)
+        if kind == rec.RUN_START or self._run is None:
+            self._run = RunRecords(rec.current_run(records))
+        else:
+            self._run.add(body)
         failpoints.hit("ledger")
         return body
 
@@ -114,9 +120,12 @@ class Ledger:
             self._broken = (f"{self.path} may end in half a record ({exc.strerror or exc}); "
                             f"free space, then run again: the torn line is trimmed on resume")
 
-    def current_run(self) -> list[dict[str, Any]]:
-        """The records since the last `run_start`."""
-        return list(rec.current_run(self.records()))
+    def current_run(self) -> RunRecords:
+        """The records since the last `run_start`: built once, then kept current by appends
+        (the same object each time: read it, never change it)."""
+        if self._run is None:
+            self._run = RunRecords(rec.current_run(self.records()))
+        return self._run
 
     def last(self, kinds: Iterable[str], in_run: bool = True) -> dict[str, Any] | None:
         """The newest record of one of `kinds`, or None."""
