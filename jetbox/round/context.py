@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from jetbox.core.errors import ConfigError
-from jetbox.probes.verdict import explain
+from jetbox.round import notes as nt
 from jetbox.store import records as rec
 
 if TYPE_CHECKING:
@@ -22,26 +22,17 @@ if TYPE_CHECKING:
     from jetbox.tools.toolbox import ToolResult
 
 SYSTEM_PROMPT = """\
-You are Jetbox, a careful coding agent working inside one project folder.
-You see the goal, then the state of the work (status, what was done, the plan, fresh probe \
-results from ruff and pytest), then each round your tool calls, their results and what changed.
-Act by calling tools; paths are relative to the project folder. Tools, with an example each:
-- search{pattern, path?}: find code by regular expression. {"pattern": "def parse_date"}
-- read_file{path, start_line?, end_line?}: numbered lines. \
-{"path": "pkg/core.py", "start_line": 90, "end_line": 140}
-- edit_file{path, old, new}: replace one exact, unique passage (copy `old` from read_file, \
-without the numbers). {"path": "pkg/core.py", "old": "    return a - b", "new": "    return a + b"}
-- write_file{path, content}: create a new file with its whole content.
-- list_dir{path}: see a folder. {"path": "."}
-- run_cmd{cmd}: python, pytest, ruff or pip, as a list. \
-{"cmd": ["pytest", "-q", "tests/test_core.py"]}
-- finish{summary}: when the goal is met. Jetbox checks ruff and pytest against where the run \
-started and refuses an early finish.
-Search, then read only the lines you need, then edit; never rewrite a whole existing file. \
-Lint findings marked pre-existing are not yours: leave unrelated code alone. \
-Never repeat a call that already succeeded."""
+You are Jetbox, a careful coding agent in one project folder (paths are relative to it).
+You see the goal, the state of the work (plan, ruff and pytest results against where the run \
+started), then your calls, their results and notes of what changed. Act only by calling tools.
+Search, read only the lines you need, then edit_file: `old` is exact, unique text copied \
+from read_file without the line numbers. write_file only for new files. run_cmd takes a list, \
+e.g. ["pytest", "-q", "tests/test_x.py"]. Lint marked pre-existing is not yours. Never \
+repeat a call that succeeded. Call finish when the goal is met: Jetbox checks ruff and pytest \
+and refuses an early finish."""
 
 RECAP_ITEMS = 8
+ELIDE_WRITES = 200  # a written file's content longer than this is not sent back
 
 
 @dataclass(frozen=True)
@@ -106,8 +97,13 @@ class Conversation:
         return replace(self, exchanges=tuple(exchanges), latest=latest, rounds=self.rounds + 1)
 
     def with_note(self, found: Mapping[str, str]) -> Conversation:
-        """A note appended with what changed since the model last saw it, if anything did."""
-        changed = [text for topic, text in found.items() if self.shown.get(topic) != text]
+        """A note appended with what changed since the model last saw it, if anything did:
+        of the files, only those added or removed, and not those its own calls named."""
+        changed = [text for topic, text in found.items()
+                   if topic != nt.FILES and self.shown.get(topic) != text]
+        files = nt.files_delta(self.shown.get(nt.FILES, ""), found.get(nt.FILES, ""),
+                               nt.called_paths(self.exchanges)) if nt.FILES in found else ""
+        changed += [files] if files else []
         note = ({"role": "user", "content": "\n\n".join(changed)},) if changed else ()
         return replace(self, exchanges=(*self.exchanges, *note), shown=dict(found))
 
@@ -154,7 +150,7 @@ def notices(run: Run, now: Round) -> dict[str, str]:
     `now` must have probe results (run.probed)."""
     assert now.report is not None
     records = run.records()
-    found = {"probes": "Probes now:\n" + explain(now.report, run.verdict(now))}
+    found = nt.probe_topics(now.report, run.verdict(now))
     if now.status.next:  # before the first Plan there is none: no empty section
         found["plan"] = "Plan:\n" + "\n".join(f"- {s}" for s in now.status.next)
     refused = rec.unanswered_refusal(records)
@@ -182,9 +178,13 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
               for note in status.notes[-3:]]
     done = recap(records)
     parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
-    parts += [found[topic] for topic in ("plan", "probes", "refusal", "warning", "paused")
+    parts += [found[topic] for topic in ("plan", "verdict") if topic in found]
+    parts.append(project_files(run, now, records))
+    parts += [found[topic] for topic in ("blocking", "refusal", "warning", "paused")
               if topic in found]
-    text = "\n\n".join(parts)
+    assert now.report is not None
+    parts.append(nt.pre_existing(now.report, run.verdict(now)))
+    text = "\n\n".join(p for p in parts if p)
     if len(text) > policy.max_state_chars:
         text = text[: policy.max_state_chars - 12] + "\n... (cut)"
     results = rec.latest_results(records)
@@ -194,6 +194,16 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
                  f"{fold(str(r.get('output', '')), keep)}" for r in results]
         text += "\n\nResults of your last calls:\n" + "\n".join(lines)
     return {"role": "user", "content": text}
+
+
+def project_files(run: Run, now: Round, records: rec.Records) -> str:
+    """The file tree as it matters to this run: its files, those the goal, the plan and
+    the failing tests name, then the rest counted per folder."""
+    assert now.report is not None
+    files, verdict = now.report.files, run.verdict(now)
+    key = {*rec.files_written(records), *nt.test_files(verdict.failing),
+           *nt.named_in([now.status.goal, *now.status.next, *verdict.new_findings], files)}
+    return nt.tree_summary(files, key)
 
 
 def compact(run: Run, now: Round) -> Conversation:
@@ -215,7 +225,7 @@ def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,
              ) -> list[dict[str, Any]]:
     """One round as the protocol expects: the assistant turn, then one tool message per call.
     The results stay whole while together they fit in keep_chars."""
-    messages: list[dict[str, Any]] = [reply.to_message()]
+    messages: list[dict[str, Any]] = [written_elided(reply.to_message(), results)]
     share = keep_chars // max(1, len(results))
     whole = sum(len(r.output) for r in results) <= keep_chars
     for call, result in zip(reply.tool_calls, results, strict=False):
@@ -225,6 +235,25 @@ def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,
         messages.append({"role": "user", "content": "No tool call in your reply. Reply with "
                                                     "one or more tool calls."})
     return messages
+
+
+def written_elided(message: dict[str, Any], results: Sequence[ToolResult]) -> dict[str, Any]:
+    """The assistant turn with the content of each file it wrote (and that was written)
+    replaced by its size: the file is on disk, where read_file shows it; sending it back
+    every round would cost as much as the write itself, again."""
+    calls = message.get("tool_calls")
+    if not calls:
+        return message
+    kept = []
+    for call, result in zip(calls, [*results, *[None] * len(calls)], strict=False):
+        arguments = call["function"]["arguments"]
+        content = arguments.get("content") if call["function"]["name"] == "write_file" else None
+        if isinstance(content, str) and len(content) > ELIDE_WRITES and result is not None \
+                and result.ok:
+            arguments = {**arguments, "content": f"[{len(content)} chars, written to the file; "
+                                                 f"read_file shows them]"}
+        kept.append({"function": {**call["function"], "arguments": arguments}})
+    return {**message, "tool_calls": kept}
 
 
 def compaction_reason(conversation: Conversation | None, policy: CompactionPolicy,
