@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from jetbox.probes.verdict import Baseline
+from jetbox.probes.focused import FocusedProber
+from jetbox.probes.verdict import FAILING, Baseline
 from jetbox.round.handler import Handler, Step
 from jetbox.store import records as rec
 
 if TYPE_CHECKING:
+    from jetbox.probes.runner import ProbeReport
     from jetbox.round.run import Round, Run
 
 
@@ -30,9 +32,10 @@ class Probe(Handler):
         finishing = rec.finish_requested(records)
         # Results are reused only in a round with no action, and never to verify a finish.
         reuse = not finishing and not rec.acted_since_probe(records)
-        report = run.prober.run(now.report, reuse=reuse)
+        has_baseline = rec.last(records, rec.BASELINE) is not None
+        report = self._probe(run, now, reuse, full=finishing or not has_baseline)
         now = replace(now, report=report)
-        if rec.last(records, rec.BASELINE) is None:
+        if not has_baseline:
             run.ledger.append(rec.BASELINE, round=now.round, **Baseline.of(report).to_record())
         verdict = run.verdict(now)
         failures = sum(c.counts.get("failed", 0) + c.counts.get("errors", 0)
@@ -48,3 +51,13 @@ class Probe(Handler):
             run.ledger.append(rec.FINISH_REFUSED, round=now.round, reasons=list(verdict.blockers))
             run.event(now, "finish refused: " + "; ".join(verdict.blockers))
         return "probed", now
+
+    @staticmethod
+    def _probe(run: Run, now: Round, reuse: bool, full: bool) -> ProbeReport:
+        """The whole suite at the baseline and to verify a finish; between edits, what the
+        change can affect, the tests failing at the start or last time first."""
+        if not isinstance(run.prober, FocusedProber) or full or now.report is None:
+            return run.prober.run(now.report, reuse=reuse)
+        failing = [t for t, o in run.baseline(now).outcomes.items() if o in FAILING]
+        failing += [t for c in now.report.checks for t, o in c.outcomes.items() if o in FAILING]
+        return run.prober.run(now.report, reuse=reuse, full=False, failing=failing)

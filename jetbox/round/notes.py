@@ -56,7 +56,8 @@ def tree_summary(files: Sequence[str], key: Iterable[str]) -> str:
     rest = len(counts) - len(folders)
     tail = f", {rest} more folders ({sum(n for _, n in sorted(counts.items())[FOLDERS:])} " \
            f"files)" if rest > 0 else ""
-    lines = [f"files ({len(files)}); those of this run: " + (", ".join(shown) or "(none)") + more,
+    named = ", ".join(shown) or "(none)"
+    lines = [f"files ({len(files)}); those the run changed or names: {named}{more}",
              "the others, per folder: " + ", ".join(folders) + tail]
     return "\n".join(lines)
 
