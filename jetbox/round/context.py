@@ -22,14 +22,13 @@ if TYPE_CHECKING:
     from jetbox.tools.toolbox import ToolResult
 
 SYSTEM_PROMPT = """\
-You are Jetbox, a careful coding agent in one project folder (paths are relative to it).
-You see the goal, the state of the work (plan, ruff and pytest results against where the run \
-started), then your calls, their results and notes of what changed. Act only by calling tools.
-Search, read only the lines you need, then edit_file: `old` is exact, unique text copied \
-from read_file without the line numbers. write_file only for new files. run_cmd takes a list, \
-e.g. ["pytest", "-q", "tests/test_x.py"]. Lint marked pre-existing is not yours. Never \
-repeat a call that succeeded. Call finish when the goal is met: Jetbox checks ruff and pytest \
-and refuses an early finish."""
+You are Jetbox, a careful coding agent in one project folder; paths are relative to it. \
+You see the goal, the state of the work (plan; ruff and pytest against the run's start), \
+then your calls, their results and notes of what changed. Act only through tools. \
+Search, read only the lines you need, then edit_file (`old`: exact unique text from \
+read_file, without line numbers); write_file only for new files. Lint marked pre-existing \
+is not yours. Do not repeat a call that succeeded. Call finish when the goal is met; an \
+early finish is refused."""
 
 RECAP_ITEMS = 8
 ELIDE_WRITES = 200  # a written file's content longer than this is not sent back
@@ -177,13 +176,13 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     parts += [f"Note: {note}" if note in ours else f"Note from the person: {note}"
               for note in status.notes[-3:]]
     done = recap(records)
-    parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
+    parts.append("Done so far:\n" + "\n".join(f"- {item}" for item in done) if done else "")
     parts += [found[topic] for topic in ("plan", "verdict") if topic in found]
     parts.append(project_files(run, now, records))
     parts += [found[topic] for topic in ("blocking", "refusal", "warning", "paused")
               if topic in found]
     assert now.report is not None
-    parts.append(nt.pre_existing(now.report, run.verdict(now)))
+    parts.append(nt.pre_existing(now.report, run.verdict(now), status.goal))
     text = "\n\n".join(p for p in parts if p)
     if len(text) > policy.max_state_chars:
         text = text[: policy.max_state_chars - 12] + "\n... (cut)"

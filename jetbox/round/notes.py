@@ -22,6 +22,8 @@ FOLDERS = 12           # folders counted one by one; the rest in one line
 DELTA_FILES = 10       # files named in one round's note
 FILES = "files"        # the topic holding the file set (as lines); its note is a delta
 _WORD = re.compile(r"[\w./-]+")
+_ABOUT_LINT = re.compile(r"\b(ruff|lint\w*|flake8|style|warnings?|findings?|[A-Z]{1,4}\d{3,4})\b",
+                         re.IGNORECASE)
 
 
 def test_files(test_ids: Iterable[str]) -> set[str]:
@@ -93,11 +95,12 @@ def probe_topics(report: ProbeReport, verdict: Verdict) -> dict[str, str]:
     return found
 
 
-def pre_existing(report: ProbeReport, verdict: Verdict) -> str:
-    """Lint that was there before the run, for the rebuilt context only (it never changes)."""
+def pre_existing(report: ProbeReport, verdict: Verdict, goal: str) -> str:
+    """Lint that was there before the run, listed only when the goal is about lint (the
+    verdict line counts it; it is not the run's) and only in the rebuilt context."""
     old = [f for c in report.checks if c.parser == "ruff" for f in c.findings
            if f not in verdict.new_findings]
-    if not old:
+    if not old or not _ABOUT_LINT.search(goal):
         return ""
     more = [f"... {len(old) - 10} more"] if len(old) > 10 else []
     return "\n".join(["pre-existing ruff findings (not yours unless the goal is about them):",

@@ -10,28 +10,24 @@ from typing import Any
 TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "search", "edit_file", "write_file",
                                "run_cmd", "finish")
 
-_PATH = {"type": "string", "description": "file path"}
-_LINE = {"type": "integer", "description": "1-based line (optional)"}
+_PATH = {"type": "string"}
+_LINE = {"type": "integer"}
 _TEXT = {"type": "string"}
 # name -> (description, parameters, optional parameter names). Short: sent in every request.
 _PARAMS: dict[str, tuple[str, dict[str, dict[str, Any]], tuple[str, ...]]] = {
-    "list_dir": ("List a folder (\".\" for the top).", {"path": _PATH}, ()),
-    "read_file": ("Read a file, numbered lines; start_line/end_line for a part.",
+    "list_dir": ("List a folder (\".\": the top).", {"path": _PATH}, ()),
+    "read_file": ("Numbered lines of a file (all, or start_line to end_line).",
                   {"path": _PATH, "start_line": _LINE, "end_line": _LINE},
                   ("start_line", "end_line")),
-    "search": ("Find a regular expression; answers path:line: text.",
-               {"pattern": {"type": "string", "description": "Python regex"},
-                "path": {"type": "string", "description": "file or folder (optional)"}},
-               ("path",)),
-    "edit_file": ("Replace the one place `old` occurs with `new`.",
-                  {"path": _PATH, "old": {"type": "string", "description": "exact, unique text"},
-                   "new": _TEXT}, ()),
+    "search": ("Python regex search of a file or folder (default: all); path:line: text.",
+               {"pattern": _TEXT, "path": _PATH}, ("path",)),
+    "edit_file": ("Replace the one place exact text `old` occurs with `new`.",
+                  {"path": _PATH, "old": _TEXT, "new": _TEXT}, ()),
     "write_file": ("Write a new file, whole.", {"path": _PATH, "content": _TEXT}, ()),
-    "run_cmd": ("Run python, pytest, ruff or pip (no shell).",
-                {"cmd": {"type": "array", "items": {"type": "string"},
-                         "description": "e.g. [\"pytest\", \"-q\"]"}}, ()),
+    "run_cmd": ("Run python, pytest, ruff or pip (no shell), e.g. [\"pytest\", \"-q\"].",
+                {"cmd": {"type": "array", "items": {"type": "string"}}}, ()),
     "finish": ("The goal is done; Jetbox checks ruff and pytest first.",
-               {"summary": {"type": "string", "description": "one or two lines"}}, ()),
+               {"summary": _TEXT}, ()),
 }
 
 
