@@ -18,6 +18,7 @@ from common import ROOT, machine_without_probes, save, scripted_run, stats_ms
 
 from jetbox.engine.loop import RunRequest, open_run
 from jetbox.model.base import Reply, ScriptedModel, ToolCall, call
+from jetbox.store.ledger import Ledger
 
 
 def steps(rounds: int, delay_s: float = 0.0) -> list[Any]:
@@ -42,8 +43,12 @@ def reopen_ms(workspace: Path, machine: Path, repeat: int = 5) -> dict[str, Any]
                             quiet=True), {}, ROOT, io.StringIO(),
                  model_factory=lambda s, d: lambda: ScriptedModel([]))
         times.append(time.perf_counter() - started)
-    records = len((workspace / "agent_ledger.log").read_bytes().splitlines())
-    return {"records": records, **stats_ms(times)}
+    loads = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        records = len(Ledger(workspace / "agent_ledger.log").records())
+        loads.append(time.perf_counter() - started)
+    return {"records": records, **stats_ms(times), "ledger_load": stats_ms(loads)}
 
 
 def measure(rounds: int, delay_s: float) -> dict[str, Any]:
@@ -88,7 +93,8 @@ def main() -> None:
     print(f"with a 1 s model, Jetbox's own share of a round: {share * 100:.2f} %")
     resume = instant["reopen"]
     print(f"opening the run again with {resume['records']} records in its ledger (load, "
-          f"check, resume): median {resume['median_ms']:.0f} ms")
+          f"check, resume): median {resume['median_ms']:.0f} ms, of which reading and "
+          f"checking the ledger {resume['ledger_load']['median_ms']:.0f} ms")
     save("engine_overhead", {"instant": instant, "one_second_model": slow,
                              "growth": round(end / first, 3), "resume": resume,
                              "jetbox_share_with_1s_model": round(share, 5)})
