@@ -18,8 +18,7 @@ from jetbox.core.text import json_safe
 from jetbox.store import records as rec
 from jetbox.store.index import RunRecords
 
-# One encoder for every checksum: json.dumps with options builds a new one per call, which
-# is a third of the cost of loading a long ledger.
+# One encoder for every checksum: json.dumps with options builds a new encoder per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
