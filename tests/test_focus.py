@@ -78,3 +78,15 @@ def test_after_an_edit_only_the_affected_tests_run_and_the_rest_is_carried(
     full = prober.run(third, reuse=False)  # a finish is verified on the whole suite
     assert full.checks[0].outcomes["tests/test_other.py::test_three"] == "failed"
     assert "run now" not in full.checks[0].summary
+
+
+def test_a_probe_that_names_its_own_paths_never_runs_tests_outside_them(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    spec = (ProbeSpec("pytest", ("pytest", "-q", "tests/test_api.py"), "pytest"),)
+    prober = FocusedProber(root, spec, sandbox="none")
+    first = prober.run(None)
+    assert set(first.checks[0].outcomes) == {"tests/test_api.py::test_two"}
+    (root / "pkg" / "other.py").write_text("def three():\n    return 4\n")
+    (root / "tests" / "test_new.py").write_text("def test_new():\n    assert True\n")
+    second = prober.run(first, reuse=True, full=False)
+    assert set(second.checks[0].outcomes) == {"tests/test_api.py::test_two"}

@@ -45,7 +45,7 @@ class FocusedProber(Prober):
         focus = select.focus(self.workspace, sorted(after), changed, failing)
         if focus is None or last is None:
             return super()._check(spec, env)
-        return self._focused(spec, env, focus, last)
+        return self._focused(spec, env, _in_scope(spec, focus, last, changed), last)
 
     def _focused(self, spec: ProbeSpec, env: dict[str, str], focus: select.Focus,
                  last: CheckResult) -> CheckResult:
@@ -65,6 +65,17 @@ class FocusedProber(Prober):
         fresh = {t: o for r in results for t, o in r.outcomes.items()}
         outcomes = select.merged(last.outcomes, fresh, ran)
         return _combined(spec, last, results, outcomes, len(fresh))
+
+
+def _in_scope(spec: ProbeSpec, focus: select.Focus, last: CheckResult,
+              changed: set[str]) -> select.Focus:
+    """Only test files the probe's own command runs: those it ran last time, and a test file
+    just written when the command names no paths of its own (`pytest tests/unit`)."""
+    known = {t.split("::", 1)[0] for t in last.outcomes}
+    own_paths = any(not a.startswith("-") for a in spec.argv[1:] if a not in ("-m", "pytest"))
+    kept = tuple(f for f in focus.affected
+                 if f in known or (f in changed and not own_paths))
+    return replace(focus, affected=kept)
 
 
 def _pytest(report: ProbeReport) -> CheckResult | None:
