@@ -1,10 +1,13 @@
-"""Context growth over a 30-round scripted run: Jetbox's requests vs a full-history transcript.
+"""Context growth: Jetbox's prompt bytes against an append-only agent's over the same rounds.
 
-Runs the same scripted model twice through the real machine and the offline Ollama: once
-with Jetbox's compaction, once with compaction switched off (the full-history baseline).
-Prints a table and writes bench/results/context_growth.json.
+Runs a scripted model through the real machine and the offline Ollama, then rebuilds the
+requests an append-only agent (mini-swe-agent's way: every reply and whole result kept) would
+send for the same rounds, with the same tools, system prompt and goal. Compares the total
+uncached bytes (what follows the longest common prefix with the previous request, summed;
+for an append-only agent that is its final request) and the largest request. Exits 1 when a
+figure is above the goal for 25 or 100 rounds. Writes bench/results/context_growth.json.
 
-    python bench/context_growth.py [--rounds 30] [--num-ctx 8192]
+    python bench/context_growth.py [--rounds 25 100] [--num-ctx 8192] [--table]
 """
 
 from __future__ import annotations
@@ -69,13 +72,18 @@ def common_prefix(a: str, b: str) -> int:
     return limit
 
 
-def record_run(folder: Path, rounds: int, num_ctx: int, policy: dict[str, Any]) -> list[str]:
-    workspace = folder / "ws"
+def seed(workspace: Path) -> None:
     (workspace / "pkg").mkdir(parents=True)
     (workspace / "pkg" / "__init__.py").write_text('"""A package."""\n')
     (workspace / "tests").mkdir()
     (workspace / "tests" / "test_pkg.py").write_text(
         '"""Tests."""\n\nimport pkg\n\n\ndef test_pkg() -> None:\n    assert pkg.__doc__\n')
+
+
+def record_run(folder: Path, rounds: int, policy: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """Jetbox's requests as sent (JSON), and its ledger's tool results."""
+    workspace = folder / "ws"
+    seed(workspace)
     machine = folder / "machine.yaml"
     machine.write_text(machine_text(policy), encoding="utf-8")
     with OfflineOllama(ScriptResponder(script(rounds))) as server:
@@ -84,7 +92,35 @@ def record_run(folder: Path, rounds: int, num_ctx: int, policy: dict[str, Any]) 
                     stdout=io.StringIO(), stderr=io.StringIO())
         if code not in (0, 3):
             raise RuntimeError(f"scripted run failed with exit {code}")
-        return [serialized(r) for r in server.requests]
+        requests = [serialized(r) for r in server.requests]
+    ledger = (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
+    results = [json.loads(line) for line in ledger]
+    return requests, [r for r in results if r["kind"] == "tool_result"]
+
+
+def append_only(first: str, turns: list[Turn], results: list[Any]) -> list[str]:
+    """The requests of an append-only agent over the same rounds: Jetbox's first request
+    (tools, system prompt, goal), then every round's reply and its whole results, kept."""
+    data = json.loads(first)
+    messages = [m for m in data["messages"] if m["role"] == "system"][:1] + \
+        [m for m in data["messages"] if m["content"].startswith("Goal: ")][:1]
+    by_round: dict[int, list[Any]] = {}
+    for result in results:
+        by_round.setdefault(result["round"], []).append(result)
+    requests = []
+    for turn, round_results in zip(turns, by_round.values(), strict=False):
+        requests.append(json.dumps({"tools": data["tools"], "messages": messages},
+                                   ensure_ascii=False))
+        calls = [{"function": {"name": c.name, "arguments": c.arguments}} for c in turn.calls]
+        messages = [*messages, {"role": "assistant", "content": turn.content,
+                                "thinking": turn.thinking, "tool_calls": calls},
+                    *({"role": "tool", "content": r["output"], "tool_name": r["name"]}
+                      for r in round_results)]
+    return requests
+
+
+def size(request: str) -> int:
+    return len(request.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -100,6 +136,7 @@ class Growth:
     baseline_final: int
     mean_new: float
     baseline_growth: float
+    total_uncached: int  # bytes after the longest common prefix with the previous request
 
     @property
     def largest_ratio(self) -> float:
@@ -109,53 +146,78 @@ class Growth:
     def new_ratio(self) -> float:
         return self.mean_new / self.baseline_growth
 
+    @property
+    def total_ratio(self) -> float:
+        """Against the append-only agent, whose uncached total is its final request."""
+        return self.total_uncached / self.baseline_final
+
 
 def prefix_of(request: str) -> str:
     data = json.loads(request)
     return json.dumps({"tools": data["tools"], "messages": data["messages"][:2]})
 
 
+def uncached(requests: list[str]) -> list[int]:
+    encoded = [r.encode("utf-8") for r in requests]
+    pairs = zip(encoded, encoded[1:], strict=False)
+    return [len(encoded[0])] + [len(b) - common_prefix(a, b) for a, b in pairs]
+
+
 def measure(rounds: int = 30, num_ctx: int = 8192) -> Growth:
     policy = CompactionPolicy()
-    ours_policy = {k: v for k, v in asdict(policy).items()}
-    full_policy = {**ours_policy, "history_keep": 100_000, "budget_share": 1000.0}
     with tempfile.TemporaryDirectory() as tmp:
-        ours = record_run(Path(tmp) / "ours", rounds, num_ctx, ours_policy)
-        full = record_run(Path(tmp) / "full", rounds, num_ctx, full_policy)
-    pairs = zip(ours, ours[1:], strict=False)
-    new = [len(ours[0])] + [len(b) - common_prefix(a, b) for a, b in pairs]
+        ours, results = record_run(Path(tmp) / "ours", rounds, asdict(policy))
+    full = append_only(ours[0], script(rounds), results)
+    new = uncached(ours)
     prefixes = {prefix_of(r) for r in ours}
     return Growth(
         rounds=len(ours), budget_chars=policy.budget_chars(num_ctx),
-        sizes=[len(r) for r in ours], baseline_sizes=[len(r) for r in full],
+        sizes=[size(r) for r in ours], baseline_sizes=[size(r) for r in full],
         new_chars=new, prefix_chars=len(next(iter(prefixes))),
         prefix_identical=len(prefixes) == 1 and all(
             r.startswith(ours[0][:common_prefix(ours[0], ours[-1])]) for r in ours),
-        largest=max(len(r) for r in ours), baseline_final=len(full[-1]),
+        largest=max(size(r) for r in ours), baseline_final=size(full[-1]),
         mean_new=statistics.mean(new[1:]),
-        baseline_growth=(len(full[-1]) - len(full[0])) / (len(full) - 1),
+        baseline_growth=(size(full[-1]) - size(full[0])) / (len(full) - 1),
+        total_uncached=sum(new),
     )
 
 
-def main_cli() -> None:
+GOALS = {25: (1.0, 0.5), 100: (1.0, 0.3)}  # rounds: (total uncached, peak) vs append-only
+
+
+def report(growth: Growth, table: bool) -> bool:
+    """Print one run's figures; whether they meet the goals for its length (if it has some)."""
+    if table:
+        print(f"{'round':>5} {'jetbox bytes':>13} {'uncached':>9} {'append-only':>12}")
+        for index, (ours, new, full) in enumerate(zip(growth.sizes, growth.new_chars,
+                                                      growth.baseline_sizes, strict=True), 1):
+            print(f"{index:>5} {ours:>13} {new:>9} {full:>12}")
+    total_goal, peak_goal = GOALS.get(growth.rounds, (float("inf"), float("inf")))
+    ok = growth.total_ratio <= total_goal and growth.largest_ratio <= peak_goal
+    print(f"{growth.rounds} requests: total uncached {growth.total_uncached:,} B = "
+          f"{growth.total_ratio:.2f}x the append-only agent's {growth.baseline_final:,} B "
+          f"(goal <= {total_goal}); peak {growth.largest:,} B = {growth.largest_ratio:.2f}x "
+          f"(goal <= {peak_goal}); stable prefix {growth.prefix_chars:,} chars, identical: "
+          f"{growth.prefix_identical}" + ("" if ok else "  ABOVE THE GOAL"))
+    return ok
+
+
+def main_cli() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--rounds", type=int, nargs="*", default=[25, 100])
     parser.add_argument("--num-ctx", type=int, default=8192)
+    parser.add_argument("--table", action="store_true", help="every request's sizes")
     args = parser.parse_args()
-    growth = measure(args.rounds, args.num_ctx)
-    print(f"{'round':>5} {'jetbox chars':>13} {'new chars':>10} {'full history':>13}")
-    for index, (size, new, full) in enumerate(zip(growth.sizes, growth.new_chars,
-                                                  growth.baseline_sizes, strict=True), start=1):
-        print(f"{index:>5} {size:>13} {new:>10} {full:>13}")
-    print(f"\nbudget {growth.budget_chars} chars; stable prefix {growth.prefix_chars} chars, "
-          f"identical in every request: {growth.prefix_identical}")
-    print(f"largest request {growth.largest} = {growth.largest_ratio:.2f} x the full history at "
-          f"round {growth.rounds} ({growth.baseline_final})")
-    print(f"mean new chars per request {growth.mean_new:.0f} = {growth.new_ratio:.2f} x the full "
-          f"history's growth per round ({growth.baseline_growth:.0f})")
-    save("context_growth", {**asdict(growth), "largest_ratio": growth.largest_ratio,
-                            "new_ratio": growth.new_ratio})
+    results, ok = {}, True
+    for rounds in args.rounds:
+        growth = measure(rounds, args.num_ctx)
+        ok = report(growth, args.table) and ok
+        results[str(rounds)] = {**asdict(growth), "largest_ratio": growth.largest_ratio,
+                                "total_ratio": growth.total_ratio}
+    save("context_growth", results)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
-    main_cli()
+    sys.exit(main_cli())

@@ -12,7 +12,6 @@ from typing import TextIO
 
 from jetbox.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
 from jetbox.core.text import for_terminal
-from jetbox.store.records import LOCK_TAKEN_OVER, RESUME, RUN_START
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -82,13 +81,23 @@ def version() -> str:
         return __version__
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Version(argparse.Action):
+    """--version, looked up only when asked: importlib.metadata costs more than the rest of
+    `jetbox --help`."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        parser.exit(message=f"jetbox {version()}\n")
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; a plugged command's module is imported only when argv names it
+    (its help line for the overview is in PLUGGED_HELP), so `--help` imports none."""
     from jetbox.core.errors import EXIT_CODES_HELP
 
     parser = argparse.ArgumentParser(prog="jetbox", description=DESCRIPTION,
                                      epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", "-V", action="version", version=f"jetbox {version()}",
+    parser.add_argument("--version", "-V", action=_Version, nargs=0,
                         help="print Jetbox's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _run_parser(sub)
@@ -107,7 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a run's folder: mark its current state and path")
     p.add_argument("--format", "-f", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
+    chosen = _command_named(argv)
     for name, module_name in PLUGGED_COMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=PLUGGED_HELP[name])
+            continue
         module = importlib.import_module(module_name)
         p = sub.add_parser(name, help=module.HELP, description=module.DESCRIPTION,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,10 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_named(argv: list[str] | None) -> str | None:
+    """The subcommand argv names: its first word that is not an option (the top level
+    has no option that takes a value)."""
+    words = sys.argv[1:] if argv is None else argv
+    return next((w for w in words if not w.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
-    parser = build_parser()
+    parser = build_parser(argv)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             args = parser.parse_args(argv)
@@ -165,6 +185,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine.loop import RunRequest, execute, open_run, workspace_from
     from jetbox.exec.process import hide_own_environment
     from jetbox.store.lock import WorkspaceLock
+    from jetbox.store.records import LOCK_TAKEN_OVER
     from jetbox.store.workspace import Workspace
 
     cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
@@ -202,6 +223,7 @@ def _answer(text: str | None) -> str:
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.spec.machine import find_machine_file
     from jetbox.store.ledger import Ledger
+    from jetbox.store.records import RESUME, RUN_START
     from jetbox.store.workspace import Workspace
 
     workspace = Workspace.at(Path(args.workspace or "."))
@@ -268,3 +290,10 @@ PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
                                     "diag": "jetbox.commands.diag",
                                     "log": "jetbox.commands.log",
                                     "eval": "jetbox.commands.evaluate"}
+# Their overview lines (each module's HELP, checked equal by the tests).
+PLUGGED_HELP: dict[str, str] = {
+    "demo": "watch Jetbox solve a goal with no Ollama: killed once, resumed",
+    "diag": "check the Ollama server and model, and time a few short chats",
+    "log": "show the ledger as a readable timeline",
+    "eval": "run a suite of small tasks against a model and report success, rounds, tokens, time",
+}

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from jetbox.probes.focused import FocusedProber
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
-from jetbox.probes.verdict import Baseline, pinned_config
+from jetbox.probes.verdict import FAILING, Baseline
 from jetbox.round.handler import Handler, Step
 from jetbox.store import records as rec
 
@@ -34,7 +35,7 @@ class Probe(Handler):
         # Results are reused only in a round with no action, and never to verify a finish.
         reuse = not finishing and not rec.acted_since_probe(records)
         baseline = rec.last(records, rec.BASELINE)
-        report = run.prober.run(now.report, reuse=reuse, pinned=pinned_config(baseline))
+        report = self._probe(run, now, reuse, full=finishing or baseline is None)
         if baseline is None:
             run.ledger.append(rec.BASELINE, round=now.round, **first_baseline(run, report))
         now = run.judged(now, report)
@@ -54,6 +55,19 @@ class Probe(Handler):
             run.ledger.append(rec.FINISH_REFUSED, round=now.round, reasons=list(verdict.blockers))
             run.event(now, "finish refused: " + "; ".join(verdict.blockers))
         return "probed", now
+
+    @staticmethod
+    def _probe(run: Run, now: Round, reuse: bool, full: bool) -> ProbeReport:
+        """The whole suite at the baseline and to verify a finish; between edits, what the
+        change can affect, the tests failing at the start or last time first. Always under
+        the test and lint configuration the baseline recorded."""
+        pinned = run.pinned()
+        if not isinstance(run.prober, FocusedProber) or full or now.report is None:
+            return run.prober.run(now.report, reuse=reuse, pinned=pinned)
+        failing = [t for t, o in run.baseline(now).outcomes.items() if o in FAILING]
+        failing += [t for c in now.report.checks for t, o in c.outcomes.items() if o in FAILING]
+        return run.prober.run(now.report, reuse=reuse, full=False, failing=failing,
+                              pinned=pinned)
 
 
 def first_baseline(run: Run, report: ProbeReport) -> dict[str, object]:

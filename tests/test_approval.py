@@ -19,6 +19,7 @@ from jetbox.round.approval import (
     skipped,
 )
 from jetbox.spec.config import resolve_settings
+from jetbox.store import journal
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, parse
@@ -122,11 +123,11 @@ def test_a_return_from_an_answer_continues_the_reply_it_interrupted() -> None:
                {"seq": 6, "kind": rec.TRANSITION, "dest": "Approve", "source": "Act"},
                {"seq": 7, "kind": rec.ANSWER, "asked": 5, "answer": "yes"},
                {"seq": 8, "kind": rec.TRANSITION, "dest": "Act", "source": "Approve"}]
-    journaled = rec.journaled_reply(records, "Act")
+    journaled = journal.journaled_reply(records, "Act")
     assert journaled is not None and journaled.reply["seq"] == 3 and journaled.next_index == 1
     # A later, ordinary entry into Act (a new round) starts afresh.
     records.append({"seq": 9, "kind": rec.TRANSITION, "dest": "Act", "source": "Plan"})
-    assert rec.journaled_reply(records, "Act") is None
+    assert journal.journaled_reply(records, "Act") is None
 
 
 def test_jetbox_graph_shows_the_approve_state() -> None:

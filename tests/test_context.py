@@ -78,4 +78,4 @@ def test_the_compacted_state_tells_a_persons_notes_from_jetboxs(tmp_path: Path) 
     state = compact(run, now).messages()[2]["content"]
     assert "Note: rebuilt note" in state and "Note from the person: look at b.py" in state
     assert "Your finish was refused: fix t.py::x" in state and "A1" in state
-    assert set(notices(run, now)) == {"probes", "plan", "refusal"}
+    assert set(notices(run, now)) == {"verdict", "blocking", "files", "plan", "refusal"}

@@ -8,6 +8,7 @@ from pathlib import Path
 from jetbox.engine.resume import begin
 from jetbox.round.run import pending_reply
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
+from jetbox.store import journal
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import StatusFile
@@ -77,10 +78,10 @@ def test_progress_and_stall_queries() -> None:
 
 
 def test_position_is_the_last_record_naming_a_state_and_round() -> None:
-    assert rec.position([START], "Probe") == rec.Position(GOAL, "Probe", 1)
+    assert journal.position([START], "Probe") == journal.Position(GOAL, "Probe", 1)
     records = [START, move("Probe", "Compact"), {"kind": "paused", "state": "Act", "round": 2}]
-    assert rec.position(records, "Probe") == rec.Position(GOAL, "Act", 2)
-    assert rec.position([PROBE], "Probe") is None
+    assert journal.position(records, "Probe") == journal.Position(GOAL, "Act", 2)
+    assert journal.position([PROBE], "Probe") is None
 
 
 def test_a_pending_reply_says_which_call_is_next_and_what_it_began() -> None:

@@ -174,7 +174,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     """Validate the machine, the configuration and its trust, the settings and the tools."""
     from jetbox.exec.interpreter import find_interpreter
     from jetbox.exec.sandbox import resolve_sandbox
-    from jetbox.probes.runner import Prober
+    from jetbox.probes.focused import FocusedProber
     from jetbox.tools.toolbox import Toolbox
 
     if not request.workspace.is_dir():
@@ -195,10 +195,11 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     resolve_conditions(spec, BUILT_IN)  # every condition resolves, before anything runs
     python = find_interpreter(workspace.root, settings.python, environ, sandbox)
     pass_env = pass_env_names(settings.pass_env)
+    prober = FocusedProber(workspace.root, spec.probes, sandbox=sandbox, python=python,
+                           pass_env=pass_env)
+    prober.focus_enabled = settings.probe_focus
     return Checked(workspace, spec, ledger, trust, handlers, settings,
-                   Toolbox(workspace.root, ledger, policy, python, pass_env),
-                   Prober(workspace.root, spec.probes, sandbox=sandbox, python=python,
-                          pass_env=pass_env), python)
+                   Toolbox(workspace.root, ledger, policy, python, pass_env), prober, python)
 
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,

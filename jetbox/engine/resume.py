@@ -14,6 +14,7 @@ from jetbox.core.errors import StatusError, UsageError
 from jetbox.round.context import compact
 from jetbox.round.run import Round, Run, pending_reply
 from jetbox.spec.machine import MachineSpec
+from jetbox.store import journal
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, StatusFile
@@ -27,7 +28,7 @@ def same_goal(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
-def rebuilt_status(position: rec.Position, problem: str) -> Status:
+def rebuilt_status(position: journal.Position, problem: str) -> Status:
     return Status(goal=position.goal, status=f"yellow - status.txt rebuilt from the ledger "
                   f"({problem})", state=position.state, round=position.round,
                   notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
@@ -69,7 +70,7 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     it, and where the two disagree on state or round the ledger wins. Returns the status to
     go on from; the engine writes it (it is status.txt's one writer)."""
     existing, problem = _read_status(status_file, strict=not fresh)
-    position = None if fresh else rec.position(ledger.current_run(), spec.initial)
+    position = None if fresh else journal.position(ledger.current_run(), spec.initial)
     resuming = position is not None and (goal is None or same_goal(goal, position.goal))
     rebuilt = existing is None and resuming and position is not None
     if rebuilt and position is not None:
@@ -96,7 +97,7 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     return status
 
 
-def _resume(existing: Status, position: rec.Position | None, ledger: Ledger,
+def _resume(existing: Status, position: journal.Position | None, ledger: Ledger,
             python: str) -> Status:
     """Continue from status.txt, but at the ledger's state and round where the two differ."""
     if position and same_goal(position.goal, existing.goal) and \
@@ -113,7 +114,7 @@ def _resume(existing: Status, position: rec.Position | None, ledger: Ledger,
 def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
     """A person may edit status.txt between runs; record it so the history explains itself."""
     text = status_file.path.read_bytes().decode("utf-8", errors="replace")
-    recent = rec.recent_status_shas(ledger.current_run())
+    recent = journal.recent_status_shas(ledger.current_run())
     # The last two: a crash between a transition's record and its status write leaves
     # the file one step behind, which is Jetbox's doing, not a person's.
     if recent and status_sha(text) not in recent[-2:]:

@@ -90,6 +90,10 @@ class ChangeDetector:
         self._cache = cache
         return files, total.hexdigest()[:32]
 
+    def digests(self) -> dict[str, str]:
+        """Each file's digest as of the last snapshot."""
+        return {rel: digest for rel, (_, digest) in self._cache.items()}
+
 
 def fingerprint(root: Path) -> str:
     """One-off digest of the project (no cache)."""

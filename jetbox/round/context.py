@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jetbox.probes.verdict import explain
+from jetbox.round import notes as nt
 from jetbox.round.conversation import Conversation, fold
 from jetbox.store import records as rec
 
@@ -22,26 +22,16 @@ if TYPE_CHECKING:
     from jetbox.tools.toolbox import ToolResult
 
 SYSTEM_PROMPT = """\
-You are Jetbox, a careful coding agent working inside one project folder.
-You see the goal, then the state of the work (status, what was done, the plan, fresh probe \
-results from ruff and pytest), then each round your tool calls, their results and what changed.
-Act by calling tools; paths are relative to the project folder. Tools, with an example each:
-- search{pattern, path?}: find code by regular expression. {"pattern": "def parse_date"}
-- read_file{path, start_line?, end_line?}: numbered lines. \
-{"path": "pkg/core.py", "start_line": 90, "end_line": 140}
-- edit_file{path, old, new}: replace one exact, unique passage (copy `old` from read_file, \
-without the numbers). {"path": "pkg/core.py", "old": "    return a - b", "new": "    return a + b"}
-- write_file{path, content}: create a new file with its whole content.
-- list_dir{path}: see a folder. {"path": "."}
-- run_cmd{cmd}: python, pytest, ruff or pip, as a list. \
-{"cmd": ["pytest", "-q", "tests/test_core.py"]}
-- finish{summary}: when the goal is met. Jetbox checks ruff and pytest against where the run \
-started and refuses an early finish.
-Search, then read only the lines you need, then edit; never rewrite a whole existing file. \
-Lint findings marked pre-existing are not yours: leave unrelated code alone. \
-Never repeat a call that already succeeded."""
+You are Jetbox, a careful coding agent in one project folder; paths are relative to it. \
+You see the goal, the state of the work (plan; ruff and pytest against the run's start), \
+then your calls, their results and notes of what changed. Act only through tools. \
+Search, read only the lines you need, then edit_file (`old`: exact unique text from \
+read_file, without line numbers); write_file only for new files. Lint marked pre-existing \
+is not yours. Do not repeat a call that succeeded. Call finish when the goal is met; an \
+early finish is refused."""
 
 RECAP_ITEMS = 8
+ELIDE_WRITES = 200  # a written file's content longer than this is not sent back
 
 
 def request_chars(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any]) -> int:
@@ -86,7 +76,7 @@ def notices(run: Run, now: Round) -> dict[str, str]:
     `now` must have Probe's report and verdict."""
     assert now.report is not None
     records = run.records()
-    found = {"probes": "Probes now:\n" + explain(now.report, now.verdict)}
+    found = nt.probe_topics(now.report, now.verdict)
     if now.status.next:  # before the first Plan there is none: no empty section
         found["plan"] = "Plan:\n" + "\n".join(f"- {s}" for s in now.status.next)
     refused = rec.unanswered_refusal(records)
@@ -113,10 +103,14 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     parts += [f"Note: {note}" if note in ours else f"Note from the person: {note}"
               for note in status.notes[-3:]]
     done = recap(records)
-    parts.append("Done so far:\n" + ("\n".join(f"- {item}" for item in done) or "- nothing yet"))
-    parts += [found[topic] for topic in ("plan", "probes", "refusal", "warning", "paused")
+    parts.append("Done so far:\n" + "\n".join(f"- {item}" for item in done) if done else "")
+    parts += [found[topic] for topic in ("plan", "verdict") if topic in found]
+    parts.append(project_files(run, now, records))
+    parts += [found[topic] for topic in ("blocking", "refusal", "warning", "paused")
               if topic in found]
-    text = "\n\n".join(parts)
+    assert now.report is not None
+    parts.append(nt.pre_existing(now.report, now.verdict, status.goal))
+    text = "\n\n".join(p for p in parts if p)
     if len(text) > policy.max_state_chars:
         text = text[: policy.max_state_chars - 12] + "\n... (cut)"
     results = rec.latest_results(records)
@@ -126,6 +120,16 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
                  f"{fold(str(r.get('output', '')), keep)}" for r in results]
         text += "\n\nResults of your last calls:\n" + "\n".join(lines)
     return {"role": "user", "content": text}
+
+
+def project_files(run: Run, now: Round, records: rec.Records) -> str:
+    """The file tree as it matters to this run: its files, those the goal, the plan and
+    the failing tests name, then the rest counted per folder."""
+    assert now.report is not None and now.verdict is not None
+    files, verdict = now.report.files, now.verdict
+    key = {*rec.files_written(records), *nt.test_files(verdict.failing),
+           *nt.named_in([now.status.goal, *now.status.next, *verdict.new_findings], files)}
+    return nt.tree_summary(files, key)
 
 
 def compact(run: Run, now: Round) -> Conversation:
@@ -139,7 +143,7 @@ def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,
              ) -> list[dict[str, Any]]:
     """One round as the protocol expects: the assistant turn, then one tool message per call.
     The results stay whole while together they fit in keep_chars."""
-    messages: list[dict[str, Any]] = [reply.to_message()]
+    messages: list[dict[str, Any]] = [written_elided(reply.to_message(), results)]
     share = keep_chars // max(1, len(results))
     whole = sum(len(r.output) for r in results) <= keep_chars
     for call, result in zip(reply.tool_calls, results, strict=False):
@@ -149,6 +153,25 @@ def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,
         messages.append({"role": "user", "content": "No tool call in your reply. Reply with "
                                                     "one or more tool calls."})
     return messages
+
+
+def written_elided(message: dict[str, Any], results: Sequence[ToolResult]) -> dict[str, Any]:
+    """The assistant turn with the content of each file it wrote (and that was written)
+    replaced by its size: the file is on disk, where read_file shows it; sending it back
+    every round would cost as much as the write itself, again."""
+    calls = message.get("tool_calls")
+    if not calls:
+        return message
+    kept = []
+    for call, result in zip(calls, [*results, *[None] * len(calls)], strict=False):
+        arguments = call["function"]["arguments"]
+        content = arguments.get("content") if call["function"]["name"] == "write_file" else None
+        if isinstance(content, str) and len(content) > ELIDE_WRITES and result is not None \
+                and result.ok:
+            arguments = {**arguments, "content": f"[{len(content)} chars, written to the file; "
+                                                 f"read_file shows them]"}
+        kept.append({"function": {**call["function"], "arguments": arguments}})
+    return {**message, "tool_calls": kept}
 
 
 def compaction_reason(conversation: Conversation | None, policy: CompactionPolicy,

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jetbox.round import notes as nt
+
 
 @dataclass(frozen=True)
 class Conversation:
@@ -36,8 +38,13 @@ class Conversation:
         return replace(self, exchanges=tuple(exchanges), latest=latest, rounds=self.rounds + 1)
 
     def with_note(self, found: Mapping[str, str]) -> Conversation:
-        """A note appended with what changed since the model last saw it, if anything did."""
-        changed = [text for topic, text in found.items() if self.shown.get(topic) != text]
+        """A note appended with what changed since the model last saw it, if anything did:
+        of the files, only those added or removed, and not those its own calls named."""
+        changed = [text for topic, text in found.items()
+                   if topic != nt.FILES and self.shown.get(topic) != text]
+        files = nt.files_delta(self.shown.get(nt.FILES, ""), found.get(nt.FILES, ""),
+                               nt.called_paths(self.exchanges)) if nt.FILES in found else ""
+        changed += [files] if files else []
         note = ({"role": "user", "content": "\n\n".join(changed)},) if changed else ()
         return replace(self, exchanges=(*self.exchanges, *note), shown=dict(found))
 

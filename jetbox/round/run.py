@@ -15,6 +15,7 @@ from jetbox.round.conversation import Conversation
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import MachineSpec
+from jetbox.store import journal
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, StatusFile
@@ -115,10 +116,10 @@ class Pending:
     """A model reply journaled in this visit of a state, and how far its calls got."""
 
     reply: Reply
-    journal: rec.JournaledReply
+    journal: journal.JournaledReply
 
 
 def pending_reply(records: rec.Records, state: str) -> Pending | None:
     """The reply journaled since the run last entered `state`, if there is one."""
-    journaled = rec.journaled_reply(records, state)
+    journaled = journal.journaled_reply(records, state)
     return None if journaled is None else Pending(Reply.from_record(journaled.reply), journaled)

@@ -58,6 +58,10 @@ class Settings:
     pass_env: str = _setting("", "Comma-separated names of environment variables that "
                              "commands and probes may see besides the allow-list (PATH, "
                              "HOME, LANG, the LC_ locale names, TMPDIR, ...; see Safety).")
+    probe_focus: bool = _setting(True, "Between edits, run only the tests a change can "
+                                 "affect (those failing, then those importing a changed "
+                                 "module); the whole suite still runs at the start and to "
+                                 "verify a finish. false: the whole suite every time.")
     max_tool_errors: int = _setting(5, "Malformed or refused tool calls in a row before "
                                     "the run pauses.")
     loop_limit: int = _setting(4, "Identical model replies in a row before the run pauses "

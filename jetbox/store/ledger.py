@@ -16,11 +16,14 @@ from jetbox.core import failpoints
 from jetbox.core.errors import LedgerCorrupt, LedgerWriteError, StorageError
 from jetbox.core.text import json_safe
 from jetbox.store import records as rec
+from jetbox.store.index import RunRecords
+
+# One encoder for every checksum: json.dumps with options builds a new encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _crc(body: dict[str, Any]) -> str:
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return f"{zlib.crc32(canonical.encode('utf-8')):08x}"
+    return f"{zlib.crc32(_CANONICAL.encode(body).encode('utf-8')):08x}"
 
 
 def seal(body: dict[str, Any]) -> str:
@@ -35,10 +38,10 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
         if not isinstance(record, dict) or "crc" not in record or \
                 type(record.get("seq")) is not int or not isinstance(record.get("kind"), str):
             return None
-        body = {k: v for k, v in record.items() if k != "crc"}
+        crc = record.pop("crc")  # the rest is the body it seals
         # ValueError also covers a lone surrogate escaped in the JSON ("\ud800"), which
         # cannot be re-encoded to check the crc; RecursionError, absurdly deep nesting.
-        return body if _crc(body) == record["crc"] else None
+        return record if _crc(record) == crc else None
     except (ValueError, RecursionError):
         return None
 
@@ -55,6 +58,7 @@ class Ledger:
         self.path = path
         self.fsync = fsync
         self._records: list[dict[str, Any]] | None = None
+        self._run: RunRecords | None = None  # the current run's, indexed; appends extend it
         self._broken = ""  # why appends are refused (a failed write could not be undone)
 
     def records(self) -> list[dict[str, Any]]:
@@ -83,6 +87,10 @@ class Ledger:
         if torn:
             failpoints.kill_self()
         records.append(body)
+        if kind == rec.RUN_START or self._run is None:
+            self._run = RunRecords(rec.current_run(records))
+        else:
+            self._run.add(body)
         failpoints.hit("ledger")
         return body
 
@@ -114,9 +122,12 @@ class Ledger:
             self._broken = (f"{self.path} may end in half a record ({exc.strerror or exc}); "
                             f"free space, then run again: the torn line is trimmed on resume")
 
-    def current_run(self) -> list[dict[str, Any]]:
-        """The records since the last `run_start`."""
-        return list(rec.current_run(self.records()))
+    def current_run(self) -> RunRecords:
+        """The records since the last `run_start`: built once, then kept current by appends
+        (the same object each time: read it, never change it)."""
+        if self._run is None:
+            self._run = RunRecords(rec.current_run(self.records()))
+        return self._run
 
     def last(self, kinds: Iterable[str], in_run: bool = True) -> dict[str, Any] | None:
         """The newest record of one of `kinds`, or None."""

@@ -1,17 +1,18 @@
 """Every kind of ledger record, and the named questions Jetbox asks of them.
 
-The ledger (ledger.py) stores records; this module is the one place that knows their kinds
-and fields (questions.py: those of a person's answers). Handlers, resume and the summaries
-call these queries instead of scanning records, so a kind is changed in one place. Each
-query takes the records (usually `ledger.current_run()`), oldest first, so a plain list
-tests it."""
+The ledger stores records; this module is the one place that knows their kinds and fields
+(questions.py: those of a person's answers), so a kind is changed in one place. Each query
+takes the records to look at, oldest first: a plain list in tests, usually
+`ledger.current_run()` (indexed: index.py), never O(run) where the newest records answer.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from jetbox.store.index import newest_at, of_kind
 
 Record = dict[str, Any]
 Records = Sequence[Record]
@@ -59,29 +60,24 @@ NO_CALL = "(none)"  # the tool_result name of a reply that made no call
 FILE_ACTIONS = ("write", "edit")
 
 
-def _from_last(records: Records, kinds: tuple[str, ...]) -> Records:
-    at = next((i for i in range(len(records) - 1, -1, -1) if records[i]["kind"] in kinds), 0)
-    return records[at:]
-
-
 def current_run(records: Records) -> Records:
     """The records since the last `run_start` (all of them before the first)."""
-    return _from_last(records, (RUN_START,))
+    return records[newest_at(records, (RUN_START,)) or 0:]
 
 
 def since_resume(records: Records) -> Records:
     """The records of this invocation: a guard counts from the resume, not the run's start."""
-    return _from_last(records, (RESUME, RUN_START))
+    return records[newest_at(records, (RESUME, RUN_START)) or 0:]
 
 
 def last(records: Records, *kinds: str) -> Record | None:
     """The newest record of one of `kinds`, or None."""
-    return next((r for r in reversed(records) if r["kind"] in kinds), None)
+    at = newest_at(records, kinds)
+    return None if at is None else records[at]
 
 
 def unanswered(records: Records, kind: str, *since: str) -> Record | None:
-    """The newest record of `kind`, if no record of the kinds `since` came after it."""
-    newest = last(records, kind, *since)
+    newest = last(records, kind, *since)  # None if one of `since` came after it
     return newest if newest is not None and newest["kind"] == kind else None
 
 
@@ -111,8 +107,7 @@ def latest_results(records: Records) -> list[Record]:
 
 def tool_results(records: Records) -> list[Record]:
     """Every tool call's result that did something (not `finish`, not a reply without calls)."""
-    return [r for r in records if r["kind"] == TOOL_RESULT
-            and r.get("name") not in ("finish", NO_CALL)]
+    return [r for r in of_kind(records, TOOL_RESULT) if r.get("name") not in ("finish", NO_CALL)]
 
 
 def unanswered_refusal(records: Records) -> list[str] | None:
@@ -134,28 +129,28 @@ def latest_warning(records: Records) -> str:
 
 def jetbox_notes(records: Records) -> set[str]:
     """The status notes Jetbox wrote itself (rebuilding status.txt); the rest are a person's."""
-    return {note for r in records if r["kind"] == STATUS_REBUILT for note in r.get("notes", [])}
+    return {note for r in of_kind(records, STATUS_REBUILT) for note in r.get("notes", [])}
 
 
 def last_plan(records: Records) -> list[str] | None:
-    """The checklist items Jetbox generated last, or None before the first plan."""
-    plan = last(records, PLAN)
+    plan = last(records, PLAN)  # Jetbox's last checklist items; None before the first plan
     return list(plan["items"]) if plan else None
 
 
 # Guards: Reflect's questions, over the records since the resume.
 def same_call_streak(records: Records) -> tuple[int, Record | None]:
     """How many replies in a row (newest backwards) made the same calls, and the first call."""
-    replies = [r for r in records if r["kind"] == MODEL_REPLY]
-    if not replies or not replies[-1].get("calls"):
+    replies = (r for r in reversed(records) if r["kind"] == MODEL_REPLY)
+    newest = next(replies, None)
+    if newest is None or not newest.get("calls"):
         return 0, None
-    signature = json.dumps(replies[-1]["calls"], sort_keys=True)
-    streak = 0
-    for reply in reversed(replies):
+    signature = json.dumps(newest["calls"], sort_keys=True)
+    streak = 1
+    for reply in replies:  # newest backwards, stopping at the first that differs
         if json.dumps(reply.get("calls"), sort_keys=True) != signature:
             break
         streak += 1
-    return streak, replies[-1]["calls"][0]
+    return streak, newest["calls"][0]
 
 
 def malformed_streak(records: Records) -> int:
@@ -172,8 +167,9 @@ def malformed_streak(records: Records) -> int:
 
 def failures_dropped(records: Records) -> bool:
     """The last two probes show fewer failures than before."""
-    counts = [r["failures"] for r in records if r["kind"] == PROBE and "failures" in r]
-    return len(counts) >= 2 and counts[-1] < counts[-2]
+    counts = (r["failures"] for r in reversed(records) if r["kind"] == PROBE and "failures" in r)
+    newest, before = next(counts, None), next(counts, None)
+    return newest is not None and before is not None and newest < before
 
 
 def stalled_rounds(records: Records) -> int:
@@ -184,7 +180,13 @@ def stalled_rounds(records: Records) -> int:
 
 def reflected_in(records: Records, round_no: int) -> bool:
     """Reflect already judged this round (a resume into Reflect must not count it twice)."""
-    return any(r["kind"] == REFLECTION and r.get("round") == round_no for r in records)
+    for record in reversed(records):  # rounds only grow: stop at an older round's reflection
+        if record["kind"] == REFLECTION:
+            if record.get("round") == round_no:
+                return True
+            if isinstance(record.get("round"), int) and record["round"] < round_no:
+                return False
+    return False
 
 
 def guard_reason(records: Records) -> str:
@@ -193,75 +195,9 @@ def guard_reason(records: Records) -> str:
                  if r["kind"] == REFLECTION and r.get("guard")), "a guard stopped the run")
 
 
-# Resume: where the run is, and the reply it was in the middle of.
-@dataclass(frozen=True)
-class Position:
-    """Where the ledger says the run is."""
-
-    goal: str
-    state: str
-    round: int
-
-
-def position(records: Records, initial: str) -> Position | None:
-    """The state and round of the run these records begin: its last record with both."""
-    goal = run_goal(records)
-    if goal is None:
-        return None
-    for record in reversed(records):
-        if record["kind"] == TRANSITION:
-            return Position(goal, record["dest"], record["round"])
-        if "state" in record and "round" in record:
-            return Position(goal, record["state"], record["round"])
-    return Position(goal, initial, 1)
-
-
-def recent_status_shas(records: Records, window: int = 12) -> list[str]:
-    return [r["status_sha"] for r in records[-window:] if "status_sha" in r]  # oldest first
-
-
-@dataclass(frozen=True)
-class JournaledReply:
-    """A model reply journaled since the run last entered a state, and how far its calls got:
-    from next_index on they have not run (none left: the crash came after the last one)."""
-
-    reply: Record
-    next_index: int
-    intent: Record | None  # the action the next call had begun before the crash
-    result: Record | None  # its result, when it finished but its tool_result is missing
-
-
-def journaled_reply(records: Records, state: str) -> JournaledReply | None:
-    """The reply journaled since the run last entered `state` (a return from an answer
-    continues the visit the question interrupted), if any."""
-    start, answered = 0, False
-    for i, record in enumerate(records):
-        moved = record["kind"] == TRANSITION
-        start = i if moved and record["dest"] == state and not answered else start
-        answered = record["kind"] == ANSWER or (answered and not moved)
-    at = next((i for i in range(start, len(records)) if records[i]["kind"] == MODEL_REPLY), None)
-    if at is None:
-        return None
-    after = records[at + 1:]
-    done = [i for i, r in enumerate(after) if r["kind"] == TOOL_RESULT]
-    next_index = max(after[i]["index"] for i in done) + 1 if done else 0
-    since = after[done[-1] + 1:] if done else after
-    # The newest: a command re-run on an earlier resume has an intent of its own.
-    intent = last(since, INTENT)
-    result = None if intent is None else next(
-        (r for r in since if r["kind"] == RESULT and r.get("intent") == intent["seq"]), None)
-    return JournaledReply(records[at], next_index, intent, result)
-
-
-def open_intents(records: Records) -> list[Record]:
-    """Intents among these records that have no result yet."""
-    closed = {r.get("intent") for r in records if r["kind"] == RESULT}
-    return [r for r in records if r["kind"] == INTENT and r["seq"] not in closed]
-
-
 # Summaries: what a run did.
 def model_replies(records: Records) -> list[Record]:
-    return [r for r in records if r["kind"] == MODEL_REPLY]
+    return of_kind(records, MODEL_REPLY)
 
 
 def files_written(records: Records) -> tuple[str, ...]:

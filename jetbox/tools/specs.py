@@ -10,37 +10,24 @@ from typing import Any
 TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "search", "edit_file", "write_file",
                                "run_cmd", "finish")
 
-_PATH = {"type": "string", "description": "file, relative to the project"}
-_LINE = {"type": "integer", "description": "1-based line number (optional)"}
-# name -> (description, parameters, optional parameter names)
+_PATH = {"type": "string"}
+_LINE = {"type": "integer"}
+_TEXT = {"type": "string"}
+# name -> (description, parameters, optional parameter names). Short: sent in every request.
 _PARAMS: dict[str, tuple[str, dict[str, dict[str, Any]], tuple[str, ...]]] = {
-    "list_dir": ("List the files and folders at a path inside the project (\".\" for the top).",
-                 {"path": {"type": "string", "description": "folder, relative to the project"}},
-                 ()),
-    "read_file": ("Read a text file with numbered lines; give start_line/end_line for a part "
-                  "of a long file.", {"path": _PATH, "start_line": _LINE, "end_line": _LINE},
+    "list_dir": ("List a folder (\".\": the top).", {"path": _PATH}, ()),
+    "read_file": ("Numbered lines of a file (all, or start_line to end_line).",
+                  {"path": _PATH, "start_line": _LINE, "end_line": _LINE},
                   ("start_line", "end_line")),
-    "search": ("Find a regular expression in the project's text files; answers path:line: text.",
-               {"pattern": {"type": "string", "description": "Python regular expression"},
-                "path": {"type": "string", "description": "file or folder to search (optional; "
-                                                          "default: the whole project)"}},
-               ("path",)),
-    "edit_file": ("Replace the one place where `old` occurs in a file with `new`.",
-                  {"path": _PATH,
-                   "old": {"type": "string", "description": "exact text now in the file, "
-                                                             "unique, without line numbers"},
-                   "new": {"type": "string", "description": "the text to put instead"}}, ()),
-    "write_file": ("Write a whole new file inside the project (parent folders are created).",
-                   {"path": _PATH,
-                    "content": {"type": "string", "description": "the complete new content"}},
-                   ()),
-    "run_cmd": ("Run python, pytest, ruff or pip in the project folder (no shell). "
-                "A command line string is also accepted.",
-                {"cmd": {"type": "array", "items": {"type": "string"},
-                         "description": "the argument list, e.g. [\"pytest\", \"-q\"]"}}, ()),
-    "finish": ("Say the goal is done; Jetbox then checks ruff and pytest before accepting.",
-               {"summary": {"type": "string", "description": "what was done, one or two lines"}},
-               ()),
+    "search": ("Python regex search of a file or folder (default: all); path:line: text.",
+               {"pattern": _TEXT, "path": _PATH}, ("path",)),
+    "edit_file": ("Replace the one place exact text `old` occurs with `new`.",
+                  {"path": _PATH, "old": _TEXT, "new": _TEXT}, ()),
+    "write_file": ("Write a new file, whole.", {"path": _PATH, "content": _TEXT}, ()),
+    "run_cmd": ("Run python, pytest, ruff or pip (no shell), e.g. [\"pytest\", \"-q\"].",
+                {"cmd": {"type": "array", "items": {"type": "string"}}}, ()),
+    "finish": ("The goal is done; Jetbox checks ruff and pytest first.",
+               {"summary": _TEXT}, ()),
 }
 
 

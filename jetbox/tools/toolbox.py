@@ -14,6 +14,7 @@ from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
 from jetbox.core.text import escape_name, escape_surrogates
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
+from jetbox.store import journal
 from jetbox.store import records as rec
 from jetbox.store.files import project_files
 from jetbox.store.ledger import Ledger
@@ -105,7 +106,7 @@ class Toolbox:
 
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
         """Close the intents this call opened (as failed), record the error, tell the model."""
-        for intent in rec.open_intents(self.ledger.records()[mark:]):
+        for intent in journal.open_intents(self.ledger.records()[mark:]):
             self._journal(rec.RESULT, intent=intent["seq"], action=intent.get("action"),
                           ok=False, changed=False, error=error[:500])
         self._journal(rec.TOOL_ERROR, tool=label, error=error[:500], round=round_no)

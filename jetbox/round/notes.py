@@ -1,0 +1,117 @@
+"""What the model is told of the project between its calls: the file tree as it matters to
+the run, and the probe results split into small topics, so a round's note carries only what
+changed since the model last looked (a file the run did not write, a new verdict, a new
+failure), never the state of everything again. The whole picture comes back only when the
+context is rebuilt (context.compact)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jetbox.probes.runner import ProbeReport
+    from jetbox.probes.verdict import Verdict
+
+LISTED_WHOLE = 30      # a project this small is listed file by file
+KEY_FILES = 20         # files named one by one in a larger tree
+FOLDERS = 12           # folders counted one by one; the rest in one line
+DELTA_FILES = 10       # files named in one round's note
+FILES = "files"        # the topic holding the file set (as lines); its note is a delta
+_WORD = re.compile(r"[\w./-]+")
+_ABOUT_LINT = re.compile(r"\b(ruff|lint\w*|flake8|style|warnings?|findings?|[A-Z]{1,4}\d{3,4})\b",
+                         re.IGNORECASE)
+
+
+def test_files(test_ids: Iterable[str]) -> set[str]:
+    """The files of pytest ids (`tests/test_x.py::test_y` -> `tests/test_x.py`)."""
+    return {t.split("::", 1)[0] for t in test_ids}
+
+
+def named_in(texts: Iterable[str], files: Sequence[str]) -> set[str]:
+    """The files a text names, by path or by a file name of four or more characters."""
+    words = {w.strip("./`'\"") for text in texts for w in _WORD.findall(text)}
+    words.discard("")
+    return {f for f in files if f in words or (len(PurePosixPath(f).name) >= 4
+                                               and PurePosixPath(f).name in words)}
+
+
+def _folder(path: str) -> str:
+    parent = PurePosixPath(path).parent
+    return "./" if str(parent) == "." else "/".join(parent.parts[:2]) + "/"
+
+
+def tree_summary(files: Sequence[str], key: Iterable[str]) -> str:
+    """The files that matter to the run (`key`: changed, named by the goal or the plan,
+    failing tests'), then the rest counted per folder, not the first N paths."""
+    if len(files) <= LISTED_WHOLE:
+        return f"files ({len(files)}): " + (", ".join(files) or "(none)")
+    present = set(files)
+    chosen = sorted(f for f in set(key) if f in present)
+    shown = chosen[:KEY_FILES]
+    more = f" and {len(chosen) - KEY_FILES} more" if len(chosen) > KEY_FILES else ""
+    counts = Counter(_folder(f) for f in files if f not in set(shown))
+    folders = [f"{name} {n}" for name, n in sorted(counts.items())[:FOLDERS]]
+    rest = len(counts) - len(folders)
+    tail = f", {rest} more folders ({sum(n for _, n in sorted(counts.items())[FOLDERS:])} " \
+           f"files)" if rest > 0 else ""
+    named = ", ".join(shown) or "(none)"
+    lines = [f"files ({len(files)}); those the run changed or names: {named}{more}",
+             "the others, per folder: " + ", ".join(folders) + tail]
+    return "\n".join(lines)
+
+
+def files_delta(before: str, now: str, quiet: Iterable[str]) -> str:
+    """The note on files: added or removed since the model last looked, except those its
+    own latest calls named (it knows of them); "" if nothing else changed."""
+    old, new = set(before.splitlines()), set(now.splitlines())
+    skip = set(quiet)
+    added = sorted(new - old - skip)
+    removed = sorted(old - new - skip)
+    parts = []
+    for label, paths in (("new files", added), ("files gone", removed)):
+        if paths:
+            more = f" and {len(paths) - DELTA_FILES} more" if len(paths) > DELTA_FILES else ""
+            parts.append(f"{label}: " + ", ".join(paths[:DELTA_FILES]) + more)
+    return "; ".join(parts)
+
+
+def probe_topics(report: ProbeReport, verdict: Verdict) -> dict[str, str]:
+    """The probe results as small topics: each is sent again only when it changes."""
+    found = {"verdict": "Probes now:\n" + verdict.line}
+    lines = []
+    if verdict.blockers:
+        lines += ["Blocking a finish:", *(f"- {b}" for b in verdict.blockers)]
+    if verdict.new_findings:
+        lines += ["ruff findings this run caused:", *verdict.new_findings[:15]]
+    lines += [c.details for c in report.checks if c.details and not c.ok and c.parser != "ruff"]
+    if lines:
+        text = "\n".join(lines)
+        found["blocking"] = text if len(text) <= 2000 else text[:1980] + "\n... (cut)"
+    found[FILES] = "\n".join(report.files)
+    return found
+
+
+def pre_existing(report: ProbeReport, verdict: Verdict, goal: str) -> str:
+    """Lint that was there before the run, listed only when the goal is about lint (the
+    verdict line counts it; it is not the run's) and only in the rebuilt context."""
+    old = [f for c in report.checks if c.parser == "ruff" for f in c.findings
+           if f not in verdict.new_findings]
+    if not old or not _ABOUT_LINT.search(goal):
+        return ""
+    more = [f"... {len(old) - 10} more"] if len(old) > 10 else []
+    return "\n".join(["pre-existing ruff findings (not yours unless the goal is about them):",
+                      *old[:10], *more])
+
+
+def called_paths(messages: Sequence[Mapping[str, Any]]) -> set[str]:
+    """The paths the latest assistant message's calls named."""
+    for message in reversed(messages):
+        if message.get("role") == "assistant":
+            functions = [c.get("function") or {} for c in message.get("tool_calls") or ()]
+            return {str(f["arguments"].get("path")) for f in functions
+                    if isinstance(f.get("arguments"), dict)}
+    return set()

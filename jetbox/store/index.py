@@ -1,0 +1,71 @@
+"""The current run's records with an index by kind, kept up to date as records are appended.
+
+Every round asks the ledger the same questions (the newest plan, the baseline, the replies
+since the resume); scanning the run's records for each costs O(records) per round, so a long
+run would slow down round after round. The ledger keeps one of these instead: appending a
+record updates it, and the queries in records.py use its index when they are given one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
+
+Record = dict[str, Any]
+
+
+class RunRecords(Sequence[Record]):
+    """A read-only sequence of one run's records, oldest first, with each kind's positions."""
+
+    def __init__(self, records: Iterable[Record] = ()) -> None:
+        self._items: list[Record] = []
+        self._positions: dict[str, list[int]] = {}
+        for record in records:
+            self.add(record)
+
+    def add(self, record: Record) -> None:
+        """Only the ledger appends, right after the record is durably written."""
+        self._positions.setdefault(record["kind"], []).append(len(self._items))
+        self._items.append(record)
+
+    @overload
+    def __getitem__(self, index: int) -> Record: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Record]: ...
+
+    def __getitem__(self, index: int | slice) -> Record | list[Record]:
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(self._items)
+
+    def __reversed__(self) -> Iterator[Record]:
+        return reversed(self._items)
+
+    def newest_at(self, kinds: Iterable[str]) -> int | None:
+        """The position of the newest record of one of `kinds`, or None: O(kinds)."""
+        found = [self._positions[k][-1] for k in kinds if self._positions.get(k)]
+        return max(found) if found else None
+
+    def of_kind(self, kind: str) -> list[Record]:
+        """Every record of `kind`, oldest first: O(those records), not O(the run)."""
+        return [self._items[i] for i in self._positions.get(kind, ())]
+
+
+def newest_at(records: Sequence[Record], kinds: tuple[str, ...]) -> int | None:
+    """The position of the newest record of one of `kinds`: indexed when it can be."""
+    if isinstance(records, RunRecords):
+        return records.newest_at(kinds)
+    return next((i for i in range(len(records) - 1, -1, -1) if records[i]["kind"] in kinds),
+                None)
+
+
+def of_kind(records: Sequence[Record], kind: str) -> list[Record]:
+    """Every record of `kind`, oldest first: indexed when it can be."""
+    if isinstance(records, RunRecords):
+        return records.of_kind(kind)
+    return [r for r in records if r["kind"] == kind]

@@ -1,0 +1,69 @@
+"""Issue 23: the ledger's indexed current run answers the queries as a plain list does, and
+`jetbox --help` imports none of the heavy modules."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from jetbox.cli import PLUGGED_COMMANDS, PLUGGED_HELP
+from jetbox.store import records as rec
+from jetbox.store.index import RunRecords
+from jetbox.store.ledger import Ledger
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sample() -> list[dict]:
+    records = [{"kind": "run_start", "goal": "g"}]
+    for round_no in range(1, 40):
+        records += [{"kind": "model_reply", "round": round_no,
+                     "calls": [{"name": "read_file", "arguments": {"path": "a"}}]},
+                    {"kind": "tool_result", "round": round_no, "name": "read_file", "ok": True},
+                    {"kind": "probe", "round": round_no, "failures": 40 - round_no},
+                    {"kind": "reflection", "round": round_no, "warning": f"w{round_no}"}]
+        if round_no == 20:
+            records.append({"kind": "resume", "state": "Probe"})
+    return [{**r, "seq": i} for i, r in enumerate(records, 1)]
+
+
+def test_indexed_records_answer_every_query_like_a_list() -> None:
+    plain = sample()
+    indexed = RunRecords(plain)
+    for query in (rec.since_resume, rec.latest_results, rec.tool_results, rec.same_call_streak,
+                  rec.failures_dropped, rec.latest_warning, rec.model_replies):
+        assert query(indexed) == query(plain), query.__name__
+    for kinds in (("probe",), ("resume", "run_start"), ("plan",)):
+        assert rec.last(indexed, *kinds) == rec.last(plain, *kinds)
+    assert rec.reflected_in(indexed, 39) and not rec.reflected_in(indexed, 40)
+    assert rec.reflected_in(plain, 12) == rec.reflected_in(indexed, 12) is True
+
+
+def test_the_ledger_keeps_its_current_run_current(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.log", fsync=False)
+    ledger.append("run_start", goal="one")
+    ledger.append("probe", round=1)
+    run = ledger.current_run()
+    ledger.append("plan", items=["x"])
+    assert ledger.current_run() is run and rec.last_plan(run) == ["x"]
+    ledger.append("run_start", goal="two")
+    assert [r["kind"] for r in ledger.current_run()] == ["run_start"]
+    reopened = Ledger(tmp_path / "l.log", fsync=False)
+    assert list(reopened.current_run()) == list(ledger.current_run())
+
+
+def test_help_imports_no_verdict_probe_context_or_yaml_module() -> None:
+    code = ("import io, sys\nfrom jetbox.cli import main\nmain(['--help'], stdout=io.StringIO())\n"
+            "print(sorted(m for m in sys.modules if m in {'yaml', 'jetbox.probes.verdict', "
+            "'jetbox.probes.runner', 'jetbox.round.context', 'ollama', 'importlib.metadata'}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_the_overview_help_lines_match_the_commands_own() -> None:
+    import importlib
+
+    for name, module in PLUGGED_COMMANDS.items():
+        assert importlib.import_module(module).HELP == PLUGGED_HELP[name]
