@@ -11,6 +11,7 @@ from typing import Any
 
 from jetbox.core.errors import ModelUnavailable, Paused, UsageError
 from jetbox.model.base import Message, Reply, ToolCall
+from jetbox.model.host import parse_host, unreachable
 from jetbox.model.protocol import calls_from_text, json_schema, to_json_protocol
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -48,7 +49,7 @@ class OllamaModel:
 
         self.settings = settings
         self.name = settings.name
-        self.host = settings.host or DEFAULT_HOST
+        self.host = parse_host(settings.host).url
         self.progress = progress or (lambda text: None)
         self.warn = warn or (lambda text: None)
         self.protocol = settings.protocol if settings.protocol != "auto" else ""
@@ -251,8 +252,7 @@ class _translated_errors:
 
         host, name = self.model.host, self.model.name
         if isinstance(exc, ConnectionError | httpx.ConnectError):
-            raise ModelUnavailable(f"cannot reach Ollama at {host}; start it with "
-                                   f"`ollama serve`") from None
+            raise ModelUnavailable(unreachable(parse_host(host))) from None
         if isinstance(exc, httpx.TimeoutException):
             raise Retryable(f"no answer from Ollama at {host} within "
                             f"{self.model.settings.timeout_s:g} s") from None
