@@ -236,4 +236,5 @@ COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
 PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
                                     "diag": "jetbox.commands.diag",
                                     "log": "jetbox.commands.log",
-                                    "eval": "jetbox.commands.evaluate"}
+                                    "eval": "jetbox.commands.evaluate",
+                                    "serve": "jetbox.commands.serve"}
