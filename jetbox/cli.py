@@ -23,6 +23,7 @@ stopped when it is killed."""
 
 def _run_parser(sub: argparse._SubParsersAction) -> None:
     from jetbox.core.errors import EXIT_CODES_HELP
+    from jetbox.spec.config import Settings
 
     p = sub.add_parser(
         "run", help="work towards a goal (or resume the run in the workspace)",
@@ -32,12 +33,17 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                "[tool.jetbox] in the workspace's pyproject.toml > machine.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("goal", nargs="?", help="what to achieve; omit to resume")
-    p.add_argument("--workspace", "-w", metavar="DIR", help="folder to work in (default: .)")
-    p.add_argument("--model", "-m", help="Ollama model (default: $OLLAMA_MODEL or gpt-oss:20b)")
-    p.add_argument("--host", help="Ollama server URL (default: $OLLAMA_HOST or Ollama's default)")
-    p.add_argument("--max-rounds", type=int, metavar="N", help="rounds before pausing (exit 3)")
+    p.add_argument("-w", "--workspace", metavar="DIR", help="folder to work in (default: .)")
+    p.add_argument("-m", "--model", help="Ollama model (default: $OLLAMA_MODEL or gpt-oss:20b)")
+    p.add_argument("--host", help="Ollama server: HOST[:PORT] or a URL (default: "
+                                  "$OLLAMA_HOST, else 127.0.0.1:11434)")
+    defaults = Settings()
+    p.add_argument("--max-rounds", type=int, metavar="N",
+                   help=f"rounds before pausing, exit 3 (default: {defaults.max_rounds}, or "
+                        f"what machine.yaml's limits say)")
     p.add_argument("--timebox", type=float, metavar="SECONDS", dest="timebox_s",
-                   help="seconds before pausing (exit 3)")
+                   help=f"seconds before pausing, exit 3 (default: {defaults.timebox_s:g}, or "
+                        f"what machine.yaml's limits say)")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to use")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"),
                    help="OS sandbox for commands and probes (default: auto)")
@@ -51,9 +57,9 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trust-config", action="store_true",
                    help="accept machine.yaml or [tool.jetbox] changes made since the run "
                         "started (review them first)")
-    p.add_argument("--quiet", "-q", action="store_true",
+    p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (warnings and errors still show)")
-    p.add_argument("--verbose", "-v", action="store_true",
+    p.add_argument("-v", "--verbose", action="store_true",
                    help="every event as its own line, even on a terminal")
 
 
@@ -75,13 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jetbox", description=DESCRIPTION,
                                      epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", "-V", action="version", version=f"jetbox {version()}",
+    parser.add_argument("-V", "--version", action="version", version=f"jetbox {version()}",
                         help="print Jetbox's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _run_parser(sub)
     p = sub.add_parser("status", help="print status.txt and the last ledger entries",
                        description="Print the workspace's status and its last ledger entries.")
-    p.add_argument("--workspace", "-w", metavar="DIR", help="folder (default: .)")
+    p.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
     p.add_argument("-n", type=int, default=8, metavar="N", help="ledger entries to show")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to report on")
     p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
@@ -90,9 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "With --workspace, the state its status.txt names is "
                                    "highlighted and the states the run went through are marked.")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to draw")
-    p.add_argument("--workspace", "-w", metavar="DIR",
+    p.add_argument("-w", "--workspace", metavar="DIR",
                    help="a run's folder: mark its current state and path")
-    p.add_argument("--format", "-f", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
+    p.add_argument("-f", "--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     for name, module_name in PLUGGED_COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -111,8 +117,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
             args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 on --help
         return int(exc.code or 0)
-    if args.command is None:
-        parser.print_help(out)
+    if args.command is None:  # as argparse does for a missing argument: usage, exit 2
+        parser.print_usage(err)
+        err.write("jetbox: give a command. `jetbox demo` shows Jetbox at work with no model; "
+                  "`jetbox --help` lists every command.\n")
         return EXIT_USAGE
     command = COMMANDS.get(args.command)
     if command is None:

@@ -19,7 +19,7 @@ GOAL = "Create a package mathx with add(a, b), add tests, then make ruff and pyt
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workspace", "-w", metavar="DIR",
+    parser.add_argument("-w", "--workspace", metavar="DIR",
                         help="folder to use (default: a new temporary folder)")
 
 

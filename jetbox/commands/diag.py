@@ -23,7 +23,7 @@ PROMPT = "Reply with the single word: ready"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
+    parser.add_argument("-m", "--model", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
     parser.add_argument("--host", help="server (default: $OLLAMA_HOST or Ollama's default)")
     parser.add_argument("-n", "--count", type=int, default=3, help="chats to time (default 3)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -84,14 +85,20 @@ def _convert(name: str, value: Any, source: str) -> Any:
         raise ConfigError(f"{source}: `{name}` must be a {kind.__name__}, got {value!r}") from None
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean `x`?)` for a close misspelling, else nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     known = set(Settings.names())
     out: dict[str, Any] = {}
     for raw_key, value in values.items():
         key = raw_key.replace("-", "_")
         if key not in known:
-            raise ConfigError(f"{source}: unknown setting `{raw_key}`; "
-                              f"known settings: {', '.join(sorted(known))}")
+            raise ConfigError(f"{source}: unknown setting `{raw_key}`{did_you_mean(key, known)}"
+                              f"; known settings: {', '.join(sorted(known))}")
         out[key] = _convert(key, value, source)
     return out
 

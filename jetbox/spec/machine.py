@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from jetbox.core.errors import ConfigError
+from jetbox.spec.config import Settings, did_you_mean
 
 PACKAGED_MACHINE = Path(__file__).resolve().parent.parent / "machine.yaml"
 TOP_KEYS = {"initial", "states", "transitions", "limits", "settings", "probes", "tools",
@@ -132,7 +133,8 @@ def _parse(path: Path, data: dict[str, Any]) -> MachineSpec:
     unknown = sorted(set(data) - TOP_KEYS - {"__line__", "__lines__"})
     if unknown:
         line = data["__lines__"].get(unknown[0], 1)
-        raise ConfigError(f"{path}:{line}: unknown top-level key(s) {unknown}; known: "
+        raise ConfigError(f"{path}:{line}: unknown top-level key(s) {unknown}"
+                          f"{did_you_mean(unknown[0], TOP_KEYS)}; known: "
                           f"{sorted(TOP_KEYS)} (conditions go in a transition's `conditions:`)")
     states = tuple(_parse_state(path, i, raw) for i, raw in enumerate(_list(path, data, "states")))
     if not states:
@@ -145,7 +147,7 @@ def _parse(path: Path, data: dict[str, Any]) -> MachineSpec:
     transitions = tuple(_parse_transition(path, raw)
                         for raw in _list(path, data, "transitions"))
     initial = data.get("initial", states[0].name)
-    defaults = {**_mapping(path, data, "settings"), **_mapping(path, data, "limits")}
+    defaults = {**_settings(path, data, "settings"), **_settings(path, data, "limits")}
     sections = {key: _strip_lines(data.get(key)) for key in ("probes", "tools", "compaction")}
     spec = MachineSpec(path, str(initial), states, transitions, defaults, sections)
     validate_graph(spec, data.get("__line__", 1))
@@ -164,6 +166,20 @@ def _mapping(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: `{key}` must be a mapping")
     return _strip_lines(value)
+
+
+def _settings(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
+    """A `settings:` or `limits:` section, each key a known setting: a misspelling is
+    reported at its line, with the setting it probably meant."""
+    value = _mapping(path, data, key)
+    known = Settings.names()
+    for name in value:
+        if str(name).replace("-", "_") not in known:
+            line = data[key].get("__lines__", {}).get(name, data[key].get("__line__", 1))
+            raise ConfigError(f"{path}:{line}: unknown setting `{name}` in `{key}:`"
+                              f"{did_you_mean(str(name), known)}; known settings: "
+                              f"{', '.join(sorted(known))}")
+    return value
 
 
 def _parse_state(path: Path, index: int, raw: Any) -> StateSpec:
