@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
         err.write(f"jetbox: {for_terminal(exc)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        err.write("jetbox: interrupted\n")
+        err.write("jetbox: interrupted; run the same command again to resume\n")
         return EXIT_INTERRUPTED
     except IsADirectoryError as exc:  # e.g. agent.log or status.txt made a folder
         err.write(f"jetbox: {exc.filename} is a folder where Jetbox keeps a file: move it "
@@ -172,7 +172,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         engine = open_run(request, os.environ, Path.cwd(), err)
         if lock.took_over:
             engine.run.ledger.append(LOCK_TAKEN_OVER, owner=lock.took_over)
-            engine.run.display.event(lock.describe_takeover())
+            engine.run.display.note(lock.describe_takeover())
         return execute(engine)
 
 

@@ -77,6 +77,16 @@ class Display:
             self.stream.write(line + "\n")
             self.stream.flush()
 
+    def note(self, text: str, round_no: int | None = None, state: str | None = None) -> None:
+        """An event that stays in the scrollback on a terminal too (a resume, a pause, an
+        interruption): its own line, never overwritten by the live one."""
+        self.where = for_terminal(" ".join(
+            p for p in (f"r{round_no}" if round_no else "", state or "") if p))
+        line = self._prefix() + for_terminal(text)
+        self.logger.info(line)
+        if not self.quiet:
+            self.permanent(line)
+
     def progress(self, text: str) -> None:
         """A transient update (the model streaming, a command running): terminals only."""
         if not self.quiet and self.live:

@@ -227,9 +227,9 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
               display, factory, CompactionPolicy.from_mapping(c.spec.sections.get("compaction")),
               session_start=session_start)
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
-        display.event(f"configuration accepted ({c.trust.reason})")
+        display.note(f"configuration accepted ({c.trust.reason})")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
-    display.event(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
+    display.note(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
                   f"python {c.python.describe()}")
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
@@ -248,7 +248,7 @@ def execute(engine: Engine) -> int:
     except Paused as pause:
         engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", rec.PAUSED,
                     reason=pause.reason)
-        run.display.event(f"paused: {pause.reason}")
+        run.display.note(f"paused: {pause.reason}; run the same command again to resume")
         summary(engine, f"paused ({pause.reason})")
         return pause.exit_code
     except ModelUnavailable as exc:
@@ -258,7 +258,7 @@ def execute(engine: Engine) -> int:
         raise
     except KeyboardInterrupt:
         engine.stop("yellow - interrupted; run again to resume", rec.INTERRUPTED)
-        run.display.event("interrupted; state saved")
+        run.display.note("interrupted; run the same command again to resume")
         summary(engine, "interrupted (Ctrl-C)")
         return EXIT_INTERRUPTED
     except JetboxError as exc:

@@ -13,6 +13,7 @@ from jetbox.core.errors import ModelUnavailable, Paused, UsageError
 from jetbox.model.base import Message, Reply, ToolCall
 from jetbox.model.host import parse_host, unreachable
 from jetbox.model.protocol import calls_from_text, json_schema, to_json_protocol
+from jetbox.model.waiting import Waiting
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 NEAR_CONTEXT = 0.9  # warn when a prompt uses this share of num_ctx (Ollama truncates silently)
@@ -127,10 +128,11 @@ class OllamaModel:
         client = ollama.Client(host=self.host, timeout=budget_s + 5)
         outcome: dict[str, Any] = {}
         cancelled = threading.Event()
+        waiting = Waiting(self.name)
 
         def consume() -> None:
             try:
-                outcome["reply"] = self._stream(client, messages, tools, cancelled)
+                outcome["reply"] = self._stream(client, messages, tools, cancelled, waiting)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 outcome["error"] = exc
 
@@ -138,6 +140,7 @@ class OllamaModel:
         worker.start()
         ends = time.monotonic() + budget_s
         while worker.is_alive() and time.monotonic() < ends:
+            self.progress(waiting.describe())  # a live line, several times a second
             worker.join(min(0.25, max(ends - time.monotonic(), 0.0)))  # Ctrl-C stays prompt
         if worker.is_alive():
             cancelled.set()
@@ -150,7 +153,8 @@ class OllamaModel:
         return outcome["reply"]
 
     def _stream(self, client: Any, messages: Sequence[Message],
-                tools: Sequence[Mapping[str, Any]], cancelled: threading.Event) -> Reply:
+                tools: Sequence[Mapping[str, Any]], cancelled: threading.Event,
+                waiting: Waiting) -> Reply:
         started = time.monotonic()
         content, thinking, calls = [], [], []
         final: Any = None
@@ -174,8 +178,7 @@ class OllamaModel:
                 thinking.append(message.thinking or "")
                 calls += [ToolCall(c.function.name, dict(c.function.arguments or {}))
                           for c in message.tool_calls or ()]
-                self.progress(f"{self.name}: {len(content)} chunks, "
-                              f"{time.monotonic() - started:.1f} s")
+                waiting.update(message)
                 if chunk.done:
                     final = chunk
         if final is None and not cancelled.is_set():
