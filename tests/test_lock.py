@@ -125,28 +125,32 @@ def test_lock_of_a_reused_pid_is_stale(tmp_path: Path) -> None:
 
 
 def test_the_lock_file_never_exists_without_its_owner(tmp_path: Path) -> None:
-    """Linked into place whole: a reader polling the name sees nothing or the full owner."""
+    """Linked into place whole: a reader polling the name sees nothing or the full owner.
+    Each hold lasts until the reader has seen the file, so the reader sees it every time
+    however the threads are scheduled."""
     path = tmp_path / ".jetbox.lock"
     seen: list[bytes] = []
-    done = threading.Event()
+    saw, done = threading.Event(), threading.Event()
 
     def watch() -> None:
         while not done.is_set():
             try:
                 seen.append(path.read_bytes())
+                saw.set()
             except FileNotFoundError:
                 pass
 
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        for _ in range(200):
+        for _ in range(50):
+            saw.clear()
             with WorkspaceLock(path):
-                pass
+                assert saw.wait(10), "the watcher never saw the lock while it was held"
     finally:
         done.set()
         watcher.join()
-    assert seen, "the watcher never saw the lock"
+    assert len(seen) >= 50
     assert all(json.loads(data)["pid"] == os.getpid() for data in seen)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
