@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from jetbox.core.console import can_redraw
 from jetbox.core.text import for_terminal
 
 
@@ -55,10 +56,11 @@ class Display:
         self.started = time.monotonic()
         self.where = ""
         self._live = False  # a live line is on screen and needs clearing
+        self._redraws = can_redraw(self.stream)
 
     @property
     def live(self) -> bool:
-        return self.stream.isatty() and not self.verbose
+        return self._redraws and not self.verbose
 
     def _prefix(self) -> str:
         where = f"{self.where}: " if self.where else ""
