@@ -166,6 +166,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
                          verbose=args.verbose, trust_config=args.trust_config)
+    if args.goal and not request.workspace.exists():  # a new project starts in a new folder
+        request.workspace.mkdir(parents=True)
+        err.write(f"jetbox: created {request.workspace} for the new run\n")
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:

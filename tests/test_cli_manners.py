@@ -60,3 +60,13 @@ def test_a_misspelled_top_level_key_gets_a_suggestion(tmp_path: Path) -> None:
     machine.write_text(text.replace("\ntransitions:", "\ntransitons:"), encoding="utf-8")
     result = run_cli("graph", "--machine", str(machine))
     assert result.code == 2 and "(did you mean `transitions`?)" in result.err
+
+
+def test_a_new_goal_in_a_folder_that_does_not_exist_creates_it(tmp_path: Path) -> None:
+    folder = tmp_path / "new" / "project"
+    result = run_cli("run", "Write hello.py", "-w", str(folder), "--host", "127.0.0.1:9",
+                     "--sandbox", "none")
+    assert folder.is_dir() and f"created {folder}" in result.err
+    assert result.code == 4  # then it went on, and found no model server
+    resume = run_cli("run", "-w", str(tmp_path / "missing"))
+    assert resume.code == 2 and "is not a folder" in resume.err

@@ -23,8 +23,9 @@ class Settings:
     """Everything a run can be tuned by; each field's help is the README's table."""
 
     model: str = _setting(DEFAULT_MODEL, "Ollama model to drive.", "OLLAMA_MODEL")
-    host: str = _setting("", "Ollama server URL; empty means Ollama's default "
-                         "(http://127.0.0.1:11434).", "OLLAMA_HOST")
+    host: str = _setting("", "Ollama server: HOST[:PORT] or a URL, in any form the ollama "
+                         "client takes (localhost:11434, 0.0.0.0, https://x, [::1]:11434); "
+                         "empty means http://127.0.0.1:11434.", "OLLAMA_HOST")
     max_rounds: int = _setting(20, "Rounds per invocation before pausing (exit 3).")
     timebox_s: float = _setting(900.0, "Seconds per invocation before pausing (exit 3).")
     request_timeout_s: float = _setting(200.0, "Wall-clock seconds one model request may "
