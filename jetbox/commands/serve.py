@@ -4,7 +4,7 @@ script the person chooses, until Ctrl-C."""
 from __future__ import annotations
 
 import argparse
-import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -66,7 +66,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               f"  Ctrl-C stops it\n")
     out.flush()
     try:
-        threading.Event().wait()  # until Ctrl-C
+        while True:  # until Ctrl-C; a sleep, because Windows delivers Ctrl-C to it at once
+            time.sleep(0.5)
     except KeyboardInterrupt:
         out.write(f"\njetbox serve: stopped after {len(server.requests)} chat requests\n")
     finally:
