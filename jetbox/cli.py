@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from jetbox.commands.run_options import add_run_parser
 from jetbox.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
 from jetbox.core.text import for_terminal
 
@@ -18,55 +19,6 @@ Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine 
 machine.yaml. It works in a folder through seven safe tools, keeps its state in
 plaintext (status.txt, agent_ledger.log, agent.log) and resumes exactly where it
 stopped when it is killed."""
-
-
-def _run_parser(sub: argparse._SubParsersAction) -> None:
-    from jetbox.core.errors import EXIT_CODES_HELP
-
-    p = sub.add_parser(
-        "run", help="work towards a goal (or resume the run in the workspace)",
-        description="Work towards GOAL in the workspace, or resume the run its status.txt "
-                    "names. The same goal (or none) resumes; a different goal starts a new run.",
-        epilog=EXIT_CODES_HELP + "\n\nsettings precedence: flag > environment > "
-               "[tool.jetbox] in the workspace's pyproject.toml > machine.yaml",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("goal", nargs="?", help="what to achieve; omit to resume")
-    p.add_argument("--workspace", "-w", metavar="DIR", help="folder to work in (default: .)")
-    p.add_argument("--model", "-m", help="Ollama model (default: $OLLAMA_MODEL or gpt-oss:20b)")
-    p.add_argument("--host", help="Ollama server URL (default: $OLLAMA_HOST or Ollama's default)")
-    p.add_argument("--max-rounds", type=int, metavar="N", help="rounds before pausing (exit 3)")
-    p.add_argument("--timebox", type=float, metavar="SECONDS", dest="timebox_s",
-                   help="seconds before pausing (exit 3)")
-    p.add_argument("--machine", metavar="PATH", help="machine.yaml to use")
-    p.add_argument("--sandbox", choices=("auto", "bwrap", "none"),
-                   help="OS sandbox for commands and probes (default: auto)")
-    p.add_argument("--python", metavar="PATH",
-                   help="the project's Python (an interpreter or a venv folder) for its python, "
-                        "pytest and pip (default: $VIRTUAL_ENV, else .venv/ or venv/ in the "
-                        "workspace, else Jetbox's own)")
-    _judgement_options(p)
-    p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
-    p.add_argument("--trust-config", action="store_true",
-                   help="accept machine.yaml or [tool.jetbox] changes made since the run "
-                        "started (review them first)")
-    p.add_argument("--quiet", "-q", action="store_true",
-                   help="no progress output (warnings and errors still show)")
-    p.add_argument("--verbose", "-v", action="store_true",
-                   help="every event as its own line, even on a terminal")
-
-
-def _judgement_options(p: argparse.ArgumentParser) -> None:
-    """What a person decides for the run: known failures, test changes, approvals."""
-    p.add_argument("--known-failures", metavar="IDS",
-                   help="comma-separated pytest ids known to fail; they do not block a finish")
-    p.add_argument("--approve", choices=("never", "commands", "changes", "all"),
-                   help="ask a person before calls: commands (run_cmd), changes (also writes, "
-                        "edits, deletes) or all (default: never)")
-    p.add_argument("--answer", metavar="yes|no[:REASON]|always",
-                   help="answer the question the run is waiting on (status.txt `Approve:`)")
-    p.add_argument("--allow-test-changes", action="store_true", default=None,
-                   help="let the run remove, skip or deselect tests and change test config "
-                        "(for a goal that asks for it); the summary lists each change")
 
 
 def version() -> str:
@@ -97,13 +49,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jetbox", description=DESCRIPTION,
                                      epilog=EXIT_CODES_HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", "-V", action=_Version, nargs=0,
+    parser.add_argument("-V", "--version", action=_Version, nargs=0,
                         help="print Jetbox's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _run_parser(sub)
+    add_run_parser(sub)
     p = sub.add_parser("status", help="print status.txt and the last ledger entries",
                        description="Print the workspace's status and its last ledger entries.")
-    p.add_argument("--workspace", "-w", metavar="DIR", help="folder (default: .)")
+    p.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
     p.add_argument("-n", type=int, default=8, metavar="N", help="ledger entries to show")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to report on")
     p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
@@ -112,9 +64,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                    "With --workspace, the state its status.txt names is "
                                    "highlighted and the states the run went through are marked.")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to draw")
-    p.add_argument("--workspace", "-w", metavar="DIR",
+    p.add_argument("-w", "--workspace", metavar="DIR",
                    help="a run's folder: mark its current state and path")
-    p.add_argument("--format", "-f", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
+    p.add_argument("-f", "--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     chosen = _command_named(argv)
     for name, module_name in PLUGGED_COMMANDS.items():
@@ -144,9 +96,16 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
             args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 on --help
         return int(exc.code or 0)
-    if args.command is None:
-        parser.print_help(out)
+    if args.command is None:  # as argparse does for a missing argument: usage, exit 2
+        parser.print_usage(err)
+        err.write("jetbox: give a command. `jetbox demo` shows Jetbox at work with no model; "
+                  "`jetbox --help` lists every command.\n")
         return EXIT_USAGE
+    return _dispatch(args, out, err)
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run the command; every way it fails is one line and an exit code."""
     command = COMMANDS.get(args.command)
     if command is None:
         command = importlib.import_module(PLUGGED_COMMANDS[args.command]).command
@@ -156,7 +115,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
         err.write(f"jetbox: {for_terminal(exc)}\n")
         return exc.exit_code
     except KeyboardInterrupt:
-        err.write("jetbox: interrupted\n")
+        err.write("jetbox: interrupted; run the same command again to resume\n")
         return EXIT_INTERRUPTED
     except IsADirectoryError as exc:  # e.g. agent.log or status.txt made a folder
         err.write(for_terminal(f"jetbox: {exc.filename} is a folder where Jetbox keeps a "
@@ -197,6 +156,9 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
                          verbose=args.verbose, trust_config=args.trust_config,
                          answer=_answer(args.answer))
+    if args.goal and not request.workspace.exists():  # a new project starts in a new folder
+        request.workspace.mkdir(parents=True)
+        err.write(f"jetbox: created {request.workspace} for the new run\n")
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
     hide_own_environment()  # before any child starts: they must not read ours in /proc
@@ -204,7 +166,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         engine = open_run(request, os.environ, Path.cwd(), err)
         if lock.took_over:
             engine.run.ledger.append(LOCK_TAKEN_OVER, owner=lock.took_over)
-            engine.run.display.event(lock.describe_takeover())
+            engine.run.display.note(lock.describe_takeover())
         return execute(engine)
 
 
@@ -221,7 +183,7 @@ def _answer(text: str | None) -> str:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.spec.machine import find_machine_file
+    from jetbox.spec.runtime import find_machine_file
     from jetbox.store.ledger import Ledger
     from jetbox.store.records import RESUME, RUN_START
     from jetbox.store.workspace import Workspace
@@ -255,7 +217,8 @@ def _ledger_line(record: dict) -> str:
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.commands.graph import render, run_path
-    from jetbox.spec.machine import find_machine_file, load_machine
+    from jetbox.spec.machine import load_machine
+    from jetbox.spec.runtime import find_machine_file
     from jetbox.store.status import StatusFile
     from jetbox.store.workspace import Workspace
 
@@ -289,11 +252,13 @@ COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
 PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
                                     "diag": "jetbox.commands.diag",
                                     "log": "jetbox.commands.log",
-                                    "eval": "jetbox.commands.evaluate"}
+                                    "eval": "jetbox.commands.evaluate",
+                                    "serve": "jetbox.commands.serve"}
 # Their overview lines (each module's HELP, checked equal by the tests).
 PLUGGED_HELP: dict[str, str] = {
     "demo": "watch Jetbox solve a goal with no Ollama: killed once, resumed",
     "diag": "check the Ollama server and model, and time a few short chats",
     "log": "show the ledger as a readable timeline",
     "eval": "run a suite of small tasks against a model and report success, rounds, tokens, time",
+    "serve": "run the offline Ollama-compatible server (a scripted model) until Ctrl-C",
 }

@@ -108,14 +108,13 @@ def test_lock_that_is_a_folder_is_a_one_line_error(workspace: Path) -> None:
         f"run again"]
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc (Linux)")
 def test_lock_of_a_reused_pid_is_stale(tmp_path: Path) -> None:
     """A live process with the recorded pid but another start time is not the owner."""
     path = tmp_path / ".jetbox.lock"
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         path.write_text(json.dumps({"pid": other.pid, "host": socket.gethostname(),
-                                    "started": 1, "boot": None}))
+                                    "started": 1.5, "boot": None}))
         lock = WorkspaceLock(path)
         with lock:
             assert lock.took_over is not None and lock.took_over["pid"] == other.pid
@@ -125,28 +124,32 @@ def test_lock_of_a_reused_pid_is_stale(tmp_path: Path) -> None:
 
 
 def test_the_lock_file_never_exists_without_its_owner(tmp_path: Path) -> None:
-    """Linked into place whole: a reader polling the name sees nothing or the full owner."""
+    """Linked into place whole: a reader polling the name sees nothing or the full owner.
+    Each hold lasts until the reader has seen the file, so the reader sees it every time
+    however the threads are scheduled."""
     path = tmp_path / ".jetbox.lock"
     seen: list[bytes] = []
-    done = threading.Event()
+    saw, done = threading.Event(), threading.Event()
 
     def watch() -> None:
         while not done.is_set():
             try:
                 seen.append(path.read_bytes())
+                saw.set()
             except FileNotFoundError:
                 pass
 
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        for _ in range(200):
+        for _ in range(50):
+            saw.clear()
             with WorkspaceLock(path):
-                pass
+                assert saw.wait(10), "the watcher never saw the lock while it was held"
     finally:
         done.set()
         watcher.join()
-    assert seen, "the watcher never saw the lock"
+    assert len(seen) >= 50
     assert all(json.loads(data)["pid"] == os.getpid() for data in seen)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
@@ -226,3 +229,31 @@ def test_two_runs_started_at_the_same_instant_exactly_one_works(workspace: Path,
     assert 0 < len([r for r in records if r["kind"] == "lock_taken_over"]) <= pairs // 2
     leftovers = [p.name for p in workspace.iterdir() if p.name.startswith(".jetbox.lock.")]
     assert leftovers == []
+
+
+def test_liveness_comes_from_the_process_table() -> None:
+    """psutil on every OS: this process is alive with its own start time; an ended child
+    is not; a start time that differs means a reused pid."""
+    from jetbox.store.lock import owner_alive, pid_alive, process_start
+
+    me = os.getpid()
+    assert pid_alive(me) and not pid_alive(dead_pid()) and not pid_alive(0)
+    started = process_start(me)
+    assert started is not None and abs(started - time.time()) < 24 * 3600 * 365
+    assert owner_alive({"pid": me, "started": started})
+    assert not owner_alive({"pid": me, "started": started - 5})
+    assert owner_alive({"pid": me, "started": None})  # an owner that could not say
+
+
+def test_a_zombie_owner_is_not_alive() -> None:
+    """A Jetbox killed while its parent has not yet reaped it holds nothing."""
+    from jetbox.store.lock import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 20
+    while pid_alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # it exits; not reaped, it stays a zombie
+    try:
+        assert not pid_alive(child.pid)
+    finally:
+        child.wait()

@@ -109,8 +109,8 @@ def test_unreachable_server_is_exit_4_with_a_clear_message(workspace: Path,
         result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host",
                          "http://127.0.0.1:9", "--sandbox", "none")
         assert result.code == 4
-        assert "cannot reach Ollama at http://127.0.0.1:9; start it with `ollama serve`" \
-            in result.err
+        assert "cannot reach Ollama at http://127.0.0.1:9 (connection refused); start it " \
+            "with `ollama serve`" in result.err
         assert "Traceback" not in result.err
     assert status_fields(workspace)["State"] == "Act"
 

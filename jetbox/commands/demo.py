@@ -16,31 +16,34 @@ Starts Jetbox's offline Ollama server with a scripted model that solves the seed
 goal, runs the real machine in a fresh temporary folder, kills it (kill -9) before it asks
 the model in round 2, resumes it, and shows where its status.txt, ledger and log are."""
 GOAL = "Create a package mathx with add(a, b), add tests, then make ruff and pytest pass."
+# The model's name as the run reports it ("... replied in 0.1 s"): a script, said plainly.
+MODEL = "scripted model (offline demo)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workspace", "-w", metavar="DIR",
+    parser.add_argument("-w", "--workspace", metavar="DIR",
                         help="folder to use (default: a new temporary folder)")
 
 
 def _jetbox(argv: list[str], workspace: Path, host: str, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "jetbox", "run", *argv, "-w", str(workspace),
-                             "--host", host], cwd=workspace, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            encoding="utf-8", errors="replace")
+                             "--host", host, "--model", MODEL], cwd=workspace, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            errors="replace")
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.offline import OfflineOllama
+    from jetbox.offline import FakeModel, OfflineOllama
     from jetbox.offline.solvers import MathxSolver
 
     workspace = Path(args.workspace or tempfile.mkdtemp(prefix="jetbox-demo-")).resolve()
     workspace.mkdir(parents=True, exist_ok=True)
     source = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": source + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    with OfflineOllama(MathxSolver(workspace)) as server:
-        out.write(f"== Jetbox demo in {workspace}\n== an offline Ollama at {server.host} plays "
-                  f"a model that knows how to solve:\n   {GOAL}\n\n")
+    with OfflineOllama(MathxSolver(workspace), [FakeModel(MODEL)]) as server:
+        out.write(f"== Jetbox demo in {workspace}\n== no real model: Jetbox's offline Ollama "
+                  f"at {server.host} plays a script that knows how to solve:\n   {GOAL}\n\n")
         first = _jetbox([GOAL], workspace, server.host,
                         {**env, "JETBOX_FAILPOINT": "hold:before:Act#2"})
         assert first.stderr is not None

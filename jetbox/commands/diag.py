@@ -10,7 +10,7 @@ import time
 from typing import Any, TextIO
 
 from jetbox.core.errors import ModelUnavailable
-from jetbox.model.ollama import DEFAULT_HOST
+from jetbox.model.host import Host, parse_host, unreachable
 from jetbox.spec.config import DEFAULT_MODEL
 
 HELP = "check the Ollama server and model, and time a few short chats"
@@ -23,7 +23,7 @@ PROMPT = "Reply with the single word: ready"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", "-m", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
+    parser.add_argument("-m", "--model", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
     parser.add_argument("--host", help="server (default: $OLLAMA_HOST or Ollama's default)")
     parser.add_argument("-n", "--count", type=int, default=3, help="chats to time (default 3)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
@@ -34,9 +34,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import ollama
 
     model = args.model or os.environ.get("OLLAMA_MODEL") or DEFAULT_MODEL
-    host = args.host or os.environ.get("OLLAMA_HOST") or DEFAULT_HOST
+    address = parse_host(args.host or os.environ.get("OLLAMA_HOST"))
+    host = address.url
     client = ollama.Client(host=host, timeout=args.timeout)
-    report: dict[str, Any] = {"host": host, "model": model, "version": server_version(host)}
+    report: dict[str, Any] = {"host": host, "model": model, "version": server_version(address)}
     names = [m.model for m in client.list().models]
     if model not in names:
         raise ModelUnavailable(f"model `{model}` is not available at {host}; it has: "
@@ -53,14 +54,21 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def server_version(host: str) -> str:
+def server_version(address: Host) -> str:
+    """The server's version, or a message that tells a name that does not resolve, a port
+    where nothing listens and a server that is not Ollama apart."""
     import httpx
 
     try:
-        return httpx.get(f"{host.rstrip('/')}/api/version", timeout=10).json()["version"]
-    except (httpx.HTTPError, ValueError, KeyError):
-        raise ModelUnavailable(f"cannot reach Ollama at {host}; start it with "
-                               f"`ollama serve`") from None
+        return httpx.get(f"{address.url}/api/version", timeout=10).json()["version"]
+    except httpx.ConnectError:
+        raise ModelUnavailable(unreachable(address)) from None
+    except httpx.TimeoutException:
+        raise ModelUnavailable(f"{address.url} did not answer within 10 s: is it Ollama, "
+                               f"and is it overloaded?") from None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        raise ModelUnavailable(f"{address.url} answers, but not as Ollama does "
+                               f"(GET /api/version); check --host") from None
 
 
 def time_chat(client: Any, model: str) -> dict[str, float]:

@@ -59,11 +59,11 @@ class RunResult:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", nargs="?", help="folder of task YAML files (default: shipped)")
-    parser.add_argument("--model", "-m", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
+    parser.add_argument("-m", "--model", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
     parser.add_argument("--host", help="Ollama server (default: $OLLAMA_HOST)")
-    parser.add_argument("--runs", "-k", type=int, default=1, help="runs per task (default 1)")
+    parser.add_argument("-k", "--runs", type=int, default=1, help="runs per task (default 1)")
     parser.add_argument("--timebox", type=float, help="seconds per run (overrides the tasks)")
-    parser.add_argument("--jobs", "-j", type=int, default=1, help="runs in parallel")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="runs in parallel")
     parser.add_argument("--results", default="eval-results", help="results folder")
     parser.add_argument("--offline", action="store_true",
                         help="replay each task's offline_script instead of asking a model")

@@ -22,9 +22,9 @@ result on one line, model timings and token counts, pauses and resumes."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workspace", "-w", metavar="DIR", help="folder (default: .)")
+    parser.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
     parser.add_argument("-n", type=int, default=0, metavar="N", help="only the last N lines")
-    parser.add_argument("--follow", "-f", action="store_true",
+    parser.add_argument("-f", "--follow", action="store_true",
                         help="keep printing new entries as they are written (Ctrl-C to stop)")
 
 

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from jetbox.core.console import can_redraw
 from jetbox.core.errors import UsageError
 from jetbox.core.text import for_terminal
 
@@ -63,10 +64,11 @@ class Display:
         self.started = time.monotonic()
         self.where = ""
         self._live = False  # a live line is on screen and needs clearing
+        self._redraws = can_redraw(self.stream)
 
     @property
     def live(self) -> bool:
-        return self.stream.isatty() and not self.verbose
+        return self._redraws and not self.verbose
 
     def _prefix(self) -> str:
         where = f"{self.where}: " if self.where else ""
@@ -84,6 +86,16 @@ class Display:
         else:
             self.stream.write(line + "\n")
             self.stream.flush()
+
+    def note(self, text: str, round_no: int | None = None, state: str | None = None) -> None:
+        """An event that stays in the scrollback on a terminal too (a resume, a pause, an
+        interruption): its own line, never overwritten by the live one."""
+        self.where = for_terminal(" ".join(
+            p for p in (f"r{round_no}" if round_no else "", state or "") if p))
+        line = self._prefix() + for_terminal(text)
+        self.logger.info(line)
+        if not self.quiet:
+            self.permanent(line)
 
     def progress(self, text: str) -> None:
         """A transient update (the model streaming, a command running): terminals only."""

@@ -33,7 +33,8 @@ from jetbox.round.approval import approval_mode, start_warnings
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
 from jetbox.spec.config import Settings, resolve_settings
-from jetbox.spec.machine import MachineSpec, build_machine, find_machine_file, load_machine
+from jetbox.spec.machine import MachineSpec, load_machine
+from jetbox.spec.runtime import build_machine, find_machine_file
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import StatusFile
@@ -228,7 +229,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
         display.warn(f"configuration accepted with --trust-config: "
                      f"{c.trust.reason.removeprefix('--trust-config: ')}")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
-    display.event(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
+    display.note(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
                   f"python {c.python.describe()}")
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
@@ -248,7 +249,7 @@ def execute(engine: Engine) -> int:
         engine.now = pause.now if isinstance(pause.now, Round) else engine.now
         engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", rec.PAUSED,
                     reason=pause.reason)
-        run.display.event(f"paused: {pause.reason}")
+        run.display.note(f"paused: {pause.reason}; run the same command again to resume")
         summary(engine, f"paused ({pause.reason})")
         return pause.exit_code
     except ModelUnavailable as exc:
@@ -258,7 +259,7 @@ def execute(engine: Engine) -> int:
         raise
     except KeyboardInterrupt:
         engine.stop("yellow - interrupted; run again to resume", rec.INTERRUPTED)
-        run.display.event("interrupted; state saved")
+        run.display.note("interrupted; run the same command again to resume")
         summary(engine, "interrupted (Ctrl-C)")
         return EXIT_INTERRUPTED
     except JetboxError as exc:

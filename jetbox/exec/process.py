@@ -148,9 +148,13 @@ def _parent_death_setup() -> Callable[[], None]:
     return lambda: prctl(1, sigkill)  # PR_SET_PDEATHSIG
 
 
-def _spawn_options() -> dict[str, Any]:
-    if os.name == "nt":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+def _spawn_options(platform: str = sys.platform) -> dict[str, Any]:
+    """Windows: a new process group, created suspended until it is in its job (see
+    winjob); POSIX: a new session that dies with Jetbox."""
+    if platform == "win32":
+        from jetbox.exec.winjob import SPAWN_FLAGS
+
+        return {"creationflags": SPAWN_FLAGS}
     return {"start_new_session": True, "preexec_fn": _parent_death_setup()}
 
 
@@ -196,16 +200,16 @@ def run_process(
     process = subprocess.Popen(full_argv, cwd=cwd, env=child_env,
                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, **_spawn_options())
-    timed_out = _wait_reading(process, sink, timeout_s, command_id)
+    job = _windows_job(process)  # before the suspended child runs a single instruction
+    timed_out = _wait_reading(process, sink, timeout_s, command_id, job)
     return ProcessResult(tuple(argv), None if timed_out else process.returncode, sink.text(),
                          timed_out, time.monotonic() - started)
 
 
 def _wait_reading(process: subprocess.Popen[bytes], sink: _HeadTail, timeout_s: float,
-                  command_id: str) -> bool:
+                  command_id: str, job: Any = None) -> bool:
     """Collect the output until the child ends or times out, then end its whole tree;
     whether it timed out."""
-    job = _windows_job(process)
     assert process.stdout is not None
     stop = threading.Event()
     reader = threading.Thread(target=_pump, args=(process.stdout, sink, stop), daemon=True)
@@ -264,9 +268,13 @@ def _kill_marked(assignment: str) -> list[int]:
 
 
 def _windows_job(process: subprocess.Popen[bytes]) -> Any:
-    """Windows: a job object that kills the whole tree when Jetbox's handle closes."""
-    if os.name != "nt":
+    """Windows: the suspended child joins a job that kills the whole tree when Jetbox's
+    handle closes, then runs. Resumed even when the job could not be made."""
+    if sys.platform != "win32":
         return None
     from jetbox.exec.winjob import KillOnCloseJob
 
-    return KillOnCloseJob.attach(process.pid)
+    try:
+        return KillOnCloseJob.attach(process.pid)
+    finally:
+        KillOnCloseJob.resume(process.pid)

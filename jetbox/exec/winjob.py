@@ -1,8 +1,11 @@
 """Windows only: a job object that kills a child's whole tree when Jetbox lets go of it.
 
+The child is created suspended (CREATE_SUSPENDED), assigned to the job, then resumed, so
+not even its first instruction runs outside the job and nothing it starts can escape.
 Untested on this project's Linux CI; kept tiny so it can be read against the Win32 docs
 (CreateJobObjectW, SetInformationJobObject with JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
-AssignProcessToJobObject). If Jetbox dies, Windows closes the handle and kills the job.
+AssignProcessToJobObject; psutil resumes the process with NtResumeProcess). If Jetbox
+dies, Windows closes the handle and kills the job.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from typing import Any
 _KILL_ON_JOB_CLOSE = 0x2000
 _EXTENDED_LIMIT_INFORMATION = 9
 _PROCESS_ALL = 0x1F0FFF
+CREATE_SUSPENDED = 0x00000004
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+SPAWN_FLAGS = CREATE_SUSPENDED | CREATE_NEW_PROCESS_GROUP  # then assign, then resume
 
 
 class _BasicLimits(ctypes.Structure):
@@ -46,6 +52,8 @@ class KillOnCloseJob:
 
     @classmethod
     def attach(cls, pid: int) -> KillOnCloseJob | None:
+        """Put the (suspended) process in a new kill-on-close job; None if Windows refuses,
+        and then taskkill /T is what ends the tree."""
         kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
         job = kernel32.CreateJobObjectW(None, None)
         if not job:
@@ -55,10 +63,20 @@ class KillOnCloseJob:
         kernel32.SetInformationJobObject(job, _EXTENDED_LIMIT_INFORMATION,
                                          ctypes.byref(limits), ctypes.sizeof(limits))
         process = kernel32.OpenProcess(_PROCESS_ALL, False, pid)
+        assigned = bool(process) and bool(kernel32.AssignProcessToJobObject(job, process))
         if process:
-            kernel32.AssignProcessToJobObject(job, process)
             kernel32.CloseHandle(process)
+        if not assigned:
+            kernel32.CloseHandle(job)
+            return None
         return cls(job)
+
+    @staticmethod
+    def resume(pid: int) -> None:
+        """Let the suspended child run (CREATE_SUSPENDED left its first thread waiting)."""
+        import psutil
+
+        psutil.Process(pid).resume()
 
     def close(self) -> None:
         ctypes.windll.kernel32.CloseHandle(self.handle)  # type: ignore[attr-defined]

@@ -11,7 +11,9 @@ from typing import Any
 
 from jetbox.core.errors import ModelUnavailable, Paused, UsageError
 from jetbox.model.base import Message, Reply, ToolCall
+from jetbox.model.host import parse_host, unreachable
 from jetbox.model.protocol import calls_from_text, json_schema, to_json_protocol
+from jetbox.model.waiting import Waiting
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 NEAR_CONTEXT = 0.9  # warn when a prompt uses this share of num_ctx (Ollama truncates silently)
@@ -48,7 +50,7 @@ class OllamaModel:
 
         self.settings = settings
         self.name = settings.name
-        self.host = settings.host or DEFAULT_HOST
+        self.host = parse_host(settings.host).url
         self.progress = progress or (lambda text: None)
         self.warn = warn or (lambda text: None)
         self.protocol = settings.protocol if settings.protocol != "auto" else ""
@@ -126,10 +128,11 @@ class OllamaModel:
         client = ollama.Client(host=self.host, timeout=budget_s + 5)
         outcome: dict[str, Any] = {}
         cancelled = threading.Event()
+        waiting = Waiting(self.name)
 
         def consume() -> None:
             try:
-                outcome["reply"] = self._stream(client, messages, tools, cancelled)
+                outcome["reply"] = self._stream(client, messages, tools, cancelled, waiting)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 outcome["error"] = exc
 
@@ -137,6 +140,7 @@ class OllamaModel:
         worker.start()
         ends = time.monotonic() + budget_s
         while worker.is_alive() and time.monotonic() < ends:
+            self.progress(waiting.describe())  # a live line, several times a second
             worker.join(min(0.25, max(ends - time.monotonic(), 0.0)))  # Ctrl-C stays prompt
         if worker.is_alive():
             cancelled.set()
@@ -149,7 +153,8 @@ class OllamaModel:
         return outcome["reply"]
 
     def _stream(self, client: Any, messages: Sequence[Message],
-                tools: Sequence[Mapping[str, Any]], cancelled: threading.Event) -> Reply:
+                tools: Sequence[Mapping[str, Any]], cancelled: threading.Event,
+                waiting: Waiting) -> Reply:
         started = time.monotonic()
         content, thinking, calls = [], [], []
         final: Any = None
@@ -173,8 +178,7 @@ class OllamaModel:
                 thinking.append(message.thinking or "")
                 calls += [ToolCall(c.function.name, dict(c.function.arguments or {}))
                           for c in message.tool_calls or ()]
-                self.progress(f"{self.name}: {len(content)} chunks, "
-                              f"{time.monotonic() - started:.1f} s")
+                waiting.update(message)
                 if chunk.done:
                     final = chunk
         if final is None and not cancelled.is_set():
@@ -251,8 +255,7 @@ class _translated_errors:
 
         host, name = self.model.host, self.model.name
         if isinstance(exc, ConnectionError | httpx.ConnectError):
-            raise ModelUnavailable(f"cannot reach Ollama at {host}; start it with "
-                                   f"`ollama serve`") from None
+            raise ModelUnavailable(unreachable(parse_host(host))) from None
         if isinstance(exc, httpx.TimeoutException):
             raise Retryable(f"no answer from Ollama at {host} within "
                             f"{self.model.settings.timeout_s:g} s") from None

@@ -3,11 +3,14 @@ daemon thread, that records every chat request and asks the responder for the re
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from jetbox.offline.catalog import now
 from jetbox.offline.routes import OllamaHandler
 from jetbox.offline.script import ChatRequest, FakeModel, Responder, Turn
 
@@ -16,11 +19,14 @@ class OfflineOllama:
     """`with OfflineOllama(responder) as server:` then `ollama.Client(host=server.host)`."""
 
     def __init__(self, responder: Responder, models: Sequence[FakeModel] = (FakeModel(),),
-                 version: str = "0.12.3") -> None:
+                 version: str = "0.12.3", address: tuple[str, int] = ("127.0.0.1", 0)
+                 ) -> None:
         self.responder = responder
+        self.address = address
         self.models = {m.name: m for m in models}
         self.version = version
         self.requests: list[ChatRequest] = []
+        self._loaded: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -29,11 +35,18 @@ class OfflineOllama:
     @property
     def host(self) -> str:
         assert self._server is not None, "start() the server first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        name, port = self._server.server_address[:2]
+        name = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(name, name)
+        return f"http://[{name}]:{port}" if ":" in str(name) else f"http://{name}:{port}"
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     def start(self) -> OfflineOllama:
         handler = type("Handler", (OllamaHandler,), {"ollama": self})
-        self._server = _QuietServer(("127.0.0.1", 0), handler)
+        server_class = _QuietServer6 if ":" in self.address[0] else _QuietServer
+        self._server = server_class(self.address, handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -53,7 +66,20 @@ class OfflineOllama:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def touch(self, model: str, unload: bool = False) -> None:
+        """A request used the model: it is loaded now (or unloaded, for keep_alive 0)."""
+        with self._lock:
+            if unload:
+                self._loaded.pop(model, None)
+            else:
+                self._loaded[model] = now()
+
+    def loaded_models(self) -> list[tuple[str, datetime]]:
+        with self._lock:
+            return sorted(self._loaded.items())
+
     def record(self, request: ChatRequest) -> Turn:
+        self.touch(request.model)
         with self._lock:
             self.requests.append(request)
             try:
@@ -66,9 +92,6 @@ class OfflineOllama:
         """Sleep that stop() interrupts, so a hanging reply never blocks shutdown."""
         self._stopping.wait(seconds)
 
-    def stopping(self) -> bool:
-        return self._stopping.is_set()
-
 
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -78,3 +101,7 @@ class _QuietServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
 
+
+
+class _QuietServer6(_QuietServer):
+    address_family = socket.AF_INET6

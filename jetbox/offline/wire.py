@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from jetbox.offline.schema import formatted
 from jetbox.offline.script import Call, ChatRequest, FakeModel, Turn
 
 
@@ -42,11 +43,15 @@ def plan_chunks(model: FakeModel, request: ChatRequest, turn: Turn) -> list[dict
     elif calls and model.tool_style == "content":
         leaked = "\n".join(json.dumps({"name": c.name, "arguments": c.arguments}) for c in calls)
         content, calls = f"{content}\n```json\n{leaked}\n```".strip(), []
+    elif request.format:
+        content = formatted(content, request.format)
     chunks += [{"content": word} for word in _split(content)]
     if calls and model.tool_style == "midstream":
         chunks.append({"tool_calls": [_wire_call(c, i) for i, c in enumerate(calls)]})
         calls = []
-    chunks.append({"tool_calls": [_wire_call(calls[0], 0)]} if calls else {})
+    # gpt-oss style: every call of the turn in the final chunk
+    chunks.append({"tool_calls": [_wire_call(c, i) for i, c in enumerate(calls)]}
+                  if calls else {})
     return chunks
 
 
@@ -55,7 +60,6 @@ def _split(text: str) -> list[str]:
         return []
     words = text.split(" ")
     return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words)]
-
 
 
 def refusal(model: FakeModel, body: dict[str, Any]) -> str | None:
@@ -95,3 +99,17 @@ def stream_lines(name: str, messages: list[dict[str, Any]], done_reason: str,
         if last:
             line.update({"done_reason": done_reason, **metrics})
         yield line
+
+
+def as_generate(line: dict[str, Any]) -> dict[str, Any]:
+    """A chat line in /api/generate's shape: `response` (and `thinking`) for `message`."""
+    out = {k: v for k, v in line.items() if k != "message"}
+    if "message" not in line:
+        return out
+    message = line["message"]
+    out["response"] = message.get("content", "")
+    if message.get("thinking"):
+        out["thinking"] = message["thinking"]
+    if line.get("done"):
+        out["context"] = [1, 2, 3]
+    return out

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ class Settings:
     """Everything a run can be tuned by; each field's help is the README's table."""
 
     model: str = _setting(DEFAULT_MODEL, "Ollama model to drive.", "OLLAMA_MODEL")
-    host: str = _setting("", "Ollama server URL; empty means Ollama's default "
-                         "(http://127.0.0.1:11434).", "OLLAMA_HOST")
+    host: str = _setting("", "Ollama server: HOST[:PORT] or a URL, in any form the ollama "
+                         "client takes (localhost:11434, 0.0.0.0, https://x, [::1]:11434); "
+                         "empty means http://127.0.0.1:11434.", "OLLAMA_HOST")
     max_rounds: int = _setting(20, "Rounds per invocation before pausing (exit 3).")
     timebox_s: float = _setting(900.0, "Seconds per invocation before pausing (exit 3).")
     request_timeout_s: float = _setting(200.0, "Wall-clock seconds one model request may "
@@ -111,14 +113,20 @@ def _string_list(value: Any) -> tuple[str, ...]:
     return tuple(i.strip() for i in items if i.strip())
 
 
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean `x`?)` for a close misspelling, else nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean `{close[0]}`?)" if close else ""
+
+
 def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     known = set(Settings.names())
     out: dict[str, Any] = {}
     for raw_key, value in values.items():
         key = raw_key.replace("-", "_")
         if key not in known:
-            raise ConfigError(f"{source}: unknown setting `{raw_key}`; "
-                              f"known settings: {', '.join(sorted(known))}")
+            raise ConfigError(f"{source}: unknown setting `{raw_key}`{did_you_mean(key, known)}"
+                              f"; known settings: {', '.join(sorted(known))}")
         out[key] = _convert(key, value, source)
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from jetbox.core.errors import ConfigError
 from jetbox.core.fsutil import read_config
 from jetbox.probes.runner import ProbeSpec, probe_specs_from_yaml
 from jetbox.spec.compaction import CompactionPolicy
+from jetbox.spec.config import Settings, did_you_mean
 from jetbox.tools.policy import ToolPolicy
 
 PACKAGED_MACHINE = Path(__file__).resolve().parent.parent / "machine.yaml"
@@ -147,7 +148,8 @@ def _parse(path: Path, data: dict[str, Any]) -> MachineSpec:
     unknown = sorted(set(data) - TOP_KEYS - {"__line__", "__lines__"})
     if unknown:
         line = data["__lines__"].get(unknown[0], 1)
-        raise ConfigError(f"{path}:{line}: unknown top-level key(s) {unknown}; known: "
+        raise ConfigError(f"{path}:{line}: unknown top-level key(s) {unknown}"
+                          f"{did_you_mean(unknown[0], TOP_KEYS)}; known: "
                           f"{sorted(TOP_KEYS)} (conditions go in a transition's `conditions:`)")
     states = tuple(_parse_state(path, i, raw) for i, raw in enumerate(_list(path, data, "states")))
     if not states:
@@ -160,7 +162,7 @@ def _parse(path: Path, data: dict[str, Any]) -> MachineSpec:
     transitions = tuple(_parse_transition(path, raw)
                         for raw in _list(path, data, "transitions"))
     initial = data.get("initial", states[0].name)
-    defaults = {**_mapping(path, data, "settings"), **_mapping(path, data, "limits")}
+    defaults = {**_settings(path, data, "settings"), **_settings(path, data, "limits")}
     spec = MachineSpec(path, str(initial), states, transitions, defaults,
                        CompactionPolicy.from_mapping(_strip_lines(data.get("compaction"))),
                        probe_specs_from_yaml(_strip_lines(data.get("probes")), str(path)),
@@ -181,6 +183,20 @@ def _mapping(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: `{key}` must be a mapping")
     return _strip_lines(value)
+
+
+def _settings(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
+    """A `settings:` or `limits:` section, each key a known setting: a misspelling is
+    reported at its line, with the setting it probably meant."""
+    value = _mapping(path, data, key)
+    known = Settings.names()
+    for name in value:
+        if str(name).replace("-", "_") not in known:
+            line = data[key].get("__lines__", {}).get(name, data[key].get("__line__", 1))
+            raise ConfigError(f"{path}:{line}: unknown setting `{name}` in `{key}:`"
+                              f"{did_you_mean(str(name), known)}; known settings: "
+                              f"{', '.join(sorted(known))}")
+    return value
 
 
 def _parse_state(path: Path, index: int, raw: Any) -> StateSpec:
@@ -264,32 +280,3 @@ def _closure(start: set[str], edges: Mapping[str, set[str]]) -> set[str]:
                 seen.add(nxt)
                 todo.append(nxt)
     return seen
-
-
-def build_machine(spec: MachineSpec, model: Any, initial: str,
-                  conditions: Mapping[str, Callable[..., bool]],
-                  after_state_change: Callable[..., None]) -> Any:
-    """The runtime `transitions` Machine; `initial` is where the run resumes (no callbacks
-    fire). Every condition is passed as a callable (`conditions` has one for each name the
-    machine uses), so `transitions` never looks a name up on the model."""
-    from transitions import Machine
-
-    transitions = []
-    for config in spec.transitions_config():
-        for key in ("conditions", "unless"):
-            if key in config:
-                config[key] = [conditions[name] for name in config[key]]
-        transitions.append(config)
-    return Machine(model=model, states=spec.states_config(), transitions=transitions,
-                   initial=initial, auto_transitions=False, queued=False,
-                   send_event=True, after_state_change=after_state_change)
-
-
-def find_machine_file(explicit: Path | None, workspace: Path, cwd: Path) -> Path:
-    """--machine, else the workspace's machine.yaml, else ./machine.yaml, else the packaged copy."""
-    if explicit is not None:
-        return explicit
-    for candidate in (workspace / "machine.yaml", cwd / "machine.yaml"):
-        if candidate.is_file():
-            return candidate
-    return PACKAGED_MACHINE

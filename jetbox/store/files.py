@@ -1,12 +1,13 @@
 """The project's files: listed by git where there is a repository, else by a walk that honours
-the ignore list and the top-level .gitignore. No cap: a flood of files cannot hide an edit."""
+the ignore list and every .gitignore as git reads them (pathspec). No cap: a flood of files
+cannot hide an edit."""
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jetbox.core.fsutil import read_config
 from jetbox.core.programs import find_program
@@ -14,13 +15,16 @@ from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 GIT_TIMEOUT_S = 20.0  # then the walk below answers instead
 
+if TYPE_CHECKING:
+    import pathspec
+
 
 def project_files(root: Path) -> list[str]:
     """Relative posix paths of the project's files (tracked and untracked, not ignored),
     without caches, venvs and Jetbox's own files; sorted."""
-    patterns = _gitignore(root)  # first: git would block forever on a FIFO there
+    read_config(root / ".gitignore", "the list of files git ignores")  # a FIFO blocks git
     listed = _git_files(root) if (root / ".git").exists() else None
-    found = listed if listed is not None else _walk(root, patterns)
+    found = listed if listed is not None else _walk(root)
     return sorted(rel for rel in found if _wanted(rel))
 
 
@@ -55,16 +59,6 @@ def _git_files(root: Path) -> list[str] | None:
     return list({os.fsdecode(raw) for raw in done.stdout.split(b"\0") if raw})
 
 
-def _gitignore(root: Path) -> list[str]:
-    """The top-level .gitignore's patterns (negations and nested files are not followed)."""
-    raw = read_config(root / ".gitignore", "the list of files git ignores")
-    if raw is None:
-        return []
-    text = raw.decode("utf-8", errors="replace")
-    return [ln.strip() for ln in text.splitlines()
-            if ln.strip() and not ln.startswith(("#", "!"))]
-
-
 def _check_ignore_files(root: Path) -> None:
     """Raise a clear error for the first .gitignore that is not a regular file."""
     for folder, dirs, files in os.walk(root):
@@ -73,26 +67,41 @@ def _check_ignore_files(root: Path) -> None:
             read_config(Path(folder) / ".gitignore", "the list of files git ignores")
 
 
-def ignored(rel: str, is_dir: bool, patterns: list[str]) -> bool:
-    name = rel.rsplit("/", 1)[-1]
-    for pattern in patterns:
-        if pattern.endswith("/"):
-            if not is_dir:
-                continue
-            pattern = pattern.rstrip("/")
-        anchored = pattern.startswith("/") or "/" in pattern
-        pattern = pattern.lstrip("/")
-        if fnmatch.fnmatchcase(rel if anchored else name, pattern):
-            return True
-    return False
+Rules = tuple[tuple[str, "pathspec.GitIgnoreSpec"], ...]  # (folder prefix, its .gitignore)
 
 
-def _walk(root: Path, patterns: list[str]) -> list[str]:
-    """Plain strings, not Path objects: this runs over every file every round."""
+def _rules_in(folder: str, prefix: str, inherited: Rules) -> Rules:
+    """The rules that apply inside `folder`: its parents' plus its own .gitignore's."""
+    import pathspec
+
+    raw = read_config(Path(folder) / ".gitignore", "the list of files git ignores")
+    if raw is None:  # a FIFO or a device there is a clear error, never a hang
+        return inherited
+    lines = raw.decode("utf-8", errors="replace").splitlines()
+    return (*inherited, (prefix, pathspec.GitIgnoreSpec.from_lines(lines)))
+
+
+def ignored(rel: str, is_dir: bool, rules: Rules) -> bool:
+    """Git's verdict on `rel`: the deepest .gitignore that has a say decides, and within a
+    file the last matching pattern (so `!keep.log` re-includes)."""
+    verdict = False
+    for prefix, spec in rules:
+        if not rel.startswith(prefix):
+            continue
+        inner = rel[len(prefix):] + ("/" if is_dir else "")
+        include = spec.check_file(inner).include
+        if include is not None:
+            verdict = include
+    return verdict
+
+
+def _walk(root: Path) -> list[str]:
+    """Plain strings, not Path objects: this runs over every file every round. A folder
+    git ignores is not entered, so nothing inside it can be re-included (as in git)."""
     found: list[str] = []
-    stack = [("", str(root))]
+    stack = [("", str(root), _rules_in(str(root), "", ()))]
     while stack:
-        prefix, folder = stack.pop()
+        prefix, folder, rules = stack.pop()
         try:
             entries = list(os.scandir(folder))
         except OSError:
@@ -100,10 +109,10 @@ def _walk(root: Path, patterns: list[str]) -> list[str]:
         for entry in entries:
             rel = prefix + entry.name
             is_dir = entry.is_dir(follow_symlinks=False)
-            if entry.name in IGNORED_DIRS or (patterns and ignored(rel, is_dir, patterns)):
+            if entry.name in IGNORED_DIRS or ignored(rel, is_dir, rules):
                 continue
             if is_dir:
-                stack.append((rel + "/", entry.path))
+                stack.append((rel + "/", entry.path, _rules_in(entry.path, rel + "/", rules)))
             else:
                 found.append(rel)
     return found

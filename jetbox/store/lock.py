@@ -24,6 +24,7 @@ from jetbox.core.fsutil import read_bounded
 MAX_PID = 2**31 - 1
 MAX_LOCK_BYTES = 64 << 10  # a lock is a few hundred bytes of JSON
 GUARD_STALE_S = 10.0  # a takeover takes milliseconds; a guard this old was left by a crash
+START_TOLERANCE_S = 0.01  # create_time is derived from boot time and clock ticks
 ATTEMPTS = 200        # each waits a few milliseconds when another process is taking over
 
 
@@ -32,44 +33,28 @@ class WorkspaceBusy(JetboxError):
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists (POSIX: signal 0; Windows: OpenProcess)."""
+    """Whether a process with this id is running, on every OS (psutil). A zombie has
+    ended; a process we may not inspect (AccessDenied) exists, so it counts as alive."""
+    import psutil
+
     if pid <= 0 or pid > MAX_PID:
         return False
-    if os.name == "nt":
-        return _windows_pid_alive(pid)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return False
-    except PermissionError:
-        return True  # it exists, it is just not ours
-    except OverflowError:
-        return False
-    return True
+    except psutil.AccessDenied:
+        return True
 
 
-def _windows_pid_alive(pid: int) -> bool:
-    import ctypes
+def process_start(pid: int) -> float | None:
+    """When the process started (seconds since the epoch), which a reused pid changes;
+    None where the OS will not say."""
+    import psutil
 
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
-    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
-    if not handle:
-        return False
     try:
-        code = ctypes.c_ulong()
-        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
-        return code.value == 259  # STILL_ACTIVE
-    finally:
-        kernel32.CloseHandle(handle)
-
-
-def process_start(pid: int) -> int | None:
-    """When the process started (clock ticks since boot, Linux), which a reused pid changes;
-    None where unknown."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
+        return round(psutil.Process(pid).create_time(), 3)
+    except (psutil.Error, OSError, ValueError):
         return None
 
 
@@ -111,7 +96,9 @@ def owner_alive(owner: dict[str, object]) -> bool:
         return False  # the machine restarted since: the pid belongs to someone else
     started = owner.get("started")
     now = process_start(pid)
-    return started is None or now is None or started == now
+    if not isinstance(started, int | float) or isinstance(started, bool) or now is None:
+        return True  # nothing to compare: the live pid is taken at its word
+    return abs(started - now) < START_TOLERANCE_S
 
 
 def _link_exclusive(content: bytes, target: Path) -> bool:

@@ -1,0 +1,41 @@
+"""Whether a terminal can redraw a line in place (`\\r\\x1b[K`). POSIX terminals can;
+a Windows console can once virtual-terminal processing is switched on, which Windows 10
+and later allow; where it cannot be switched on, Jetbox prints plain lines instead."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+ENABLE_VIRTUAL_TERMINAL_PROCESSING = 0x0004
+
+
+def can_redraw(stream: TextIO, platform: str = sys.platform) -> bool:
+    """True when `stream` is a terminal that understands `\\r\\x1b[K`."""
+    try:
+        if not stream.isatty():
+            return False
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+    if platform != "win32":
+        return True
+    return _enable_windows_vt(stream)
+
+
+def _enable_windows_vt(stream: TextIO) -> bool:
+    """Switch on ENABLE_VIRTUAL_TERMINAL_PROCESSING for the console behind `stream`;
+    False when it is not a console or Windows refuses (older than Windows 10)."""
+    try:
+        import ctypes
+        import msvcrt
+
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        handle = msvcrt.get_osfhandle(stream.fileno())  # type: ignore[attr-defined]
+    except (ImportError, AttributeError, OSError, ValueError):
+        return False
+    mode = ctypes.c_uint32()
+    if not kernel32.GetConsoleMode(handle, ctypes.byref(mode)):
+        return False
+    if mode.value & ENABLE_VIRTUAL_TERMINAL_PROCESSING:
+        return True
+    return bool(kernel32.SetConsoleMode(handle, mode.value | ENABLE_VIRTUAL_TERMINAL_PROCESSING))

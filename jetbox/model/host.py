@@ -1,0 +1,72 @@
+"""OLLAMA_HOST, read one way for run, diag and serve: every form the `ollama` client takes
+(`localhost:11434`, `0.0.0.0`, `http://x`, `https://x:443`, `[::1]:11434`, `:8080`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from jetbox.core.errors import UsageError
+
+DEFAULT_PORT = 11434
+SCHEME_PORTS = {"http": 80, "https": 443}
+# Addresses that mean "every interface" when a server binds them; a client connects to the
+# same machine's loopback instead.
+ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+@dataclass(frozen=True)
+class Host:
+    """A parsed server address: what a server binds and what a client connects to."""
+
+    scheme: str
+    name: str   # as given (0.0.0.0 stays: a server binds it)
+    port: int
+    path: str = ""
+
+    @property
+    def connect_name(self) -> str:
+        return ANY_ADDRESS.get(self.name, self.name)
+
+    @property
+    def url(self) -> str:
+        """The URL a client uses: 0.0.0.0 becomes 127.0.0.1, IPv6 gets brackets."""
+        name = self.connect_name
+        name = f"[{name}]" if ":" in name else name
+        return f"{self.scheme}://{name}:{self.port}{self.path}"
+
+
+def parse_host(text: str | None) -> Host:
+    """Like the ollama client: no scheme means http; no port means 11434, or 80/443 when a
+    scheme was written; nothing at all means http://127.0.0.1:11434."""
+    text = (text or "").strip()
+    if not text:
+        return Host("http", "127.0.0.1", DEFAULT_PORT)
+    has_scheme = "://" in text
+    parts = urlsplit(text if has_scheme else f"http://{text}")
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEME_PORTS:
+        raise UsageError(f"Ollama host {text!r}: the scheme must be http or https")
+    try:
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"Ollama host {text!r}: the port is not a number from 0 to "
+                         f"65535") from None
+    if port is None:
+        port = SCHEME_PORTS[scheme] if has_scheme else DEFAULT_PORT
+    name = parts.hostname or "127.0.0.1"
+    return Host(scheme, name, port, parts.path.rstrip("/"))
+
+
+def unreachable(address: Host) -> str:
+    """Why a connection failed, told apart: a name that does not resolve, or a port where
+    nothing listens."""
+    import socket
+
+    try:
+        socket.getaddrinfo(address.connect_name, address.port)
+    except (OSError, UnicodeError):
+        return (f"cannot resolve {address.connect_name}: check the host name in --host or "
+                f"OLLAMA_HOST ({address.url})")
+    return (f"cannot reach Ollama at {address.url} (connection refused); start it with "
+            f"`ollama serve` (or `jetbox serve` for the offline one)")

@@ -1,0 +1,61 @@
+"""The README stays true for a newcomer: every `jetbox ...` command it shows parses, the
+two set-up lines are the ones CI runs, and it holds nothing that goes stale."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+
+import pytest
+
+from jetbox.cli import build_parser
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def readme_commands() -> list[str]:
+    """Commands in code blocks (each line, split at &&) and in inline code spans."""
+    found: list[str] = []
+    for block in re.findall(r"```\n(.*?)```", README, re.S):
+        for line in block.splitlines():
+            found += [part.strip() for part in line.split("&&")]
+    found += re.findall(r"`(jetbox [^`]*)`", README)
+    return sorted({c for c in found if c.startswith("jetbox ") or c == "jetbox"})
+
+
+def test_the_readme_shows_the_commands_a_newcomer_needs() -> None:
+    shown = " ".join(readme_commands())
+    for command in ("jetbox demo", "jetbox run", "jetbox diag", "jetbox serve", "jetbox log"):
+        assert command in shown
+
+
+@pytest.mark.parametrize("command", readme_commands())
+def test_every_command_in_the_readme_parses(command: str) -> None:
+    argv = shlex.split(command)[1:]
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+            args = build_parser(argv).parse_args(argv)
+    except SystemExit as exc:
+        assert exc.code == 0, f"`{command}` does not parse: {errors.getvalue()}"
+        return
+    assert args.command is not None, f"`{command}` names no command"
+
+
+def test_the_set_up_lines_are_the_ones_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    test_line = 'pip install -e ".[dev,graph]" && python -m pytest'
+    assert f"```\n{test_line}\n```" in README
+    assert 'python -m pip install -q -e ".[dev,graph]"' in ci and "python -m pytest" in ci
+    assert "```\npip install . && jetbox run " in README
+
+
+def test_nothing_that_goes_stale() -> None:
+    assert len(README.splitlines()) <= 250
+    # "442 tests", "253 passed in 13 s": the suite's size, which changes with every commit
+    assert not re.search(r"\b\d+ tests\b|\d+ passed in \d", README), "test counts go stale"
+    for word in ("as before", "after the redesign", "the seed"):
+        assert word not in README.lower()
