@@ -1,0 +1,269 @@
+"""The one home that turns a model's reply (native calls, content, thinking) into the calls
+Jetbox runs, and, when nothing can run, the one line that tells the model why.
+
+What a faithful agent runs: native calls, and calls written in a known dialect as the
+reply's action. What it never runs: a call drafted in reasoning (`<think>`, the thinking
+field, harmony's analysis channel), a call quoted in prose to the user, shell text in a
+code fence, a made-up tag, a call cut off by the output limit, or a name that is not
+exactly one tool.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jetbox.model.base import ToolCall
+from jetbox.model.dialects import DIALECTS, Found, harmony
+from jetbox.model.nearjson import NearJsonError, loads
+
+UNPARSED = "__jetbox_unparsed__"  # how the transport hands over arguments it could not read
+NO_CALL = "No tool call in your reply. Reply with one or more tool calls."
+STRONG = {"gpt-oss-harmony", "invoke-xml", "deepseek-dsml", "qwen-xml", "llama3.1-function-tag",
+          "mistral", "hermes-json", "llama3.1-python-tag", "granite-json", "phi-functools",
+          "tool-calls-json", "gemma"}  # explicit call syntax: never mistaken for prose
+_CUES = ("you could", "you can", "you should", "you might", "you may", "for example", "e.g.",
+         "for instance", "would look like", "i would call", "i could call", "if you want",
+         "you'd call", "such as")
+_REASONING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>|\A(?:(?!<think>).)*?</think>|"
+                        r"<\|channel\|>analysis<\|message\|>.*?(?=<\|end\|>|<\|start\|>|\Z)",
+                        re.S)
+_SHELL = re.compile(r"```(?:bash|sh|shell|console|zsh|powershell|ps1|cmd|bat|terminal)\s*\n",
+                    re.I)
+_TAG = re.compile(r"<([A-Za-z_][\w-]*)>[^<]{0,400}?</\1>")
+_HARMLESS_TAGS = {"p", "b", "i", "em", "strong", "code", "pre", "summary", "details", "answer",
+                  "final", "response", "output", "result", "br", "ul", "li", "ol", "sup", "sub"}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a reply asks Jetbox to run, how it was sent, and what the model must hear."""
+
+    calls: tuple[ToolCall, ...] = ()
+    problem: str = ""
+    delivery: str = "none"  # native | json protocol | DIALECT in content/thinking | none
+
+
+@dataclass(frozen=True)
+class Tools:
+    """The tool names and each parameter's JSON type, from the tool specs."""
+
+    names: tuple[str, ...]
+    types: Mapping[str, Mapping[str, str]]
+
+    @classmethod
+    def of(cls, tools: Sequence[Mapping[str, Any] | str]) -> Tools:
+        names, types = [], {}
+        for tool in tools:
+            if isinstance(tool, str):
+                names.append(tool)
+                continue
+            function = tool.get("function", {})
+            names.append(function.get("name", ""))
+            props = function.get("parameters", {}).get("properties", {})
+            types[names[-1]] = {k: str(v.get("type", "")) for k, v in props.items()}
+        return cls(tuple(n for n in names if n), types)
+
+
+def _show(text: str, limit: int = 60) -> str:
+    one_line = " ".join(str(text).split())
+    return one_line if len(one_line) <= limit else one_line[:limit - 3] + "..."
+
+
+def resolve(name: str, names: Sequence[str]) -> tuple[str | None, str]:
+    """The tool a name means (prefixes, case, `_`/`-` and a glued `json` forgiven), or why
+    it means none: unknown, or loosely like one or several tools."""
+    if name in names:
+        return name, ""
+    shown = _show(name, 40)
+    if not name.strip():
+        return None, "A call without a tool name was not run"
+    bare = re.sub(r"^(?:functions?|tools?|default_api|mcp)[.:]", "", name.strip())
+    candidates = {bare, bare.removesuffix("json"), bare.split("<|")[0]}
+    key = lambda s: re.sub(r"[\W_]+", "", s).lower()  # noqa: E731 - one line, used here
+    keys = {key(c) for c in candidates if key(c)}
+    exact = [n for n in names if key(n) in keys]
+    if len(exact) == 1:
+        return exact[0], ""
+    loose = [n for n in names if any(k in key(n) or key(n) in k for k in keys)]
+    if len(loose) > 1:
+        return None, f"`{shown}` could be {' or '.join(loose)}, so it was not run: use the " \
+                     f"exact name"
+    if loose:
+        return None, f"`{shown}` is not a tool (did you mean {loose[0]}?), so it was not run"
+    return None, f"`{shown}` is not a tool, so it was not run; the tools are: {', '.join(names)}"
+
+
+def _arguments(value: Any, types: Mapping[str, str], from_text: bool) -> Any:
+    """Arguments as an object: a JSON string read; XML values of array/object parameters
+    read as JSON (a write_file `content` stays the text it is)."""
+    if isinstance(value, str):
+        try:
+            value = loads(value)
+        except NearJsonError as exc:
+            raise exc from None
+    if isinstance(value, dict) and UNPARSED in value:
+        return _arguments(str(value[UNPARSED]), types, from_text)
+    if isinstance(value, dict) and from_text:
+        out = dict(value)
+        for key, item in value.items():
+            if isinstance(item, str) and types.get(key) in ("array", "object") \
+                    and item.strip()[:1] in "[{":
+                try:
+                    out[key] = loads(item)
+                except NearJsonError:
+                    pass
+        return out
+    return value
+
+
+def _cut_line(name: str) -> str:
+    what = f"Your call to {_show(name, 40)}" if name else "Your call"
+    return (f"{what} was cut off (the reply hit the output limit) and was not run: make a "
+            f"smaller call, e.g. edit_file for one passage instead of a whole-file write_file")
+
+
+def native(calls: Sequence[ToolCall], tools: Tools, from_string: bool = False) -> Parsed:
+    """Native calls with their names and string arguments normalized; an unknown name is
+    kept, and the toolbox answers it with the list of tools."""
+    out, problems = [], []
+    for call in calls:
+        name, _ = resolve(call.name, tools.names)
+        name = name or call.name
+        try:
+            arguments = _arguments(call.arguments, tools.types.get(name, {}), False)
+        except NearJsonError as exc:
+            problems.append(_cut_line(name) if exc.cut else
+                            f"The arguments of your {_show(name, 40)} call could not be read "
+                            f"near `{_show(exc.near, 40)}`; it was not run: send a JSON object")
+            continue
+        out.append(ToolCall(name, arguments))
+    delivery = "native" + (" (arguments as a JSON string)" if from_string else "")
+    return Parsed(tuple(out), ". ".join(problems), delivery)
+
+
+def _mask(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def read_all(text: str, tools: Tools) -> list[Found]:
+    """Every call in the text, in order, each span read by the first dialect that knows it."""
+    found: list[Found] = []
+    for _, _, reader in DIALECTS:
+        if not text.strip():
+            break
+        got = reader(text, tools.names) if reader.__name__ == "tool_tags" else reader(text)
+        found += got
+        text = _mask(text, [(f.start, f.end) for f in got])
+    return sorted(found, key=lambda f: f.start)
+
+
+def _quoted(text: str, found: Found) -> bool:
+    """The call is quoted in prose: words around it on its line, inline code, or a
+    sentence to the user ("you could call ...") just before it."""
+    paragraph = text[:found.start].rsplit("\n\n", 1)[-1][-300:].lower()
+    if any(cue in paragraph for cue in _CUES):
+        return True
+    if found.dialect in STRONG:
+        return False
+    line = text[text.rfind("\n", 0, found.start) + 1:found.start]
+    line = re.sub(r"```\w*|<[^>]*>|\[\w*\]|functools", " ", line)
+    if line.count("`") % 2 or re.search(r"[A-Za-z]{2}", line):
+        return True
+    rest = text[found.end:].split("\n", 1)[0]
+    rest = re.split(r"[{\[<]", rest, maxsplit=1)[0]
+    return bool(re.search(r"[A-Za-z]{2}", re.sub(r"```|json", " ", rest)))
+
+
+def _reasoning(content: str) -> tuple[str, str]:
+    """The content with its reasoning blanked out, and that reasoning."""
+    spans = [m.span() for m in _REASONING.finditer(content)]
+    return _mask(content, spans), "\n".join(content[a:b] for a, b in spans)
+
+
+def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
+                tools: Sequence[Mapping[str, Any] | str], json_protocol: bool = False,
+                from_string: bool = False) -> Parsed:
+    """The calls a reply asks for, how they came, and what the model must be told."""
+    known = Tools.of(tools)
+    if native_calls:
+        return native(native_calls, known, from_string)
+    visible, reasoning = _reasoning(content)
+    found = [(f, "content") for f in read_all(visible, known)]
+    found += [(f, "thinking") for f in harmony(thinking)]
+    calls: list[ToolCall] = []
+    hard: list[str] = []
+    soft: list[str] = []
+    dialects: list[str] = []
+    for item, where in found:
+        text = visible if where == "content" else thinking
+        line = _judge(item, text, known, calls)
+        if line is None:
+            dialects.append(f"{item.dialect} in {where}")
+        elif line.startswith("A call quoted"):
+            soft.append(line)
+        else:
+            hard.append(line)
+    if not calls:
+        soft += _why_nothing(visible, reasoning + "\n" + _unharmonic(thinking), known)
+    problems = list(dict.fromkeys(hard + ([] if calls else soft)))
+    delivery = "json protocol" if json_protocol and calls else \
+        " + ".join(dict.fromkeys(dialects)) or "none"
+    return Parsed(tuple(calls), " ".join(p.rstrip(".") + "." for p in problems[:2]), delivery)
+
+
+def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall]) -> str | None:
+    """Adds the call to `calls` when it may run (None), else says why not."""
+    if item.cut:
+        return _cut_line(item.name)
+    if item.error or not item.name:
+        return f"Could not parse your call near `{_show(item.error or item.arguments, 50)}`; " \
+               f"it was not run: send the tool call again"
+    name, problem = resolve(item.name, known.names)
+    if name is None:
+        return problem
+    if _quoted(text, item):
+        return "A call quoted in prose (\"you could call ...\") is not run: to act, reply " \
+               "with the tool call itself"
+    try:
+        arguments = _arguments(item.arguments, known.types.get(name, {}), True)
+    except NearJsonError as exc:
+        return _cut_line(name) if exc.cut else \
+            f"Could not parse the arguments of {name} near `{_show(exc.near, 40)}`"
+    call = ToolCall(name, arguments)
+    if call not in calls:
+        calls.append(call)
+    return None
+
+
+def _unharmonic(thinking: str) -> str:
+    spans = [(f.start, f.end) for f in harmony(thinking)]
+    return _mask(thinking, spans)
+
+
+def _why_nothing(visible: str, reasoning: str, known: Tools) -> list[str]:
+    """When nothing can run: a call drafted in reasoning, shell in a fence, a made-up tag."""
+    drafted = [f for f in read_all(reasoning, known) if f.name] if reasoning.strip() else []
+    if drafted:
+        name, _ = resolve(drafted[0].name, known.names)
+        return [f"The call to {name or _show(drafted[0].name, 40)} inside your reasoning "
+                f"(thinking) is not run: reasoning is not an action; send the tool call itself"]
+    if _SHELL.search(visible) or re.search(r"^\s*\$ \w", visible, re.M):
+        return ["Shell text in a code fence is not run: use run_cmd, e.g. "
+                + json.dumps({"cmd": ["pytest", "-q"]})]
+    for tag in _TAG.finditer(visible):
+        if tag.group(1).lower() not in _HARMLESS_TAGS | set(known.names):
+            return [f"`<{_show(tag.group(1), 30)}>` is not a tool call: text never becomes a "
+                    f"command; the tools are: {', '.join(known.names)}"]
+    return []
+
+
+def calls_from_text(text: str, tool_names: Sequence[str]) -> tuple[ToolCall, ...]:
+    """The calls a reply's text asks for (see parse_reply)."""
+    return parse_reply(text, "", (), tool_names).calls

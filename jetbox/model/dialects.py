@@ -1,0 +1,334 @@
+"""The dialects local models write tool calls in, as a table of small readers.
+
+Each reader takes the reply's text and returns what it found: a name, its arguments (or
+why they could not be read) and where in the text. calls.py decides what may run.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from jetbox.model.nearjson import NearJsonError, balanced_end, loads, object_at
+
+
+@dataclass(frozen=True)
+class Found:
+    """One call as written: `error` says why its arguments could not be read."""
+
+    dialect: str
+    name: str
+    arguments: Any
+    start: int
+    end: int
+    error: str = ""
+    cut: bool = False
+
+
+Reader = Callable[[str], list["Found"]]
+_DSML = re.compile(r"(?:[｜|‖]{1,2})DSML(?:[｜|‖]{1,2})")
+
+
+def _read(dialect: str, name: str, text: str, start: int, body_at: int,
+          end_hint: int | None = None) -> Found:
+    """The call whose JSON arguments open at text[body_at]."""
+    try:
+        value, end = object_at(text, body_at)
+    except NearJsonError as exc:
+        return Found(dialect, name, None, start, end_hint or len(text),
+                     f"{exc} near `{exc.near.strip()[:40]}`", exc.cut)
+    return Found(dialect, name, value, start, max(end, end_hint or 0))
+
+
+def _value(raw: str) -> str:
+    """A parameter's text, less the one newline templates put on each side of it."""
+    raw = raw.removeprefix("\r\n").removeprefix("\n")
+    return raw.removesuffix("\n").removesuffix("\r")
+
+
+# --- XML-like dialects ---------------------------------------------------------------
+
+_QWEN_OPEN = re.compile(r"<function=([^>\s]+)>")
+_QWEN_PARAM = re.compile(r"<parameter=([^>\s]+)>(.*?)(?=</parameter>|<parameter=|</function>|"
+                         r"</tool_call>|\Z)(</parameter>)?", re.S)
+
+
+def qwen_xml(text: str) -> list[Found]:
+    """qwen3-coder / qwen3.5: `<tool_call><function=NAME><parameter=KEY>v</parameter>...`;
+    and Llama 3.1's `<function=NAME>{json}</function>`."""
+    found = []
+    for match in _QWEN_OPEN.finditer(text):
+        name, body_at = match.group(1), match.end()
+        close = text.find("</function>", body_at)
+        stripped = text[body_at:].lstrip()
+        if stripped.startswith("{"):
+            at = len(text) - len(stripped)
+            found.append(_read("llama3.1-function-tag", name, text, match.start(), at,
+                               close + 11 if close >= 0 else None))
+            continue
+        stop = close if close >= 0 else len(text)
+        nxt = text.find("<function=", body_at)
+        stop = min(stop, nxt) if nxt >= 0 else stop
+        args, cut = {}, False
+        for param in _QWEN_PARAM.finditer(text, body_at, stop if close >= 0 else len(text)):
+            args[param.group(1)] = _value(param.group(2))
+            cut = param.group(3) is None and param.end() >= len(text.rstrip())
+        ended = close >= 0 or "</tool_call>" in text[body_at:]
+        cut = cut or (not ended and not text.rstrip().endswith("</parameter>"))
+        end = close + 11 if close >= 0 else len(text)
+        found.append(Found("qwen-xml", name, args, match.start(), end,
+                           "cut off" if cut else "", cut))
+    return found
+
+
+_INVOKE = re.compile(r"<(invoke|function)\s+name=\"([^\"]+)\"\s*>(.*?)(</\1>|\Z)", re.S)
+_NAMED_PARAM = re.compile(r"<(parameter|param)\s+name=\"([^\"]+)\"([^>]*)>(.*?)</\1>", re.S)
+
+
+def invoke_xml(text: str) -> list[Found]:
+    """`<invoke name="NAME"><parameter name="KEY">v</parameter></invoke>` (GLM, MiniMax,
+    Claude-style prompts), MiniCPM's `<function name=..><param name=..>`, and DeepSeek's
+    DSML markup, the same tags with `｜DSML｜` in them."""
+    dialect = "deepseek-dsml" if _DSML.search(text) else "invoke-xml"
+    plain = _DSML.sub("", text) if dialect == "deepseek-dsml" else text
+    found = []
+    for match in _INVOKE.finditer(plain):
+        args: dict[str, Any] = {}
+        for param in _NAMED_PARAM.finditer(match.group(3)):
+            raw = _value(param.group(4))
+            if 'string="false"' in param.group(3):
+                try:
+                    raw = loads(raw)
+                except NearJsonError:
+                    pass
+            args[param.group(2)] = raw
+        cut = not match.group(4)
+        start, end = _unmapped(text, plain, match.start(), match.end(), dialect)
+        found.append(Found(dialect, match.group(2), args, start, end,
+                           "cut off" if cut else "", cut))
+    return found
+
+
+def _unmapped(text: str, plain: str, start: int, end: int, dialect: str) -> tuple[int, int]:
+    """A span of the DSML-free text as a span of the original (the whole text when in
+    doubt, which only keeps later readers off it)."""
+    if dialect != "deepseek-dsml":
+        return start, end
+    return 0, len(text)
+
+
+def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
+    """A tag named after a tool: `<write_file><path>a</path><content>b</content></write_file>`
+    or `<write_file>{json}</write_file>` (Cline/Roo-style prompts, GLM, Devstral)."""
+    found = []
+    for tool in tools:
+        pattern = re.compile(rf"<({re.escape(tool)})>(.*?)(</\1>|\Z)", re.S | re.I)
+        for match in pattern.finditer(text):
+            body, cut = match.group(2), not match.group(3)
+            stripped = body.strip()
+            if stripped.startswith("{"):
+                at = match.start(2) + body.index("{")
+                found.append(_read("tool-named-tags", match.group(1), text, match.start(), at,
+                                   match.end()))
+                continue
+            args = {m.group(1): _value(m.group(2))
+                    for m in re.finditer(r"<([A-Za-z_]\w*)>(.*?)</\1>", body, re.S)}
+            found.append(Found("tool-named-tags", match.group(1), args, match.start(),
+                               match.end(), "cut off" if cut else "", cut))
+    return found
+
+
+# --- bracketed and keyword dialects ---------------------------------------------------
+
+_HARMONY = re.compile(r"to=(?:functions\.)?([A-Za-z_][\w.-]*?)(?:json)?\s*(?:<\|constrain\|>\s*"
+                      r"json\s*)?(?:<\|message\|>)\s*(?=[{\[]|$)|to=functions\.([A-Za-z_]"
+                      r"[\w.-]*)\s*(?:<\|constrain\|>)?\s*(?:json)?\s*(?=[{])")
+
+
+def harmony(text: str) -> list[Found]:
+    """gpt-oss's harmony header leaking into content or thinking: `<|channel|>commentary
+    to=functions.NAME <|constrain|>json<|message|>{...}<|call|>`, `NAMEjson` glued too."""
+    found = []
+    for match in _HARMONY.finditer(text):
+        name = match.group(1) or match.group(2)
+        at = match.end()
+        if at >= len(text) or text[at] not in "{[":
+            found.append(Found("gpt-oss-harmony", name, None, match.start(), len(text),
+                               "cut off", True))
+            continue
+        found.append(_read("gpt-oss-harmony", name, text, match.start(), at))
+    return found
+
+
+_MISTRAL = re.compile(r"\[TOOL_CALLS\]\s*")
+_MISTRAL_NAME = re.compile(r"\s*([A-Za-z_][\w.-]*)\s*(?:\[CALL_ID\]\s*\w+\s*)?(?:\[ARGS\])?\s*")
+
+
+def mistral(text: str) -> list[Found]:
+    """Mistral / Devstral: `[TOOL_CALLS]NAME[ARGS]{json}` (several may follow one marker),
+    and the older `[TOOL_CALLS][{"name": .., "arguments": ..}]`."""
+    found: list[Found] = []
+    for marker in _MISTRAL.finditer(text):
+        at = marker.end()
+        if text.startswith("[", at) and not text.startswith("[ARGS]", at):
+            listed = _read("mistral", "", text, marker.start(), at)
+            found += [Found("mistral", n, a, listed.start, listed.end)
+                      for n, a in as_calls(listed.arguments)] or [listed]
+            continue
+        while (name := _MISTRAL_NAME.match(text, at)) and text.startswith("{", name.end()):
+            call = _read("mistral", name.group(1), text, marker.start(), name.end())
+            found.append(call)
+            at = call.end
+            if call.error:
+                break
+    return found
+
+
+_GEMMA = re.compile(r"call:\s*([A-Za-z_][\w.-]*)(?::[A-Za-z_][\w.-]*)?\s*(?=[{(])")
+
+
+def gemma(text: str) -> list[Found]:
+    """Gemma / FunctionGemma: `<|tool_call>call:NAME{key:<|"|>v<|"|>}<tool_call|>`, bare keys
+    and `<|"|>` or `<escape>` strings; also `call:NAME(key="v")`."""
+    found = []
+    for match in _GEMMA.finditer(text):
+        at = match.end()
+        end = balanced_end(text, at)
+        if end is None or end < 0:
+            found.append(Found("gemma", match.group(1), None, match.start(), len(text),
+                               "cut off" if end is None else "brackets do not match",
+                               end is None))
+            continue
+        body = text[at:end]
+        if body.startswith("("):
+            body = "{" + re.sub(r"(\w+)\s*=", r"\1:", body[1:-1]) + "}"
+        try:
+            found.append(Found("gemma", match.group(1), loads(body), match.start(), end))
+        except NearJsonError as exc:
+            found.append(Found("gemma", match.group(1), None, match.start(), end,
+                               f"{exc} near `{exc.near[:40]}`", exc.cut))
+    return found
+
+
+_PY_CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\((?=[\w\s)\"'])")
+
+
+def pythonic(text: str) -> list[Found]:
+    """Llama 3.2 / granite / Llama 4: `[write_file(path="a.py", content="...")]`, values
+    read with ast.literal_eval only."""
+    found = []
+    for match in _PY_CALL.finditer(text):
+        end = balanced_end(text, match.end() - 1)
+        if end is None or end < 0:
+            continue
+        try:
+            node = ast.parse(text[match.start():end].strip(), mode="eval").body
+        except (SyntaxError, ValueError, MemoryError, RecursionError):
+            continue
+        if not isinstance(node, ast.Call) or node.args or not node.keywords:
+            continue
+        try:
+            args = {k.arg: ast.literal_eval(k.value) for k in node.keywords if k.arg}
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        found.append(Found("pythonic", match.group(1), args, match.start(), end))
+    return found
+
+
+# --- JSON, however it is wrapped -------------------------------------------------------
+
+_ARG_KEYS = ("arguments", "args", "parameters", "params", "input", "tool_input", "kwargs",
+             "action_input")
+_NAME_KEYS = ("name", "tool", "tool_name", "function", "action", "recipient_name")
+_CALLISH = re.compile(r'["\']?(?:name|tool|function|tool_name|action)["\']?\s*:')
+
+
+def as_calls(value: Any) -> Iterator[tuple[str, Any]]:
+    """(name, arguments) pairs from a JSON value shaped like calls: `{"name", "arguments"}`
+    and its aliases, `{"tool", "args"}` (Jetbox's JSON protocol), OpenAI's `{"function":
+    {...}}`, `{"tool_calls": [...]}`, lists; arguments flattened next to the name too."""
+    if isinstance(value, list):
+        for item in value:
+            yield from as_calls(item)
+        return
+    if not isinstance(value, dict):
+        return
+    if isinstance(value.get("tool_calls"), list):
+        yield from as_calls(value["tool_calls"])
+        return
+    if isinstance(value.get("function"), dict):
+        value = value["function"]
+    name = next((value[k] for k in _NAME_KEYS if isinstance(value.get(k), str)), None)
+    if name is None:
+        return
+    key = next((k for k in _ARG_KEYS if k in value), None)
+    if key is not None:
+        yield name, value[key]
+        return
+    used = {k for k in _NAME_KEYS if value.get(k) == name} | {"type", "id", "thought"}
+    yield name, {k: v for k, v in value.items() if k not in used}
+
+
+def json_objects(text: str, start: int = 0) -> list[Found]:
+    """Top-level JSON values shaped like calls, wherever they are (bare, fenced, after
+    `<tool_call>`, `<|python_tag|>`, `<function_call>`, `functools`, joined by `;`)."""
+    found: list[Found] = []
+    index = start
+    while (match := re.compile(r"[{\[]").search(text, index)) is not None:
+        at = match.start()
+        end = balanced_end(text, at)
+        if end is None:
+            if _CALLISH.search(text, at):
+                found.append(Found(_wrapper(text, at), _cut_name(text[at:]), None, at,
+                                   len(text), "cut off", True))
+            break
+        if end < 0:
+            index = at + 1
+            continue
+        try:
+            value = loads(text[at:end])
+        except NearJsonError as exc:
+            if _CALLISH.search(text[at:end]):
+                found.append(Found(_wrapper(text, at), _cut_name(text[at:end]), None, at, end,
+                                   f"could not parse near `{exc.near.strip()[:40]}`"))
+            index = end
+            continue
+        pairs = list(as_calls(value))
+        found += [Found(_wrapper(text, at), n, a, at, end) for n, a in pairs]
+        index = end if pairs or not isinstance(value, dict | list) else at + 1
+    return found
+
+
+def _cut_name(text: str) -> str:
+    match = re.search(r'["\']?(?:name|tool|function)["\']?\s*:\s*["\']([\w.-]+)', text)
+    return match.group(1) if match else ""
+
+
+_WRAPPERS = (("<tool_call>", "hermes-json"), ("<|python_tag|>", "llama3.1-python-tag"),
+             ("<function_call>", "granite-json"), ("<|tool_call|>", "granite-json"),
+             ("functools", "phi-functools"), ("<tool_calls>", "tool-calls-json"),
+             ("```", "fenced-json"))
+
+
+def _wrapper(text: str, at: int) -> str:
+    before = text[max(0, at - 40):at].rstrip(" \n[")
+    return next((label for marker, label in _WRAPPERS if before.endswith(marker)
+                 or (marker == "```" and re.search(r"```\w*$", before))), "bare-json")
+
+
+Dialect = tuple[str, str, Callable[..., list[Found]]]
+# The table: name, the models known to send it, the reader. Order matters: a span one
+# reader claims is hidden from the readers after it.
+DIALECTS: tuple[Dialect, ...] = (
+    ("gpt-oss-harmony", "gpt-oss:20b, gpt-oss:120b", harmony),
+    ("invoke-xml", "GLM-4.5/4.6/4.7, MiniMax-M2, MiniCPM5, DeepSeek V3.2/V4 (DSML)", invoke_xml),
+    ("qwen-xml", "qwen3-coder, qwen3.5, qwen3.6; Llama 3.1 (<function=NAME>{json})", qwen_xml),
+    ("mistral", "mistral-small, mistral-nemo, devstral, magistral", mistral),
+    ("gemma", "gemma3, gemma4, FunctionGemma", gemma),
+    ("tool-named-tags", "devstral, GLM, models prompted Cline/Roo-style", tool_tags),
+    ("pythonic", "llama3.2, llama4, granite3/4", pythonic),
+    ("json", "qwen2.5(-coder), qwen3, hermes, llama3.1/3.3, granite, phi, gpt-oss", json_objects),
+)
