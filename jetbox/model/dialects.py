@@ -9,137 +9,11 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-from jetbox.model.nearjson import NearJsonError, balanced_end, loads, object_at
-
-
-@dataclass(frozen=True)
-class Found:
-    """One call as written: `error` says why its arguments could not be read."""
-
-    dialect: str
-    name: str
-    arguments: Any
-    start: int
-    end: int
-    error: str = ""
-    cut: bool = False
-
-
-Reader = Callable[[str], list["Found"]]
-_DSML = re.compile(r"(?:[｜|‖]{1,2})DSML(?:[｜|‖]{1,2})")
-
-
-def _read(dialect: str, name: str, text: str, start: int, body_at: int,
-          end_hint: int | None = None) -> Found:
-    """The call whose JSON arguments open at text[body_at]."""
-    try:
-        value, end = object_at(text, body_at)
-    except NearJsonError as exc:
-        return Found(dialect, name, None, start, end_hint or len(text),
-                     f"{exc} near `{exc.near.strip()[:40]}`", exc.cut)
-    return Found(dialect, name, value, start, max(end, end_hint or 0))
-
-
-def _value(raw: str) -> str:
-    """A parameter's text, less the one newline templates put on each side of it."""
-    raw = raw.removeprefix("\r\n").removeprefix("\n")
-    return raw.removesuffix("\n").removesuffix("\r")
-
-
-# --- XML-like dialects ---------------------------------------------------------------
-
-_QWEN_OPEN = re.compile(r"<function=([^>\s]+)>")
-_QWEN_PARAM = re.compile(r"<parameter=([^>\s]+)>(.*?)(?=</parameter>|<parameter=|</function>|"
-                         r"</tool_call>|\Z)(</parameter>)?", re.S)
-
-
-def qwen_xml(text: str) -> list[Found]:
-    """qwen3-coder / qwen3.5: `<tool_call><function=NAME><parameter=KEY>v</parameter>...`;
-    and Llama 3.1's `<function=NAME>{json}</function>`."""
-    found = []
-    for match in _QWEN_OPEN.finditer(text):
-        name, body_at = match.group(1), match.end()
-        close = text.find("</function>", body_at)
-        stripped = text[body_at:].lstrip()
-        if stripped.startswith("{"):
-            at = len(text) - len(stripped)
-            found.append(_read("llama3.1-function-tag", name, text, match.start(), at,
-                               close + 11 if close >= 0 else None))
-            continue
-        stop = close if close >= 0 else len(text)
-        nxt = text.find("<function=", body_at)
-        stop = min(stop, nxt) if nxt >= 0 else stop
-        args, cut = {}, False
-        for param in _QWEN_PARAM.finditer(text, body_at, stop if close >= 0 else len(text)):
-            args[param.group(1)] = _value(param.group(2))
-            cut = param.group(3) is None and param.end() >= len(text.rstrip())
-        ended = close >= 0 or "</tool_call>" in text[body_at:]
-        cut = cut or (not ended and not text.rstrip().endswith("</parameter>"))
-        end = close + 11 if close >= 0 else len(text)
-        found.append(Found("qwen-xml", name, args, match.start(), end,
-                           "cut off" if cut else "", cut))
-    return found
-
-
-_INVOKE = re.compile(r"<(invoke|function)\s+name=\"([^\"]+)\"\s*>(.*?)(</\1>|\Z)", re.S)
-_NAMED_PARAM = re.compile(r"<(parameter|param)\s+name=\"([^\"]+)\"([^>]*)>(.*?)</\1>", re.S)
-
-
-def invoke_xml(text: str) -> list[Found]:
-    """`<invoke name="NAME"><parameter name="KEY">v</parameter></invoke>` (GLM, MiniMax,
-    Claude-style prompts), MiniCPM's `<function name=..><param name=..>`, and DeepSeek's
-    DSML markup, the same tags with `｜DSML｜` in them."""
-    dialect = "deepseek-dsml" if _DSML.search(text) else "invoke-xml"
-    plain = _DSML.sub("", text) if dialect == "deepseek-dsml" else text
-    found = []
-    for match in _INVOKE.finditer(plain):
-        args: dict[str, Any] = {}
-        for param in _NAMED_PARAM.finditer(match.group(3)):
-            raw = _value(param.group(4))
-            if 'string="false"' in param.group(3):
-                try:
-                    raw = loads(raw)
-                except NearJsonError:
-                    pass
-            args[param.group(2)] = raw
-        cut = not match.group(4)
-        start, end = _unmapped(text, plain, match.start(), match.end(), dialect)
-        found.append(Found(dialect, match.group(2), args, start, end,
-                           "cut off" if cut else "", cut))
-    return found
-
-
-def _unmapped(text: str, plain: str, start: int, end: int, dialect: str) -> tuple[int, int]:
-    """A span of the DSML-free text as a span of the original (the whole text when in
-    doubt, which only keeps later readers off it)."""
-    if dialect != "deepseek-dsml":
-        return start, end
-    return 0, len(text)
-
-
-def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
-    """A tag named after a tool: `<write_file><path>a</path><content>b</content></write_file>`
-    or `<write_file>{json}</write_file>` (Cline/Roo-style prompts, GLM, Devstral)."""
-    found = []
-    for tool in tools:
-        pattern = re.compile(rf"<({re.escape(tool)})>(.*?)(</\1>|\Z)", re.S | re.I)
-        for match in pattern.finditer(text):
-            body, cut = match.group(2), not match.group(3)
-            stripped = body.strip()
-            if stripped.startswith("{"):
-                at = match.start(2) + body.index("{")
-                found.append(_read("tool-named-tags", match.group(1), text, match.start(), at,
-                                   match.end()))
-                continue
-            args = {m.group(1): _value(m.group(2))
-                    for m in re.finditer(r"<([A-Za-z_]\w*)>(.*?)</\1>", body, re.S)}
-            found.append(Found("tool-named-tags", match.group(1), args, match.start(),
-                               match.end(), "cut off" if cut else "", cut))
-    return found
-
+from jetbox.model.found import Found, read_json
+from jetbox.model.nearjson import NearJsonError, balanced_end, loads
+from jetbox.model.xmlcalls import invoke_xml, qwen_xml, tool_tags
 
 # --- bracketed and keyword dialects ---------------------------------------------------
 
@@ -159,7 +33,7 @@ def harmony(text: str) -> list[Found]:
             found.append(Found("gpt-oss-harmony", name, None, match.start(), len(text),
                                "cut off", True))
             continue
-        found.append(_read("gpt-oss-harmony", name, text, match.start(), at))
+        found.append(read_json("gpt-oss-harmony", name, text, match.start(), at))
     return found
 
 
@@ -174,12 +48,12 @@ def mistral(text: str) -> list[Found]:
     for marker in _MISTRAL.finditer(text):
         at = marker.end()
         if text.startswith("[", at) and not text.startswith("[ARGS]", at):
-            listed = _read("mistral", "", text, marker.start(), at)
+            listed = read_json("mistral", "", text, marker.start(), at)
             found += [Found("mistral", n, a, listed.start, listed.end)
                       for n, a in as_calls(listed.arguments)] or [listed]
             continue
         while (name := _MISTRAL_NAME.match(text, at)) and text.startswith("{", name.end()):
-            call = _read("mistral", name.group(1), text, marker.start(), name.end())
+            call = read_json("mistral", name.group(1), text, marker.start(), name.end())
             found.append(call)
             at = call.end
             if call.error:
