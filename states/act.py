@@ -42,8 +42,11 @@ class Act(Handler):
             now = request(run, now)
             reply, start = self._ask(run, now), 0
         if not reply.tool_calls and start == 0:
+            # Why nothing ran (cut off, unknown tool, a call in reasoning...), or the plain
+            # reminder: the model hears it as the result of its reply.
             run.ledger.append(rec.TOOL_RESULT, round=now.round, index=0, name=rec.NO_CALL,
-                              arguments={}, ok=False, refused=False, output=NO_CALL)
+                              arguments={}, ok=False, refused=False,
+                              output=reply.problem or NO_CALL)
         results = []
         for index in range(start, len(reply.tool_calls)):
             if index > start:
