@@ -29,16 +29,13 @@ def qwen_xml(text: str) -> list[Found]:
             found.append(read_json("llama3.1-function-tag", name, text, match.start(), at,
                                close + 11 if close >= 0 else None))
             continue
-        stop = close if close >= 0 else len(text)
-        nxt = text.find("<function=", body_at)
-        stop = min(stop, nxt) if nxt >= 0 else stop
-        args, cut = {}, False
-        for param in _QWEN_PARAM.finditer(text, body_at, stop if close >= 0 else len(text)):
-            args[param.group(1)] = param_value(param.group(2))
-            cut = param.group(3) is None and param.end() >= len(text.rstrip())
-        ended = close >= 0 or "</tool_call>" in text[body_at:]
-        cut = cut or (not ended and not text.rstrip().endswith("</parameter>"))
-        end = close + 11 if close >= 0 else len(text)
+        ends = [i for i in (close, text.find("</tool_call>", body_at),
+                            text.find("<function=", body_at)) if i >= 0]
+        stop = min(ends) if ends else len(text)
+        args = {p.group(1): param_value(p.group(2))
+                for p in _QWEN_PARAM.finditer(text, body_at, stop)}
+        cut = not ends  # the reply ended inside the call: the output limit cut it
+        end = close + 11 if close >= 0 else stop
         found.append(Found("qwen-xml", name, args, match.start(), end,
                            "cut off" if cut else "", cut))
     return found
@@ -57,7 +54,11 @@ def invoke_xml(text: str) -> list[Found]:
     found = []
     for match in _INVOKE.finditer(plain):
         args: dict[str, Any] = {}
-        for param in _NAMED_PARAM.finditer(match.group(3)):
+        body = match.group(3)
+        if not _NAMED_PARAM.search(body):  # GLM: `<invoke name="bash"><command>ls</command>`
+            args = {m.group(1): param_value(m.group(2))
+                    for m in re.finditer(r"<([A-Za-z_]\w*)>(.*?)</\1>", body, re.S)}
+        for param in _NAMED_PARAM.finditer(body):
             raw = param_value(param.group(4))
             if 'string="false"' in param.group(3):
                 try:

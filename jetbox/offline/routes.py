@@ -138,7 +138,8 @@ class OllamaHandler(BaseHTTPRequestHandler):
         if turn.endless_thinking:
             self._think_forever(name)
             return
-        self._reply(model, plan_chunks(model, request, turn), stream, "stop", turn, request)
+        self._reply(model, plan_chunks(model, request, turn), stream,
+                    turn.done_reason or "stop", turn, request)
 
     def _start_stream(self) -> None:
         self.send_response(200)
