@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from jetbox.model.base import ToolCall
@@ -53,19 +53,29 @@ class Tools:
 
     names: tuple[str, ...]
     types: Mapping[str, Mapping[str, str]]
+    required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, tools: Sequence[Mapping[str, Any] | str]) -> Tools:
-        names, types = [], {}
+        names, types, required = [], {}, {}
         for tool in tools:
             if isinstance(tool, str):
                 names.append(tool)
                 continue
             function = tool.get("function", {})
             names.append(function.get("name", ""))
-            props = function.get("parameters", {}).get("properties", {})
-            types[names[-1]] = {k: str(v.get("type", "")) for k, v in props.items()}
-        return cls(tuple(n for n in names if n), types)
+            params = function.get("parameters", {})
+            types[names[-1]] = {k: str(v.get("type", ""))
+                                for k, v in params.get("properties", {}).items()}
+            required[names[-1]] = tuple(params.get("required", ()))
+        return cls(tuple(n for n in names if n), types, required)
+
+    def omitting_nulls(self, name: str, arguments: Any) -> Any:
+        """An optional argument sent as null/None is taken as left out."""
+        if not isinstance(arguments, dict) or name not in self.required:
+            return arguments
+        return {k: v for k, v in arguments.items()
+                if v is not None or k in self.required[name]}
 
 
 def _show(text: str, limit: int = 60) -> str:
@@ -140,7 +150,7 @@ def native(calls: Sequence[ToolCall], tools: Tools, from_string: bool = False) -
                             f"The arguments of your {_show(name, 40)} call could not be read "
                             f"near `{_show(exc.near, 40)}`; it was not run: send a JSON object")
             continue
-        out.append(ToolCall(name, arguments))
+        out.append(ToolCall(name, tools.omitting_nulls(name, arguments)))
     delivery = "native" + (" (arguments as a JSON string)" if from_string else "")
     return Parsed(tuple(out), ". ".join(problems), delivery)
 
@@ -164,20 +174,22 @@ def read_all(text: str, tools: Tools) -> list[Found]:
     return sorted(found, key=lambda f: f.start)
 
 
-def _quoted(text: str, found: Found) -> bool:
+def _quoted(text: str, found: Found, chain_at: int) -> bool:
     """The call is quoted in prose: words around it on its line, inline code, or a
-    sentence to the user ("you could call ...") just before it."""
-    paragraph = text[:found.start].rsplit("\n\n", 1)[-1][-300:].lower()
+    sentence to the user ("you could call ...") just before it or the calls it follows
+    (chain_at: where that run of adjacent calls starts)."""
+    paragraph = text[:chain_at].rsplit("\n\n", 1)[-1][-300:].lower()
     if any(cue in paragraph for cue in _CUES):
         return True
     if found.dialect in STRONG:
         return False
     line = text[text.rfind("\n", 0, found.start) + 1:found.start]
+    line = re.split(r"[;)\]}>]", line)[-1]  # after an earlier call or marker on the line
     line = re.sub(r"```\w*|<[^>]*>|\[\w*\]|functools", " ", line)
     if line.count("`") % 2 or re.search(r"[A-Za-z]{2}", line):
         return True
     rest = text[found.end:].split("\n", 1)[0]
-    rest = re.split(r"[{\[<]", rest, maxsplit=1)[0]
+    rest = re.split(r"[{\[<(;,]", rest, maxsplit=1)[0]
     return bool(re.search(r"[A-Za-z]{2}", re.sub(r"```|json", " ", rest)))
 
 
@@ -201,9 +213,13 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
     hard: list[str] = []
     soft: list[str] = []
     dialects: list[str] = []
+    chain_at, last_end = 0, -1
     for item, where in found:
         text = visible if where == "content" else thinking
-        line = _judge(item, text, known, calls)
+        gap = re.sub(r"<[^>]*>|```\w*|\[\w+\]", "", text[max(last_end, 0):item.start])
+        adjacent = 0 <= last_end <= item.start and not gap.strip(" \n,;")
+        chain_at, last_end = (chain_at if adjacent else item.start), item.end
+        line = _judge(item, text, known, calls, chain_at)
         if line is None:
             dialects.append(f"{item.dialect} in {where}")
         elif line.startswith("A call quoted"):
@@ -218,7 +234,8 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
     return Parsed(tuple(calls), " ".join(p.rstrip(".") + "." for p in problems[:2]), delivery)
 
 
-def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall]) -> str | None:
+def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall],
+           chain_at: int) -> str | None:
     """Adds the call to `calls` when it may run (None), else says why not."""
     if item.cut:
         return _cut_line(item.name)
@@ -228,7 +245,7 @@ def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall]) -> str |
     name, problem = resolve(item.name, known.names)
     if name is None:
         return problem
-    if _quoted(text, item):
+    if _quoted(text, item, chain_at):
         return "A call quoted in prose (\"you could call ...\") is not run: to act, reply " \
                "with the tool call itself"
     try:
@@ -236,7 +253,7 @@ def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall]) -> str |
     except NearJsonError as exc:
         return _cut_line(name) if exc.cut else \
             f"Could not parse the arguments of {name} near `{_show(exc.near, 40)}`"
-    call = ToolCall(name, arguments)
+    call = ToolCall(name, known.omitting_nulls(name, arguments))
     if call not in calls:
         calls.append(call)
     return None

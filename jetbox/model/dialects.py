@@ -17,9 +17,8 @@ from jetbox.model.xmlcalls import invoke_xml, qwen_xml, tool_tags
 
 # --- bracketed and keyword dialects ---------------------------------------------------
 
-_HARMONY = re.compile(r"to=(?:functions\.)?([A-Za-z_][\w.-]*?)(?:json)?\s*(?:<\|constrain\|>\s*"
-                      r"json\s*)?(?:<\|message\|>)\s*(?=[{\[]|$)|to=functions\.([A-Za-z_]"
-                      r"[\w.-]*)\s*(?:<\|constrain\|>)?\s*(?:json)?\s*(?=[{])")
+_HARMONY = re.compile(r"to=(?:functions\.)?([A-Za-z_][\w.-]*)\s*(?:<\|constrain\|>\s*)?"
+                      r"(?:json\s*)?(?:<\|message\|>\s*)?")
 
 
 def harmony(text: str) -> list[Found]:
@@ -27,11 +26,11 @@ def harmony(text: str) -> list[Found]:
     to=functions.NAME <|constrain|>json<|message|>{...}<|call|>`, `NAMEjson` glued too."""
     found = []
     for match in _HARMONY.finditer(text):
-        name = match.group(1) or match.group(2)
-        at = match.end()
-        if at >= len(text) or text[at] not in "{[":
+        name, at = match.group(1), match.end()
+        if at >= len(text):
             found.append(Found("gpt-oss-harmony", name, None, match.start(), len(text),
                                "cut off", True))
+        if at >= len(text) or text[at] not in "{[":
             continue
         found.append(read_json("gpt-oss-harmony", name, text, match.start(), at))
     return found

@@ -33,6 +33,9 @@ def read_json(dialect: str, name: str, text: str, start: int, body_at: int,
 
 
 def param_value(raw: str) -> str:
-    """A parameter's text, less the one newline templates put on each side of it."""
+    """A parameter's text; when a template put it on lines of its own (qwen3-coder), less
+    the newline on each side."""
+    if not raw.startswith(("\n", "\r\n")):
+        return raw
     raw = raw.removeprefix("\r\n").removeprefix("\n")
     return raw.removesuffix("\n").removesuffix("\r")

@@ -151,13 +151,24 @@ def loads(text: str) -> Any:
     except ValueError:
         pass
     try:
-        return ast.literal_eval(text.strip())
+        return _plain(ast.literal_eval(text.strip()))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         pass
     if is_cut(text):
         raise NearJsonError("cut off", text[-40:], cut=True)
     pos = getattr(first, "pos", 0) or 0
     raise NearJsonError(str(first).split(":")[0], text[max(pos - 20, 0):pos + 20])
+
+
+def _plain(value: Any) -> Any:
+    """A Python literal as JSON would have it: tuples and sets become lists."""
+    if isinstance(value, tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 def object_at(text: str, start: int) -> tuple[Any, int]:

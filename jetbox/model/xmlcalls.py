@@ -74,11 +74,15 @@ def invoke_xml(text: str) -> list[Found]:
 
 
 def _unmapped(text: str, plain: str, start: int, end: int, dialect: str) -> tuple[int, int]:
-    """A span of the DSML-free text as a span of the original (the whole text when in
-    doubt, which only keeps later readers off it)."""
+    """A span of the DSML-free text as a span of the original text."""
     if dialect != "deepseek-dsml":
         return start, end
-    return 0, len(text)
+    shifts, removed = [], 0
+    for marker in _DSML.finditer(text):
+        shifts.append((marker.start() - removed, len(marker.group())))
+        removed += len(marker.group())
+    return (start + sum(n for at, n in shifts if at <= start),
+            end + sum(n for at, n in shifts if at < end))
 
 
 def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
