@@ -74,6 +74,7 @@ def test_a_real_reply_shape_is_handled_as_a_faithful_agent_would(model: OllamaMo
         assert told.strip() and "No tool call in your reply" not in told
 
 
+@pytest.mark.slow  # the same chats as the test above, again, for the figure and deliveries
 def test_the_corpus_is_handled_in_full_and_says_how_calls_came(model: OllamaModel) -> None:
     ways: dict[str, int] = {}
     handled = 0
@@ -186,3 +187,15 @@ def test_a_call_drafted_in_reasoning_is_not_run_and_the_model_hears_why(
     assert not (workspace / PATH).exists()
     assert "inside your reasoning" in second and "No tool call" not in second
     assert "was cut off (the reply hit the output limit)" in third
+
+
+@pytest.mark.parametrize("text", ['{"a":' * 40_000, "{]" * 60_000, "f(x=1) " * 20_000,
+                                  "<function=x>" * 20_000, '{"x": 1} ' * 20_000],
+                         ids=["open", "mismatched", "calls", "qwen-openers", "objects"])
+def test_a_huge_odd_reply_is_read_quickly(text: str) -> None:
+    # Catches: quadratic scans (each opener searching the whole rest of the text).
+    import time
+
+    started = time.monotonic()
+    parse_reply(text, "", (), tool_specs())
+    assert time.monotonic() - started < 5

@@ -9,9 +9,10 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Any
 
-from jetbox.model.found import Found, read_json
+from jetbox.model.found import MAX_CALLS, Found, read_json
 from jetbox.model.nearjson import NearJsonError, balanced_end, loads
 from jetbox.model.xmlcalls import invoke_xml, qwen_xml, tool_tags
 
@@ -25,7 +26,7 @@ def harmony(text: str) -> list[Found]:
     """gpt-oss's harmony header leaking into content or thinking: `<|channel|>commentary
     to=functions.NAME <|constrain|>json<|message|>{...}<|call|>`, `NAMEjson` glued too."""
     found = []
-    for match in _HARMONY.finditer(text):
+    for match in islice(_HARMONY.finditer(text), MAX_CALLS):
         name, at = match.group(1), match.end()
         if at >= len(text):
             found.append(Found("gpt-oss-harmony", name, None, match.start(), len(text),
@@ -44,7 +45,7 @@ def mistral(text: str) -> list[Found]:
     """Mistral / Devstral: `[TOOL_CALLS]NAME[ARGS]{json}` (several may follow one marker),
     and the older `[TOOL_CALLS][{"name": .., "arguments": ..}]`."""
     found: list[Found] = []
-    for marker in _MISTRAL.finditer(text):
+    for marker in islice(_MISTRAL.finditer(text), MAX_CALLS):
         at = marker.end()
         if text.startswith("[", at) and not text.startswith("[ARGS]", at):
             listed = read_json("mistral", "", text, marker.start(), at)
@@ -67,7 +68,7 @@ def gemma(text: str) -> list[Found]:
     """Gemma / FunctionGemma: `<|tool_call>call:NAME{key:<|"|>v<|"|>}<tool_call|>`, bare keys
     and `<|"|>` or `<escape>` strings; also `call:NAME(key="v")`."""
     found = []
-    for match in _GEMMA.finditer(text):
+    for match in islice(_GEMMA.finditer(text), MAX_CALLS):
         at = match.end()
         end = balanced_end(text, at)
         if end is None or end < 0:
@@ -93,7 +94,7 @@ def pythonic(text: str) -> list[Found]:
     """Llama 3.2 / granite / Llama 4: `[write_file(path="a.py", content="...")]`, values
     read with ast.literal_eval only."""
     found = []
-    for match in _PY_CALL.finditer(text):
+    for match in islice(_PY_CALL.finditer(text), MAX_CALLS):
         end = balanced_end(text, match.end() - 1)
         if end is None or end < 0:
             continue
@@ -145,12 +146,18 @@ def as_calls(value: Any) -> Iterator[tuple[str, Any]]:
     yield name, {k: v for k, v in value.items() if k not in used}
 
 
+_OPENER = re.compile(r"[{\[]")
+
+
 def json_objects(text: str, start: int = 0) -> list[Found]:
     """Top-level JSON values shaped like calls, wherever they are (bare, fenced, after
     `<tool_call>`, `<|python_tag|>`, `<function_call>`, `functools`, joined by `;`)."""
     found: list[Found] = []
-    index = start
-    while (match := re.compile(r"[{\[]").search(text, index)) is not None:
+    index, tries = start, 0
+    while (match := _OPENER.search(text, index)) is not None and len(found) < MAX_CALLS:
+        tries += 1
+        if tries > 20 * MAX_CALLS:  # bracket soup: no call hides in it
+            break
         at = match.start()
         end = balanced_end(text, at)
         if end is None:
@@ -171,7 +178,7 @@ def json_objects(text: str, start: int = 0) -> list[Found]:
             continue
         pairs = list(as_calls(value))
         found += [Found(_wrapper(text, at), n, a, at, end) for n, a in pairs]
-        index = end if pairs or not isinstance(value, dict | list) else at + 1
+        index = end
     return found
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from jetbox.model.nearjson import NearJsonError, object_at
 
+MAX_CALLS = 64  # calls one reader takes from a reply: more is no reply, and costs time
+
 
 @dataclass(frozen=True)
 class Found:

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import re
+from itertools import islice
 from typing import Any
 
-from jetbox.model.found import Found, param_value, read_json
+from jetbox.model.found import MAX_CALLS, Found, param_value, read_json
 from jetbox.model.nearjson import NearJsonError, loads
 
 _DSML = re.compile(r"(?:[｜|‖]{1,2})DSML(?:[｜|‖]{1,2})")
@@ -20,7 +21,7 @@ def qwen_xml(text: str) -> list[Found]:
     """qwen3-coder / qwen3.5: `<tool_call><function=NAME><parameter=KEY>v</parameter>...`;
     and Llama 3.1's `<function=NAME>{json}</function>`."""
     found = []
-    for match in _QWEN_OPEN.finditer(text):
+    for match in islice(_QWEN_OPEN.finditer(text), MAX_CALLS):
         name, body_at = match.group(1), match.end()
         close = text.find("</function>", body_at)
         stripped = text[body_at:].lstrip()
@@ -52,7 +53,7 @@ def invoke_xml(text: str) -> list[Found]:
     dialect = "deepseek-dsml" if _DSML.search(text) else "invoke-xml"
     plain = _DSML.sub("", text) if dialect == "deepseek-dsml" else text
     found = []
-    for match in _INVOKE.finditer(plain):
+    for match in islice(_INVOKE.finditer(plain), MAX_CALLS):
         args: dict[str, Any] = {}
         body = match.group(3)
         if not _NAMED_PARAM.search(body):  # GLM: `<invoke name="bash"><command>ls</command>`
@@ -91,7 +92,7 @@ def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
     found = []
     for tool in tools:
         pattern = re.compile(rf"<({re.escape(tool)})>(.*?)(</\1>|\Z)", re.S | re.I)
-        for match in pattern.finditer(text):
+        for match in islice(pattern.finditer(text), MAX_CALLS):
             body, cut = match.group(2), not match.group(3)
             stripped = body.strip()
             if stripped.startswith("{"):
