@@ -199,3 +199,17 @@ def test_a_huge_odd_reply_is_read_quickly(text: str) -> None:
     started = time.monotonic()
     parse_reply(text, "", (), tool_specs())
     assert time.monotonic() - started < 5
+
+
+def test_json_that_is_no_call_is_not_taken_for_one() -> None:
+    reply = 'Here is package.json:\n```json\n{"name": "mathx", "version": "0.1.0"}\n```'
+    parsed = parse_reply(reply, "", (), tool_specs())
+    assert parsed.calls == () and parsed.problem == ""  # the plain reminder follows
+
+
+def test_a_sentence_before_a_call_does_not_make_it_prose() -> None:
+    call = '{"name": "list_dir", "arguments": {"path": "."}}'
+    acting = f"I'll add helpers such as add, e.g. for ints.\n<tool_call>{call}</tool_call>"
+    assert [c.name for c in parse_reply(acting, "", (), tool_specs()).calls] == ["list_dir"]
+    quoting = f"To see the files you could run:\n<tool_call>{call}</tool_call>"
+    assert parse_reply(quoting, "", (), tool_specs()).calls == ()

@@ -25,9 +25,9 @@ NO_CALL = "No tool call in your reply. Reply with one or more tool calls."
 STRONG = {"gpt-oss-harmony", "invoke-xml", "deepseek-dsml", "qwen-xml", "llama3.1-function-tag",
           "mistral", "hermes-json", "llama3.1-python-tag", "granite-json", "phi-functools",
           "tool-calls-json", "gemma"}  # explicit call syntax: never mistaken for prose
-_CUES = ("you could", "you can", "you should", "you might", "you may", "for example", "e.g.",
+_CUES = ("you could", "you can", "you should", "you might", "you may", "for example",
          "for instance", "would look like", "i would call", "i could call", "if you want",
-         "you'd call", "such as")
+         "you'd call")  # said to the user just before a call: the call is an example
 _REASONING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>|\A(?:(?!<think>).)*?</think>|"
                         r"<\|channel\|>analysis<\|message\|>.*?(?=<\|end\|>|<\|start\|>|\Z)",
                         re.S)
@@ -178,7 +178,7 @@ def _quoted(text: str, found: Found, chain_at: int) -> bool:
     """The call is quoted in prose: words around it on its line, inline code, or a
     sentence to the user ("you could call ...") just before it or the calls it follows
     (chain_at: where that run of adjacent calls starts)."""
-    paragraph = text[:chain_at].rsplit("\n\n", 1)[-1][-300:].lower()
+    paragraph = text[:chain_at].rsplit("\n\n", 1)[-1][-120:].lower()
     if any(cue in paragraph for cue in _CUES):
         return True
     if found.dialect in STRONG:
@@ -221,7 +221,9 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
         chain_at, last_end = (chain_at if adjacent else item.start), item.end
         line = _judge(item, text, known, calls, chain_at)
         if line is None:
-            dialects.append(f"{item.dialect} in {where}")
+            dialects.append(f"{item.dialect.removesuffix('-flat')} in {where}")
+        elif not line:
+            continue
         elif line.startswith("A call quoted"):
             soft.append(line)
         else:
@@ -236,13 +238,16 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
 
 def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall],
            chain_at: int) -> str | None:
-    """Adds the call to `calls` when it may run (None), else says why not."""
+    """Adds the call to `calls` when it may run (None), else says why not (empty: it was
+    no call at all)."""
     if item.cut:
         return _cut_line(item.name)
     if item.error or not item.name:
         return f"Could not parse your call near `{_show(item.error or item.arguments, 50)}`; " \
                f"it was not run: send the tool call again"
     name, problem = resolve(item.name, known.names)
+    if name is None and item.dialect.endswith("-flat"):
+        return ""  # JSON with a "name" (a package.json...), not a call to an unknown tool
     if name is None:
         return problem
     if _quoted(text, item, chain_at):

@@ -50,7 +50,7 @@ def mistral(text: str) -> list[Found]:
         if text.startswith("[", at) and not text.startswith("[ARGS]", at):
             listed = read_json("mistral", "", text, marker.start(), at)
             found += [Found("mistral", n, a, listed.start, listed.end)
-                      for n, a in as_calls(listed.arguments)] or [listed]
+                      for n, a, _ in as_calls(listed.arguments)] or [listed]
             continue
         while (name := _MISTRAL_NAME.match(text, at)) and text.startswith("{", name.end()):
             call = read_json("mistral", name.group(1), text, marker.start(), name.end())
@@ -120,8 +120,8 @@ _NAME_KEYS = ("name", "tool", "tool_name", "function", "action", "recipient_name
 _CALLISH = re.compile(r'["\']?(?:name|tool|function|tool_name|action)["\']?\s*:')
 
 
-def as_calls(value: Any) -> Iterator[tuple[str, Any]]:
-    """(name, arguments) pairs from a JSON value shaped like calls: `{"name", "arguments"}`
+def as_calls(value: Any) -> Iterator[tuple[str, Any, bool]]:
+    """(name, arguments, flattened) from a JSON value shaped like calls: `{"name", "arguments"}`
     and its aliases, `{"tool", "args"}` (Jetbox's JSON protocol), OpenAI's `{"function":
     {...}}`, `{"tool_calls": [...]}`, lists; arguments flattened next to the name too."""
     if isinstance(value, list):
@@ -140,10 +140,10 @@ def as_calls(value: Any) -> Iterator[tuple[str, Any]]:
         return
     key = next((k for k in _ARG_KEYS if k in value), None)
     if key is not None:
-        yield name, value[key]
+        yield name, value[key], False
         return
     used = {k for k in _NAME_KEYS if value.get(k) == name} | {"type", "id", "thought"}
-    yield name, {k: v for k, v in value.items() if k not in used}
+    yield name, {k: v for k, v in value.items() if k not in used}, True
 
 
 _OPENER = re.compile(r"[{\[]")
@@ -177,7 +177,8 @@ def json_objects(text: str, start: int = 0) -> list[Found]:
             index = end
             continue
         pairs = list(as_calls(value))
-        found += [Found(_wrapper(text, at), n, a, at, end) for n, a in pairs]
+        found += [Found(_wrapper(text, at) + ("-flat" if flat else ""), n, a, at, end)
+                  for n, a, flat in pairs]
         index = end
     return found
 
