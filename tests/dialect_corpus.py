@@ -74,6 +74,20 @@ CORPUS: tuple[Shape, ...] = (
     Shape("deepseek-dsml-double-bars", "lsdefine/GenericAgent#804",
           '<｜｜DSML｜｜invoke name="list_dir">\n<｜｜DSML｜｜parameter name="path" '
           'string="true">.</｜｜DSML｜｜parameter>\n</｜｜DSML｜｜invoke>', runs=("list_dir",)),
+    Shape("glm-arg-key-parallel", "lmstudio-ai/lmstudio-bug-tracker#1528",
+          "<tool_call>list_dir<arg_key>path</arg_key><arg_value>.</arg_value></tool_call>\n"
+          f"<tool_call>write_file<arg_key>path</arg_key><arg_value>{PATH}</arg_value>"
+          f"<arg_key>content</arg_key><arg_value>{CODE}</arg_value></tool_call>",
+          runs=("list_dir", "write_file")),
+    Shape("glm-no-arguments-stray-token", "fw-ai-external/python-sdk#119",
+          "<tool_call>list_dir</arg_value>", told="missing path"),
+    Shape("kimi-k2-section", "vllm-project/vllm#31207",
+          f"<|tool_calls_section_begin|><|tool_call_begin|>functions.write_file:0"
+          f"<|tool_call_argument_begin|>{J}<|tool_call_end|><|tool_calls_section_end|>",
+          runs=("write_file",)),
+    Shape("kimi-k2-bare-index", "typeclaw/typeclaw#344",
+          '<|tool_call_begin|> functions.list_dir:0 {"path": "."} <|tool_call_end|>',
+          runs=("list_dir",)),
     # tags named after the tool
     Shape("tool-named-tags", "Kilo-Org/kilocode#4384",
           f"<write_file>\n<path>{PATH}</path>\n<content>{CODE}</content>\n</write_file>",

@@ -22,9 +22,10 @@ from jetbox.model.nearjson import NearJsonError, loads
 
 UNPARSED = "__jetbox_unparsed__"  # how the transport hands over arguments it could not read
 NO_CALL = "No tool call in your reply. Reply with one or more tool calls."
+# Explicit call syntax: never mistaken for prose around it.
 STRONG = {"gpt-oss-harmony", "invoke-xml", "deepseek-dsml", "qwen-xml", "llama3.1-function-tag",
           "mistral", "hermes-json", "llama3.1-python-tag", "granite-json", "phi-functools",
-          "tool-calls-json", "gemma"}  # explicit call syntax: never mistaken for prose
+          "tool-calls-json", "gemma", "glm-xml", "kimi-k2", "deepseek-v3"}
 _CUES = ("you could", "you can", "you should", "you might", "you may", "for example",
          "for instance", "would look like", "i would call", "i could call", "if you want",
          "you'd call")  # said to the user just before a call: the call is an example

@@ -14,7 +14,7 @@ from typing import Any
 
 from jetbox.model.found import MAX_CALLS, Found, read_json
 from jetbox.model.nearjson import NearJsonError, balanced_end, loads
-from jetbox.model.xmlcalls import invoke_xml, qwen_xml, tool_tags
+from jetbox.model.xmlcalls import glm_xml, invoke_xml, qwen_xml, tool_tags
 
 # --- bracketed and keyword dialects ---------------------------------------------------
 
@@ -58,6 +58,23 @@ def mistral(text: str) -> list[Found]:
             at = call.end
             if call.error:
                 break
+    return found
+
+
+_SPECIAL = re.compile(r"<\|tool_call_begin\|>\s*(?:functions\.)?([\w.-]+?)(?::\d+)?\s*"
+                      r"(?:<\|tool_call_argument_begin\|>)?\s*(?=\{)|(?:functions\.)?([\w.-]+?)"
+                      r"(?::\d+)?\s*<\|tool_call_argument_begin\|>\s*(?=\{)|tool▁sep｜>\s*"
+                      r"([\w.-]+)\s*(?:```(?:json)?\s*)?(?=\{)")
+
+
+def special_tokens(text: str) -> list[Found]:
+    """Kimi K2: `<|tool_call_begin|>functions.NAME:0<|tool_call_argument_begin|>{...}`;
+    DeepSeek V3/R1: `<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{...}````."""
+    found = []
+    for match in islice(_SPECIAL.finditer(text), MAX_CALLS):
+        name = next(g for g in match.groups() if g)
+        dialect = "deepseek-v3" if match.group(3) else "kimi-k2"
+        found.append(read_json(dialect, name, text, match.start(), match.end()))
     return found
 
 
@@ -206,6 +223,8 @@ Dialect = tuple[str, str, Callable[..., list[Found]]]
 DIALECTS: tuple[Dialect, ...] = (
     ("gpt-oss-harmony", "gpt-oss:20b, gpt-oss:120b", harmony),
     ("invoke-xml", "GLM-4.5/4.6/4.7, MiniMax-M2, MiniCPM5, DeepSeek V3.2/V4 (DSML)", invoke_xml),
+    ("glm-xml", "GLM-4.5, 4.6, 4.7, GLM-5", glm_xml),
+    ("special-tokens", "Kimi K2; DeepSeek V3/R1 (tool▁sep)", special_tokens),
     ("qwen-xml", "qwen3-coder, qwen3.5, qwen3.6; Llama 3.1 (<function=NAME>{json})", qwen_xml),
     ("mistral", "mistral-small, mistral-nemo, devstral, magistral", mistral),
     ("gemma", "gemma3, gemma4, FunctionGemma", gemma),

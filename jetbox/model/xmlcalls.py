@@ -105,3 +105,23 @@ def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
             found.append(Found("tool-named-tags", match.group(1), args, match.start(),
                                match.end(), "cut off" if cut else "", cut))
     return found
+
+
+_GLM = re.compile(r"<tool_call>\s*([A-Za-z_][\w.-]*)\s*(?:</arg_value>)?(.*?)(</tool_call>|\Z)",
+                  re.S)
+_GLM_ARG = re.compile(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", re.S)
+
+
+def glm_xml(text: str) -> list[Found]:
+    """GLM-4.5 to 5: `<tool_call>NAME<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>`,
+    with no arguments `<tool_call>NAME</tool_call>` (a stray `</arg_value>` forgiven)."""
+    found = []
+    for match in islice(_GLM.finditer(text), MAX_CALLS):
+        body = match.group(2)
+        if body.strip() and "<arg_key>" not in body:
+            continue  # not GLM's shape: another reader's
+        args = {m.group(1).strip(): param_value(m.group(2)) for m in _GLM_ARG.finditer(body)}
+        cut = not match.group(3) and not text.rstrip().endswith("</arg_value>")
+        found.append(Found("glm-xml", match.group(1), args, match.start(), match.end(),
+                           "cut off" if cut else "", cut))
+    return found

@@ -59,7 +59,20 @@ def _gemma(call: Call) -> str:
     return f"<|tool_call>call:{call.name}{{{params}}}<tool_call|>"
 
 
+def _glm(call: Call) -> str:
+    params = "".join(f"<arg_key>{k}</arg_key><arg_value>{_text(v)}</arg_value>" for k, v in
+                     _args(call).items())
+    return f"<tool_call>{call.name}{params}</tool_call>"
+
+
 WRITERS: dict[str, Callable[[Call], str]] = {
+    "glm-xml": _glm,
+    "kimi-k2": lambda c: (f"<|tool_calls_section_begin|><|tool_call_begin|>functions.{c.name}:0"
+                          f"<|tool_call_argument_begin|>{json.dumps(_args(c))}"
+                          f"<|tool_call_end|><|tool_calls_section_end|>"),
+    "deepseek-v3": lambda c: (f"<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>"
+                              f"{c.name}\n```json\n{json.dumps(_args(c))}\n```"
+                              f"<｜tool▁call▁end｜><｜tool▁calls▁end｜>"),
     "qwen-xml": _qwen,
     "invoke-xml": _invoke,
     "deepseek-dsml": _dsml,
