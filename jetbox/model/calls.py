@@ -217,8 +217,9 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
     chain_at, last_end = 0, -1
     for item, where in found:
         text = visible if where == "content" else thinking
-        gap = re.sub(r"<[^>]*>|```\w*|\[\w+\]", "", text[max(last_end, 0):item.start])
-        adjacent = 0 <= last_end <= item.start and not gap.strip(" \n,;")
+        gap = re.sub(r"<[^>]*>|```\w*|\[\w+\]|\b(?:function|commentary|assistant)\b", "",
+                     text[max(last_end, 0):item.start])
+        adjacent = 0 <= last_end <= item.start and not gap.strip(" \n,;[]()")
         chain_at, last_end = (chain_at if adjacent else item.start), item.end
         line = _judge(item, text, known, calls, chain_at)
         if line is None:

@@ -18,7 +18,8 @@ from jetbox.model.xmlcalls import glm_xml, invoke_xml, qwen_xml, tool_tags
 
 # --- bracketed and keyword dialects ---------------------------------------------------
 
-_HARMONY = re.compile(r"to=(?:functions\.)?([A-Za-z_][\w.-]*)\s*(?:<\|constrain\|>\s*)?"
+_HARMONY = re.compile(r"(?:<\|start\|>\s*assistant\s*)?(?:<\|channel\|>\s*\w+\s*)?"
+                      r"to=(?:functions\.)?([A-Za-z_][\w.-]*)\s*(?:<\|constrain\|>\s*)?"
                       r"(?:json\s*)?(?:<\|message\|>\s*)?")
 
 
@@ -63,7 +64,8 @@ def mistral(text: str) -> list[Found]:
 
 _SPECIAL = re.compile(r"<\|tool_call_begin\|>\s*(?:functions\.)?([\w.-]+?)(?::\d+)?\s*"
                       r"(?:<\|tool_call_argument_begin\|>)?\s*(?=\{)|(?:functions\.)?([\w.-]+?)"
-                      r"(?::\d+)?\s*<\|tool_call_argument_begin\|>\s*(?=\{)|tool▁sep｜>\s*"
+                      r"(?::\d+)?\s*<\|tool_call_argument_begin\|>\s*(?=\{)|(?:<｜tool▁call▁begin｜>\w*<｜)?"
+                      r"tool▁sep｜>\s*"
                       r"([\w.-]+)\s*(?:```(?:json)?\s*)?(?=\{)")
 
 
