@@ -213,3 +213,14 @@ def test_a_sentence_before_a_call_does_not_make_it_prose() -> None:
     assert [c.name for c in parse_reply(acting, "", (), tool_specs()).calls] == ["list_dir"]
     quoting = f"To see the files you could run:\n<tool_call>{call}</tool_call>"
     assert parse_reply(quoting, "", (), tool_specs()).calls == ()
+
+
+def test_a_native_reply_the_client_cannot_read_is_told_not_retried() -> None:
+    # A call without a name fails the client's validation even after the transport has
+    # read its arguments: the model hears why, once; no request is repeated.
+    with OfflineOllama(lambda r: Turn(calls=(Call(None, {"path": "."}),))) as server:  # type: ignore[arg-type]
+        reply = OllamaModel(ModelOptions("gpt-oss:20b", server.host, retries=3)).chat(
+            [{"role": "user", "content": "go"}], tool_specs())
+        requests = len(server.requests)
+    assert reply.tool_calls == () and requests == 1
+    assert reply.problem.startswith("Your reply could not be read (message.tool_calls.0")
