@@ -190,8 +190,11 @@ def test_a_call_drafted_in_reasoning_is_not_run_and_the_model_hears_why(
 
 
 @pytest.mark.parametrize("text", ['{"a":' * 40_000, "{]" * 60_000, "f(x=1) " * 20_000,
-                                  "<function=x>" * 20_000, '{"x": 1} ' * 20_000],
-                         ids=["open", "mismatched", "calls", "qwen-openers", "objects"])
+                                  "<function=x>" * 20_000, '{"x": 1} ' * 20_000,
+                                  "a" * 100_000 + "<|tool_call_argument_begin|>{",
+                                  "a." * 50_000 + "(" + "x=1," * 1000],
+                         ids=["open", "mismatched", "calls", "qwen-openers", "objects",
+                              "one-long-word", "dotted-word"])
 def test_a_huge_odd_reply_is_read_quickly(text: str) -> None:
     # Catches: quadratic scans (each opener searching the whole rest of the text).
     import time

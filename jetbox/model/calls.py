@@ -29,9 +29,9 @@ STRONG = {"gpt-oss-harmony", "invoke-xml", "deepseek-dsml", "qwen-xml", "llama3.
 _CUES = ("you could", "you can", "you should", "you might", "you may", "for example",
          "for instance", "would look like", "i would call", "i could call", "if you want",
          "you'd call")  # said to the user just before a call: the call is an example
-_REASONING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>|\A(?:(?!<think>).)*?</think>|"
-                        r"<\|channel\|>analysis<\|message\|>.*?(?=<\|end\|>|<\|start\|>|\Z)",
-                        re.S)
+# Where reasoning opens, and what closes it (None: the end of the text or the next message).
+_REASONING = (("<think>", "</think>"), ("<thinking>", "</thinking>"),
+              ("<reasoning>", "</reasoning>"), ("<|channel|>analysis<|message|>", None))
 _SHELL = re.compile(r"```(?:bash|sh|shell|console|zsh|powershell|ps1|cmd|bat|terminal)\s*\n",
                     re.I)
 _TAG = re.compile(r"<([A-Za-z_][\w-]*)>[^<]{0,400}?</\1>")
@@ -194,9 +194,33 @@ def _quoted(text: str, found: Found, chain_at: int) -> bool:
     return bool(re.search(r"[A-Za-z]{2}", re.sub(r"```|json", " ", rest)))
 
 
+def _reasoning_spans(content: str) -> list[tuple[int, int]]:
+    """Closed reasoning blocks, harmony's analysis channel, and what precedes a `</think>`
+    whose `<think>` the template put in the prompt; one pass of str.find per kind."""
+    spans = []
+    orphan = content.find("</think>")
+    if orphan >= 0 and "<think>" not in content[:orphan]:
+        spans.append((0, orphan + 8))
+    for opener, closer in _REASONING:
+        index = 0
+        while (start := content.find(opener, index)) >= 0:
+            if closer is None:
+                ends = [i for i in (content.find("<|end|>", start), content.find(
+                    "<|start|>", start + 1)) if i >= 0]
+                end = min(ends) if ends else len(content)
+            else:
+                end = content.find(closer, start + len(opener))
+                if end < 0:
+                    break  # never closed: not reasoning that ended, so read as the reply
+                end += len(closer)
+            spans.append((start, end))
+            index = end
+    return spans
+
+
 def _reasoning(content: str) -> tuple[str, str]:
     """The content with its reasoning blanked out, and that reasoning."""
-    spans = [m.span() for m in _REASONING.finditer(content)]
+    spans = _reasoning_spans(content)
     return _mask(content, spans), "\n".join(content[a:b] for a, b in spans)
 
 
@@ -278,7 +302,7 @@ def _why_nothing(visible: str, reasoning: str, known: Tools) -> list[str]:
         name, _ = resolve(drafted[0].name, known.names)
         return [f"The call to {name or _show(drafted[0].name, 40)} inside your reasoning "
                 f"(thinking) is not run: reasoning is not an action; send the tool call itself"]
-    if _SHELL.search(visible) or re.search(r"^\s*\$ \w", visible, re.M):
+    if _SHELL.search(visible) or re.search(r"^[ \t]*\$ \w", visible, re.M):
         return ["Shell text in a code fence is not run: use run_cmd, e.g. "
                 + json.dumps({"cmd": ["pytest", "-q"]})]
     for tag in _TAG.finditer(visible):

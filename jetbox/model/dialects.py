@@ -62,21 +62,45 @@ def mistral(text: str) -> list[Found]:
     return found
 
 
-_SPECIAL = re.compile(r"<\|tool_call_begin\|>\s*(?:functions\.)?([\w.-]+?)(?::\d+)?\s*"
-                      r"(?:<\|tool_call_argument_begin\|>)?\s*(?=\{)|(?:functions\.)?([\w.-]+?)"
-                      r"(?::\d+)?\s*<\|tool_call_argument_begin\|>\s*(?=\{)|(?:<｜tool▁call▁begin｜>\w*<｜)?"
-                      r"tool▁sep｜>\s*"
-                      r"([\w.-]+)\s*(?:```(?:json)?\s*)?(?=\{)")
+_SPECIAL = re.compile(r"<\|tool_call_begin\|>|<\|tool_call_argument_begin\|>|tool▁sep｜>")
+_KIMI_HEAD = re.compile(r"\s*(?:functions\.)?([\w.-]+?)(?::\d+)?\s*"
+                        r"(?:<\|tool_call_argument_begin\|>)?\s*(?=\{)")
+_NAME_BEFORE = re.compile(r"(?:functions\.)?([A-Za-z_][\w.-]*?)(?::\d+)?\s*\Z")
+_DEEPSEEK_HEAD = re.compile(r"\s*([\w.-]+)\s*(?:```(?:json)?\s*)?(?=\{)")
+_DEEPSEEK_BEGIN = "<｜tool▁call▁begin｜>"
 
 
 def special_tokens(text: str) -> list[Found]:
     """Kimi K2: `<|tool_call_begin|>functions.NAME:0<|tool_call_argument_begin|>{...}`;
-    DeepSeek V3/R1: `<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{...}````."""
-    found = []
-    for match in islice(_SPECIAL.finditer(text), MAX_CALLS):
-        name = next(g for g in match.groups() if g)
-        dialect = "deepseek-v3" if match.group(3) else "kimi-k2"
-        found.append(read_json(dialect, name, text, match.start(), match.end()))
+    DeepSeek V3/R1: `<｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\n{...}````.
+    Found from the markers, then read forwards (or a few characters back for a name), so a
+    long reply costs one pass."""
+    found: list[Found] = []
+    consumed = 0
+    for marker in islice(_SPECIAL.finditer(text), 4 * MAX_CALLS):
+        if marker.start() < consumed or len(found) >= MAX_CALLS:
+            continue
+        token = marker.group()
+        if token == "tool▁sep｜>":
+            head, dialect = _DEEPSEEK_HEAD.match(text, marker.end()), "deepseek-v3"
+            begin = text.rfind(_DEEPSEEK_BEGIN, max(0, marker.start() - 40), marker.start())
+            start = begin if begin >= 0 else marker.start()
+        elif token == "<|tool_call_begin|>":
+            head, dialect, start = _KIMI_HEAD.match(text, marker.end()), "kimi-k2", \
+                marker.start()
+        else:  # the argument marker after a bare `NAME:0`
+            window = text[max(0, marker.start() - 80):marker.start()]
+            named = _NAME_BEFORE.search(window)
+            at = len(text) - len(text[marker.end():].lstrip())
+            if named is None or not text.startswith("{", at):
+                continue
+            found.append(read_json("kimi-k2", named.group(1), text,
+                                   marker.start() - len(window) + named.start(), at))
+            consumed = found[-1].end
+            continue
+        if head is not None:
+            found.append(read_json(dialect, head.group(1), text, start, head.end()))
+            consumed = found[-1].end
     return found
 
 

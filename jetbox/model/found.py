@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,3 +43,30 @@ def param_value(raw: str) -> str:
         return raw
     raw = raw.removeprefix("\r\n").removeprefix("\n")
     return raw.removesuffix("\n").removesuffix("\r")
+
+
+def tagged(text: str, opener: re.Pattern[str], closer: Callable[[re.Match[str]], str],
+           ) -> Iterator[tuple[re.Match[str], str]]:
+    """Each opening tag with the text up to its closing tag, found with str.find: an opener
+    never closed costs one search, not one per position (as `<a>(.*?)</a>` would)."""
+    index = 0
+    for _ in range(4 * MAX_CALLS):
+        match = opener.search(text, index)
+        if match is None:
+            return
+        close = closer(match)
+        end = text.find(close, match.end())
+        if end < 0:
+            index = match.end()
+            continue
+        yield match, text[match.end():end]
+        index = end + len(close)
+
+
+_CHILD = re.compile(r"<([A-Za-z_]\w*)>")
+
+
+def child_tags(body: str) -> dict[str, str]:
+    """`<path>a.py</path><content>...</content>` as {"path": "a.py", "content": "..."}."""
+    return {m.group(1): param_value(value)
+            for m, value in tagged(body, _CHILD, lambda m: f"</{m.group(1)}>")}

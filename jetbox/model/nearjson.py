@@ -33,36 +33,29 @@ def _quote_at(text: str, index: int, quotes: tuple[str, ...]) -> str:
     return ""
 
 
+_TOKENS = re.compile(r"\\.|<\|\"\|>|<escape>|[\"'{}\[\]()]", re.S)
+
+
 def balanced_end(text: str, start: int, quotes: tuple[str, ...] = QUOTES) -> int | None:
     """Index just past the bracket that closes text[start]; None when the text ends first
-    (cut off); -1 when a wrong bracket closes it (not a value)."""
+    (cut off); -1 when a wrong bracket closes it (not a value). A regular expression jumps
+    between the characters that matter, so long text costs little."""
     stack: list[str] = []
     quote = ""
-    index = start
-    while index < len(text):
+    for token in _TOKENS.finditer(text, start):
+        char = token.group()
         if quote:
-            if text[index] == "\\" and len(quote) == 1:
-                index += 2
-                continue
-            if text.startswith(quote, index):
-                index += len(quote)
+            if char == quote:
                 quote = ""
-                continue
-            index += 1
-            continue
-        char = text[index]
-        quote = _quote_at(text, index, quotes)
-        if quote:
-            index += len(quote)
-            continue
-        if char in _CLOSERS:
+        elif char in quotes:
+            quote = char
+        elif char in _CLOSERS:
             stack.append(_CLOSERS[char])
         elif char in ")]}":
             if not stack or stack.pop() != char:
                 return -1
             if not stack:
-                return index + 1
-        index += 1
+                return token.end()
     return None
 
 

@@ -7,7 +7,7 @@ import re
 from itertools import islice
 from typing import Any
 
-from jetbox.model.found import MAX_CALLS, Found, param_value, read_json
+from jetbox.model.found import MAX_CALLS, Found, child_tags, param_value, read_json, tagged
 from jetbox.model.nearjson import NearJsonError, loads
 
 _DSML = re.compile(r"(?:[｜|‖]{1,2})DSML(?:[｜|‖]{1,2})")
@@ -43,7 +43,7 @@ def qwen_xml(text: str) -> list[Found]:
 
 
 _INVOKE = re.compile(r"<(invoke|function)\s+name=\"([^\"]+)\"\s*>(.*?)(</\1>|\Z)", re.S)
-_NAMED_PARAM = re.compile(r"<(parameter|param)\s+name=\"([^\"]+)\"([^>]*)>(.*?)</\1>", re.S)
+_NAMED_PARAM = re.compile(r"<(parameter|param)\s+name=\"([^\"]+)\"([^>]*)>")
 
 
 def invoke_xml(text: str) -> list[Found]:
@@ -57,10 +57,9 @@ def invoke_xml(text: str) -> list[Found]:
         args: dict[str, Any] = {}
         body = match.group(3)
         if not _NAMED_PARAM.search(body):  # GLM: `<invoke name="bash"><command>ls</command>`
-            args = {m.group(1): param_value(m.group(2))
-                    for m in re.finditer(r"<([A-Za-z_]\w*)>(.*?)</\1>", body, re.S)}
-        for param in _NAMED_PARAM.finditer(body):
-            raw = param_value(param.group(4))
+            args = child_tags(body)
+        for param, value in tagged(body, _NAMED_PARAM, lambda m: f"</{m.group(1)}>"):
+            raw = param_value(value)
             if 'string="false"' in param.group(3):
                 try:
                     raw = loads(raw)
@@ -100,8 +99,7 @@ def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
                 found.append(read_json("tool-named-tags", match.group(1), text, match.start(), at,
                                    match.end()))
                 continue
-            args = {m.group(1): param_value(m.group(2))
-                    for m in re.finditer(r"<([A-Za-z_]\w*)>(.*?)</\1>", body, re.S)}
+            args = child_tags(body)
             found.append(Found("tool-named-tags", match.group(1), args, match.start(),
                                match.end(), "cut off" if cut else "", cut))
     return found
@@ -109,7 +107,7 @@ def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
 
 _GLM = re.compile(r"<tool_call>\s*([A-Za-z_][\w.-]*)\s*(?:</arg_value>)?(.*?)(</tool_call>|\Z)",
                   re.S)
-_GLM_ARG = re.compile(r"<arg_key>(.*?)</arg_key>\s*<arg_value>(.*?)</arg_value>", re.S)
+_GLM_ARG = re.compile(r"<arg_key>")
 
 
 def glm_xml(text: str) -> list[Found]:
@@ -120,7 +118,10 @@ def glm_xml(text: str) -> list[Found]:
         body = match.group(2)
         if body.strip() and "<arg_key>" not in body:
             continue  # not GLM's shape: another reader's
-        args = {m.group(1).strip(): param_value(m.group(2)) for m in _GLM_ARG.finditer(body)}
+        args = {}
+        for _, pair in tagged(body, _GLM_ARG, lambda m: "</arg_value>"):
+            key, _, value = pair.partition("</arg_key>")
+            args[key.strip()] = param_value(re.sub(r"^\s*<arg_value>", "", value))
         cut = not match.group(3) and not text.rstrip().endswith("</arg_value>")
         found.append(Found("glm-xml", match.group(1), args, match.start(), match.end(),
                            "cut off" if cut else "", cut))
