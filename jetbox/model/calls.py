@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from jetbox.model.base import ToolCall
 from jetbox.model.dialects import DIALECTS, Found, harmony
+from jetbox.model.names import Tools, resolve, show
 from jetbox.model.nearjson import NearJsonError, loads
 
 UNPARSED = "__jetbox_unparsed__"  # how the transport hands over arguments it could not read
@@ -48,66 +49,6 @@ class Parsed:
     delivery: str = "none"  # native | json protocol | DIALECT in content/thinking | none
 
 
-@dataclass(frozen=True)
-class Tools:
-    """The tool names and each parameter's JSON type, from the tool specs."""
-
-    names: tuple[str, ...]
-    types: Mapping[str, Mapping[str, str]]
-    required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, tools: Sequence[Mapping[str, Any] | str]) -> Tools:
-        names, types, required = [], {}, {}
-        for tool in tools:
-            if isinstance(tool, str):
-                names.append(tool)
-                continue
-            function = tool.get("function", {})
-            names.append(function.get("name", ""))
-            params = function.get("parameters", {})
-            types[names[-1]] = {k: str(v.get("type", ""))
-                                for k, v in params.get("properties", {}).items()}
-            required[names[-1]] = tuple(params.get("required", ()))
-        return cls(tuple(n for n in names if n), types, required)
-
-    def omitting_nulls(self, name: str, arguments: Any) -> Any:
-        """An optional argument sent as null/None is taken as left out."""
-        if not isinstance(arguments, dict) or name not in self.required:
-            return arguments
-        return {k: v for k, v in arguments.items()
-                if v is not None or k in self.required[name]}
-
-
-def _show(text: str, limit: int = 60) -> str:
-    one_line = " ".join(str(text).split())
-    return one_line if len(one_line) <= limit else one_line[:limit - 3] + "..."
-
-
-def resolve(name: str, names: Sequence[str]) -> tuple[str | None, str]:
-    """The tool a name means (prefixes, case, `_`/`-` and a glued `json` forgiven), or why
-    it means none: unknown, or loosely like one or several tools."""
-    if name in names:
-        return name, ""
-    shown = _show(name, 40)
-    if not name.strip():
-        return None, "A call without a tool name was not run"
-    bare = re.sub(r"^(?:functions?|tools?|default_api|mcp)[.:]", "", name.strip())
-    candidates = {bare, bare.removesuffix("json"), bare.split("<|")[0]}
-    key = lambda s: re.sub(r"[\W_]+", "", s).lower()  # noqa: E731 - one line, used here
-    keys = {key(c) for c in candidates if key(c)}
-    exact = [n for n in names if key(n) in keys]
-    if len(exact) == 1:
-        return exact[0], ""
-    loose = [n for n in names if any(k in key(n) or key(n) in k for k in keys)]
-    if len(loose) > 1:
-        return None, f"`{shown}` could be {' or '.join(loose)}, so it was not run: use the " \
-                     f"exact name"
-    if loose:
-        return None, f"`{shown}` is not a tool (did you mean {loose[0]}?), so it was not run"
-    return None, f"`{shown}` is not a tool, so it was not run; the tools are: {', '.join(names)}"
-
-
 def _arguments(value: Any, types: Mapping[str, str], from_text: bool) -> Any:
     """Arguments as an object: a JSON string read; XML values of array/object parameters
     read as JSON (a write_file `content` stays the text it is)."""
@@ -132,7 +73,7 @@ def _arguments(value: Any, types: Mapping[str, str], from_text: bool) -> Any:
 
 
 def _cut_line(name: str) -> str:
-    what = f"Your call to {_show(name, 40)}" if name else "Your call"
+    what = f"Your call to {show(name, 40)}" if name else "Your call"
     return (f"{what} was cut off (the reply hit the output limit) and was not run: make a "
             f"smaller call, e.g. edit_file for one passage instead of a whole-file write_file")
 
@@ -148,8 +89,8 @@ def native(calls: Sequence[ToolCall], tools: Tools, from_string: bool = False) -
             arguments = _arguments(call.arguments, tools.types.get(name, {}), False)
         except NearJsonError as exc:
             problems.append(_cut_line(name) if exc.cut else
-                            f"The arguments of your {_show(name, 40)} call could not be read "
-                            f"near `{_show(exc.near, 40)}`; it was not run: send a JSON object")
+                            f"The arguments of your {show(name, 40)} call could not be read "
+                            f"near `{show(exc.near, 40)}`; it was not run: send a JSON object")
             continue
         out.append(ToolCall(name, tools.omitting_nulls(name, arguments)))
     delivery = "native" + (" (arguments as a JSON string)" if from_string else "")
@@ -269,7 +210,7 @@ def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall],
     if item.cut:
         return _cut_line(item.name)
     if item.error or not item.name:
-        return f"Could not parse your call near `{_show(item.error or item.arguments, 50)}`; " \
+        return f"Could not parse your call near `{show(item.error or item.arguments, 50)}`; " \
                f"it was not run: send the tool call again"
     name, problem = resolve(item.name, known.names)
     if name is None and item.dialect.endswith("-flat"):
@@ -283,7 +224,7 @@ def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall],
         arguments = _arguments(item.arguments, known.types.get(name, {}), True)
     except NearJsonError as exc:
         return _cut_line(name) if exc.cut else \
-            f"Could not parse the arguments of {name} near `{_show(exc.near, 40)}`"
+            f"Could not parse the arguments of {name} near `{show(exc.near, 40)}`"
     call = ToolCall(name, known.omitting_nulls(name, arguments))
     if call not in calls:
         calls.append(call)
@@ -300,14 +241,14 @@ def _why_nothing(visible: str, reasoning: str, known: Tools) -> list[str]:
     drafted = [f for f in read_all(reasoning, known) if f.name] if reasoning.strip() else []
     if drafted:
         name, _ = resolve(drafted[0].name, known.names)
-        return [f"The call to {name or _show(drafted[0].name, 40)} inside your reasoning "
+        return [f"The call to {name or show(drafted[0].name, 40)} inside your reasoning "
                 f"(thinking) is not run: reasoning is not an action; send the tool call itself"]
     if _SHELL.search(visible) or re.search(r"^[ \t]*\$ \w", visible, re.M):
         return ["Shell text in a code fence is not run: use run_cmd, e.g. "
                 + json.dumps({"cmd": ["pytest", "-q"]})]
     for tag in _TAG.finditer(visible):
         if tag.group(1).lower() not in _HARMLESS_TAGS | set(known.names):
-            return [f"`<{_show(tag.group(1), 30)}>` is not a tool call: text never becomes a "
+            return [f"`<{show(tag.group(1), 30)}>` is not a tool call: text never becomes a "
                     f"command; the tools are: {', '.join(known.names)}"]
     return []
 

@@ -151,8 +151,7 @@ class OllamaModel:
     def _stream(self, client: Any, messages: Sequence[Message],
                 tools: Sequence[Mapping[str, Any]], cancelled: threading.Event,
                 transport: RawRepair) -> Reply:
-        import pydantic
-
+        import pydantic  # here, like ollama: slow to import
         started = time.monotonic()
         content, thinking, calls = [], [], []
         final: Any = None
