@@ -53,8 +53,11 @@ class Act(Handler):
             now = request(run, now)
             (reply, seq), start = self._ask(run, now), 0
         if not reply.tool_calls and start == 0:
+            # Why nothing ran (cut off, unknown tool, a call in reasoning...), or the plain
+            # reminder: the model hears it as the result of its reply.
             run.ledger.append(rec.TOOL_RESULT, round=now.round, index=0, name=rec.NO_CALL,
-                              arguments={}, ok=False, refused=False, output=NO_CALL)
+                              arguments={}, ok=False, refused=False,
+                              output=reply.problem or NO_CALL)
         for index in range(start, len(reply.tool_calls)):
             if index > start:
                 self._check_timebox(run, index, len(reply.tool_calls))

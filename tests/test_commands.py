@@ -7,16 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.offline import FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, ChatRequest, FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
 
 
+def diag_model(request: ChatRequest) -> Turn:
+    """`ready` to the timed chats; a native list_dir call to the chats with tools."""
+    return Turn(calls=(Call("list_dir", {"path": "."}),)) if request.tools else \
+        Turn(content="ready")
+
+
 def test_diag_reports_server_model_and_timings() -> None:
-    replies = ScriptResponder([Turn(content="ready")] * 3)
-    with OfflineOllama(replies) as server:
+    with OfflineOllama(diag_model) as server:
         table = run_cli("diag", "--host", server.host, "-n", "2")
         as_json = run_cli("diag", "--host", server.host, "-n", "1", "--json")
     assert table.code == 0, table.err
@@ -28,6 +33,26 @@ def test_diag_reports_server_model_and_timings() -> None:
     report = json.loads(as_json.out)
     assert report["capabilities"] == ["completion", "tools", "thinking"]
     assert report["summary"]["generation_tokens_per_s"]["median"] > 0
+    assert "calls    native 2/2" in table.out
+    assert report["calls"] == [{"delivery": "native", "calls": ["list_dir"], "problem": ""}]
+
+
+@pytest.mark.parametrize("turn, expected", [
+    (Turn(calls=(Call("list_dir", {"path": "."}),), dialect="qwen-xml"),
+     "calls    qwen-xml in content 1/1"),
+    (Turn(calls=(Call("list_dir", {"path": "."}),), dialect="gpt-oss-harmony-thinking"),
+     "calls    gpt-oss-harmony in thinking 1/1"),
+    (Turn(content="<think>{\"name\": \"list_dir\", \"arguments\": {}}</think>"),
+     "told the model: The call to list_dir inside your reasoning"),
+], ids=["leaked-qwen-xml", "harmony-in-thinking", "drafted-in-reasoning"])
+def test_diag_says_how_the_model_delivered_its_calls(turn: Turn, expected: str) -> None:
+    def habit(request: ChatRequest) -> Turn:
+        return turn if request.tools else Turn(content="ready")
+
+    with OfflineOllama(habit) as server:
+        table = run_cli("diag", "--host", server.host, "-n", "1")
+    assert table.code == 0, table.err
+    assert expected in table.out
 
 
 def test_diag_names_what_is_missing() -> None:

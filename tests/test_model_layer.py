@@ -92,7 +92,7 @@ def test_calls_leaked_into_content_are_recovered(workspace: Path) -> None:
      [("run_cmd", {"cmd": ["pytest"]})]),
     ('I would call {"name": "rm_rf", "arguments": {}} but will not', []),
     ('{"name": "read_file", "arguments": "{\\"path\\": \\"a.py\\"}"}',
-     [("read_file", '{"path": "a.py"}')]),
+     [("read_file", {"path": "a.py"})]),  # a JSON string of arguments is read
     ("no json here", []),
 ])
 def test_recovering_calls_from_text(text: str, expected: list) -> None:
@@ -174,11 +174,17 @@ def test_malformed_calls_go_back_to_the_model_and_a_streak_pauses_red(workspace:
     assert "Traceback" not in result.err
 
 
-def test_native_arguments_that_do_not_parse_are_retried_then_pause(workspace: Path) -> None:
+def test_native_arguments_that_do_not_parse_are_told_to_the_model_then_pause(
+        workspace: Path) -> None:
+    # Arguments sent as a string that is no object: read (not rejected by the client and
+    # retried in silence); the model hears why each time, and the malformed streak pauses.
     with OfflineOllama(lambda r: Turn(calls=(Call("read_file", "not an object"),))) as server:
         result = run(workspace, server, "gpt-oss:20b")
-    assert result.code == 4
-    assert "did not parse (malformed tool call)" in result.err and "Traceback" not in result.err
+        second = json.dumps(server.requests[1].messages)
+    assert result.code == 3
+    assert "arguments of your read_file call could not be read" in second
+    assert "retrying" not in result.err and "Traceback" not in result.err
+    assert status_fields(workspace)["Status"].startswith("red - paused: 5 refused or malformed")
 
 
 def test_a_prompt_near_num_ctx_is_warned_about(workspace: Path) -> None:

@@ -9,7 +9,7 @@ import statistics
 import time
 from typing import Any, TextIO
 
-from jetbox.core.errors import ModelUnavailable
+from jetbox.core.errors import JetboxError, ModelUnavailable
 from jetbox.model.host import Host, parse_host, unreachable
 from jetbox.spec.config import DEFAULT_MODEL
 
@@ -17,9 +17,12 @@ HELP = "check the Ollama server and model, and time a few short chats"
 DESCRIPTION = """\
 Checks that the Ollama server answers (and its version), that the model is present (listing
 what is, if not), its capabilities and context length, then times N short chats: load time,
-time to first token, prompt and generation tokens per second, total. Exit 4 when the server
-or the model is missing."""
+time to first token, prompt and generation tokens per second, total; then N short chats with
+Jetbox's tools, saying how the model delivered its calls (native tool calls, leaked into its
+text in a dialect Jetbox reads, the JSON protocol, or not at all, and why). Exit 4 when the
+server or the model is missing."""
 PROMPT = "Reply with the single word: ready"
+CALL_PROMPT = 'Call the list_dir tool with {"path": "."} to see the project.'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +53,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                      if k.endswith(".context_length")), None)
     report["runs"] = [time_chat(client, model) for _ in range(max(args.count, 1))]
     report["summary"] = summarize(report["runs"])
+    report["calls"] = [call_chat(model, host, args.timeout) for _ in range(max(args.count, 1))]
     out.write(json.dumps(report, indent=2) + "\n" if args.json else render(report))
     return 0
 
@@ -93,6 +97,32 @@ def time_chat(client: Any, model: str) -> dict[str, float]:
     }
 
 
+def call_chat(model: str, host: str, timeout_s: float) -> dict[str, Any]:
+    """One short chat with Jetbox's tools, through the same path a run uses: how the calls
+    arrived (Reply.delivery) and, if none could run, why."""
+    from jetbox.model.ollama import ModelOptions, OllamaModel
+    from jetbox.tools.specs import tool_specs
+
+    chat = OllamaModel(ModelOptions(model, host, timeout_s, {"num_predict": 256}, retries=0))
+    try:
+        reply = chat.chat([{"role": "user", "content": CALL_PROMPT}], tool_specs())
+    except JetboxError as exc:
+        return {"delivery": "failed", "calls": [], "problem": str(exc)}
+    return {"delivery": reply.delivery or "none", "calls": [c.name for c in reply.tool_calls],
+            "problem": reply.problem}
+
+
+def delivery_lines(calls: list[dict[str, Any]]) -> list[str]:
+    """`calls    native 3/3`, one line per way the calls came, and the first problem."""
+    counts: dict[str, int] = {}
+    for item in calls:
+        counts[item["delivery"]] = counts.get(item["delivery"], 0) + 1
+    lines = [f"{'calls' if i == 0 else '':8} {way} {n}/{len(calls)}"
+             for i, (way, n) in enumerate(counts.items())]
+    problem = next((c["problem"] for c in calls if c["problem"]), "")
+    return lines + ([f"{'':8} told the model: {problem}"] if problem else [])
+
+
 def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return {key: {"min": min(r[key] for r in runs), "median": statistics.median(
         r[key] for r in runs), "max": max(r[key] for r in runs)} for key in runs[0]}
@@ -107,4 +137,6 @@ def render(report: dict[str, Any]) -> str:
     for key, stats in report["summary"].items():
         lines.append(f"{key:24} {stats['min']:>9.3f} {stats['median']:>9.3f} "
                      f"{stats['max']:>9.3f}")
+    if report.get("calls"):
+        lines += ["", *delivery_lines(report["calls"])]
     return "\n".join(lines) + "\n"

@@ -33,7 +33,8 @@ def _reply(r: Record) -> str:
     return (f"model: {calls}; {r.get('prompt_tokens', 0)} tokens in, "
             f"{r.get('output_tokens', 0)} out, {r.get('duration_s', 0):.1f} s "
             f"(first token {r.get('first_token_s', 0):.1f} s"
-            + (", recovered from text" if r.get("recovered") else "") + ")")
+            + (f", sent as {r['delivery']}" if r.get("recovered") and r.get("delivery")
+               else ", recovered from text" if r.get("recovered") else "") + ")")
 
 
 def _tool_result(r: Record) -> str:

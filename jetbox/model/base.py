@@ -46,10 +46,13 @@ class Reply:
     load_s: float = 0.0
     first_token_s: float = 0.0
     recovered: bool = False  # calls were parsed out of text, not native tool calls
+    problem: str = ""   # why nothing (or not everything) in the reply could run, for the model
+    delivery: str = ""  # how the calls came: native, json protocol, DIALECT in content...
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content", escape_surrogates(str(self.content)))
         object.__setattr__(self, "thinking", escape_surrogates(str(self.thinking)))
+        object.__setattr__(self, "problem", escape_surrogates(str(self.problem)))
 
     def to_message(self) -> dict[str, Any]:
         """The assistant message to send back in a later request, as Ollama expects it."""
@@ -76,6 +79,8 @@ class Reply:
             "load_s": round(self.load_s, 3),
             "first_token_s": round(self.first_token_s, 3),
             "recovered": self.recovered,
+            "problem": self.problem,
+            "delivery": self.delivery,
         }
 
     @classmethod
@@ -91,6 +96,8 @@ class Reply:
             load_s=record.get("load_s", 0.0),
             first_token_s=record.get("first_token_s", 0.0),
             recovered=record.get("recovered", False),
+            problem=record.get("problem", ""),
+            delivery=record.get("delivery", ""),
         )
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jetbox.core.errors import ModelUnavailable, Paused, UsageError
+from jetbox.core.errors import ModelUnavailable, Paused
 from jetbox.model.base import Message, Reply, ToolCall
-from jetbox.model.host import parse_host, unreachable
-from jetbox.model.protocol import calls_from_text, json_schema, to_json_protocol
+from jetbox.model.calls import parse_reply
+from jetbox.model.failures import Retryable, _parsed, _translated_errors
+from jetbox.model.host import parse_host
+from jetbox.model.protocol import json_schema, to_json_protocol
+from jetbox.model.transport import RawRepair
 from jetbox.model.waiting import Waiting
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
@@ -35,10 +38,6 @@ class ModelOptions:
     retries: int = 3
     backoff_s: float = 1.0
     deadline: float | None = None   # time.monotonic() when the run's timebox ends
-
-
-class Retryable(Exception):
-    """A failure worth trying again: busy, 5xx, a broken stream, a timeout."""
 
 
 class OllamaModel:
@@ -125,14 +124,16 @@ class OllamaModel:
         import ollama
 
         # The client's own timeout (between bytes) only backs up the wall-time limit below.
-        client = ollama.Client(host=self.host, timeout=budget_s + 5)
+        transport = RawRepair()
+        client = ollama.Client(host=self.host, timeout=budget_s + 5, transport=transport)
         outcome: dict[str, Any] = {}
         cancelled = threading.Event()
         waiting = Waiting(self.name)
 
         def consume() -> None:
             try:
-                outcome["reply"] = self._stream(client, messages, tools, cancelled, waiting)
+                outcome["reply"] = self._stream(client, messages, tools, cancelled, waiting,
+                                                transport)
             except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 outcome["error"] = exc
 
@@ -154,10 +155,12 @@ class OllamaModel:
 
     def _stream(self, client: Any, messages: Sequence[Message],
                 tools: Sequence[Mapping[str, Any]], cancelled: threading.Event,
-                waiting: Waiting) -> Reply:
+                waiting: Waiting, transport: RawRepair) -> Reply:
+        import pydantic  # here, like ollama: slow to import
         started = time.monotonic()
         content, thinking, calls = [], [], []
         final: Any = None
+        unreadable = ""
         first_token_s = 0.0
         use_json = self.protocol == "json"
         wire = to_json_protocol(messages, tools) if use_json else list(messages)
@@ -167,43 +170,53 @@ class OllamaModel:
                 format=json_schema(tools) if use_json else None, stream=True,
                 options=dict(self.settings.options or {}) or None,
                 think=self.settings.think or None)
-            for chunk in _parsed(stream, self.host):
-                if cancelled.is_set():
-                    break
-                message = chunk.message
-                if not first_token_s and (message.content or message.thinking
-                                          or message.tool_calls):
-                    first_token_s = time.monotonic() - started
-                content.append(message.content or "")
-                thinking.append(message.thinking or "")
-                calls += [ToolCall(c.function.name, dict(c.function.arguments or {}))
-                          for c in message.tool_calls or ()]
-                waiting.update(message)
-                if chunk.done:
-                    final = chunk
-        if final is None and not cancelled.is_set():
+            try:
+                for chunk in _parsed(stream, self.host):
+                    if cancelled.is_set():
+                        break
+                    message = chunk.message
+                    if not first_token_s and (message.content or message.thinking
+                                              or message.tool_calls):
+                        first_token_s = time.monotonic() - started
+                    content.append(message.content or "")
+                    thinking.append(message.thinking or "")
+                    calls += [ToolCall(c.function.name, dict(c.function.arguments or {}))
+                              for c in message.tool_calls or ()]
+                    waiting.update(message)
+                    if chunk.done:
+                        final = chunk
+            except pydantic.ValidationError as exc:  # read, not retried: tell the model
+                unreadable = _unreadable(exc)
+        if final is None and not cancelled.is_set() and not unreadable:
             raise Retryable(f"the stream from Ollama at {self.host} ended before its final "
                             f"chunk")
-        return self._reply("".join(content), "".join(thinking), calls, final, started,
-                           first_token_s, [t["function"]["name"] for t in tools])
+        return self._reply(Stream("".join(content), "".join(thinking), calls, final, started,
+                                  first_token_s, transport.repaired, unreadable), tools)
 
-    def _reply(self, content: str, thinking: str, calls: list[ToolCall], final: Any,
-               started: float, first_token_s: float, names: list[str]) -> Reply:
-        recovered = False
-        if not calls and content.strip():
-            calls = list(calls_from_text(content, names))
-            recovered = bool(calls) and self.protocol != "json"
-            if self.protocol == "json" and calls:
-                thought = _json_thought(content)
-                thinking = thinking or thought
+    def _reply(self, got: Stream, tools: Sequence[Mapping[str, Any]]) -> Reply:
+        parsed = parse_reply(got.content, got.thinking, got.calls, tools,
+                             json_protocol=self.protocol == "json",
+                             from_string=got.repaired > 0)
+        thinking = got.thinking
+        if self.protocol == "json" and parsed.calls:
+            thinking = thinking or _json_thought(got.content)
+        problem = parsed.problem
+        if got.unreadable and not parsed.calls:
+            problem = got.unreadable
+        final = got.final
         prompt_tokens = getattr(final, "prompt_eval_count", 0) or 0
         self._check_context(prompt_tokens)
-        return Reply(content=content, thinking=thinking, tool_calls=tuple(calls),
+        if getattr(final, "done_reason", "") == "length" and not parsed.calls and not problem:
+            problem = ("Your reply was cut off by the output limit before it made a call: "
+                       "make a smaller call, e.g. edit_file for one passage")
+        return Reply(content=got.content, thinking=thinking, tool_calls=parsed.calls,
                      prompt_tokens=prompt_tokens,
                      output_tokens=getattr(final, "eval_count", 0) or 0,
-                     duration_s=time.monotonic() - started,
+                     duration_s=time.monotonic() - got.started,
                      load_s=(getattr(final, "load_duration", 0) or 0) / 1e9,
-                     first_token_s=first_token_s, recovered=recovered)
+                     first_token_s=got.first_token_s,
+                     recovered=parsed.delivery.endswith(("in content", "in thinking")),
+                     problem=problem, delivery=parsed.delivery)
 
     def _check_context(self, prompt_tokens: int) -> None:
         num_ctx = int((self.settings.options or {}).get("num_ctx") or 0)
@@ -214,19 +227,25 @@ class OllamaModel:
                       f"the compaction budget")
 
 
-def _parsed(stream: Iterator[Any], host: str) -> Iterator[Any]:
-    """The client's chunks; a line it cannot parse (half a JSON line, an HTML error page,
-    a JSON value that is not an object) is a broken stream, worth a retry."""
-    iterator = iter(stream)
-    while True:
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            return
-        except (json.JSONDecodeError, AttributeError, TypeError) as exc:
-            raise Retryable(f"Ollama at {host} sent a line that is not Ollama's JSON stream "
-                            f"({type(exc).__name__}: {str(exc)[:80]})") from None
-        yield chunk
+@dataclass(frozen=True)
+class Stream:
+    """What one streamed reply brought, before its calls are read."""
+
+    content: str
+    thinking: str
+    calls: list[ToolCall]
+    final: Any
+    started: float
+    first_token_s: float
+    repaired: int = 0       # calls whose arguments came as a JSON string
+    unreadable: str = ""    # why the client could not read the reply
+
+
+def _unreadable(exc: Any) -> str:
+    error = (exc.errors() or [{}])[0]
+    where = ".".join(str(p) for p in error.get("loc", ()))
+    return (f"Your reply could not be read ({where}: {error.get('msg', 'invalid')}); "
+            f"nothing was run: send the tool call again with an object of arguments")
 
 
 def _json_thought(content: str) -> str:
@@ -235,56 +254,3 @@ def _json_thought(content: str) -> str:
     except ValueError:
         return ""
     return str(value.get("thought", "")) if isinstance(value, dict) else ""
-
-
-class _translated_errors:
-    """Turns the client's many failure shapes into messages a person can act on."""
-
-    def __init__(self, model: OllamaModel) -> None:
-        self.model = model
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
-                 tb: object) -> bool:
-        if exc is None:
-            return False
-        import httpx
-        import ollama
-
-        host, name = self.model.host, self.model.name
-        if isinstance(exc, ConnectionError | httpx.ConnectError):
-            raise ModelUnavailable(unreachable(parse_host(host))) from None
-        if isinstance(exc, httpx.TimeoutException):
-            raise Retryable(f"no answer from Ollama at {host} within "
-                            f"{self.model.settings.timeout_s:g} s") from None
-        if isinstance(exc, ollama.ResponseError):
-            return self._response_error(exc, host, name)
-        if isinstance(exc, httpx.HTTPError):
-            raise Retryable(f"connection to Ollama at {host} broke: {exc}") from None
-        if isinstance(exc, json.JSONDecodeError):  # e.g. a proxy's HTML page for /api/show
-            raise Retryable(f"Ollama at {host} answered with something that is not JSON: "
-                            f"{str(exc)[:80]}") from None
-        import pydantic
-
-        if isinstance(exc, pydantic.ValidationError):  # e.g. tool-call arguments as a string
-            raise Retryable(f"the reply from {name} did not parse (malformed tool call): "
-                            f"{exc.errors()[0].get('msg', exc)}") from None
-        return False
-
-    @staticmethod
-    def _response_error(exc: Any, host: str, name: str) -> bool:
-        text = str(exc.error)
-        if exc.status_code == 404:
-            raise ModelUnavailable(f"model `{name}` is not available at {host}; pull it with "
-                                   f"`ollama pull {name}` (`ollama list` shows what you "
-                                   f"have)") from None
-        if exc.status_code == -1:
-            raise Retryable(f"the stream broke off with an error: {text}") from None
-        if exc.status_code >= 500 or "error parsing tool call" in text:
-            raise Retryable(f"Ollama answered {exc.status_code}: {text}") from None
-        if exc.status_code == 400 and "does not support tools" in text:
-            return False  # the caller switches protocols
-        raise UsageError(f"Ollama at {host} refused the request ({exc.status_code}): {text}; "
-                         f"check the model's settings (think, options)") from None

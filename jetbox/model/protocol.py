@@ -4,13 +4,12 @@ the recovery of calls a model wrote as text instead."""
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jetbox.model.base import ToolCall
+from jetbox.model.calls import calls_from_text
 
-FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+__all__ = ["calls_from_text", "json_instructions", "json_schema", "to_json_protocol"]
 
 
 def json_schema(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
@@ -53,54 +52,3 @@ def to_json_protocol(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapp
     instructions = {"role": "system", "content": json_instructions(tools)}
     at = 1 if out and out[0].get("role") == "system" else 0
     return [*out[:at], instructions, *out[at:]]
-
-
-def _candidates(text: str) -> list[Any]:
-    """JSON values found in text: fenced blocks first, then the whole text, then objects."""
-    found: list[Any] = []
-    chunks = FENCED.findall(text) or [text]
-    decoder = json.JSONDecoder()
-    for chunk in chunks:
-        index = 0
-        while (start := chunk.find("{", index)) != -1:
-            try:
-                value, end = decoder.raw_decode(chunk, start)
-            except ValueError:
-                index = start + 1
-                continue
-            except RecursionError:  # nested past Python's limit: no call is that deep
-                break
-            found.append(value)
-            index = end
-        try:
-            found.append(json.loads(chunk.strip()))
-        except (ValueError, RecursionError):
-            pass
-    return found
-
-
-def _as_call(value: Any, names: set[str]) -> ToolCall | None:
-    if not isinstance(value, dict):
-        return None
-    if isinstance(value.get("function"), dict):
-        value = value["function"]
-    name = value.get("name", value.get("tool"))
-    if not isinstance(name, str):
-        return None
-    name = name.removeprefix("functions.")
-    arguments = value.get("arguments", value.get("args", value.get("parameters", {})))
-    return ToolCall(name, arguments) if name in names else None
-
-
-def calls_from_text(text: str, tool_names: Sequence[str]) -> tuple[ToolCall, ...]:
-    """Tool calls a model wrote as text: bare JSON, ```json fences, {"name","arguments"}
-    or {"tool","args"} forms, one object or a list of them."""
-    names, calls, seen = set(tool_names), [], set()
-    for value in _candidates(text):
-        for item in value if isinstance(value, list) else [value]:
-            call = _as_call(item, names)
-            key = json.dumps(call.to_dict(), sort_keys=True, default=str) if call else None
-            if call is not None and key not in seen:
-                seen.add(key)
-                calls.append(call)
-    return tuple(calls)

@@ -156,8 +156,8 @@ class OllamaHandler(WireHandler):
         elif turn.endless_thinking:
             self._think_forever(model.name)
         else:
-            self._reply(model, plan_chunks(model, request, turn), stream, "stop", turn,
-                        request, generate)
+            self._reply(model, plan_chunks(model, request, turn), stream,
+                        turn.done_reason or "stop", turn, request, generate)
 
     def _think_forever(self, name: str) -> None:
         """A model stuck thinking: chunks keep coming, `done` never does."""

@@ -31,6 +31,8 @@ class Turn:
     non_json_body: bool = False     # a 200 whose body is an HTML page (a proxy's error)
     endless_thinking: bool = False  # thinking chunks, one every 20 ms, forever
     prompt_tokens: int | None = None
+    dialect: str = ""               # send the calls as text in this dialect (offline.dialects)
+    done_reason: str = ""           # e.g. "length": the reply hit the output limit
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from jetbox.offline.dialects import render
 from jetbox.offline.schema import formatted
 from jetbox.offline.script import Call, ChatRequest, FakeModel, Turn
 
@@ -31,9 +32,12 @@ def _wire_call(call: Call, index: int) -> dict[str, Any]:
 def plan_chunks(model: FakeModel, request: ChatRequest, turn: Turn) -> list[dict[str, Any]]:
     """The messages of the stream, in order (the last one becomes the done chunk)."""
     chunks: list[dict[str, Any]] = []
-    if turn.thinking and "thinking" in model.capabilities:
-        chunks += [{"thinking": word} for word in _split(turn.thinking)]
-    content, calls = turn.content, list(turn.calls)
+    content, thinking, calls = turn.content, turn.thinking, list(turn.calls)
+    if turn.dialect:  # the model's habit: its calls written as text
+        content, thinking = render(turn.dialect, calls, content, thinking)
+        calls = []
+    if thinking and "thinking" in model.capabilities:
+        chunks += [{"thinking": word} for word in _split(thinking)]
     if calls and not request.tools:  # Jetbox's JSON protocol (structured outputs)
         first = calls[0]
         reply = {"tool": first.name, "args": first.arguments}

@@ -149,9 +149,9 @@ def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,
     for call, result in zip(reply.tool_calls, results, strict=False):
         output = result.output if whole else fold(result.output, share)
         messages.append({"role": "tool", "content": output, "tool_name": call.name})
-    if not reply.tool_calls:
-        messages.append({"role": "user", "content": "No tool call in your reply. Reply with "
-                                                    "one or more tool calls."})
+    if not reply.tool_calls or reply.problem:  # why (part of) the reply did not run
+        messages.append({"role": "user", "content": reply.problem or "No tool call in your "
+                                                    "reply. Reply with one or more tool calls."})
     return messages
 
 

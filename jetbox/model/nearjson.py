@@ -1,0 +1,174 @@
+"""Near-JSON: the almost-JSON local models write for tool arguments (single quotes, Python
+literals, trailing commas, a literal `\\n` between tokens, bare keys), read without `eval`;
+and where a bracketed value ends, or whether it was cut off first."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from typing import Any
+
+MAX_CHARS = 1_000_000  # a bigger value is no tool call: not worth parsing
+QUOTES = ('"', "'", '<|"|>', "<escape>")  # gemma writes strings between <|"|> tokens
+_CLOSERS = {"{": "}", "[": "]", "(": ")"}
+_WORDS = {"True": "true", "False": "false", "None": "null"}
+_BARE_KEY = re.compile(r"([{,]\s*)([A-Za-z_][\w.-]*)(\s*:)")
+_ESCAPE = re.compile(r"\\[ntr]")
+
+
+class NearJsonError(ValueError):
+    """Why a value could not be read: `cut` when the text ended inside it."""
+
+    def __init__(self, message: str, near: str = "", cut: bool = False) -> None:
+        super().__init__(message)
+        self.near = near
+        self.cut = cut
+
+
+def _quote_at(text: str, index: int, quotes: tuple[str, ...]) -> str:
+    for quote in quotes:
+        if text.startswith(quote, index):
+            return quote
+    return ""
+
+
+_TOKENS = re.compile(r"\\.|<\|\"\|>|<escape>|[\"'{}\[\]()]", re.S)
+
+
+def balanced_end(text: str, start: int, quotes: tuple[str, ...] = QUOTES) -> int | None:
+    """Index just past the bracket that closes text[start]; None when the text ends first
+    (cut off); -1 when a wrong bracket closes it (not a value). A regular expression jumps
+    between the characters that matter, so long text costs little."""
+    stack: list[str] = []
+    quote = ""
+    for token in _TOKENS.finditer(text, start):
+        char = token.group()
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in quotes:
+            quote = char
+        elif char in _CLOSERS:
+            stack.append(_CLOSERS[char])
+        elif char in ")]}":
+            if not stack or stack.pop() != char:
+                return -1
+            if not stack:
+                return token.end()
+    return None
+
+
+def is_cut(text: str) -> bool:
+    """The text ends inside a string or with brackets still open."""
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    return start >= 0 and balanced_end(text, start) is None
+
+
+def _string_token(text: str, index: int, quote: str) -> tuple[str, int]:
+    """One quoted string from text[index] as a JSON string, and the index after it."""
+    end = index + len(quote)
+    while end < len(text):
+        if text[end] == "\\" and len(quote) == 1:
+            end += 2
+            continue
+        if text.startswith(quote, end):
+            break
+        end += 1
+    if end >= len(text):
+        raise NearJsonError("a string is not closed", text[index:index + 40], cut=True)
+    body = text[index + len(quote):end]
+    if quote == '"':
+        return '"' + body + '"', end + 1
+    if quote == "'":
+        try:
+            value = ast.literal_eval("'" + body + "'")
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise NearJsonError("a quoted string does not parse", text[index:index + 40]) \
+                from None
+        return json.dumps(value), end + 1
+    return json.dumps(body), end + len(quote)
+
+
+def normalized(text: str) -> str:
+    """Near-JSON rewritten as JSON: strings kept or re-quoted, and outside strings Python's
+    words mapped, bare keys quoted, trailing commas and literal escapes dropped."""
+    out: list[str] = []
+    plain: list[str] = []
+    index = 0
+
+    def flush() -> None:
+        chunk = _ESCAPE.sub(" ", "".join(plain))
+        chunk = re.sub(r"\b(True|False|None)\b", lambda m: _WORDS[m.group(1)], chunk)
+        out.append(chunk)
+        plain.clear()
+
+    while index < len(text):
+        quote = _quote_at(text, index, QUOTES)
+        if quote:
+            flush()
+            token, index = _string_token(text, index, quote)
+            out.append(token)
+            continue
+        plain.append(text[index])
+        index += 1
+    flush()
+    joined = "".join(out)
+    joined = re.sub(r",(\s*[}\]])", r"\1", joined)
+    return _quote_keys(joined)
+
+
+def _quote_keys(text: str) -> str:
+    """Bare keys (`{path: ...}`) quoted, outside strings only."""
+    parts = re.split(r'("(?:[^"\\]|\\.)*")', text)
+    return "".join(p if i % 2 else _BARE_KEY.sub(r'\1"\2"\3', p) for i, p in enumerate(parts))
+
+
+def loads(text: str) -> Any:
+    """The value near-JSON text means; NearJsonError (with `cut`) when there is none."""
+    if len(text) > MAX_CHARS:
+        raise NearJsonError(f"the value is over {MAX_CHARS} characters", text[:40])
+    try:
+        return json.loads(text, strict=False)
+    except RecursionError:
+        raise NearJsonError("nested too deeply", text[:40]) from None
+    except ValueError as exc:
+        first = exc
+    try:
+        return json.loads(normalized(text), strict=False)
+    except NearJsonError as exc:
+        if exc.cut or is_cut(text):
+            raise NearJsonError("cut off", text[-40:], cut=True) from None
+    except RecursionError:
+        raise NearJsonError("nested too deeply", text[:40]) from None
+    except ValueError:
+        pass
+    try:
+        return _plain(ast.literal_eval(text.strip()))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    if is_cut(text):
+        raise NearJsonError("cut off", text[-40:], cut=True)
+    pos = getattr(first, "pos", 0) or 0
+    raise NearJsonError(str(first).split(":")[0], text[max(pos - 20, 0):pos + 20])
+
+
+def _plain(value: Any) -> Any:
+    """A Python literal as JSON would have it: tuples and sets become lists."""
+    if isinstance(value, tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def object_at(text: str, start: int) -> tuple[Any, int]:
+    """The value whose bracket is text[start] and the index after it."""
+    end = balanced_end(text, start)
+    if end is None:
+        raise NearJsonError("cut off", text[-40:], cut=True)
+    if end < 0:
+        raise NearJsonError("brackets do not match", text[start:start + 40])
+    return loads(text[start:end]), end

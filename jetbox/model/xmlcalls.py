@@ -1,0 +1,128 @@
+"""Dialect readers for XML-like tool calls: qwen3-coder's `<function=..>`, `<invoke name=..>`
+(and DeepSeek's DSML), and tags named after a tool."""
+
+from __future__ import annotations
+
+import re
+from itertools import islice
+from typing import Any
+
+from jetbox.model.found import MAX_CALLS, Found, child_tags, param_value, read_json, tagged
+from jetbox.model.nearjson import NearJsonError, loads
+
+_DSML = re.compile(r"(?:[｜|‖]{1,2})DSML(?:[｜|‖]{1,2})")
+
+_QWEN_OPEN = re.compile(r"<function=([^>\s]+)>")
+_QWEN_PARAM = re.compile(r"<parameter=([^>\s]+)>(.*?)(?=</parameter>|<parameter=|</function>|"
+                         r"</tool_call>|\Z)(</parameter>)?", re.S)
+
+
+def qwen_xml(text: str) -> list[Found]:
+    """qwen3-coder / qwen3.5: `<tool_call><function=NAME><parameter=KEY>v</parameter>...`;
+    and Llama 3.1's `<function=NAME>{json}</function>`."""
+    found = []
+    for match in islice(_QWEN_OPEN.finditer(text), MAX_CALLS):
+        name, body_at = match.group(1), match.end()
+        close = text.find("</function>", body_at)
+        stripped = text[body_at:].lstrip()
+        if stripped.startswith("{"):
+            at = len(text) - len(stripped)
+            found.append(read_json("llama3.1-function-tag", name, text, match.start(), at,
+                               close + 11 if close >= 0 else None))
+            continue
+        ends = [i for i in (close, text.find("</tool_call>", body_at),
+                            text.find("<function=", body_at)) if i >= 0]
+        stop = min(ends) if ends else len(text)
+        args = {p.group(1): param_value(p.group(2))
+                for p in _QWEN_PARAM.finditer(text, body_at, stop)}
+        cut = not ends  # the reply ended inside the call: the output limit cut it
+        end = close + 11 if close >= 0 else stop
+        found.append(Found("qwen-xml", name, args, match.start(), end,
+                           "cut off" if cut else "", cut))
+    return found
+
+
+_INVOKE = re.compile(r"<(invoke|function)\s+name=\"([^\"]+)\"\s*>(.*?)(</\1>|\Z)", re.S)
+_NAMED_PARAM = re.compile(r"<(parameter|param)\s+name=\"([^\"]+)\"([^>]*)>")
+
+
+def invoke_xml(text: str) -> list[Found]:
+    """`<invoke name="NAME"><parameter name="KEY">v</parameter></invoke>` (GLM, MiniMax,
+    Claude-style prompts), MiniCPM's `<function name=..><param name=..>`, and DeepSeek's
+    DSML markup, the same tags with `｜DSML｜` in them."""
+    dialect = "deepseek-dsml" if _DSML.search(text) else "invoke-xml"
+    plain = _DSML.sub("", text) if dialect == "deepseek-dsml" else text
+    found = []
+    for match in islice(_INVOKE.finditer(plain), MAX_CALLS):
+        args: dict[str, Any] = {}
+        body = match.group(3)
+        if not _NAMED_PARAM.search(body):  # GLM: `<invoke name="bash"><command>ls</command>`
+            args = child_tags(body)
+        for param, value in tagged(body, _NAMED_PARAM, lambda m: f"</{m.group(1)}>"):
+            raw = param_value(value)
+            if 'string="false"' in param.group(3):
+                try:
+                    raw = loads(raw)
+                except NearJsonError:
+                    pass
+            args[param.group(2)] = raw
+        cut = not match.group(4)
+        start, end = _unmapped(text, plain, match.start(), match.end(), dialect)
+        found.append(Found(dialect, match.group(2), args, start, end,
+                           "cut off" if cut else "", cut))
+    return found
+
+
+def _unmapped(text: str, plain: str, start: int, end: int, dialect: str) -> tuple[int, int]:
+    """A span of the DSML-free text as a span of the original text."""
+    if dialect != "deepseek-dsml":
+        return start, end
+    shifts, removed = [], 0
+    for marker in _DSML.finditer(text):
+        shifts.append((marker.start() - removed, len(marker.group())))
+        removed += len(marker.group())
+    return (start + sum(n for at, n in shifts if at <= start),
+            end + sum(n for at, n in shifts if at < end))
+
+
+def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
+    """A tag named after a tool: `<write_file><path>a</path><content>b</content></write_file>`
+    or `<write_file>{json}</write_file>` (Cline/Roo-style prompts, GLM, Devstral)."""
+    found = []
+    for tool in tools:
+        pattern = re.compile(rf"<({re.escape(tool)})>(.*?)(</\1>|\Z)", re.S | re.I)
+        for match in islice(pattern.finditer(text), MAX_CALLS):
+            body, cut = match.group(2), not match.group(3)
+            stripped = body.strip()
+            if stripped.startswith("{"):
+                at = match.start(2) + body.index("{")
+                found.append(read_json("tool-named-tags", match.group(1), text, match.start(), at,
+                                   match.end()))
+                continue
+            args = child_tags(body)
+            found.append(Found("tool-named-tags", match.group(1), args, match.start(),
+                               match.end(), "cut off" if cut else "", cut))
+    return found
+
+
+_GLM = re.compile(r"<tool_call>\s*([A-Za-z_][\w.-]*)\s*(?:</arg_value>)?(.*?)(</tool_call>|\Z)",
+                  re.S)
+_GLM_ARG = re.compile(r"<arg_key>")
+
+
+def glm_xml(text: str) -> list[Found]:
+    """GLM-4.5 to 5: `<tool_call>NAME<arg_key>k</arg_key><arg_value>v</arg_value></tool_call>`,
+    with no arguments `<tool_call>NAME</tool_call>` (a stray `</arg_value>` forgiven)."""
+    found = []
+    for match in islice(_GLM.finditer(text), MAX_CALLS):
+        body = match.group(2)
+        if body.strip() and "<arg_key>" not in body:
+            continue  # not GLM's shape: another reader's
+        args = {}
+        for _, pair in tagged(body, _GLM_ARG, lambda m: "</arg_value>"):
+            key, _, value = pair.partition("</arg_key>")
+            args[key.strip()] = param_value(re.sub(r"^\s*<arg_value>", "", value))
+        cut = not match.group(3) and not text.rstrip().endswith("</arg_value>")
+        found.append(Found("glm-xml", match.group(1), args, match.start(), match.end(),
+                           "cut off" if cut else "", cut))
+    return found
