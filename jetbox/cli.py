@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -47,7 +48,11 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
                         "workspace, else Jetbox's own)")
     p.add_argument("--known-failures", metavar="IDS",
                    help="comma-separated pytest ids known to fail; they do not block a finish")
-    p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: set an unfinished run aside (its ledger records stay)")
+    p.add_argument("--state-dir", choices=(".", ".jetbox"),
+                   help="where Jetbox keeps status.txt, agent_ledger.log and agent.log "
+                        "(default: beside the code, or .jetbox/ when those names are taken)")
     p.add_argument("--trust-config", action="store_true",
                    help="accept machine.yaml or [tool.jetbox] changes made since the run "
                         "started (review them first)")
@@ -157,7 +162,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
-                         verbose=args.verbose, trust_config=args.trust_config)
+                         verbose=args.verbose, trust_config=args.trust_config,
+                         state_dir=args.state_dir, ask=None if args.quiet else _terminal_ask(err))
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
@@ -168,21 +174,33 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return execute(engine)
 
 
+def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
+    """A yes/no question on the terminal, or None when nobody is there to answer."""
+    if not (sys.stdin.isatty() and err.isatty()):
+        return None
+
+    def ask(question: str) -> bool:
+        err.write(f"jetbox: {for_terminal(question)} [y/N] ")
+        err.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+    return ask
+
+
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.spec.machine import find_machine_file
+    from jetbox.engine.startup import describe_machine
     from jetbox.store.ledger import Ledger
     from jetbox.store.workspace import Workspace
 
     workspace = Workspace.at(Path(args.workspace or "."))
     if not workspace.status_path.exists():
-        out.write(f"no status.txt in {workspace.root}: no run yet\n")
+        out.write(f"no {workspace.status_path.name} in {workspace.state_path}: no run yet\n")
     else:
         text = workspace.status_path.read_bytes().decode("utf-8", "surrogateescape")
         out.write(for_terminal(text, multiline=True))
-    machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
-                                Path.cwd())
-    out.write(f"\nmachine: {machine}\n")
     ledger = Ledger(workspace.ledger_path)
+    machine = describe_machine(Path(args.machine) if args.machine else None, workspace.root,
+                               Path.cwd(), ledger)
+    out.write(f"\nmachine: {for_terminal(machine)}\n")
     opened = ledger.last([RUN_START, RESUME])
     if opened and opened.get("python"):
         out.write(f"python: {opened['python']}\n")
@@ -236,4 +254,6 @@ COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
 PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
                                     "diag": "jetbox.commands.diag",
                                     "log": "jetbox.commands.log",
-                                    "eval": "jetbox.commands.evaluate"}
+                                    "eval": "jetbox.commands.evaluate",
+                                    "diff": "jetbox.commands.diff",
+                                    "undo": "jetbox.commands.undo"}

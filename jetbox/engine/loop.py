@@ -23,7 +23,8 @@ from jetbox.core.errors import (
     UsageError,
 )
 from jetbox.core.text import for_terminal
-from jetbox.engine.resume import begin, resuming, status_sha
+from jetbox.engine.resume import begin, keep_or_fresh, resuming, status_sha
+from jetbox.engine.startup import machine_file, prepare_repository
 from jetbox.engine.trust import check_config
 from jetbox.engine.usercode import load_handlers, user_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
@@ -31,7 +32,7 @@ from jetbox.model.base import Model, ollama_factory
 from jetbox.round.context import CompactionPolicy
 from jetbox.round.run import Round, Run
 from jetbox.spec.config import Settings, resolve_settings
-from jetbox.spec.machine import MachineSpec, build_machine, find_machine_file, load_machine
+from jetbox.spec.machine import MachineSpec, build_machine, load_machine
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import StatusFile
@@ -57,6 +58,8 @@ class RunRequest:
     quiet: bool = False
     verbose: bool = False
     trust_config: bool = False  # accept configuration that changed during the run
+    state_dir: str | None = None  # "." or ".jetbox": where Jetbox keeps its files
+    ask: Callable[[str], bool] | None = None  # a yes/no question to the person, on a terminal
 
 
 class Engine:
@@ -172,6 +175,7 @@ class Checked:
     toolbox: Toolbox
     prober: Prober
     python: Interpreter
+    fresh: bool  # start afresh (asked for, or confirmed when the goal changed)
 
 
 def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) -> Checked:
@@ -184,12 +188,13 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
 
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
-    workspace = Workspace.at(request.workspace)
-    spec = load_machine(find_machine_file(request.machine, workspace.root, cwd))
+    workspace = Workspace.at(request.workspace, request.state_dir)
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
+    fresh = keep_or_fresh(request.goal, request.fresh, ledger, request.ask)
     # Before any handler module is imported or any setting obeyed.
-    resumes = resuming(request.goal, request.fresh, ledger)
+    resumes = resuming(request.goal, fresh, ledger)
+    spec = load_machine(machine_file(request.machine, workspace.root, cwd, ledger, resumes))
     trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
     handlers = load_handlers(spec)
     settings = resolve_settings(spec.defaults, workspace.root, environ,
@@ -205,7 +210,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     return Checked(workspace, spec, ledger, trust, handlers, settings,
                    Toolbox(workspace.root, ledger, policy, python, pass_env),
                    Prober(workspace.root, probes, sandbox=sandbox, python=python,
-                          pass_env=pass_env), python)
+                          pass_env=pass_env), python, fresh)
 
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
@@ -215,13 +220,16 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     c = check_request(request, environ, cwd)
     session_start = c.ledger.records()[-1]["seq"] if c.ledger.records() else 0
     status_file = StatusFile(c.workspace.status_path)
-    status = begin(request.goal, request.fresh, c.spec, c.ledger, status_file,
-                   c.python.describe())
+    starting = not resuming(request.goal, c.fresh, c.ledger)
+    if c.workspace.in_state_dir:
+        c.workspace.state_path.mkdir(exist_ok=True)
+    status = begin(request.goal, c.fresh, c.spec, c.ledger, status_file, c.python.describe())
     c.trust.record(c.ledger)
     strays = reap_strays(c.workspace.root)
     if strays:
         c.ledger.append(rec.STRAYS_KILLED, pids=strays)
     display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
+    prepare_repository(c.workspace, display, cwd, starting)
     factory = (model_factory or ollama_factory)(c.settings, display)
     run = Run(c.settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
               display, factory, CompactionPolicy.from_mapping(c.spec.sections.get("compaction")),

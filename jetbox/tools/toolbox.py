@@ -17,6 +17,7 @@ from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.store import records as rec
 from jetbox.store.files import project_files
 from jetbox.store.ledger import Ledger
+from jetbox.store.objects import ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
 from jetbox.tools.paths import PathRefused, jail
 from jetbox.tools.policy import (
@@ -44,6 +45,8 @@ class Toolbox:
     def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None,
                  python: Interpreter | None = None, pass_env: tuple[str, ...] = ()) -> None:
         self.workspace = workspace.resolve()
+        # Copies of files before a write or edit changes them: `jetbox undo` restores them.
+        self.objects = ObjectStore.of(self.workspace)
         self.pass_env = pass_env  # the `pass_env` setting: variables commands may see
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
@@ -183,7 +186,8 @@ class Toolbox:
         after = edit.after.encode("utf-8")
         intent = self.ledger.append(rec.INTENT, action="edit", path=target.relative,
                                     sha256_before=sha256(data), sha256=sha256(after),
-                                    old=old, new=new, round=round_no)
+                                    old=old, new=new, round=round_no,
+                                    **keep_before(self.objects, self.workspace, target.relative))
         self._apply(target.relative, target.absolute, after, intent)
         return ToolResult("edit_file", True, edit.preview(target.relative), changed=True)
 
@@ -212,7 +216,8 @@ class Toolbox:
             return ToolResult("write_file", True, f"{target.relative} already has this content "
                               f"({len(data)} bytes); nothing changed")
         intent = self.ledger.append(rec.INTENT, action="write", path=target.relative,
-                                    bytes=len(data), sha256=sha, content=content, round=round_no)
+                                    bytes=len(data), sha256=sha, content=content, round=round_no,
+                                    **keep_before(self.objects, self.workspace, target.relative))
         self._apply(target.relative, target.absolute, data, intent)
         return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
                           changed=True)
@@ -230,8 +235,9 @@ class Toolbox:
         intent = self.ledger.append(rec.INTENT, action="cmd", argv=full, program=name,
                                     idempotent=is_idempotent_program(name, self.workspace),
                                     round=round_no)
-        env = {**scrubbed_env(pass_env=self.pass_env), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-               "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
+        # The project's own pytest plugins load, as in the probes (runner.py).
+        env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
+               "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
         absent = absent_protected(self.workspace)
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
