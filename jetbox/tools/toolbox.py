@@ -32,6 +32,7 @@ from jetbox.tools.replay import complete, is_idempotent_program
 from jetbox.tools.search import SearchRefused, search
 from jetbox.tools.specs import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.tools.textfile import EditRefused, line_range, locate
+from jetbox.tools.watch import FileWatch
 
 BINARY_SNIFF_BYTES = 8000
 MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
@@ -47,6 +48,7 @@ class Toolbox:
         self.workspace = workspace.resolve()
         # Copies of files before a write or edit changes them: `jetbox undo` restores them.
         self.objects = ObjectStore.of(self.workspace)
+        self.watch = FileWatch(self.workspace, self.objects)  # what commands change
         self.pass_env = pass_env  # the `pass_env` setting: variables commands may see
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
@@ -238,7 +240,7 @@ class Toolbox:
         # The project's own pytest plugins load, as in the probes (runner.py).
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
-        absent = absent_protected(self.workspace)
+        absent, before = absent_protected(self.workspace), self.watch.snapshot()
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
                              sandbox=self.policy.sandbox, workspace=self.workspace,
@@ -248,14 +250,15 @@ class Toolbox:
                            ok=result.returncode == 0, exit_code=result.returncode,
                            timed_out=result.timed_out, duration_s=round(result.duration_s, 3),
                            output_tail=result.output[-500:])
+        self.watch.record(self.ledger, intent["seq"], before)
         if result.timed_out:
             head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed"
         else:
             head = f"exit code {result.returncode}"
         if removed:
             self.ledger.append(rec.PROTECTED_REMOVED, names=removed, round=round_no)
-        notes = "".join(f"\nthe command created {name}, which only a person may create; "
-                        f"removed" for name in removed)
+        notes = "".join(f"\nthe command created {name}, which only a person may create; removed"
+                        for name in removed)
         return ToolResult("run_cmd", result.returncode == 0,
                           f"{head}\n{result.output}".rstrip() + notes)
 
