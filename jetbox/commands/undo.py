@@ -11,6 +11,7 @@ from jetbox.core import failpoints
 from jetbox.core.errors import JetboxError, StatusError, StorageError, UsageError
 from jetbox.core.text import for_terminal
 from jetbox.store import records as rec
+from jetbox.store.gitrepo import exclude_own_files
 from jetbox.store.history import RUN_CLOSED, UNDO_START, Change, pending_undo, run_changes, undone
 from jetbox.store.ledger import Ledger
 from jetbox.store.lock import WorkspaceLock
@@ -41,6 +42,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"no run in {workspace.root}: nothing to undo\n")
         return 0
     with WorkspaceLock(workspace.lock_path):
+        exclude_own_files(workspace.root, workspace.own_paths())  # its lock, its copies
         return undo(workspace, args.force, out)
 
 
