@@ -240,7 +240,8 @@ class Toolbox:
         # The project's own pytest plugins load, as in the probes (runner.py).
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
-        absent, before = absent_protected(self.workspace), self.watch.snapshot()
+        before = self.watch.snapshot()  # first: it may create .jetbox/, which is Jetbox's
+        absent = absent_protected(self.workspace)
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
                              sandbox=self.policy.sandbox, workspace=self.workspace,
