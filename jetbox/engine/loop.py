@@ -236,6 +236,9 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
               session_start=session_start)
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
         display.event(f"configuration accepted ({c.trust.reason})")
+    set_aside = rec.last(c.ledger.records(), rec.RUN_SUPERSEDED)
+    if set_aside is not None and set_aside["seq"] > session_start:
+        display.event("the previous run is set aside (its records stay in the ledger)")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
     display.event(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
                   f"python {c.python.describe()}")
