@@ -1,5 +1,5 @@
 """Copies of the person's files as they were before a run changed them, stored by content
-(.jetbox/objects/<sha256>), so `jetbox diff` and `jetbox undo` can show and restore them.
+(.jetbox/objects/<2 hex>/<sha256>), so `jetbox diff` and `jetbox undo` can show and restore them.
 A copy is durable before the change it protects is journaled."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import hashlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from jetbox.core.fsutil import fsync_dir, new_file_mode, replace_with_retry
 from jetbox.store.workspace import OBJECTS_DIR, STATE_DIR
 
 CHUNK_BYTES = 1 << 20
+IN_MEMORY_BYTES = 8 << 20  # files up to this size are read once, larger ones streamed twice
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class ObjectStore:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._unsynced: list[Path] = []  # copies written with sync=False, not yet durable
 
     @classmethod
     def of(cls, root: Path) -> ObjectStore:
@@ -78,40 +81,71 @@ class ObjectStore:
         return cls(root / STATE_DIR / OBJECTS_DIR)
 
     def path(self, sha: str) -> Path:
-        return self.folder / sha
+        """objects/<first two hex digits>/<sha256>: no folder grows past a few hundred
+        entries, where creating a file slows down on many file systems."""
+        return self.folder / sha[:2] / sha
 
     def has(self, sha: str) -> bool:
         return self.path(sha).is_file()
 
-    def save(self, source: Path) -> FileState:
-        """Copy the file at `source` in (durably) and return its state; ABSENT if none."""
+    def save(self, source: Path, sync: bool = True) -> FileState:
+        """Copy the file at `source` in and return its state; ABSENT if none. A content
+        already kept is only read, never written again. With `sync` False the copy is
+        durable only after `sync()` (one flush for a whole snapshot, not one per file)."""
         try:
             info = os.lstat(source)
         except FileNotFoundError:
             return ABSENT
         if not stat.S_ISREG(info.st_mode):
             return FileState("not-a-file", stat.S_IMODE(info.st_mode))
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".incoming.", dir=self.folder)
+        mode = stat.S_IMODE(info.st_mode)
+        if info.st_size <= IN_MEMORY_BYTES:
+            data = source.read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            if not self.has(sha):
+                self._write(sha, [data], sync)
+            return FileState(sha, mode)
+        sha = file_sha256(source)
+        if not self.has(sha):
+            with open(source, "rb") as handle:
+                self._write(sha, iter(lambda: handle.read(CHUNK_BYTES), b""), sync)
+        return FileState(sha, mode)
+
+    def _write(self, sha: str, chunks: Iterable[bytes], sync: bool) -> None:
+        """A new copy, whole (and synced, with `sync`) before it takes its name."""
+        target = self.path(sha)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=".incoming.", dir=target.parent)
         tmp = Path(tmp_name)
-        digest = hashlib.sha256()
         try:
-            with os.fdopen(fd, "wb") as out, open(source, "rb") as handle:
-                while chunk := handle.read(CHUNK_BYTES):
-                    digest.update(chunk)
+            with os.fdopen(fd, "wb") as out:
+                for chunk in chunks:
                     out.write(chunk)
                 out.flush()
-                os.fsync(out.fileno())
-            sha = digest.hexdigest()
-            if self.has(sha):
-                tmp.unlink()
-            else:
-                replace_with_retry(tmp, self.path(sha))
-                fsync_dir(self.folder)
+                if sync:
+                    os.fsync(out.fileno())
+            replace_with_retry(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return FileState(sha, stat.S_IMODE(info.st_mode))
+        if sync:
+            fsync_dir(target.parent)
+            fsync_dir(self.folder)
+        else:
+            self._unsynced.append(target)
+
+    def sync(self) -> None:
+        """Make the copies written with sync=False durable: one flush of the file system
+        where there is one (os.sync), else each file."""
+        if not self._unsynced:
+            return
+        if hasattr(os, "sync"):
+            os.sync()
+        else:
+            for path in self._unsynced:
+                with open(path, "rb+") as handle:
+                    os.fsync(handle.fileno())
+        self._unsynced.clear()
 
     def load(self, sha: str) -> bytes:
         """The stored content; OSError if it is missing, ValueError if it is damaged."""

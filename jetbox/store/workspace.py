@@ -16,7 +16,7 @@ LOG_NAME = "agent.log"
 LOCK_NAME = ".jetbox.lock"
 MACHINE_NAME = "machine.yaml"
 STATE_DIR = ".jetbox"    # Jetbox's folder: the copies `undo` restores, and its state when chosen
-OBJECTS_DIR = "objects"  # .jetbox/objects/<sha256>: a file's content before a run changed it
+OBJECTS_DIR = "objects"  # .jetbox/objects/ab/<sha256>: a file as it was before a run
 OWN_NAMES = (STATUS_NAME, LEDGER_NAME, LOG_NAME)
 
 # Files the model may read but never write: Jetbox's state, its config and git.

@@ -45,12 +45,13 @@ class FileWatch:
                 states[rel] = seen[1]
                 continue
             try:
-                state = self.store.save(path) if info.st_size <= MAX_KEPT_BYTES else \
+                state = self.store.save(path, sync=False) if info.st_size <= MAX_KEPT_BYTES else \
                     FileState("too-large-to-keep", stat.S_IMODE(info.st_mode))
             except OSError:
                 continue
             self._seen[rel] = (stamp, state)
             states[rel] = state
+        self.store.sync()  # every copy durable before the command can change a file
         return states
 
     def record(self, ledger: Ledger, intent: int, before: dict[str, FileState]) -> int:
