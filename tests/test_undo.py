@@ -162,3 +162,26 @@ def test_a_command_as_the_runs_first_change_is_undone_too(workspace: Path) -> No
     assert run_cli("undo", "-w", str(root)).code == 0
     assert (root / "data.txt").read_bytes() == b"keep\r\nme"
     assert git(root, "status", "--porcelain") == ""
+
+
+def test_a_command_killed_with_jetbox_is_journaled_on_resume_and_undone(
+        workspace: Path) -> None:
+    root = repository(workspace)
+    (root / "drop.py").write_text("import pathlib\npathlib.Path('data.txt').unlink()\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "a script")
+    ledger = Ledger(root / "agent_ledger.log")
+    ledger.append(rec.RUN_START, goal="g", machine="", python="")
+    tools = Toolbox(root, ledger)
+    assert tools.dispatch("run_cmd", {"cmd": ["python", "drop.py"]}).ok
+    # As if Jetbox died when the command ended: its result and changes never journaled.
+    intent = next(r for r in ledger.records() if r["kind"] == rec.INTENT)
+    lines = (root / "agent_ledger.log").read_bytes().splitlines(keepends=True)
+    (root / "agent_ledger.log").write_bytes(b"".join(lines[:intent["seq"]]))
+    resumed = Toolbox(root, Ledger(root / "agent_ledger.log"))
+    resumed.replay("run_cmd", intent, None)
+    resumed.replay("run_cmd", intent, None)  # a second resume journals nothing twice
+    assert "data.txt" in run_cli("diff", "-w", str(root), "--stat").out
+    assert run_cli("undo", "-w", str(root)).code == 0
+    assert (root / "data.txt").read_bytes() == b"keep\r\nme"
+    assert git(root, "status", "--porcelain") == ""

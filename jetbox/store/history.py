@@ -85,3 +85,8 @@ def pending_undo(records: Records) -> Record | None:
 
 def undone(records: Records) -> bool:
     return rec.last(records, RUN_CLOSED) is not None
+
+
+def changes_recorded(records: Records, intent: int) -> bool:
+    """Whether what the command of `intent` changed is journaled already."""
+    return any(r["kind"] == FILES_CHANGED and r.get("intent") == intent for r in records)

@@ -111,6 +111,13 @@ class ObjectStore:
                 self._write(sha, iter(lambda: handle.read(CHUNK_BYTES), b""), sync)
         return FileState(sha, mode)
 
+    def save_bytes(self, data: bytes) -> str:
+        """Keep `data` (durably); returns its sha256."""
+        sha = hashlib.sha256(data).hexdigest()
+        if not self.has(sha):
+            self._write(sha, [data], sync=True)
+        return sha
+
     def _write(self, sha: str, chunks: Iterable[bytes], sync: bool) -> None:
         """A new copy, whole (and synced, with `sync`) before it takes its name."""
         target = self.path(sha)

@@ -103,6 +103,7 @@ class Toolbox:
     def replay(self, name: str, intent: rec.Record, result: rec.Record | None,
                ) -> ToolResult | None:
         """Complete a call whose action began before a crash (see replay.complete)."""
+        self.watch.recover(self.ledger, intent)  # what a command changed, if not journaled
         return complete(self.ledger, self.workspace, name, intent, result)
 
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
@@ -234,13 +235,13 @@ class Toolbox:
         if isinstance(program, str):
             raise Refusal(program)
         full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
+        before = self.watch.snapshot()  # first: it may create .jetbox/, which is Jetbox's
         intent = self.ledger.append(rec.INTENT, action="cmd", argv=full, program=name,
                                     idempotent=is_idempotent_program(name, self.workspace),
-                                    round=round_no)
+                                    round=round_no, files_before=self.watch.manifest(before))
         # The project's own pytest plugins load, as in the probes (runner.py).
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
-        before = self.watch.snapshot()  # first: it may create .jetbox/, which is Jetbox's
         absent = absent_protected(self.workspace)
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
@@ -252,10 +253,8 @@ class Toolbox:
                            timed_out=result.timed_out, duration_s=round(result.duration_s, 3),
                            output_tail=result.output[-500:])
         self.watch.record(self.ledger, intent["seq"], before)
-        if result.timed_out:
-            head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed"
-        else:
-            head = f"exit code {result.returncode}"
+        head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed" \
+            if result.timed_out else f"exit code {result.returncode}"
         if removed:
             self.ledger.append(rec.PROTECTED_REMOVED, names=removed, round=round_no)
         notes = "".join(f"\nthe command created {name}, which only a person may create; removed"

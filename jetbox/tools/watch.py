@@ -5,14 +5,16 @@ mode differ, journaled with both states."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
 
 from jetbox.store.files import project_files
-from jetbox.store.history import FILES_CHANGED
+from jetbox.store.history import FILES_CHANGED, changes_recorded
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ABSENT, FileState, ObjectStore
+from jetbox.store.records import Record
 
 # A file larger than this is not copied before a command: it could not be restored.
 MAX_KEPT_BYTES = 50_000_000
@@ -54,6 +56,26 @@ class FileWatch:
         self.store.sync()  # every copy durable before the command can change a file
         return states
 
+    def manifest(self, states: dict[str, FileState]) -> str:
+        """Keep a snapshot itself in the store (its sha256 goes on the command's intent), so
+        a command killed with Jetbox is still taken back by undo."""
+        data = json.dumps({rel: [s.sha256, s.mode] for rel, s in states.items()},
+                          sort_keys=True).encode("utf-8")
+        return self.store.save_bytes(data)
+
+    def recover(self, ledger: Ledger, intent: Record) -> int:
+        """On a resume: journal what an interrupted command changed, once."""
+        sha = intent.get("files_before")
+        if intent.get("action") != "cmd" or not isinstance(sha, str) or \
+                changes_recorded(ledger.records(), intent["seq"]):
+            return 0
+        try:
+            kept = json.loads(self.store.load(sha))
+            before = {str(rel): FileState(value[0], value[1]) for rel, value in kept.items()}
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            return 0  # the snapshot is lost: the command's changes cannot be undone
+        return self.record(ledger, intent["seq"], before)
+
     def record(self, ledger: Ledger, intent: int, before: dict[str, FileState]) -> int:
         """Journal what changed since `before`; returns how many paths did."""
         after = self.snapshot()
@@ -61,6 +83,5 @@ class FileWatch:
                     "after": after.get(rel, ABSENT).to_record()}
                    for rel in sorted({*before, *after})
                    if before.get(rel, ABSENT) != after.get(rel, ABSENT)]
-        if changes:
-            ledger.append(FILES_CHANGED, intent=intent, changes=changes)
+        ledger.append(FILES_CHANGED, intent=intent, changes=changes)
         return len(changes)
