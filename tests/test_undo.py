@@ -185,3 +185,19 @@ def test_a_command_killed_with_jetbox_is_journaled_on_resume_and_undone(
     assert run_cli("undo", "-w", str(root)).code == 0
     assert (root / "data.txt").read_bytes() == b"keep\r\nme"
     assert git(root, "status", "--porcelain") == ""
+
+
+def test_a_workspace_inside_a_repository_excludes_its_files_where_it_sits(
+        workspace: Path) -> None:
+    root = repository(workspace)
+    sub = root / "service"
+    sub.mkdir()
+    (sub / "app.py").write_text("X = 1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "service")
+    assert exclude_own_files(sub, ["status.txt", ".jetbox/"]) == ["/service/status.txt",
+                                                                  "/service/.jetbox/"]
+    (sub / "status.txt").write_text("Goal: g\n")
+    (sub / ".jetbox").mkdir()
+    (sub / ".jetbox" / "x").write_text("x")
+    assert git(root, "status", "--porcelain") == ""
