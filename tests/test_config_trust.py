@@ -111,7 +111,7 @@ def test_a_new_goal_starts_a_new_run_with_the_configuration_as_it_is(workspace: 
         run_cli("run", "goal", "-w", str(workspace), "--host", server.host, "--sandbox",
                 "none", "--max-rounds", "1")
         fresh = run_cli("run", "another goal", "-w", str(workspace), "--host", server.host,
-                        "--sandbox", "none", "--max-rounds", "1")
+                        "--sandbox", "none", "--max-rounds", "1", "--fresh")
     assert fresh.code == 3, fresh.err
     records = Ledger(workspace / "agent_ledger.log").current_run()
     trusted = [r for r in records if r["kind"] == "config_trusted"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,9 @@ MACHINE_NAME = "machine.yaml"
 STATE_DIR = ".jetbox"    # Jetbox's folder: the copies `undo` restores, and its state when chosen
 OBJECTS_DIR = "objects"  # .jetbox/objects/ab/<sha256>: a file as it was before a run
 OWN_NAMES = (STATUS_NAME, LEDGER_NAME, LOG_NAME)
+MAX_FIRST_LINE = 16_000_000  # a ledger record holds at most a file's content and then some
+_PRECEDENCE = (LEDGER_NAME, STATUS_NAME, LOG_NAME)  # which file tells whose they are
+_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")  # display.open_log
 
 # Files the model may read but never write: Jetbox's state, its config and git.
 PROTECTED_NAMES = frozenset({STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME, MACHINE_NAME})
@@ -86,24 +91,28 @@ class Workspace:
         return self.root / LOCK_NAME
 
 
-def _ours(root: Path) -> bool:
-    """Whether the files beside the code are a Jetbox run's: its ledger's first record is
-    sealed as Jetbox seals them, or (the ledger lost) status.txt has Jetbox's `Goal:` line."""
-    from jetbox.store.ledger import parse_line
-
-    ledger = root / LEDGER_NAME
+def _ours(root: Path, taken: list[str]) -> bool:
+    """Whether the files of Jetbox's names beside the code are a Jetbox run's: its ledger's
+    first record sealed as Jetbox seals them, else status.txt with Jetbox's `Goal:` line,
+    else agent.log in Jetbox's format. One that is not a regular file or cannot be read is
+    a damaged Jetbox file, left for the run's own checks to name."""
+    name = taken[0]  # the ledger decides, else status.txt, else the log
+    path = root / name
     try:
-        if ledger.is_file():
-            with open(ledger, "rb") as handle:
-                first = handle.readline()
-            return not first or parse_line(first) is not None
-        status = root / STATUS_NAME
-        if status.is_file() and status.stat().st_size < 1_000_000:
-            text = status.read_bytes().decode("utf-8", "replace").removeprefix("\ufeff")
-            return any(line.strip().lower().startswith("goal:") for line in text.splitlines())
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return True
+        with open(path, "rb") as handle:
+            head = handle.readline(MAX_FIRST_LINE) if name == LEDGER_NAME else handle.read(4096)
     except OSError:
-        return False
-    return False
+        return True
+    if name == LEDGER_NAME:
+        from jetbox.store.ledger import parse_line
+
+        return not head or parse_line(head) is not None
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")
+    if name == STATUS_NAME:
+        return any(line.strip().lower().startswith("goal:") for line in text.splitlines())
+    return not text or _LOG_LINE.match(text) is not None
 
 
 def _choose_state(root: Path, chosen: str | None) -> tuple[bool, str]:
@@ -111,7 +120,7 @@ def _choose_state(root: Path, chosen: str | None) -> tuple[bool, str]:
     if chosen == STATE_DIR or (chosen is None and (root / STATE_DIR / LEDGER_NAME).is_file()):
         return True, ""
     taken = [name for name in OWN_NAMES if os.path.lexists(root / name)]
-    if not taken or _ours(root):
+    if not taken or _ours(root, sorted(taken, key=_PRECEDENCE.index)):
         return False, ""
     if chosen == ".":
         raise UsageError(f"{', '.join(taken)} in {root} are not Jetbox's; Jetbox will not "
