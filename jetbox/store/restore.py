@@ -60,7 +60,7 @@ def restore(root: Path, store: ObjectStore, change: Change) -> str:
             return "unchanged"
         target.unlink()
         return "removed"
-    if _same(now, before) and (before.mode is None or now.mode == before.mode):
+    if _same(now, before):
         return "unchanged"
     if now.sha256 == before.sha256 and before.mode is not None:
         os.chmod(target, before.mode)
