@@ -201,3 +201,19 @@ def test_a_workspace_inside_a_repository_excludes_its_files_where_it_sits(
     (sub / ".jetbox").mkdir()
     (sub / ".jetbox" / "x").write_text("x")
     assert git(root, "status", "--porcelain") == ""
+
+
+def test_where_jetbox_keeps_its_files(workspace: Path) -> None:
+    assert Workspace.at(workspace).state_path == workspace  # nothing there: beside the code
+    (workspace / "agent.log").write_text("2026-12-01 09:00:00,123 INFO starting at Probe\n")
+    assert not Workspace.at(workspace).in_state_dir  # Jetbox's own log
+    (workspace / "agent.log").write_text("the project's agent, its log\n")
+    chosen = Workspace.at(workspace)
+    assert chosen.in_state_dir and "agent.log here is the project's" in chosen.notice
+    assert chosen.ledger_path == workspace / ".jetbox" / "agent_ledger.log"
+    with pytest.raises(UsageError, match="--state-dir .jetbox"):
+        Workspace.at(workspace, ".")
+    (workspace / ".jetbox").mkdir()
+    Ledger(workspace / ".jetbox" / "agent_ledger.log").append(rec.RUN_START, goal="g")
+    (workspace / "agent.log").unlink()
+    assert Workspace.at(workspace).in_state_dir  # where the run already keeps its files
