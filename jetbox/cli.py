@@ -220,13 +220,16 @@ def _ledger_line(record: dict) -> str:
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.commands.graph import render, run_path
-    from jetbox.spec.machine import find_machine_file, load_machine
+    from jetbox.engine.startup import machine_file
+    from jetbox.spec.machine import load_machine
+    from jetbox.store.ledger import Ledger
     from jetbox.store.status import StatusFile
     from jetbox.store.workspace import Workspace
 
     workspace = Workspace.at(Path(args.workspace or "."))
-    machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
-                                Path.cwd())
+    # A run's own machine file, whatever the current folder; else the usual search.
+    machine = machine_file(Path(args.machine) if args.machine else None, workspace.root,
+                           Path.cwd(), Ledger(workspace.ledger_path), bool(args.workspace))
     spec = load_machine(machine)
     current, path = None, []
     if args.workspace:
