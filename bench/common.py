@@ -50,7 +50,8 @@ def machine_without_probes(folder: Path) -> Path:
 def scripted_run(workspace: Path, steps: list[Any], machine: Path | None = None,
                  **settings: Any) -> list[dict[str, Any]]:
     """Run the real engine in-process with a ScriptedModel; return the ledger records."""
-    from jetbox.engine.loop import RunRequest, execute, open_run
+    from jetbox.engine.execute import execute
+    from jetbox.engine.loop import RunRequest, open_run
     from jetbox.model.base import ScriptedModel
 
     model = ScriptedModel(steps)

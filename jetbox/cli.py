@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -141,7 +142,8 @@ def _one_line(text: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.engine.loop import RunRequest, execute, open_run, workspace_from
+    from jetbox.engine.execute import execute
+    from jetbox.engine.loop import RunRequest, open_run, workspace_from
     from jetbox.exec.process import hide_own_environment
     from jetbox.store.lock import WorkspaceLock
     from jetbox.store.records import LOCK_TAKEN_OVER
@@ -155,7 +157,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
                          verbose=args.verbose, trust_config=args.trust_config,
-                         answer=_answer(args.answer))
+                         answer=_answer(args.answer), state_dir=args.state_dir,
+                         ask=None if args.quiet else _terminal_ask(err))
     if args.goal and not request.workspace.exists():  # a new project starts in a new folder
         request.workspace.mkdir(parents=True)
         err.write(f"jetbox: created {request.workspace} for the new run\n")
@@ -182,22 +185,35 @@ def _answer(text: str | None) -> str:
     return text
 
 
+def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
+    """A yes/no question on the terminal, or None when nobody is there to answer."""
+    if not (sys.stdin.isatty() and err.isatty()):
+        return None
+
+    def ask(question: str) -> bool:
+        err.write(f"jetbox: {for_terminal(question)} [y/N] ")
+        err.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+    return ask
+
+
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.spec.runtime import find_machine_file
+    from jetbox.engine.startup import describe_machine
     from jetbox.store.ledger import Ledger
     from jetbox.store.records import RESUME, RUN_START
     from jetbox.store.workspace import Workspace
 
     workspace = Workspace.at(Path(args.workspace or "."))
     if not workspace.status_path.exists():
-        out.write(for_terminal(f"no status.txt in {workspace.root}: no run yet") + "\n")
+        out.write(for_terminal(f"no {workspace.status_path.name} in {workspace.state_path}: "
+                               f"no run yet") + "\n")
     else:
         text = workspace.status_path.read_bytes().decode("utf-8", "surrogateescape")
         out.write(for_terminal(text, multiline=True))
-    machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
-                                Path.cwd())
-    out.write(f"\n{for_terminal(f'machine: {machine}')}\n")
     ledger = Ledger(workspace.ledger_path)
+    machine = describe_machine(Path(args.machine) if args.machine else None, workspace.root,
+                               Path.cwd(), ledger)
+    out.write(f"\nmachine: {for_terminal(machine)}\n")
     opened = ledger.last([RUN_START, RESUME])
     if opened and opened.get("python"):
         out.write(for_terminal(f"python: {opened['python']}") + "\n")
@@ -217,14 +233,16 @@ def _ledger_line(record: dict) -> str:
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.commands.graph import render, run_path
+    from jetbox.engine.startup import machine_file
     from jetbox.spec.machine import load_machine
-    from jetbox.spec.runtime import find_machine_file
+    from jetbox.store.ledger import Ledger
     from jetbox.store.status import StatusFile
     from jetbox.store.workspace import Workspace
 
     workspace = Workspace.at(Path(args.workspace or "."))
-    machine = find_machine_file(Path(args.machine) if args.machine else None, workspace.root,
-                                Path.cwd())
+    # A run's own machine file, whatever the current folder; else the usual search.
+    machine = machine_file(Path(args.machine) if args.machine else None, workspace.root,
+                           Path.cwd(), Ledger(workspace.ledger_path), bool(args.workspace))
     spec = load_machine(machine)
     current, path = None, []
     if args.workspace:
@@ -253,7 +271,9 @@ PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
                                     "diag": "jetbox.commands.diag",
                                     "log": "jetbox.commands.log",
                                     "eval": "jetbox.commands.evaluate",
-                                    "serve": "jetbox.commands.serve"}
+                                    "serve": "jetbox.commands.serve",
+                                    "diff": "jetbox.commands.diff",
+                                    "undo": "jetbox.commands.undo"}
 # Their overview lines (each module's HELP, checked equal by the tests).
 PLUGGED_HELP: dict[str, str] = {
     "demo": "watch Jetbox solve a goal with no Ollama: killed once, resumed",
@@ -261,4 +281,6 @@ PLUGGED_HELP: dict[str, str] = {
     "log": "show the ledger as a readable timeline",
     "eval": "run a suite of small tasks against a model and report success, rounds, tokens, time",
     "serve": "run the offline Ollama-compatible server (a scripted model) until Ctrl-C",
+    "diff": "show what the last run changed (a unified diff per file)",
+    "undo": "put back every file the last run changed, exactly as it was before the run",
 }

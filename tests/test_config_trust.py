@@ -115,7 +115,7 @@ def test_a_new_goal_obeys_model_written_configuration_only_once_accepted(
                           server.host, "--sandbox", "none", "--max-rounds", "1")
         assert refused.code == 2 and "changed during run 1 ('goal')" in refused.err
         fresh = run_cli("run", "another goal", "-w", str(workspace), "--host", server.host,
-                        "--sandbox", "none", "--max-rounds", "1", "--trust-config")
+                        "--sandbox", "none", "--max-rounds", "1", "--fresh", "--trust-config")
     assert fresh.code == 3, fresh.err
     records = Ledger(workspace / "agent_ledger.log").current_run()
     trusted = [r for r in records if r["kind"] == "config_trusted"]

@@ -40,14 +40,18 @@ def test_a_kill_during_edit_file_applies_the_edit_exactly_once(point: str,
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
-def test_a_command_rerun_on_resume_and_killed_again_is_not_asked_again(tmp_path: Path) -> None:
-    """Found by bench/crash_survival.py: killed during pytest, killed again during its re-run
-    on resume; the next resume must re-run it again, not report an unknown outcome (which
-    made the model ask for it once more)."""
+@pytest.mark.parametrize("second", ["kill:ledger#4", "kill:ledger#5"])
+def test_a_command_rerun_on_resume_and_killed_again_is_not_asked_again(
+        second: str, tmp_path: Path) -> None:
+    """Found by bench/crash_survival.py: killed during pytest, killed again on resume (#5:
+    during its re-run; #4: after the re-run was journaled, before it began); the next resume
+    must re-run it again, not report an unknown outcome (which made the model ask for it
+    once more). The resumed process appends: resume, lock_taken_over, files_changed (what
+    the killed command changed), result (re-run), the re-run's intent."""
     from tests.crashkit import crash_and_resume
 
     reference = crash_and_resume(tmp_path / "reference", [])
-    result = crash_and_resume(tmp_path / "killed", ["kill:ledger#38", "kill:ledger#4",
+    result = crash_and_resume(tmp_path / "killed", ["kill:ledger#38", second,
                                                     "kill:ledger#60"])
     assert result.kills >= 2
     assert result.state == "Done" and result.files == reference.files

@@ -95,13 +95,17 @@ def test_invalid_state_line_is_a_clear_error(workspace: Path, mathx_server: Offl
     assert "Traceback" not in result.err
 
 
-def test_a_different_goal_starts_a_new_run_and_keeps_the_old_status(
+def test_a_different_goal_keeps_the_unfinished_run_until_fresh_then_keeps_its_status(
         workspace: Path, mathx_server: OfflineOllama) -> None:
     run_cli("run", "Old goal", "-w", str(workspace), "--host", mathx_server.host,
             "--max-rounds", "1", "--sandbox", "none")
+    kept = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                   "--sandbox", "none")
+    assert kept.code == 2 and "'Old goal'" in kept.err and "--fresh" in kept.err
     result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-                     "--sandbox", "none")
+                     "--sandbox", "none", "--fresh")
     assert result.code == 0, result.err
+    assert "the previous run is set aside" in result.err
     records = ledger(workspace)
     superseded = [r for r in records if r["kind"] == "run_superseded"]
     assert len(superseded) == 1 and "Goal: Old goal" in superseded[0]["status"]

@@ -37,10 +37,8 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
                         "pytest and pip (default: $VIRTUAL_ENV, else .venv/ or venv/ in the "
                         "workspace, else Jetbox's own)")
     judgement_options(p)
-    p.add_argument("--fresh", action="store_true", help="start over, even if a run can resume")
-    p.add_argument("--trust-config", action="store_true",
-                   help="accept machine.yaml or [tool.jetbox] changes made since the run "
-                        "started (review them first)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: set an unfinished run aside (its ledger records stay)")
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (warnings and errors still show)")
     p.add_argument("-v", "--verbose", action="store_true",
@@ -59,3 +57,9 @@ def judgement_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-test-changes", action="store_true", default=None,
                    help="let the run remove, skip or deselect tests and change test config "
                         "(for a goal that asks for it); the summary lists each change")
+    p.add_argument("--state-dir", choices=(".", ".jetbox"),
+                   help="where Jetbox keeps status.txt, agent_ledger.log and agent.log "
+                        "(default: beside the code, or .jetbox/ when those names are taken)")
+    p.add_argument("--trust-config", action="store_true",
+                   help="accept machine.yaml or [tool.jetbox] changes made since the run "
+                        "started (review them first)")

@@ -7,6 +7,7 @@ import hashlib
 import os
 import stat
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -17,11 +18,37 @@ from jetbox.core.errors import ConfigError
 _REPLACE_RETRIES = 10
 _REPLACE_DELAY_S = 0.05
 MAX_CONFIG_BYTES = 8 << 20  # no configuration file is larger; a sparse 100 GB one is refused
+_UMASK_LOCK = threading.Lock()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so a reader sees either the old or the new file."""
+def current_umask() -> int:
+    """The process's umask (reading it means setting it; the lock keeps that brief)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def file_mode(path: Path) -> int | None:
+    """The permission bits of the file at `path`, or None when there is none."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+
+
+def new_file_mode() -> int:
+    """The mode a person's editor gives a new file: 0666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Replace `path` with `data` so a reader sees either the old or the new file.
+
+    The file keeps its mode (an executable script stays executable); a new one gets the
+    umask's (mkstemp's 0600 would hide it from a person's group); `mode` overrides both."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    wanted = mode if mode is not None else file_mode(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
@@ -29,6 +56,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if os.name != "nt":  # Windows keeps only a read-only flag, which mkstemp leaves off
+            os.chmod(tmp, new_file_mode() if wanted is None else wanted)
         replace_with_retry(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

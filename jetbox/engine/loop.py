@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import os
-import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from jetbox.core import failpoints
-from jetbox.core.display import Display, close_log, open_log
+from jetbox.core.display import Display, open_log
 from jetbox.core.errors import (
     EXIT_DONE,
-    EXIT_INTERRUPTED,
-    JetboxError,
     MachineError,
-    ModelUnavailable,
     Paused,
     StatusError,
     StorageError,
     UsageError,
 )
-from jetbox.core.text import for_terminal
-from jetbox.engine.resume import begin, resumed_round, resuming, status_sha
-from jetbox.engine.trust import check_config, record_seen
+from jetbox.engine.resume import begin, keep_or_fresh, resumed_round, resuming, status_sha
+from jetbox.engine.startup import machine_file, prepare_repository
+from jetbox.engine.trust import check_config
 from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
@@ -34,7 +30,7 @@ from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
 from jetbox.spec.config import Settings, resolve_settings
 from jetbox.spec.machine import MachineSpec, load_machine
-from jetbox.spec.runtime import build_machine, find_machine_file
+from jetbox.spec.runtime import build_machine
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import StatusFile
@@ -61,6 +57,8 @@ class RunRequest:
     verbose: bool = False
     trust_config: bool = False  # accept configuration that changed during the run
     answer: str = ""  # --answer: the person's answer to the question the run waits on
+    state_dir: str | None = None  # "." or ".jetbox": where Jetbox keeps its files
+    ask: Callable[[str], bool] | None = None  # a yes/no question to the person, on a terminal
 
 
 class Engine:
@@ -169,6 +167,7 @@ class Checked:
     toolbox: Toolbox
     prober: Prober
     python: Interpreter
+    fresh: bool  # start afresh (asked for, or confirmed when the goal changed)
 
 
 def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) -> Checked:
@@ -180,12 +179,13 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
 
     if not request.workspace.is_dir():
         raise UsageError(f"workspace {request.workspace} is not a folder")
-    workspace = Workspace.at(request.workspace)
-    spec = load_machine(find_machine_file(request.machine, workspace.root, cwd))
+    workspace = Workspace.at(request.workspace, request.state_dir)
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
+    fresh = keep_or_fresh(request.goal, request.fresh, ledger, request.ask)
     # Before any handler module is imported or any setting obeyed.
-    resumes = resuming(request.goal, request.fresh, ledger)
+    resumes = resuming(request.goal, fresh, ledger)
+    spec = load_machine(machine_file(request.machine, workspace.root, cwd, ledger, resumes))
     trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
     handlers = load_handlers(spec)
     settings = resolve_settings(spec.defaults, workspace.root, environ,
@@ -200,7 +200,8 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
                            pass_env=pass_env)
     prober.focus_enabled = settings.probe_focus
     return Checked(workspace, spec, ledger, trust, handlers, settings,
-                   Toolbox(workspace.root, ledger, policy, python, pass_env), prober, python)
+                   Toolbox(workspace.root, ledger, policy, python, pass_env), prober, python,
+                   fresh)
 
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
@@ -210,8 +211,10 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     c = check_request(request, environ, cwd)
     session_start = c.ledger.records()[-1]["seq"] if c.ledger.records() else 0
     status_file = StatusFile(c.workspace.status_path)
-    status = begin(request.goal, request.fresh, c.spec, c.ledger, status_file,
-                   c.python.describe())
+    starting = not resuming(request.goal, c.fresh, c.ledger)
+    if c.workspace.in_state_dir:
+        c.workspace.state_path.mkdir(exist_ok=True)
+    status = begin(request.goal, c.fresh, c.spec, c.ledger, status_file, c.python.describe())
     c.trust.record(c.ledger)
     settings = approval_mode(c.settings, (request.cli_settings or {}).get("approve") is not None,
                              c.ledger.current_run(), c.ledger)
@@ -219,6 +222,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     if strays:
         c.ledger.append(rec.STRAYS_KILLED, pids=strays)
     display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
+    prepare_repository(c.workspace, display, cwd, starting)
     factory = (model_factory or ollama_factory)(settings, display)
     run = Run(settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
               display, factory, c.spec.compaction,
@@ -228,6 +232,9 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
         display.warn(f"configuration accepted with --trust-config: "
                      f"{c.trust.reason.removeprefix('--trust-config: ')}")
+    set_aside = rec.last(c.ledger.records(), rec.RUN_SUPERSEDED)
+    if set_aside is not None and set_aside["seq"] > session_start:
+        display.event("the previous run is set aside (its records stay in the ledger)")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
     display.note(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
                   f"python {c.python.describe()}")
@@ -236,62 +243,6 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     engine = Engine(run, c.handlers, resumed_round(run, status))
     engine.write_status()
     return engine
-
-
-def execute(engine: Engine) -> int:
-    """Drive the machine and turn every way it can stop into an exit code."""
-    run = engine.run
-    try:
-        code = engine.loop()
-        summary(engine, "done")
-        return code
-    except Paused as pause:
-        engine.now = pause.now if isinstance(pause.now, Round) else engine.now
-        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", rec.PAUSED,
-                    reason=pause.reason)
-        run.display.note(f"paused: {pause.reason}; run the same command again to resume")
-        summary(engine, f"paused ({pause.reason})")
-        return pause.exit_code
-    except ModelUnavailable as exc:
-        engine.stop(f"yellow - waiting for the model: {exc}", rec.MODEL_UNAVAILABLE,
-                    error=str(exc))
-        summary(engine, "model unavailable")
-        raise
-    except KeyboardInterrupt:
-        engine.stop("yellow - interrupted; run again to resume", rec.INTERRUPTED)
-        run.display.note("interrupted; run the same command again to resume")
-        summary(engine, "interrupted (Ctrl-C)")
-        return EXIT_INTERRUPTED
-    except JetboxError as exc:
-        engine.stop(f"red - {exc}", rec.ERROR, error=str(exc))
-        run.display.logger.error("stopped: %s", exc)
-        raise
-    except Exception as exc:
-        run.display.logger.error("internal error:\n%s",
-                                 for_terminal(traceback.format_exc(), multiline=True))
-        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", rec.ERROR,
-                    error=f"{type(exc).__name__}: {exc}")
-        raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
-                          f"{run.workspace.log_path})") from None
-    finally:
-        _record_seen(run)
-        close_log(run.display.logger)
-
-
-def _record_seen(run: Run) -> None:
-    """Best effort: when the disk or a file is what failed, the next start asks instead."""
-    try:
-        record_seen(run.spec, run.workspace.root, run.ledger)
-    except (JetboxError, OSError) as exc:
-        run.display.logger.error("could not record the configuration at the end: %s", exc)
-
-
-def summary(engine: Engine, reason: str) -> None:
-    """The table at the end of every invocation, whatever ended it."""
-    from jetbox.round.metrics import summary_rows
-
-    engine.run.display.table(f"run summary ({reason})",
-                             summary_rows(engine.run, engine.now, reason))
 
 
 def workspace_from(value: str | None) -> Path:

@@ -8,7 +8,9 @@ its own interrupted action (replay.py)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from jetbox.core.errors import StatusError, UsageError
 from jetbox.round.context import compact
@@ -16,6 +18,7 @@ from jetbox.round.run import Round, Run, pending_reply
 from jetbox.spec.machine import MachineSpec
 from jetbox.store import journal
 from jetbox.store import records as rec
+from jetbox.store.history import RUN_CLOSED, undone
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, StatusFile
 
@@ -24,8 +27,51 @@ def status_sha(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def _goal_key(goal: str) -> str:
+    return " ".join(goal.split()).casefold().rstrip(".!?;:, ")
+
+
 def same_goal(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+    """Goals that differ only in whitespace, case or final punctuation are one goal."""
+    return _goal_key(a) == _goal_key(b)
+
+
+def unfinished(ledger: Ledger) -> journal.Position | None:
+    """Where the ledger's current run stands, if it has not reached its end."""
+    records = ledger.current_run()
+    if rec.last(records, rec.RUN_END, RUN_CLOSED) is not None:
+        return None
+    return journal.position(records, "the start")
+
+
+def keep_or_fresh(goal: str | None, fresh: bool, ledger: Ledger,
+                  ask: Callable[[str], bool] | None) -> bool:
+    """Whether to start afresh: a different goal never sets an unfinished run aside unless
+    the person says so (--fresh, or yes on a terminal); otherwise nothing changes."""
+    old = None if fresh or goal is None else unfinished(ledger)
+    if old is None or same_goal(goal or "", old.goal):
+        return fresh
+    question = (f"a run for another goal is unfinished here ({old.goal!r}, at {old.state}, "
+                f"round {old.round})")
+    if ask is not None and ask(f"{question}; set it aside and start this goal?"):
+        return True
+    raise UsageError(f"{question}; it is kept. Resume it with `jetbox run` (no goal), or set "
+                     f"it aside and start this goal with `jetbox run --fresh \"<goal>\"`")
+
+
+def machine_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def recorded_machine(ledger: Ledger) -> tuple[Path, str] | None:
+    """The machine file the ledger's current run started with, and its digest."""
+    start = rec.last(ledger.current_run(), rec.RUN_START)
+    if start is None or not isinstance(start.get("machine"), str):
+        return None
+    return Path(start["machine"]), str(start.get("machine_sha256", ""))
 
 
 def rebuilt_status(position: journal.Position, problem: str) -> Status:
@@ -36,8 +82,9 @@ def rebuilt_status(position: journal.Position, problem: str) -> Status:
 
 def resuming(goal: str | None, fresh: bool, ledger: Ledger) -> bool:
     """Whether `begin` will continue the ledger's current run rather than start one."""
-    current = rec.run_goal(ledger.current_run())
-    if fresh or current is None:
+    records = ledger.current_run()
+    current = rec.run_goal(records)
+    if fresh or current is None or undone(records):
         return False
     return goal is None or same_goal(goal, current)
 
@@ -69,6 +116,11 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
     it, and where the two disagree on state or round the ledger wins. Returns the status to
     go on from; the engine writes it (it is status.txt's one writer)."""
+    if undone(ledger.current_run()):  # its changes were taken back: nothing to go on from
+        if not goal:
+            raise UsageError("the last run was undone (`jetbox undo`); start a new one: "
+                             "`jetbox run \"<goal>\"`")
+        fresh = True
     existing, problem = _read_status(status_file, strict=not fresh)
     position = None if fresh else journal.position(ledger.current_run(), spec.initial)
     resuming = position is not None and (goal is None or same_goal(goal, position.goal))
@@ -92,7 +144,8 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
         ledger.append(rec.RUN_SUPERSEDED, reason="--fresh" if fresh else "new goal",
                       status=existing.render())
     status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
-    ledger.append(rec.RUN_START, goal=goal, machine=str(spec.path), python=python,
+    ledger.append(rec.RUN_START, goal=goal, machine=str(spec.path.resolve()),
+                  machine_sha256=machine_digest(spec.path), python=python,
                   status_sha=status_sha(status.render()))
     return status
 

@@ -174,8 +174,10 @@ class Prober:
         files, mark = self.changes.snapshot()
         if reuse and previous is not None and previous.fingerprint == mark:
             return replace(previous, reused=True)
+        # Plugins installed in the project's environment load, as when the person runs
+        # pytest: without them (pytest-asyncio, ...) the baseline would disagree with pytest.
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
-               "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "NO_COLOR": "1"}
+               "NO_COLOR": "1"}
         absent = absent_protected(self.workspace)  # a model's conftest.py runs in here too
         changed = pinned.changed(snapshot(self.workspace, files)) if pinned else ()
         if changed and pinned is not None:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec
 
 
@@ -29,10 +31,32 @@ def build_machine(spec: MachineSpec, model: Any, initial: str,
 
 
 def find_machine_file(explicit: Path | None, workspace: Path, cwd: Path) -> Path:
-    """--machine, else the workspace's machine.yaml, else ./machine.yaml, else the packaged copy."""
+    """--machine, else the workspace's machine.yaml, else ./machine.yaml, else the packaged
+    copy; a machine.yaml that is not a Jetbox machine (a project's own) is passed over."""
     if explicit is not None:
         return explicit
     for candidate in (workspace / "machine.yaml", cwd / "machine.yaml"):
-        if candidate.is_file():
+        if candidate.is_file() and is_jetbox_machine(candidate):
             return candidate
     return PACKAGED_MACHINE
+
+
+def is_jetbox_machine(path: Path) -> bool:
+    """Whether a machine.yaml is meant for Jetbox: a mapping with `states` or `transitions`."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return True  # unreadable: load_machine says why
+    try:  # one that does not parse counts when such a key starts a line: a person's typo
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return any(line.startswith(("states:", "transitions:")) for line in text.splitlines())
+    return isinstance(data, dict) and ("states" in data or "transitions" in data)
+
+
+def foreign_machine_notice(workspace: Path, cwd: Path) -> str:
+    """One line naming a machine.yaml Jetbox passed over, or ""."""
+    for candidate in dict.fromkeys((workspace / "machine.yaml", cwd / "machine.yaml")):
+        if candidate.is_file() and not is_jetbox_machine(candidate):
+            return f"{candidate} is not a Jetbox machine (no states or transitions): ignored"
+    return ""

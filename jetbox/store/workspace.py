@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from jetbox.core.errors import UsageError
 
 STATUS_NAME = "status.txt"
 LEDGER_NAME = "agent_ledger.log"
 LOG_NAME = "agent.log"
 LOCK_NAME = ".jetbox.lock"
 MACHINE_NAME = "machine.yaml"
+STATE_DIR = ".jetbox"    # Jetbox's folder: the copies `undo` restores, and its state when chosen
+OBJECTS_DIR = "objects"  # .jetbox/objects/ab/<sha256>: a file as it was before a run
+OWN_NAMES = (STATUS_NAME, LEDGER_NAME, LOG_NAME)
+MAX_FIRST_LINE = 16_000_000  # a ledger record holds at most a file's content and then some
+_PRECEDENCE = (LEDGER_NAME, STATUS_NAME, LOG_NAME)  # which file tells whose they are
+_LOG_LINE = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ ")  # display.open_log
 
 # Files the model may read but never write: Jetbox's state, its config and git.
 PROTECTED_NAMES = frozenset({STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME, MACHINE_NAME})
@@ -31,29 +41,92 @@ IGNORED_DIRS = frozenset({
 
 @dataclass(frozen=True)
 class Workspace:
-    """The folder the agent works in, resolved once."""
+    """The folder the agent works in, resolved once, and where Jetbox keeps its files:
+    beside the code (the default) or in .jetbox/ (chosen, or when a name is taken)."""
 
     root: Path
+    in_state_dir: bool = False
+    notice: str = ""  # why the files are in .jetbox/, for the person, once per run
 
     @classmethod
-    def at(cls, folder: Path) -> Workspace:
-        return cls(folder.expanduser().resolve())
+    def at(cls, folder: Path, state_dir: str | None = None) -> Workspace:
+        """`state_dir`: "." or ".jetbox" as a person chose it; None: where a run already
+        keeps its files, else beside the code unless a name there is taken."""
+        root = folder.expanduser().resolve()
+        if state_dir not in (None, ".", STATE_DIR):
+            raise UsageError(f"--state-dir must be . or {STATE_DIR}, not {state_dir!r}")
+        inside, notice = _choose_state(root, state_dir)
+        return cls(root, inside, notice)
+
+    @property
+    def state_path(self) -> Path:
+        """The folder holding status.txt, agent_ledger.log and agent.log."""
+        return self.root / STATE_DIR if self.in_state_dir else self.root
+
+    @property
+    def objects_path(self) -> Path:
+        return self.root / STATE_DIR / OBJECTS_DIR
 
     @property
     def status_path(self) -> Path:
-        return self.root / STATUS_NAME
+        return self.state_path / STATUS_NAME
 
     @property
     def ledger_path(self) -> Path:
-        return self.root / LEDGER_NAME
+        return self.state_path / LEDGER_NAME
 
     @property
     def log_path(self) -> Path:
-        return self.root / LOG_NAME
+        return self.state_path / LOG_NAME
+
+    def own_paths(self) -> tuple[str, ...]:
+        """Jetbox's own files and folders, relative to the root, posix: never the project's."""
+        names = [STATE_DIR + "/", LOCK_NAME]
+        if not self.in_state_dir:
+            names += OWN_NAMES
+        return tuple(names)
 
     @property
     def lock_path(self) -> Path:
         return self.root / LOCK_NAME
+
+
+def _ours(root: Path, taken: list[str]) -> bool:
+    """Whether the files of Jetbox's names beside the code are a Jetbox run's: its ledger's
+    first record sealed as Jetbox seals them, else status.txt with Jetbox's `Goal:` line,
+    else agent.log in Jetbox's format. One that is not a regular file or cannot be read is
+    a damaged Jetbox file, left for the run's own checks to name."""
+    name = taken[0]  # the ledger decides, else status.txt, else the log
+    path = root / name
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return True
+        with open(path, "rb") as handle:
+            head = handle.readline(MAX_FIRST_LINE) if name == LEDGER_NAME else handle.read(4096)
+    except OSError:
+        return True
+    if name == LEDGER_NAME:
+        from jetbox.store.ledger import parse_line
+
+        return not head or parse_line(head) is not None
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")
+    if name == STATUS_NAME:
+        return any(line.strip().lower().startswith("goal:") for line in text.splitlines())
+    return not text or _LOG_LINE.match(text) is not None
+
+
+def _choose_state(root: Path, chosen: str | None) -> tuple[bool, str]:
+    """(whether Jetbox's files go in .jetbox/, the notice saying why)."""
+    if chosen == STATE_DIR or (chosen is None and (root / STATE_DIR / LEDGER_NAME).is_file()):
+        return True, ""
+    taken = [name for name in OWN_NAMES if os.path.lexists(root / name)]
+    if not taken or _ours(root, sorted(taken, key=_PRECEDENCE.index)):
+        return False, ""
+    if chosen == ".":
+        raise UsageError(f"{', '.join(taken)} in {root} are not Jetbox's; Jetbox will not "
+                         f"overwrite them: use --state-dir {STATE_DIR}")
+    return True, (f"{', '.join(taken)} here {'is' if len(taken) == 1 else 'are'} the "
+                  f"project's: Jetbox keeps its files in {STATE_DIR}/")
 
 
 def is_venv(folder: Path) -> bool:

@@ -18,6 +18,7 @@ from jetbox.tools.textfile import locate
 # Commands whose re-run cannot change anything the model did: checks, not actions.
 IDEMPOTENT_PROGRAMS = ("pytest", "ruff")
 MAX_EDITED_BYTES = 16_000_000  # larger than any file edit_file accepts
+RERUN = "re-run (idempotent)"  # a command's result that says: run it again
 
 
 def complete(ledger: Ledger, workspace: Path, name: str, intent: Record,
@@ -25,6 +26,8 @@ def complete(ledger: Ledger, workspace: Path, name: str, intent: Record,
     """The call whose action began before the crash, completed without repeating it: its
     recorded result, a write or edit applied at most once, or a command's outcome. None
     means: run the command again (a check, idempotent by its intent's own record)."""
+    if result is not None and result.get("recovered") == RERUN:
+        return None  # a re-run was decided, and the crash came before it began
     if result is not None:
         return ToolResult(name, bool(result.get("ok")), result_text(result),
                           changed=bool(result.get("changed")))
@@ -111,7 +114,7 @@ def resolve_command(ledger: Ledger, intent: dict[str, Any]) -> str | None:
     intent's own record can allow (`idempotent: true`, written before it started)."""
     if intent.get("idempotent") is True:
         ledger.append(rec.RESULT, intent=intent["seq"], action="cmd", ok=False,
-                      recovered="re-run (idempotent)")
+                      recovered=RERUN)
         return None
     ledger.append(rec.RESULT, intent=intent["seq"], action="cmd", ok=False, recovered="unknown")
     return ("outcome unknown: Jetbox stopped while this command ran, so it was not run again; "

@@ -11,13 +11,14 @@ from typing import Any
 from jetbox.core import failpoints
 from jetbox.core.errors import JetboxError, LedgerWriteError, Paused
 from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
-from jetbox.core.text import escape_name, escape_surrogates
+from jetbox.core.text import escape_surrogates
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.store import journal
 from jetbox.store import records as rec
 from jetbox.store.files import project_files
 from jetbox.store.ledger import Ledger
+from jetbox.store.objects import ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
 from jetbox.tools.paths import PathRefused, inside, jail
 from jetbox.tools.policy import (
@@ -32,6 +33,8 @@ from jetbox.tools.replay import complete, is_idempotent_program
 from jetbox.tools.search import SearchRefused, search
 from jetbox.tools.specs import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.tools.textfile import EditRefused, line_range, locate
+from jetbox.tools.watch import FileWatch
+from jetbox.tools.wording import call_label, entry_line, os_error_text
 
 BINARY_SNIFF_BYTES = 8000
 MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
@@ -45,6 +48,9 @@ class Toolbox:
     def __init__(self, workspace: Path, ledger: Ledger, policy: ToolPolicy | None = None,
                  python: Interpreter | None = None, pass_env: tuple[str, ...] = ()) -> None:
         self.workspace = workspace.resolve()
+        # Copies of files before a write or edit changes them: `jetbox undo` restores them.
+        self.objects = ObjectStore.of(self.workspace)
+        self.watch = FileWatch(self.workspace, self.objects)  # what commands change
         self.pass_env = pass_env  # the `pass_env` setting: variables commands may see
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
@@ -74,7 +80,7 @@ class Toolbox:
         write or command intent the call opened is closed as failed, so a resume never
         replays the call into the same error. Only the ledger failing stops the run,
         because then nothing could be journaled."""
-        label = _label(name)
+        label = call_label(name)
         mark = len(self.ledger.records())
         try:
             failpoints.hit(f"tool:{label}")
@@ -87,7 +93,7 @@ class Toolbox:
             self._journal(rec.REFUSAL, tool=label, reason=reason, round=round_no)
             return ToolResult(label, False, f"refused: {reason}", refused=True)
         except OSError as exc:
-            return self._failed(label, mark, round_no, _os_error_text(exc, self.workspace))
+            return self._failed(label, mark, round_no, os_error_text(exc, self.workspace))
         except JetboxError as exc:
             return self._failed(label, mark, round_no, str(exc))
         except Exception as exc:  # a bug in a tool must not end the run, nor every resume
@@ -102,6 +108,7 @@ class Toolbox:
     def replay(self, name: str, intent: rec.Record, result: rec.Record | None,
                ) -> ToolResult | None:
         """Complete a call whose action began before a crash (see replay.complete)."""
+        self.watch.recover(self.ledger, intent)  # what a command changed, if not journaled
         return complete(self.ledger, self.workspace, name, intent, result)
 
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
@@ -127,7 +134,7 @@ class Toolbox:
         if not target.absolute.is_dir():
             raise Refusal(f"{target.relative} is not a folder")
         with os.scandir(target.absolute) as scan:
-            entries = sorted(_entry_line(e, self.workspace) for e in scan
+            entries = sorted(entry_line(e, self.workspace) for e in scan
                              if e.name not in IGNORED_DIRS)
         shown = [line for _, line in entries]
         limit = self.policy.max_list_entries
@@ -189,7 +196,8 @@ class Toolbox:
         after = edit.after.encode("utf-8")
         intent = self.ledger.append(rec.INTENT, action="edit", path=target.relative,
                                     sha256_before=sha256(data), sha256=sha256(after),
-                                    old=old, new=new, round=round_no)
+                                    old=old, new=new, round=round_no,
+                                    **keep_before(self.objects, self.workspace, target.relative))
         self._apply(target.relative, target.absolute, after, intent)
         return ToolResult("edit_file", True, edit.preview(target.relative), changed=True)
 
@@ -218,7 +226,8 @@ class Toolbox:
             return ToolResult("write_file", True, f"{target.relative} already has this content "
                               f"({len(data)} bytes); nothing changed")
         intent = self.ledger.append(rec.INTENT, action="write", path=target.relative,
-                                    bytes=len(data), sha256=sha, content=content, round=round_no)
+                                    bytes=len(data), sha256=sha, content=content, round=round_no,
+                                    **keep_before(self.objects, self.workspace, target.relative))
         self._apply(target.relative, target.absolute, data, intent)
         return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
                           changed=True)
@@ -233,11 +242,13 @@ class Toolbox:
         if isinstance(program, str):
             raise Refusal(program)
         full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
+        before = self.watch.snapshot()  # first: it may create .jetbox/, which is Jetbox's
         intent = self.ledger.append(rec.INTENT, action="cmd", argv=full, program=name,
                                     idempotent=is_idempotent_program(name, self.workspace),
-                                    round=round_no)
-        env = {**scrubbed_env(pass_env=self.pass_env), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
-               "PYTHONDONTWRITEBYTECODE": "1", "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
+                                    round=round_no, files_before=self.watch.manifest(before))
+        # The project's own pytest plugins load, as in the probes (runner.py).
+        env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
+               "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
         absent = absent_protected(self.workspace)
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
@@ -248,51 +259,16 @@ class Toolbox:
                            ok=result.returncode == 0, exit_code=result.returncode,
                            timed_out=result.timed_out, duration_s=round(result.duration_s, 3),
                            output_tail=result.output[-500:])
-        if result.timed_out:
-            head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed"
-        else:
-            head = f"exit code {result.returncode}"
+        self.watch.record(self.ledger, intent["seq"], before)
+        head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed" \
+            if result.timed_out else f"exit code {result.returncode}"
         if removed:
             self.ledger.append(rec.PROTECTED_REMOVED, names=removed, round=round_no)
-        notes = "".join(f"\nthe command created {name}, which only a person may create; "
-                        f"removed" for name in removed)
+        notes = "".join(f"\nthe command created {name}, which only a person may create; removed"
+                        for name in removed)
         return ToolResult("run_cmd", result.returncode == 0,
                           f"{head}\n{result.output}".rstrip() + notes)
 
     def _finish(self, summary: str, round_no: int) -> ToolResult:
         return ToolResult("finish", True, f"finish requested: {summary[:300]}; Jetbox will "
                           f"verify with the probes")
-
-
-def _entry_line(entry: os.DirEntry[str], root: Path) -> tuple[tuple[bool, str], str]:
-    """A sort key (folders first) and list_dir's line for one entry; a broken or looping
-    link is listed as such instead of failing the whole listing, and a link out of the
-    workspace without a look at what it points to (the jail's rule)."""
-    # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
-    name = escape_name(entry.name)
-    if entry.is_symlink() and not Path(os.path.realpath(entry.path)).is_relative_to(root):
-        return (True, entry.name), f"{name} (a link out of the workspace; not readable)"
-    try:
-        if entry.is_dir():
-            return (False, entry.name), f"{name}/"
-        return (True, entry.name), f"{name} ({entry.stat().st_size} bytes)"
-    except OSError as exc:
-        kind = "link" if entry.is_symlink() else "entry"
-        return (True, entry.name), f"{name} (unreadable {kind}: {exc.strerror or exc})"
-
-
-def _label(name: object) -> str:
-    """The call's name, bounded and printable, for results and records."""
-    text = name if isinstance(name, str) else type(name).__name__
-    return text[:80].encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def _os_error_text(exc: OSError, workspace: Path) -> str:
-    """`File name too long: a/b.py`: the reason, and the path relative to the workspace."""
-    where = ""
-    if isinstance(exc.filename, str):
-        try:
-            where = f": {Path(exc.filename).relative_to(workspace).as_posix()}"
-        except ValueError:
-            where = ""
-    return f"{exc.strerror or type(exc).__name__}{where}"

@@ -1,0 +1,69 @@
+"""Driving a run to its end: every way it can stop becomes an exit code and the summary."""
+
+from __future__ import annotations
+
+import traceback
+
+from jetbox.core.display import close_log
+from jetbox.core.errors import EXIT_INTERRUPTED, JetboxError, ModelUnavailable, Paused
+from jetbox.core.text import for_terminal
+from jetbox.engine.loop import Engine
+from jetbox.engine.trust import record_seen
+from jetbox.round.run import Round, Run
+from jetbox.store import records as rec
+
+
+def execute(engine: Engine) -> int:
+    """Drive the machine and turn every way it can stop into an exit code."""
+    run = engine.run
+    try:
+        code = engine.loop()
+        summary(engine, "done")
+        return code
+    except Paused as pause:
+        engine.now = pause.now if isinstance(pause.now, Round) else engine.now
+        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", rec.PAUSED,
+                    reason=pause.reason)
+        run.display.note(f"paused: {pause.reason}; run the same command again to resume")
+        summary(engine, f"paused ({pause.reason})")
+        return pause.exit_code
+    except ModelUnavailable as exc:
+        engine.stop(f"yellow - waiting for the model: {exc}", rec.MODEL_UNAVAILABLE,
+                    error=str(exc))
+        summary(engine, "model unavailable")
+        raise
+    except KeyboardInterrupt:
+        engine.stop("yellow - interrupted; run again to resume", rec.INTERRUPTED)
+        run.display.note("interrupted; run the same command again to resume")
+        summary(engine, "interrupted (Ctrl-C)")
+        return EXIT_INTERRUPTED
+    except JetboxError as exc:
+        engine.stop(f"red - {exc}", rec.ERROR, error=str(exc))
+        run.display.logger.error("stopped: %s", exc)
+        raise
+    except Exception as exc:
+        run.display.logger.error("internal error:\n%s",
+                                 for_terminal(traceback.format_exc(), multiline=True))
+        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", rec.ERROR,
+                    error=f"{type(exc).__name__}: {exc}")
+        raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
+                          f"{run.workspace.log_path})") from None
+    finally:
+        _record_seen(run)
+        close_log(run.display.logger)
+
+
+def _record_seen(run: Run) -> None:
+    """Best effort: when the disk or a file is what failed, the next start asks instead."""
+    try:
+        record_seen(run.spec, run.workspace.root, run.ledger)
+    except (JetboxError, OSError) as exc:
+        run.display.logger.error("could not record the configuration at the end: %s", exc)
+
+
+def summary(engine: Engine, reason: str) -> None:
+    """The table at the end of every invocation, whatever ended it."""
+    from jetbox.round.metrics import summary_rows
+
+    engine.run.display.table(f"run summary ({reason})",
+                             summary_rows(engine.run, engine.now, reason))

@@ -1,0 +1,87 @@
+"""What a command the model ran changed in the project's files, so `jetbox undo` can take
+that back too: before the command, a copy of every project file not already kept (a file
+unchanged since the last look is not read again); after it, the paths whose content or
+mode differ, journaled with both states."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from jetbox.store.files import project_files
+from jetbox.store.history import FILES_CHANGED, changes_recorded
+from jetbox.store.ledger import Ledger
+from jetbox.store.objects import ABSENT, FileState, ObjectStore
+from jetbox.store.records import Record
+
+# A file larger than this is not copied before a command: it could not be restored.
+MAX_KEPT_BYTES = 50_000_000
+
+Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, mode
+
+
+class FileWatch:
+    """The project's files as the last look saw them, by stamp, so only changed ones are
+    read again."""
+
+    def __init__(self, root: Path, store: ObjectStore) -> None:
+        self.root, self.store = root, store
+        self._seen: dict[str, tuple[Stamp, FileState]] = {}
+
+    def snapshot(self) -> dict[str, FileState]:
+        """Every project file's state now, each kept in the store."""
+        states: dict[str, FileState] = {}
+        for rel in project_files(self.root):
+            path = self.root / rel
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue  # listed by git, gone from the disk
+            if not stat.S_ISREG(info.st_mode):
+                continue
+            stamp = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_mode)
+            seen = self._seen.get(rel)
+            if seen is not None and seen[0] == stamp:
+                states[rel] = seen[1]
+                continue
+            try:
+                state = self.store.save(path, sync=False) if info.st_size <= MAX_KEPT_BYTES else \
+                    FileState("too-large-to-keep", stat.S_IMODE(info.st_mode))
+            except OSError:
+                continue
+            self._seen[rel] = (stamp, state)
+            states[rel] = state
+        self.store.sync()  # every copy durable before the command can change a file
+        return states
+
+    def manifest(self, states: dict[str, FileState]) -> str:
+        """Keep a snapshot itself in the store (its sha256 goes on the command's intent), so
+        a command killed with Jetbox is still taken back by undo."""
+        data = json.dumps({rel: [s.sha256, s.mode] for rel, s in states.items()},
+                          sort_keys=True).encode("utf-8")
+        return self.store.save_bytes(data)
+
+    def recover(self, ledger: Ledger, intent: Record) -> int:
+        """On a resume: journal what an interrupted command changed, once."""
+        sha = intent.get("files_before")
+        if intent.get("action") != "cmd" or not isinstance(sha, str) or \
+                changes_recorded(ledger.records(), intent["seq"]):
+            return 0
+        try:
+            kept = json.loads(self.store.load(sha))
+            before = {str(rel): FileState(value[0], value[1]) for rel, value in kept.items()}
+        except (OSError, ValueError, TypeError, IndexError, AttributeError):
+            return 0  # the snapshot is lost: the command's changes cannot be undone
+        return self.record(ledger, intent["seq"], before)
+
+    def record(self, ledger: Ledger, intent: int, before: dict[str, FileState]) -> int:
+        """Journal what changed since `before`; returns how many paths did."""
+        after = self.snapshot()
+        changes = [{"path": rel, "before": before.get(rel, ABSENT).to_record(),
+                    "after": after.get(rel, ABSENT).to_record()}
+                   for rel in sorted({*before, *after})
+                   if before.get(rel, ABSENT) != after.get(rel, ABSENT)]
+        ledger.append(FILES_CHANGED, intent=intent, changes=changes)
+        return len(changes)
