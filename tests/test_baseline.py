@@ -55,7 +55,9 @@ def test_pre_existing_lint_does_not_block_and_the_summary_states_the_verdict(
     plan = records(workspace, "plan")[0]["items"]
     assert plan[0] == "work on the goal: Fix add"
     assert not any("F401" in item for item in plan)
-    assert "pre-existing ruff findings (not yours" in first_prompt
+    # The model is told the findings are not its own; it is not shown them (not a lint goal).
+    assert "2 pre-existing, not yours" in first_prompt
+    assert "pre-existing ruff findings" not in first_prompt
 
 
 def test_a_new_finding_in_a_changed_file_blocks_the_finish(workspace: Path) -> None:
