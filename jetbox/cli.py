@@ -39,7 +39,8 @@ class _Version(argparse.Action):
     `jetbox --help`."""
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
-        parser.exit(message=f"jetbox {version()}\n")
+        sys.stdout.write(f"jetbox {version()}\n")  # on stdout, as argparse's own action
+        parser.exit()
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:

@@ -57,7 +57,10 @@ def test_a_model_written_tool_jetbox_table_is_refused_on_resume_until_trusted(
     assert trusted.code == 3, trusted.err
     record = Ledger(workspace / "agent_ledger.log").last(["config_trusted"])
     assert record is not None and record["reason"].startswith("--trust-config: pyproject.toml")
-    assert marker.exists()  # accepted: `sandbox = "none"` is now obeyed, as the person chose
+    assert record["jetbox_table"]["sandbox"] == "none"  # accepted, as the person chose
+    # The model's conftest.py still never runs in the probes: they keep the baseline's
+    # test configuration (which had none).
+    assert not marker.exists()
 
 
 def test_a_machine_yaml_rewritten_by_a_command_is_refused_on_resume(
@@ -112,7 +115,7 @@ def test_a_new_goal_obeys_model_written_configuration_only_once_accepted(
         run_cli("run", "goal", "-w", str(workspace), "--host", server.host, "--sandbox",
                 "none", "--max-rounds", "1")
         refused = run_cli("run", "another goal", "-w", str(workspace), "--host",
-                          server.host, "--sandbox", "none", "--max-rounds", "1")
+                          server.host, "--sandbox", "none", "--max-rounds", "1", "--fresh")
         assert refused.code == 2 and "changed during run 1 ('goal')" in refused.err
         fresh = run_cli("run", "another goal", "-w", str(workspace), "--host", server.host,
                         "--sandbox", "none", "--max-rounds", "1", "--fresh", "--trust-config")
