@@ -161,7 +161,7 @@ def test_the_projects_own_pytest_plugins_load_and_the_baseline_agrees_with_pytes
                             text=True, check=False)
     assert "2 passed" in direct.stdout, direct.stdout
     with OfflineOllama(ScriptResponder([Turn(calls=(FINISH,))])) as server:
-        result = run(root, server, "Nothing to change")
+        result = run(root, server, "Check that the tests pass")
     assert result.code == 0, result.err
     baseline = next(r for r in ledger(root / "agent_ledger.log") if r["kind"] == "baseline")
     ours = {k: v for k, v in baseline["outcomes"].items() if "test_async_extra" in k}
@@ -182,7 +182,7 @@ def test_a_new_goal_keeps_the_unfinished_run_until_the_person_says_so(tmp_path: 
     paused_run(root, "Write the release notes")
     before = (root / "agent_ledger.log").read_bytes()
     with OfflineOllama(ScriptResponder([Turn(calls=(FINISH,))] * 3)) as server:
-        other = run(root, server, "Rename the package")
+        other = run(root, server, "Check that the tests pass")
         assert other.code == 2
         assert "Write the release notes" in other.err and "--fresh" in other.err
         assert (root / "agent_ledger.log").read_bytes() == before  # nothing changed
@@ -190,7 +190,7 @@ def test_a_new_goal_keeps_the_unfinished_run_until_the_person_says_so(tmp_path: 
         assert same.code == 0, same.err
         kinds = [r["kind"] for r in ledger(root / "agent_ledger.log")]
         assert "run_superseded" not in kinds and kinds.count("run_start") == 1
-        fresh = run(root, server, "Rename the package", "--fresh")
+        fresh = run(root, server, "Check that the tests pass", "--fresh")
     assert fresh.code == 0, fresh.err
     assert [r["kind"] for r in ledger(root / "agent_ledger.log")].count("run_start") == 2
 
@@ -217,7 +217,7 @@ def test_uncommitted_changes_are_warned_about_once_at_the_start(tmp_path: Path) 
     root = unpack("a", tmp_path)
     (root / "README.md").write_bytes((root / "README.md").read_bytes() + b"\nmine\n")
     with OfflineOllama(ScriptResponder([Turn(calls=(FINISH,))])) as server:
-        result = run(root, server, "Nothing to change")
+        result = run(root, server, "Check that the tests pass")
     assert result.code == 0, result.err
     warnings = [ln for ln in result.err.splitlines() if "uncommitted changes" in ln]
     assert len(warnings) == 1 and "README.md" in warnings[0]
