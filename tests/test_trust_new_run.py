@@ -39,7 +39,7 @@ def test_a_venv_made_during_a_run_is_not_run_by_fresh_or_a_new_goal(
     assert first.code == 3 and (workspace / ".venv" / "pyvenv.cfg").is_file(), first.err
     resumed = attack(workspace, [turn("read_file", path="make_venv.py")], "--sandbox", "bwrap")
     assert resumed.code == 2 and "appeared since this run started" in resumed.err
-    for flags, goal in ((("--fresh",), "Look around"), ((), "Another goal")):
+    for flags, goal in ((("--fresh",), "Look around"), (("--fresh",), "Another goal")):
         again = attack(workspace, [turn("read_file", path="make_venv.py")], "--sandbox",
                        "bwrap", *flags, goal=goal)
         assert again.code == 2, again.err
@@ -47,7 +47,7 @@ def test_a_venv_made_during_a_run_is_not_run_by_fresh_or_a_new_goal(
                "('Look around')" in again.err and "--trust-config" in again.err
     assert not marker.exists()
     accepted = attack(workspace, [turn("read_file", path="make_venv.py")], "--sandbox",
-                      "bwrap", "--trust-config", goal="Another goal")
+                      "bwrap", "--trust-config", "--fresh", goal="Another goal")
     assert accepted.code == 3, accepted.err
     assert "warning: configuration accepted with --trust-config: the workspace's .venv/" \
         in accepted.err
@@ -62,7 +62,7 @@ def test_a_pass_env_the_model_wrote_is_not_obeyed_by_the_next_goal(
                    "--sandbox", "none")
     assert first.code == 3, first.err
     second = attack(workspace, [turn("run_cmd", cmd=["python", "env.py"])], "--sandbox",
-                    "none", goal="Print the environment")
+                    "none", "--fresh", goal="Print the environment")
     assert second.code == 2, second.err
     assert "pyproject.toml [tool.jetbox] changed during run 1 ('Look around') (now sets " \
            "pass_env = 'AWS_SECRET_ACCESS_KEY')" in second.err
@@ -74,7 +74,7 @@ def test_a_persons_edit_between_runs_needs_no_flag(workspace: Path) -> None:
     assert first.code == 3, first.err
     (workspace / "pyproject.toml").write_text('[tool.jetbox]\nstall_limit = 9\n')
     second = attack(workspace, [turn("read_file", path="pyproject.toml")], "--sandbox",
-                    "none", goal="Another goal")
+                    "none", "--fresh", goal="Another goal")
     assert second.code == 3, second.err
     assert "stall_limit" in tool_outputs(workspace)[-1]
     seen = Ledger(workspace / "agent_ledger.log").records()
