@@ -68,6 +68,10 @@ def state_of(path: Path) -> FileState:
     return FileState(file_sha256(path), stat.S_IMODE(info.st_mode))
 
 
+KEEP_MAX_BYTES = 64 << 20  # larger files are not copied (as change detection: known by stat)
+NOT_KEPT = "not-kept: too large"
+
+
 class ObjectStore:
     """Content-addressed copies: written once, never changed, read back verified."""
 
@@ -99,6 +103,8 @@ class ObjectStore:
         if not stat.S_ISREG(info.st_mode):
             return FileState("not-a-file", stat.S_IMODE(info.st_mode))
         mode = stat.S_IMODE(info.st_mode)
+        if info.st_size > KEEP_MAX_BYTES:  # a 100 GB sparse file is not read to be kept:
+            return FileState(NOT_KEPT, mode)  # undo names it instead of restoring it
         if info.st_size <= IN_MEMORY_BYTES:
             data = source.read_bytes()
             sha = hashlib.sha256(data).hexdigest()
