@@ -56,16 +56,23 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def state_of(path: Path) -> FileState:
-    """What is at `path` now: a regular file's digest and mode, or ABSENT. A folder or a
-    link there is reported as a digest no file has, so it never matches a recorded state."""
+def _regular(path: Path) -> os.stat_result | FileState:
+    """A regular file's stat, or the state that stands for what is there instead: ABSENT,
+    or a digest no file has (a folder, a link), so it never matches a recorded state."""
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return ABSENT
     if not stat.S_ISREG(info.st_mode):
         return FileState("not-a-file", stat.S_IMODE(info.st_mode))
-    return FileState(file_sha256(path), stat.S_IMODE(info.st_mode))
+    return info
+
+
+def state_of(path: Path) -> FileState:
+    """What is at `path` now: a regular file's digest and mode, or what stands for it."""
+    info = _regular(path)
+    return info if isinstance(info, FileState) else \
+        FileState(file_sha256(path), stat.S_IMODE(info.st_mode))
 
 
 KEEP_MAX_BYTES = 64 << 20  # larger files are not copied (as change detection: known by stat)
@@ -96,12 +103,9 @@ class ObjectStore:
         """Copy the file at `source` in and return its state; ABSENT if none. A content
         already kept is only read, never written again. With `sync` False the copy is
         durable only after `sync()` (one flush for a whole snapshot, not one per file)."""
-        try:
-            info = os.lstat(source)
-        except FileNotFoundError:
-            return ABSENT
-        if not stat.S_ISREG(info.st_mode):
-            return FileState("not-a-file", stat.S_IMODE(info.st_mode))
+        info = _regular(source)
+        if isinstance(info, FileState):
+            return info
         mode = stat.S_IMODE(info.st_mode)
         if info.st_size > KEEP_MAX_BYTES:  # a 100 GB sparse file is not read to be kept:
             return FileState(NOT_KEPT, mode)  # undo names it instead of restoring it
