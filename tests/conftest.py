@@ -35,6 +35,10 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch,
         if name.startswith(("JETBOX_", "OLLAMA_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    # This suite's environment has the dev extras' pytest plugins (hypothesis, langsmith):
+    # 3 s of imports in every probe of a workspace without its own venv. A person's Jetbox
+    # install has none of them; tests of a project's own plugins delete this.
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
 
 @pytest.fixture

@@ -117,10 +117,12 @@ def test_only_allow_listed_variables_reach_children(tmp_path: Path,
     monkeypatch.setenv("HARMLESS", "visible")
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
     monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     (tmp_path / "env.py").write_text("import os\nprint(sorted(os.environ))\n")
     toolbox = Toolbox(tmp_path, Ledger(tmp_path / "l.log"))
     output = toolbox.dispatch("run_cmd", {"cmd": ["python", "env.py"]}).output
     assert "'PATH'" in output and "'HOME'" in output and "'LC_ALL'" in output
+    assert "'PYTEST_DISABLE_PLUGIN_AUTOLOAD'" in output  # the person's pytest choice holds
     for name in ("FOO_TOKEN", "HARMLESS", "PYTHONPATH"):
         assert f"'{name}'" not in output
     named = Toolbox(tmp_path, Ledger(tmp_path / "l.log"), pass_env=("HARMLESS",))

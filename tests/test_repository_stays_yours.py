@@ -148,7 +148,8 @@ def install_plugin(python: Path) -> None:
 
 
 def test_the_projects_own_pytest_plugins_load_and_the_baseline_agrees_with_pytest(
-        tmp_path: Path) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)  # plugins load
     root = unpack("a", tmp_path)
     commit_files(root, {"tests/test_async_extra.py": ASYNC_TESTS})
     try:

@@ -24,6 +24,9 @@ ALLOWED_ENV = frozenset({
     "TERM", "VIRTUAL_ENV", "SYSTEMROOT", "SYSTEMDRIVE", "COMSPEC", "PATHEXT", "WINDIR",
     "APPDATA", "LOCALAPPDATA", "USERPROFILE", "PYTHONIOENCODING", "PYTHONUTF8",
     "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED",
+    # The person's own choice that pytest loads no installed plugins: the probes then see
+    # what their pytest sees. It only narrows what runs and carries nothing secret.
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
     # The locale categories by their exact names: `LC_*` would pass anything so named, and
     # ssh forwards LC_* from the client (AcceptEnv LC_*), a known way to carry tokens.
     "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES", "LC_MONETARY", "LC_NUMERIC",
