@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from jetbox.core.errors import ConfigError
-from jetbox.core.fsutil import read_config
 
 DEFAULT_MODEL = "gpt-oss:20b"
 APPROVE_MODES = ("never", "commands", "changes", "all")
@@ -115,6 +112,8 @@ def _string_list(value: Any) -> tuple[str, ...]:
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """` (did you mean `x`?)` for a close misspelling, else nothing."""
+    import difflib
+
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
@@ -134,6 +133,12 @@ def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 def pyproject_settings(workspace: Path) -> dict[str, Any]:
     """[tool.jetbox] from the workspace's pyproject.toml, if any."""
     path = workspace / "pyproject.toml"
+    # Imported here: `jetbox --help` builds this module's Settings for its defaults and
+    # should not pay for TOML, hashing and temp files.
+    import tomllib
+
+    from jetbox.core.fsutil import read_config
+
     raw = read_config(path, "the project's settings")
     if raw is None:
         return {}
