@@ -175,4 +175,4 @@ def test_the_first_request_has_one_plan_and_no_empty_one(workspace: Path) -> Non
         run_cli("run", "Check tool.py", "-w", str(workspace), "--host", server.host,
                 "--sandbox", "none")
         first = "\n".join(str(m.get("content", "")) for m in server.requests[0].messages)
-    assert first.count("Plan:\n") == 1 and "Plan:\n- work on the goal: Check tool.py" in first
+    assert first.count("Plan:\n") == 1 and "Plan:\n- work on the goal (above)" in first

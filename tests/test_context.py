@@ -79,3 +79,21 @@ def test_the_compacted_state_tells_a_persons_notes_from_jetboxs(tmp_path: Path) 
     assert "Note: rebuilt note" in state and "Note from the person: look at b.py" in state
     assert "Your finish was refused: fix t.py::x" in state and "A1" in state
     assert set(notices(run, now)) == {"verdict", "blocking", "files", "plan", "refusal"}
+
+
+def test_the_plan_names_the_goal_and_the_blockers_it_would_repeat(tmp_path: Path) -> None:
+    from states.plan import plan_from_verdict
+
+    run = make_run(tmp_path, [START])
+    probes = report(failing=("t.py::test_new",))
+    judged = round_at("Act", probes=probes, run=run)
+    assert judged.verdict is not None and judged.verdict.blockers
+    person = "check the docs first"
+    now = round_at("Act", probes=probes, run=run,
+                   next=(person, *plan_from_verdict(judged.verdict, judged.status.goal)))
+    found = notices(run, now)
+    plan = found["plan"].splitlines()
+    assert plan[1:4] == [f"- {person}", "- work on the goal (above)",
+                         "- fix pytest (under Blocking a finish)"]
+    assert "t.py::test_new" in found["blocking"]  # the ids are in the request once
+    assert "t.py::test_new" not in found["plan"]

@@ -115,7 +115,8 @@ def test_act_asks_the_model_with_the_plan_and_runs_its_calls(tmp_path: Path) -> 
     outcome, now = Act().run(run, now)
     assert outcome == "acted" and [r.ok for r in now.results] == [True]
     sent = str(factory().requests[0])  # type: ignore[attr-defined]
-    assert "Plan:\\n- work on the goal: fix the parser" in sent
+    # the goal is in its own message: the plan names it instead of copying it
+    assert "Plan:\\n- work on the goal (above)" in sent and "Goal: fix the parser" in sent
     assert kinds(run)[-2:] == [rec.MODEL_REPLY, rec.TOOL_RESULT]
     assert "x = 1" in run.records()[-1]["output"]
 

@@ -78,7 +78,8 @@ def notices(run: Run, now: Round) -> dict[str, str]:
     records = run.records()
     found = nt.probe_topics(now.report, now.verdict)
     if now.status.next:  # before the first Plan there is none: no empty section
-        found["plan"] = "Plan:\n" + "\n".join(f"- {s}" for s in now.status.next)
+        found["plan"] = "Plan:\n" + "\n".join(
+            f"- {s}" for s in nt.plan_lines(now.status.next, now.verdict, now.status.goal))
     refused = rec.unanswered_refusal(records)
     if refused is not None:
         found["refusal"] = f"Your finish was refused: {'; '.join(refused)}. Fix that first."

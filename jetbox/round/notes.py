@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from jetbox.store.status import clean_item
+
 if TYPE_CHECKING:
     from jetbox.probes.runner import ProbeReport
     from jetbox.probes.verdict import Verdict
@@ -77,6 +79,20 @@ def files_delta(before: str, now: str, quiet: Iterable[str]) -> str:
             more = f" and {len(paths) - DELTA_FILES} more" if len(paths) > DELTA_FILES else ""
             parts.append(f"{label}: " + ", ".join(paths[:DELTA_FILES]) + more)
     return "; ".join(parts)
+
+
+def plan_lines(items: Sequence[str], verdict: Verdict | None, goal: str) -> list[str]:
+    """The checklist as the model reads it: an item that repeats the goal or a blocker the
+    same request lists is named, not copied (a small model's prompt is paid per byte)."""
+    blockers = {clean_item(f"fix {b}"): b for b in (verdict.blockers if verdict else ())}
+    lines = []
+    for item in items:
+        if item == clean_item(f"work on the goal: {goal}"):
+            item = "work on the goal (above)"
+        elif item in blockers:
+            item = f"fix {blockers[item].split(':', 1)[0]} (under Blocking a finish)"
+        lines.append(item)
+    return lines
 
 
 def probe_topics(report: ProbeReport, verdict: Verdict) -> dict[str, str]:
