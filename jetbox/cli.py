@@ -144,7 +144,7 @@ def _one_line(text: str) -> str:
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine.execute import execute
-    from jetbox.engine.loop import RunRequest, open_run, workspace_from
+    from jetbox.engine.loop import RunRequest, open_run, require_folder, workspace_from
     from jetbox.exec.process import hide_own_environment
     from jetbox.store.lock import WorkspaceLock
     from jetbox.store.records import LOCK_TAKEN_OVER
@@ -163,8 +163,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.goal and not request.workspace.exists():  # a new project starts in a new folder
         request.workspace.mkdir(parents=True)
         err.write(f"jetbox: created {request.workspace} for the new run\n")
-    if not request.workspace.is_dir():
-        raise UsageError(f"workspace {request.workspace} is not a folder")
+    require_folder(request.workspace)
     hide_own_environment()  # before any child starts: they must not read ours in /proc
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
         engine = open_run(request, os.environ, Path.cwd(), err)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from jetbox.core.errors import MachineError, Paused
+from jetbox.core.errors import MachineError
 from jetbox.model.base import Reply
 from jetbox.round.approval import ASK, gate, question_line
 from jetbox.round.context import describe_call, notices
@@ -60,7 +60,9 @@ class Act(Handler):
                               output=reply.problem or NO_CALL)
         for index in range(start, len(reply.tool_calls)):
             if index > start:
-                self._check_timebox(run, index, len(reply.tool_calls))
+                # the reply is journaled: a resume runs the rest without asking again
+                run.check_timebox(f"; calls {index + 1}-{len(reply.tool_calls)} of the "
+                                  f"model's reply run on resume")
             call = reply.tool_calls[index]
             gated = gate(run, now, seq, index, call)
             if gated == ASK:  # status.txt shows the question from the move to Approve on
@@ -72,14 +74,6 @@ class Act(Handler):
             results.append(result)
             self._record(run, now, index, call.arguments, result, declined=gated is not None)
         return "acted", replace(now, reply=reply, results=tuple(results))
-
-    @staticmethod
-    def _check_timebox(run: Run, index: int, total: int) -> None:
-        """Between two calls of one reply: past the timebox, pause; the reply is journaled,
-        so the resume runs the rest of its calls without asking the model again."""
-        if run.elapsed_s() >= run.settings.timebox_s:
-            raise Paused(f"timebox: {run.settings.timebox_s:g} s this session; calls "
-                         f"{index + 1}-{total} of the model's reply run on resume")
 
     @staticmethod
     def _ask(run: Run, now: Round) -> tuple[Reply, int]:

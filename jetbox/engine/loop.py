@@ -119,8 +119,7 @@ class Engine:
             if self.session_rounds >= settings.max_rounds:
                 raise Paused(f"round limit: {settings.max_rounds} rounds this session")
             self.session_rounds += 1
-        if self.run.elapsed_s() >= settings.timebox_s:
-            raise Paused(f"timebox: {settings.timebox_s:g} s this session")
+        self.run.check_timebox()
 
     def _on_transition(self, event: Any) -> None:
         """The round starts again at the initial state; status.txt follows every move."""
@@ -170,6 +169,12 @@ class Checked:
     fresh: bool  # start afresh (asked for, or confirmed when the goal changed)
 
 
+def require_folder(workspace: Path) -> None:
+    """The workspace must be a folder before anything, its lock included, is made in it."""
+    if not workspace.is_dir():
+        raise UsageError(f"workspace {workspace} is not a folder")
+
+
 def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) -> Checked:
     """Validate the machine, the configuration and its trust, the settings and the tools."""
     from jetbox.exec.interpreter import find_interpreter
@@ -177,8 +182,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     from jetbox.probes.focused import FocusedProber
     from jetbox.tools.toolbox import Toolbox
 
-    if not request.workspace.is_dir():
-        raise UsageError(f"workspace {request.workspace} is not a folder")
+    require_folder(request.workspace)
     workspace = Workspace.at(request.workspace, request.state_dir)
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes

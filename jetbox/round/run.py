@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from jetbox.core.display import Display
+from jetbox.core.errors import Paused
 from jetbox.model.base import Model, Reply
 from jetbox.probes.verdict import Baseline, Verdict, judge, pinned_config
 from jetbox.round.conversation import Conversation
@@ -78,6 +79,11 @@ class Run:
 
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
+
+    def check_timebox(self, then: str = "") -> None:
+        """Past the session's timebox, pause (`then`: what the resume will do)."""
+        if self.elapsed_s() >= self.settings.timebox_s:
+            raise Paused(f"timebox: {self.settings.timebox_s:g} s this session{then}")
 
     def event(self, now: Round, text: str) -> None:
         self.display.event(text, now.status.round, now.status.state)
