@@ -16,7 +16,7 @@ from tests.conftest import jetbox_process
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")]
-WEDGE_S = 45.0  # far above a normal start, far below "forever"
+WEDGE_S = 15.0  # far above a normal start, below git's 20 s timeout, far below "forever"
 
 
 def start(workspace: Path, *flags: str, host: str = "http://127.0.0.1:9") -> tuple[int, str]:

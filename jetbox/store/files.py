@@ -14,6 +14,7 @@ from jetbox.core.programs import find_program
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 GIT_TIMEOUT_S = 20.0  # then the walk below answers instead
+GIT_SUSPECT_S = 2.0  # slower than this, look for a .gitignore that blocks it
 
 if TYPE_CHECKING:
     import pathspec
@@ -45,18 +46,35 @@ def _git_files(root: Path) -> list[str] | None:
     argv = [git, "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false",
             "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
     try:
-        done = subprocess.run(argv, cwd=root, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=GIT_TIMEOUT_S, check=False,
-                              env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
-    except subprocess.TimeoutExpired:
-        _check_ignore_files(root)  # a FIFO .gitignore in a subfolder blocks git: say which
-        return None
+        git_run = subprocess.Popen(argv, cwd=root, stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                   env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
     except OSError:
         return None
-    if done.returncode != 0:
+    with git_run:
+        try:
+            stdout = _answer(git_run, root)
+        finally:
+            if git_run.poll() is None:
+                git_run.kill()
+    if stdout is None or git_run.returncode != 0:
         return None
     # Deleted tracked files and submodules are listed too; the caller's stat skips them.
-    return list({os.fsdecode(raw) for raw in done.stdout.split(b"\0") if raw})
+    return list({os.fsdecode(raw) for raw in stdout.split(b"\0") if raw})
+
+
+def _answer(git_run: subprocess.Popen[bytes], root: Path) -> bytes | None:
+    """git's output, or None past GIT_TIMEOUT_S. A FIFO .gitignore in a subfolder blocks
+    git: when it is slow, the folders are checked while it runs, so that error comes in
+    seconds, not at the timeout."""
+    try:
+        return git_run.communicate(timeout=GIT_SUSPECT_S)[0]
+    except subprocess.TimeoutExpired:
+        _check_ignore_files(root)  # raises, naming the first one that is not a file
+    try:
+        return git_run.communicate(timeout=max(0.0, GIT_TIMEOUT_S - GIT_SUSPECT_S))[0]
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _check_ignore_files(root: Path) -> None:
