@@ -56,7 +56,8 @@ def test_the_ledger_keeps_its_current_run_current(tmp_path: Path) -> None:
 def test_help_imports_no_verdict_probe_context_or_yaml_module() -> None:
     code = ("import io, sys\nfrom jetbox.cli import main\nmain(['--help'], stdout=io.StringIO())\n"
             "print(sorted(m for m in sys.modules if m in {'yaml', 'jetbox.probes.verdict', "
-            "'jetbox.probes.runner', 'jetbox.round.context', 'ollama', 'importlib.metadata'}))")
+            "'jetbox.probes.runner', 'jetbox.round.context', 'ollama', 'importlib.metadata', "
+            "'tomllib', 'tempfile', 'hashlib'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
