@@ -40,6 +40,7 @@ def test_an_edit_that_restores_size_and_mtime_changes_the_digest(tmp_path: Path)
     assert detector.snapshot()[1] != before
 
 
+@pytest.mark.slow
 def test_a_flood_of_files_cannot_hide_an_edit(tmp_path: Path) -> None:
     for index in range(6000):
         (tmp_path / f"f{index:05}.txt").write_text("x")

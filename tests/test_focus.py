@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from jetbox.probes.focused import FocusedProber
 from jetbox.probes.runner import ProbeSpec
 from jetbox.probes.select import affected_tests, focus, import_graph, imports_of, merged
@@ -56,6 +58,7 @@ def test_outcomes_not_run_are_carried_and_a_vanished_test_is_gone() -> None:
     assert merged(before, {"b.py::z": "passed"}, ["b.py::z"]) == {**before, "b.py::z": "passed"}
 
 
+@pytest.mark.slow
 def test_after_an_edit_only_the_affected_tests_run_and_the_rest_is_carried(
         tmp_path: Path) -> None:
     root = project(tmp_path)

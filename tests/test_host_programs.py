@@ -24,6 +24,7 @@ for name in ("git", "bwrap"):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name == "nt", reason="POSIX scripts with an executable bit")
 @pytest.mark.parametrize("sandbox", ["none", "bwrap"])
 def test_a_planted_git_or_bwrap_never_runs_with_dot_in_path(

@@ -90,6 +90,7 @@ def traps() -> Iterator[Arena]:
         yield made
 
 
+@pytest.mark.slow
 @budget("dispatch")
 @given(call=CALLS)
 def test_dispatch_always_returns_a_result_and_stays_in_the_workspace(
@@ -130,6 +131,7 @@ REPLY_TEXT = st.one_of(
 ).filter(_nested_depth_ok)
 
 
+@pytest.mark.slow
 @budget("protocol")
 @given(text=REPLY_TEXT)
 def test_calls_recovered_from_any_text_are_tool_calls_or_nothing(text: str) -> None:
@@ -161,6 +163,7 @@ def test_the_malformed_streak_counts_any_journaled_results(records: list[dict]) 
 
 # --- the ledger reader ---------------------------------------------------------------------
 
+@pytest.mark.slow
 @budget("ledger_bytes")
 @given(data=st.one_of(
     st.binary(max_size=2000),
@@ -255,6 +258,7 @@ STATUS_TEXT = st.one_of(
 ).filter(_round_value_ok)
 
 
+@pytest.mark.slow
 @budget("status")
 @given(text=STATUS_TEXT)
 def test_status_parsing_gives_a_status_or_status_error(text: str) -> None:

@@ -24,6 +24,7 @@ def host_secret(tmp_path: Path) -> Path:
     return secret
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name == "nt", reason="symlinks need privileges on Windows")
 @pytest.mark.parametrize("sandbox", ["none", "bwrap"])
 def test_search_never_follows_a_link_out_of_the_workspace(workspace: Path, host_secret: Path,
@@ -50,6 +51,7 @@ def test_search_never_follows_a_link_out_of_the_workspace(workspace: Path, host_
     assert "resolves outside" in outputs[3]  # read_file refuses the same path
 
 
+@pytest.mark.slow
 def test_a_match_on_the_first_line_shows_no_line_zero(workspace: Path) -> None:
     (workspace / "app.py").write_text("TARGET = 1\nmiddle = 2\nLAST_LINE = 3\n")
     attack(workspace, [turn("search", pattern="TARGET")], "--sandbox", "none")

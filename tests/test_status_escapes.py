@@ -20,6 +20,7 @@ HOSTILE = "\x1b]0;pwned\x07\x1b[2J\u061c\u202e"
 RAW = ("\x1b", "\x07", "\u061c", "\u202e")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name == "nt", reason="a venv made by a symlink to python")
 def test_status_prints_no_control_character_from_the_ledger_or_the_paths(tmp_path: Path) -> None:
     workspace = tmp_path / f"repo{HOSTILE}"  # a folder name nobody checked, as cloned

@@ -84,6 +84,7 @@ def test_every_value_renders_to_one_line_and_round_trips(value: str) -> None:
     assert parse(status.with_(round=8).render()).round == 8
 
 
+@pytest.mark.slow
 def test_render_parse_round_trips_arbitrary_values() -> None:
     hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (dev extra) not installed")
     strategies = hypothesis.strategies
