@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from jetbox.core.errors import LedgerCorrupt, StatusError
 from jetbox.model.base import Reply, ToolCall
 from jetbox.model.protocol import calls_from_text
-from jetbox.store.ledger import Ledger, parse_line
+from jetbox.store.ledger import Ledger, parse_record
 from jetbox.store.records import malformed_streak
 from jetbox.store.status import KEYS, Status, parse
 from jetbox.tools.specs import TOOL_NAMES
@@ -104,7 +104,7 @@ def test_dispatch_always_returns_a_result_and_stays_in_the_workspace(
     assert tree(traps.outside) == traps.outside_tree
     assert tuple(sorted(os.listdir(traps.workspace.parent))) == traps.parent_names
     last_line = traps.toolbox.ledger.path.read_bytes().splitlines()[-1:]  # journaled whole
-    assert not last_line or parse_line(last_line[0]) == traps.toolbox.ledger.records()[-1]
+    assert not last_line or parse_record(last_line[0]) == traps.toolbox.ledger.records()[-1]
 
 
 # --- the reply parser and the recovery of calls from text --------------------------------
@@ -142,7 +142,7 @@ def test_calls_recovered_from_any_text_are_tool_calls_or_nothing(text: str) -> N
     assert len({json.dumps(c.to_dict(), sort_keys=True, default=str) for c in calls}) == \
         len(calls)
     reply = Reply(content=text, tool_calls=calls, recovered=bool(calls))
-    assert Reply.from_record(reply.to_record()).tool_calls == calls
+    assert Reply.from_record(reply.journaled(1)).tool_calls == calls
     message = reply.to_message()
     assert all(isinstance(c["function"]["arguments"], dict)
                for c in message.get("tool_calls", []))

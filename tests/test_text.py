@@ -108,9 +108,9 @@ def test_a_latin1_name_is_written_and_an_interrupted_write_resumes_on_the_same_f
                                                                "content": "new\n"})
     assert result.ok and result.output == "wrote caf\\xe9.txt (4 bytes)"
     assert open(raw, "rb").read() == b"new\n"
-    intent = next(r for r in ledger.records() if r["kind"] == "intent")
+    intent = next(r for r in ledger.records() if r.kind == "intent")
     os.remove(raw)  # as if Jetbox died before the write landed
-    assert "completed after" in resolve_write(ledger, tmp_path, {**intent})[1]
+    assert "completed after" in resolve_write(ledger, tmp_path, intent)[1]
     assert open(raw, "rb").read() == b"new\n"
     assert sorted(os.listdir(os.fsencode(tmp_path))) == [b"caf\xe9.txt"]
 

@@ -1,0 +1,43 @@
+"""Every kind of ledger record by its name, and the record a ledger line's JSON holds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jetbox.store import acts, kinds
+from jetbox.store.kinds import Record
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unknown(Record):
+    """A record of a kind this version of Jetbox does not know (a newer one wrote it):
+    loaded and kept whole in `extra`, never an error."""
+
+    name: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.name
+
+    def to_body(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": self.ts, "kind": self.name, **self.extra}
+
+
+def _subclasses(cls: type[Record]) -> list[type[Record]]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+_MODULES = (kinds, acts)  # imported for their classes: each registers by subclassing Record
+KINDS: Mapping[str, type[Record]] = {c.KIND: c for c in _subclasses(Record) if c.KIND}
+
+
+def from_body(body: Mapping[str, Any]) -> Record:
+    """The typed record for one ledger line's body (seq, ts, kind and its fields)."""
+    cls = KINDS.get(str(body.get("kind")))
+    if cls is None:
+        extra = {k: v for k, v in body.items() if k not in ("seq", "ts", "kind")}
+        return Unknown(seq=body.get("seq", 0), ts=body.get("ts", 0.0), name=str(body.get("kind")),
+                       extra=extra)
+    return cls.from_body(body)
