@@ -13,6 +13,7 @@ from jetbox.model.base import call
 from jetbox.round.context import prefix_messages
 from jetbox.round.conversation import Conversation
 from jetbox.store import records as rec
+from jetbox.store.acts import Intent, Result
 from jetbox.store.kinds import Compaction, Reflection, RoundEnd, RunEnd, ToolResult
 from jetbox.store.kinds import Plan as PlanRecord
 from states.act import Act
@@ -44,7 +45,7 @@ def test_probe_reuses_results_only_when_nothing_was_done_since(tmp_path: Path) -
     _, now = Probe().run(run, round_at("Probe"))
     _, now = Probe().run(run, now)
     assert now.report is not None and now.report.reused
-    run.ledger.append(rec.INTENT, action="cmd", argv=["pytest"], program="pytest")
+    run.ledger.append(Intent(action="cmd", argv=["pytest"], program="pytest"))
     _, now = Probe().run(run, now)
     assert now.report is not None and not now.report.reused
 
@@ -136,8 +137,8 @@ def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> 
     outcome, now = Act().run(run, resumed)
     assert outcome == "acted" and len(now.results) == 1 and now.results[0].changed
     assert (tmp_path / "b.py").read_text() == "B" and not (tmp_path / "a.py").exists()
-    assert rec.last(run.records(), rec.RESULT)["recovered"] == "applied on resume"
-    assert rec.last(run.records(), rec.TOOL_RESULT)["index"] == 1
+    assert rec.last_of(run.records(), Result).recovered == "applied on resume"
+    assert rec.last_of(run.records(), ToolResult).index == 1
 
 
 def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
@@ -145,7 +146,7 @@ def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
     run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
     _, now = Act().run(run, round_at("Act", probes=report(), run=run))
     assert now.results == ()
-    assert rec.last(run.records(), rec.TOOL_RESULT)["name"] == rec.NO_CALL
+    assert rec.last_of(run.records(), ToolResult).name == rec.NO_CALL
 
 
 # Reflect

@@ -39,7 +39,7 @@ def test_an_old_ledger_loads_every_line(old_workspace: Path) -> None:
     lines = (old_workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
     records = Ledger(old_workspace / "agent_ledger.log").records()
     assert len(records) == len(lines) == 50
-    assert [r["seq"] for r in records] == list(range(1, 51))
+    assert [r.seq for r in records] == list(range(1, 51))
 
 
 @pytest.mark.slow

@@ -49,17 +49,6 @@ class Record:
         extra = {k: v for k, v in body.items() if k not in known and k not in _HEADER}
         return cls(**values, extra=extra)
 
-    # Transitional: dict-style reads while callers move to attributes (removed after).
-    def __getitem__(self, key: str) -> Any:
-        body = self.to_body()
-        return body[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.to_body().get(key, default)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.to_body()
-
 
 _BASE = frozenset({"seq", "ts", "extra"})
 _HEADER = frozenset({"seq", "ts", "kind", "extra"})

@@ -18,7 +18,7 @@ from jetbox.core.text import json_safe
 from jetbox.store import records as rec
 from jetbox.store.index import RunRecords
 from jetbox.store.kinds import Record
-from jetbox.store.registry import from_body
+from jetbox.store.registry import custom_record, from_body
 
 # One encoder for every checksum: json.dumps with options builds a new encoder per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -90,9 +90,10 @@ class Ledger:
 
     def append(self, record: Record | str, **fields: Any) -> Record:
         """Write one record durably and return it as read back (its seq and ts set);
-        LedgerWriteError if the disk refuses."""
-        if isinstance(record, str):  # transitional: kind and fields
-            record = from_body({"seq": 0, "kind": record, **fields})
+        LedgerWriteError if the disk refuses. A kind Jetbox does not define (a custom
+        handler's, e.g. `append("celebrate", round=2)`) may be given by name and fields."""
+        if isinstance(record, str):
+            record = custom_record(record, fields)
         if self._broken:
             raise LedgerWriteError(self._broken)
         records = self.records()

@@ -33,6 +33,16 @@ _MODULES = (kinds, acts)  # imported for their classes: each registers by subcla
 KINDS: Mapping[str, type[Record]] = {c.KIND: c for c in _subclasses(Record) if c.KIND}
 
 
+def custom_record(kind: str, fields: Mapping[str, Any]) -> Unknown:
+    """A record of a kind Jetbox does not define (a custom handler's), from its fields.
+    Jetbox's own kinds are written as their classes, so each field is declared once."""
+    if not kind or kind in KINDS:
+        raise TypeError(f"`{kind}` is a kind of record Jetbox defines: append "
+                        f"{KINDS[kind].__name__ if kind in KINDS else 'a Record'}(...) instead")
+    return Unknown(name=kind, extra={k: v for k, v in fields.items()
+                                     if k not in ("seq", "ts", "kind", "crc")})
+
+
 def from_body(body: Mapping[str, Any]) -> Record:
     """The typed record for one ledger line's body (seq, ts, kind and its fields)."""
     cls = KINDS.get(str(body.get("kind")))
