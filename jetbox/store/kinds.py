@@ -51,7 +51,7 @@ class Record:
 
 
 _BASE = frozenset({"seq", "ts", "extra"})
-_HEADER = frozenset({"seq", "ts", "kind", "extra"})
+_HEADER = frozenset({"seq", "ts", "kind"})
 
 
 def _field_names(cls: type[Record]) -> frozenset[str]:
