@@ -20,6 +20,7 @@ class Record:
 
     KIND: ClassVar[str] = ""
     SOMETIMES: ClassVar[frozenset[str]] = frozenset()
+    ORDER: ClassVar[tuple[str, ...]] = ()  # the fields' order on disk, if not declared order
     seq: int = 0
     ts: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
@@ -32,13 +33,11 @@ class Record:
     def to_body(self) -> dict[str, Any]:
         """The JSON object as written (before the crc): seq, ts, kind, then the fields."""
         body: dict[str, Any] = {"seq": self.seq, "ts": self.ts, "kind": self.kind}
-        for spec in fields(self):
-            if spec.name in _BASE:
+        for name in self.ORDER or [f.name for f in fields(self) if f.name not in _BASE]:
+            value = getattr(self, name)
+            if value is None and name in self.SOMETIMES:
                 continue
-            value = getattr(self, spec.name)
-            if value is None and spec.name in self.SOMETIMES:
-                continue
-            body[spec.name] = value
+            body[name] = value
         return {**body, **{k: v for k, v in self.extra.items() if k not in body}}
 
     @classmethod
@@ -248,6 +247,8 @@ class ToolResult(Record):
 
     KIND = "tool_result"
     SOMETIMES = frozenset({"declined"})
+    ORDER = ("round", "index", "name", "arguments", "ok", "refused", "changed", "output",
+             "declined")
     name: str = ""
     ok: bool = False
     output: str = ""     # the text the model sees
