@@ -97,7 +97,7 @@ def timeline(records: Iterable[Record]) -> Iterator[str]:
             state = ""
         text = describe(record)
         when = time.strftime("%H:%M:%S", time.localtime(record.ts))
-        round_no = getattr(record, "round", None)
+        round_no = rec.round_of(record)
         if text is not None:
             where = f"r{round_no}" if isinstance(round_no, int) else "  "
             yield for_terminal(f"{when} {where:>4} {state:<8} {text}")

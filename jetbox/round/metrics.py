@@ -30,8 +30,7 @@ class RunMetrics:
     def from_records(cls, records: Sequence[rec.Record], now: float | None = None,
                      ) -> RunMetrics:
         replies = rec.model_replies(records)
-        rounds = max((n for r in records if isinstance(n := getattr(r, "round", None), int)),
-                     default=0)
+        rounds = max((n for r in records if (n := rec.round_of(r)) is not None), default=0)
         end = now if now is not None else (records[-1].ts if records else 0.0)
         return cls(
             rounds=rounds,

@@ -251,6 +251,12 @@ def entered_state(record: Record) -> str | None:
     return "" if isinstance(record, k.RunStart) else None
 
 
+def round_of(record: Record) -> int | None:
+    """The round a record names, of any kind (a custom kind's too), or None."""
+    value = getattr(record, "round", record.extra.get("round"))
+    return value if isinstance(value, int) else None
+
+
 def stood_at(record: Record) -> tuple[str, int] | None:
     """The state and round a record says the run stood at, if it says both."""
     if isinstance(record, k.Transition):
