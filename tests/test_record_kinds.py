@@ -106,6 +106,7 @@ def test_a_kind_jetbox_defines_is_written_as_its_class_and_a_custom_one_by_name(
     cheered = ledger.append("celebrate", round=3)
     assert isinstance(cheered, Unknown) and cheered.kind == "celebrate"
     assert cheered.extra == {"round": 3} and cheered.seq == 1
+    assert cheered != Unknown(seq=1, ts=cheered.ts, name="celebrate", extra={"round": 4})
     plan = ledger.append(kinds.Plan(round=3, items=["x"]))
     assert plan == kinds.Plan(seq=2, ts=plan.ts, round=3, items=["x"])
     assert Ledger(tmp_path / "l.log").records() == [cheered, plan]

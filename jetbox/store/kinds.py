@@ -4,7 +4,8 @@ On disk a record is one JSON object: seq, ts, kind, its fields, crc last (ledger
 field declared in `SOMETIMES` is written only when set (not None), as Jetbox always wrote
 it. Reading is lenient, because a ledger outlives the code that wrote it: a missing field
 takes its default, a key this version does not know is kept in `extra` (and written back
-the same), and a kind it does not know loads as an `Unknown` record, never an error.
+the same), and a kind it does not know loads as an `Unknown` record (registry.py), never
+an error.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ class Record:
     ORDER: ClassVar[tuple[str, ...]] = ()  # the fields' order on disk, if not declared order
     seq: int = 0
     ts: float = 0.0
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    extra: Mapping[str, Any] = field(default_factory=dict)
     """Keys on disk that this version of Jetbox does not know: kept, never lost."""
 
     @property
