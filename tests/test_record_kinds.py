@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.offline import OfflineOllama
+from jetbox.offline.solvers import LineFixer
 from jetbox.store import acts, kinds
 from jetbox.store.ledger import Ledger, seal
 from jetbox.store.registry import KINDS, Unknown, from_body
 from jetbox.tools import specs
+from tests.conftest import run_cli
+from tests.realprojects import plant_bug, unpack
 
 DATA = Path(__file__).parent / "data"
 
@@ -116,3 +120,25 @@ def test_no_record_class_declares_a_field_the_header_owns() -> None:
     for cls in KINDS.values():
         names = {f.name for f in fields(cls)}
         assert "kind" not in names and "crc" not in names, cls.__name__
+
+
+@pytest.mark.slow
+def test_a_fix_on_a_real_project_writes_only_typed_records_that_read_back_exactly(
+        tmp_path: Path) -> None:
+    root = unpack("a", tmp_path)
+    bug = plant_bug("a", root)
+    fixer = LineFixer(root, bug.path, bug.pattern, bug.broken.strip(), bug.original.strip())
+    with OfflineOllama(fixer) as server:
+        result = run_cli("run", "Fix the bug that makes the tests fail", "-w", str(root),
+                         "--host", server.host, "--sandbox", "none")
+    assert result.code == 0, result.err
+    lines = (root / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
+    records = Ledger(root / "agent_ledger.log").records()
+    assert len(records) == len(lines)
+    for line, record in zip(lines, records, strict=True):
+        assert type(record) is KINDS[record.kind] and not record.extra, line[:80]
+        assert seal(record.to_body()) == line + "\n"  # this version's own lines, exactly
+    edits = [r for r in records if isinstance(r, acts.Intent) and r.action == "edit"]
+    assert [r.path for r in edits] == [bug.path]
+    log = run_cli("log", "-w", str(root))
+    assert f"edit_file {bug.path} -> ok" in log.out and "DONE:" in log.out
