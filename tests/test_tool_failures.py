@@ -132,7 +132,7 @@ def test_an_unexpected_exception_in_a_tool_is_an_internal_error_result_with_a_tr
     assert "Traceback" not in err
     log = (workspace / "agent.log").read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in log and "failpoint raise:tool:read_file" in log
-    assert records(workspace, "tool_error")[0]["tool"] == "read_file"
+    assert records(workspace, ToolError)[0].tool == "read_file"
 
 
 def test_permission_denied_is_a_failed_result(tmp_path: Path) -> None:
@@ -202,5 +202,5 @@ def test_a_journaled_write_whose_target_went_bad_fails_clearly_on_every_resume(
     assert first.code == 0, first.err
     assert "Traceback" not in first.err and again.code == 0
     assert "cannot be completed now" in seen
-    failed = [r for r in records(workspace, "result") if r.get("recovered") == "failed on resume"]
-    assert len(failed) == 1 and failed[0]["ok"] is False
+    failed = [r for r in records(workspace, Result) if r.recovered == "failed on resume"]
+    assert len(failed) == 1 and failed[0].ok is False

@@ -25,20 +25,24 @@ class Unknown(Record):
         return {"seq": self.seq, "ts": self.ts, "kind": self.name, **self.extra}
 
 
-def _subclasses(cls: type[Record]) -> list[type[Record]]:
-    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+def _declared(*modules: object) -> dict[str, type[Record]]:
+    """The record classes the modules declare, by kind (Jetbox's own: nothing else)."""
+    found = [v for m in modules for v in vars(m).values()
+             if isinstance(v, type) and issubclass(v, Record) and v.KIND]
+    return {c.KIND: c for c in found}
 
 
-_MODULES = (kinds, acts)  # imported for their classes: each registers by subclassing Record
-KINDS: Mapping[str, type[Record]] = {c.KIND: c for c in _subclasses(Record) if c.KIND}
+KINDS: Mapping[str, type[Record]] = _declared(kinds, acts)
 
 
 def custom_record(kind: str, fields: Mapping[str, Any]) -> Unknown:
     """A record of a kind Jetbox does not define (a custom handler's), from its fields.
     Jetbox's own kinds are written as their classes, so each field is declared once."""
-    if not kind or kind in KINDS:
+    if kind in KINDS:
         raise TypeError(f"`{kind}` is a kind of record Jetbox defines: append "
-                        f"{KINDS[kind].__name__ if kind in KINDS else 'a Record'}(...) instead")
+                        f"{KINDS[kind].__name__}(...) instead")
+    if not kind:
+        raise TypeError("a record needs a kind")
     return Unknown(name=kind, extra={k: v for k, v in fields.items()
                                      if k not in ("seq", "ts", "kind", "crc")})
 
