@@ -8,7 +8,6 @@ tests/data/v1_run.json is what that code printed for it (`jetbox log`) and how i
 from __future__ import annotations
 
 import json
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.store.ledger import Ledger
 from tests.conftest import run_cli
+from tests.realprojects import _extract
 
 DATA = Path(__file__).parent / "data"
 EXPECTED = json.loads((DATA / "v1_run.json").read_text(encoding="utf-8"))
@@ -23,9 +23,7 @@ EXPECTED = json.loads((DATA / "v1_run.json").read_text(encoding="utf-8"))
 
 @pytest.fixture
 def old_workspace(tmp_path: Path) -> Path:
-    with tarfile.open(DATA / "v1_run.tar.gz") as tar:
-        tar.extractall(tmp_path, filter="data")
-    return tmp_path / "ws"
+    return _extract(DATA / "v1_run.tar.gz", tmp_path)  # the folder is named ws
 
 
 def test_jetbox_log_reads_an_old_ledger_as_before(old_workspace: Path) -> None:

@@ -1,7 +1,8 @@
-"""Every kind of ledger record, and the named questions Jetbox asks of them.
+"""The names of the ledger's record kinds, and the named questions Jetbox asks of them.
 
-The ledger stores records; this module is the one place that knows their kinds and fields
-(questions.py: those of a person's answers), so a kind is changed in one place. Each query
+What each kind holds is declared once, as a dataclass (kinds.py, acts.py); the queries here
+(questions.py: of a person's answers; history.py: of what a run changed) read those typed
+records, so the rest of Jetbox asks questions instead of reading fields by key. Each query
 takes the records to look at, oldest first: a plain list in tests, usually
 `ledger.current_run()` (indexed: index.py), never O(run) where the newest records answer.
 """
