@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field, fields
+from functools import cache
 from typing import Any, ClassVar
 
 
@@ -34,7 +35,7 @@ class Record:
     def to_body(self) -> dict[str, Any]:
         """The JSON object as written (before the crc): seq, ts, kind, then the fields."""
         body: dict[str, Any] = {"seq": self.seq, "ts": self.ts, "kind": self.kind}
-        for name in self.ORDER or [f.name for f in fields(self) if f.name not in _BASE]:
+        for name in self.ORDER or _field_names(type(self)):
             value = getattr(self, name)
             if value is None and name in self.SOMETIMES:
                 continue
@@ -47,15 +48,17 @@ class Record:
         known = _field_names(cls)
         values = {k: v for k, v in body.items() if k in known}
         extra = {k: v for k, v in body.items() if k not in known and k not in _HEADER}
-        return cls(**values, extra=extra)
+        return cls(seq=body.get("seq", 0), ts=body.get("ts", 0.0), **values, extra=extra)
 
 
 _BASE = frozenset({"seq", "ts", "extra"})
 _HEADER = frozenset({"seq", "ts", "kind"})
 
 
-def _field_names(cls: type[Record]) -> frozenset[str]:
-    return frozenset(f.name for f in fields(cls) if f.name != "extra")
+@cache  # dataclasses.fields() is slow, and a long ledger reads thousands of records
+def _field_names(cls: type[Record]) -> tuple[str, ...]:
+    """A kind's own fields, in declared order (not seq, ts or extra)."""
+    return tuple(f.name for f in fields(cls) if f.name not in _BASE)
 
 
 # The run: started, resumed, moved, stopped.
