@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
@@ -142,3 +143,18 @@ def test_a_fix_on_a_real_project_writes_only_typed_records_that_read_back_exactl
     assert [r.path for r in edits] == [bug.path]
     log = run_cli("log", "-w", str(root))
     assert f"edit_file {bug.path} -> ok" in log.out and "DONE:" in log.out
+
+
+RAW_READ = re.compile(r"""\[["'](kind|seq|ts)["']\]|\.get\(["'](kind|seq)["']""")
+RAW_WRITE = re.compile(r"""ledger\.append\(\s*(rec\.[A-Z_]+|["'][a-z_]+["'])""")
+
+
+def test_outside_the_store_records_are_read_and_written_as_types() -> None:
+    root = Path(__file__).resolve().parent.parent
+    sources = [p for p in [*(root / "jetbox").rglob("*.py"), *(root / "states").rglob("*.py")]
+               if "store" not in p.relative_to(root).parts]
+    assert len(sources) > 50
+    found = [f"{p.relative_to(root)}:{n}: {line.strip()}" for p in sources
+             for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+             if RAW_READ.search(line) or RAW_WRITE.search(line)]
+    assert found == []
