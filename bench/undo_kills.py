@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import save  # noqa: E402
 from jetbox.engine.startup import own_files  # noqa: E402
-from jetbox.store import records as rec  # noqa: E402
 from jetbox.store.gitrepo import exclude_own_files  # noqa: E402
 from jetbox.store.history import RUN_CLOSED, UNDO_START  # noqa: E402
+from jetbox.store.kinds import RunStart  # noqa: E402
 from jetbox.store.ledger import Ledger  # noqa: E402
 from jetbox.store.workspace import Workspace  # noqa: E402
 from jetbox.tools.toolbox import Toolbox  # noqa: E402
@@ -70,7 +70,7 @@ def make_run(root: Path, files: int) -> None:
     """A run's worth of changes, journaled as a run journals them."""
     exclude_own_files(root, own_files(Workspace.at(root)))  # as a run's start does
     ledger = Ledger(root / "agent_ledger.log")
-    ledger.append(rec.RUN_START, goal="bench", machine="", python="")
+    ledger.append(RunStart(goal="bench"))
     tools = Toolbox(root, ledger)
     tracked = sorted(p for p in root.rglob("*.py") if ".git" not in p.parts)
     calls: list[tuple[str, dict[str, object]]] = []
@@ -99,7 +99,7 @@ def undo(folder: Path) -> subprocess.Popen[bytes]:
 
 
 def where(folder: Path) -> str:
-    kinds = [r["kind"] for r in Ledger(folder / "agent_ledger.log").current_run()]
+    kinds = [r.kind for r in Ledger(folder / "agent_ledger.log").current_run()]
     if RUN_CLOSED in kinds:
         return "after the undo"
     return "mid-undo" if UNDO_START in kinds else "before the plan"
@@ -134,7 +134,7 @@ def trial(template: Path, folder: Path, delay_s: float, expected: tuple,
     landed = where(folder)
     finish = undo(folder)
     _, err = finish.communicate()
-    kinds = [r["kind"] for r in Ledger(folder / "agent_ledger.log").current_run()]
+    kinds = [r.kind for r in Ledger(folder / "agent_ledger.log").current_run()]
     again = subprocess.run([sys.executable, "-m", "jetbox", "undo", "-w", str(folder)],
                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
                            text=True, check=False)

@@ -9,11 +9,14 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from jetbox.commands.run_options import add_run_parser
 from jetbox.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
 from jetbox.core.text import for_terminal
+
+if TYPE_CHECKING:
+    from jetbox.store.kinds import Record
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -146,8 +149,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine.execute import execute
     from jetbox.engine.loop import RunRequest, open_run, require_folder, workspace_from
     from jetbox.exec.process import hide_own_environment
+    from jetbox.store.acts import LockTakenOver
     from jetbox.store.lock import WorkspaceLock
-    from jetbox.store.records import LOCK_TAKEN_OVER
     from jetbox.store.workspace import Workspace
 
     cli_settings = {"model": args.model, "host": args.host, "max_rounds": args.max_rounds,
@@ -168,7 +171,7 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
         engine = open_run(request, os.environ, Path.cwd(), err)
         if lock.took_over:
-            engine.run.ledger.append(LOCK_TAKEN_OVER, owner=lock.took_over)
+            engine.run.ledger.append(LockTakenOver(owner=lock.took_over))
             engine.run.display.note(lock.describe_takeover())
         return execute(engine)
 
@@ -199,6 +202,7 @@ def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine.startup import describe_machine
+    from jetbox.store.kinds import Resume, RunStart
     from jetbox.store.ledger import Ledger
     from jetbox.store.records import RESUME, RUN_START
     from jetbox.store.workspace import Workspace
@@ -215,8 +219,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                                Path.cwd(), ledger)
     out.write(f"\nmachine: {for_terminal(machine)}\n")
     opened = ledger.last([RUN_START, RESUME])
-    if opened and opened.get("python"):
-        out.write(for_terminal(f"python: {opened['python']}") + "\n")
+    if isinstance(opened, RunStart | Resume) and opened.python:
+        out.write(for_terminal(f"python: {opened.python}") + "\n")
     records = ledger.records()
     if records:
         out.write(f"last {min(args.n, len(records))} of {len(records)} ledger entries:\n")
@@ -225,10 +229,11 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _ledger_line(record: dict) -> str:
+def _ledger_line(record: Record) -> str:
     skip = {"seq", "ts", "kind", "crc", "status_sha", "content", "thinking", "text", "status"}
-    fields = ", ".join(f"{k}={str(v)[:60]}" for k, v in record.items() if k not in skip)
-    return for_terminal(f"#{record['seq']} {record['kind']}: {fields}")
+    fields = ", ".join(f"{k}={str(v)[:60]}" for k, v in record.to_body().items()
+                       if k not in skip)
+    return for_terminal(f"#{record.seq} {record.kind}: {fields}")
 
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -44,7 +44,7 @@ class Act(Handler):
         pending = pending_reply(run.records(), now.status.state)
         results: list[ToolResult] = []
         if pending is not None:
-            reply, seq, start = pending.reply, pending.journal.reply["seq"], \
+            reply, seq, start = pending.reply, pending.journal.reply.seq, \
                 pending.journal.next_index
             if now.reply is not None:  # back from a question: the results so far travel on
                 results = list(now.results)
@@ -55,9 +55,8 @@ class Act(Handler):
         if not reply.tool_calls and start == 0:
             # Why nothing ran (cut off, unknown tool, a call in reasoning...), or the plain
             # reminder: the model hears it as the result of its reply.
-            run.ledger.append(rec.TOOL_RESULT, round=now.round, index=0, name=rec.NO_CALL,
-                              arguments={}, ok=False, refused=False,
-                              output=reply.problem or NO_CALL)
+            run.ledger.append(ToolResult(rec.NO_CALL, False, reply.problem or NO_CALL,
+                                         round=now.round, index=0, arguments={}))
         for index in range(start, len(reply.tool_calls)):
             if index > start:
                 # the reply is journaled: a resume runs the rest without asking again
@@ -81,12 +80,12 @@ class Act(Handler):
         assert now.conversation is not None
         run.event(now, f"asking {run.model.name}")
         reply = run.model.chat(now.conversation.messages(), run.toolbox.specs())
-        journaled = run.ledger.append(rec.MODEL_REPLY, round=now.round, **reply.to_record())
+        journaled = run.ledger.append(reply.journaled(now.round))
         run.event(now, f"{run.model.name} replied in {reply.duration_s:.1f} s (load "
                   f"{reply.load_s:.1f} s, first token {reply.first_token_s:.1f} s; "
                   f"{reply.prompt_tokens} tokens in, {reply.output_tokens} out, "
                   f"{len(reply.tool_calls)} calls)")
-        return reply, journaled["seq"]
+        return reply, journaled.seq
 
     @staticmethod
     def _replay(run: Run, name: str, pending: Pending | None) -> ToolResult | None:
@@ -99,10 +98,9 @@ class Act(Handler):
     def _record(run: Run, now: Round, index: int, arguments: Any, result: ToolResult,
                 declined: bool = False) -> None:
         """One tool_result; `declined`: a person refused the call, which never ran."""
-        run.ledger.append(rec.TOOL_RESULT, round=now.round, index=index, name=result.name,
-                          arguments=arguments, ok=result.ok, refused=result.refused,
-                          changed=result.changed, output=result.output[:MAX_LEDGER_OUTPUT],
-                          **({"declined": True} if declined else {}))
+        run.ledger.append(replace(result, round=now.round, index=index, arguments=arguments,
+                                  output=result.output[:MAX_LEDGER_OUTPUT],
+                                  declined=True if declined else None))
         verdict = "ok" if result.ok else "declined" if declined else \
             "refused" if result.refused else "failed"
         run.event(now, f"{describe_call(result.name, arguments)} -> {verdict}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jetbox.core.errors import Paused
 from jetbox.round.approval import QUIT, Answer, parse_answer
@@ -10,6 +10,8 @@ from jetbox.round.asking import ask, on_terminal
 from jetbox.round.handler import Handler, Step
 from jetbox.store import questions
 from jetbox.store import records as rec
+from jetbox.store.acts import Answer as Answered
+from jetbox.store.acts import Question
 from jetbox.store.status import one_line
 
 if TYPE_CHECKING:
@@ -32,20 +34,20 @@ class Approve(Handler):
 
     def run(self, run: Run, now: Round) -> Step:
         records = run.records()
-        question = rec.last(records, rec.QUESTION)
+        question = rec.last_of(records, Question)
         if question is None:
             run.event(now, "no question is waiting")
             return "answered", now.with_status(approve="")
-        answer = questions.answer_to(records, question["seq"]) or \
+        answer = questions.answer_to(records, question.seq) or \
             self._answer(run, now, question)
-        verdict = answer["answer"] + (f": {answer['reason']}" if answer.get("reason") else "")
-        run.event(now, f"{question['line']}: {verdict} ({answer['via']})")
+        verdict = answer.answer + (f": {answer.reason}" if answer.reason else "")
+        run.event(now, f"{question.line}: {verdict} ({answer.via})")
         return "answered", now.with_status(approve="")
 
     @staticmethod
-    def _answer(run: Run, now: Round, question: rec.Record) -> rec.Record:
+    def _answer(run: Run, now: Round, question: Question) -> Answered:
         """Ask, journal the answer; or pause with the question on status.txt's line."""
-        waiting = now.with_status(approve=question["line"])
+        waiting = now.with_status(approve=question.line)
         answer, via = given(run, now, question)
         if answer is None and on_terminal(run.display):
             answer, via = ask(run.display, question, run.settings.approve,
@@ -55,18 +57,20 @@ class Approve(Handler):
         if answer.verdict == QUIT:
             raise Paused("the person quit at a question; run again to be asked again",
                          now=waiting)
-        return run.ledger.append(rec.ANSWER, round=now.round, asked=question["seq"],
-                                 answer=answer.verdict, reason=answer.reason,
-                                 call_kind=question["call_kind"], via=via)
+        answered = run.ledger.append(Answered(round=now.round, asked=question.seq,
+                                              answer=answer.verdict, reason=answer.reason,
+                                              call_kind=question.call_kind, via=via))
+        assert isinstance(answered, Answered)
+        return answered
 
 
-def given(run: Run, now: Round, question: dict[str, Any]) -> tuple[Answer | None, str]:
+def given(run: Run, now: Round, question: Question) -> tuple[Answer | None, str]:
     """The answer given for a question asked before this invocation: `--answer`, else an
     edited `Approve:` line. A later question is never answered by either."""
-    if question["seq"] > run.session_start:
+    if question.seq > run.session_start:
         return None, ""
     # The question's own line is never an answer, whatever the model named its call.
-    edited = "" if now.status.approve == one_line(question["line"]) else now.status.approve
+    edited = "" if now.status.approve == one_line(question.line) else now.status.approve
     for text, via in ((run.answer, "--answer"), (edited, "status.txt")):
         answer = parse_answer(text)
         if answer is not None and answer.verdict != QUIT:

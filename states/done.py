@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.round.handler import Handler, Step
 from jetbox.round.metrics import RunMetrics
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
 
 if TYPE_CHECKING:
@@ -26,9 +27,9 @@ class Done(Handler):
         now = now.with_status(status=f"green - done: {checks}", next=(), active=())
         metrics = RunMetrics.from_records(run.records(), time.time())
         if rec.unanswered(run.records(), rec.RUN_END, rec.RUN_START, rec.RESUME) is None:
-            run.ledger.append(rec.RUN_END, outcome="done", round=now.round, tests=checks,
-                              metrics=metrics.__dict__ | {"files_written":
-                                                          list(metrics.files_written)})
+            run.ledger.append(k.RunEnd(outcome="done", round=now.round, tests=checks,
+                                       metrics=metrics.__dict__ | {"files_written":
+                                                                   list(metrics.files_written)}))
         run.event(now, f"done in round {now.round}: {checks}")
         run.event(now, f"run summary: {metrics.line()}")
         return None, now

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jetbox.round.handler import Handler, Step
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
 
 if TYPE_CHECKING:
@@ -21,6 +22,6 @@ class Pause(Handler):
     outcomes = ("resumed",)
 
     def run(self, run: Run, now: Round) -> Step:
-        paused = rec.last(run.records(), rec.PAUSED)
-        run.event(now, f"continuing after the pause ({paused['reason'] if paused else 'a guard'})")
+        paused = rec.last_of(run.records(), k.Paused)
+        run.event(now, f"continuing after the pause ({paused.reason if paused else 'a guard'})")
         return "resumed", now

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jetbox.round.handler import Handler, Step
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
 from jetbox.store.status import MAX_NEXT, clean_item
 
@@ -42,5 +43,5 @@ class Plan(Handler):
         steps = tuple(dict.fromkeys([*person, *generated]))[:MAX_NEXT]
         if steps != now.status.next or last is None:
             now = now.with_status(next=steps)
-            run.ledger.append(rec.PLAN, round=now.round, items=generated, person=person)
+            run.ledger.append(k.Plan(round=now.round, items=generated, person=person))
         return "planned", now

@@ -9,7 +9,9 @@ from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
 from jetbox.probes.verdict import FAILING, Baseline
 from jetbox.round.handler import Handler, Step
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
+from jetbox.store.acts import ProtectedRemoved
 
 if TYPE_CHECKING:
     from jetbox.probes.runner import ProbeReport
@@ -37,22 +39,22 @@ class Probe(Handler):
         baseline = rec.last(records, rec.BASELINE)
         report = self._probe(run, now, reuse, full=finishing or baseline is None)
         if baseline is None:
-            run.ledger.append(rec.BASELINE, round=now.round, **first_baseline(run, report))
+            run.ledger.append(k.Baseline(round=now.round, **first_baseline(run, report)))
         now = run.judged(now, report)
         verdict = now.verdict
         assert verdict is not None
         failures = sum(c.counts.get("failed", 0) + c.counts.get("errors", 0)
                        + (0 if c.ok else 1) for c in report.checks)
-        run.ledger.append(rec.PROBE, round=now.round, green=verdict.ok, reused=report.reused,
-                          failures=failures, checks=[c.summary for c in report.checks],
-                          verdict=verdict.line, subprocesses=run.prober.runs,
-                          changes=verdict.changes)
+        run.ledger.append(k.Probe(round=now.round, green=verdict.ok, reused=report.reused,
+                                  failures=failures, checks=[c.summary for c in report.checks],
+                                  verdict=verdict.line, subprocesses=run.prober.runs,
+                                  changes=verdict.changes))
         if run.prober.removed:
-            run.ledger.append(rec.PROTECTED_REMOVED, names=run.prober.removed, round=now.round,
-                              by="probes")
+            run.ledger.append(ProtectedRemoved(names=run.prober.removed, round=now.round,
+                                               by="probes"))
         run.event(now, ("reused: " if report.reused else "") + verdict.line)
         if finishing and not verdict.ok:
-            run.ledger.append(rec.FINISH_REFUSED, round=now.round, reasons=list(verdict.blockers))
+            run.ledger.append(k.FinishRefused(round=now.round, reasons=list(verdict.blockers)))
             run.event(now, "finish refused: " + "; ".join(verdict.blockers))
         return "probed", now
 

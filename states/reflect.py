@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.round.context import describe_call
 from jetbox.round.handler import Handler, Step
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
 
 if TYPE_CHECKING:
@@ -26,11 +27,11 @@ def stuck_reason(settings: Settings, streak: int, call: str, stalled: int,
     return ""
 
 
-def colour(results: list[rec.Record], progress: bool, stalled: int, warning: str,
+def colour(results: list[k.ToolResult], progress: bool, stalled: int, warning: str,
            call: str) -> str:
     """The round's `Status:` line: green, or yellow with why."""
-    failed = [r for r in results if not r.get("ok")]
-    if "finish" in [r["name"] for r in results] and not failed:
+    failed = [r for r in results if not r.ok]
+    if "finish" in [r.name for r in results] and not failed:
         return "green - finish requested; verifying"
     if failed:
         return f"yellow - {len(failed)} of {len(results)} calls failed or were refused"
@@ -56,7 +57,7 @@ class Reflect(Handler):
         results = rec.latest_results(whole)
         streak, first = rec.same_call_streak(records)
         call = describe_call(first.get("name", "?"), first.get("arguments")) if first else ""
-        progress = any(r.get("changed") for r in results) or rec.failures_dropped(records)
+        progress = any(r.changed for r in results) or rec.failures_dropped(records)
         # A resume into Reflect (after a pause here) must not count the same round twice.
         stalled = 0 if progress or rec.reflected_in(whole, now.round) else \
             1 + rec.stalled_rounds(records)
@@ -65,8 +66,9 @@ class Reflect(Handler):
             f"read the probe results and do something different")
         status = colour(results, progress, stalled, warning, call)
         now = now.with_status(status=status, active=tuple(
-            describe_call(r["name"], r.get("arguments")) for r in results[-3:]))
+            describe_call(r.name, r.arguments) for r in results[-3:]))
         guard = stuck_reason(run.settings, streak, call, stalled, rec.malformed_streak(records))
-        run.ledger.append(rec.REFLECTION, round=now.round, status=status, progress=progress,
-                          stalled=stalled, streak=streak, warning=warning, guard=guard)
+        run.ledger.append(k.Reflection(round=now.round, status=status, progress=progress,
+                                       stalled=stalled, streak=streak, warning=warning,
+                                       guard=guard))
         return ("stuck" if guard else "reflected"), now

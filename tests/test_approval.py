@@ -20,7 +20,9 @@ from jetbox.round.approval import (
 )
 from jetbox.spec.config import resolve_settings
 from jetbox.store import journal
-from jetbox.store import records as rec
+from jetbox.store.acts import Answer as Answered
+from jetbox.store.acts import ApprovalMode, Question
+from jetbox.store.kinds import ModelReply, RunStart, ToolResult, Transition
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, parse
 from tests.approvekit import (
@@ -94,7 +96,7 @@ def test_the_settings_come_from_a_list_or_a_comma_separated_string(tmp_path: Pat
 
 def test_the_mode_a_run_was_given_holds_on_resume_until_given_again(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "agent_ledger.log")
-    ledger.append(rec.RUN_START, goal="g")
+    ledger.append(RunStart(goal="g"))
     changes = resolve_settings({}, tmp_path, {}, {"approve": "changes"})
     assert approval_mode(changes, True, ledger.current_run(), ledger).approve == "changes"
     default = resolve_settings({}, tmp_path, {}, {})
@@ -102,7 +104,7 @@ def test_the_mode_a_run_was_given_holds_on_resume_until_given_again(tmp_path: Pa
     never = resolve_settings({}, tmp_path, {}, {"approve": "never"})
     assert approval_mode(never, True, ledger.current_run(), ledger).approve == "never"
     assert approval_mode(default, False, ledger.current_run(), ledger).approve == "never"
-    assert [r["mode"] for r in ledger.records() if r["kind"] == rec.APPROVAL] == \
+    assert [r.mode for r in ledger.records() if isinstance(r, ApprovalMode)] == \
         ["changes", "never"]
 
 
@@ -115,18 +117,16 @@ def test_status_txt_keeps_the_question_on_one_escaped_line() -> None:
 
 
 def test_a_return_from_an_answer_continues_the_reply_it_interrupted() -> None:
-    records = [{"seq": 1, "kind": rec.RUN_START, "goal": "g"},
-               {"seq": 2, "kind": rec.TRANSITION, "dest": "Act", "source": "Plan"},
-               {"seq": 3, "kind": rec.MODEL_REPLY, "calls": []},
-               {"seq": 4, "kind": rec.TOOL_RESULT, "index": 0},
-               {"seq": 5, "kind": rec.QUESTION, "reply": 3, "index": 1},
-               {"seq": 6, "kind": rec.TRANSITION, "dest": "Approve", "source": "Act"},
-               {"seq": 7, "kind": rec.ANSWER, "asked": 5, "answer": "yes"},
-               {"seq": 8, "kind": rec.TRANSITION, "dest": "Act", "source": "Approve"}]
+    records = [RunStart(seq=1, goal="g"), Transition(seq=2, dest="Act", source="Plan"),
+               ModelReply(seq=3), ToolResult(seq=4, index=0),
+               Question(seq=5, reply=3, index=1),
+               Transition(seq=6, dest="Approve", source="Act"),
+               Answered(seq=7, asked=5, answer="yes"),
+               Transition(seq=8, dest="Act", source="Approve")]
     journaled = journal.journaled_reply(records, "Act")
-    assert journaled is not None and journaled.reply["seq"] == 3 and journaled.next_index == 1
+    assert journaled is not None and journaled.reply.seq == 3 and journaled.next_index == 1
     # A later, ordinary entry into Act (a new round) starts afresh.
-    records.append({"seq": 9, "kind": rec.TRANSITION, "dest": "Act", "source": "Plan"})
+    records.append(Transition(seq=9, dest="Act", source="Plan"))
     assert journal.journaled_reply(records, "Act") is None
 
 

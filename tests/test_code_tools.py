@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.model.protocol import json_instructions
+from jetbox.store.acts import Intent, Result
 from jetbox.store.ledger import Ledger
 from jetbox.tools.specs import tool_specs
 from jetbox.tools.toolbox import Toolbox
@@ -103,11 +104,11 @@ def test_edit_file_replaces_the_one_occurrence_and_journals_both_hashes(
     assert "lines 752-752" in result.output and "752|     return x - 250" in result.output
     after = path.read_bytes()
     assert after == before.replace(b"x + 250\n", b"x - 250\n")
-    intent = toolbox.ledger.last(["intent"])
-    assert intent["action"] == "edit"
-    assert intent["sha256_before"] == hashlib.sha256(before).hexdigest()
-    assert intent["sha256"] == hashlib.sha256(after).hexdigest()
-    assert toolbox.ledger.last(["result"])["intent"] == intent["seq"]
+    intent, result = toolbox.ledger.last(["intent"]), toolbox.ledger.last(["result"])
+    assert isinstance(intent, Intent) and intent.action == "edit"
+    assert intent.sha256_before == hashlib.sha256(before).hexdigest()
+    assert intent.sha256 == hashlib.sha256(after).hexdigest()
+    assert isinstance(result, Result) and result.intent == intent.seq
 
 
 def test_edit_file_refusals_help_the_model_correct_itself(toolbox: Toolbox) -> None:
@@ -120,7 +121,7 @@ def test_edit_file_refusals_help_the_model_correct_itself(toolbox: Toolbox) -> N
     assert "751| def f250(x):" in missing.output
     new_file = toolbox.dispatch("edit_file", {"path": "pkg/new.py", "old": "a", "new": "b"})
     assert new_file.refused and "write_file" in new_file.output
-    assert not any(r["kind"] == "intent" for r in toolbox.ledger.records())
+    assert not any(r.kind == "intent" for r in toolbox.ledger.records())
 
 
 def test_edit_file_keeps_crlf_line_endings(toolbox: Toolbox) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.acts import ConfigTrusted
 from jetbox.store.ledger import Ledger
 from tests.conftest import ROOT, run_cli
 
@@ -30,7 +31,7 @@ def write(path: str, content: str) -> Turn:
 
 
 def kinds(workspace: Path) -> list[str]:
-    return [r["kind"] for r in Ledger(workspace / "agent_ledger.log").records()]
+    return [r.kind for r in Ledger(workspace / "agent_ledger.log").records()]
 
 
 def test_a_model_written_tool_jetbox_table_is_refused_on_resume_until_trusted(
@@ -56,8 +57,9 @@ def test_a_model_written_tool_jetbox_table_is_refused_on_resume_until_trusted(
                           "--trust-config", "--max-rounds", "1")
     assert trusted.code == 3, trusted.err
     record = Ledger(workspace / "agent_ledger.log").last(["config_trusted"])
-    assert record is not None and record["reason"].startswith("--trust-config: pyproject.toml")
-    assert record["jetbox_table"]["sandbox"] == "none"  # accepted, as the person chose
+    assert isinstance(record, ConfigTrusted)
+    assert record.reason.startswith("--trust-config: pyproject.toml")
+    assert record.jetbox_table["sandbox"] == "none"  # accepted, as the person chose
     # The model's conftest.py still never runs in the probes: they keep the baseline's
     # test configuration (which had none).
     assert not marker.exists()
@@ -121,6 +123,6 @@ def test_a_new_goal_obeys_model_written_configuration_only_once_accepted(
                         "--sandbox", "none", "--max-rounds", "1", "--fresh", "--trust-config")
     assert fresh.code == 3, fresh.err
     records = Ledger(workspace / "agent_ledger.log").current_run()
-    trusted = [r for r in records if r["kind"] == "config_trusted"]
-    assert [r["reason"][:36] for r in trusted] == ["--trust-config: pyproject.toml [tool"]
-    assert trusted[0]["jetbox_table"] == {"sandbox": "none", "host": "http://127.0.0.1:9"}
+    trusted = [r for r in records if isinstance(r, ConfigTrusted)]
+    assert [r.reason[:36] for r in trusted] == ["--trust-config: pyproject.toml [tool"]
+    assert trusted[0].jetbox_table == {"sandbox": "none", "host": "http://127.0.0.1:9"}

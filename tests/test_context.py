@@ -16,6 +16,7 @@ from jetbox.round.context import (
 )
 from jetbox.round.conversation import Conversation, fold
 from jetbox.spec.compaction import CompactionPolicy
+from jetbox.store.kinds import FinishRefused, StatusRebuilt
 from jetbox.tools.toolbox import ToolResult
 from tests.unitkit import START, make_run, reply, report, result, round_at
 
@@ -69,10 +70,10 @@ def test_the_recap_is_deduplicated_newest_last() -> None:
 
 
 def test_the_compacted_state_tells_a_persons_notes_from_jetboxs(tmp_path: Path) -> None:
-    rebuilt = {"kind": "status_rebuilt", "reason": "missing", "notes": ["rebuilt note"]}
+    rebuilt = StatusRebuilt(reason="missing", notes=["rebuilt note"])
     run = make_run(tmp_path, [START, rebuilt, reply(("read_file", {"path": "a.py"})),
                               result("read_file", arguments={"path": "a.py"}, output="A1"),
-                              {"kind": "finish_refused", "reasons": ["fix t.py::x"]}])
+                              FinishRefused(reasons=["fix t.py::x"])])
     now = round_at("Act", probes=report(failing=["t.py::x"]),
                    notes=("rebuilt note", "look at b.py"), next=("fix t.py::x",))
     state = compact(run, now).messages()[2]["content"]

@@ -117,7 +117,7 @@ def test_disk_full_mid_run_is_exit_1_and_nothing_journaled_is_lost(
                                  "No space left on device")
     assert "every record written before is kept" in line
     kept = Ledger(workspace / "agent_ledger.log").records()
-    assert len(kept) == 11 and [r["seq"] for r in kept] == list(range(1, 12))
+    assert len(kept) == 11 and [r.seq for r in kept] == list(range(1, 12))
     assert (workspace / "agent_ledger.log").read_bytes().endswith(b"}\n")  # no half line
     assert "could not record the stop" in (workspace / "agent.log").read_text(encoding="utf-8")
     again = run(workspace, goal=None)

@@ -13,6 +13,9 @@ from jetbox.model.base import call
 from jetbox.round.context import prefix_messages
 from jetbox.round.conversation import Conversation
 from jetbox.store import records as rec
+from jetbox.store.acts import Intent, Result
+from jetbox.store.kinds import Compaction, Reflection, RoundEnd, RunEnd, ToolResult
+from jetbox.store.kinds import Plan as PlanRecord
 from states.act import Act
 from states.compact import Compact
 from states.done import Done
@@ -42,7 +45,7 @@ def test_probe_reuses_results_only_when_nothing_was_done_since(tmp_path: Path) -
     _, now = Probe().run(run, round_at("Probe"))
     _, now = Probe().run(run, now)
     assert now.report is not None and now.report.reused
-    run.ledger.append(rec.INTENT, action="cmd", argv=["pytest"], program="pytest")
+    run.ledger.append(Intent(action="cmd", argv=["pytest"], program="pytest"))
     _, now = Probe().run(run, now)
     assert now.report is not None and not now.report.reused
 
@@ -55,7 +58,7 @@ def test_compact_builds_the_context_at_the_start_of_an_invocation(tmp_path: Path
     assert outcome == "compacted" and now.conversation is not None
     state = now.conversation.messages()[2]["content"]
     assert "read_file" in state and "line one" in state and "t.py::x" in state
-    assert rec.last(run.records(), rec.COMPACTION)["reason"] == "start of this invocation"
+    assert rec.last_of(run.records(), Compaction).reason == "start of this invocation"
 
 
 def test_compact_folds_the_last_round_in_and_keeps_the_prefix(tmp_path: Path) -> None:
@@ -83,7 +86,7 @@ def test_compact_rebuilds_after_history_keep_rounds(tmp_path: Path) -> None:
     from dataclasses import replace
     _, after = Compact().run(run, replace(round_at("Compact", probes=report()),
                                           conversation=conversation))
-    assert "more than" in rec.last(run.records(), rec.COMPACTION)["reason"]
+    assert "more than" in rec.last_of(run.records(), Compaction).reason
     assert after.conversation is not None and after.conversation.rounds == 0
 
 
@@ -99,8 +102,8 @@ def test_plan_leads_with_the_goal_and_keeps_a_persons_own_items(tmp_path: Path) 
     assert now.status.next[0] == "check the docs first"
     assert now.status.next[1].startswith("work on the goal")
     assert any("t.py::test_new" in item for item in now.status.next)
-    plans = [r for r in run.records() if r["kind"] == rec.PLAN]
-    assert len(plans) == 1 and plans[0]["person"] == ["check the docs first"]
+    plans = [r for r in run.records() if isinstance(r, PlanRecord)]
+    assert len(plans) == 1 and plans[0].person == ["check the docs first"]
     Plan().run(run, now)
     assert kinds(run).count(rec.PLAN) == 1  # unchanged: not recorded again
 
@@ -118,7 +121,8 @@ def test_act_asks_the_model_with_the_plan_and_runs_its_calls(tmp_path: Path) -> 
     # the goal is in its own message: the plan names it instead of copying it
     assert "Plan:\\n- work on the goal (above)" in sent and "Goal: fix the parser" in sent
     assert kinds(run)[-2:] == [rec.MODEL_REPLY, rec.TOOL_RESULT]
-    assert "x = 1" in run.records()[-1]["output"]
+    last = run.records()[-1]
+    assert isinstance(last, ToolResult) and "x = 1" in last.output
 
 
 def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> None:
@@ -134,8 +138,8 @@ def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> 
     outcome, now = Act().run(run, resumed)
     assert outcome == "acted" and len(now.results) == 1 and now.results[0].changed
     assert (tmp_path / "b.py").read_text() == "B" and not (tmp_path / "a.py").exists()
-    assert rec.last(run.records(), rec.RESULT)["recovered"] == "applied on resume"
-    assert rec.last(run.records(), rec.TOOL_RESULT)["index"] == 1
+    assert rec.last_of(run.records(), Result).recovered == "applied on resume"
+    assert rec.last_of(run.records(), ToolResult).index == 1
 
 
 def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
@@ -143,7 +147,7 @@ def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
     run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
     _, now = Act().run(run, round_at("Act", probes=report(), run=run))
     assert now.results == ()
-    assert rec.last(run.records(), rec.TOOL_RESULT)["name"] == rec.NO_CALL
+    assert rec.last_of(run.records(), ToolResult).name == rec.NO_CALL
 
 
 # Reflect
@@ -161,7 +165,7 @@ def test_reflect_is_stuck_after_loop_limit_same_calls(tmp_path: Path) -> None:
     run = make_run(tmp_path, [START, *same, result("list_dir", round_no=3)], loop_limit=3)
     outcome, now = Reflect().run(run, round_at("Reflect", 3))
     assert outcome == "stuck" and now.status.status.startswith("yellow - repeating")
-    assert "same call 3 times" in rec.last(run.records(), rec.REFLECTION)["guard"]
+    assert "same call 3 times" in rec.last_of(run.records(), Reflection).guard
 
 
 def test_reflect_counts_the_guards_from_the_resume(tmp_path: Path) -> None:
@@ -189,7 +193,7 @@ def test_persist_closes_the_round_in_the_ledger(tmp_path: Path) -> None:
     outcome, after = Persist().run(run, now)
     assert (outcome, after) == ("persisted", now)
     last = run.records()[-1]
-    assert (last["kind"], last["round"], last["next"]) == (rec.ROUND, 2, ["call finish"])
+    assert isinstance(last, RoundEnd) and (last.round, last.next) == (2, ["call finish"])
     assert not (tmp_path / "status.txt").exists()  # the engine writes status.txt
 
 
@@ -205,7 +209,7 @@ def test_done_writes_the_runs_end_once(tmp_path: Path) -> None:
     assert outcome is None and now.status.status.startswith("green - done: ")
     Done().run(run, now)
     assert kinds(run).count(rec.RUN_END) == 1
-    assert rec.last(run.records(), rec.RUN_END)["metrics"]["model_calls"] == 1
+    assert rec.last_of(run.records(), RunEnd).metrics["model_calls"] == 1
 
 
 def test_act_without_a_conversation_says_to_keep_compact(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.acts import Intent
 from jetbox.store.ledger import Ledger
 from jetbox.tools.replay import is_idempotent_program, resolve_command
 from tests.conftest import jetbox_process, run_cli
@@ -30,11 +31,12 @@ def test_idempotency_comes_from_the_resolved_program_not_the_arguments(tmp_path:
     (tmp_path / "pytest.py").write_text("print('shadows the real pytest under python -m')\n")
     assert not is_idempotent_program("pytest", tmp_path)
     ledger = Ledger(tmp_path / "ledger.log")
-    named = ledger.append("intent", action="cmd", argv=["python", "tools/pytest.py"])
+    named = ledger.append(Intent(action="cmd", argv=["python", "tools/pytest.py"]))
+    assert isinstance(named, Intent) and named.idempotent is None
     assert resolve_command(ledger, named) is not None  # an old record: not re-run
-    checked = ledger.append("intent", action="cmd", argv=["python", "-m", "ruff"],
-                            program="ruff", idempotent=True)
-    assert resolve_command(ledger, checked) is None
+    checked = ledger.append(Intent(action="cmd", argv=["python", "-m", "ruff"],
+                                   program="ruff", idempotent=True))
+    assert isinstance(checked, Intent) and resolve_command(ledger, checked) is None
 
 
 @pytest.mark.skipif(os.name == "nt", reason="kills with SIGKILL")

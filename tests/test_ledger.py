@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.core.errors import LedgerCorrupt
+from jetbox.store.kinds import RunStart
 from jetbox.store.ledger import Ledger
 from tests.conftest import MATHX_GOAL, run_cli
 
@@ -42,7 +43,7 @@ def test_torn_tail_is_trimmed_before_the_next_append(tmp_path: Path, tail: bytes
     ledger.append("after", ok=True)
     lines = path.read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 5
-    assert [r["seq"] for r in Ledger(path).records()] == [1, 2, 3, 4]
+    assert [r.seq for r in Ledger(path).records()] == [1, 2, 3, 4]
 
 
 def test_damage_in_the_middle_names_the_line_and_how_to_fix(tmp_path: Path) -> None:
@@ -68,8 +69,8 @@ def test_resume_refuses_a_damaged_ledger_with_exit_2(workspace: Path) -> None:
 
 def test_current_run_starts_at_the_last_run_start(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.log")
-    ledger.append("run_start", goal="a")
+    ledger.append(RunStart(goal="a"))
     ledger.append("note")
-    ledger.append("run_start", goal="b")
+    ledger.append(RunStart(goal="b"))
     ledger.append("note")
-    assert [r["seq"] for r in ledger.current_run()] == [3, 4]
+    assert [r.seq for r in ledger.current_run()] == [3, 4]

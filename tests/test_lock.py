@@ -220,13 +220,13 @@ def test_two_runs_started_at_the_same_instant_exactly_one_works(workspace: Path,
         if not ok:
             failures.append(f"pair {number}: {what}")
     records = Ledger(workspace / "agent_ledger.log").records()
-    opened = [r for r in records if r["kind"] in ("run_start", "resume")]
+    opened = [r for r in records if r.kind in ("run_start", "resume")]
     print(f"lock race: {good}/{pairs} pairs had exactly one run working")
     assert good == pairs, failures[:5]
     assert len(opened) == pairs  # the refused runs wrote nothing
-    assert [r["seq"] for r in records] == list(range(1, len(records) + 1))
+    assert [r.seq for r in records] == list(range(1, len(records) + 1))
     # Either contender may remove a stale lock; it is recorded when the winner did.
-    assert 0 < len([r for r in records if r["kind"] == "lock_taken_over"]) <= pairs // 2
+    assert 0 < len([r for r in records if r.kind == "lock_taken_over"]) <= pairs // 2
     leftovers = [p.name for p in workspace.iterdir() if p.name.startswith(".jetbox.lock.")]
     assert leftovers == []
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.kinds import FinishRefused, ToolResult
 from jetbox.store.ledger import Ledger
 from jetbox.tools.paths import PathRefused, jail
 from jetbox.tools.policy import ToolPolicy, check_arguments
@@ -125,9 +126,9 @@ def test_a_workspace_ruff_py_does_not_fake_a_clean_lint(workspace: Path) -> None
                          "--sandbox", "none", "--max-rounds", str(len(calls)))
     assert result.code == 3, result.err  # not Done: the finish is refused
     records = Ledger(workspace / "agent_ledger.log").records()
-    cmds = [r for r in records if r["kind"] == "tool_result" and r["name"] == "run_cmd"]
-    assert len(cmds) == 2 and all("F401" in r["output"] and not r["ok"] for r in cmds)
-    refused = [r for r in records if r["kind"] == "finish_refused"]
-    assert refused and any("ruff" in reason for reason in refused[-1]["reasons"])
-    probes = [json.dumps(r) for r in records if r["kind"] == "probe"]
+    cmds = [r for r in records if isinstance(r, ToolResult) and r.name == "run_cmd"]
+    assert len(cmds) == 2 and all("F401" in r.output and not r.ok for r in cmds)
+    refused = [r for r in records if isinstance(r, FinishRefused)]
+    assert refused and any("ruff" in reason for reason in refused[-1].reasons)
+    probes = [json.dumps(r.to_body()) for r in records if r.kind == "probe"]
     assert "ruff: clean" not in probes[-1]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.exec.process import run_process, scrubbed_env
+from jetbox.store.acts import Intent, Result
 from jetbox.store.ledger import Ledger
 from jetbox.tools.policy import ToolPolicy
 from jetbox.tools.toolbox import Toolbox
@@ -197,9 +198,10 @@ def test_write_file_is_atomic_idempotent_and_journaled(tmp_path: Path) -> None:
     again = toolbox.dispatch("write_file", {"path": "pkg/deep/mod.py", "content": "x = 1\n"})
     assert first.changed and first.output == "wrote pkg/deep/mod.py (6 bytes)"
     assert not again.changed and "nothing changed" in again.output
-    intent, result = [r for r in ledger.records() if r["kind"] in ("intent", "result")]
-    assert intent["sha256"] == result["sha256"] and intent["bytes"] == 6
-    assert result["intent"] == intent["seq"]
+    intent, result = [r for r in ledger.records() if isinstance(r, Intent | Result)]
+    assert isinstance(intent, Intent) and isinstance(result, Result)
+    assert intent.sha256 == result.sha256 and intent.bytes == 6
+    assert result.intent == intent.seq
     assert sorted(p.name for p in (tmp_path / "pkg" / "deep").iterdir()) == ["mod.py"]
 
 

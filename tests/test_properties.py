@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from jetbox.core.errors import LedgerCorrupt, StatusError
 from jetbox.model.base import Reply, ToolCall
 from jetbox.model.protocol import calls_from_text
-from jetbox.store.ledger import Ledger, parse_line
+from jetbox.store.ledger import Ledger, parse_record
 from jetbox.store.records import malformed_streak
+from jetbox.store.registry import from_body
 from jetbox.store.status import KEYS, Status, parse
 from jetbox.tools.specs import TOOL_NAMES
 from jetbox.tools.toolbox import Toolbox, ToolResult
@@ -105,7 +106,7 @@ def test_dispatch_always_returns_a_result_and_stays_in_the_workspace(
     assert tree(traps.outside) == traps.outside_tree
     assert tuple(sorted(os.listdir(traps.workspace.parent))) == traps.parent_names
     last_line = traps.toolbox.ledger.path.read_bytes().splitlines()[-1:]  # journaled whole
-    assert not last_line or parse_line(last_line[0]) == traps.toolbox.ledger.records()[-1]
+    assert not last_line or parse_record(last_line[0]) == traps.toolbox.ledger.records()[-1]
 
 
 # --- the reply parser and the recovery of calls from text --------------------------------
@@ -144,7 +145,7 @@ def test_calls_recovered_from_any_text_are_tool_calls_or_nothing(text: str) -> N
     assert len({json.dumps(c.to_dict(), sort_keys=True, default=str) for c in calls}) == \
         len(calls)
     reply = Reply(content=text, tool_calls=calls, recovered=bool(calls))
-    assert Reply.from_record(reply.to_record()).tool_calls == calls
+    assert Reply.from_record(reply.journaled(1)).tool_calls == calls
     message = reply.to_message()
     assert all(isinstance(c["function"]["arguments"], dict)
                for c in message.get("tool_calls", []))
@@ -157,7 +158,8 @@ def test_calls_recovered_from_any_text_are_tool_calls_or_nothing(text: str) -> N
 @pytest.mark.slow
 def test_the_malformed_streak_counts_any_journaled_results(records: list[dict]) -> None:
     # Catches: the loop guard crashing on odd values journaled from a model's calls.
-    streak = malformed_streak(records)
+    typed = [from_body({"seq": i, **r}) for i, r in enumerate(records, 1)]
+    streak = malformed_streak(typed)
     assert 0 <= streak <= sum(r["kind"] == "tool_result" for r in records)
 
 
@@ -184,9 +186,9 @@ def test_the_ledger_reader_gives_records_or_ledger_corrupt(data: bytes) -> None:
         except LedgerCorrupt as exc:
             assert "agent_ledger.log" in str(exc) and "\n" not in str(exc)
             return
-        assert all(type(r["seq"]) is int and isinstance(r["kind"], str) for r in records)
-        assert [r["seq"] for r in records] == list(range(records[0]["seq"],
-                                                         records[0]["seq"] + len(records))) \
+        assert all(type(r.seq) is int and isinstance(r.kind, str) for r in records)
+        assert [r.seq for r in records] == list(range(records[0].seq,
+                                                      records[0].seq + len(records))) \
             if records else True
 
 
@@ -215,8 +217,7 @@ def test_a_torn_tail_loses_no_complete_record(bodies: list[dict], cut: float, ju
         whole = path.read_bytes()
         extra = Ledger(Path(base) / "next.log", fsync=False)
         for record in written:
-            extra.append(record["kind"], **{k: v for k, v in record.items()
-                                           if k not in ("seq", "ts", "kind")})
+            extra.append(record)
         line = extra.path.read_bytes().splitlines(keepends=True)[-1]
         tail = line[: int(len(line) * cut)] if torn_real else junk
         path.write_bytes(whole + tail)
@@ -225,7 +226,7 @@ def test_a_torn_tail_loses_no_complete_record(bodies: list[dict], cut: float, ju
         assert records[:len(written)] == written and len(records) <= len(written) + 1
         reader.append("after")
         again = Ledger(path, fsync=False).records()
-        assert again[:len(written)] == written and again[-1]["kind"] == "after"
+        assert again[:len(written)] == written and again[-1].kind == "after"
 
 
 # --- status.txt ------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import pytest
 
 from jetbox.exec.sandbox import bwrap_usable
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.acts import ProtectedRemoved, Refused, Result
+from jetbox.store.kinds import ToolResult
 from jetbox.store.ledger import Ledger
 from jetbox.tools.policy import ToolPolicy
 from jetbox.tools.toolbox import Toolbox
@@ -55,10 +57,10 @@ def test_git_and_machine_yaml_a_command_creates_are_removed(
         assert not (workspace / ".git").exists() and not (workspace / "machine.yaml").exists()
         assert (workspace / "evil_states.py").exists()  # an ordinary file: the model's to write
         ledger = Ledger(workspace / "agent_ledger.log")
-        removed = [r for r in ledger.records() if r["kind"] == "protected_removed"]
-        assert [sorted(r["names"]) for r in removed] == [[".git", "machine.yaml"]]
-        seen = next(r["output"] for r in ledger.records()
-                    if r["kind"] == "tool_result" and r["name"] == "run_cmd")
+        removed = [r for r in ledger.records() if isinstance(r, ProtectedRemoved)]
+        assert [sorted(r.names) for r in removed] == [[".git", "machine.yaml"]]
+        seen = next(r.output for r in ledger.records()
+                    if isinstance(r, ToolResult) and r.name == "run_cmd")
         assert "planted" in seen
         assert "the command created .git, which only a person may create; removed" in seen
         assert "the command created machine.yaml, which only a person may create; " \
@@ -122,10 +124,10 @@ def test_a_sandboxed_script_cannot_plant_a_pth_in_the_workspace_venv(workspace: 
     assert result.code == 3, result.err
     assert not (site / "evil.pth").exists()
     records = Ledger(workspace / "agent_ledger.log").records()
-    assert any(r["kind"] == "refusal" and "inside a virtual environment" in r["reason"]
+    assert any(isinstance(r, Refused) and "inside a virtual environment" in r.reason
                for r in records)
-    output = next(r["output_tail"] for r in records if r["kind"] == "result"
-                  and r.get("action") == "cmd")
+    output = next(r.output_tail for r in records if isinstance(r, Result)
+                  and r.action == "cmd")
     assert "blocked 30" in output  # EROFS: the venv is bound read-only
 
 
@@ -145,5 +147,5 @@ def test_a_conftest_that_creates_git_during_the_probe_has_it_removed(
     assert result.code == 3, result.err
     assert not (workspace / ".git").exists()
     removed = [r for r in Ledger(workspace / "agent_ledger.log").records()
-               if r["kind"] == "protected_removed"]
-    assert removed and removed[0]["names"] == [".git"] and removed[0]["by"] == "probes"
+               if isinstance(r, ProtectedRemoved)]
+    assert removed and removed[0].names == [".git"] and removed[0].by == "probes"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from jetbox.engine.resume import begin
@@ -10,22 +11,31 @@ from jetbox.round.run import pending_reply
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
 from jetbox.store import journal
 from jetbox.store import records as rec
+from jetbox.store.acts import Intent, Refused, Result
+from jetbox.store.kinds import (
+    FinishRefused,
+    Paused,
+    Probe,
+    Reflection,
+    Resume,
+    StatusDisagrees,
+    Transition,
+)
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import StatusFile
 from tests.unitkit import GOAL, START, reply, result
 
-PROBE = {"kind": "probe", "failures": 2}
-INTENT = {"kind": "intent", "action": "cmd", "seq": 40}
-REFUSED = {"kind": "finish_refused", "reasons": ["fix t.py::x"]}
+PROBE = Probe(failures=2)
+INTENT = Intent(action="cmd", seq=40)
+REFUSED = FinishRefused(reasons=["fix t.py::x"])
 
 
-def move(source: str, dest: str, round_no: int = 1) -> dict:
-    return {"kind": "transition", "source": source, "dest": dest, "outcome": "x",
-            "round": round_no}
+def move(source: str, dest: str, round_no: int = 1) -> Transition:
+    return Transition(source=source, dest=dest, outcome="x", round=round_no)
 
 
 def test_current_run_starts_at_the_last_run_start() -> None:
-    old, new = {**START, "goal": "old"}, START
+    old, new = replace(START, goal="old"), START
     assert rec.current_run([old, PROBE, new, PROBE]) == [new, PROBE]
     assert rec.run_goal(rec.current_run([old, new])) == GOAL
     assert rec.run_goal([PROBE]) is None
@@ -65,34 +75,35 @@ def test_the_same_call_streak_and_the_guard_count_from_the_resume() -> None:
     records = [START, reply(("read_file", {})), same, same, same]
     streak, first = rec.same_call_streak(records)
     assert streak == 3 and first == {"name": "list_dir", "arguments": {"path": "."}}
-    resumed = [*records, {"kind": "resume", "state": "Pause", "round": 4}, same]
+    resumed = [*records, Resume(state="Pause", round=4), same]
     assert rec.same_call_streak(rec.since_resume(resumed))[0] == 1
 
 
 def test_progress_and_stall_queries() -> None:
-    assert rec.failures_dropped([PROBE, {"kind": "probe", "failures": 1}])
+    assert rec.failures_dropped([PROBE, Probe(failures=1)])
     assert not rec.failures_dropped([PROBE, PROBE])
-    reflections = [{"kind": "reflection", "round": 2, "stalled": 2, "guard": ""}]
+    assert not rec.failures_dropped([Probe(), Probe(failures=1)])  # an old probe without a count
+    reflections = [Reflection(round=2, stalled=2, guard="")]
     assert rec.stalled_rounds(reflections) == 2 and rec.reflected_in(reflections, 2)
-    assert rec.guard_reason([*reflections, {"kind": "reflection", "guard": "loop"}]) == "loop"
+    assert rec.guard_reason([*reflections, Reflection(guard="loop")]) == "loop"
 
 
 def test_position_is_the_last_record_naming_a_state_and_round() -> None:
     assert journal.position([START], "Probe") == journal.Position(GOAL, "Probe", 1)
-    records = [START, move("Probe", "Compact"), {"kind": "paused", "state": "Act", "round": 2}]
+    records = [START, move("Probe", "Compact"), Paused(state="Act", round=2)]
     assert journal.position(records, "Probe") == journal.Position(GOAL, "Act", 2)
     assert journal.position([PROBE], "Probe") is None
 
 
 def test_a_pending_reply_says_which_call_is_next_and_what_it_began() -> None:
     calls = reply(("write_file", {"path": "a"}), ("run_cmd", {"cmd": ["pytest"]}))
-    began = {"kind": "intent", "action": "cmd", "seq": 9}
+    began = Intent(action="cmd", seq=9)
     records = [START, move("Plan", "Act"), calls, result("write_file"), began]
     pending = pending_reply(records, "Act")
     assert pending is not None and pending.journal.next_index == 1
     assert [c.name for c in pending.reply.tool_calls] == ["write_file", "run_cmd"]
     assert pending.journal.intent == began and pending.journal.result is None
-    finished = {"kind": "result", "intent": 9, "ok": True}
+    finished = Result(intent=9, ok=True)
     assert pending_reply([*records, finished], "Act").journal.result == finished
     # A reply from an earlier visit of Act is not pending in this one.
     assert pending_reply([*records, move("Act", "Reflect"), move("Persist", "Act")],
@@ -100,10 +111,9 @@ def test_a_pending_reply_says_which_call_is_next_and_what_it_began() -> None:
 
 
 def test_summaries_count_what_landed() -> None:
-    intent = {"kind": "intent", "action": "write", "path": "a.py", "seq": 5}
-    records = [intent, {"kind": "result", "intent": 5, "ok": True},
-               {"kind": "intent", "action": "write", "path": "b.py", "seq": 7},
-               move("Persist", "Probe", 2), result("x", ok=False), {"kind": "refusal"}]
+    intent = Intent(action="write", path="a.py", seq=5)
+    records = [intent, Result(intent=5, ok=True), Intent(action="write", path="b.py", seq=7),
+               move("Persist", "Probe", 2), result("x", ok=False), Refused()]
     assert rec.files_written(records) == ("a.py",)
     assert rec.completed_rounds(records, "Probe") == 1
     assert rec.tool_errors(records) == 1 and rec.count(records, rec.REFUSAL) == 1
@@ -117,12 +127,13 @@ def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
     started = begin(GOAL, False, spec, ledger, status_file)
     assert not status_file.path.exists()  # the engine writes it: status.txt's one writer
     status_file.write(started)
-    assert (started.state, rec.current_run(ledger.records())[0]["kind"]) == ("Probe",
-                                                                               rec.RUN_START)
-    ledger.append(rec.TRANSITION, source="Probe", dest="Compact", outcome="probed", round=1)
+    assert (started.state, rec.current_run(ledger.records())[0].kind) == ("Probe",
+                                                                             rec.RUN_START)
+    ledger.append(Transition(source="Probe", dest="Compact", outcome="probed", round=1))
     resumed = begin(None, False, spec, ledger, status_file)  # status.txt still says Probe
     assert resumed.state == "Compact"
-    assert rec.last(ledger.records(), rec.STATUS_DISAGREES)["resolution"] == "the ledger wins"
+    disagrees = rec.last_of(ledger.records(), StatusDisagrees)
+    assert disagrees is not None and disagrees.resolution == "the ledger wins"
     (tmp_path / "status.txt").unlink()
     rebuilt = begin(None, False, spec, ledger, status_file)
     assert rebuilt.state == "Compact" and rebuilt.status.startswith("yellow - status.txt rebuilt")

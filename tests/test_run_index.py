@@ -10,12 +10,14 @@ from pathlib import Path
 from jetbox.cli import PLUGGED_COMMANDS, PLUGGED_HELP
 from jetbox.store import records as rec
 from jetbox.store.index import RunRecords
+from jetbox.store.kinds import Plan, Probe, Record, RunStart
 from jetbox.store.ledger import Ledger
+from jetbox.store.registry import from_body
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def sample() -> list[dict]:
+def sample() -> list[Record]:
     records = [{"kind": "run_start", "goal": "g"}]
     for round_no in range(1, 40):
         records += [{"kind": "model_reply", "round": round_no,
@@ -25,7 +27,7 @@ def sample() -> list[dict]:
                     {"kind": "reflection", "round": round_no, "warning": f"w{round_no}"}]
         if round_no == 20:
             records.append({"kind": "resume", "state": "Probe"})
-    return [{**r, "seq": i} for i, r in enumerate(records, 1)]
+    return [from_body({**r, "seq": i}) for i, r in enumerate(records, 1)]
 
 
 def test_indexed_records_answer_every_query_like_a_list() -> None:
@@ -42,13 +44,13 @@ def test_indexed_records_answer_every_query_like_a_list() -> None:
 
 def test_the_ledger_keeps_its_current_run_current(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.log", fsync=False)
-    ledger.append("run_start", goal="one")
-    ledger.append("probe", round=1)
+    ledger.append(RunStart(goal="one"))
+    ledger.append(Probe(round=1))
     run = ledger.current_run()
-    ledger.append("plan", items=["x"])
+    ledger.append(Plan(items=["x"]))
     assert ledger.current_run() is run and rec.last_plan(run) == ["x"]
-    ledger.append("run_start", goal="two")
-    assert [r["kind"] for r in ledger.current_run()] == ["run_start"]
+    ledger.append(RunStart(goal="two"))
+    assert [r.kind for r in ledger.current_run()] == ["run_start"]
     reopened = Ledger(tmp_path / "l.log", fsync=False)
     assert list(reopened.current_run()) == list(ledger.current_run())
 

@@ -14,6 +14,7 @@ import pytest
 
 from jetbox.exec.process import run_process
 from jetbox.exec.sandbox import bwrap_argv, bwrap_usable, interpreter_paths
+from jetbox.store.acts import Result
 from jetbox.store.ledger import Ledger
 from tests.test_sandbox import needs_bwrap
 
@@ -120,6 +121,6 @@ def test_a_whole_run_under_bwrap_cannot_remount_and_write_outside(workspace: Pat
     finally:
         target.unlink(missing_ok=True)
     assert result.code == 3, result.err
-    outputs = [r["output_tail"] for r in Ledger(workspace / "agent_ledger.log").records()
-               if r["kind"] == "result" and r.get("action") == "cmd"]
+    outputs = [r.output_tail or "" for r in Ledger(workspace / "agent_ledger.log").records()
+               if isinstance(r, Result) and r.action == "cmd"]
     assert outputs and "blocked 30" in outputs[0] and "remount exit 0" not in outputs[0]

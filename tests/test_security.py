@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.store.acts import Intent, Refused
 from jetbox.store.ledger import Ledger
 from jetbox.tools.policy import ToolPolicy
 from jetbox.tools.toolbox import Toolbox
@@ -122,8 +123,8 @@ def test_escape_attempt_is_refused_and_changes_nothing_outside(
     assert (workspace / "status.txt").read_bytes() == status_before
     assert (outside / "secret.txt").read_text() == "secret"
     assert sorted(p.name for p in outside.iterdir()) == ["evil.py", "secret.txt"]
-    refusals = [r for r in ledger.records() if r["kind"] == "refusal"]
-    assert len(refusals) == 1 and refusals[0]["reason"] in result.output
+    refusals = [r for r in ledger.records() if isinstance(r, Refused)]
+    assert len(refusals) == 1 and refusals[0].reason in result.output
 
 
 def test_there_are_at_least_25_distinct_attempts_across_all_tools_and_path_styles() -> None:
@@ -154,8 +155,8 @@ def test_a_planted_program_in_the_workspace_is_never_run(tmp_path: Path) -> None
     for cmd in (["pytest.exe", "--version"], ["ruff", "--version"], ["python", "--version"]):
         toolbox.dispatch("run_cmd", {"cmd": cmd})
     assert not marker.exists()
-    intents = [r for r in toolbox.ledger.records() if r["kind"] == "intent"]
-    assert intents and all(r["argv"][0] == sys.executable for r in intents)
+    intents = [r for r in toolbox.ledger.records() if isinstance(r, Intent)]
+    assert intents and all(r.argv and r.argv[0] == sys.executable for r in intents)
 
 
 @pytest.mark.slow
@@ -212,7 +213,7 @@ def test_the_tools_section_of_machine_yaml_sets_the_policy(workspace: Path,
         run_cli("run", "g", "-w", str(workspace), "--host", server.host, "--machine",
                 str(machine), "--max-rounds", "1", "--sandbox", "none")
     ledger = Ledger(workspace / "agent_ledger.log").records()
-    refusal = next(r for r in ledger if r["kind"] == "refusal")
-    assert "pytest: not an allowed program; allowed: python" in refusal["reason"]
+    refusal = next(r for r in ledger if isinstance(r, Refused))
+    assert "pytest: not an allowed program; allowed: python" in refusal.reason
     with pytest.raises(ConfigError, match="tools: unknown key `allow_everything`"):
         ToolPolicy.from_mapping({"allow_everything": True})

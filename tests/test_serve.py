@@ -13,6 +13,7 @@ import pytest
 from jetbox.offline import Call, OfflineOllama
 from jetbox.offline.replay import ledger_turns
 from jetbox.offline.solvers import MathxSolver
+from jetbox.store.kinds import ModelReply, ToolResult
 from jetbox.store.ledger import Ledger
 from tests.conftest import MATHX_GOAL, jetbox_process, run_cli
 
@@ -52,11 +53,11 @@ def test_a_taken_port_is_a_usage_error_that_says_what_to_do() -> None:
 
 def test_replay_turns_come_from_the_ledgers_model_replies(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "agent_ledger.log")
-    ledger.append("model_reply", round=1, content="", thinking="write it",
-                  calls=[{"name": "write_file", "arguments": {"path": "a.py", "content": "x"}}])
-    ledger.append("tool_result", round=1, name="write_file")
-    ledger.append("model_reply", round=2, content="done", calls=[
-        {"name": "finish", "arguments": {"summary": "ok"}}, {"name": "x", "arguments": {}}])
+    ledger.append(ModelReply(round=1, content="", thinking="write it", calls=[
+        {"name": "write_file", "arguments": {"path": "a.py", "content": "x"}}]))
+    ledger.append(ToolResult("write_file", round=1))
+    ledger.append(ModelReply(round=2, content="done", calls=[
+        {"name": "finish", "arguments": {"summary": "ok"}}, {"name": "x", "arguments": {}}]))
     turns = ledger_turns(tmp_path)  # the folder works as well as the file
     assert [[c.name for c in t.calls] for t in turns] == [["write_file"], ["finish", "x"]]
     assert turns[0].calls[0] == Call("write_file", {"path": "a.py", "content": "x"})

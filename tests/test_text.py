@@ -11,6 +11,7 @@ import pytest
 
 from jetbox.core.text import escape_name, escape_surrogates, for_terminal, unescape_name
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.kinds import ModelReply, StatusEdited
 from jetbox.store.ledger import Ledger
 from jetbox.tools.paths import PathRefused, jail
 from tests.conftest import run_cli
@@ -91,8 +92,11 @@ def test_the_ledger_records_a_lone_surrogate_escaped_instead_of_crashing(tmp_pat
     ledger = Ledger(tmp_path / "ledger.log")
     ledger.append("note", text="x\ud800", names=["caf\udce9.txt"], nested={"k\udcff": 1})
     record = Ledger(tmp_path / "ledger.log").records()[0]
-    assert (record["text"], record["names"], record["nested"]) == \
-        ("x\\ud800", ["caf\\xe9.txt"], {"k\\xff": 1})
+    assert (record.kind, record.extra) == ("note", {
+        "text": "x\\ud800", "names": ["caf\\xe9.txt"], "nested": {"k\\xff": 1}})
+    ledger.append(StatusEdited(text="y\udcff"))  # a kind Jetbox defines: the same rule
+    assert Ledger(tmp_path / "ledger.log").records()[1] == StatusEdited(seq=2, text="y\\xff",
+                                                                       ts=ledger.records()[1].ts)
 
 
 def test_a_latin1_name_is_written_and_an_interrupted_write_resumes_on_the_same_file(
@@ -108,9 +112,9 @@ def test_a_latin1_name_is_written_and_an_interrupted_write_resumes_on_the_same_f
                                                                "content": "new\n"})
     assert result.ok and result.output == "wrote caf\\xe9.txt (4 bytes)"
     assert open(raw, "rb").read() == b"new\n"
-    intent = next(r for r in ledger.records() if r["kind"] == "intent")
+    intent = next(r for r in ledger.records() if r.kind == "intent")
     os.remove(raw)  # as if Jetbox died before the write landed
-    assert "completed after" in resolve_write(ledger, tmp_path, {**intent})[1]
+    assert "completed after" in resolve_write(ledger, tmp_path, intent)[1]
     assert open(raw, "rb").read() == b"new\n"
     assert sorted(os.listdir(os.fsencode(tmp_path))) == [b"caf\xe9.txt"]
 
@@ -138,7 +142,7 @@ def test_a_workspace_with_a_latin1_file_name_runs_to_done(workspace: Path) -> No
     assert "UnicodeEncodeError" not in result.err
     assert "caf\\\\xe9.txt (28 bytes)" in requests[1]  # list_dir, as JSON in the request
     assert "bonjour from a latin-1 name" in requests[2]  # read_file of the escaped name
-    probes = [r for r in Ledger(workspace / "agent_ledger.log").records() if r["kind"] == "probe"]
+    probes = [r for r in Ledger(workspace / "agent_ledger.log").records() if r.kind == "probe"]
     assert probes
 
 
@@ -151,8 +155,8 @@ def test_a_lone_surrogate_in_a_reply_is_a_clear_refusal_not_a_crash(workspace: P
     assert result.code == 0, result.err
     assert "refused: 'a\\\\ud800.py' is not a valid file name" in requests[1]
     replies = [r for r in Ledger(workspace / "agent_ledger.log").records()
-               if r["kind"] == "model_reply"]
-    assert replies[0]["content"] == "thinking \\ud800 aloud"  # recorded as received, escaped
+               if isinstance(r, ModelReply)]
+    assert replies[0].content == "thinking \\ud800 aloud"  # recorded as received, escaped
 
 
 @pytest.mark.slow

@@ -6,12 +6,15 @@ import json
 import os
 import resource
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from jetbox.core import failpoints
 from jetbox.core.fsutil import read_bounded
 from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
+from jetbox.store.acts import Intent, Result, ToolError
+from jetbox.store.kinds import Record, ToolResult
 from jetbox.store.ledger import Ledger
 from tests.conftest import run_cli, status_fields
 
@@ -42,8 +45,11 @@ def run_script(workspace: Path, turns: list[Turn], *extra: str) -> tuple[int, st
     return result.code, result.err, seen
 
 
-def records(workspace: Path, kind: str) -> list[dict]:
-    return [r for r in Ledger(workspace / "agent_ledger.log").records() if r["kind"] == kind]
+R = TypeVar("R", bound=Record)
+
+
+def records(workspace: Path, kind: type[R]) -> list[R]:
+    return [r for r in Ledger(workspace / "agent_ledger.log").records() if isinstance(r, kind)]
 
 
 def test_os_errors_in_every_tool_are_results_and_the_run_reaches_done(workspace: Path) -> None:
@@ -61,8 +67,8 @@ def test_os_errors_in_every_tool_are_results_and_the_run_reaches_done(workspace:
     assert code == 0, err
     assert "Traceback" not in err
     assert status_fields(workspace)["State"] == "Done"
-    results = records(workspace, "tool_result")[:len(bad)]
-    assert [r["ok"] for r in results] == [False, True] * 3 + [False] * 4 + [True]
+    results = records(workspace, ToolResult)[:len(bad)]
+    assert [r.ok for r in results] == [False, True] * 3 + [False] * 4 + [True]
     text = "\n".join(seen)
     assert text.count("cannot be resolved (a symlink loop)") == 3
     assert "error: Not a directory: a.py/b.py" in text and "File name too long" in text
@@ -70,10 +76,10 @@ def test_os_errors_in_every_tool_are_results_and_the_run_reaches_done(workspace:
     assert (workspace / "a.py").read_text() == "X = 1\n"
     # the failed write leaves no open intent (it fails before the copy Jetbox keeps, or its
     # intent is closed as failed): a resume never replays it
-    intents = [r for r in records(workspace, "intent") if r["path"] == "a.py/b.py"]
-    closing = {r.get("intent"): r for r in records(workspace, "result")}
-    assert all(i["seq"] in closing and closing[i["seq"]]["ok"] is False for i in intents)
-    assert len(records(workspace, "tool_error")) == 3
+    intents = [r for r in records(workspace, Intent) if r.path == "a.py/b.py"]
+    closing = {r.intent: r for r in records(workspace, Result)}
+    assert all(i.seq in closing and closing[i.seq].ok is False for i in intents)
+    assert len(records(workspace, ToolError)) == 3
 
 
 def test_a_100_gb_sparse_file_is_read_and_written_without_blowing_memory(
@@ -126,7 +132,7 @@ def test_an_unexpected_exception_in_a_tool_is_an_internal_error_result_with_a_tr
     assert "Traceback" not in err
     log = (workspace / "agent.log").read_text(encoding="utf-8")
     assert "Traceback (most recent call last)" in log and "failpoint raise:tool:read_file" in log
-    assert records(workspace, "tool_error")[0]["tool"] == "read_file"
+    assert records(workspace, ToolError)[0].tool == "read_file"
 
 
 def test_permission_denied_is_a_failed_result(tmp_path: Path) -> None:
@@ -196,5 +202,5 @@ def test_a_journaled_write_whose_target_went_bad_fails_clearly_on_every_resume(
     assert first.code == 0, first.err
     assert "Traceback" not in first.err and again.code == 0
     assert "cannot be completed now" in seen
-    failed = [r for r in records(workspace, "result") if r.get("recovered") == "failed on resume"]
-    assert len(failed) == 1 and failed[0]["ok"] is False
+    failed = [r for r in records(workspace, Result) if r.recovered == "failed on resume"]
+    assert len(failed) == 1 and failed[0].ok is False

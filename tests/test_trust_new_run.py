@@ -78,4 +78,4 @@ def test_a_persons_edit_between_runs_needs_no_flag(workspace: Path) -> None:
     assert second.code == 3, second.err
     assert "stall_limit" in tool_outputs(workspace)[-1]
     seen = Ledger(workspace / "agent_ledger.log").records()
-    assert [r["kind"] for r in seen].count("config_seen") == 2  # one per session
+    assert [r.kind for r in seen].count("config_seen") == 2  # one per session

@@ -15,9 +15,10 @@ import pytest
 from jetbox.core.errors import UsageError
 from jetbox.engine.resume import keep_or_fresh, same_goal
 from jetbox.engine.startup import own_files
-from jetbox.store import records as rec
+from jetbox.store.acts import Intent
 from jetbox.store.gitrepo import exclude_own_files
 from jetbox.store.history import RUN_CLOSED, UNDO_START
+from jetbox.store.kinds import RunEnd, RunStart
 from jetbox.store.ledger import Ledger
 from jetbox.store.workspace import Workspace
 from jetbox.tools.toolbox import Toolbox
@@ -47,7 +48,7 @@ def a_run(root: Path) -> Ledger:
     """Changes as a run makes them: journaled by the toolbox, copies kept first."""
     exclude_own_files(root, own_files(Workspace.at(root)))
     ledger = Ledger(root / "agent_ledger.log")
-    ledger.append(rec.RUN_START, goal="g", machine="", python="")
+    ledger.append(RunStart(goal="g"))
     tools = Toolbox(root, ledger)
     script = ("import pathlib\npathlib.Path('data.txt').unlink()\n"
               "pathlib.Path('run.sh').chmod(0o644)\npathlib.Path('made.txt').write_text('m')\n")
@@ -108,13 +109,13 @@ def test_an_undo_killed_mid_way_is_finished_once_by_the_next(workspace: Path) ->
     child = jetbox_process("undo", "-w", str(root), env={"JETBOX_FAILPOINT": "kill:undo:step#3"})
     child.communicate(timeout=60)
     assert child.returncode != 0
-    kinds = [r["kind"] for r in Ledger(root / "agent_ledger.log").records()]
+    kinds = [r.kind for r in Ledger(root / "agent_ledger.log").records()]
     assert UNDO_START in kinds and RUN_CLOSED not in kinds
     assert git(root, "status", "--porcelain") != ""  # half-way
     result = run_cli("undo", "-w", str(root))
     assert result.code == 0 and "interrupted" in result.out
     assert git(root, "status", "--porcelain") == "" and git(root, "diff") == ""
-    kinds = [r["kind"] for r in Ledger(root / "agent_ledger.log").records()]
+    kinds = [r.kind for r in Ledger(root / "agent_ledger.log").records()]
     assert kinds.count(UNDO_START) == 1 and kinds.count(RUN_CLOSED) == 1
 
 
@@ -126,14 +127,14 @@ def test_goals_differing_in_spacing_or_final_punctuation_are_one_goal() -> None:
 
 def test_a_new_goal_asks_and_keeps_the_old_run_when_the_answer_is_no(workspace: Path) -> None:
     ledger = Ledger(workspace / "agent_ledger.log")
-    ledger.append(rec.RUN_START, goal="Old goal", machine="", python="")
+    ledger.append(RunStart(goal="Old goal"))
     asked: list[str] = []
     assert keep_or_fresh("New goal", False, ledger, lambda q: asked.append(q) or True)
     assert "Old goal" in asked[0]
     with pytest.raises(UsageError, match="--fresh"):
         keep_or_fresh("New goal", False, ledger, lambda q: False)
     assert keep_or_fresh("old goal.", False, ledger, None) is False  # the same goal resumes
-    ledger.append(rec.RUN_END, outcome="done")
+    ledger.append(RunEnd(outcome="done"))
     assert keep_or_fresh("New goal", False, ledger, None) is False  # a finished run: no guard
 
 
@@ -155,7 +156,7 @@ def test_a_command_as_the_runs_first_change_is_undone_too(workspace: Path) -> No
     git(root, "commit", "-q", "-m", "a script")
     exclude_own_files(root, own_files(Workspace.at(root)))
     ledger = Ledger(root / "agent_ledger.log")
-    ledger.append(rec.RUN_START, goal="g", machine="", python="")
+    ledger.append(RunStart(goal="g"))
     result = Toolbox(root, ledger).dispatch("run_cmd", {"cmd": ["python", "drop.py"]})
     assert result.ok and "only a person may create" not in result.output, result.output
     assert not (root / "data.txt").exists()
@@ -171,13 +172,13 @@ def test_a_command_killed_with_jetbox_is_journaled_on_resume_and_undone(
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "a script")
     ledger = Ledger(root / "agent_ledger.log")
-    ledger.append(rec.RUN_START, goal="g", machine="", python="")
+    ledger.append(RunStart(goal="g"))
     tools = Toolbox(root, ledger)
     assert tools.dispatch("run_cmd", {"cmd": ["python", "drop.py"]}).ok
     # As if Jetbox died when the command ended: its result and changes never journaled.
-    intent = next(r for r in ledger.records() if r["kind"] == rec.INTENT)
+    intent = next(r for r in ledger.records() if isinstance(r, Intent))
     lines = (root / "agent_ledger.log").read_bytes().splitlines(keepends=True)
-    (root / "agent_ledger.log").write_bytes(b"".join(lines[:intent["seq"]]))
+    (root / "agent_ledger.log").write_bytes(b"".join(lines[:intent.seq]))
     resumed = Toolbox(root, Ledger(root / "agent_ledger.log"))
     resumed.replay("run_cmd", intent, None)
     resumed.replay("run_cmd", intent, None)  # a second resume journals nothing twice
@@ -214,6 +215,6 @@ def test_where_jetbox_keeps_its_files(workspace: Path) -> None:
     with pytest.raises(UsageError, match="--state-dir .jetbox"):
         Workspace.at(workspace, ".")
     (workspace / ".jetbox").mkdir()
-    Ledger(workspace / ".jetbox" / "agent_ledger.log").append(rec.RUN_START, goal="g")
+    Ledger(workspace / ".jetbox" / "agent_ledger.log").append(RunStart(goal="g"))
     (workspace / "agent.log").unlink()
     assert Workspace.at(workspace).in_state_dir  # where the run already keeps its files

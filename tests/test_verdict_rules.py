@@ -16,6 +16,8 @@ from jetbox.probes.report import OutcomeReport, count_outcomes, disagreements, p
 from jetbox.probes.runner import CheckResult, ProbeReport
 from jetbox.probes.testconfig import pinned_copy, snapshot
 from jetbox.probes.verdict import Baseline, judge, pinned_config
+from jetbox.store.kinds import Baseline as BaselineRecord
+from jetbox.store.registry import from_body
 
 FINDINGS = ("mathx/__init__.py:1:8: F401 [*] `os` imported but unused",
             "tool.py:3:1: E501 Line too long (99 > 88)",
@@ -171,9 +173,10 @@ def test_a_failing_test_deleted_with_every_other_test_is_unresolved() -> None:
 
 def test_a_baseline_recorded_before_the_config_was_kept_pins_nothing() -> None:
     assert pinned_config(None) is None
-    assert pinned_config({"findings": [], "outcomes": {}}) is None
+    old = from_body({"seq": 3, "kind": "baseline", "findings": [], "outcomes": {}})
+    assert isinstance(old, BaselineRecord) and pinned_config(old) is None
     kept = snapshot(Path(__file__).parent.parent, ["pyproject.toml"])
-    assert pinned_config({"config": kept.to_record()}) == kept
+    assert pinned_config(BaselineRecord(config=kept.to_record())) == kept
 
 
 def test_config_that_cannot_be_put_back_is_named(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from jetbox.engine.usercode import load_handlers
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.spec.machine import load_machine
+from jetbox.store.acts import Result
 from jetbox.store.ledger import Ledger
 from tests.conftest import ROOT, jetbox_process
 
@@ -48,8 +49,8 @@ def test_python_m_jetbox_from_inside_the_workspace_imports_nothing_from_it(
     assert code == 3, err  # paused at the round limit, after running the command
     assert not marker.exists(), f"a workspace module ran inside Jetbox: {marker.read_text()}"
     results = [r for r in Ledger(workspace / "agent_ledger.log").records()
-               if r["kind"] == "result" and r.get("action") == "cmd"]
-    assert results and "hello from the workspace" in results[0]["output_tail"]
+               if isinstance(r, Result) and r.action == "cmd"]
+    assert results and "hello from the workspace" in str(results[0].output_tail)
 
 
 def test_the_child_setup_imports_nothing_after_the_fork(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ a probe report is data, and the model, when one is asked, is jetbox.model.base.S
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,9 @@ from jetbox.round.run import Round, Run
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
+from jetbox.store.kinds import ModelReply, Record, RunStart, ToolResult
 from jetbox.store.ledger import Ledger
+from jetbox.store.registry import from_body
 from jetbox.store.status import Status, StatusFile
 from jetbox.store.workspace import Workspace
 from jetbox.tools.toolbox import Toolbox
@@ -31,13 +33,14 @@ def no_model() -> Model:
     raise AssertionError("this handler must not ask the model")
 
 
-def make_run(folder: Path, records: Iterable[dict[str, Any]] = (),
+def make_run(folder: Path, records: Iterable[Record | Mapping[str, Any]] = (),
              model: Callable[[], Model] = no_model, **settings: Any) -> Run:
-    """A run in `folder` whose ledger holds `records` (each a dict with its `kind`)."""
+    """A run in `folder` whose ledger holds `records` (a record, or its JSON body as a
+    ledger line holds it: a dict with its `kind`)."""
     folder.mkdir(parents=True, exist_ok=True)
     ledger = Ledger(folder / "agent_ledger.log", fsync=False)
     for record in records:
-        ledger.append(record["kind"], **{k: v for k, v in record.items() if k != "kind"})
+        ledger.append(record if isinstance(record, Record) else from_body(record))
     return Run(Settings(**settings), Workspace.at(folder), load_machine(PACKAGED_MACHINE),
                ledger, StatusFile(folder / "status.txt"), Toolbox(folder, ledger),
                Prober(folder, ()), Display(open_log(folder / "agent.log"), io.StringIO(),
@@ -75,22 +78,18 @@ def round_at(state: str, round_no: int = 1, probes: ProbeReport | None = None,
 
 
 def kinds(run: Run) -> list[str]:
-    return [r["kind"] for r in run.records()]
+    return [r.kind for r in run.records()]
 
 
-def reply(*calls: tuple[str, dict[str, Any]], round_no: int = 1) -> dict[str, Any]:
+def reply(*calls: tuple[str, dict[str, Any]], round_no: int = 1) -> ModelReply:
     """A `model_reply` record making these calls."""
-    return {"kind": "model_reply", "round": round_no, "content": "", "thinking": "",
-            "calls": [{"name": n, "arguments": a} for n, a in calls]}
+    return ModelReply(round=round_no, calls=[{"name": n, "arguments": a} for n, a in calls])
 
 
 def result(name: str, ok: bool = True, round_no: int = 1, index: int = 0,
-           **fields: Any) -> dict[str, Any]:
+           output: str = "ok", **fields: Any) -> ToolResult:
     """A `tool_result` record."""
-    return {"kind": "tool_result", "round": round_no, "index": index, "name": name,
-            "arguments": fields.pop("arguments", {}), "ok": ok,
-            "refused": fields.pop("refused", False), "changed": fields.pop("changed", False),
-            "output": fields.pop("output", "ok"), **fields}
+    return ToolResult(name, ok, output, round=round_no, index=index, **fields)
 
 
-START = {"kind": "run_start", "goal": GOAL, "machine": "machine.yaml", "python": ""}
+START = RunStart(goal=GOAL, machine="machine.yaml", python="")

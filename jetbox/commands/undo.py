@@ -11,8 +11,9 @@ from jetbox.core import failpoints
 from jetbox.core.errors import JetboxError, StatusError, StorageError, UsageError
 from jetbox.core.text import for_terminal
 from jetbox.store import records as rec
+from jetbox.store.acts import RunUndone, UndoStart
 from jetbox.store.gitrepo import exclude_own_files
-from jetbox.store.history import RUN_CLOSED, UNDO_START, Change, pending_undo, run_changes, undone
+from jetbox.store.history import Change, pending_undo, run_changes, undone
 from jetbox.store.ledger import Ledger
 from jetbox.store.lock import WorkspaceLock
 from jetbox.store.objects import ObjectStore
@@ -53,7 +54,7 @@ def undo(workspace: Workspace, force: bool, out: TextIO) -> int:
     store = ObjectStore.of(workspace.root)
     pending = pending_undo(records)
     if pending is not None:
-        steps = [Change.from_record(step) for step in pending.get("steps", [])]
+        steps = [Change.from_record(step) for step in pending.steps]
         out.write("finishing an undo that was interrupted\n")
     else:
         if rec.run_goal(records) is None or undone(records):
@@ -64,7 +65,7 @@ def undo(workspace: Workspace, force: bool, out: TextIO) -> int:
         if not steps:
             out.write("nothing to undo: the run changed no file\n")
             return 0
-        ledger.append(UNDO_START, steps=[s.to_record() for s in steps], forced=force)
+        ledger.append(UndoStart(steps=[s.to_record() for s in steps], forced=force))
     done = []
     for step in steps:
         failpoints.hit("undo:step")
@@ -74,7 +75,7 @@ def undo(workspace: Workspace, force: bool, out: TextIO) -> int:
             raise StorageError(f"cannot restore {step.path}: {exc}; fix that, then run "
                                f"`jetbox undo` again to finish") from None
     remove_new_dirs(workspace.root, steps)
-    ledger.append(RUN_CLOSED, restored=len(steps))
+    ledger.append(RunUndone(restored=len(steps)))
     _mark_status(workspace)
     for path, what in done:
         out.write(for_terminal(f"  {what:<14} {path}") + "\n")

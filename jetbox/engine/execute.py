@@ -10,7 +10,7 @@ from jetbox.core.text import for_terminal
 from jetbox.engine.loop import Engine
 from jetbox.engine.trust import record_seen
 from jetbox.round.run import Round, Run
-from jetbox.store import records as rec
+from jetbox.store import kinds as k
 
 
 def execute(engine: Engine) -> int:
@@ -22,29 +22,29 @@ def execute(engine: Engine) -> int:
         return code
     except Paused as pause:
         engine.now = pause.now if isinstance(pause.now, Round) else engine.now
-        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", rec.PAUSED,
+        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", k.Paused,
                     reason=pause.reason)
         run.display.note(f"paused: {pause.reason}; run the same command again to resume")
         summary(engine, f"paused ({pause.reason})")
         return pause.exit_code
     except ModelUnavailable as exc:
-        engine.stop(f"yellow - waiting for the model: {exc}", rec.MODEL_UNAVAILABLE,
+        engine.stop(f"yellow - waiting for the model: {exc}", k.ModelUnavailable,
                     error=str(exc))
         summary(engine, "model unavailable")
         raise
     except KeyboardInterrupt:
-        engine.stop("yellow - interrupted; run again to resume", rec.INTERRUPTED)
+        engine.stop("yellow - interrupted; run again to resume", k.Interrupted)
         run.display.note("interrupted; run the same command again to resume")
         summary(engine, "interrupted (Ctrl-C)")
         return EXIT_INTERRUPTED
     except JetboxError as exc:
-        engine.stop(f"red - {exc}", rec.ERROR, error=str(exc))
+        engine.stop(f"red - {exc}", k.Error, error=str(exc))
         run.display.logger.error("stopped: %s", exc)
         raise
     except Exception as exc:
         run.display.logger.error("internal error:\n%s",
                                  for_terminal(traceback.format_exc(), multiline=True))
-        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", rec.ERROR,
+        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", k.Error,
                     error=f"{type(exc).__name__}: {exc}")
         raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
                           f"{run.workspace.log_path})") from None

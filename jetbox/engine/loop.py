@@ -31,7 +31,9 @@ from jetbox.round.run import Round, Run
 from jetbox.spec.config import Settings, resolve_settings
 from jetbox.spec.machine import MachineSpec, load_machine
 from jetbox.spec.runtime import build_machine
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
+from jetbox.store.acts import StraysKilled
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import StatusFile
 from jetbox.store.workspace import Workspace
@@ -89,7 +91,7 @@ class Engine:
             failpoints.hit(f"before:{state}")
             if spec.is_final(state):
                 self._step(state, handler)
-                self._save(rec.STATUS_WRITTEN)
+                self._save(k.StatusWritten)
                 return EXIT_DONE
             if moved and spec.is_pause(state):
                 raise Paused(rec.guard_reason(self.run.records()), status="red")
@@ -126,22 +128,22 @@ class Engine:
         source, dest = event.transition.source, event.transition.dest
         round_no = self.now.round + (1 if dest == self.run.spec.initial else 0)
         self.now = self.now.with_status(state=dest, round=round_no)
-        self.run.ledger.append(rec.TRANSITION, source=source, dest=dest,
-                               outcome=event.event.name, round=round_no,
-                               status_sha=status_sha(self.now.status.render()))
+        self.run.ledger.append(k.Transition(source=source, dest=dest,
+                                            outcome=event.event.name, round=round_no,
+                                            status_sha=status_sha(self.now.status.render())))
         self.write_status()
 
     def write_status(self) -> None:
         """status.txt's one writer: at the start, on every transition and every stop."""
         self.run.status_file.write(self.now.status)
 
-    def _save(self, kind: str, **fields: Any) -> None:
+    def _save(self, kind: type[k.Stop], **fields: Any) -> None:
         status = self.now.status
-        self.run.ledger.append(kind, state=self.state, round=status.round,
-                               status_sha=status_sha(status.render()), **fields)
+        self.run.ledger.append(kind(state=self.state, round=status.round,
+                                    status_sha=status_sha(status.render()), **fields))
         self.write_status()
 
-    def stop(self, status: str, kind: str, **fields: Any) -> None:
+    def stop(self, status: str, kind: type[k.Stop], **fields: Any) -> None:
         """Record why the run stopped; the state stays where the run will resume.
 
         Best effort: when the disk is what failed, recording the stop fails too, and that
@@ -150,7 +152,7 @@ class Engine:
         try:
             self._save(kind, **fields)
         except (StorageError, StatusError, OSError) as exc:
-            self.run.display.logger.error("could not record the stop (%s): %s", kind, exc)
+            self.run.display.logger.error("could not record the stop (%s): %s", kind.KIND, exc)
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
              ) -> Engine:
     """Validate everything, then start or resume: nothing runs before all checks pass."""
     c = check_request(request, environ, cwd)
-    session_start = c.ledger.records()[-1]["seq"] if c.ledger.records() else 0
+    session_start = c.ledger.records()[-1].seq if c.ledger.records() else 0
     status_file = StatusFile(c.workspace.status_path)
     starting = not resuming(request.goal, c.fresh, c.ledger)
     if c.workspace.in_state_dir:
@@ -224,7 +226,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
                              c.ledger.current_run(), c.ledger)
     strays = reap_strays(c.workspace.root)
     if strays:
-        c.ledger.append(rec.STRAYS_KILLED, pids=strays)
+        c.ledger.append(StraysKilled(pids=strays))
     display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
     prepare_repository(c.workspace, display, cwd, starting)
     factory = (model_factory or ollama_factory)(settings, display)
@@ -237,7 +239,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
         display.warn(f"configuration accepted with --trust-config: "
                      f"{c.trust.reason.removeprefix('--trust-config: ')}")
     set_aside = rec.last(c.ledger.records(), rec.RUN_SUPERSEDED)
-    if set_aside is not None and set_aside["seq"] > session_start:
+    if set_aside is not None and set_aside.seq > session_start:
         display.event("the previous run is set aside (its records stay in the ledger)")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
     display.note(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "

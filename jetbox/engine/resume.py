@@ -17,6 +17,7 @@ from jetbox.round.context import compact
 from jetbox.round.run import Round, Run, pending_reply
 from jetbox.spec.machine import MachineSpec
 from jetbox.store import journal
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
 from jetbox.store.history import RUN_CLOSED, undone
 from jetbox.store.ledger import Ledger
@@ -68,10 +69,10 @@ def machine_digest(path: Path) -> str:
 
 def recorded_machine(ledger: Ledger) -> tuple[Path, str] | None:
     """The machine file the ledger's current run started with, and its digest."""
-    start = rec.last(ledger.current_run(), rec.RUN_START)
-    if start is None or not isinstance(start.get("machine"), str):
+    start = rec.last_of(ledger.current_run(), k.RunStart)
+    if start is None or not isinstance(start.machine, str) or not start.machine:
         return None
-    return Path(start["machine"]), str(start.get("machine_sha256", ""))
+    return Path(start.machine), str(start.machine_sha256 or "")
 
 
 def rebuilt_status(position: journal.Position, problem: str) -> Status:
@@ -127,8 +128,8 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
     rebuilt = existing is None and resuming and position is not None
     if rebuilt and position is not None:
         existing = rebuilt_status(position, problem)
-        ledger.append(rec.STATUS_REBUILT, reason=problem, notes=list(existing.notes),
-                      status_sha=status_sha(existing.render()))
+        ledger.append(k.StatusRebuilt(reason=problem, notes=list(existing.notes),
+                                      status_sha=status_sha(existing.render())))
     if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
         if existing.state not in spec.state_names:
             raise StatusError(
@@ -141,12 +142,12 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
                          f" run `jetbox run \"<goal>\"`")
     if existing:
-        ledger.append(rec.RUN_SUPERSEDED, reason="--fresh" if fresh else "new goal",
-                      status=existing.render())
+        ledger.append(k.RunSuperseded(reason="--fresh" if fresh else "new goal",
+                                      status=existing.render()))
     status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
-    ledger.append(rec.RUN_START, goal=goal, machine=str(spec.path.resolve()),
-                  machine_sha256=machine_digest(spec.path), python=python,
-                  status_sha=status_sha(status.render()))
+    ledger.append(k.RunStart(goal=goal, machine=str(spec.path.resolve()),
+                             machine_sha256=machine_digest(spec.path), python=python,
+                             status_sha=status_sha(status.render())))
     return status
 
 
@@ -155,12 +156,12 @@ def _resume(existing: Status, position: journal.Position | None, ledger: Ledger,
     """Continue from status.txt, but at the ledger's state and round where the two differ."""
     if position and same_goal(position.goal, existing.goal) and \
             (existing.state, existing.round) != (position.state, position.round):
-        ledger.append(rec.STATUS_DISAGREES, status_state=existing.state,
-                      status_round=existing.round, state=position.state,
-                      round=position.round, resolution="the ledger wins")
+        ledger.append(k.StatusDisagrees(status_state=existing.state,
+                                        status_round=existing.round, state=position.state,
+                                        round=position.round, resolution="the ledger wins"))
         existing = existing.with_(state=position.state, round=position.round)
-    ledger.append(rec.RESUME, state=existing.state, round=existing.round, python=python,
-                  status_sha=status_sha(existing.render()))
+    ledger.append(k.Resume(state=existing.state, round=existing.round, python=python,
+                           status_sha=status_sha(existing.render())))
     return existing
 
 
@@ -171,7 +172,7 @@ def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
     # The last two: a crash between a transition's record and its status write leaves
     # the file one step behind, which is Jetbox's doing, not a person's.
     if recent and status_sha(text) not in recent[-2:]:
-        ledger.append(rec.STATUS_EDITED, text=text)
+        ledger.append(k.StatusEdited(text=text))
 
 
 def resumed_round(run: Run, status: Status) -> Round:

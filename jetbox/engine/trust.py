@@ -17,6 +17,7 @@ from jetbox.engine.usercode import user_module_file, user_module_sources
 from jetbox.exec.interpreter import VENV_NAMES
 from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec
 from jetbox.store import records as rec
+from jetbox.store.acts import ConfigSeen, ConfigTrusted
 from jetbox.store.ledger import Ledger
 from jetbox.store.records import CONFIG_SEEN, CONFIG_TRUSTED, Records
 from jetbox.store.workspace import MACHINE_NAME
@@ -122,8 +123,8 @@ class ConfigTrust:
 
     def record(self, ledger: Ledger) -> None:
         if self.reason is not None:
-            ledger.append(RECORD, reason=self.reason, inputs=dict(self.digests),
-                          jetbox_table=self.table)
+            ledger.append(ConfigTrusted(reason=self.reason, inputs=dict(self.digests),
+                                        jetbox_table=self.table))
 
 
 def check_config(spec: MachineSpec, workspace: Path, ledger: Ledger, resuming: bool,
@@ -139,11 +140,11 @@ def check_config(spec: MachineSpec, workspace: Path, ledger: Ledger, resuming: b
         raise ConfigError(f"{'; '.join(changes)}; the model or a command it ran may have "
                           f"written it, and a new run would obey it; review it, then run "
                           f"again with --trust-config to accept it")
-    trusted = ledger.last([RECORD])
+    trusted = rec.last_of(ledger.current_run(), ConfigTrusted)
     if trusted is None:  # a run begun before Jetbox recorded its configuration
         return ConfigTrust(digests, table, "first check of this run")
-    old = trusted.get("inputs", {})
-    changes = [_describe(key, old.get(key), digests.get(key), table, trusted.get("jetbox_table"))
+    old = trusted.inputs
+    changes = [_describe(key, old.get(key), digests.get(key), table, trusted.jetbox_table)
                for key in sorted({*old, *digests}) if old.get(key) != digests.get(key)]
     if not changes:
         return ConfigTrust(digests, table, None)
@@ -156,8 +157,8 @@ def check_config(spec: MachineSpec, workspace: Path, ledger: Ledger, resuming: b
 def record_seen(spec: MachineSpec, workspace: Path, ledger: Ledger) -> None:
     """At the end of a session, the configuration as the run leaves it: the next start tells
     a change made during the run (untrusted) from a person's edit after it."""
-    ledger.append(SEEN, inputs=config_digests(spec, workspace),
-                  jetbox_table=jetbox_table(workspace))
+    ledger.append(ConfigSeen(inputs=config_digests(spec, workspace),
+                             jetbox_table=jetbox_table(workspace)))
 
 
 def _made_during_a_run(records: Records, digests: Mapping[str, str], table: Any) -> list[str]:
@@ -165,14 +166,15 @@ def _made_during_a_run(records: Records, digests: Mapping[str, str], table: Any)
     run went on: between its trust record and its last `config_seen` (all of it, when the
     session ended without one: killed, so nobody can tell). A person's edit after the
     session ended is theirs and is not asked about."""
-    at = next((i for i in range(len(records) - 1, -1, -1) if records[i]["kind"] == RECORD),
-              None)
+    at = next((i for i in range(len(records) - 1, -1, -1)
+               if isinstance(records[i], ConfigTrusted)), None)
     if at is None:
         return []
     trusted = records[at]
-    seen = rec.last(records[at + 1:], SEEN)
-    old, end = trusted.get("inputs", {}), (seen or {}).get("inputs")
-    runs = [r for r in records[:at + 1] if r["kind"] == rec.RUN_START]
+    assert isinstance(trusted, ConfigTrusted)
+    seen = rec.last_of(records[at + 1:], ConfigSeen)
+    old, end = trusted.inputs, (seen.inputs if seen else None)
+    runs = [r for r in records[:at + 1] if r.kind == rec.RUN_START]
     goal = rec.run_goal(runs[-1:]) if runs else None
     when = f"during run {len(runs)}" + (f" ({goal!r})" if goal else "")
     changes = []
@@ -182,5 +184,5 @@ def _made_during_a_run(records: Records, digests: Mapping[str, str], table: Any)
         if end is not None and end.get(key) == old.get(key):
             continue  # unchanged when the session ended: changed after it, by a person
         changes.append(_describe(key, old.get(key), digests[key], table,
-                                 trusted.get("jetbox_table"), when))
+                                 trusted.jetbox_table, when))
     return changes

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from jetbox.core.text import escape_surrogates, json_safe
+from jetbox.store.kinds import ModelReply
 
 if TYPE_CHECKING:
     pass
@@ -84,21 +85,24 @@ class Reply:
         }
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Reply:
+    def from_record(cls, record: ModelReply) -> Reply:
         return cls(
-            content=record.get("content", ""),
-            thinking=record.get("thinking", ""),
-            tool_calls=tuple(ToolCall(c["name"], c.get("arguments", {}))
-                             for c in record.get("calls", [])),
-            prompt_tokens=record.get("prompt_tokens", 0),
-            output_tokens=record.get("output_tokens", 0),
-            duration_s=record.get("duration_s", 0.0),
-            load_s=record.get("load_s", 0.0),
-            first_token_s=record.get("first_token_s", 0.0),
-            recovered=record.get("recovered", False),
-            problem=record.get("problem", ""),
-            delivery=record.get("delivery", ""),
+            content=record.content,
+            thinking=record.thinking,
+            tool_calls=tuple(ToolCall(c["name"], c.get("arguments", {})) for c in record.calls),
+            prompt_tokens=record.prompt_tokens,
+            output_tokens=record.output_tokens,
+            duration_s=record.duration_s,
+            load_s=record.load_s,
+            first_token_s=record.first_token_s,
+            recovered=record.recovered,
+            problem=record.problem,
+            delivery=record.delivery,
         )
+
+    def journaled(self, round_no: int) -> ModelReply:
+        """The `model_reply` record of this reply in round `round_no`."""
+        return ModelReply(round=round_no, **self.to_record())
 
 
 def _as_object(arguments: Any) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from typing import Any
 from jetbox.core.errors import UsageError
 from jetbox.offline.schema import example
 from jetbox.offline.script import Call, ChatRequest, ScriptResponder, Turn
+from jetbox.store.kinds import ModelReply
 from jetbox.store.ledger import Ledger
-from jetbox.store.records import MODEL_REPLY
 
 
 def ledger_turns(path: Path) -> list[Turn]:
@@ -21,12 +21,12 @@ def ledger_turns(path: Path) -> list[Turn]:
     path = path / "agent_ledger.log" if path.is_dir() else path
     if not path.is_file():
         raise UsageError(f"no ledger at {path}: give a run's agent_ledger.log or its folder")
-    records = [r for r in Ledger(path).records() if r.get("kind") == MODEL_REPLY]
+    records = [r for r in Ledger(path).records() if isinstance(r, ModelReply)]
     if not records:
         raise UsageError(f"{path} records no model reply: nothing to replay")
-    return [Turn(content=str(r.get("content", "")), thinking=str(r.get("thinking", "")),
+    return [Turn(content=str(r.content), thinking=str(r.thinking),
                  calls=tuple(Call(str(c.get("name", "")), c.get("arguments", {}))
-                             for c in r.get("calls", []) if isinstance(c, dict)))
+                             for c in r.calls if isinstance(c, dict)))
             for r in records]
 
 

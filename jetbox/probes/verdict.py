@@ -20,6 +20,7 @@ from jetbox.probes import accounting as acc
 from jetbox.probes.goal import asks_for_change, asks_for_test, named_findings
 from jetbox.probes.runner import MAX_FILES_SHOWN, CheckResult, ProbeReport
 from jetbox.probes.testconfig import TestConfig
+from jetbox.store import kinds
 
 FAILING = acc.FAILING
 NAMED = 5  # findings named in one line
@@ -59,20 +60,19 @@ class Baseline:
                 "problems": list(self.problems)}
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Baseline:
-        return cls(tuple(record.get("findings", ())), dict(record.get("outcomes", {})),
-                   bool(record.get("ruff_failed")), str(record.get("fingerprint", "")),
-                   TestConfig.from_record(record.get("config")),
-                   tuple(record.get("plugins", ())), dict(record.get("test_files", {})),
-                   dict(record.get("rule_names", {})), tuple(record.get("problems", ())))
+    def from_record(cls, record: kinds.Baseline) -> Baseline:
+        return cls(tuple(record.findings), dict(record.outcomes), bool(record.ruff_failed),
+                   str(record.fingerprint), TestConfig.from_record(record.config),
+                   tuple(record.plugins), dict(record.test_files), dict(record.rule_names),
+                   tuple(record.problems))
 
 
-def pinned_config(record: Mapping[str, Any] | None) -> TestConfig | None:
+def pinned_config(record: kinds.Baseline | None) -> TestConfig | None:
     """The configuration later probes are held to; None before the first probe, and for a
     baseline recorded before Jetbox kept it (a resumed older run is probed as it was)."""
-    if record is None or "config" not in record:
+    if record is None or record.config is None:
         return None
-    return TestConfig.from_record(record["config"])
+    return TestConfig.from_record(record.config)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from jetbox.model.base import ToolCall
-from jetbox.store import questions
+from jetbox.store import acts, questions
 from jetbox.store import records as rec
 from jetbox.tools.policy import CommandRefused, program_name, split_command
 from jetbox.tools.specs import Refusal, ToolResult, checked_call
@@ -118,17 +118,17 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
         return None
     records = run.records()
     question = questions.question_for(records, reply_seq, index)
-    answer = None if question is None else questions.answer_to(records, question["seq"])
+    answer = None if question is None else questions.answer_to(records, question.seq)
     if answer is None and question is None and call_kind(call) in questions.always_kinds(records):
         return None
     if question is None:
-        run.ledger.append(rec.QUESTION, round=now.round, reply=reply_seq, index=index,
-                          name=call.name, arguments=call.arguments, call_kind=call_kind(call),
-                          line=question_line(call))
+        run.ledger.append(acts.Question(round=now.round, reply=reply_seq, index=index,
+                                        name=call.name, arguments=call.arguments,
+                                        call_kind=call_kind(call), line=question_line(call)))
     if answer is None:
         return ASK
-    if answer["answer"] == questions.NO:
-        reason = answer.get("reason") or "no reason given"
+    if answer.answer == questions.NO:
+        reason = answer.reason or "no reason given"
         return ToolResult(call.name, False, f"the person refused: {reason}")
     return None
 
@@ -142,7 +142,7 @@ def approval_mode(settings: Settings, given: bool, run_records: rec.Records,
     if not given and settings.approve == "never" and recorded is not None:
         return replace(settings, approve=recorded)
     if settings.approve != (recorded or "never"):
-        ledger.append(rec.APPROVAL, mode=settings.approve)
+        ledger.append(acts.ApprovalMode(mode=settings.approve))
     return settings
 
 

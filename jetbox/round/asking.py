@@ -16,6 +16,7 @@ from jetbox.core.display import Display
 from jetbox.core.fsutil import read_bounded
 from jetbox.core.text import for_terminal
 from jetbox.round.approval import QUIT, Answer, command_argv, parse_answer
+from jetbox.store.acts import Question
 from jetbox.tools.paths import PathRefused, jail
 from jetbox.tools.textfile import EditRefused, locate
 
@@ -73,17 +74,17 @@ def coloured(lines: list[str], stream: TextIO) -> list[str]:
             and not line.startswith(("+++", "---")) else line for line in safe]
 
 
-def ask(display: Display, question: dict[str, Any], mode: str, workspace: Path,
+def ask(display: Display, question: Question, mode: str, workspace: Path,
         stdin: TextIO | None = None) -> Answer:
     """Show the call and read an answer until it is one; end of input means quit."""
     stdin = stdin or sys.stdin
-    shown = coloured(preview(workspace, question["name"], question.get("arguments")),
+    shown = coloured(preview(workspace, question.name, question.arguments),
                      display.stream)
     display.permanent(f"Jetbox asks before this call (approve={mode}): "
-                      f"{for_terminal(question['line'])}")
+                      f"{for_terminal(question.line)}")
     display.stream.write("\n".join(f"  {line}" for line in shown) + "\n")
     while True:
-        display.stream.write(PROMPT.format(kind=for_terminal(question["call_kind"])))
+        display.stream.write(PROMPT.format(kind=for_terminal(question.call_kind)))
         display.stream.flush()
         line = stdin.readline()
         answer = parse_answer(line) if line else Answer(QUIT)

@@ -64,8 +64,8 @@ def recap(records: rec.Records) -> list[str]:
     """What was done this run, deduplicated into a checklist (newest last)."""
     items: dict[str, None] = {}
     for record in rec.tool_results(records):
-        verdict = "ok" if record.get("ok") else "failed"
-        line = f"{describe_call(record['name'], record.get('arguments'))} ({verdict})"
+        verdict = "ok" if record.ok else "failed"
+        line = f"{describe_call(record.name, record.arguments)} ({verdict})"
         items.pop(line, None)
         items[line] = None
     return list(items)[-RECAP_ITEMS:]
@@ -117,8 +117,8 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     results = rec.latest_results(records)
     if results:
         keep = policy.latest_chars(run.settings.num_ctx) // len(results)
-        lines = [f"- {describe_call(r['name'], r.get('arguments'))} ->\n"
-                 f"{fold(str(r.get('output', '')), keep)}" for r in results]
+        lines = [f"- {describe_call(r.name, r.arguments)} ->\n"
+                 f"{fold(str(r.output), keep)}" for r in results]
         text += "\n\nResults of your last calls:\n" + "\n".join(lines)
     return {"role": "user", "content": text}
 

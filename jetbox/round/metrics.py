@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jetbox.store import records as rec
 from jetbox.store.questions import Tally
@@ -27,23 +27,22 @@ class RunMetrics:
     wall_s: float
 
     @classmethod
-    def from_records(cls, records: Sequence[dict[str, Any]], now: float | None = None,
+    def from_records(cls, records: Sequence[rec.Record], now: float | None = None,
                      ) -> RunMetrics:
         replies = rec.model_replies(records)
-        rounds = max((r.get("round", 0) for r in records if isinstance(r.get("round"), int)),
-                     default=0)
-        end = now if now is not None else (records[-1]["ts"] if records else 0.0)
+        rounds = max((n for r in records if (n := rec.round_of(r)) is not None), default=0)
+        end = now if now is not None else (records[-1].ts if records else 0.0)
         return cls(
             rounds=rounds,
             model_calls=len(replies),
-            tokens_in=sum(r.get("prompt_tokens", 0) for r in replies),
-            tokens_out=sum(r.get("output_tokens", 0) for r in replies),
-            model_s=round(sum(r.get("duration_s", 0.0) for r in replies), 3),
+            tokens_in=sum(r.prompt_tokens for r in replies),
+            tokens_out=sum(r.output_tokens for r in replies),
+            model_s=round(sum(r.duration_s for r in replies), 3),
             files_written=rec.files_written(records),
             commands=rec.count(records, rec.INTENT, action="cmd"),
             refusals=rec.count(records, rec.REFUSAL),
             tool_errors=rec.tool_errors(records),
-            wall_s=round(end - records[0]["ts"], 3) if records else 0.0,
+            wall_s=round(end - records[0].ts, 3) if records else 0.0,
         )
 
     def line(self) -> str:
@@ -58,7 +57,7 @@ def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:
     import time
 
     records = run.records()
-    session = [r for r in records if r["seq"] > run.session_start]
+    session = [r for r in records if r.seq > run.session_start]
     whole = RunMetrics.from_records(records, time.time())
     c = RunMetrics.from_records(session, time.time())
     initial = run.spec.initial

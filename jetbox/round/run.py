@@ -16,7 +16,7 @@ from jetbox.round.conversation import Conversation
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import MachineSpec
-from jetbox.store import journal
+from jetbox.store import journal, kinds
 from jetbox.store import records as rec
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, StatusFile
@@ -95,11 +95,11 @@ class Run:
 
     def pinned(self) -> TestConfig | None:
         """The test and lint configuration the baseline recorded, which every probe uses."""
-        return pinned_config(rec.last(self.records(), rec.BASELINE))
+        return pinned_config(rec.last_of(self.records(), kinds.Baseline))
 
     def baseline(self, now: Round) -> Baseline:
         """What the first probe of this run saw (recorded by Probe)."""
-        record = rec.last(self.records(), rec.BASELINE)
+        record = rec.last_of(self.records(), kinds.Baseline)
         if record is not None:
             return Baseline.from_record(record)
         assert now.report is not None, "Probe records the baseline before anything needs it"

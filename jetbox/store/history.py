@@ -5,16 +5,18 @@ Like records.py for the other kinds, this is the one place that reads these kind
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from jetbox.store import records as rec
+from jetbox.store.acts import FilesChanged, Intent, Result, RunUndone, UndoStart
 from jetbox.store.objects import FileState
-from jetbox.store.records import FILE_ACTIONS, Record, Records
+from jetbox.store.records import FILE_ACTIONS, Records
 
-FILES_CHANGED = "files_changed"  # what a command changed: before and after, per path
-UNDO_START = "undo_start"        # the undo's plan: every path and the state it gets back
-RUN_CLOSED = "run_undone"        # the undo finished; the run cannot be resumed
+FILES_CHANGED = FilesChanged.KIND  # what a command changed: before and after, per path
+UNDO_START = UndoStart.KIND        # the undo's plan: every path and the state it gets back
+RUN_CLOSED = RunUndone.KIND        # the undo finished; the run cannot be resumed
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,13 @@ class Change:
                 "new_dirs": list(self.new_dirs)}
 
     @classmethod
-    def from_record(cls, value: Record) -> Change:
+    def from_record(cls, value: Mapping[str, Any]) -> Change:
         return cls(str(value["path"]), FileState.from_record(value.get("before")), (),
                    tuple(str(d) for d in value.get("new_dirs", [])))
 
 
-def _results(records: Records) -> dict[int, Record]:
-    return {r["intent"]: r for r in records if r["kind"] == rec.RESULT and "intent" in r}
+def _results(records: Records) -> dict[int, Result]:
+    return {r.intent: r for r in records if isinstance(r, Result)}
 
 
 def _file_events(records: Records) -> Iterable[tuple[str, FileState, tuple[FileState, ...],
@@ -49,17 +51,17 @@ def _file_events(records: Records) -> Iterable[tuple[str, FileState, tuple[FileS
     """(path, before, possible afters, new folders) for each change, in order."""
     results = _results(records)
     for record in records:
-        if record["kind"] == rec.INTENT and record.get("action") in FILE_ACTIONS \
-                and "before" in record:
-            result = results.get(record["seq"])
-            if result is not None and not result.get("ok"):
+        if isinstance(record, Intent) and record.action in FILE_ACTIONS \
+                and record.before is not None:
+            result = results.get(record.seq)
+            if result is not None and not result.ok:
                 continue  # it failed: nothing changed
-            before = FileState.from_record(record["before"])
-            after = FileState(record.get("sha256"), record.get("mode"))
-            dirs = tuple(record.get("new_dirs", []))
-            yield str(record["path"]), before, (after,) if result else (after, before), dirs
-        elif record["kind"] == FILES_CHANGED:
-            for change in record.get("changes", []):
+            before = FileState.from_record(record.before)
+            after = FileState(record.sha256, record.mode)
+            dirs = tuple(record.new_dirs or ())
+            yield str(record.path), before, (after,) if result else (after, before), dirs
+        elif isinstance(record, FilesChanged):
+            for change in record.changes:
                 yield (str(change["path"]), FileState.from_record(change.get("before")),
                        (FileState.from_record(change.get("after")),),
                        tuple(change.get("new_dirs", [])))
@@ -78,10 +80,10 @@ def run_changes(records: Records) -> list[Change]:
     return list(changes.values())
 
 
-def pending_undo(records: Records) -> Record | None:
+def pending_undo(records: Records) -> UndoStart | None:
     """An undo that began and did not finish (killed): the next undo completes it."""
     started = rec.last(records, UNDO_START, RUN_CLOSED)
-    return started if started is not None and started["kind"] == UNDO_START else None
+    return started if isinstance(started, UndoStart) else None
 
 
 def undone(records: Records) -> bool:
@@ -90,4 +92,4 @@ def undone(records: Records) -> bool:
 
 def changes_recorded(records: Records, intent: int) -> bool:
     """Whether what the command of `intent` changed is journaled already."""
-    return any(r["kind"] == FILES_CHANGED and r.get("intent") == intent for r in records)
+    return any(isinstance(r, FilesChanged) and r.intent == intent for r in records)

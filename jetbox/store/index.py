@@ -9,9 +9,9 @@ record updates it, and the queries in records.py use its index when they are giv
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, overload
+from typing import overload
 
-Record = dict[str, Any]
+from jetbox.store.kinds import Record
 
 
 class RunRecords(Sequence[Record]):
@@ -25,7 +25,7 @@ class RunRecords(Sequence[Record]):
 
     def add(self, record: Record) -> None:
         """Only the ledger appends, right after the record is durably written."""
-        self._positions.setdefault(record["kind"], []).append(len(self._items))
+        self._positions.setdefault(record.kind, []).append(len(self._items))
         self._items.append(record)
 
     @overload
@@ -60,7 +60,7 @@ def newest_at(records: Sequence[Record], kinds: tuple[str, ...]) -> int | None:
     """The position of the newest record of one of `kinds`: indexed when it can be."""
     if isinstance(records, RunRecords):
         return records.newest_at(kinds)
-    return next((i for i in range(len(records) - 1, -1, -1) if records[i]["kind"] in kinds),
+    return next((i for i in range(len(records) - 1, -1, -1) if records[i].kind in kinds),
                 None)
 
 
@@ -68,4 +68,4 @@ def of_kind(records: Sequence[Record], kind: str) -> list[Record]:
     """Every record of `kind`, oldest first: indexed when it can be."""
     if isinstance(records, RunRecords):
         return records.of_kind(kind)
-    return [r for r in records if r["kind"] == kind]
+    return [r for r in records if r.kind == kind]

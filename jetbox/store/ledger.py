@@ -17,6 +17,8 @@ from jetbox.core.errors import LedgerCorrupt, LedgerWriteError, StorageError
 from jetbox.core.text import json_safe
 from jetbox.store import records as rec
 from jetbox.store.index import RunRecords
+from jetbox.store.kinds import Record
+from jetbox.store.registry import custom_record, from_body
 
 # One encoder for every checksum: json.dumps with options builds a new encoder per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -46,6 +48,25 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
         return None
 
 
+def parse_record(line: bytes) -> Record | None:
+    """The typed record on a line, or None if the line is torn or its checksum fails."""
+    body = parse_line(line)
+    return None if body is None else from_body(body)
+
+
+def read_from(path: Path, offset: int) -> tuple[list[Record], int]:
+    """The records on whole lines from byte `offset` on, and the offset after them: a line
+    still being written is left for later (`jetbox log -f`). Damaged lines are skipped."""
+    if not path.exists():
+        return [], offset
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read()
+    end = data.rfind(b"\n") + 1
+    records = [r for r in (parse_record(line) for line in data[:end].splitlines()) if r]
+    return records, offset + end
+
+
 class Ledger:
     """Append-only journal of every run, write, command and model reply.
 
@@ -57,24 +78,28 @@ class Ledger:
     def __init__(self, path: Path, fsync: bool = True) -> None:
         self.path = path
         self.fsync = fsync
-        self._records: list[dict[str, Any]] | None = None
+        self._records: list[Record] | None = None
         self._run: RunRecords | None = None  # the current run's, indexed; appends extend it
         self._broken = ""  # why appends are refused (a failed write could not be undone)
 
-    def records(self) -> list[dict[str, Any]]:
+    def records(self) -> list[Record]:
         """Every record, oldest first (cached; appends keep the cache current)."""
         if self._records is None:
             self._records = self._load()
         return self._records
 
-    def append(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Write one record durably and return it; LedgerWriteError if the disk refuses."""
+    def append(self, record: Record | str, **fields: Any) -> Record:
+        """Write one record durably and return it as read back (its seq and ts set);
+        LedgerWriteError if the disk refuses. A kind Jetbox does not define (a custom
+        handler's, e.g. `append("celebrate", round=2)`) may be given by name and fields."""
+        if isinstance(record, str):
+            record = custom_record(record, fields)
         if self._broken:
             raise LedgerWriteError(self._broken)
         records = self.records()
-        seq = records[-1]["seq"] + 1 if records else 1
+        seq = records[-1].seq + 1 if records else 1
         # Text that is not valid UTF-8 (a lone surrogate) is recorded escaped, never a crash.
-        body = {"seq": seq, "ts": round(time.time(), 4), "kind": kind, **json_safe(fields)}
+        body = json_safe({**record.to_body(), "seq": seq, "ts": round(time.time(), 4)})
         line = seal(body).encode("utf-8")
         torn = failpoints.tears("ledger")
         try:
@@ -86,13 +111,15 @@ class Ledger:
                 f"every record written before is kept") from None
         if torn:
             failpoints.kill_self()
-        records.append(body)
-        if kind == rec.RUN_START or self._run is None:
+        # Kept as a resume will read it back: lists, not tuples; text escaped.
+        stored = from_body(body)
+        records.append(stored)
+        if stored.kind == rec.RUN_START or self._run is None:
             self._run = RunRecords(rec.current_run(records))
         else:
-            self._run.add(body)
+            self._run.add(stored)
         failpoints.hit("ledger")
-        return body
+        return stored
 
     def _write_line(self, line: bytes) -> None:
         """Append `line`; if that fails, cut the partial line off again, so nothing written
@@ -129,11 +156,11 @@ class Ledger:
             self._run = RunRecords(rec.current_run(self.records()))
         return self._run
 
-    def last(self, kinds: Iterable[str], in_run: bool = True) -> dict[str, Any] | None:
+    def last(self, kinds: Iterable[str], in_run: bool = True) -> Record | None:
         """The newest record of one of `kinds`, or None."""
         return rec.last(self.current_run() if in_run else self.records(), *kinds)
 
-    def _load(self) -> list[dict[str, Any]]:
+    def _load(self) -> list[Record]:
         data = self._read()
         if data is None:
             return []
@@ -141,7 +168,7 @@ class Ledger:
         blank = b"\x00 \r\t"
         filled = [i for i, raw in enumerate(lines, start=1) if raw.strip(blank)]
         last_filled = filled[-1] if filled else 0
-        records: list[dict[str, Any]] = []
+        records: list[Record] = []
         good_end = 0
         offset = 0
         for number, raw in enumerate(lines, start=1):
@@ -150,7 +177,7 @@ class Ledger:
             stripped = raw.strip(blank)
             if stripped:
                 record = parse_line(stripped)
-                if record is None or (records and record["seq"] != records[-1]["seq"] + 1):
+                if record is None or (records and record["seq"] != records[-1].seq + 1):
                     if is_last:
                         self._trim_or_fail(good_end)
                         break
@@ -159,7 +186,7 @@ class Ledger:
                         f"Jetbox will not resume over it: repair that line, or move the file "
                         f"away (e.g. rename it to {self.path.name}.bad) to start a fresh ledger."
                     )
-                records.append(record)
+                records.append(from_body(record))
                 good_end = min(end, len(data))
             offset = end
         return records

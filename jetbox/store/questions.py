@@ -8,40 +8,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jetbox.store.records import ANSWER, APPROVAL, QUESTION, Record, Records, last
+from jetbox.store.acts import Answer, ApprovalMode, Question
+from jetbox.store.records import Records, last_of
 
 YES, NO, ALWAYS = "yes", "no", "always"
 
 
 def run_mode(records: Records) -> str | None:
     """The approval mode the run was last given (it holds on resume unless given again)."""
-    record = last(records, APPROVAL)
-    return str(record["mode"]) if record else None
+    record = last_of(records, ApprovalMode)
+    return str(record.mode) if record else None
 
 
-def question_for(records: Records, reply_seq: int, index: int) -> Record | None:
+def question_for(records: Records, reply_seq: int, index: int) -> Question | None:
     """The question about call `index` of the reply journaled as `reply_seq`, if asked."""
-    return next((r for r in records if r["kind"] == QUESTION and r.get("reply") == reply_seq
-                 and r.get("index") == index), None)
+    return next((r for r in records if isinstance(r, Question) and r.reply == reply_seq
+                 and r.index == index), None)
 
 
-def answer_to(records: Records, question_seq: int) -> Record | None:
+def answer_to(records: Records, question_seq: int) -> Answer | None:
     """The answer a person gave to the question journaled as `question_seq`, if any."""
-    return next((r for r in records if r["kind"] == ANSWER and r.get("asked") == question_seq),
-                None)
+    return next((r for r in records if isinstance(r, Answer) and r.asked == question_seq), None)
 
 
-def open_question(records: Records) -> Record | None:
+def open_question(records: Records) -> Question | None:
     """The newest question, if it has no answer yet."""
-    question = last(records, QUESTION)
-    return question if question is not None and answer_to(records, question["seq"]) is None \
+    question = last_of(records, Question)
+    return question if question is not None and answer_to(records, question.seq) is None \
         else None
 
 
 def always_kinds(records: Records) -> set[str]:
     """The kinds of call a person approved for the rest of the run (`always`)."""
-    return {str(r.get("call_kind")) for r in records
-            if r["kind"] == ANSWER and r.get("answer") == ALWAYS}
+    return {str(r.call_kind) for r in records if isinstance(r, Answer) and r.answer == ALWAYS}
 
 
 @dataclass(frozen=True)
@@ -52,8 +51,8 @@ class Tally:
 
     @classmethod
     def of(cls, records: Records) -> Tally:
-        answers = [r.get("answer") for r in records if r["kind"] == ANSWER]
-        return cls(sum(r["kind"] == QUESTION for r in records),
+        answers = [r.answer for r in records if isinstance(r, Answer)]
+        return cls(sum(isinstance(r, Question) for r in records),
                    sum(a in (YES, ALWAYS) for a in answers), answers.count(NO))
 
     def line(self) -> str:

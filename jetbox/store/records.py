@@ -1,7 +1,8 @@
-"""Every kind of ledger record, and the named questions Jetbox asks of them.
+"""The names of the ledger's record kinds, and the named questions Jetbox asks of them.
 
-The ledger stores records; this module is the one place that knows their kinds and fields
-(questions.py: those of a person's answers), so a kind is changed in one place. Each query
+What each kind holds is declared once, as a dataclass (kinds.py, acts.py); the queries here
+(questions.py: of a person's answers; history.py: of what a run changed) read those typed
+records, so the rest of Jetbox asks questions instead of reading fields by key. Each query
 takes the records to look at, oldest first: a plain list in tests, usually
 `ledger.current_run()` (indexed: index.py), never O(run) where the newest records answer.
 """
@@ -10,51 +11,54 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from jetbox.store import acts as a
+from jetbox.store import kinds as k
 from jetbox.store.index import newest_at, of_kind
+from jetbox.store.kinds import Record
 
-Record = dict[str, Any]
 Records = Sequence[Record]
+R = TypeVar("R", bound=Record)
 
 # The run: started, resumed, moved, stopped.
-RUN_START = "run_start"
-RESUME = "resume"
-RUN_SUPERSEDED = "run_superseded"
-TRANSITION = "transition"
-RUN_END = "run_end"
-PAUSED = "paused"
-INTERRUPTED = "interrupted"
-ERROR = "error"
-MODEL_UNAVAILABLE = "model_unavailable"
-STATUS_WRITTEN = "status_written"
+RUN_START = k.RunStart.KIND
+RESUME = k.Resume.KIND
+RUN_SUPERSEDED = k.RunSuperseded.KIND
+TRANSITION = k.Transition.KIND
+RUN_END = k.RunEnd.KIND
+PAUSED = k.Paused.KIND
+INTERRUPTED = k.Interrupted.KIND
+ERROR = k.Error.KIND
+MODEL_UNAVAILABLE = k.ModelUnavailable.KIND
+STATUS_WRITTEN = k.StatusWritten.KIND
 # status.txt against the ledger.
-STATUS_REBUILT = "status_rebuilt"
-STATUS_DISAGREES = "status_disagrees"
-STATUS_EDITED = "status_edited"
+STATUS_REBUILT = k.StatusRebuilt.KIND
+STATUS_DISAGREES = k.StatusDisagrees.KIND
+STATUS_EDITED = k.StatusEdited.KIND
 # What the handlers write.
-BASELINE = "baseline"
-PROBE = "probe"
-FINISH_REFUSED = "finish_refused"
-COMPACTION = "compaction"
-PLAN = "plan"
-MODEL_REPLY = "model_reply"
-TOOL_RESULT = "tool_result"
-REFLECTION = "reflection"
-ROUND = "round"
+BASELINE = k.Baseline.KIND
+PROBE = k.Probe.KIND
+FINISH_REFUSED = k.FinishRefused.KIND
+COMPACTION = k.Compaction.KIND
+PLAN = k.Plan.KIND
+MODEL_REPLY = k.ModelReply.KIND
+TOOL_RESULT = k.ToolResult.KIND
+REFLECTION = k.Reflection.KIND
+ROUND = k.RoundEnd.KIND
 # A person in the loop (questions.py): the run's mode, a call put to them, their answer.
-APPROVAL, QUESTION, ANSWER = "approval_mode", "approval_asked", "approval_answered"
+APPROVAL, QUESTION, ANSWER = a.ApprovalMode.KIND, a.Question.KIND, a.Answer.KIND
 # The toolbox's journal: an intent before an action, its result after.
-INTENT = "intent"
-RESULT = "result"
-REFUSAL = "refusal"
-TOOL_ERROR = "tool_error"
-PROTECTED_REMOVED = "protected_removed"
+INTENT = a.Intent.KIND
+RESULT = a.Result.KIND
+REFUSAL = a.Refused.KIND
+TOOL_ERROR = a.ToolError.KIND
+PROTECTED_REMOVED = a.ProtectedRemoved.KIND
 # Housekeeping.
-CONFIG_TRUSTED = "config_trusted"
-CONFIG_SEEN = "config_seen"  # the configuration as a session left it (trust.record_seen)
-LOCK_TAKEN_OVER = "lock_taken_over"
-STRAYS_KILLED = "strays_killed"
+CONFIG_TRUSTED = a.ConfigTrusted.KIND
+CONFIG_SEEN = a.ConfigSeen.KIND  # the configuration as a session left it (trust.record_seen)
+LOCK_TAKEN_OVER = a.LockTakenOver.KIND
+STRAYS_KILLED = a.StraysKilled.KIND
 
 NO_CALL = "(none)"  # the tool_result name of a reply that made no call
 FILE_ACTIONS = ("write", "edit")
@@ -76,21 +80,28 @@ def last(records: Records, *kinds: str) -> Record | None:
     return None if at is None else records[at]
 
 
+def last_of(records: Records, cls: type[R]) -> R | None:
+    """The newest record of the kind `cls`, or None."""
+    found = last(records, cls.KIND)
+    return found if isinstance(found, cls) else None
+
+
 def unanswered(records: Records, kind: str, *since: str) -> Record | None:
     newest = last(records, kind, *since)  # None if one of `since` came after it
-    return newest if newest is not None and newest["kind"] == kind else None
+    return newest if newest is not None and newest.kind == kind else None
 
 
 def run_goal(records: Records) -> str | None:
     """The goal of the run these records begin, or None if they do not begin one."""
-    return records[0]["goal"] if records and records[0]["kind"] == RUN_START else None
+    return records[0].goal if records and isinstance(records[0], k.RunStart) else None
 
 
 # The round: what the model asked, what ran, what the probes saw.
 def finish_requested(records: Records) -> bool:
     """The model's latest reply called `finish` and no probe refused it since."""
     reply = unanswered(records, MODEL_REPLY, FINISH_REFUSED)
-    return reply is not None and any(c.get("name") == "finish" for c in reply.get("calls", []))
+    return isinstance(reply, k.ModelReply) and any(
+        isinstance(c, dict) and c.get("name") == "finish" for c in reply.calls)
 
 
 def acted_since_probe(records: Records) -> bool:
@@ -98,68 +109,70 @@ def acted_since_probe(records: Records) -> bool:
     return unanswered(records, PROBE, INTENT) is None
 
 
-def latest_results(records: Records) -> list[Record]:
+def latest_results(records: Records) -> list[k.ToolResult]:
     """The tool results of the latest model reply."""
     at = next((i for i in range(len(records) - 1, -1, -1)
-               if records[i]["kind"] == MODEL_REPLY), -1)
-    return [r for r in records[at + 1:] if r["kind"] == TOOL_RESULT]
+               if records[i].kind == MODEL_REPLY), -1)
+    return [r for r in records[at + 1:] if isinstance(r, k.ToolResult)]
 
 
-def tool_results(records: Records) -> list[Record]:
+def tool_results(records: Records) -> list[k.ToolResult]:
     """Every tool call's result that did something (not `finish`, not a reply without calls)."""
-    return [r for r in of_kind(records, TOOL_RESULT) if r.get("name") not in ("finish", NO_CALL)]
+    return [r for r in of_kind(records, TOOL_RESULT)
+            if isinstance(r, k.ToolResult) and r.name not in ("finish", NO_CALL)]
 
 
 def unanswered_refusal(records: Records) -> list[str] | None:
     """Why the latest finish was refused, if the model has not replied since."""
     refused = unanswered(records, FINISH_REFUSED, MODEL_REPLY)
-    return list(refused["reasons"]) if refused else None
+    return list(refused.reasons) if isinstance(refused, k.FinishRefused) else None
 
 
 def unanswered_pause(records: Records) -> str | None:
     """Why the run was paused, if the model has not replied since the person resumed it."""
     paused = unanswered(records, PAUSED, MODEL_REPLY)
-    return str(paused["reason"]) if paused else None
+    return str(paused.reason) if isinstance(paused, k.Paused) else None
 
 
 def latest_warning(records: Records) -> str:
-    reflection = last(records, REFLECTION)
-    return str(reflection.get("warning") or "") if reflection else ""
+    reflection = last_of(records, k.Reflection)
+    return str(reflection.warning or "") if reflection else ""
 
 
 def jetbox_notes(records: Records) -> set[str]:
     """The status notes Jetbox wrote itself (rebuilding status.txt); the rest are a person's."""
-    return {note for r in of_kind(records, STATUS_REBUILT) for note in r.get("notes", [])}
+    return {note for r in of_kind(records, STATUS_REBUILT) if isinstance(r, k.StatusRebuilt)
+            for note in r.notes}
 
 
 def last_plan(records: Records) -> list[str] | None:
-    plan = last(records, PLAN)  # Jetbox's last checklist items; None before the first plan
-    return list(plan["items"]) if plan else None
+    plan = last_of(records, k.Plan)  # Jetbox's last checklist items; None before the first
+    return list(plan.items) if plan else None
 
 
 # Guards: Reflect's questions, over the records since the resume.
-def same_call_streak(records: Records) -> tuple[int, Record | None]:
+def same_call_streak(records: Records) -> tuple[int, dict[str, Any] | None]:
     """How many replies in a row (newest backwards) made the same calls, and the first call."""
-    replies = (r for r in reversed(records) if r["kind"] == MODEL_REPLY)
+    replies = (r for r in reversed(records) if isinstance(r, k.ModelReply))
     newest = next(replies, None)
-    if newest is None or not newest.get("calls"):
+    if newest is None or not newest.calls:
         return 0, None
-    signature = json.dumps(newest["calls"], sort_keys=True)
+    signature = json.dumps(newest.calls, sort_keys=True)
     streak = 1
     for reply in replies:  # newest backwards, stopping at the first that differs
-        if json.dumps(reply.get("calls"), sort_keys=True) != signature:
+        if json.dumps(reply.calls, sort_keys=True) != signature:
             break
         streak += 1
-    return streak, newest["calls"][0]
+    return streak, newest.calls[0]
 
 
 def malformed_streak(records: Records) -> int:
     """Refused or malformed calls in a row, newest backwards, across replies and restarts."""
     streak = 0
     for record in reversed(records):
-        if record["kind"] != TOOL_RESULT:
+        if not isinstance(record, k.ToolResult):
             continue
-        if record.get("ok") or (not record.get("refused") and record.get("name") != NO_CALL):
+        if record.ok or (not record.refused and record.name != NO_CALL):
             break
         streak += 1
     return streak
@@ -167,69 +180,88 @@ def malformed_streak(records: Records) -> int:
 
 def failures_dropped(records: Records) -> bool:
     """The last two probes show fewer failures than before."""
-    counts = (r["failures"] for r in reversed(records) if r["kind"] == PROBE and "failures" in r)
+    counts = (r.failures for r in reversed(records)
+              if isinstance(r, k.Probe) and r.failures is not None)
     newest, before = next(counts, None), next(counts, None)
     return newest is not None and before is not None and newest < before
 
 
 def stalled_rounds(records: Records) -> int:
     """The latest reflection's count of rounds without progress."""
-    reflection = last(records, REFLECTION)
-    return int(reflection.get("stalled", 0)) if reflection else 0
+    reflection = last_of(records, k.Reflection)
+    return int(reflection.stalled) if reflection else 0
 
 
 def reflected_in(records: Records, round_no: int) -> bool:
     """Reflect already judged this round (a resume into Reflect must not count it twice)."""
     for record in reversed(records):  # rounds only grow: stop at an older round's reflection
-        if record["kind"] == REFLECTION:
-            if record.get("round") == round_no:
+        if isinstance(record, k.Reflection):
+            if record.round == round_no:
                 return True
-            if isinstance(record.get("round"), int) and record["round"] < round_no:
+            if isinstance(record.round, int) and record.round < round_no:
                 return False
     return False
 
 
 def guard_reason(records: Records) -> str:
     """Why a guard stopped the run: the newest reflection that names one."""
-    return next((str(r["guard"]) for r in reversed(records)
-                 if r["kind"] == REFLECTION and r.get("guard")), "a guard stopped the run")
+    return next((str(r.guard) for r in reversed(records)
+                 if isinstance(r, k.Reflection) and r.guard), "a guard stopped the run")
 
 
 # Summaries: what a run did.
-def model_replies(records: Records) -> list[Record]:
-    return of_kind(records, MODEL_REPLY)
+def model_replies(records: Records) -> list[k.ModelReply]:
+    return [r for r in of_kind(records, MODEL_REPLY) if isinstance(r, k.ModelReply)]
 
 
 def files_written(records: Records) -> tuple[str, ...]:
     """The paths of writes and edits that landed, in the order they were first written."""
-    landed = {r.get("intent") for r in records if r["kind"] == RESULT and r.get("ok")}
-    return tuple({r["path"]: None for r in records if r["kind"] == INTENT
-                  and r.get("action") in FILE_ACTIONS and r["seq"] in landed})
+    landed = {r.intent for r in records if isinstance(r, a.Result) and r.ok}
+    return tuple({str(r.path): None for r in records if isinstance(r, a.Intent)
+                  and r.action in FILE_ACTIONS and r.seq in landed})
 
 
 def count(records: Records, kind: str, action: str | None = None) -> int:
     """Records of one kind (intents: of one action, e.g. "cmd")."""
-    return sum(r["kind"] == kind and action in (None, r.get("action")) for r in records)
+    return sum(r.kind == kind and action in (None, getattr(r, "action", None)) for r in records)
 
 
 def tool_errors(records: Records) -> int:
     """Tool calls that failed (refusals, the tools' and a person's, are counted apart)."""
-    return sum(r["kind"] == TOOL_RESULT and not (r.get("ok") or r.get("refused")
-                                                or r.get("declined")) for r in records)
+    return sum(isinstance(r, k.ToolResult) and not (r.ok or r.refused or r.declined)
+               for r in records)
 
 
 def completed_rounds(records: Records, initial: str) -> int:
     """Rounds that ran to their end: each ends with the transition back to the initial state."""
-    return sum(r["kind"] == TRANSITION and r.get("dest") == initial for r in records)
+    return sum(isinstance(r, k.Transition) and r.dest == initial for r in records)
 
 
 def visited_states(records: Records) -> list[str]:
     """The states a run went through, from its transitions."""
-    moves = [r for r in records if r["kind"] == TRANSITION]
-    return [moves[0]["source"], *(r["dest"] for r in moves)] if moves else []
+    moves = [r for r in records if isinstance(r, k.Transition)]
+    return [moves[0].source, *(r.dest for r in moves)] if moves else []
 
 
 def entered_state(record: Record) -> str | None:
     """The state a record puts the run in ("" for a new run), or None if it does not move it."""
-    field = {TRANSITION: "dest", RESUME: "state"}.get(record["kind"])
-    return str(record[field]) if field else "" if record["kind"] == RUN_START else None
+    if isinstance(record, k.Transition):
+        return str(record.dest)
+    if isinstance(record, k.Resume):
+        return str(record.state)
+    return "" if isinstance(record, k.RunStart) else None
+
+
+def round_of(record: Record) -> int | None:
+    """The round a record names, of any kind (a custom kind's too), or None."""
+    value = getattr(record, "round", record.extra.get("round"))
+    return value if isinstance(value, int) else None
+
+
+def stood_at(record: Record) -> tuple[str, int] | None:
+    """The state and round a record says the run stood at, if it says both."""
+    if isinstance(record, k.Transition):
+        return record.dest, record.round
+    if isinstance(record, k.Resume | k.Stop | k.StatusDisagrees):
+        return record.state, record.round
+    return None

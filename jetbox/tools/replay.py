@@ -5,12 +5,11 @@ starts and a `result` after; a resume finds an intent without a result here."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
-from jetbox.store import records as rec
+from jetbox.store.acts import Intent, Result
 from jetbox.store.ledger import Ledger
-from jetbox.store.records import FILE_ACTIONS, Record
+from jetbox.store.records import FILE_ACTIONS
 from jetbox.tools.paths import jail
 from jetbox.tools.specs import ToolResult
 from jetbox.tools.textfile import locate
@@ -21,81 +20,81 @@ MAX_EDITED_BYTES = 16_000_000  # larger than any file edit_file accepts
 RERUN = "re-run (idempotent)"  # a command's result that says: run it again
 
 
-def complete(ledger: Ledger, workspace: Path, name: str, intent: Record,
-             result: Record | None) -> ToolResult | None:
+def complete(ledger: Ledger, workspace: Path, name: str, intent: Intent,
+             result: Result | None) -> ToolResult | None:
     """The call whose action began before the crash, completed without repeating it: its
     recorded result, a write or edit applied at most once, or a command's outcome. None
     means: run the command again (a check, idempotent by its intent's own record)."""
-    if result is not None and result.get("recovered") == RERUN:
+    if result is not None and result.recovered == RERUN:
         return None  # a re-run was decided, and the crash came before it began
     if result is not None:
-        return ToolResult(name, bool(result.get("ok")), result_text(result),
-                          changed=bool(result.get("changed")))
-    if intent.get("action") in FILE_ACTIONS:
+        return ToolResult(name, bool(result.ok), result_text(result),
+                          changed=bool(result.changed))
+    if intent.action in FILE_ACTIONS:
         ok, text = resolve_write(ledger, workspace, intent)
         return ToolResult(name, ok, text, changed=ok)
     text = resolve_command(ledger, intent)
     return None if text is None else ToolResult(name, False, text)
 
 
-def result_text(result: dict[str, Any]) -> str:
+def result_text(result: Result) -> str:
     """The tool result for an action that completed before the crash, from its record."""
-    if not result.get("ok") and result.get("error"):
-        return f"error: {result['error']} (before Jetbox stopped; not tried again)"
-    if result.get("action") in FILE_ACTIONS:
-        verb = "edited" if result["action"] == "edit" else "wrote"
-        return f"{verb} {result.get('path')} (before Jetbox stopped)"
-    tail = result.get("output_tail", "")
-    return f"exit code {result.get('exit_code')} (before Jetbox stopped)\n{tail}".rstrip()
+    if not result.ok and result.error:
+        return f"error: {result.error} (before Jetbox stopped; not tried again)"
+    if result.action in FILE_ACTIONS:
+        verb = "edited" if result.action == "edit" else "wrote"
+        return f"{verb} {result.path} (before Jetbox stopped)"
+    tail = result.output_tail or ""
+    return f"exit code {result.exit_code} (before Jetbox stopped)\n{tail}".rstrip()
 
 
-def resolve_write(ledger: Ledger, workspace: Path, intent: dict[str, Any]) -> tuple[bool, str]:
+def resolve_write(ledger: Ledger, workspace: Path, intent: Intent) -> tuple[bool, str]:
     """A write or edit whose result was never recorded: check by hash, apply at most once.
 
     Returns (ok, the text the model sees). One that cannot be completed now (the target
     became a folder, a symlink loop or a path out of the workspace, the disk refuses, the
     file changed since an edit began) is recorded as failed: never replayed into the same
     error again."""
-    path = str(intent.get("path"))
-    done = {"intent": intent["seq"], "action": intent.get("action"), "path": path}
+    path = str(intent.path)
+    done = {"intent": intent.seq, "action": intent.action, "path": path}
     try:
         target = jail(workspace, path, for_write=True).absolute
         current = _current(target, intent)
-        if current is not None and sha256(current) == intent.get("sha256"):
-            ledger.append(rec.RESULT, ok=True, changed=True, sha256=intent.get("sha256"),
-                          recovered="already applied", **done)
+        if current is not None and sha256(current) == intent.sha256:
+            ledger.append(Result(ok=True, changed=True, sha256=intent.sha256,
+                                 recovered="already applied", **done))
             return True, f"{path}: applied before Jetbox stopped; not applied again"
         atomic_write_bytes(target, _wanted(current, intent))
     except (ValueError, OSError) as exc:  # PathRefused and EditRefused are ValueErrors
         error = f"{exc.strerror or type(exc).__name__}: {path}" \
             if isinstance(exc, OSError) else str(exc)
-        ledger.append(rec.RESULT, ok=False, changed=False, error=error,
-                      recovered="failed on resume", **done)
-        return False, (f"error: the {intent.get('action')} of {path} was interrupted when "
+        ledger.append(Result(ok=False, changed=False, error=error,
+                             recovered="failed on resume", **done))
+        return False, (f"error: the {intent.action} of {path} was interrupted when "
                        f"Jetbox stopped and cannot be completed now: {error}")
-    ledger.append(rec.RESULT, ok=True, changed=True, sha256=intent.get("sha256"),
-                  recovered="applied on resume", **done)
+    ledger.append(Result(ok=True, changed=True, sha256=intent.sha256,
+                         recovered="applied on resume", **done))
     return True, f"{path}: completed after Jetbox stopped mid-write"
 
 
-def _current(target: Path, intent: dict[str, Any]) -> bytes | None:
+def _current(target: Path, intent: Intent) -> bytes | None:
     """The target's bytes, when it is a file no larger than the action could have made it
     (so a huge file there is never read whole)."""
     if not target.is_file():
         return None
-    limit = len(str(intent.get("content", "")).encode("utf-8")) \
-        if intent.get("action") == "write" else MAX_EDITED_BYTES
+    limit = len(str(intent.content or "").encode("utf-8")) \
+        if intent.action == "write" else MAX_EDITED_BYTES
     data, size = read_bounded(target, limit + 1)
     return data if size <= limit else None
 
 
-def _wanted(current: bytes | None, intent: dict[str, Any]) -> bytes:
-    if intent.get("action") != "edit":
-        return str(intent.get("content", "")).encode("utf-8")
-    if current is None or sha256(current) != intent.get("sha256_before"):
+def _wanted(current: bytes | None, intent: Intent) -> bytes:
+    if intent.action != "edit":
+        return str(intent.content or "").encode("utf-8")
+    if current is None or sha256(current) != intent.sha256_before:
         raise ValueError("the file changed while Jetbox was stopped; read it again")
-    return locate(current.decode("utf-8"), intent["old"], intent["new"],
-                  str(intent.get("path"))).after.encode("utf-8")
+    return locate(current.decode("utf-8"), str(intent.old), str(intent.new),
+                  str(intent.path)).after.encode("utf-8")
 
 
 def is_idempotent_program(program: str, workspace: Path) -> bool:
@@ -109,13 +108,12 @@ def is_idempotent_program(program: str, workspace: Path) -> bool:
     return not (workspace / f"{program}.py").exists() and not (workspace / program).exists()
 
 
-def resolve_command(ledger: Ledger, intent: dict[str, Any]) -> str | None:
+def resolve_command(ledger: Ledger, intent: Intent) -> str | None:
     """A command whose result was never recorded. None means: run it again, which only the
     intent's own record can allow (`idempotent: true`, written before it started)."""
-    if intent.get("idempotent") is True:
-        ledger.append(rec.RESULT, intent=intent["seq"], action="cmd", ok=False,
-                      recovered=RERUN)
+    if intent.idempotent is True:
+        ledger.append(Result(intent=intent.seq, action="cmd", ok=False, recovered=RERUN))
         return None
-    ledger.append(rec.RESULT, intent=intent["seq"], action="cmd", ok=False, recovered="unknown")
+    ledger.append(Result(intent=intent.seq, action="cmd", ok=False, recovered="unknown"))
     return ("outcome unknown: Jetbox stopped while this command ran, so it was not run again; "
             "check its effects before repeating it")

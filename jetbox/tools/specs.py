@@ -4,8 +4,10 @@ the check of a call's arguments against that before any tool runs."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
+
+# One type for what a tool returned and its `tool_result` ledger record (kept importable here).
+from jetbox.store.kinds import ToolResult as ToolResult
 
 TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "search", "edit_file", "write_file",
                                "run_cmd", "finish")
@@ -74,14 +76,3 @@ def checked_call(name: str, arguments: object) -> dict[str, Any]:
         if kind == "integer" and (isinstance(value, bool) or not isinstance(value, int)):
             raise Refusal(f"{name}: `{key}` must be a whole number")
     return checked
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """What one tool call returned."""
-
-    name: str
-    ok: bool
-    output: str          # the text the model sees
-    refused: bool = False
-    changed: bool = False

@@ -15,8 +15,9 @@ from jetbox.core.text import escape_surrogates
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.store import journal
-from jetbox.store import records as rec
+from jetbox.store.acts import Intent, ProtectedRemoved, Refused, Result, ToolError
 from jetbox.store.files import project_files
+from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
@@ -90,7 +91,7 @@ class Toolbox:
             raise
         except (Refusal, PathRefused, CommandRefused) as exc:
             reason = str(exc)
-            self._journal(rec.REFUSAL, tool=label, reason=reason, round=round_no)
+            self._journal(Refused, tool=label, reason=reason, round=round_no)
             return ToolResult(label, False, f"refused: {reason}", refused=True)
         except OSError as exc:
             return self._failed(label, mark, round_no, os_error_text(exc, self.workspace))
@@ -105,7 +106,7 @@ class Toolbox:
                 logger.error("%s\n%s", detail, traceback.format_exc())
             return self._failed(label, mark, round_no, detail)
 
-    def replay(self, name: str, intent: rec.Record, result: rec.Record | None,
+    def replay(self, name: str, intent: Intent, result: Result | None,
                ) -> ToolResult | None:
         """Complete a call whose action began before a crash (see replay.complete)."""
         self.watch.recover(self.ledger, intent)  # what a command changed, if not journaled
@@ -114,20 +115,20 @@ class Toolbox:
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
         """Close the intents this call opened (as failed), record the error, tell the model."""
         for intent in journal.open_intents(self.ledger.records()[mark:]):
-            self._journal(rec.RESULT, intent=intent["seq"], action=intent.get("action"),
+            self._journal(Result, intent=intent.seq, action=intent.action,
                           ok=False, changed=False, error=error[:500])
-        self._journal(rec.TOOL_ERROR, tool=label, error=error[:500], round=round_no)
+        self._journal(ToolError, tool=label, error=error[:500], round=round_no)
         return ToolResult(label, False, f"error: {error}")
 
-    def _journal(self, kind: str, **fields: Any) -> None:
+    def _journal(self, kind: type[Record], **fields: Any) -> None:
         """Append a failure record; one that cannot be encoded is kept in ASCII instead."""
         try:
-            self.ledger.append(kind, **fields)
+            self.ledger.append(kind(**fields))
         except LedgerWriteError:
             raise
         except (ValueError, TypeError):  # e.g. a lone surrogate before the ledger escapes it
-            self.ledger.append(kind, **{k: v if isinstance(v, int) else ascii(v)
-                                        for k, v in fields.items()})
+            self.ledger.append(kind(**{k: v if isinstance(v, int) else ascii(v)
+                                       for k, v in fields.items()}))
 
     def _list_dir(self, path: str, round_no: int) -> ToolResult:
         target = jail(self.workspace, path)
@@ -194,14 +195,21 @@ class Toolbox:
         except EditRefused as exc:
             raise Refusal(str(exc)) from None
         after = edit.after.encode("utf-8")
-        intent = self.ledger.append(rec.INTENT, action="edit", path=target.relative,
-                                    sha256_before=sha256(data), sha256=sha256(after),
-                                    old=old, new=new, round=round_no,
-                                    **keep_before(self.objects, self.workspace, target.relative))
+        intent = self._intend(Intent(action="edit", path=target.relative,
+                                     sha256_before=sha256(data), sha256=sha256(after),
+                                     old=old, new=new, round=round_no,
+                                     **keep_before(self.objects, self.workspace,
+                                                   target.relative)))
         self._apply(target.relative, target.absolute, after, intent)
         return ToolResult("edit_file", True, edit.preview(target.relative), changed=True)
 
-    def _apply(self, relative: str, absolute: Path, data: bytes, intent: dict[str, Any]) -> None:
+    def _intend(self, intent: Intent) -> Intent:
+        """Journal an intent; returns it as journaled (its seq set)."""
+        journaled = self.ledger.append(intent)
+        assert isinstance(journaled, Intent)
+        return journaled
+
+    def _apply(self, relative: str, absolute: Path, data: bytes, intent: Intent) -> None:
         """Write after the intent is journaled; record the result only once it is on disk.
         An OSError goes to dispatch, which closes the intent as failed."""
         failpoints.hit("intent")  # crash tests: the intent is journaled, the file not written
@@ -210,8 +218,8 @@ class Toolbox:
         except OSError as exc:
             raise OSError(exc.errno, f"cannot write {relative}: {exc.strerror or exc}") from None
         failpoints.hit("applied")  # crash tests: the file is written, its result is not
-        self.ledger.append(rec.RESULT, intent=intent["seq"], action=intent["action"], ok=True,
-                           changed=True, path=relative, sha256=intent["sha256"])
+        self.ledger.append(Result(intent=intent.seq, action=intent.action, ok=True,
+                                  changed=True, path=relative, sha256=intent.sha256))
 
     def _write_file(self, path: str, content: str, round_no: int) -> ToolResult:
         target = jail(self.workspace, path, for_write=True, read_only=self._read_only)
@@ -225,9 +233,10 @@ class Toolbox:
         if target.absolute.is_file() and read_bounded(target.absolute, len(data) + 1)[0] == data:
             return ToolResult("write_file", True, f"{target.relative} already has this content "
                               f"({len(data)} bytes); nothing changed")
-        intent = self.ledger.append(rec.INTENT, action="write", path=target.relative,
-                                    bytes=len(data), sha256=sha, content=content, round=round_no,
-                                    **keep_before(self.objects, self.workspace, target.relative))
+        intent = self._intend(Intent(action="write", path=target.relative, bytes=len(data),
+                                     sha256=sha, content=content, round=round_no,
+                                     **keep_before(self.objects, self.workspace,
+                                                   target.relative)))
         self._apply(target.relative, target.absolute, data, intent)
         return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
                           changed=True)
@@ -243,9 +252,9 @@ class Toolbox:
             raise Refusal(program)
         full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
         before = self.watch.snapshot()  # first: it may create .jetbox/, which is Jetbox's
-        intent = self.ledger.append(rec.INTENT, action="cmd", argv=full, program=name,
-                                    idempotent=is_idempotent_program(name, self.workspace),
-                                    round=round_no, files_before=self.watch.manifest(before))
+        intent = self._intend(Intent(action="cmd", argv=full, program=name,
+                                     idempotent=is_idempotent_program(name, self.workspace),
+                                     round=round_no, files_before=self.watch.manifest(before)))
         # The project's own pytest plugins load, as in the probes (runner.py).
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
@@ -255,15 +264,16 @@ class Toolbox:
                              sandbox=self.policy.sandbox, workspace=self.workspace,
                              visible=self._visible)
         removed = remove_created(self.workspace, absent)
-        self.ledger.append(rec.RESULT, intent=intent["seq"], action="cmd",
-                           ok=result.returncode == 0, exit_code=result.returncode,
-                           timed_out=result.timed_out, duration_s=round(result.duration_s, 3),
-                           output_tail=result.output[-500:])
-        self.watch.record(self.ledger, intent["seq"], before)
+        self.ledger.append(Result(intent=intent.seq, action="cmd",
+                                  ok=result.returncode == 0, exit_code=result.returncode,
+                                  timed_out=result.timed_out,
+                                  duration_s=round(result.duration_s, 3),
+                                  output_tail=result.output[-500:]))
+        self.watch.record(self.ledger, intent.seq, before)
         head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed" \
             if result.timed_out else f"exit code {result.returncode}"
         if removed:
-            self.ledger.append(rec.PROTECTED_REMOVED, names=removed, round=round_no)
+            self.ledger.append(ProtectedRemoved(names=removed, round=round_no))
         notes = "".join(f"\nthe command created {name}, which only a person may create; removed"
                         for name in removed)
         return ToolResult("run_cmd", result.returncode == 0,

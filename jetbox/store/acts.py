@@ -1,0 +1,170 @@
+"""The ledger record kinds of what was done to the person's folder and who allowed it: the
+toolbox's journal (an intent before an action, its result after), what commands changed,
+`jetbox undo`, a person's approvals, and housekeeping. The run's own kinds: kinds.py."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jetbox.store.kinds import Record
+
+
+@dataclass(frozen=True, kw_only=True)
+class Intent(Record):
+    """An action about to change the folder: a write, an edit or a command (`action`)."""
+
+    KIND = "intent"
+    SOMETIMES = frozenset({"path", "bytes", "sha256_before", "sha256", "content", "old", "new",
+                           "argv", "program", "idempotent", "files_before", "before", "mode",
+                           "new_dirs"})
+    action: str = ""
+    path: str | None = None
+    bytes: int | None = None
+    sha256_before: str | None = None
+    sha256: str | None = None
+    content: str | None = None
+    old: str | None = None
+    new: str | None = None
+    argv: list[str] | None = None
+    program: str | None = None
+    idempotent: bool | None = None
+    round: int = 0
+    files_before: str | None = None
+    before: Mapping[str, Any] | None = None
+    """The file's state before a write or edit (objects.FileState.to_record)."""
+    mode: int | None = None
+    new_dirs: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result(Record):
+    """How the action of intent `intent` ended (`recovered`: completed on a resume)."""
+
+    KIND = "result"
+    SOMETIMES = frozenset({"changed", "path", "sha256", "exit_code", "timed_out", "duration_s",
+                           "output_tail", "error", "recovered"})
+    intent: int = 0
+    action: str | None = None
+    ok: bool = False
+    changed: bool | None = None
+    path: str | None = None
+    sha256: str | None = None
+    exit_code: int | None = None
+    timed_out: bool | None = None
+    duration_s: float | None = None
+    output_tail: str | None = None
+    error: str | None = None
+    recovered: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refused(Record):
+    """A call a tool refused (the model sees why; this keeps it)."""
+
+    KIND = "refusal"
+    tool: str = ""
+    reason: str = ""
+    round: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolError(Record):
+    KIND = "tool_error"
+    tool: str = ""
+    error: str = ""
+    round: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProtectedRemoved(Record):
+    KIND = "protected_removed"
+    SOMETIMES = frozenset({"by"})
+    names: list[str] = field(default_factory=list)
+    round: int = 0
+    by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilesChanged(Record):
+    """What a command changed: before and after, per path (history.py reads them)."""
+
+    KIND = "files_changed"
+    intent: int = 0
+    changes: list[Mapping[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UndoStart(Record):
+    """The undo's plan, journaled before any file is restored."""
+
+    KIND = "undo_start"
+    steps: list[Mapping[str, Any]] = field(default_factory=list)
+    forced: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunUndone(Record):
+    KIND = "run_undone"
+    restored: int = 0
+
+
+# A person in the loop (questions.py): the run's mode, a call put to them, their answer.
+@dataclass(frozen=True, kw_only=True)
+class ApprovalMode(Record):
+    KIND = "approval_mode"
+    mode: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Question(Record):
+    KIND = "approval_asked"
+    round: int = 0
+    reply: int = 0
+    index: int = 0
+    name: str = ""
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    call_kind: str = ""
+    line: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer(Record):
+    KIND = "approval_answered"
+    round: int = 0
+    asked: int = 0
+    answer: str = ""
+    reason: str = ""
+    call_kind: str = ""
+    via: str = ""
+
+
+# Housekeeping.
+@dataclass(frozen=True, kw_only=True)
+class ConfigTrusted(Record):
+    KIND = "config_trusted"
+    reason: str = ""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    jetbox_table: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigSeen(Record):
+    """The configuration as a session left it (trust.record_seen)."""
+
+    KIND = "config_seen"
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    jetbox_table: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockTakenOver(Record):
+    KIND = "lock_taken_over"
+    owner: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StraysKilled(Record):
+    KIND = "strays_killed"
+    pids: list[int] = field(default_factory=list)
