@@ -98,12 +98,11 @@ class Act(Handler):
     def _record(run: Run, now: Round, index: int, arguments: Any, result: ToolResult,
                 declined: bool = False) -> None:
         """One tool_result; `declined`: a person refused the call, which never ran."""
-        run.ledger.append(replace(result, round=now.round, index=index, arguments=arguments,
-                                  output=result.output[:MAX_LEDGER_OUTPUT],
-                                  declined=True if declined else None))
-        verdict = "ok" if result.ok else "declined" if declined else \
-            "refused" if result.refused else "failed"
-        run.event(now, f"{describe_call(result.name, arguments)} -> {verdict}")
+        journaled = replace(result, round=now.round, index=index, arguments=arguments,
+                            output=result.output[:MAX_LEDGER_OUTPUT],
+                            declined=True if declined else None)
+        run.ledger.append(journaled)
+        run.event(now, f"{describe_call(result.name, arguments)} -> {journaled.outcome}")
 
 
 def request(run: Run, now: Round) -> Round:

@@ -40,11 +40,9 @@ def _reply(r: k.ModelReply) -> str:
 
 
 def _tool_result(r: k.ToolResult) -> str:
-    verdict = "ok" if r.ok else "declined" if r.declined else \
-        "refused" if r.refused else "failed"
     first = str(r.output).splitlines()[:1]
-    return (f"{describe_call(r.name, r.arguments)} -> {verdict}"
-            + (f": {first[0][:80]}" if first and verdict != "ok" else ""))
+    return (f"{describe_call(r.name, r.arguments)} -> {r.outcome}"
+            + (f": {first[0][:80]}" if first and not r.ok else ""))
 
 
 def _owner(r: a.LockTakenOver) -> object:

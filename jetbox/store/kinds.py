@@ -264,6 +264,12 @@ class ToolResult(Record):
     arguments: Mapping[str, Any] = field(default_factory=dict)
     declined: bool | None = None  # a person said no (written only then)
 
+    @property
+    def outcome(self) -> str:
+        """One word for the terminal and the log: ok, declined, refused or failed."""
+        return "ok" if self.ok else "declined" if self.declined else \
+            "refused" if self.refused else "failed"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Reflection(Record):
