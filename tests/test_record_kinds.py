@@ -158,3 +158,15 @@ def test_outside_the_store_records_are_read_and_written_as_types() -> None:
              for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
              if RAW_READ.search(line) or RAW_WRITE.search(line)]
     assert found == []
+
+
+def test_a_record_read_without_a_field_gets_the_default_and_its_own_list() -> None:
+    """Read records are filled in place (no __init__, for speed): defaults must still hold,
+    and a default list is each record's own."""
+    from jetbox.store.kinds import RoundEnd
+    from jetbox.store.registry import from_body
+
+    one, two = (from_body({"seq": n, "ts": 1.0, "kind": "round"}) for n in (1, 2))
+    assert isinstance(one, RoundEnd) and one == RoundEnd(seq=1, ts=1.0)
+    assert one.next == [] and one.next is not two.next
+    assert one.round == 0 and one.status == "" and one.extra == {}
