@@ -56,7 +56,7 @@ class Reflect(Handler):
         records = rec.since_resume(whole)
         results = rec.latest_results(whole)
         streak, first = rec.same_call_streak(records)
-        call = describe_call(first.get("name", "?"), first.get("arguments")) if first else ""
+        call = describe_call(*first) if first else ""
         progress = any(r.changed for r in results) or rec.failures_dropped(records)
         # A resume into Reflect (after a pause here) must not count the same round twice.
         stalled = 0 if progress or rec.reflected_in(whole, now.round) else \

@@ -74,7 +74,7 @@ def test_the_same_call_streak_and_the_guard_count_from_the_resume() -> None:
     same = reply(("list_dir", {"path": "."}))
     records = [START, reply(("read_file", {})), same, same, same]
     streak, first = rec.same_call_streak(records)
-    assert streak == 3 and first == {"name": "list_dir", "arguments": {"path": "."}}
+    assert streak == 3 and first == ("list_dir", {"path": "."})
     resumed = [*records, Resume(state="Pause", round=4), same]
     assert rec.same_call_streak(rec.since_resume(resumed))[0] == 1
 

@@ -89,7 +89,8 @@ class Reply:
         return cls(
             content=record.content,
             thinking=record.thinking,
-            tool_calls=tuple(ToolCall(c["name"], c.get("arguments", {})) for c in record.calls),
+            tool_calls=tuple(ToolCall(name, dict(arguments))
+                             for name, arguments in record.named_calls()),
             prompt_tokens=record.prompt_tokens,
             output_tokens=record.output_tokens,
             duration_s=record.duration_s,

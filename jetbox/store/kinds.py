@@ -265,6 +265,12 @@ class ModelReply(Record):
     problem: str = ""
     delivery: str = ""
 
+    def named_calls(self) -> list[tuple[str, Mapping[str, Any]]]:
+        """Each call as (name, arguments), the shape the ledger keeps them in read for the
+        caller; an entry that is not a call reads as ("?", {})."""
+        return [(str(c.get("name", "?")), c.get("arguments") or {}) if isinstance(c, dict)
+                else ("?", {}) for c in self.calls]
+
 
 @dataclass(frozen=True)
 class ToolResult(Record):

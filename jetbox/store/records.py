@@ -10,7 +10,7 @@ takes the records to look at, oldest first: a plain list in tests, usually
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from jetbox.store import acts as a
@@ -101,7 +101,7 @@ def finish_requested(records: Records) -> bool:
     """The model's latest reply called `finish` and no probe refused it since."""
     reply = unanswered(records, MODEL_REPLY, FINISH_REFUSED)
     return isinstance(reply, k.ModelReply) and any(
-        isinstance(c, dict) and c.get("name") == "finish" for c in reply.calls)
+        name == "finish" for name, _ in reply.named_calls())
 
 
 def acted_since_probe(records: Records) -> bool:
@@ -151,7 +151,7 @@ def last_plan(records: Records) -> list[str] | None:
 
 
 # Guards: Reflect's questions, over the records since the resume.
-def same_call_streak(records: Records) -> tuple[int, dict[str, Any] | None]:
+def same_call_streak(records: Records) -> tuple[int, tuple[str, Mapping[str, Any]] | None]:
     """How many replies in a row (newest backwards) made the same calls, and the first call."""
     replies = (r for r in reversed(records) if isinstance(r, k.ModelReply))
     newest = next(replies, None)
@@ -163,7 +163,7 @@ def same_call_streak(records: Records) -> tuple[int, dict[str, Any] | None]:
         if json.dumps(reply.calls, sort_keys=True) != signature:
             break
         streak += 1
-    return streak, newest.calls[0]
+    return streak, newest.named_calls()[0]
 
 
 def malformed_streak(records: Records) -> int:
