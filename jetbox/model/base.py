@@ -89,8 +89,7 @@ class Reply:
         return cls(
             content=record.content,
             thinking=record.thinking,
-            tool_calls=tuple(ToolCall(name, dict(arguments))
-                             for name, arguments in record.named_calls()),
+            tool_calls=tuple(ToolCall(name, arguments) for name, arguments in record.named_calls()),
             prompt_tokens=record.prompt_tokens,
             output_tokens=record.output_tokens,
             duration_s=record.duration_s,

@@ -265,10 +265,11 @@ class ModelReply(Record):
     problem: str = ""
     delivery: str = ""
 
-    def named_calls(self) -> list[tuple[str, Mapping[str, Any]]]:
+    def named_calls(self) -> list[tuple[str, Any]]:
         """Each call as (name, arguments), the shape the ledger keeps them in read for the
-        caller; an entry that is not a call reads as ("?", {})."""
-        return [(str(c.get("name", "?")), c.get("arguments") or {}) if isinstance(c, dict)
+        caller. The arguments are as the model sent them (not always an object: the tools
+        tell the model so); an entry that is not a call reads as ("?", {})."""
+        return [(str(c.get("name", "?")), c.get("arguments", {})) if isinstance(c, dict)
                 else ("?", {}) for c in self.calls]
 
 

@@ -10,7 +10,7 @@ takes the records to look at, oldest first: a plain list in tests, usually
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from jetbox.store import acts as a
@@ -151,7 +151,7 @@ def last_plan(records: Records) -> list[str] | None:
 
 
 # Guards: Reflect's questions, over the records since the resume.
-def same_call_streak(records: Records) -> tuple[int, tuple[str, Mapping[str, Any]] | None]:
+def same_call_streak(records: Records) -> tuple[int, tuple[str, Any] | None]:
     """How many replies in a row (newest backwards) made the same calls, and the first call."""
     replies = (r for r in reversed(records) if isinstance(r, k.ModelReply))
     newest = next(replies, None)
