@@ -138,3 +138,28 @@ def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
     rebuilt = begin(None, False, spec, ledger, status_file)
     assert rebuilt.state == "Compact" and rebuilt.status.startswith("yellow - status.txt rebuilt")
     assert rec.last(ledger.records(), rec.STATUS_EDITED) is None
+
+
+def test_the_visit_start_walked_back_agrees_with_a_walk_from_the_start() -> None:
+    """visit_start walks back from the newest record; the rule it keeps is the forward one:
+    the newest transition into the state that no answer since the transition before it
+    makes a return from a question."""
+    import random
+
+    from jetbox.store.acts import Answer
+    from jetbox.store.kinds import ModelReply
+
+    def forward(records: list, state: str) -> int:
+        start, answered = 0, False
+        for i, record in enumerate(records):
+            moved = isinstance(record, Transition)
+            start = i if moved and record.dest == state and not answered else start
+            answered = isinstance(record, Answer) or (answered and not moved)
+        return start
+
+    rng = random.Random(24)
+    makes = [lambda: Transition(source="Approve", dest=rng.choice(["Act", "Approve", "Probe"])),
+             lambda: Answer(), lambda: ModelReply(), lambda: Probe()]
+    for _ in range(2000):
+        records = [rng.choice(makes)() for _ in range(rng.randint(0, 14))]
+        assert journal.visit_start(records, "Act") == forward(records, "Act"), records

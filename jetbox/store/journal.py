@@ -47,14 +47,30 @@ class JournaledReply:
     result: Result | None  # its result, when it finished but its tool_result is missing
 
 
+def visit_start(records: Records, state: str) -> int:
+    """Where the run last entered `state`: the newest transition into it that is not a
+    return from a person's answer (an answer since the transition before it), else 0.
+    Walked back from the newest record: a long run costs no more than a short one."""
+    i = len(records) - 1
+    while i >= 0:
+        record = records[i]
+        if not (isinstance(record, Transition) and record.dest == state):
+            i -= 1
+            continue
+        j, answered = i - 1, False
+        while j >= 0 and not isinstance(records[j], Transition):
+            answered = answered or isinstance(records[j], Answer)
+            j -= 1
+        if not answered:
+            return i
+        i = j  # a return from an answer: the visit began before it
+    return 0
+
+
 def journaled_reply(records: Records, state: str) -> JournaledReply | None:
     """The reply journaled since the run last entered `state` (a return from an answer
     continues the visit the question interrupted), if any."""
-    start, answered = 0, False
-    for i, record in enumerate(records):
-        moved = isinstance(record, Transition)
-        start = i if moved and record.dest == state and not answered else start
-        answered = isinstance(record, Answer) or (answered and not moved)
+    start = visit_start(records, state)
     at = next((i for i in range(start, len(records)) if isinstance(records[i], ModelReply)),
               None)
     if at is None:
