@@ -67,6 +67,16 @@ def test_the_recap_is_deduplicated_newest_last() -> None:
     records = [read, result("list_dir", arguments={"path": "."}), read,
                result("finish", arguments={"summary": "x"})]
     assert recap(records) == ["list_dir . (ok)", "read_file a.py (ok)"]
+    # more distinct calls than the recap holds: the newest, each at its last use
+    from jetbox.round.context import RECAP_ITEMS
+
+    many = [result("read_file", arguments={"path": f"f{i % (RECAP_ITEMS + 3)}.py"})
+            for i in range(3 * RECAP_ITEMS)]
+    expected: dict[str, None] = {}
+    for r in many:  # the rule, walked forward: an item moves to the end when used again
+        expected.pop(f"read_file {r.arguments['path']} (ok)", None)
+        expected[f"read_file {r.arguments['path']} (ok)"] = None
+    assert recap(many) == list(expected)[-RECAP_ITEMS:]
 
 
 def test_the_compacted_state_tells_a_persons_notes_from_jetboxs(tmp_path: Path) -> None:

@@ -62,13 +62,13 @@ def describe_call(name: str, arguments: Any) -> str:
 
 def recap(records: rec.Records) -> list[str]:
     """What was done this run, deduplicated into a checklist (newest last)."""
-    items: dict[str, None] = {}
-    for record in rec.tool_results(records):
+    newest_first: dict[str, None] = {}  # walked back: a long run costs no more
+    for record in reversed(rec.tool_results(records)):
         verdict = "ok" if record.ok else "failed"
-        line = f"{describe_call(record.name, record.arguments)} ({verdict})"
-        items.pop(line, None)
-        items[line] = None
-    return list(items)[-RECAP_ITEMS:]
+        newest_first.setdefault(f"{describe_call(record.name, record.arguments)} ({verdict})")
+        if len(newest_first) == RECAP_ITEMS:
+            break
+    return list(reversed(newest_first))
 
 
 def notices(run: Run, now: Round) -> dict[str, str]:

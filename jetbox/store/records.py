@@ -216,9 +216,9 @@ def model_replies(records: Records) -> list[k.ModelReply]:
 
 def files_written(records: Records) -> tuple[str, ...]:
     """The paths of writes and edits that landed, in the order they were first written."""
-    landed = {r.intent for r in records if isinstance(r, a.Result) and r.ok}
-    return tuple({str(r.path): None for r in records if isinstance(r, a.Intent)
-                  and r.action in FILE_ACTIONS and r.seq in landed})
+    landed = {r.intent for r in of_kind(records, RESULT) if isinstance(r, a.Result) and r.ok}
+    return tuple({str(r.path): None for r in of_kind(records, INTENT)
+                  if isinstance(r, a.Intent) and r.action in FILE_ACTIONS and r.seq in landed})
 
 
 def count(records: Records, kind: str, action: str | None = None) -> int:
