@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jetbox.round.handler import Handler, Step
+from jetbox.round.notes import FINISH_AFTER_FIXES, FINISH_WHEN_GREEN
 from jetbox.store import kinds as k
 from jetbox.store import records as rec
 from jetbox.store.status import MAX_NEXT, clean_item
@@ -20,9 +21,9 @@ def plan_from_verdict(verdict: Verdict, goal: str) -> list[str]:
     steps = [f"work on the goal: {goal}"]
     steps += [f"fix {blocker}" for blocker in verdict.blockers]
     if verdict.ok:
-        steps.append("call finish with a short summary once the goal is met (the checks pass)")
+        steps.append(FINISH_WHEN_GREEN)
     else:
-        steps.append("call finish when the goal is met and the fixes above are done")
+        steps.append(FINISH_AFTER_FIXES)
     return steps
 
 

@@ -198,7 +198,7 @@ CORPUS: tuple[Shape, ...] = (
           native=(("write_file", J[:40]),), told="cut off"),
     Shape("native-channel-name", "ollama/ollama#11704",
           native=(("assistant<|channel|>analysis", {"cmd": ["pytest"]}),),
-          told="tools: list_dir"),
+          told="tools: read_file"),
     # what a faithful agent must not run
     Shape("think-only", "PrimeIntellect-ai/renderers#80",
           f"<think>I could call <tool_call>{CALL}</tool_call></think>\nHmm.",
@@ -215,7 +215,7 @@ CORPUS: tuple[Shape, ...] = (
           done_reason="length"),
     Shape("unknown-tool", "simonw/llm#1105",
           '{"name": "execute_javascript", "arguments": {"code": "1+1"}}',
-          told="the tools are: list_dir"),
+          told="the tools are: read_file"),
     Shape("ambiguous-name", "jackmpcollins/magentic#207",
           json.dumps({"name": "file", "arguments": {"path": PATH}}), told="could be"),
 )

@@ -133,6 +133,27 @@ def test_edit_file_keeps_crlf_line_endings(toolbox: Toolbox) -> None:
     assert path.read_bytes() == b"a = 1\r\nb = 3\r\n"
 
 
+def test_read_file_of_a_folder_lists_it_and_list_dir_is_answered_but_not_sent(
+        toolbox: Toolbox) -> None:
+    """Six schemas go out in every request; list_dir is folded into read_file, yet a model
+    (or an old ledger) that calls it by name still gets the listing, natively or in text."""
+    from jetbox.model.calls import parse_reply
+
+    assert [s["function"]["name"] for s in tool_specs()] == [
+        "read_file", "search", "edit_file", "write_file", "run_cmd", "finish"]
+    listed = toolbox.dispatch("read_file", {"path": "pkg"})
+    assert listed.ok and listed.output.splitlines()[0] == "pkg is a folder; its entries:"
+    assert "big.py" in listed.output
+    assert toolbox.dispatch("list_dir", {"path": "pkg"}).output == \
+        listed.output.split("\n", 1)[1]
+    text = '<tool_call>{"name": "list_dir", "arguments": {"path": "pkg"}}</tool_call>'
+    assert [c.name for c in parse_reply(text, "", (), tool_specs()).calls] == ["list_dir"]
+    unknown = parse_reply('{"name": "ls_tree", "arguments": {}}', "", (), tool_specs())
+    assert "the tools are: read_file, search" in unknown.problem
+    assert "list_dir" not in unknown.problem
+    assert "tools: read_file, search" in toolbox.dispatch("ls_tree", {}).output
+
+
 def test_optional_arguments_are_optional_in_both_protocols() -> None:
     specs = {s["function"]["name"]: s["function"]["parameters"] for s in tool_specs()}
     assert specs["read_file"]["required"] == ["path"]

@@ -105,6 +105,11 @@ def test_the_plan_names_the_goal_and_the_blockers_it_would_repeat(tmp_path: Path
     found = notices(run, now)
     plan = found["plan"].splitlines()
     assert plan[1:4] == [f"- {person}", "- work on the goal (above)",
-                         "- fix pytest (under Blocking a finish)"]
-    assert "t.py::test_new" in found["blocking"]  # the ids are in the request once
+                         "- fix pytest, goal (see Blocking a finish)"]
+    # The ids are in the request once: the failure's line names the test by its short name.
+    assert found["blocking"].count("t.py::test_new") == 1
+    assert "FAILED test_new - assert 1 == 2" in found["blocking"]
     assert "t.py::test_new" not in found["plan"]
+    # Marking a test known is the person's call: the hint is theirs, not in the model's request.
+    assert any("Known: <test id>" in b for b in judged.verdict.blockers)
+    assert "Known:" not in found["blocking"]

@@ -207,7 +207,7 @@ def test_6_a_goal_that_asks_for_a_change_is_not_met_by_no_change(workspace: Path
     result = lazy(workspace, goal=FEATURE)
     assert result.code != 0
     reasons = refusal(workspace)
-    assert "goal: it asks for a change (\"Add\") and the run changed no file" in reasons
+    assert "goal: it asks for a change (\"Add\") and no file is changed yet" in reasons
     assert "goal: it asks for a test, and no test the run added or changed ran and passed" \
         in reasons
     assert "tests: 0 added, 0 removed, 0 skipped; config: unchanged" in result.err

@@ -60,7 +60,9 @@ def report(failing: Sequence[str] = (), passing: Sequence[str] = ("t.py::test_ok
     ruff = CheckResult("ruff", not findings, f"{len(findings)} findings", "\n".join(findings),
                        1 if findings else 0, False, 0.1, {}, findings=tuple(findings),
                        parser="ruff")
-    pytest = CheckResult("pytest", not failing, f"{len(failing)} failed", "", 1 if failing else 0,
+    details = "\n".join(f"FAILED {t} - assert 1 == 2" for t in failing)
+    pytest = CheckResult("pytest", not failing, f"{len(failing)} failed", details,
+                         1 if failing else 0,
                          False, 0.2, {"failed": len(failing), "passed": len(passing)},
                          outcomes=outcomes, parser="pytest")
     return ProbeReport(files=("t.py",), checks=(ruff, pytest), fingerprint="f")

@@ -20,6 +20,7 @@ from jetbox.model.base import ToolCall
 from jetbox.model.dialects import DIALECTS, Found, harmony
 from jetbox.model.names import Tools, resolve, show
 from jetbox.model.nearjson import NearJsonError, loads
+from jetbox.tools.specs import unadvertised_specs
 
 UNPARSED = "__jetbox_unparsed__"  # how the transport hands over arguments it could not read
 NO_CALL = "No tool call in your reply. Reply with one or more tool calls."
@@ -83,7 +84,7 @@ def native(calls: Sequence[ToolCall], tools: Tools, from_string: bool = False) -
     kept, and the toolbox answers it with the list of tools."""
     out, problems = [], []
     for call in calls:
-        name, _ = resolve(call.name, tools.names)
+        name, _ = resolve(call.name, tools.names, tools.listed)
         name = name or call.name
         try:
             arguments = _arguments(call.arguments, tools.types.get(name, {}), False)
@@ -169,7 +170,7 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
                 tools: Sequence[Mapping[str, Any] | str], json_protocol: bool = False,
                 from_string: bool = False) -> Parsed:
     """The calls a reply asks for, how they came, and what the model must be told."""
-    known = Tools.of(tools)
+    known = Tools.of(tools, also=unadvertised_specs())
     if native_calls:
         return native(native_calls, known, from_string)
     visible, reasoning = _reasoning(content)
@@ -212,7 +213,7 @@ def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall],
     if item.error or not item.name:
         return f"Could not parse your call near `{show(item.error or item.arguments, 50)}`; " \
                f"it was not run: send the tool call again"
-    name, problem = resolve(item.name, known.names)
+    name, problem = resolve(item.name, known.names, known.listed)
     if name is None and item.dialect.endswith("-flat"):
         return ""  # JSON with a "name" (a package.json...), not a call to an unknown tool
     if name is None:
@@ -240,7 +241,7 @@ def _why_nothing(visible: str, reasoning: str, known: Tools) -> list[str]:
     """When nothing can run: a call drafted in reasoning, shell in a fence, a made-up tag."""
     drafted = [f for f in read_all(reasoning, known) if f.name] if reasoning.strip() else []
     if drafted:
-        name, _ = resolve(drafted[0].name, known.names)
+        name, _ = resolve(drafted[0].name, known.names, known.listed)
         return [f"The call to {name or show(drafted[0].name, 40)} inside your reasoning "
                 f"(thinking) is not run: reasoning is not an action; send the tool call itself"]
     if _SHELL.search(visible) or re.search(r"^[ \t]*\$ \w", visible, re.M):

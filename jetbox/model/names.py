@@ -16,11 +16,15 @@ class Tools:
     names: tuple[str, ...]
     types: Mapping[str, Mapping[str, str]]
     required: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    listed: tuple[str, ...] = ()  # the names a message lists: those the model was sent
 
     @classmethod
-    def of(cls, tools: Sequence[Mapping[str, Any] | str]) -> Tools:
+    def of(cls, tools: Sequence[Mapping[str, Any] | str],
+           also: Sequence[Mapping[str, Any]] = ()) -> Tools:
+        """`also`: tools answered though not sent; their names are read, never listed."""
         names, types, required = [], {}, {}
-        for tool in tools:
+        sent = len(tools)
+        for tool in [*tools, *also]:
             if isinstance(tool, str):
                 names.append(tool)
                 continue
@@ -30,7 +34,8 @@ class Tools:
             types[names[-1]] = {k: str(v.get("type", ""))
                                 for k, v in params.get("properties", {}).items()}
             required[names[-1]] = tuple(params.get("required", ()))
-        return cls(tuple(n for n in names if n), types, required)
+        return cls(tuple(dict.fromkeys(n for n in names if n)), types, required,
+                   tuple(n for n in names[:sent] if n))
 
     def omitting_nulls(self, name: str, arguments: Any) -> Any:
         """An optional argument sent as null/None is taken as left out."""
@@ -45,9 +50,10 @@ def show(text: str, limit: int = 60) -> str:
     return one_line if len(one_line) <= limit else one_line[:limit - 3] + "..."
 
 
-def resolve(name: str, names: Sequence[str]) -> tuple[str | None, str]:
+def resolve(name: str, names: Sequence[str],
+            listed: Sequence[str] = ()) -> tuple[str | None, str]:
     """The tool a name means (prefixes, case, `_`/`-` and a glued `json` forgiven), or why
-    it means none: unknown, or loosely like one or several tools."""
+    it means none: unknown, or loosely like one or several tools (`listed`, or all)."""
     if name in names:
         return name, ""
     shown = show(name, 40)
@@ -66,4 +72,5 @@ def resolve(name: str, names: Sequence[str]) -> tuple[str | None, str]:
                      f"exact name"
     if loose:
         return None, f"`{shown}` is not a tool (did you mean {loose[0]}?), so it was not run"
-    return None, f"`{shown}` is not a tool, so it was not run; the tools are: {', '.join(names)}"
+    return None, f"`{shown}` is not a tool, so it was not run; the tools are: " \
+                 f"{', '.join(listed or names)}"

@@ -84,6 +84,12 @@ def blockers(acc: Account, before: Mapping[str, str]) -> list[str]:
     return reasons
 
 
+def for_model(blocker: str) -> str:
+    """A blocker as the model reads it: without the hint on marking a test known, which is a
+    person's call (status.txt or the settings), not the model's, and costs every request."""
+    return blocker.replace(f" ({KNOWN_HINT})", "")
+
+
 def changes_line(acc: Account, config_changed: Iterable[str], allow: bool) -> str:
     config = list(config_changed)
     line = (f"tests: {acc.added} added, {acc.removed} removed, {acc.skipped} skipped; config: "

@@ -131,8 +131,7 @@ def _goal_blockers(report: ProbeReport, baseline: Baseline, goal: str) -> list[s
     reasons = []
     verb = asks_for_change(goal)
     if verb and baseline.fingerprint and report.fingerprint == baseline.fingerprint:
-        reasons.append(f"goal: it asks for a change (\"{verb}\") and the run changed no file: "
-                       f"make the change before you finish")
+        reasons.append(f"goal: it asks for a change (\"{verb}\") and no file is changed yet")
     pytest = _check(report, "pytest")
     if asks_for_test(goal) and pytest is not None and not _new_passing(pytest, baseline):
         reasons.append("goal: it asks for a test, and no test the run added or changed ran "

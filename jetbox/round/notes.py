@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from jetbox.probes.accounting import for_model
 from jetbox.store.status import clean_item
 
 if TYPE_CHECKING:
@@ -23,6 +24,12 @@ KEY_FILES = 20         # files named one by one in a larger tree
 FOLDERS = 12           # folders counted one by one; the rest in one line
 DELTA_FILES = 10       # files named in one round's note
 FILES = "files"        # the topic holding the file set (as lines); its note is a delta
+_FAILURE_LINE = re.compile(r"^((?:FAILED|ERROR) )(\S+)", re.MULTILINE)
+# The plan's closing steps (states/plan.py writes them in status.txt) as the model reads them.
+FINISH_WHEN_GREEN = "call finish with a short summary once the goal is met (the checks pass)"
+FINISH_AFTER_FIXES = "call finish when the goal is met and the fixes above are done"
+SHORT_STEPS = {FINISH_WHEN_GREEN: "call finish once the goal is met (the checks pass)",
+               FINISH_AFTER_FIXES: "then call finish"}
 _WORD = re.compile(r"[\w./-]+")
 _ABOUT_LINT = re.compile(r"\b(ruff|lint\w*|flake8|style|warnings?|findings?|[A-Z]{1,4}\d{3,4})\b",
                          re.IGNORECASE)
@@ -61,8 +68,8 @@ def tree_summary(files: Sequence[str], key: Iterable[str]) -> str:
     tail = f", {rest} more folders ({sum(n for _, n in sorted(counts.items())[FOLDERS:])} " \
            f"files)" if rest > 0 else ""
     named = ", ".join(shown) or "(none)"
-    lines = [f"files ({len(files)}); those the run changed or names: {named}{more}",
-             "the others, per folder: " + ", ".join(folders) + tail]
+    lines = [f"files ({len(files)}); changed or named: {named}{more}",
+             "the rest per folder: " + ", ".join(folders) + tail]
     return "\n".join(lines)
 
 
@@ -85,30 +92,45 @@ def plan_lines(items: Sequence[str], verdict: Verdict | None, goal: str) -> list
     """The checklist as the model reads it: an item that repeats the goal or a blocker the
     same request lists is named, not copied (a small model's prompt is paid per byte)."""
     blockers = {clean_item(f"fix {b}"): b for b in (verdict.blockers if verdict else ())}
+    fixes = [blockers[i].split(":", 1)[0] for i in items if i in blockers]
     lines = []
     for item in items:
         if item == clean_item(f"work on the goal: {goal}"):
-            item = "work on the goal (above)"
+            lines.append("work on the goal (above)")
         elif item in blockers:
-            item = f"fix {blockers[item].split(':', 1)[0]} (under Blocking a finish)"
-        lines.append(item)
+            if item == next(i for i in items if i in blockers):  # all of them, once
+                lines.append(f"fix {', '.join(dict.fromkeys(fixes))} (see Blocking a finish)")
+        else:
+            lines.append(SHORT_STEPS.get(item, item))
     return lines
 
 
 def probe_topics(report: ProbeReport, verdict: Verdict) -> dict[str, str]:
     """The probe results as small topics: each is sent again only when it changes."""
     found = {"verdict": "Probes now:\n" + verdict.line}
+    blockers = [for_model(b) for b in verdict.blockers]
     lines = []
-    if verdict.blockers:
-        lines += ["Blocking a finish:", *(f"- {b}" for b in verdict.blockers)]
+    if blockers:
+        lines += ["Blocking a finish:", *(f"- {b}" for b in blockers)]
     if verdict.new_findings:
         lines += ["ruff findings this run caused:", *verdict.new_findings[:15]]
-    lines += [c.details for c in report.checks if c.details and not c.ok and c.parser != "ruff"]
+    lines += [_short_ids(c.details, "\n".join(blockers)) for c in report.checks
+              if c.details and not c.ok and c.parser != "ruff"]
     if lines:
         text = "\n".join(lines)
         found["blocking"] = text if len(text) <= 2000 else text[:1980] + "\n... (cut)"
     found[FILES] = "\n".join(report.files)
     return found
+
+
+def _short_ids(details: str, named: str) -> str:
+    """`FAILED tests/t.py::test_x - why` as `FAILED test_x - why` when the lines above
+    already name `tests/t.py::test_x` in full."""
+    def short(match: re.Match[str]) -> str:
+        test_id = match.group(2)
+        shown = test_id.split("::", 1)[1] if "::" in test_id and test_id in named else test_id
+        return match.group(1) + shown
+    return _FAILURE_LINE.sub(short, details)
 
 
 def pre_existing(report: ProbeReport, verdict: Verdict, goal: str) -> str:

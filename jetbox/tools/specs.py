@@ -9,26 +9,31 @@ from typing import Any
 # One type for what a tool returned and its `tool_result` ledger record (kept importable here).
 from jetbox.store.kinds import ToolResult as ToolResult
 
-TOOL_NAMES: tuple[str, ...] = ("list_dir", "read_file", "search", "edit_file", "write_file",
-                               "run_cmd", "finish")
+# The tools the model is told of, in every request. list_dir is answered too (older ledgers
+# and models that know the name call it) but not sent: read_file of a folder lists it, and
+# each schema costs every request its bytes.
+ADVERTISED: tuple[str, ...] = ("read_file", "search", "edit_file", "write_file", "run_cmd",
+                               "finish")
+TOOL_NAMES: tuple[str, ...] = ("list_dir", *ADVERTISED)
 
 _PATH = {"type": "string"}
 _LINE = {"type": "integer"}
 _TEXT = {"type": "string"}
 # name -> (description, parameters, optional parameter names). Short: sent in every request.
 _PARAMS: dict[str, tuple[str, dict[str, dict[str, Any]], tuple[str, ...]]] = {
-    "list_dir": ("List a folder (\".\": the top).", {"path": _PATH}, ()),
-    "read_file": ("Numbered lines of a file (all, or start_line to end_line).",
+    "list_dir": ("A folder's entries.", {"path": _PATH}, ()),
+    "read_file": ("Numbered lines of a file (all, or start_line to end_line); a folder: its "
+                  "entries.",
                   {"path": _PATH, "start_line": _LINE, "end_line": _LINE},
                   ("start_line", "end_line")),
-    "search": ("Python regex search of a file or folder (default: all); path:line: text.",
+    "search": ("Python regex over the project's files, or under `path`.",
                {"pattern": _TEXT, "path": _PATH}, ("path",)),
-    "edit_file": ("Replace the one place exact text `old` occurs with `new`.",
+    "edit_file": ("Replace the one exact occurrence of `old` with `new`.",
                   {"path": _PATH, "old": _TEXT, "new": _TEXT}, ()),
-    "write_file": ("Write a new file, whole.", {"path": _PATH, "content": _TEXT}, ()),
-    "run_cmd": ("Run python, pytest, ruff or pip (no shell), e.g. [\"pytest\", \"-q\"].",
+    "write_file": ("Create a file, whole.", {"path": _PATH, "content": _TEXT}, ()),
+    "run_cmd": ("Run python, pytest, ruff or pip, no shell: [\"pytest\", \"-q\"].",
                 {"cmd": {"type": "array", "items": {"type": "string"}}}, ()),
-    "finish": ("The goal is done; Jetbox checks ruff and pytest first.",
+    "finish": ("The goal is met; Jetbox verifies it first.",
                {"summary": _TEXT}, ()),
 }
 
@@ -37,20 +42,25 @@ class Refusal(Exception):
     """Raised inside a tool: becomes a refused ToolResult and a ledger entry."""
 
 
-def tool_specs() -> list[dict[str, Any]]:
+def tool_specs(names: tuple[str, ...] = ADVERTISED) -> list[dict[str, Any]]:
     """Ollama tool schemas (only keywords the ollama client keeps: type, items, description)."""
     return [{"type": "function", "function": {
         "name": name, "description": description,
         "parameters": {"type": "object", "properties": params,
                        "required": [p for p in params if p not in optional]}}}
-        for name, (description, params, optional) in _PARAMS.items()]
+        for name, (description, params, optional) in _PARAMS.items() if name in names]
+
+
+def unadvertised_specs() -> list[dict[str, Any]]:
+    """The tools answered but not sent (list_dir): a reply's parser must know them too."""
+    return tool_specs(tuple(n for n in TOOL_NAMES if n not in ADVERTISED))
 
 
 def checked_call(name: str, arguments: object) -> dict[str, Any]:
     """The call's arguments checked against its schema (a JSON string is parsed, quoted
     whole numbers taken as numbers); anything else is a Refusal the model sees."""
     if name not in TOOL_NAMES:
-        raise Refusal(f"unknown tool {str(name)[:80]!r}; tools: {', '.join(TOOL_NAMES)}")
+        raise Refusal(f"unknown tool {str(name)[:80]!r}; tools: {', '.join(ADVERTISED)}")
     if isinstance(arguments, str):  # some models send the arguments as a JSON string
         try:
             arguments = json.loads(arguments)

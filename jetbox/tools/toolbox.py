@@ -134,17 +134,23 @@ class Toolbox:
         target = jail(self.workspace, path)
         if not target.absolute.is_dir():
             raise Refusal(f"{target.relative} is not a folder")
-        with os.scandir(target.absolute) as scan:
+        return ToolResult("list_dir", True, self._listing(target.absolute))
+
+    def _listing(self, folder: Path) -> str:
+        with os.scandir(folder) as scan:
             entries = sorted(entry_line(e, self.workspace) for e in scan
                              if e.name not in IGNORED_DIRS)
         shown = [line for _, line in entries]
         limit = self.policy.max_list_entries
         more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
-        return ToolResult("list_dir", True, "\n".join(shown[:limit]) + more or "(empty)")
+        return "\n".join(shown[:limit]) + more or "(empty)"
 
     def _read_file(self, path: str, round_no: int, start_line: int | None = None,
                    end_line: int | None = None) -> ToolResult:
         target = jail(self.workspace, path)
+        if target.absolute.is_dir():  # the listing list_dir gave, without its schema
+            return ToolResult("read_file", True, f"{target.relative} is a folder; its entries:\n"
+                              + self._listing(target.absolute))
         if not target.absolute.is_file():
             raise Refusal(f"{target.relative} is not a file")
         data, size = read_bounded(target.absolute, MAX_READ_BYTES)
