@@ -64,6 +64,18 @@ def test_kill_at_every_ledger_append(tmp_path: Path, reference: Outcome) -> None
     assert sum(r.kills for r in results.values()) >= len(plans) - 2
 
 
+def test_kill_between_status_txt_written_in_place_and_cut(tmp_path: Path,
+                                                         reference: Outcome) -> None:
+    """status.txt is rewritten in place: a kill before the cut leaves the new text and blank
+    lines, which resume reads as Jetbox's own text (no `status_edited`), never a mix."""
+    plans = {f"kill before cut {n}": [f"kill:status#{n}"] for n in (1, 4, 9, 14, 22)}
+    for index, (label, result) in enumerate(run_all(tmp_path, plans).items()):
+        assert result.kills == 1, label
+        assert_same_as_reference(result, reference, label)
+        ledger = (tmp_path / f"ws{index}" / "agent_ledger.log").read_text(encoding="utf-8")
+        assert '"kind": "status_edited"' not in ledger, label
+
+
 def test_torn_ledger_line_at_random_appends_is_trimmed_and_resumed(
         tmp_path: Path, reference: Outcome) -> None:
     rng = random.Random(7)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,43 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
     status_file.write(Status("g", state="Compact"))
     assert [p.name for p in tmp_path.iterdir()] == ["status.txt"]
     assert status_file.read().state == "Compact"
+
+
+def test_later_writes_are_in_place_and_a_kill_before_the_cut_leaves_blank_lines(
+        tmp_path: Path) -> None:
+    """After the first (atomic) write, status.txt is rewritten in place in one write: a
+    rename per transition cost more than the rest of a round."""
+    path = tmp_path / "status.txt"
+    status_file = StatusFile(path)
+    long = Status("g", state="Probe", notes=("a long note " * 20,))
+    status_file.write(long)
+    inode = path.stat().st_ino
+    short = Status("g", state="Compact")
+    status_file.write(short)
+    assert path.stat().st_ino == inode and path.read_text() == short.render()
+    # What a kill between the write and the cut leaves: the new text, then blank lines.
+    padded = short.render() + "\n" * (len(long.render()) - len(short.render()))
+    path.write_text(padded)
+    assert StatusFile(path).read() == short
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symlinks need a privilege on Windows")
+def test_a_status_txt_too_big_for_one_page_or_a_symlink_is_replaced_whole(
+        tmp_path: Path) -> None:
+    path = tmp_path / "status.txt"
+    status_file = StatusFile(path)
+    status_file.write(Status("g", state="Probe"))
+    inode = path.stat().st_ino
+    big = Status("g", state="Act", notes=tuple(f"note {i} " + "x" * 150 for i in range(30)))
+    status_file.write(big)
+    assert path.stat().st_ino != inode and status_file.read() == big
+    other = tmp_path / "elsewhere.txt"
+    other.write_text("a person's file\n")
+    path.unlink()
+    path.symlink_to(other)
+    status_file.write(Status("g", state="Plan"))
+    assert other.read_text() == "a person's file\n"  # never written through the link
+    assert not path.is_symlink() and status_file.read().state == "Plan"
 
 
 @pytest.mark.slow

@@ -7,7 +7,8 @@ outside with SIGKILL; `kill` kills the process itself there, with no cleanup at 
 full disk does (and every later append too: a full disk stays full); `raise:tool:<name>`
 raises RuntimeError inside that tool's dispatch (an unexpected bug in a tool).
 Points: `before:<State>` (just before a handler runs), `ledger#<n>` (after the n-th
-ledger append of this process) and `tool:<name>`. Unset in normal use: one lookup.
+ledger append of this process), `status#<n>` (after the n-th in-place write of status.txt,
+before it is cut to length) and `tool:<name>`. Unset in normal use: one lookup.
 """
 
 from __future__ import annotations

@@ -42,8 +42,10 @@ def new_file_mode() -> int:
     return 0o666 & ~current_umask()
 
 
-def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None:
-    """Replace `path` with `data` so a reader sees either the old or the new file.
+def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None,
+                       durable: bool = True) -> None:
+    """Replace `path` with `data` so a reader sees either the old or the new file, and with
+    `durable`, on disk (fsync) before this returns, so a power cut cannot undo it.
 
     The file keeps its mode (an executable script stays executable); a new one gets the
     umask's (mkstemp's 0600 would hide it from a person's group); `mode` overrides both."""
@@ -55,19 +57,21 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None) -> None
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         if os.name != "nt":  # Windows keeps only a read-only flag, which mkstemp leaves off
             os.chmod(tmp, new_file_mode() if wanted is None else wanted)
         replace_with_retry(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
     """Text version of atomic_write_bytes; always UTF-8, newlines kept as given."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
 def replace_with_retry(src: Path, dst: Path) -> None:

@@ -54,9 +54,11 @@ def execute(engine: Engine) -> int:
 
 
 def _record_seen(run: Run) -> None:
-    """Best effort: when the disk or a file is what failed, the next start asks instead."""
+    """Best effort: when the disk or a file is what failed, the next start asks instead.
+    Then the invocation's last records go to disk (Ledger.sync)."""
     try:
         record_seen(run.spec, run.workspace.root, run.ledger)
+        run.ledger.sync()
     except (JetboxError, OSError) as exc:
         run.display.logger.error("could not record the configuration at the end: %s", exc)
 

@@ -131,6 +131,8 @@ class Engine:
         self.run.ledger.append(k.Transition(source=source, dest=dest,
                                             outcome=event.event.name, round=round_no,
                                             status_sha=status_sha(self.now.status.render())))
+        if dest == self.run.spec.initial:
+            self.run.ledger.sync()  # a power cut costs at most the round that follows
         self.write_status()
 
     def write_status(self) -> None:

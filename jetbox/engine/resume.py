@@ -170,8 +170,9 @@ def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
     text = status_file.path.read_bytes().decode("utf-8", errors="replace")
     recent = journal.recent_status_shas(ledger.current_run())
     # The last two: a crash between a transition's record and its status write leaves
-    # the file one step behind, which is Jetbox's doing, not a person's.
-    if recent and status_sha(text) not in recent[-2:]:
+    # the file one step behind, which is Jetbox's doing, not a person's; so are blank lines
+    # at the end (a kill between an in-place write and its cut).
+    if recent and status_sha(text.rstrip("\n") + "\n") not in recent[-2:]:
         ledger.append(k.StatusEdited(text=text))
 
 

@@ -15,6 +15,7 @@ from jetbox.store.kinds import Record
 class Intent(Record):
     """An action about to change the folder: a write, an edit or a command (`action`)."""
 
+    DURABLE = True
     KIND = "intent"
     SOMETIMES = frozenset({"path", "bytes", "sha256_before", "sha256", "content", "old", "new",
                            "argv", "program", "idempotent", "files_before", "before", "mode",
@@ -99,6 +100,7 @@ class FilesChanged(Record):
 class UndoStart(Record):
     """The undo's plan, journaled before any file is restored."""
 
+    DURABLE = True
     KIND = "undo_start"
     steps: list[Mapping[str, Any]] = field(default_factory=list)
     forced: bool = False
@@ -106,6 +108,7 @@ class UndoStart(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class RunUndone(Record):
+    DURABLE = True
     KIND = "run_undone"
     restored: int = 0
 
@@ -131,6 +134,7 @@ class Question(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Answer(Record):
+    DURABLE = True
     KIND = "approval_answered"
     round: int = 0
     asked: int = 0
@@ -143,6 +147,7 @@ class Answer(Record):
 # Housekeeping.
 @dataclass(frozen=True, kw_only=True)
 class ConfigTrusted(Record):
+    DURABLE = True
     KIND = "config_trusted"
     reason: str = ""
     inputs: Mapping[str, str] = field(default_factory=dict)

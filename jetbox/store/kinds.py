@@ -14,6 +14,7 @@ from jetbox.store.record import Record
 # The run: started, resumed, moved, stopped.
 @dataclass(frozen=True, kw_only=True)
 class RunStart(Record):
+    DURABLE = True
     KIND = "run_start"
     goal: str = ""
     machine: str = ""
@@ -52,6 +53,7 @@ class Transition(Record):
 class Stop(Record):
     """Where the run stood when it stopped or saved status.txt (the engine's records)."""
 
+    DURABLE = True
     state: str = ""
     round: int = 0
     status_sha: str = ""
@@ -87,6 +89,7 @@ class StatusWritten(Stop):
 
 @dataclass(frozen=True, kw_only=True)
 class RunEnd(Record):
+    DURABLE = True
     KIND = "run_end"
     outcome: str = ""
     round: int = 0

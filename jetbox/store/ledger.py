@@ -81,6 +81,7 @@ class Ledger:
         self._records: list[Record] | None = None
         self._run: RunRecords | None = None  # the current run's, indexed; appends extend it
         self._broken = ""  # why appends are refused (a failed write could not be undone)
+        self._unsynced = False  # appended since the last fsync
 
     def records(self) -> list[Record]:
         """Every record, oldest first (cached; appends keep the cache current)."""
@@ -89,7 +90,8 @@ class Ledger:
         return self._records
 
     def append(self, record: Record | str, **fields: Any) -> Record:
-        """Write one record durably and return it as read back (its seq and ts set);
+        """Write one record and return it as read back (its seq and ts set): on disk before
+        this returns if its kind is DURABLE, else with the next durable record or sync();
         LedgerWriteError if the disk refuses. A kind Jetbox does not define (a custom
         handler's, e.g. `append("celebrate", round=2)`) may be given by name and fields."""
         if isinstance(record, str):
@@ -103,7 +105,7 @@ class Ledger:
         line = seal(body).encode("utf-8")
         torn = failpoints.tears("ledger")
         try:
-            self._write_line(line[: len(line) // 2] if torn else line)
+            self._write_line(line[: len(line) // 2] if torn else line, sync=record.DURABLE)
         except OSError as exc:
             raise LedgerWriteError(
                 f"cannot write {self.path}: {exc.strerror or exc} (disk full or read-only?); "
@@ -121,9 +123,23 @@ class Ledger:
         failpoints.hit("ledger")
         return stored
 
-    def _write_line(self, line: bytes) -> None:
-        """Append `line`; if that fails, cut the partial line off again, so nothing written
-        later (in this run or the next) ever follows half a record."""
+    def sync(self) -> None:
+        """Put every record appended so far on disk (the engine asks once a round), so a
+        power cut loses at most the round's records; a kill loses none (the OS has them)."""
+        if not (self.fsync and self._unsynced):
+            return
+        try:
+            with open(self.path, "ab", buffering=0) as handle:  # Windows flushes writable ones
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            raise LedgerWriteError(f"cannot sync {self.path}: {exc.strerror or exc}; check the "
+                                   f"disk, then run again to resume") from None
+        self._unsynced = False
+
+    def _write_line(self, line: bytes, sync: bool = True) -> None:
+        """Append `line` (on disk before it returns, with `sync`); if that fails, cut the
+        partial line off again, so nothing written later (in this run or the next) ever
+        follows half a record."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         full = failpoints.disk_full("ledger")
         with open(self.path, "ab", buffering=0) as handle:
@@ -134,8 +150,9 @@ class Ledger:
                     view = view[handle.write(view):]
                 if full:
                     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
-                if self.fsync:
+                if self.fsync and sync:  # fsync writes every earlier record too
                     os.fsync(handle.fileno())
+                self._unsynced = self.fsync and not sync
             except OSError:
                 self._cut(handle, start)
                 raise

@@ -23,6 +23,10 @@ class Record:
     KIND: ClassVar[str] = ""
     SOMETIMES: ClassVar[frozenset[str]] = frozenset()
     ORDER: ClassVar[tuple[str, ...]] = ()  # the fields' order on disk, if not declared order
+    # On disk (fsync) before append returns: the record comes before a change outside the
+    # ledger, holds a person's decision, or ends an invocation. Other records reach the disk
+    # with the next durable one or the round's sync (Ledger.sync); a kill loses none of them.
+    DURABLE: ClassVar[bool] = False
     seq: int = 0
     ts: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from jetbox.core import failpoints
 from jetbox.core.errors import StatusError, StorageError
 from jetbox.core.fsutil import atomic_write_text
 from jetbox.core.text import for_terminal
@@ -123,8 +125,14 @@ def parse(text: str, source: str = "status.txt") -> Status:
     )
 
 
+# A status.txt this small is rewritten in place with one write: a kill cannot split a write
+# within one page, and a rename per transition cost more than the rest of a round.
+IN_PLACE_BYTES = 4096
+
+
 class StatusFile:
-    """status.txt on disk: read strictly, written atomically after every transition."""
+    """status.txt on disk: read strictly, rewritten after every transition so that a kill
+    leaves the old text or the new one, never a mix."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -144,15 +152,44 @@ class StatusFile:
         text = status.render()
         if text == self.last_written:
             return
-        if self.path.is_dir():
-            raise self._odd("a folder")
         try:
-            atomic_write_text(self.path, text)
+            if self.last_written is None or not self._overwrite(text.encode("utf-8")):
+                if self.path.is_dir():
+                    raise self._odd("a folder")
+                # Not synced: the ledger is the durable truth, and a status.txt a power cut
+                # left behind is reconciled with it on resume (the ledger wins) or rebuilt.
+                atomic_write_text(self.path, text, durable=False)
         except OSError as exc:
             raise StorageError(f"cannot write {self.path}: {exc.strerror or exc} (disk full or "
                                f"read-only?); fix that, then run again: the ledger has every "
                                f"step, and status.txt is rebuilt from it") from None
         self.last_written = text
+
+    def _overwrite(self, data: bytes) -> bool:
+        """The new text over the file this process wrote last, in place, in one write: a
+        longer old file is padded with blank lines, then cut (a kill between the two leaves
+        blank lines, which parse as nothing). False where that cannot be done: the file is
+        gone, odd, held by another program, too big for one page, or it would need a new
+        block (a full disk must not leave half a write: the caller writes it whole)."""
+        try:
+            fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0)
+                         | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            return False
+        try:
+            info = os.fstat(fd)
+            padded = data + b"\n" * max(0, info.st_size - len(data))
+            blocks = getattr(info, "st_blocks", None)  # None on Windows
+            room = IN_PLACE_BYTES if blocks is None else min(IN_PLACE_BYTES, blocks * 512)
+            if not stat.S_ISREG(info.st_mode) or len(padded) > room:
+                return False
+            if os.write(fd, padded) != len(padded):
+                return False
+            failpoints.hit("status")  # crash tests: the new text is written, not yet cut
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
+        return True
 
     def _bytes(self) -> bytes | None:
         """status.txt's bytes (None if absent); odd or unreadable files are clear errors."""
