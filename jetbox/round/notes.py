@@ -92,15 +92,15 @@ def plan_lines(items: Sequence[str], verdict: Verdict | None, goal: str) -> list
     """The checklist as the model reads it: an item that repeats the goal or a blocker the
     same request lists is named, not copied (a small model's prompt is paid per byte)."""
     blockers = {clean_item(f"fix {b}"): b for b in (verdict.blockers if verdict else ())}
-    fixes = [blockers[i].split(":", 1)[0] for i in items if i in blockers]
+    fixes = [i for i in items if i in blockers]
+    topics = dict.fromkeys(blockers[i].split(":", 1)[0] for i in fixes)  # "pytest", "goal"
     lines = []
     for item in items:
         if item == clean_item(f"work on the goal: {goal}"):
             lines.append("work on the goal (above)")
-        elif item in blockers:
-            if item == next(i for i in items if i in blockers):  # all of them, once
-                lines.append(f"fix {', '.join(dict.fromkeys(fixes))} (see Blocking a finish)")
-        else:
+        elif fixes and item == fixes[0]:  # every fix on one line, where the first was
+            lines.append(f"fix {', '.join(topics)} (see Blocking a finish)")
+        elif item not in blockers:
             lines.append(SHORT_STEPS.get(item, item))
     return lines
 
