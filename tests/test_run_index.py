@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from jetbox.cli import PLUGGED_COMMANDS, PLUGGED_HELP
 from jetbox.store import records as rec
 from jetbox.store.index import RunRecords
@@ -33,13 +35,37 @@ def sample() -> list[Record]:
 def test_indexed_records_answer_every_query_like_a_list() -> None:
     plain = sample()
     indexed = RunRecords(plain)
+    def same(answer: object) -> object:
+        return list(answer) if isinstance(answer, RunRecords) else answer
+
     for query in (rec.since_resume, rec.latest_results, rec.tool_results, rec.same_call_streak,
                   rec.failures_dropped, rec.latest_warning, rec.model_replies):
-        assert query(indexed) == query(plain), query.__name__
+        assert same(query(indexed)) == query(plain), query.__name__
+    assert list(rec.tool_results_newest_first(indexed)) == rec.tool_results(plain)[::-1]
     for kinds in (("probe",), ("resume", "run_start"), ("plan",)):
         assert rec.last(indexed, *kinds) == rec.last(plain, *kinds)
     assert rec.reflected_in(indexed, 39) and not rec.reflected_in(indexed, 40)
     assert rec.reflected_in(plain, 12) == rec.reflected_in(indexed, 12) is True
+
+
+def test_the_records_since_a_point_are_a_view_that_answers_like_the_slice() -> None:
+    """since_resume gives a view of the run, not a copy (copying cost O(the run) a round)."""
+    plain = sample()
+    run = RunRecords(plain)
+    for start in (0, 1, 81, len(plain) - 1, len(plain)):
+        view, cut = run.since(start), plain[start:]
+        assert list(view) == cut and list(reversed(view)) == cut[::-1] and len(view) == len(cut)
+        assert [view[i] for i in range(-len(cut), len(cut))] == cut + cut
+        assert view[2:5] == cut[2:5]
+        for kind in ("probe", "resume", "run_start", "plan"):
+            assert view.of_kind(kind) == [r for r in cut if r.kind == kind]
+            assert list(view.newest_first(kind)) == [r for r in cut if r.kind == kind][::-1]
+            at = view.newest_at((kind,))
+            assert (at is None and kind not in {r.kind for r in cut}) or cut[at].kind == kind
+    view = run.since(81)
+    assert rec.since_resume(run)[0].kind == "resume" and rec.last(view, "resume") == plain[81]
+    with pytest.raises(IndexError):
+        view[len(view)]  # a view ends where the run ends
 
 
 def test_the_ledger_keeps_its_current_run_current(tmp_path: Path) -> None:

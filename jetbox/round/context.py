@@ -60,7 +60,7 @@ def describe_call(name: str, arguments: Any) -> str:
 def recap(records: rec.Records) -> list[str]:
     """What was done this run, deduplicated into a checklist (newest last)."""
     newest_first: dict[str, None] = {}  # walked back: a long run costs no more
-    for record in reversed(rec.tool_results(records)):
+    for record in rec.tool_results_newest_first(records):
         verdict = "ok" if record.ok else "failed"
         newest_first.setdefault(f"{describe_call(record.name, record.arguments)} ({verdict})")
         if len(newest_first) == RECAP_ITEMS:

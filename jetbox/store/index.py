@@ -8,8 +8,10 @@ record updates it, and the queries in records.py use its index when they are giv
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from itertools import islice
+from typing import Any, overload
 
 from jetbox.store.kinds import Record
 
@@ -54,6 +56,66 @@ class RunRecords(Sequence[Record]):
     def of_kind(self, kind: str) -> list[Record]:
         """Every record of `kind`, oldest first: O(those records), not O(the run)."""
         return [self._items[i] for i in self._positions.get(kind, ())]
+
+    def newest_first(self, kind: str) -> Iterator[Record]:
+        """The records of `kind`, newest first, each found without a scan."""
+        return (self._items[i] for i in reversed(self._positions.get(kind, ())))
+
+    def since(self, start: int) -> RunRecords:
+        """The records from position `start` on, as a view: no copy, still indexed."""
+        return _Tail(self, start) if start > 0 else self
+
+
+class _Tail(RunRecords):
+    """RunRecords.since: the run's records from `start` on, read through the whole run's
+    list and index (a round asks for the records since the resume; copying them was
+    O(the run) per round)."""
+
+    def __init__(self, run: RunRecords, start: int) -> None:
+        super().__init__()
+        self._run, self._start = run, min(start, len(run))
+
+    def add(self, record: Record) -> None:
+        raise TypeError("a view of a run's records is read-only")
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return self._run._items[self._start:][index]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("record index out of range")
+        return self._run._items[self._start + index]
+
+    def __len__(self) -> int:
+        return len(self._run) - self._start
+
+    def __iter__(self) -> Iterator[Record]:
+        return islice(self._run._items, self._start, None)
+
+    def __reversed__(self) -> Iterator[Record]:
+        items = self._run._items
+        return (items[i] for i in range(len(items) - 1, self._start - 1, -1))
+
+    def newest_at(self, kinds: Iterable[str]) -> int | None:
+        found = self._run.newest_at(kinds)
+        return None if found is None or found < self._start else found - self._start
+
+    def of_kind(self, kind: str) -> list[Record]:
+        positions = self._run._positions.get(kind, [])
+        return [self._run._items[i] for i in positions[bisect_left(positions, self._start):]]
+
+    def newest_first(self, kind: str) -> Iterator[Record]:
+        positions = self._run._positions.get(kind, [])
+        first = bisect_left(positions, self._start)
+        return (self._run._items[positions[j]] for j in range(len(positions) - 1, first - 1, -1))
+
+
+def newest_first(records: Sequence[Record], kind: str) -> Iterator[Record]:
+    """The records of `kind`, newest first: indexed when it can be."""
+    if isinstance(records, RunRecords):
+        return records.newest_first(kind)
+    return (r for r in reversed(records) if r.kind == kind)
 
 
 def newest_at(records: Sequence[Record], kinds: tuple[str, ...]) -> int | None:

@@ -10,12 +10,12 @@ takes the records to look at, oldest first: a plain list in tests, usually
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeGuard, TypeVar
 
 from jetbox.store import acts as a
 from jetbox.store import kinds as k
-from jetbox.store.index import newest_at, of_kind
+from jetbox.store.index import RunRecords, newest_at, newest_first, of_kind
 from jetbox.store.kinds import Record
 
 Records = Sequence[Record]
@@ -71,7 +71,8 @@ def current_run(records: Records) -> Records:
 
 def since_resume(records: Records) -> Records:
     """The records of this invocation: a guard counts from the resume, not the run's start."""
-    return records[newest_at(records, (RESUME, RUN_START)) or 0:]
+    start = newest_at(records, (RESUME, RUN_START)) or 0
+    return records.since(start) if isinstance(records, RunRecords) else records[start:]
 
 
 def last(records: Records, *kinds: str) -> Record | None:
@@ -118,8 +119,16 @@ def latest_results(records: Records) -> list[k.ToolResult]:
 
 def tool_results(records: Records) -> list[k.ToolResult]:
     """Every tool call's result that did something (not `finish`, not a reply without calls)."""
-    return [r for r in of_kind(records, TOOL_RESULT)
-            if isinstance(r, k.ToolResult) and r.name not in ("finish", NO_CALL)]
+    return [r for r in of_kind(records, TOOL_RESULT) if _did_something(r)]
+
+
+def tool_results_newest_first(records: Records) -> Iterator[k.ToolResult]:
+    """tool_results, newest first, found one by one (a recap needs the last few)."""
+    return (r for r in newest_first(records, TOOL_RESULT) if _did_something(r))
+
+
+def _did_something(record: Record) -> TypeGuard[k.ToolResult]:
+    return isinstance(record, k.ToolResult) and record.name not in ("finish", NO_CALL)
 
 
 def unanswered_refusal(records: Records) -> list[str] | None:
