@@ -49,21 +49,23 @@ def test_a_file_that_does_not_fit_says_how_to_ask_for_the_rest(toolbox: Toolbox)
     assert f'"start_line": {shown + 1}' in last and "more lines do not fit" in last
 
 
-def test_search_answers_path_line_text_with_context_and_skips_venvs(toolbox: Toolbox) -> None:
+def test_search_answers_the_path_then_line_text_with_context_and_skips_venvs(
+        toolbox: Toolbox) -> None:
     ws = toolbox.workspace
     (ws / ".venv" / "lib").mkdir(parents=True)
     (ws / ".venv" / "lib" / "x.py").write_text("def f250(x): pass\n")
     (ws / "blob.bin").write_bytes(b"\x00def f250")
     out = toolbox.dispatch("search", {"pattern": r"def f250\b"}).output
-    assert out.splitlines()[0] == "1 matches in 1 files:"
-    assert "pkg/big.py:751: def f250(x):" in out
-    assert "pkg/big.py-752-     return x + 250" in out and "pkg/big.py-750- " in out
+    # The path once, above its lines: not repeated on each (a kilobyte per 40 matches).
+    assert out.splitlines() == ["1 match in 1 file:", "pkg/big.py", "750- ", "751: def f250(x):",
+                                "752-     return x + 250"]
     assert ".venv" not in out and "blob.bin" not in out
 
 
 def test_search_is_capped_and_says_how_much_was_left_out(toolbox: Toolbox) -> None:
     out = toolbox.dispatch("search", {"pattern": "return", "path": "pkg"}).output
-    assert out.startswith("400 matches in 1 files:")
+    assert out.startswith("400 matches in 1 file:\npkg/big.py\n")
+    assert out.count("pkg/big.py") == 1
     assert "360 more matches" in out and "narrow the pattern" in out
 
 
@@ -75,7 +77,7 @@ def test_search_respects_gitignore_without_git(toolbox: Toolbox) -> None:
     (ws / "run.log").write_text("needle\n")
     (ws / "keep.py").write_text("needle\n")
     out = toolbox.dispatch("search", {"pattern": "needle"}).output
-    assert "keep.py:1: needle" in out and "build" not in out and "run.log" not in out
+    assert "keep.py\n1: needle" in out and "build" not in out and "run.log" not in out
 
 
 @pytest.mark.slow

@@ -56,6 +56,5 @@ def test_a_match_on_the_first_line_shows_no_line_zero(workspace: Path) -> None:
     (workspace / "app.py").write_text("TARGET = 1\nmiddle = 2\nLAST_LINE = 3\n")
     attack(workspace, [turn("search", pattern="TARGET")], "--sandbox", "none")
     output = tool_outputs(workspace, "search")[0]
-    assert "app.py:1: TARGET = 1" in output
-    assert "app.py-2- middle = 2" in output
-    assert ":0" not in output and "-0-" not in output and "LAST_LINE" not in output
+    assert "app.py\n1: TARGET = 1\n2- middle = 2" in output
+    assert "\n0- " not in output and "\n0: " not in output and "LAST_LINE" not in output

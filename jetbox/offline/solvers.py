@@ -50,11 +50,17 @@ class LineFixer:
         return Call("search", {"pattern": self.pattern})
 
     def _line_from_search(self, seen: str) -> int | None:
-        marker = f"{self.path}:"
-        for chunk in seen.split(marker)[1:]:
-            number, sep, _ = chunk.partition(": ")
-            if sep and number.isdigit():
-                return int(number)
+        """The first match under the path's heading in a search result (`727: text`)."""
+        lines = seen.splitlines()
+        for at, line in enumerate(lines):
+            if line != self.path:
+                continue
+            for below in lines[at + 1:]:
+                number, sep, _ = below.partition(": ")
+                if sep and number.isdigit():
+                    return int(number)
+                if not below[:1].isdigit():
+                    break  # the next heading or the end of the result
         return None
 
 

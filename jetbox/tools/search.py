@@ -1,4 +1,6 @@
-"""The `search` tool: a regular expression over the project's text files, as `path:line: text`.
+"""The `search` tool: a regular expression over the project's text files. Each file's path
+is written once, above its matches (`12: text`, with `11- ` and `13- ` for the lines around
+them): the path on every line cost a search of 40 matches a kilobyte of the model's context.
 
 The matching runs in a child Python (this file run as a script, standard library only), so a
 pattern that backtracks forever costs a timeout, never Jetbox's own process."""
@@ -47,27 +49,34 @@ def search(root: Path, pattern: str, files: list[str], max_matches: int,
 
 
 def _render(found: dict, pattern: str, max_chars: int) -> str:
-    lines: list[str] = []
+    blocks: list[str] = []
     size = 0
     shown = 0
+    path = None
     for group in found["groups"]:
-        block = "\n".join(group)
-        if lines and size + len(block) > max_chars:
+        heading = [group["path"]] if group["path"] != path else []
+        block = "\n".join([*heading, *group["lines"]])
+        if blocks and size + len(block) > max_chars:
             break
-        lines.append(block)
+        blocks.append(block)
         size += len(block) + 3
-        shown += sum(1 for line in group if _is_match(line))
-    if not lines:
+        shown += sum(1 for line in group["lines"] if _is_match(line))
+        path = group["path"]
+    if not blocks:
         return f"no match for {pattern!r} in {found['files']} files"
     more = found["matches"] - shown
     tail = (f"\n... {more} more matches (in {found['files_matched']} files in all) not shown; "
             f"narrow the pattern or pass a path" if more > 0 else "")
-    return f"{found['matches']} matches in {found['files_matched']} files:\n" \
-        + "\n--\n".join(lines) + tail
+    return f"{_count(found['matches'], 'match')} in {_count(found['files_matched'], 'file')}:" \
+           f"\n" + "\n--\n".join(blocks) + tail
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "es" if noun.endswith("h") else "s")
 
 
 def _is_match(line: str) -> bool:
-    return bool(re.match(r"^.*?:\d+: ", line))
+    return bool(re.match(r"^\d+: ", line))
 
 
 # ---- the child: standard library only, run as `python -I search.py` -----------------------
@@ -89,16 +98,16 @@ def _text_of(path: Path) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
-def _groups(rel: str, lines: list[str], hits: list[int]) -> list[list[str]]:
+def _groups(rel: str, lines: list[str], hits: list[int]) -> list[dict]:
     """Matching lines with one line before and after, merged where they touch."""
-    groups: list[list[str]] = []
+    groups: list[dict] = []
     last = -10
     for index in hits:
         if index > last + 2 or not groups:
-            groups.append([])
+            groups.append({"path": rel, "lines": []})
         for at in range(max(index - 1, last + 1, 0), min(index + 2, len(lines))):
             mark = ":" if at in hits else "-"
-            groups[-1].append(f"{rel}{mark}{at + 1}{mark} {lines[at][:MAX_LINE_CHARS]}")
+            groups[-1]["lines"].append(f"{at + 1}{mark} {lines[at][:MAX_LINE_CHARS]}")
         last = min(index + 1, len(lines) - 1)
     return groups
 
