@@ -64,6 +64,7 @@ def test_the_records_since_a_point_are_a_view_that_answers_like_the_slice() -> N
             assert (at is None and kind not in {r.kind for r in cut}) or cut[at].kind == kind
     view = run.since(81)
     assert rec.since_resume(run)[0].kind == "resume" and rec.last(view, "resume") == plain[81]
+    assert list(view.since(10)) == plain[91:] and list(rec.since_resume(view)) == plain[81:]
     with pytest.raises(IndexError):
         view[len(view)]  # a view ends where the run ends
 

@@ -78,6 +78,9 @@ class _Tail(RunRecords):
     def add(self, record: Record) -> None:
         raise TypeError("a view of a run's records is read-only")
 
+    def since(self, start: int) -> RunRecords:
+        return _Tail(self._run, self._start + start) if start > 0 else self
+
     def __getitem__(self, index: int | slice) -> Any:
         if isinstance(index, slice):
             return self._run._items[self._start:][index]
