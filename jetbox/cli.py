@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from jetbox.commands.run_options import add_run_parser
+from jetbox.commands.run_options import RUN_HELP, add_run_parser
 from jetbox.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
 from jetbox.core.text import for_terminal
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
-machine.yaml. It works in a folder through seven safe tools, keeps its state in
+machine.yaml. It works in a folder through six safe tools, keeps its state in
 plaintext (status.txt, agent_ledger.log, agent.log) and resumes exactly where it
 stopped when it is killed."""
 
@@ -57,7 +57,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("-V", "--version", action=_Version, nargs=0,
                         help="print Jetbox's version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    add_run_parser(sub)
+    chosen = _command_named(argv)
+    if chosen == "run":
+        add_run_parser(sub)
+    else:  # its options need Settings (dataclasses, inspect): a third of `--help`'s start-up
+        sub.add_parser("run", help=RUN_HELP)
     p = sub.add_parser("status", help="print status.txt and the last ledger entries",
                        description="Print the workspace's status and its last ledger entries.")
     p.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
@@ -73,7 +77,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                    help="a run's folder: mark its current state and path")
     p.add_argument("-f", "--format", choices=("mermaid", "dot", "svg", "png"), default="mermaid")
     p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
-    chosen = _command_named(argv)
     for name, module_name in PLUGGED_COMMANDS.items():
         if name != chosen:
             sub.add_parser(name, help=PLUGGED_HELP[name])

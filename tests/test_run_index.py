@@ -86,10 +86,16 @@ def test_help_imports_no_verdict_probe_context_or_yaml_module() -> None:
     code = ("import io, sys\nfrom jetbox.cli import main\nmain(['--help'], stdout=io.StringIO())\n"
             "print(sorted(m for m in sys.modules if m in {'yaml', 'jetbox.probes.verdict', "
             "'jetbox.probes.runner', 'jetbox.round.context', 'ollama', 'importlib.metadata', "
-            "'tomllib', 'tempfile', 'hashlib'}))")
+            "'tomllib', 'tempfile', 'hashlib', 'jetbox.spec.config', 'dataclasses', "
+            "'inspect'}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+    # The run command's own options (and their defaults from Settings) are built for it.
+    run_help = subprocess.run([sys.executable, "-m", "jetbox", "run", "--help"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout
+    run_help = " ".join(run_help.split())  # however argparse wrapped it
+    assert "--max-rounds N" in run_help and "(default: 20," in run_help
 
 
 def test_the_overview_help_lines_match_the_commands_own() -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import argparse
 
+RUN_HELP = "work towards a goal (or resume the run in the workspace)"
+
 
 def add_run_parser(sub: argparse._SubParsersAction) -> None:
     from jetbox.core.errors import EXIT_CODES_HELP
     from jetbox.spec.config import Settings
 
     p = sub.add_parser(
-        "run", help="work towards a goal (or resume the run in the workspace)",
+        "run", help=RUN_HELP,
         description="Work towards GOAL in the workspace, or resume the run its status.txt "
                     "names. The same goal (or none) resumes; a different goal starts a new run.",
         epilog=EXIT_CODES_HELP + "\n\nsettings precedence: flag > environment > "
