@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -68,6 +69,29 @@ def test_a_status_txt_too_big_for_one_page_or_a_symlink_is_replaced_whole(
     status_file.write(Status("g", state="Plan"))
     assert other.read_text() == "a person's file\n"  # never written through the link
     assert not path.is_symlink() and status_file.read().state == "Plan"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="hard links and FIFOs: POSIX")
+@pytest.mark.parametrize("planted", ["hard link", "other file", "fifo"])
+def test_a_status_txt_replaced_behind_jetbox_is_replaced_again_never_written_into(
+        tmp_path: Path, planted: str) -> None:
+    """A command may swap status.txt for a hard link to a person's file, or a FIFO: the
+    in-place write is only for the very file Jetbox wrote, so neither is written through
+    and nothing blocks."""
+    path, mine = tmp_path / "status.txt", tmp_path / "README.md"
+    mine.write_text("a person's file\n")
+    status_file = StatusFile(path)
+    status_file.write(Status("g", state="Probe"))
+    path.unlink()
+    if planted == "hard link":
+        os.link(mine, path)
+    elif planted == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_text(Status("g", state="Probe").render())  # e.g. a person's editor's save
+    status_file.write(Status("g", state="Compact"))
+    assert mine.read_text() == "a person's file\n" and mine.stat().st_nlink == 1
+    assert path.is_file() and status_file.read().state == "Compact"
 
 
 @pytest.mark.slow

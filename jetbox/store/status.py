@@ -137,6 +137,7 @@ class StatusFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.last_written: str | None = None
+        self._written: tuple[int, int] | None = None  # (device, inode) of the file written
 
     def exists(self) -> bool:
         data = self._bytes()
@@ -153,12 +154,14 @@ class StatusFile:
         if text == self.last_written:
             return
         try:
-            if self.last_written is None or not self._overwrite(text.encode("utf-8")):
+            if not self._overwrite(text.encode("utf-8")):
                 if self.path.is_dir():
                     raise self._odd("a folder")
                 # Not synced: the ledger is the durable truth, and a status.txt a power cut
                 # left behind is reconciled with it on resume (the ledger wins) or rebuilt.
                 atomic_write_text(self.path, text, durable=False)
+                written = os.lstat(self.path)
+                self._written = (written.st_dev, written.st_ino)
         except OSError as exc:
             raise StorageError(f"cannot write {self.path}: {exc.strerror or exc} (disk full or "
                                f"read-only?); fix that, then run again: the ledger has every "
@@ -166,22 +169,27 @@ class StatusFile:
         self.last_written = text
 
     def _overwrite(self, data: bytes) -> bool:
-        """The new text over the file this process wrote last, in place, in one write: a
-        longer old file is padded with blank lines, then cut (a kill between the two leaves
-        blank lines, which parse as nothing). False where that cannot be done: the file is
-        gone, odd, held by another program, too big for one page, or it would need a new
-        block (a full disk must not leave half a write: the caller writes it whole)."""
+        """The new text over the very file this object wrote last, in place, in one write:
+        a longer old file is padded with blank lines, then cut (a kill between the two
+        leaves blank lines, which parse as nothing). False where that cannot be done: the
+        file is gone, replaced (by a person's editor, or by a command's link to another
+        file, which must never be written through), odd, held by another program, too big
+        for one page, or it would need a new block (a full disk must not leave half a
+        write: the caller writes it whole)."""
+        if self._written is None:
+            return False
         try:
             fd = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0)
-                         | getattr(os, "O_NOFOLLOW", 0))
-        except OSError:
+                         | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError:  # also a FIFO put there: no reader, so it fails instead of blocking
             return False
         try:
             info = os.fstat(fd)
             padded = data + b"\n" * max(0, info.st_size - len(data))
             blocks = getattr(info, "st_blocks", None)  # None on Windows
             room = IN_PLACE_BYTES if blocks is None else min(IN_PLACE_BYTES, blocks * 512)
-            if not stat.S_ISREG(info.st_mode) or len(padded) > room:
+            if (info.st_dev, info.st_ino) != self._written or info.st_nlink != 1 \
+                    or not stat.S_ISREG(info.st_mode) or len(padded) > room:
                 return False
             if os.write(fd, padded) != len(padded):
                 return False
