@@ -38,10 +38,12 @@ def test_indexed_records_answer_every_query_like_a_list() -> None:
     def same(answer: object) -> object:
         return list(answer) if isinstance(answer, RunRecords) else answer
 
-    for query in (rec.since_resume, rec.latest_results, rec.tool_results, rec.same_call_streak,
+    for query in (rec.since_resume, rec.latest_results, rec.same_call_streak,
                   rec.failures_dropped, rec.latest_warning, rec.model_replies):
         assert same(query(indexed)) == query(plain), query.__name__
-    assert list(rec.tool_results_newest_first(indexed)) == rec.tool_results(plain)[::-1]
+    results = [r for r in plain if r.kind == "tool_result"]
+    assert results and list(rec.tool_results_newest_first(indexed)) == results[::-1]
+    assert list(rec.tool_results_newest_first(plain)) == results[::-1]
     for kinds in (("probe",), ("resume", "run_start"), ("plan",)):
         assert rec.last(indexed, *kinds) == rec.last(plain, *kinds)
     assert rec.reflected_in(indexed, 39) and not rec.reflected_in(indexed, 40)

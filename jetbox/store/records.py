@@ -117,13 +117,9 @@ def latest_results(records: Records) -> list[k.ToolResult]:
     return [r for r in records[at + 1:] if isinstance(r, k.ToolResult)]
 
 
-def tool_results(records: Records) -> list[k.ToolResult]:
-    """Every tool call's result that did something (not `finish`, not a reply without calls)."""
-    return [r for r in of_kind(records, TOOL_RESULT) if _did_something(r)]
-
-
 def tool_results_newest_first(records: Records) -> Iterator[k.ToolResult]:
-    """tool_results, newest first, found one by one (a recap needs the last few)."""
+    """Every tool call's result that did something (not `finish`, not a reply without
+    calls), newest first, found one by one (a recap needs the last few)."""
     return (r for r in newest_first(records, TOOL_RESULT) if _did_something(r))
 
 
