@@ -140,9 +140,13 @@ class Ledger:
         """Append `line` (on disk before it returns, with `sync`); if that fails, cut the
         partial line off again, so nothing written later (in this run or the next) ever
         follows half a record."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         full = failpoints.disk_full("ledger")
-        with open(self.path, "ab", buffering=0) as handle:
+        try:
+            handle = open(self.path, "ab", buffering=0)
+        except FileNotFoundError:  # the first append makes the folder (.jetbox/), not each one
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path, "ab", buffering=0)
+        with handle:
             start = handle.seek(0, os.SEEK_END)
             try:
                 view = memoryview(line[: len(line) // 2] if full else line)
