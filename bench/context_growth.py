@@ -7,6 +7,10 @@ uncached bytes (what follows the longest common prefix with the previous request
 for an append-only agent that is its final request) and the largest request. Exits 1 when a
 figure is above the goal for 25 or 100 rounds. Writes bench/results/context_growth.json.
 
+With mini-swe-agent 2.4.6 installed (`pip install -e ".[peer]"`), it also runs the real peer
+on the same rounds (bench/peer.py: each call as the shell command its template suggests)
+and holds Jetbox to the goals against it as well.
+
     python bench/context_growth.py [--rounds 25 100] [--num-ctx 8192] [--table]
 """
 
@@ -25,6 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import peer  # noqa: E402
 from bench.common import save  # noqa: E402
 from jetbox.cli import main  # noqa: E402
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn  # noqa: E402
@@ -137,6 +142,8 @@ class Growth:
     mean_new: float
     baseline_growth: float
     total_uncached: int  # bytes after the longest common prefix with the previous request
+    peer_total: int | None = None  # mini-swe-agent's, run for real on the same rounds
+    peer_peak: int | None = None
 
     @property
     def largest_ratio(self) -> float:
@@ -163,10 +170,20 @@ def uncached(requests: list[str]) -> list[int]:
     return [len(encoded[0])] + [len(b) - common_prefix(a, b) for a, b in pairs]
 
 
-def measure(rounds: int = 30, num_ctx: int = 8192) -> Growth:
+def peer_run(rounds: int) -> list[str]:
+    """mini-swe-agent's first `rounds` requests, its scripted model taking the same steps."""
+    with tempfile.TemporaryDirectory() as tmp:
+        workspace = Path(tmp) / "ws"
+        seed(workspace)
+        sent = peer.requests(workspace, ScriptResponder(peer.commands(script(rounds))), GOAL)
+    return [json.dumps(r, ensure_ascii=False) for r in sent[:rounds]]
+
+
+def measure(rounds: int = 30, num_ctx: int = 8192, with_peer: bool = False) -> Growth:
     policy = CompactionPolicy()
     with tempfile.TemporaryDirectory() as tmp:
         ours, results = record_run(Path(tmp) / "ours", rounds, asdict(policy))
+    theirs = peer_run(len(ours)) if with_peer else []
     full = append_only(ours[0], script(rounds), results)
     new = uncached(ours)
     prefixes = {prefix_of(r) for r in ours}
@@ -180,6 +197,8 @@ def measure(rounds: int = 30, num_ctx: int = 8192) -> Growth:
         mean_new=statistics.mean(new[1:]),
         baseline_growth=(size(full[-1]) - size(full[0])) / (len(full) - 1),
         total_uncached=sum(new),
+        peer_total=sum(uncached(theirs)) if theirs else None,
+        peer_peak=max(size(r) for r in theirs) if theirs else None,
     )
 
 
@@ -195,6 +214,13 @@ def report(growth: Growth, table: bool) -> bool:
             print(f"{index:>5} {ours:>13} {new:>9} {full:>12}")
     total_goal, peak_goal = GOALS.get(growth.rounds, (float("inf"), float("inf")))
     ok = growth.total_ratio <= total_goal and growth.largest_ratio <= peak_goal
+    if growth.peer_total and growth.peer_peak:
+        total, peak = (growth.total_uncached / growth.peer_total,
+                       growth.largest / growth.peer_peak)
+        ok = ok and total <= total_goal and peak <= peak_goal
+        print(f"{growth.rounds} requests, {peer.PEER} {peer.VERSION} run for real: total "
+              f"uncached {growth.peer_total:,} B, peak {growth.peer_peak:,} B; Jetbox's are "
+              f"{total:.2f}x and {peak:.2f}x (goals <= {total_goal} and <= {peak_goal})")
     print(f"{growth.rounds} requests: total uncached {growth.total_uncached:,} B = "
           f"{growth.total_ratio:.2f}x the append-only agent's {growth.baseline_final:,} B "
           f"(goal <= {total_goal}); peak {growth.largest:,} B = {growth.largest_ratio:.2f}x "
@@ -209,9 +235,12 @@ def main_cli() -> int:
     parser.add_argument("--num-ctx", type=int, default=8192)
     parser.add_argument("--table", action="store_true", help="every request's sizes")
     args = parser.parse_args()
+    reason = peer.missing()
+    if reason:
+        print(f"{reason}: comparing with the append-only transcript only")
     results, ok = {}, True
     for rounds in args.rounds:
-        growth = measure(rounds, args.num_ctx)
+        growth = measure(rounds, args.num_ctx, with_peer=reason is None)
         ok = report(growth, args.table) and ok
         results[str(rounds)] = {**asdict(growth), "largest_ratio": growth.largest_ratio,
                                 "total_ratio": growth.total_ratio}

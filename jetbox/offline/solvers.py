@@ -29,6 +29,7 @@ class LineFixer:
     pattern: str
     broken: str
     fixed: str
+    lines: int = FUNCTION_LINES  # how far past the match it reads
     calls: dict[str, int] = field(default_factory=dict)
 
     def __call__(self, request: ChatRequest) -> Turn:
@@ -46,7 +47,7 @@ class LineFixer:
         line = self._line_from_search(seen)
         if line is not None:
             return Call("read_file", {"path": self.path, "start_line": line,
-                                      "end_line": line + FUNCTION_LINES})
+                                      "end_line": line + self.lines})
         return Call("search", {"pattern": self.pattern})
 
     def _line_from_search(self, seen: str) -> int | None:
