@@ -4,6 +4,7 @@ changed since, an undo killed mid-way finished exactly once; and the goal guard.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.cli import main
 from jetbox.core.errors import UsageError
 from jetbox.engine.resume import keep_or_fresh, same_goal
 from jetbox.engine.startup import own_files
@@ -22,7 +24,7 @@ from jetbox.store.kinds import RunEnd, RunStart
 from jetbox.store.ledger import Ledger
 from jetbox.store.workspace import Workspace
 from jetbox.tools.toolbox import Toolbox
-from tests.conftest import jetbox_process, run_cli
+from tests.conftest import ROOT, jetbox_process, run_cli
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="modes and SIGKILL are POSIX here")
 
@@ -73,6 +75,65 @@ def test_diff_shows_each_change_against_the_file_before_the_run(workspace: Path)
     assert "new file mode" in out and "+++ b/new/deep/file.txt" in out
     assert run_cli("diff", "-w", str(root), "--stat").out.splitlines() == [
         "pkg/core.py", "new/deep/file.txt", "gen.py", "data.txt", "made.txt", "run.sh"]
+
+
+def tree(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file but git's and Jetbox's own: its bytes and mode."""
+    own = set(own_files(Workspace.at(root)))
+    return {p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+            for p in sorted(root.rglob("*")) if p.is_file()
+            and not {".git", ".jetbox"} & set(p.relative_to(root).parts)
+            and p.relative_to(root).as_posix() not in own}
+
+
+@posix_only
+def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Path) -> None:
+    """CRLF, a lone CR, a form feed, Latin-1 bytes, no final newline, new and deleted files
+    and a mode: `jetbox diff --patch`, then `jetbox undo`, then `git apply` gives the run's
+    files back exactly. A binary file is left out of the patch, and said so."""
+    root = repository(workspace)
+    (root / "crlf.txt").write_bytes(b"one\r\ntwo\r\nthree\r\n")
+    (root / "odd.txt").write_bytes(b"caf\xe9\npage\x0cbreak\rhere\nend")
+    (root / "blob.bin").write_bytes(b"\x00\x01")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "more")
+    ledger = a_run(root)
+    script = ("import pathlib\np = pathlib.Path('odd.txt')\n"
+              "p.write_bytes(p.read_bytes().replace(b'page', b'PAGE').replace(b'end', b'END'))\n"
+              "pathlib.Path('blob.bin').write_bytes(bytes([0, 2]))\n")
+    tools = Toolbox(root, ledger)
+    for name, arguments in [
+            ("edit_file", {"path": "crlf.txt", "old": "two", "new": "2"}),
+            ("write_file", {"path": "gen2.py", "content": script}),
+            ("run_cmd", {"cmd": ["python", "gen2.py"]})]:
+        assert tools.dispatch(name, arguments).ok, (name, arguments)
+    after = tree(root)
+    assert after["crlf.txt"][0] == b"one\r\n2\r\nthree\r\n"
+    child = subprocess.run([sys.executable, "-m", "jetbox", "diff", "--patch", "-w", str(root)],
+                           capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                           check=False)
+    assert child.returncode == 0, child.stderr
+    assert b"blob.bin is binary: not in the patch" in child.stderr
+    assert b"\\x0" not in child.stdout and b"two\r\n" in child.stdout  # raw, not escaped
+    assert run_cli("undo", "-w", str(root)).code == 0
+    applied = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], input=child.stdout,
+                             cwd=root, capture_output=True, check=False)
+    assert applied.returncode == 0, applied.stderr
+    assert tree(root) == {**after, "blob.bin": (b"\x00\x01", 0o644)}
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_diff_patch_is_not_written_to_a_terminal(workspace: Path) -> None:
+    root = repository(workspace)
+    a_run(root)
+    out, err = Terminal(), io.StringIO()
+    assert main(["diff", "--patch", "-w", str(root)], stdout=out, stderr=err) == 2
+    assert "redirect it" in err.getvalue() and out.getvalue() == ""
+    assert "-VALUE = 1" in run_cli("diff", "-w", str(root)).out  # without --patch it shows
 
 
 @posix_only

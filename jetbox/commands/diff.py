@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import argparse
 import difflib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from jetbox.core.errors import UsageError
 from jetbox.core.text import for_terminal
 from jetbox.store.history import Change, run_changes, undone
 from jetbox.store.ledger import Ledger
@@ -19,50 +21,91 @@ HELP = "show what the last run changed (a unified diff per file)"
 DESCRIPTION = """\
 Prints a unified diff per file the last run wrote, edited, created or deleted: the file as
 it was before the run's first change to it (kept in .jetbox/objects) against the file now.
-`jetbox undo` puts them all back."""
+`jetbox undo` puts them all back. With --patch the diff is written byte for byte, as
+`git apply` takes it: `jetbox diff --patch > run.patch`."""
 
-NO_NEWLINE = "\\ No newline at end of file\n"
+NO_NEWLINE = b"\\ No newline at end of file\n"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
     parser.add_argument("--stat", action="store_true", help="only the names of changed files")
+    parser.add_argument("--patch", action="store_true",
+                        help="the exact bytes, for `git apply` or `patch -p1` (CRs and other "
+                             "control characters unescaped, so not on a terminal: redirect it)")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="only these files")
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.patch and args.stat:
+        raise UsageError("--patch and --stat: give one")
+    if args.patch and out.isatty():
+        raise UsageError("--patch writes a file's bytes as they are, control characters "
+                         "included: redirect it (jetbox diff --patch > run.patch), or drop "
+                         "--patch to read the diff here")
+    note = err if args.patch else out  # a patch holds nothing but the patch
     workspace = Workspace.at(Path(args.workspace or "."))
     records = Ledger(workspace.ledger_path).current_run() \
         if workspace.ledger_path.is_file() else []
     if undone(records):
-        out.write("the last run was undone: no change of it is left\n")
+        note.write("the last run was undone: no change of it is left\n")
         return 0
     wanted = {p.replace("\\", "/").removeprefix("./") for p in args.paths}
     changes = [c for c in run_changes(records) if not wanted or c.path in wanted]
     store = ObjectStore.of(workspace.root)
     shown = 0
     for change in changes:
-        text = file_diff(workspace.root, store, change)
-        if text:
-            shown += 1
-            out.write(for_terminal(change.path) + "\n" if args.stat
-                      else for_terminal(text, multiline=True))
+        diff = file_diff(workspace.root, store, change, "diff --git" if args.patch else HEADER)
+        if diff is None:
+            continue
+        shown += 1
+        if args.stat:
+            out.write(for_terminal(change.path) + "\n")
+        elif not args.patch:
+            out.write(for_terminal(diff.data.decode("utf-8", "surrogateescape"), multiline=True))
+        elif diff.binary:  # git apply would refuse the whole patch for want of its bytes
+            err.write(f"{for_terminal(change.path)} is binary: not in the patch (jetbox undo "
+                      f"restores it)\n")
+        else:
+            write_bytes(out, diff.data)
     if not shown:
-        out.write("no changes by the last run\n" if records else f"no run in "
-                  f"{workspace.root}\n")
+        note.write("no changes by the last run\n" if records else f"no run in "
+                   f"{workspace.root}\n")
     return 0
 
 
-def file_diff(root: Path, store: ObjectStore, change: Change) -> str:
-    """The diff of one path, before the run against now; "" when they are the same."""
+def write_bytes(out: TextIO, data: bytes) -> None:
+    """To the stream's bytes when it has them (no newline translation on Windows)."""
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode("utf-8", "surrogateescape"))
+        return
+    out.flush()
+    buffer.write(data)
+    buffer.flush()
+
+
+HEADER = "diff --jetbox"  # not git's own header: there is no index line
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    data: bytes
+    binary: bool = False  # named, not shown: a NUL byte on one side
+
+
+def file_diff(root: Path, store: ObjectStore, change: Change,
+              header: str = HEADER) -> FileDiff | None:
+    """The diff of one path, before the run against now; None when they are the same.
+    Lines end at \\n only, so a CR or form feed stays inside its line, as in git."""
     target = inside(root, change.path)
     now = state_of(target)
     before = change.before
     if now == before or (now.sha256 == before.sha256 and before.mode is None):
-        return ""
+        return None
     old = store.load(str(before.sha256)) if before.exists else b""
     new = target.read_bytes() if now.exists and now.sha256 != "not-a-file" else b""
-    head = f"diff --jetbox a/{change.path} b/{change.path}\n"
+    head = f"{header} a/{change.path} b/{change.path}\n"
     if not before.exists:
         head += f"new file mode {_mode(now.mode)}\n"
     elif not now.exists:
@@ -70,19 +113,25 @@ def file_diff(root: Path, store: ObjectStore, change: Change) -> str:
     elif now.mode != before.mode and before.mode is not None:
         head += f"old mode {_mode(before.mode)}\nnew mode {_mode(now.mode)}\n"
     if old == new:
-        return head
-    try:
-        old_text, new_text = old.decode("utf-8"), new.decode("utf-8")
-    except UnicodeDecodeError:
-        old_text = new_text = "\0"
-    if "\0" in old_text + new_text:
-        return head + f"Binary files a/{change.path} and b/{change.path} differ\n"
-    lines = difflib.unified_diff(
-        old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
-        fromfile=f"a/{change.path}" if before.exists else "/dev/null",
-        tofile=f"b/{change.path}" if now.exists else "/dev/null")
-    return head + "".join(line if line.endswith("\n") else line + "\n" + NO_NEWLINE
-                          for line in lines)
+        return FileDiff(_bytes(head))
+    if b"\0" in old + new:
+        return FileDiff(_bytes(head + f"Binary files a/{change.path} and b/{change.path} "
+                                      f"differ\n"), binary=True)
+    lines = difflib.diff_bytes(
+        difflib.unified_diff, _lines(old), _lines(new),
+        fromfile=_bytes(f"a/{change.path}" if before.exists else "/dev/null"),
+        tofile=_bytes(f"b/{change.path}" if now.exists else "/dev/null"))
+    return FileDiff(_bytes(head) + b"".join(
+        line if line.endswith(b"\n") else line + b"\n" + NO_NEWLINE for line in lines))
+
+
+def _lines(data: bytes) -> list[bytes]:
+    parts = data.split(b"\n")
+    return [part + b"\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # a name read from disk, as it was
 
 
 def _mode(mode: int | None) -> str:
