@@ -88,9 +88,10 @@ def tree(root: Path) -> dict[str, tuple[bytes, int]]:
 
 @posix_only
 def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Path) -> None:
-    """CRLF, a lone CR, a form feed, Latin-1 bytes, no final newline, new and deleted files
-    and a mode: `jetbox diff --patch`, then `jetbox undo`, then `git apply` gives the run's
-    files back exactly. A binary file is left out of the patch, and said so."""
+    """CRLF, a lone CR, a form feed, Latin-1 bytes, no final newline, new and deleted files,
+    a mode, a name with a quote and a tab: `jetbox diff --patch`, then `jetbox undo`, then
+    `git apply` gives the run's files back exactly. A binary file is left out of the patch,
+    and said so."""
     root = repository(workspace)
     (root / "crlf.txt").write_bytes(b"one\r\ntwo\r\nthree\r\n")
     (root / "odd.txt").write_bytes(b"caf\xe9\npage\x0cbreak\rhere\nend")
@@ -100,7 +101,8 @@ def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Pa
     ledger = a_run(root)
     script = ("import pathlib\np = pathlib.Path('odd.txt')\n"
               "p.write_bytes(p.read_bytes().replace(b'page', b'PAGE').replace(b'end', b'END'))\n"
-              "pathlib.Path('blob.bin').write_bytes(bytes([0, 2]))\n")
+              "pathlib.Path('blob.bin').write_bytes(bytes([0, 2]))\n"
+              "pathlib.Path('q\"uo\\tted name.txt').write_text('odd\\n')\n")
     tools = Toolbox(root, ledger)
     for name, arguments in [
             ("edit_file", {"path": "crlf.txt", "old": "two", "new": "2"}),
@@ -108,7 +110,7 @@ def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Pa
             ("run_cmd", {"cmd": ["python", "gen2.py"]})]:
         assert tools.dispatch(name, arguments).ok, (name, arguments)
     after = tree(root)
-    assert after["crlf.txt"][0] == b"one\r\n2\r\nthree\r\n"
+    assert after["crlf.txt"][0] == b"one\r\n2\r\nthree\r\n" and 'q"uo\tted name.txt' in after
     child = subprocess.run([sys.executable, "-m", "jetbox", "diff", "--patch", "-w", str(root)],
                            capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
                            check=False)

@@ -105,7 +105,8 @@ def file_diff(root: Path, store: ObjectStore, change: Change,
         return None
     old = store.load(str(before.sha256)) if before.exists else b""
     new = target.read_bytes() if now.exists and now.sha256 != "not-a-file" else b""
-    head = f"{header} a/{change.path} b/{change.path}\n"
+    a, b = _name("a/", change.path), _name("b/", change.path)
+    head = f"{header} {a} {b}\n"
     if not before.exists:
         head += f"new file mode {_mode(now.mode)}\n"
     elif not now.exists:
@@ -115,14 +116,27 @@ def file_diff(root: Path, store: ObjectStore, change: Change,
     if old == new:
         return FileDiff(_bytes(head))
     if b"\0" in old + new:
-        return FileDiff(_bytes(head + f"Binary files a/{change.path} and b/{change.path} "
-                                      f"differ\n"), binary=True)
+        return FileDiff(_bytes(head + f"Binary files {a} and {b} differ\n"), binary=True)
     lines = difflib.diff_bytes(
         difflib.unified_diff, _lines(old), _lines(new),
-        fromfile=_bytes(f"a/{change.path}" if before.exists else "/dev/null"),
-        tofile=_bytes(f"b/{change.path}" if now.exists else "/dev/null"))
+        fromfile=_bytes(a if before.exists else "/dev/null"),
+        tofile=_bytes(b if now.exists else "/dev/null"))
     return FileDiff(_bytes(head) + b"".join(
         line if line.endswith(b"\n") else line + b"\n" + NO_NEWLINE for line in lines))
+
+
+_QUOTED = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",
+           "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+
+
+def _name(prefix: str, path: str) -> str:
+    """A path as git writes it in a diff: in double quotes with C escapes when it holds a
+    quote, a backslash or a control character (a newline would end the header line)."""
+    if not any(c in _QUOTED or ord(c) < 0x20 or ord(c) == 0x7F for c in path):
+        return prefix + path
+    escaped = "".join(_QUOTED.get(c) or (f"\\{ord(c):03o}" if ord(c) < 0x20 or ord(c) == 0x7F
+                                         else c) for c in prefix + path)
+    return f'"{escaped}"'
 
 
 def _lines(data: bytes) -> list[bytes]:
