@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from jetbox.cli import main
+from jetbox.engine.startup import own_files
 from jetbox.offline import OfflineOllama
 from jetbox.offline.solvers import MathxSolver
+from jetbox.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +79,25 @@ def jetbox_process(*argv: str, env: dict[str, str] | None = None,
     return subprocess.Popen([sys.executable, "-m", "jetbox", *argv], cwd=cwd or ROOT,
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, encoding="utf-8", errors="replace")
+
+
+def patch_of(root: Path) -> subprocess.CompletedProcess[bytes]:
+    """`python -m jetbox diff --patch` in a child, its output as bytes (a redirect)."""
+    return subprocess.run([sys.executable, "-m", "jetbox", "diff", "--patch", "-w", str(root)],
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          check=False)
+
+
+def files_and_modes(root: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file but git's and Jetbox's own: its bytes and mode."""
+    own = set(own_files(Workspace.at(root)))
+    found = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if path.is_file() and not {".git", ".jetbox"} & set(rel.parts) \
+                and rel.as_posix() not in own:
+            found[rel.as_posix()] = (path.read_bytes(), stat.S_IMODE(path.stat().st_mode))
+    return found
 
 
 def status_fields(workspace: Path) -> dict[str, str]:

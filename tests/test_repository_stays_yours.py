@@ -17,7 +17,7 @@ import pytest
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.solvers import LineFixer
 from jetbox.spec.machine import PACKAGED_MACHINE
-from tests.conftest import run_cli
+from tests.conftest import files_and_modes, patch_of, run_cli
 from tests.realprojects import make_venv, plant_bug, unpack
 
 pytestmark = pytest.mark.slow
@@ -244,11 +244,18 @@ def test_undo_after_a_ten_round_run_leaves_git_exactly_as_before(tmp_path: Path)
     refused = run_cli("undo", "-w", str(root))
     assert refused.code == 2 and "docs/index.md" in refused.err
     (root / "docs" / "index.md").write_bytes(b"# index edited by the run\n")  # as the run left it
+    after, patch = files_and_modes(root), patch_of(root)
     undone = run_cli("undo", "-w", str(root))
     assert undone.code == 0, undone.err
     assert git(root, "diff") == diff_before
     assert git(root, "status", "--porcelain") == status_before
     assert run_cli("undo", "-w", str(root)).out.startswith("nothing to undo")
+    # The run's change as a patch: applied to the undone tree, it makes the run's files again.
+    assert patch.returncode == 0 and patch.stderr == b"", patch.stderr
+    applied = subprocess.run(["git", "apply", "-"], input=patch.stdout, cwd=root,
+                             capture_output=True, check=False)
+    assert applied.returncode == 0, applied.stderr
+    assert files_and_modes(root) == after
 
 
 def ten_rounds() -> list[Call]:

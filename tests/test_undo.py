@@ -24,7 +24,7 @@ from jetbox.store.kinds import RunEnd, RunStart
 from jetbox.store.ledger import Ledger
 from jetbox.store.workspace import Workspace
 from jetbox.tools.toolbox import Toolbox
-from tests.conftest import ROOT, jetbox_process, run_cli
+from tests.conftest import files_and_modes, jetbox_process, patch_of, run_cli
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="modes and SIGKILL are POSIX here")
 
@@ -77,15 +77,6 @@ def test_diff_shows_each_change_against_the_file_before_the_run(workspace: Path)
         "pkg/core.py", "new/deep/file.txt", "gen.py", "data.txt", "made.txt", "run.sh"]
 
 
-def tree(root: Path) -> dict[str, tuple[bytes, int]]:
-    """Every file but git's and Jetbox's own: its bytes and mode."""
-    own = set(own_files(Workspace.at(root)))
-    return {p.relative_to(root).as_posix(): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
-            for p in sorted(root.rglob("*")) if p.is_file()
-            and not {".git", ".jetbox"} & set(p.relative_to(root).parts)
-            and p.relative_to(root).as_posix() not in own}
-
-
 @posix_only
 def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Path) -> None:
     """CRLF, a lone CR, a form feed, Latin-1 bytes, no final newline, new and deleted files,
@@ -109,11 +100,9 @@ def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Pa
             ("write_file", {"path": "gen2.py", "content": script}),
             ("run_cmd", {"cmd": ["python", "gen2.py"]})]:
         assert tools.dispatch(name, arguments).ok, (name, arguments)
-    after = tree(root)
+    after = files_and_modes(root)
     assert after["crlf.txt"][0] == b"one\r\n2\r\nthree\r\n" and 'q"uo\tted name.txt' in after
-    child = subprocess.run([sys.executable, "-m", "jetbox", "diff", "--patch", "-w", str(root)],
-                           capture_output=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                           check=False)
+    child = patch_of(root)
     assert child.returncode == 0, child.stderr
     assert b"blob.bin is binary: not in the patch" in child.stderr
     assert b"\\x0" not in child.stdout and b"two\r\n" in child.stdout  # raw, not escaped
@@ -121,7 +110,7 @@ def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Pa
     applied = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], input=child.stdout,
                              cwd=root, capture_output=True, check=False)
     assert applied.returncode == 0, applied.stderr
-    assert tree(root) == {**after, "blob.bin": (b"\x00\x01", 0o644)}
+    assert files_and_modes(root) == {**after, "blob.bin": (b"\x00\x01", 0o644)}
 
 
 class Terminal(io.StringIO):
