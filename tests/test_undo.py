@@ -118,13 +118,15 @@ class Terminal(io.StringIO):
         return True
 
 
-def test_diff_patch_is_not_written_to_a_terminal(workspace: Path) -> None:
+def test_diff_patch_is_not_written_to_a_terminal_nor_with_stat(workspace: Path) -> None:
     root = repository(workspace)
     a_run(root)
     out, err = Terminal(), io.StringIO()
     assert main(["diff", "--patch", "-w", str(root)], stdout=out, stderr=err) == 2
     assert "redirect it" in err.getvalue() and out.getvalue() == ""
     assert "-VALUE = 1" in run_cli("diff", "-w", str(root)).out  # without --patch it shows
+    both = run_cli("diff", "--patch", "--stat", "-w", str(root))
+    assert both.code == 2 and "give one" in both.err and both.out == ""
 
 
 @posix_only
