@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -77,12 +78,19 @@ def test_diff_shows_each_change_against_the_file_before_the_run(workspace: Path)
         "pkg/core.py", "new/deep/file.txt", "gen.py", "data.txt", "made.txt", "run.sh"]
 
 
+APPLIERS = {"git apply": ["git", "apply", "--whitespace=nowarn", "-"],
+             "patch -p1": ["patch", "-p1", "--quiet"]}
+
+
 @posix_only
-def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Path) -> None:
+@pytest.mark.parametrize("applier", list(APPLIERS))
+def test_diff_patch_is_the_runs_change_byte_for_byte(workspace: Path, applier: str) -> None:
     """CRLF, a lone CR, a form feed, Latin-1 bytes, no final newline, new and deleted files,
     a mode, a name with a quote and a tab: `jetbox diff --patch`, then `jetbox undo`, then
-    `git apply` gives the run's files back exactly. A binary file is left out of the patch,
-    and said so."""
+    `git apply` (or GNU patch) gives the run's files back exactly. A binary file is left
+    out of the patch, and said so."""
+    if shutil.which(APPLIERS[applier][0]) is None:
+        pytest.skip(f"{applier}: {APPLIERS[applier][0]} is not installed here")
     root = repository(workspace)
     (root / "crlf.txt").write_bytes(b"one\r\ntwo\r\nthree\r\n")
     (root / "odd.txt").write_bytes(b"caf\xe9\npage\x0cbreak\rhere\nend")
@@ -107,8 +115,8 @@ def test_diff_patch_is_the_runs_change_byte_for_byte_for_git_apply(workspace: Pa
     assert b"blob.bin is binary: not in the patch" in child.stderr
     assert b"\\x0" not in child.stdout and b"two\r\n" in child.stdout  # raw, not escaped
     assert run_cli("undo", "-w", str(root)).code == 0
-    applied = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], input=child.stdout,
-                             cwd=root, capture_output=True, check=False)
+    applied = subprocess.run(APPLIERS[applier], input=child.stdout, cwd=root,
+                             capture_output=True, check=False)
     assert applied.returncode == 0, applied.stderr
     assert files_and_modes(root) == {**after, "blob.bin": (b"\x00\x01", 0o644)}
 
