@@ -25,6 +25,7 @@ it was before the run's first change to it (kept in .jetbox/objects) against the
 `git apply` takes it: `jetbox diff --patch > run.patch`."""
 
 NO_NEWLINE = b"\\ No newline at end of file\n"
+HEADER = "diff --jetbox"  # not git's own header: there is no index line (--patch uses git's)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,9 +84,6 @@ def write_bytes(out: TextIO, data: bytes) -> None:
     out.flush()
     buffer.write(data)
     buffer.flush()
-
-
-HEADER = "diff --jetbox"  # not git's own header: there is no index line
 
 
 @dataclass(frozen=True)
