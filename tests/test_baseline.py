@@ -48,7 +48,8 @@ def test_pre_existing_lint_does_not_block_and_the_summary_states_the_verdict(
     assert result.code == 0, result.err
     verdict = "ruff: 0 new (2 pre-existing, not yours); pytest: 1 passed, 0 regressions"
     assert verdict in result.err
-    assert status_fields(workspace)["Status"] == f"green - done: {verdict}"
+    room = "room: fail->pass 1/1, pass->pass 0/0"
+    assert status_fields(workspace)["Status"] == f"green - done: {verdict}; {room}"
     baseline = records(workspace, "baseline")[0]
     assert len(baseline["findings"]) == 2
     assert baseline["outcomes"] == {"tests/test_pkg.py::test_add": "failed"}
@@ -117,7 +118,9 @@ def test_a_passing_test_that_stops_running_is_a_regression(workspace: Path) -> N
         result = run(workspace, server, "--max-rounds", "3")
     assert result.code == 3
     reasons = records(workspace, "finish_refused")[0]["reasons"]
-    assert any("1 tests passed at the start and now fail or do not run: "
+    # The clean room runs the original file, where test_add passes; the run's version of
+    # the file no longer has it, and that is what blocks.
+    assert any("the run's version of tests/test_pkg.py no longer runs "
                "tests/test_pkg.py::test_add (gone" in r for r in reasons), reasons
 
 

@@ -99,10 +99,12 @@ def test_2_a_passing_test_marked_xfail_is_a_regression(workspace: Path) -> None:
     result = lazy(workspace, mark, break_add)
     assert result.code != 0
     reasons = refusal(workspace)
-    assert f"1 tests passed at the start and now fail or do not run: {ADD} (marked xfail)" \
+    # The clean room runs the original tests: add is broken, and both tests are hidden in
+    # the run's version of the file.
+    assert f"1 tests passed at the start and now fail or do not run: {ADD} (fails)" \
         in reasons
-    assert f"{SUB} (marked xfail)" in reasons
-    assert "pytest: 2 xfailed, 1 regressions" in result.err
+    assert f"no longer runs {ADD} (marked xfail), {SUB} (marked xfail)" in reasons
+    assert "pytest: 2 failed, 1 regressions" in result.err
 
 
 REWRITE = ("import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\n"
@@ -208,8 +210,8 @@ def test_6_a_goal_that_asks_for_a_change_is_not_met_by_no_change(workspace: Path
     assert result.code != 0
     reasons = refusal(workspace)
     assert "goal: it asks for a change (\"Add\") and no file is changed yet" in reasons
-    assert "goal: it asks for a test, and no test the run added or changed ran and passed" \
-        in reasons
+    assert "goal: it asks for a test, and the run added none: write one that fails before " \
+        "the change and passes after it" in reasons
     assert "tests: 0 added, 0 removed, 0 skipped; config: unchanged" in result.err
 
 
@@ -260,7 +262,10 @@ def test_3_a_plugin_a_test_module_registers_is_refused(workspace: Path) -> None:
                                          "def test_more():\n    assert True\n")
     result = lazy(workspace, write("rewriter.py", REWRITE), module)
     assert result.code != 0
-    assert "the run's code registers pytest plugins (rewriter.py)" in refusal(workspace)
+    # The new test module is not in the room's run of the original tests, and the plugin
+    # it names is source that refers to the test runner.
+    assert "the run's source changes refer to the test runner: rewriter.py (`pytest`)" \
+        in refusal(workspace)
 
 
 def test_a_person_can_allow_the_test_changes_a_goal_asks_for(workspace: Path) -> None:

@@ -59,7 +59,8 @@ def test_a_lazy_model_never_gets_exit_0_and_is_told_what_not_to_do(workspace: Pa
     assert sum("do not delete, rename, skip, xfail or deselect a test" in p
                for p in prompts) >= 1
     assert "do not change conftest.py, pytest or ruff settings" in prompts[-1]
-    assert "tests: 1 added, 0 removed, 1 skipped; config: changed (conftest.py, pytest.ini; " \
+    # The clean room runs the original test file, so the skipped test_sub fails there.
+    assert "tests: 1 added, 0 removed, 0 skipped; config: changed (conftest.py, pytest.ini; " \
            "not obeyed)" in result.err
 
 

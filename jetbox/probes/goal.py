@@ -27,10 +27,18 @@ _LINE = re.compile(r"\bline\s+(\d+)\b", re.IGNORECASE)
 _CODE = re.compile(r"\b([A-Z]{1,4}\d{2,4})\b")
 
 
+# "change nothing", "do not modify", "without editing": a verb that is negated asks nothing.
+_NEGATED_BEFORE = re.compile(r"(\b(not|never|without|no)|n't)\W+(\w+\W+)?$", re.IGNORECASE)
+_NEGATED_AFTER = re.compile(r"^\W*(nothing|anything)\b", re.IGNORECASE)
+
+
 def asks_for_change(goal: str) -> str:
-    """The verb that asks for a change, or ""."""
-    found = _CHANGE.search(goal)
-    return found.group(0) if found else ""
+    """The first verb that asks for a change and is not negated, or ""."""
+    for found in _CHANGE.finditer(goal):
+        if not _NEGATED_BEFORE.search(goal[max(0, found.start() - 30):found.start()]) \
+                and not _NEGATED_AFTER.match(goal[found.end():]):
+            return found.group(0)
+    return ""
 
 
 def asks_for_test(goal: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 _OUT = Path(__file__).with_name("outcomes.json")
 _outcomes: dict[str, str] = {}
+_before_tests: set[int] = set()  # the plugins registered when the tests started to run
 
 
 def _record(nodeid: str, outcome: str) -> None:
@@ -60,9 +62,32 @@ def _workspace_plugins(config: Any) -> list[str]:
     return sorted(found)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: Any) -> None:
+    _before_tests.update(id(p) for p in session.config.pluginmanager.get_plugins())
+
+
+def _late_plugins(config: Any) -> list[str]:
+    """Plugins registered while the tests ran: code under test that reaches pytest (through
+    gc, say) and rewrites its reports. Named by their type, so the same project code gives
+    the same names at the baseline and later."""
+    if not _before_tests:
+        return []  # no test ran (collection failed, or --collect-only)
+    return sorted({_name(p) for p in config.pluginmanager.get_plugins()
+                   if id(p) not in _before_tests})
+
+
+def _name(plugin: Any) -> str:
+    if isinstance(plugin, types.ModuleType):
+        return plugin.__name__
+    kind = plugin if isinstance(plugin, type) else type(plugin)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 @pytest.hookimpl(trylast=True)  # the status as the other plugins left it
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
     data = {"outcomes": _outcomes, "exitstatus": int(session.exitstatus),
-            "plugins": _workspace_plugins(session.config)}
+            "plugins": _workspace_plugins(session.config),
+            "late_plugins": _late_plugins(session.config)}
     _OUT.write_text(json.dumps(data), encoding="utf-8")
 

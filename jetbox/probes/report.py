@@ -33,6 +33,7 @@ class OutcomeReport:
     outcomes: Mapping[str, str] = field(default_factory=dict)
     exitstatus: int = -1
     plugins: tuple[str, ...] = ()
+    late_plugins: tuple[str, ...] = ()  # registered while the tests ran
 
 
 class OutcomeChannel:
@@ -79,7 +80,9 @@ def parse_report(data: object) -> OutcomeReport | None:
         return None
     if not all(isinstance(k, str) and v in OUTCOMES for k, v in outcomes.items()):
         return None
-    return OutcomeReport(dict(outcomes), status, tuple(str(p) for p in plugins))
+    late = data.get("late_plugins")
+    return OutcomeReport(dict(outcomes), status, tuple(str(p) for p in plugins),
+                         tuple(str(p) for p in late) if isinstance(late, list) else ())
 
 
 def count_outcomes(outcomes: Mapping[str, str]) -> dict[str, int]:
@@ -97,6 +100,10 @@ def disagreements(report: OutcomeReport | None, returncode: int | None) -> tuple
                 f"end normally, or something other than pytest answered",)
     failing = sum(o in FAILING for o in report.outcomes.values())
     problems = []
+    if report.late_plugins:
+        problems.append(f"pytest plugins were registered while the tests ran "
+                        f"({', '.join(report.late_plugins)}): code under test changed how "
+                        f"pytest reports")
     if report.exitstatus != returncode:
         problems.append(f"pytest exited {returncode} but its session ended with status "
                         f"{report.exitstatus}: something changed the exit status")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -14,6 +15,7 @@ from jetbox.core.errors import ConfigError
 from jetbox.core.text import escape_name
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
+from jetbox.probes import room
 from jetbox.probes.changes import ChangeDetector
 from jetbox.probes.parsers import parse_generic, parse_pytest, parse_ruff
 from jetbox.probes.report import (
@@ -24,8 +26,9 @@ from jetbox.probes.report import (
     shadowing,
     test_file_digests,
 )
+from jetbox.probes.room import RoomVerdict
 from jetbox.probes.testconfig import TestConfig, pinned_copy, snapshot
-from jetbox.store.workspace import absent_protected, remove_created
+from jetbox.store.workspace import STATE_DIR, absent_protected, remove_created
 from jetbox.tools.policy import pytest_guards
 
 MAX_DETAIL_CHARS = 1500
@@ -87,6 +90,7 @@ class ProbeReport:
     fingerprint: str
     reused: bool = False
     config_changed: tuple[str, ...] = ()  # test/lint config unlike the baseline's: not obeyed
+    room: RoomVerdict | None = None  # a finish judged in the clean room
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,7 +99,7 @@ class ProbeReport:
     def from_dict(cls, data: Mapping[str, Any]) -> ProbeReport:
         checks = tuple(CheckResult(**c) for c in data["checks"])
         return cls(tuple(data["files"]), checks, data["fingerprint"], data.get("reused", False),
-                   tuple(data.get("config_changed", ())))
+                   tuple(data.get("config_changed", ())), RoomVerdict.from_dict(data.get("room")))
 
 
 def probe_specs_from_yaml(data: object, source: str = "machine.yaml") -> tuple[ProbeSpec, ...]:
@@ -143,6 +147,14 @@ def resolve_argv(spec: ProbeSpec, python: Path | None = None,
             *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
 
 
+def _in_room(spec: ProbeSpec) -> ProbeSpec:
+    """ruff in the room reads every Python file, whatever an ignore rule or ruff's default
+    excludes (`_build/`, `dist/`) say: the room holds no virtual environment to skip."""
+    if spec.parser != "ruff" or not runs_own_parser(spec):
+        return spec
+    return replace(spec, argv=(*spec.argv, "--no-respect-gitignore", "--config", "exclude = []"))
+
+
 def runs_own_parser(spec: ProbeSpec) -> bool:
     """The probe runs ruff or pytest itself, so Jetbox's flags (and its plugin) apply."""
     program, *rest = spec.argv
@@ -174,10 +186,7 @@ class Prober:
         files, mark = self.changes.snapshot()
         if reuse and previous is not None and previous.fingerprint == mark:
             return replace(previous, reused=True)
-        # Plugins installed in the project's environment load, as when the person runs
-        # pytest: without them (pytest-asyncio, ...) the baseline would disagree with pytest.
-        env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
-               "NO_COLOR": "1"}
+        env = self._env()
         absent = absent_protected(self.workspace)  # a model's conftest.py runs in here too
         changed = pinned.changed(snapshot(self.workspace, files)) if pinned else ()
         if changed and pinned is not None:
@@ -191,9 +200,75 @@ class Prober:
         return ProbeReport(tuple(escape_name(f) for f in files), checks, mark,
                            config_changed=changed)
 
-    def _all(self, env: dict[str, str], where: Path) -> tuple[CheckResult, ...]:
+    def verify(self, tree: str, allow_test_changes: bool = False,
+               pinned: TestConfig | None = None) -> ProbeReport:
+        """Judge a finish in the clean room (room.py): the probes run on the run's source
+        change applied to the baseline `tree`, with the baseline's tests, conftest files,
+        configuration and ignore rules; tests the run added are run in the room and in the
+        baseline tree. The interpreter reads no bytecode the run could have written."""
+        self.removed = []
+        files, mark = self.changes.snapshot()
+        changed = pinned.changed(snapshot(self.workspace, files)) if pinned else ()
+        base = room.load(self.workspace, tree)
+        if base is None:
+            return self._no_room(files, mark, changed)
+        with tempfile.TemporaryDirectory(prefix="jetbox-pycache-") as cache, \
+                room.built(self.workspace, base, allow_test_changes) as built:
+            # No __pycache__ is read: the room has none, and the prefix folder is empty.
+            env = {**self._env(), "PYTHONPYCACHEPREFIX": cache}
+            specs = tuple(_in_room(spec) for spec in self.specs)
+            checks = tuple(with_test_files(c, built.path) for c in self._all(env, built.path,
+                                                                               specs))
+            ruff = [s for s in specs if s.parser == "ruff"]
+            before = self._check(ruff[0], env, built.baseline) if ruff else None
+            after, earlier = self._new_tests(base, built, env)
+        checks = tuple(_with_new_tests(c, after) for c in checks)
+        verdict = room.RoomVerdict(
+            built.change, built.change.changed_tests if allow_test_changes else (), after,
+            earlier, before.findings if before and not before.timed_out else None)
+        return ProbeReport(tuple(escape_name(f) for f in files), checks, mark,
+                           config_changed=changed, room=verdict)
+
+    def _new_tests(self, base: room.Manifest, built: room.Room, env: dict[str, str]
+                   ) -> tuple[dict[str, str], dict[str, str]]:
+        """The outcomes of the tests the run added, in the room and in the baseline tree
+        (the run's source change left out), by test id."""
+        spec = next((s for s in self.specs if s.parser == "pytest" and runs_own_parser(s)),
+                    None)
+        if spec is None or not (built.change.new_tests or built.change.changed_tests):
+            return {}, {}
+        results: list[dict[str, str]] = []
+        for tree in (built.path, built.baseline):
+            targets = room.add_run_tests(self.workspace, base, tree, built.change)
+            outcomes: dict[str, str] = {}
+            # One pytest per file: a module that patches the code at import must not make
+            # another file's tests pass.
+            for target in targets:
+                check = self._check(replace(spec, argv=(*spec.argv, target)), env, tree)
+                broken = not check.outcomes and check.exit_code not in (0, 5)
+                outcomes.update({target: "error"} if broken else check.outcomes)
+            results.append(outcomes)
+        return results[0], results[1]
+
+    def _no_room(self, files: list[str], mark: str, changed: tuple[str, ...]) -> ProbeReport:
+        problem = (f"the baseline's copy in {STATE_DIR}/{room.ROOM_DIR} is missing or "
+                   f"changed, so the clean room cannot be built: start a fresh run")
+        check = CheckResult("room", False, "room: cannot be built", problem, None, False, 0.0)
+        return ProbeReport(tuple(escape_name(f) for f in files), (check,), mark,
+                           config_changed=changed,
+                           room=room.RoomVerdict(problems=(problem,)))
+
+    def _env(self) -> dict[str, str]:
+        # Plugins installed in the project's environment load, as when the person runs
+        # pytest: without them (pytest-asyncio, ...) the baseline would disagree with pytest.
+        return {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
+                "NO_COLOR": "1"}
+
+    def _all(self, env: dict[str, str], where: Path,
+             specs: Sequence[ProbeSpec] | None = None) -> tuple[CheckResult, ...]:
         with ThreadPoolExecutor(max_workers=self.max_workers) as pool:
-            return tuple(pool.map(lambda spec: self._check(spec, env, where), self.specs))
+            return tuple(pool.map(lambda spec: self._check(spec, env, where),
+                                  self.specs if specs is None else specs))
 
     def _check(self, spec: ProbeSpec, env: dict[str, str], where: Path) -> CheckResult:
         self.runs += 1
@@ -233,6 +308,19 @@ class Prober:
         return CheckResult(spec.name, parsed.ok, parsed.summary, parsed.details[:MAX_DETAIL_CHARS],
                            result.returncode, False, result.duration_s, parsed.counts,
                            spec.required, parsed.findings, parsed.outcomes)
+
+
+def _with_new_tests(check: CheckResult, after: Mapping[str, str]) -> CheckResult:
+    """The room's pytest result with the outcomes of the tests the run added (run apart,
+    in the room), so they are counted and must pass like any other."""
+    new = {t: o for t, o in after.items() if t not in check.outcomes}
+    if check.parser != "pytest" or not new:
+        return check
+    outcomes = {**check.outcomes, **new}
+    counts = {**count_outcomes(outcomes), **{k: v for k, v in check.counts.items()
+                                             if k == "warnings"}}
+    failing = any(o in ("failed", "error") for o in new.values())
+    return replace(check, outcomes=outcomes, counts=counts, ok=check.ok and not failing)
 
 
 def with_report(check: CheckResult, report: OutcomeReport | None) -> CheckResult:

@@ -13,11 +13,12 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from jetbox.probes import accounting as acc
 from jetbox.probes.goal import asks_for_change, asks_for_test, named_findings
+from jetbox.probes.room import RoomVerdict
 from jetbox.probes.runner import MAX_FILES_SHOWN, CheckResult, ProbeReport
 from jetbox.probes.testconfig import TestConfig
 from jetbox.store import kinds
@@ -26,6 +27,7 @@ FAILING = acc.FAILING
 NAMED = 5  # findings named in one line
 _ASKS_FOR_TESTS = re.compile(r"\b(tests?|pytest)\b", re.IGNORECASE)
 KNOWN_HINT = acc.KNOWN_HINT
+_ASKS_TEST = "goal: it asks for a test"
 
 
 @dataclass(frozen=True)
@@ -41,30 +43,31 @@ class Baseline:
     test_files: Mapping[str, str] = field(default_factory=dict)  # digests of test files
     rule_names: Mapping[str, str] = field(default_factory=dict)  # F401 -> unused-import
     problems: tuple[str, ...] = ()  # pytest's exit status against its report, at the start
+    tree: str = ""  # the files kept for the clean room (room.py); "" in older runs
 
     @classmethod
     def of(cls, report: ProbeReport, config: TestConfig | None = None,
-           rule_names: Mapping[str, str] | None = None) -> Baseline:
+           rule_names: Mapping[str, str] | None = None, tree: str = "") -> Baseline:
         ruff, pytest = _check(report, "ruff"), _check(report, "pytest")
         return cls(ruff.findings if ruff else (), dict(pytest.outcomes) if pytest else {},
                    bool(ruff and not ruff.ok and not ruff.findings), report.fingerprint,
                    config or TestConfig(), pytest.plugins if pytest else (),
                    dict(pytest.test_files) if pytest else {}, dict(rule_names or {}),
-                   pytest.problems if pytest else ())
+                   pytest.problems if pytest else (), tree)
 
     def to_record(self) -> dict[str, Any]:
         return {"findings": list(self.findings), "outcomes": dict(self.outcomes),
                 "ruff_failed": self.ruff_failed, "fingerprint": self.fingerprint,
                 "config": self.config.to_record(), "plugins": list(self.plugins),
                 "test_files": dict(self.test_files), "rule_names": dict(self.rule_names),
-                "problems": list(self.problems)}
+                "problems": list(self.problems), "tree": self.tree or None}
 
     @classmethod
     def from_record(cls, record: kinds.Baseline) -> Baseline:
         return cls(tuple(record.findings), dict(record.outcomes), bool(record.ruff_failed),
                    str(record.fingerprint), TestConfig.from_record(record.config),
                    tuple(record.plugins), dict(record.test_files), dict(record.rule_names),
-                   tuple(record.problems))
+                   tuple(record.problems), record.tree or "")
 
 
 def pinned_config(record: kinds.Baseline | None) -> TestConfig | None:
@@ -100,6 +103,9 @@ def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: s
           allow_test_changes: bool = False) -> Verdict:
     parts: list[str] = []
     blockers: list[str] = []
+    if report.room is not None and report.room.base_findings is not None:
+        # The room lints every file, ignored ones too: held to the baseline tree, linted alike.
+        baseline = replace(baseline, findings=report.room.base_findings)
     new_findings: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()
     changes: tuple[str, tuple[str, ...]] = ("", ())
@@ -116,6 +122,14 @@ def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: s
         if blocker:
             blockers.append(blocker)
     blockers += _goal_blockers(report, baseline, goal)
+    if report.room is not None:
+        line, more = _room(report.room, report, baseline, frozenset(known), goal,
+                           allow_test_changes)
+        parts.append(line)
+        blockers = [b for b in blockers if not b.startswith(_ASKS_TEST)] + more
+        left_out = _left_out(report.room)
+        if blockers and left_out:
+            blockers.append(left_out)
     stuck = any(c.endswith("(could not be put back)") for c in report.config_changed)
     if report.config_changed and (stuck or not allow_test_changes):
         blockers.append(f"config: the run changed {_named(report.config_changed)}; the "
@@ -134,7 +148,7 @@ def _goal_blockers(report: ProbeReport, baseline: Baseline, goal: str) -> list[s
         reasons.append(f"goal: it asks for a change (\"{verb}\") and no file is changed yet")
     pytest = _check(report, "pytest")
     if asks_for_test(goal) and pytest is not None and not _new_passing(pytest, baseline):
-        reasons.append("goal: it asks for a test, and no test the run added or changed ran "
+        reasons.append(f"{_ASKS_TEST}, and no test the run added or changed ran "
                        "and passed: write one that pytest collects and that passes")
     ruff = _check(report, "ruff")
     named = named_findings(goal, baseline.findings, baseline.rule_names)
@@ -145,6 +159,79 @@ def _goal_blockers(report: ProbeReport, baseline: Baseline, goal: str) -> list[s
             reasons.append(f"goal: it names ruff findings that are still there: "
                            f"{_named(still)}")
     return reasons
+
+
+def _room(room: RoomVerdict, report: ProbeReport, baseline: Baseline, known: frozenset[str],
+          goal: str, allow: bool) -> tuple[str, list[str]]:
+    """The clean room's line in SWE-bench's words, and what it blocks beyond the probes:
+    modules that shadow the runner, code that looks for it, and tests the run added that
+    fail in the room or pass without the run's change."""
+    blockers = list(room.problems)
+    change = room.change
+    if change.shadows:
+        blockers.append(f"the run added modules that Python would load instead of another: "
+                        f"{_named(change.shadows)}; rename them")
+    if change.knows_runner:
+        blockers.append(f"the run's source changes refer to the test runner: "
+                        f"{_named(change.knows_runner)}; code under test must not depend "
+                        f"on being tested")
+    pytest = _check(report, "pytest")
+    now = pytest.outcomes if pytest else {}
+    before = {t: o for t, o in acc.collected_since(baseline.outcomes, now).items()
+              if t not in known}
+    fail = [t for t, o in before.items() if o in FAILING]
+    kept = [t for t, o in before.items() if o == "passed"]
+    line = (f"room: fail->pass {sum(now.get(t) == 'passed' for t in fail)}/{len(fail)}, "
+            f"pass->pass {sum(now.get(t) == 'passed' for t in kept)}/{len(kept)}")
+    new = {t: o for t, o in room.new_after.items() if t not in baseline.outcomes
+           and not any(t.startswith(f"{b}::") for b in baseline.outcomes if "::" not in b)}
+    failed_before = [t for t, o in room.new_before.items()
+                     if o in FAILING and t not in baseline.outcomes]
+    if new:
+        line += f", new tests: {len(new)} ({'fail before' if failed_before else 'pass before'}" \
+                f", {'pass after' if all(o == 'passed' for o in new.values()) else 'fail after'})"
+    failing_new = [t for t, o in new.items() if o != "passed"]
+    blockers += _hidden(room, baseline, known)
+    wanted = asks_for_test(goal) or bool(change.source)
+    if new and not failing_new and not failed_before and wanted and not allow:
+        blockers.append(f"pytest: the tests the run added ({_named(new)}) pass without the "
+                        f"run's change too, so they test nothing: write a test that fails "
+                        f"before the change and passes after it")
+    elif asks_for_test(goal) and not new:
+        blockers.append(f"{_ASKS_TEST}, and the run added none: write one that fails before "
+                        f"the change and passes after it")
+    if room.allowed_tests:
+        line += f"; judged with the run's version (allowed): {_named(room.allowed_tests)}"
+    elif change.changed_tests:
+        line += f"; changed, judged with the original: {_named(change.changed_tests)}"
+    return line, blockers
+
+
+def _hidden(room: RoomVerdict, baseline: Baseline, known: frozenset[str]) -> list[str]:
+    """Baseline tests that the run's version of their file no longer runs (deleted,
+    renamed, skipped, marked xfail): the original still decides whether the code works,
+    but a person's test is not dropped without their leave (allow_test_changes)."""
+    files = set(room.change.changed_tests) - set(room.allowed_tests)
+    before = {t: o for t, o in baseline.outcomes.items() if t.split("::", 1)[0] in files}
+    if not before:
+        return []
+    account = acc.account(before, {t: o for t, o in room.new_after.items() if t in before},
+                          known, False)
+    hidden = [r for r in (*account.regressions, *account.unresolved)
+              if not r.endswith(("(fails)", "(errors)"))]
+    return [f"pytest: the run's version of {_named(sorted(files))} no longer runs "
+            f"{_named(hidden)}; {acc.DONT}"] if hidden else []
+
+
+def _left_out(room: RoomVerdict) -> str:
+    """What the clean room left out of what the run wrote, for a refused finish, or ""."""
+    left = [f"{t} (changed, judged with the original)" for t in room.change.changed_tests
+            if t not in room.allowed_tests]
+    left += [f"{t} (not used)" for t in room.change.not_obeyed]
+    return "" if not left else (
+        f"the verdict runs in a clean room: the baseline's tests, conftest files, "
+        f"configuration and ignore rules, no bytecode, and only the run's changes to "
+        f"source files; so it left out {_named(left)}: fix the code, not the tests")
 
 
 def _new_passing(check: CheckResult, baseline: Baseline) -> list[str]:
