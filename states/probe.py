@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jetbox.probes import room
+from jetbox.probes import room as clean_room
 from jetbox.probes.focused import FocusedProber
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
@@ -38,9 +38,11 @@ class Probe(Handler):
         # Results are reused only in a round with no action, and never to verify a finish.
         reuse = not finishing and not rec.acted_since_probe(records)
         baseline = rec.last(records, rec.BASELINE)
-        tree = baseline.tree if finishing and isinstance(baseline, k.Baseline) else None
-        report = run.prober.verify(tree, run.settings.allow_test_changes, run.pinned()) \
-            if tree else self._probe(run, now, reuse, full=finishing or baseline is None)
+        room = baseline if finishing and isinstance(baseline, k.Baseline) and baseline.tree \
+            else None
+        report = run.prober.verify(room.tree or "", room.room_findings,
+                                   run.settings.allow_test_changes, run.pinned()) \
+            if room else self._probe(run, now, reuse, full=finishing or baseline is None)
         if baseline is None:
             run.ledger.append(k.Baseline(round=now.round, **first_baseline(run, report)))
         now = run.judged(now, report)
@@ -80,5 +82,5 @@ def first_baseline(run: Run, report: ProbeReport) -> dict[str, object]:
     (conftest.py files, pytest and ruff settings) every later probe is held to."""
     config = snapshot(run.workspace.root, run.prober.changes.snapshot()[0])
     codes = {f.partition(": ")[2].split(" ", 1)[0] for c in report.checks for f in c.findings}
-    return Baseline.of(report, config, ruff_rule_names(codes),
-                       room.snapshot(run.workspace.root)).to_record()
+    return Baseline.of(report, config, ruff_rule_names(codes), clean_room.snapshot(
+        run.workspace.root), run.prober.lint_baseline()).to_record()

@@ -199,7 +199,7 @@ def test_8_a_new_test_that_passes_without_the_change_tests_nothing(workspace: Pa
     done = lazy(workspace, write("tests/test_more.py", "def test_more():\n    assert True\n"),
                 goal="Add mul(a, b) to calc.py with a test")
     assert done.code != 0
-    assert "pass without the run's change too" in refusal(workspace)
+    assert "import none of the project's code, so they test nothing" in refusal(workspace)
 
 
 def textutil_project(ws: Path) -> Path:

@@ -27,6 +27,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -110,6 +111,24 @@ def walk(root: Path) -> Iterator[str]:
                 yield rel
 
 
+def lint_excludes(root: Path) -> tuple[str, ...]:
+    """What ruff skips when it lints as the room does: the folders `walk` skips, by name,
+    and every virtual environment, by path (the room holds none of them)."""
+    found = sorted(_SKIPPED_DIRS)
+    for folder, dirs, _files in os.walk(root):
+        keep = []
+        for name in dirs:
+            path = os.path.join(folder, name)
+            if name in _SKIPPED_DIRS or os.path.islink(path):
+                continue
+            if _venv(path):
+                found.append(os.path.relpath(path, root).replace(os.sep, "/"))
+            else:
+                keep.append(name)
+        dirs[:] = keep
+    return tuple(found)
+
+
 def _store(root: Path) -> Path:
     return root / STATE_DIR / ROOM_DIR
 
@@ -191,6 +210,7 @@ class Change:
     new_tests: tuple[str, ...] = ()      # test files the run added (judged apart)
     not_obeyed: tuple[str, ...] = ()     # conftest, config, ignore or artifact files it added
     knows_runner: tuple[str, ...] = ()   # "mathx/__init__.py (`_pytest`)"
+    no_project: tuple[str, ...] = ()     # new test files that import none of the project
     shadows: tuple[str, ...] = ()        # "json.py (the standard library's json)"
 
 
@@ -218,8 +238,41 @@ def changes(root: Path, base: Manifest) -> Change:
             if entry is None:
                 shadows += _shadowing(rel, now)
     deleted = tuple(sorted(set(base) - now))
+    tops = _project_modules(now)
+    blind = [r for r in new_tests if r.endswith(".py") and not _imports(root / r, tops)]
     return Change(tuple(source), deleted, tuple(changed_tests), tuple(new_tests),
-                  tuple(not_obeyed), tuple(knows), tuple(shadows))
+                  tuple(not_obeyed), tuple(knows), tuple(shadows), tuple(blind))
+
+
+def _project_modules(files: Iterable[str]) -> set[str]:
+    """The top-level names the project's own code is imported by: modules and packages at
+    the root or under src/."""
+    names = set()
+    for rel in files:
+        parts = PurePosixPath(rel).parts
+        if parts[0] == "src":
+            parts = parts[1:]
+        if parts and rel.endswith(".py") and parts[0] not in _TEST_DIRS:
+            names.add(PurePosixPath(parts[0]).stem)
+    return names
+
+
+def _imports(path: Path, tops: set[str]) -> bool:
+    """Whether a test module imports the project's code (or is not Python we can read)."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or
+                                                 (node.module or "").split(".")[0] in tops):
+            return True
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] in tops
+                                                for a in node.names):
+            return True
+    return False
 
 
 def _in_test_dir(rel: str) -> bool:
@@ -313,62 +366,80 @@ class RoomVerdict:
 
 @dataclass(frozen=True)
 class Room:
-    """The room (the run's source change on the baseline) and the baseline tree."""
+    """The scratch tree: the run's source change on the baseline."""
 
     path: Path
-    baseline: Path
     change: Change = field(default_factory=Change)
 
 
-def _place(root: Path, base: Manifest, rel: str, target_root: Path, from_run: bool) -> None:
-    """`rel` into `target_root`: the run's file from the workspace, or the baseline's."""
-    target = target_root / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _source(root: Path, base: Manifest, rel: str, from_run: bool) -> tuple[Path | None,
+                                                                         str | None, int]:
+    """Where `rel` comes from: a file to copy or a link's target, and the mode."""
     entry = base.get(rel)
+    if not from_run and entry is not None and (entry.link or entry.digest):
+        return (None if entry.link else _object(_store(root), entry.digest or ""),
+                entry.link, entry.mode)
     source = root / rel
-    if not from_run and entry is not None:
-        if entry.link is not None:
-            os.symlink(entry.link, target)
-            return
-        if entry.digest is not None:
-            shutil.copyfile(_object(_store(root), entry.digest), target)
-            os.chmod(target, entry.mode)
-            return
     if os.path.islink(source):
-        os.symlink(os.readlink(source), target)
-    elif source.is_file():
-        shutil.copyfile(source, target)
-        os.chmod(target, stat.S_IMODE(os.stat(source).st_mode))
+        return None, os.readlink(source), 0o777
+    if source.is_file():
+        return source, None, stat.S_IMODE(os.stat(source).st_mode)
+    return None, None, 0
 
 
 def _fill(root: Path, base: Manifest, into: Path, run_files: Iterable[str],
           without: Iterable[str] = ()) -> None:
-    ours = list(run_files)
-    gone = set(without) | set(ours)
-    for rel in base:
-        if rel not in gone:
-            _place(root, base, rel, into, from_run=False)
-    for rel in ours:
-        if (root / rel).exists() or os.path.islink(root / rel):
-            _place(root, base, rel, into, from_run=True)
+    """`into` made of the baseline's files, less `without`, and the run's `run_files`."""
+    ours = set(run_files)
+    gone = set(without) | ours
+    plan = [(rel, _source(root, base, rel, rel in ours))
+            for rel in [*(r for r in base if r not in gone), *sorted(ours)]]
+    for folder in sorted({os.path.dirname(rel) for rel, _ in plan}):
+        os.makedirs(into / folder, exist_ok=True)
+
+    def place(item: tuple[str, tuple[Path | None, str | None, int]]) -> None:
+        rel, (copy, link, mode) = item
+        target = into / rel
+        if link is not None:
+            os.symlink(link, target)
+        elif copy is not None:
+            shutil.copyfile(copy, target)
+            os.chmod(target, mode)
+
+    # Copying is system calls, not Python: a few threads overlap them (5,000 files).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(place, plan))
 
 
 @contextmanager
-def built(root: Path, base: Manifest, allow_test_changes: bool) -> Iterator[Room]:
-    """The room and the baseline tree, in a scratch folder removed afterwards. With
+def built(root: Path, base: Manifest, change: Change,
+          allow_test_changes: bool) -> Iterator[Room]:
+    """The room for the run's `change`, in a scratch folder removed afterwards. With
     `allow_test_changes` (a person's setting) the run's versions of changed test files are
     in the room too."""
-    change = changes(root, base)
     scratch = Path(tempfile.mkdtemp(prefix="jetbox-room-"))
-    room, baseline = scratch / "room" / root.name, scratch / "baseline" / root.name
+    room = scratch / root.name
     try:
         from_run = [*change.source, *(change.changed_tests if allow_test_changes else ())]
-        removed = [r for r in change.deleted if not judge_side(r) and not artifact(r)]
-        _fill(root, base, room, from_run, removed)
-        _fill(root, base, baseline, ())
-        yield Room(room, baseline, change)
+        _fill(root, base, room, from_run, _deleted_sources(change))
+        yield Room(room, change)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _deleted_sources(change: Change) -> list[str]:
+    return [r for r in change.deleted if not judge_side(r) and not artifact(r)]
+
+
+def without_the_change(root: Path, base: Manifest, room: Room) -> None:
+    """Turn the room into the baseline tree plus the run's tests: the run's source changes
+    taken back (one tree, not two: 5,000 files cost seconds to copy)."""
+    sources = [*room.change.source, *_deleted_sources(room.change)]
+    for rel in sources:
+        target = room.path / rel
+        if target.is_symlink() or target.exists():
+            target.unlink()
+    _fill(root, base, room.path, (), without=[r for r in base if r not in set(sources)])
 
 
 def add_run_tests(root: Path, base: Manifest, into: Path, change: Change) -> tuple[str, ...]:
@@ -378,5 +449,5 @@ def add_run_tests(root: Path, base: Manifest, into: Path, change: Change) -> tup
         target = into / rel
         if target.is_symlink() or target.exists():
             target.unlink()
-        _place(root, base, rel, into, from_run=True)
+    _fill(root, base, into, files, without=base)
     return tuple(r for r in files if _TEST_NAME.match(PurePosixPath(r).name))

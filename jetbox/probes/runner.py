@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import tempfile
@@ -147,12 +148,14 @@ def resolve_argv(spec: ProbeSpec, python: Path | None = None,
             *(EXTRA_ARGS.get(spec.parser, ()) if runs_parser else ())]
 
 
-def _in_room(spec: ProbeSpec) -> ProbeSpec:
-    """ruff in the room reads every Python file, whatever an ignore rule or ruff's default
-    excludes (`_build/`, `dist/`) say: the room holds no virtual environment to skip."""
+def _in_room(spec: ProbeSpec, excludes: Sequence[str]) -> ProbeSpec:
+    """ruff as the room lints: every Python file, whatever an ignore rule or ruff's default
+    excludes (`_build/`, `dist/`) say, but no virtual environment, cache or state folder
+    (`excludes`)."""
     if spec.parser != "ruff" or not runs_own_parser(spec):
         return spec
-    return replace(spec, argv=(*spec.argv, "--no-respect-gitignore", "--config", "exclude = []"))
+    return replace(spec, argv=(*spec.argv, "--no-respect-gitignore", "--config",
+                               f"exclude = {json.dumps(list(excludes))}"))
 
 
 def runs_own_parser(spec: ProbeSpec) -> bool:
@@ -200,55 +203,68 @@ class Prober:
         return ProbeReport(tuple(escape_name(f) for f in files), checks, mark,
                            config_changed=changed)
 
-    def verify(self, tree: str, allow_test_changes: bool = False,
+    def verify(self, tree: str, baseline_lint: Sequence[str] | None = None,
+               allow_test_changes: bool = False,
                pinned: TestConfig | None = None) -> ProbeReport:
         """Judge a finish in the clean room (room.py): the probes run on the run's source
         change applied to the baseline `tree`, with the baseline's tests, conftest files,
-        configuration and ignore rules; tests the run added are run in the room and in the
-        baseline tree. The interpreter reads no bytecode the run could have written."""
+        configuration and ignore rules; then the tests the run added run there, and once
+        more with its source change taken back. The interpreter reads no bytecode the run
+        could have written. `baseline_lint`: ruff's findings at the baseline, linted as the
+        room lints (`lint_baseline`)."""
         self.removed = []
         files, mark = self.changes.snapshot()
         changed = pinned.changed(snapshot(self.workspace, files)) if pinned else ()
         base = room.load(self.workspace, tree)
         if base is None:
             return self._no_room(files, mark, changed)
+        change = room.changes(self.workspace, base)
+        specs = tuple(_in_room(spec, room.lint_excludes(self.workspace)) for spec in self.specs)
         with tempfile.TemporaryDirectory(prefix="jetbox-pycache-") as cache, \
-                room.built(self.workspace, base, allow_test_changes) as built:
+                room.built(self.workspace, base, change, allow_test_changes) as built:
             # No __pycache__ is read: the room has none, and the prefix folder is empty.
             env = {**self._env(), "PYTHONPYCACHEPREFIX": cache}
-            specs = tuple(_in_room(spec) for spec in self.specs)
-            checks = tuple(with_test_files(c, built.path) for c in self._all(env, built.path,
-                                                                               specs))
-            ruff = [s for s in specs if s.parser == "ruff"]
-            before = self._check(ruff[0], env, built.baseline) if ruff else None
-            after, earlier = self._new_tests(base, built, env)
+            checks = tuple(with_test_files(c, built.path)
+                           for c in self._all(env, built.path, specs))
+            # The run's tests join the room only after its run of the original tests.
+            after = self._new_tests(base, built, env)
+            room.without_the_change(self.workspace, base, built)
+            before = self._new_tests(base, built, env)
+        verdict = room.RoomVerdict(change, change.changed_tests if allow_test_changes else (),
+                                   after, before, tuple(baseline_lint)
+                                   if baseline_lint is not None else None)
         checks = tuple(_with_new_tests(c, after) for c in checks)
-        verdict = room.RoomVerdict(
-            built.change, built.change.changed_tests if allow_test_changes else (), after,
-            earlier, before.findings if before and not before.timed_out else None)
         return ProbeReport(tuple(escape_name(f) for f in files), checks, mark,
                            config_changed=changed, room=verdict)
 
-    def _new_tests(self, base: room.Manifest, built: room.Room, env: dict[str, str]
-                   ) -> tuple[dict[str, str], dict[str, str]]:
-        """The outcomes of the tests the run added, in the room and in the baseline tree
-        (the run's source change left out), by test id."""
+    def lint_baseline(self) -> tuple[str, ...] | None:
+        """ruff's findings now, linted as the room lints (every file, ignored ones too, but
+        no virtual environment): the baseline the room's findings are held to. None without
+        a ruff probe, or when ruff cannot run."""
+        spec = next((s for s in self.specs if s.parser == "ruff"), None)
+        if spec is None:
+            return None
+        check = self._check(_in_room(spec, room.lint_excludes(self.workspace)), self._env(),
+                            self.workspace)
+        return None if check.timed_out or (not check.ok and not check.findings) \
+            else check.findings
+
+    def _new_tests(self, base: room.Manifest, built: room.Room,
+                   env: dict[str, str]) -> dict[str, str]:
+        """The outcomes, by test id, of the test files the run added or changed, put into
+        the room."""
         spec = next((s for s in self.specs if s.parser == "pytest" and runs_own_parser(s)),
                     None)
         if spec is None or not (built.change.new_tests or built.change.changed_tests):
-            return {}, {}
-        results: list[dict[str, str]] = []
-        for tree in (built.path, built.baseline):
-            targets = room.add_run_tests(self.workspace, base, tree, built.change)
-            outcomes: dict[str, str] = {}
-            # One pytest per file: a module that patches the code at import must not make
-            # another file's tests pass.
-            for target in targets:
-                check = self._check(replace(spec, argv=(*spec.argv, target)), env, tree)
-                broken = not check.outcomes and check.exit_code not in (0, 5)
-                outcomes.update({target: "error"} if broken else check.outcomes)
-            results.append(outcomes)
-        return results[0], results[1]
+            return {}
+        outcomes: dict[str, str] = {}
+        # One pytest per file: a module that patches the code at import must not make
+        # another file's tests pass.
+        for target in room.add_run_tests(self.workspace, base, built.path, built.change):
+            check = self._check(replace(spec, argv=(*spec.argv, target)), env, built.path)
+            broken = not check.outcomes and check.exit_code not in (0, 5)
+            outcomes.update({target: "error"} if broken else check.outcomes)
+        return outcomes
 
     def _no_room(self, files: list[str], mark: str, changed: tuple[str, ...]) -> ProbeReport:
         problem = (f"the baseline's copy in {STATE_DIR}/{room.ROOM_DIR} is missing or "

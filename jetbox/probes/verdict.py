@@ -44,30 +44,35 @@ class Baseline:
     rule_names: Mapping[str, str] = field(default_factory=dict)  # F401 -> unused-import
     problems: tuple[str, ...] = ()  # pytest's exit status against its report, at the start
     tree: str = ""  # the files kept for the clean room (room.py); "" in older runs
+    room_findings: tuple[str, ...] | None = None  # ruff as the room lints (ignored files too)
 
     @classmethod
     def of(cls, report: ProbeReport, config: TestConfig | None = None,
-           rule_names: Mapping[str, str] | None = None, tree: str = "") -> Baseline:
+           rule_names: Mapping[str, str] | None = None, tree: str = "",
+           room_findings: tuple[str, ...] | None = None) -> Baseline:
         ruff, pytest = _check(report, "ruff"), _check(report, "pytest")
         return cls(ruff.findings if ruff else (), dict(pytest.outcomes) if pytest else {},
                    bool(ruff and not ruff.ok and not ruff.findings), report.fingerprint,
                    config or TestConfig(), pytest.plugins if pytest else (),
                    dict(pytest.test_files) if pytest else {}, dict(rule_names or {}),
-                   pytest.problems if pytest else (), tree)
+                   pytest.problems if pytest else (), tree, room_findings)
 
     def to_record(self) -> dict[str, Any]:
         return {"findings": list(self.findings), "outcomes": dict(self.outcomes),
                 "ruff_failed": self.ruff_failed, "fingerprint": self.fingerprint,
                 "config": self.config.to_record(), "plugins": list(self.plugins),
                 "test_files": dict(self.test_files), "rule_names": dict(self.rule_names),
-                "problems": list(self.problems), "tree": self.tree or None}
+                "problems": list(self.problems), "tree": self.tree or None,
+                "room_findings": None if self.room_findings is None
+                else list(self.room_findings)}
 
     @classmethod
     def from_record(cls, record: kinds.Baseline) -> Baseline:
         return cls(tuple(record.findings), dict(record.outcomes), bool(record.ruff_failed),
                    str(record.fingerprint), TestConfig.from_record(record.config),
                    tuple(record.plugins), dict(record.test_files), dict(record.rule_names),
-                   tuple(record.problems), record.tree or "")
+                   tuple(record.problems), record.tree or "",
+                   None if record.room_findings is None else tuple(record.room_findings))
 
 
 def pinned_config(record: kinds.Baseline | None) -> TestConfig | None:
@@ -192,11 +197,16 @@ def _room(room: RoomVerdict, report: ProbeReport, baseline: Baseline, known: fro
                 f", {'pass after' if all(o == 'passed' for o in new.values()) else 'fail after'})"
     failing_new = [t for t, o in new.items() if o != "passed"]
     blockers += _hidden(room, baseline, known)
-    wanted = asks_for_test(goal) or bool(change.source)
-    if new and not failing_new and not failed_before and wanted and not allow:
+    # A test must fail without the change it tests; with no source change (tests for code
+    # that already works), it must at least use the project's code.
+    if new and not failing_new and not failed_before and change.source and not allow:
         blockers.append(f"pytest: the tests the run added ({_named(new)}) pass without the "
                         f"run's change too, so they test nothing: write a test that fails "
                         f"before the change and passes after it")
+    elif new and change.no_project and not change.source and asks_for_test(goal):
+        blockers.append(f"pytest: the tests the run added in {_named(change.no_project)} "
+                        f"import none of the project's code, so they test nothing: write a "
+                        f"test of what the goal asks for")
     elif asks_for_test(goal) and not new:
         blockers.append(f"{_ASKS_TEST}, and the run added none: write one that fails before "
                         f"the change and passes after it")

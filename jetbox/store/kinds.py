@@ -128,7 +128,7 @@ class Baseline(Record):
     """The first probe's outcomes and the test configuration later probes are held to."""
 
     KIND = "baseline"
-    SOMETIMES = frozenset({"config", "tree"})
+    SOMETIMES = frozenset({"config", "tree", "room_findings"})
     round: int = 0
     findings: list[str] = field(default_factory=list)
     outcomes: Mapping[str, str] = field(default_factory=dict)
@@ -140,6 +140,7 @@ class Baseline(Record):
     rule_names: Mapping[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     tree: str | None = None  # the manifest of the files kept for the clean room (room.py)
+    room_findings: list[str] | None = None  # ruff as the room lints: ignored files too
 
 
 @dataclass(frozen=True, kw_only=True)
