@@ -134,23 +134,66 @@ def is_venv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file()
 
 
-def venv_folders(root: Path) -> list[str]:
-    """The workspace's top-level folders that are virtual environments (.venv, venv, ...),
-    links to a folder included: the caller resolves them."""
-    try:
-        return sorted(entry.name for entry in os.scandir(root)
-                      if entry.is_dir() and is_venv(Path(entry.path)))
-    except OSError:
-        return []
+def is_git_name(name: str) -> bool:
+    """Whether git would take `name` for `.git` on some file system: any case (Windows,
+    macOS), a trailing dot or space (Windows drops them), the 8.3 short name `GIT~1`, and
+    the code points HFS+ ignores in names (`.g\u200cit`), as git's own checks do."""
+    folded = "".join(ch for ch in name if ch not in _HFS_IGNORED).casefold().rstrip(". ")
+    return folded in (".git", "git~1")
 
 
-def absent_protected(root: Path) -> tuple[str, ...]:
-    """The create-protected names that do not exist in the workspace now."""
-    return tuple(name for name in CREATE_PROTECTED if not os.path.lexists(root / name))
+_HFS_IGNORED = frozenset("\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                         "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff")
 
 
-def remove_created(root: Path, names: Iterable[str]) -> list[str]:
-    """Remove those of `names` that exist now, never following a symlink."""
+def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
+    """(every `.git` entry, folder or file, and every virtual environment) at any depth in
+    the workspace, relative posix paths. Neither is entered; links are not followed, but a
+    link named `.git` or one to a venv is listed, so the caller can resolve it."""
+    gits: list[str] = []
+    venvs: list[str] = []
+    stack = [""]
+    while stack:
+        prefix = stack.pop()
+        try:
+            entries = list(os.scandir(root / prefix if prefix else root))
+        except OSError:
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            if is_git_name(entry.name):
+                gits.append(rel)
+            elif entry.is_dir() and is_venv(Path(entry.path)):
+                venvs.append(rel)
+            elif entry.is_dir(follow_symlinks=False) and entry.name != STATE_DIR:
+                stack.append(rel + "/")
+    return sorted(gits), sorted(venvs)
+
+
+@dataclass(frozen=True)
+class Absent:
+    """What a command may not create, as it stood before the command: the create-protected
+    names absent at the top, and the `.git` entries present at any depth."""
+
+    names: tuple[str, ...]
+    gits: frozenset[str]
+
+
+def absent_protected(root: Path) -> Absent:
+    """The create-protected names that do not exist in the workspace now, and the `.git`
+    entries that do (a new one anywhere is a repository whose config git would obey)."""
+    return Absent(tuple(name for name in CREATE_PROTECTED if not os.path.lexists(root / name)),
+                  frozenset(guarded_entries(root)[0]))
+
+
+def remove_created(root: Path, absent: Absent | Iterable[str]) -> list[str]:
+    """Remove those of the names that exist now, and any `.git` entry that is new, never
+    following a symlink."""
+    if isinstance(absent, Absent):
+        names = [*absent.names, *(git for git in guarded_entries(root)[0]
+                                  if git not in absent.gits and git not in absent.names)]
+    else:
+        names = list(absent)
     removed = []
     for name in names:
         path = root / name
