@@ -55,6 +55,7 @@ class Workspace:
         root = folder.expanduser().resolve()
         if state_dir not in (None, ".", STATE_DIR):
             raise UsageError(f"--state-dir must be . or {STATE_DIR}, not {state_dir!r}")
+        check_state_folder(root)  # before anything is read from it or written to it
         inside, notice = _choose_state(root, state_dir)
         return cls(root, inside, notice)
 
@@ -113,6 +114,57 @@ def _ours(root: Path, taken: list[str]) -> bool:
     if name == STATUS_NAME:
         return any(line.strip().lower().startswith("goal:") for line in text.splitlines())
     return not text or _LOG_LINE.match(text) is not None
+
+
+def _is_link(info: os.stat_result) -> bool:
+    """A symlink, or on Windows any reparse point (a junction is not S_ISLNK there)."""
+    reparse = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
+    return stat.S_ISLNK(info.st_mode) or bool(getattr(info, "st_file_attributes", 0) & reparse)
+
+
+def check_state_folder(root: Path) -> None:
+    """Refuse a `.jetbox` that is not a plain folder, or holds a link at any depth: a
+    repository that ships `.jetbox -> /elsewhere` (or `.jetbox/objects -> ...`) would
+    receive the ledger, the log, status.txt and copies of the person's files outside the
+    workspace. Checked entry by entry without following links (lstat, scandir)."""
+    folder = root / STATE_DIR
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"{folder}: {exc.strerror or exc}") from None
+    if _is_link(info) or not stat.S_ISDIR(info.st_mode):
+        _refuse_state(folder, "a link" if _is_link(info) else "not a folder")
+    stack = [folder]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_symlink() or (os.name == "nt"
+                                      and _is_link(entry.stat(follow_symlinks=False))):
+                _refuse_state(Path(entry.path), "a link")
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+
+
+def _refuse_state(path: Path, what: str) -> None:
+    raise UsageError(f"{path} is {what}: Jetbox keeps its ledger, its log and copies of "
+                     f"your files in {STATE_DIR}/ and never follows a link out of the "
+                     f"workspace; it is not Jetbox's: remove it and run again")
+
+
+def make_state_folder(root: Path) -> Path:
+    """`.jetbox/`, made if absent, and checked again: never a link (see above)."""
+    folder = root / STATE_DIR
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    check_state_folder(root)
+    return folder
 
 
 def _choose_state(root: Path, chosen: str | None) -> tuple[bool, str]:
