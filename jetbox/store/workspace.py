@@ -217,7 +217,7 @@ def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
                 gits.append(rel)
             elif entry.is_dir() and is_venv(Path(entry.path)):
                 venvs.append(rel)
-            elif entry.is_dir(follow_symlinks=False) and entry.name != STATE_DIR:
+            elif entry.is_dir(follow_symlinks=False) and rel != STATE_DIR:  # Jetbox's own
                 stack.append(rel + "/")
     return sorted(gits), sorted(venvs)
 
