@@ -18,14 +18,18 @@ from jetbox.tools.paths import PathRefused, is_protected, jail
 from tests.attackkit import attack, tool_outputs, turn
 
 FSMONITOR = "[core]\n\trepositoryformatversion = 0\n\tfsmonitor = touch {marker}\n"
-# A command that makes a repository in a new folder, and one that writes into a `.git`
-# the repository shipped (read-only under bwrap).
+# A command that makes a repository in a new folder (with a `.git`, and a bare one), and
+# writes into a `.git` the repository shipped (read-only under bwrap).
 PLANT = """\
 import pathlib
 for folder in ("made/.git", "made/.git/objects", "made/.git/refs"):
     pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
 pathlib.Path("made/.git/HEAD").write_text("ref: refs/heads/main\\n")
 pathlib.Path("made/.git/config").write_text({config!r})
+for folder in ("bare/objects", "bare/refs"):
+    pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
+pathlib.Path("bare/HEAD").write_text("ref: refs/heads/main\\n")
+pathlib.Path("bare/config").write_text({config!r}.replace("[core]", "[core]\\n\\tbare = true"))
 try:
     pathlib.Path("vendor/lib/.git/config").write_text({config!r})
     print("shipped .git written")
@@ -97,12 +101,14 @@ def test_a_nested_git_is_never_written_by_a_tool_or_a_command(
         assert "refused" in outputs[refused] and "git's" in outputs[refused], outputs
     assert "the command created made/.git, which only a person may create; removed" \
         in outputs[6], outputs[6]
+    assert "the command created bare, which only a person may create; removed" in outputs[6]
     assert not (workspace / "pkg").exists() and not (workspace / "made" / ".git").exists()
+    assert not (workspace / "bare").exists()
     if sandbox == "bwrap":
         assert "shipped .git refused Read-only file system" in outputs[6], outputs[6]
         assert "fsmonitor" not in (shipped / ".git" / "config").read_text()
     # The person's shell prompt runs `git status` wherever they go.
-    for folder in (workspace / "made", workspace / "evil", workspace / "pkg"):
+    for folder in (workspace / "made", workspace / "evil", workspace / "pkg", workspace / "bare"):
         if folder.is_dir():
             subprocess.run([git, "status"], cwd=folder, capture_output=True, check=False,
                            env={**os.environ, "GIT_CEILING_DIRECTORIES": str(workspace)})

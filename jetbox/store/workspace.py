@@ -199,9 +199,10 @@ _HFS_IGNORED = frozenset("\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e
 
 
 def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
-    """(every `.git` entry, folder or file, and every virtual environment) at any depth in
-    the workspace, relative posix paths. Neither is entered; links are not followed, but a
-    link named `.git` or one to a venv is listed, so the caller can resolve it."""
+    """(every `.git` entry, folder or file, and every folder git takes for a bare repository;
+    every virtual environment) at any depth in the workspace, relative posix paths. None is
+    entered; links are not followed, but a link named `.git` or one to a venv is listed, so
+    the caller can resolve it."""
     gits: list[str] = []
     venvs: list[str] = []
     stack = [""]
@@ -210,6 +211,9 @@ def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
         try:
             entries = list(os.scandir(root / prefix if prefix else root))
         except OSError:
+            continue
+        if prefix and BARE_PARTS <= {entry.name.casefold() for entry in entries}:
+            gits.append(prefix.rstrip("/"))  # HEAD, objects/, refs/: git obeys its config
             continue
         for entry in entries:
             rel = prefix + entry.name
@@ -220,6 +224,9 @@ def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
             elif entry.is_dir(follow_symlinks=False) and rel != STATE_DIR:  # Jetbox's own
                 stack.append(rel + "/")
     return sorted(gits), sorted(venvs)
+
+
+BARE_PARTS = frozenset({"head", "objects", "refs"})
 
 
 @dataclass(frozen=True)
