@@ -116,10 +116,15 @@ def _ours(root: Path, taken: list[str]) -> bool:
     return not text or _LOG_LINE.match(text) is not None
 
 
+# Windows reparse tags that redirect a path: a symlink and a junction (mount point). Other
+# reparse points (OneDrive's cloud files) hold their data where they are.
+_REDIRECTING_TAGS = (getattr(stat, "IO_REPARSE_TAG_SYMLINK", 0xA000000C),
+                     getattr(stat, "IO_REPARSE_TAG_MOUNT_POINT", 0xA0000003))
+
+
 def _is_link(info: os.stat_result) -> bool:
-    """A symlink, or on Windows any reparse point (a junction is not S_ISLNK there)."""
-    reparse = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
-    return stat.S_ISLNK(info.st_mode) or bool(getattr(info, "st_file_attributes", 0) & reparse)
+    """A symlink, or on Windows a junction too (lstat does not report it as S_ISLNK)."""
+    return stat.S_ISLNK(info.st_mode) or getattr(info, "st_reparse_tag", 0) in _REDIRECTING_TAGS
 
 
 def check_state_folder(root: Path) -> None:
