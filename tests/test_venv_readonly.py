@@ -102,8 +102,12 @@ def test_a_nested_venv_jetbox_does_not_run_is_read_only_under_bwrap(
         "        print('planted in', path)\n"
         "    except OSError as exc:\n"
         "        print('refused in', path, exc.strerror)\n")
-    run = attack(workspace, [turn("run_cmd", cmd=["python", "plant.py"])], "--sandbox", "bwrap")
+    turns = [turn("write_file", path=f"{other}/by_tool.pth", content=pth),
+             turn("run_cmd", cmd=["python", "plant.py"])]
+    run = attack(workspace, turns, "--sandbox", "bwrap")
     assert run.code == 3, run.err
+    refused = tool_outputs(workspace, "write_file")[0]
+    assert "refused" in refused and "virtual environment" in refused, refused
     output = tool_outputs(workspace, "run_cmd")[0]
     assert output.count("Read-only file system") == 2 and "planted" not in output, output
     assert not list(site.glob("*.pth")) and not list(deeper.glob("*.pth"))
