@@ -70,6 +70,10 @@ def test_a_folder_git_would_take_for_a_repository_is_not_made_or_written(
     (workspace / "bare" / "refs").mkdir()
     with pytest.raises(PathRefused, match="git's file"):
         jail(workspace, "bare/config", for_write=True)
+    (workspace / "linked").mkdir()
+    (workspace / "linked" / "commondir").write_text("../bare\n")  # a worktree's gitdir
+    with pytest.raises(PathRefused, match="git's file"):
+        jail(workspace, "linked/HEAD", for_write=True)
 
 
 @pytest.mark.slow

@@ -217,8 +217,9 @@ def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
             entries = list(os.scandir(root / prefix if prefix else root))
         except OSError:
             continue
-        if prefix and BARE_PARTS <= {entry.name.casefold() for entry in entries}:
-            gits.append(prefix.rstrip("/"))  # HEAD, objects/, refs/: git obeys its config
+        names = {entry.name.casefold() for entry in entries}
+        if prefix and "head" in names and ({"objects", "refs"} <= names or "commondir" in names):
+            gits.append(prefix.rstrip("/"))  # a bare repository: git obeys its config
             continue
         for entry in entries:
             rel = prefix + entry.name
@@ -229,9 +230,6 @@ def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
             elif entry.is_dir(follow_symlinks=False) and rel != STATE_DIR:  # Jetbox's own
                 stack.append(rel + "/")
     return sorted(gits), sorted(venvs)
-
-
-BARE_PARTS = frozenset({"head", "objects", "refs"})
 
 
 @dataclass(frozen=True)

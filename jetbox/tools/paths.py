@@ -78,18 +78,21 @@ def is_protected(relative: str) -> bool:
         (len(parts) == 1 and parts[0] in {name.casefold() for name in PROTECTED_NAMES})
 
 
-# What makes a folder a repository to git without any `.git` (a bare one): git finds it
-# from inside and obeys its config (`core.pager`, `core.fsmonitor`, ...).
+# What makes a folder a repository to git without any `.git` (a bare one, or a linked
+# worktree's folder): HEAD, and objects/ and refs/ or a `commondir` naming where they are.
+# Git finds it from inside and obeys its config (`core.pager`, `core.fsmonitor`, ...).
 _GIT_DIR_PARTS = (("HEAD", False), ("objects", True), ("refs", True))
 
 
 def _makes_repository(root: Path, target: Path) -> bool:
     """Whether writing `target` writes into a folder git takes for a repository, or makes
-    one (the last of HEAD, objects/, refs/)."""
+    one (the last of HEAD, objects/, refs/, or of HEAD and commondir)."""
     folder = target.parent
     while folder.is_relative_to(root):
         inside = tuple(part.casefold() for part in target.relative_to(folder).parts)
-        if all(_has(folder, name, is_dir, inside) for name, is_dir in _GIT_DIR_PARTS):
+        head, objects, refs = (_has(folder, name, is_dir, inside)
+                               for name, is_dir in _GIT_DIR_PARTS)
+        if head and ((objects and refs) or _has(folder, "commondir", False, inside)):
             return True
         if folder == root:
             return False
