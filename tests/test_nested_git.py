@@ -11,6 +11,8 @@ import subprocess
 from pathlib import Path, PureWindowsPath
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from jetbox.exec.sandbox import bwrap_usable
 from jetbox.store.workspace import is_git_name
@@ -52,6 +54,18 @@ def test_every_name_git_or_a_file_system_takes_for_dot_git_is_protected(name: st
     relative = "/".join(PureWindowsPath(f"pkg\\deep\\{name}\\config").parts)
     assert is_protected(relative), relative
     assert is_protected(f"pkg/{name}")  # a `.git` file (`gitdir: ...`) too
+
+
+@given(cases=st.lists(st.booleans(), min_size=4, max_size=4),
+       ignorable=st.lists(st.tuples(st.integers(0, 4), st.sampled_from("\u200c\u200d\u200e"
+                                                                      "\u202a\u206a\ufeff"))),
+       tail=st.text(". ", max_size=3))
+def test_dot_git_in_any_case_with_ignorable_code_points_and_trailing_dots_is_git(
+        cases: list[bool], ignorable: list[tuple[int, str]], tail: str) -> None:
+    name = "".join(ch.upper() if up else ch for ch, up in zip(".git", cases, strict=True))
+    for where, mark in ignorable:
+        name = name[:where] + mark + name[where:]
+    assert is_git_name(name + tail) and is_protected(f"deep/{name + tail}/config")
 
 
 @pytest.mark.parametrize("name", ["git", ".gitignore", ".github", "a.git", ".gitattributes"])
