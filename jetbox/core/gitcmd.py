@@ -41,12 +41,12 @@ def _base(git: str) -> list[str]:
 
 
 def git_env() -> dict[str, str]:
-    """The person's environment, less what makes git read the system's config or run a
-    pager or an external diff."""
+    """The person's environment, less what makes git read the system's config and
+    attributes or run a pager, an external diff or a program asking for a password."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("GIT_EXTERNAL_DIFF", "GIT_PAGER", "GIT_ASKPASS", "GIT_SSH_COMMAND")}
-    return {**env, "GIT_CONFIG_NOSYSTEM": "1", "GIT_OPTIONAL_LOCKS": "0",
-            "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
+    return {**env, "GIT_CONFIG_NOSYSTEM": "1", "GIT_ATTR_NOSYSTEM": "1",
+            "GIT_OPTIONAL_LOCKS": "0", "GIT_PAGER": "cat", "GIT_TERMINAL_PROMPT": "0"}
 
 
 def _repository_filters(base: list[str], root: Path, env: dict[str, str]) -> list[str]:
