@@ -28,7 +28,8 @@ def hostile_clone(root: Path, marker: Path) -> None:
     committed files, then configuration that runs `touch MARKER-...` on the host."""
     (root / "app.py").write_text("X = 1\n")
     (root / "notes.txt").write_text("n\n")
-    (root / ".gitattributes").write_text("*.py filter=x\n*.txt filter=p.q\n")
+    (root / "odd.cfg").write_text("o\n")
+    (root / ".gitattributes").write_text("*.py filter=x\n*.txt filter=p.q\n*.cfg filter=a=b\n")
     git(root, "init", "-q")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "clone")
@@ -36,6 +37,7 @@ def hostile_clone(root: Path, marker: Path) -> None:
                        ("filter.x.smudge", f"touch {marker}-smudge; cat"),
                        ("filter.x.required", "true"),
                        ("filter.p.q.process", f"touch {marker}-process"),
+                       ("filter.a=b.clean", f"touch {marker}-odd; cat"),
                        ("core.fsmonitor", f"touch {marker}-fsmonitor"),
                        ("core.pager", f"touch {marker}-pager; cat"),
                        ("diff.external", f"touch {marker}-diff")):
@@ -45,7 +47,7 @@ def hostile_clone(root: Path, marker: Path) -> None:
         (hooks / hook).write_text(f"#!/bin/sh\ntouch {marker}-hook\n")
         (hooks / hook).chmod(0o755)
     # A changed mtime makes `git status` hash the files again, through the clean filter.
-    for name in ("app.py", "notes.txt"):
+    for name in ("app.py", "notes.txt", "odd.cfg"):
         os.utime(root / name, (2_000_000_000, 2_000_000_000))
 
 
@@ -60,6 +62,8 @@ def test_the_repository_filters_are_emptied_and_the_persons_own_kept(
             "filter.x.required=false", "filter.p.q.process=", "core.fsmonitor=false",
             "core.sshCommand=", "diff.external=", "core.pager=cat"} <= pairs, pairs
     assert not any(pair.startswith("filter.lfs.") for pair in pairs)  # the person's own
+    assert call.env["GIT_CONFIG_KEY_0"] == "filter.a=b.clean"  # -c would cut it at the `=`
+    assert call.env["GIT_CONFIG_VALUE_0"] == "" and call.env["GIT_CONFIG_COUNT"] == "4"
     assert "--no-pager" in call.argv and call.env["GIT_CONFIG_NOSYSTEM"] == "1"
     assert call.argv[-1] == "status"
 

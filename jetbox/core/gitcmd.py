@@ -84,7 +84,24 @@ def safe_git(git: str, root: Path, *args: str) -> GitCall:
     defines is emptied by name (an empty `clean` means none runs), and `required=false`
     keeps git from failing for want of it."""
     base, env = _base(git), git_env()
-    filters = [arg for name in _repository_filters(base, root, env)
-               for kind in ("clean=", "smudge=", "process=", "required=false")
-               for arg in ("-c", f"filter.{name}.{kind}")]
-    return GitCall([*base, *filters, *args], env)
+    pairs = [(f"filter.{name}.{kind}", value) for name in _repository_filters(base, root, env)
+             for kind, value in (("clean", ""), ("smudge", ""), ("process", ""),
+                                 ("required", "false"))]
+    # `-c` splits at the first `=`: a filter named `x=y` would set `filter.x` instead. Those
+    # go through GIT_CONFIG_COUNT (git 2.31+), which takes the key whole.
+    plain = [arg for key, value in pairs if "=" not in key for arg in ("-c", f"{key}={value}")]
+    return GitCall([*base, *plain, *args], _with_config(env, [p for p in pairs if "=" in p[0]]))
+
+
+def _with_config(env: dict[str, str], pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """`env` with `pairs` added after any GIT_CONFIG_KEY_<n> the person's environment has."""
+    if not pairs:
+        return env
+    try:
+        count = int(env.get("GIT_CONFIG_COUNT", "0"))
+    except ValueError:
+        count = 0
+    extra = {}
+    for index, (key, value) in enumerate(pairs, start=count):
+        extra |= {f"GIT_CONFIG_KEY_{index}": key, f"GIT_CONFIG_VALUE_{index}": value}
+    return {**env, **extra, "GIT_CONFIG_COUNT": str(count + len(pairs))}
