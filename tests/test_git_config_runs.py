@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.core.gitcmd import safe_git
+from jetbox.exec.sandbox import bwrap_usable
 from tests.attackkit import attack, turn
 
 GIT = shutil.which("git")
@@ -69,13 +70,18 @@ def test_the_repository_filters_are_emptied_and_the_persons_own_kept(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
 def test_a_whole_run_in_a_hostile_clone_runs_none_of_its_git_config(
-        workspace: Path, tmp_path: Path) -> None:
+        workspace: Path, tmp_path: Path, sandbox: str) -> None:
+    """Jetbox's git calls run on the host whatever the sandbox: with bwrap too."""
+    if sandbox == "bwrap" and not bwrap_usable():
+        print("SKIP: bubblewrap is not usable here (CI installs it)")
+        pytest.skip("bubblewrap is not usable here")
     marker = tmp_path / "ran"
     hostile_clone(workspace, marker)
     turns = [turn("write_file", path="extra.py", content="Y = 2\n"),
              turn("read_file", path="app.py")]
-    run = attack(workspace, turns, "--sandbox", "none")
+    run = attack(workspace, turns, "--sandbox", sandbox)
     assert run.code == 3, run.err
     assert (workspace / "extra.py").exists()
     ran = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ran"))
