@@ -6,6 +6,7 @@ the host (issue 18, item 8)."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import venv
 from pathlib import Path
@@ -80,3 +81,35 @@ def test_with_the_sandbox_on_jetbox_never_runs_the_project_python_outside_it(
     run = attack(workspace, [turn("read_file", path=".venv/pyvenv.cfg")], "--sandbox", "bwrap")
     assert run.code == 3, run.err
     assert not marker.exists(), "the project's python ran outside the sandbox"
+
+
+def test_a_nested_venv_jetbox_does_not_run_is_read_only_under_bwrap(
+        workspace: Path, tmp_path: Path) -> None:
+    """`backend/.venv` serves the person's `backend/.venv/bin/python`, not Jetbox: a `.pth`
+    a command plants there runs at the person's next use of it (issue 30, item 3)."""
+    needs_bwrap()
+    marker = tmp_path / "pth-ran-on-the-host"
+    site = make_venv(workspace / "backend" / ".venv")
+    deeper = make_venv(workspace / "services" / "api" / "env")
+    relative = site.relative_to(workspace).as_posix()
+    other = deeper.relative_to(workspace).as_posix()
+    pth = PTH.format(marker=str(marker))
+    (workspace / "plant.py").write_text(
+        "import pathlib\n"
+        f"for path in ({relative!r}, {other!r}):\n"
+        "    try:\n"
+        f"        (pathlib.Path(path) / 'by_cmd.pth').write_text({pth!r})\n"
+        "        print('planted in', path)\n"
+        "    except OSError as exc:\n"
+        "        print('refused in', path, exc.strerror)\n")
+    turns = [turn("write_file", path=f"{other}/by_tool.pth", content=pth),
+             turn("run_cmd", cmd=["python", "plant.py"])]
+    run = attack(workspace, turns, "--sandbox", "bwrap")
+    assert run.code == 3, run.err
+    refused = tool_outputs(workspace, "write_file")[0]
+    assert "refused" in refused and "virtual environment" in refused, refused
+    output = tool_outputs(workspace, "run_cmd")[0]
+    assert output.count("Read-only file system") == 2 and "planted" not in output, output
+    assert not list(site.glob("*.pth")) and not list(deeper.glob("*.pth"))
+    subprocess.run([str(site.parents[2] / "bin" / "python"), "-c", "pass"], check=False)
+    assert not marker.exists()

@@ -24,6 +24,9 @@ def open_log(path: Path) -> logging.Logger:
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if not logger.handlers:
+        if os.path.islink(path):  # a repository's `agent.log -> ~/.bashrc` gets no lines
+            raise UsageError(f"{path} is a link: Jetbox never writes its log through one; "
+                             f"it is not Jetbox's: move it away and run again")
         mode = os.stat(path).st_mode if os.path.exists(path) else stat.S_IFREG
         if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a folder: cli.main says so
             # Opening a FIFO to append blocks until someone reads it: every start would hang.

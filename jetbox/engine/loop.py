@@ -36,7 +36,7 @@ from jetbox.store import records as rec
 from jetbox.store.acts import StraysKilled
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import StatusFile
-from jetbox.store.workspace import Workspace
+from jetbox.store.workspace import Workspace, make_state_folder
 
 if TYPE_CHECKING:
     from jetbox.engine.trust import ConfigTrust
@@ -221,7 +221,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     status_file = StatusFile(c.workspace.status_path)
     starting = not resuming(request.goal, c.fresh, c.ledger)
     if c.workspace.in_state_dir:
-        c.workspace.state_path.mkdir(exist_ok=True)
+        make_state_folder(c.workspace.root)  # never through a link (workspace.py)
     status = begin(request.goal, c.fresh, c.spec, c.ledger, status_file, c.python.describe())
     c.trust.record(c.ledger)
     settings = approval_mode(c.settings, (request.cli_settings or {}).get("approve") is not None,

@@ -42,7 +42,8 @@ def prepare_repository(workspace: Workspace, display: Display, cwd: Path,
     notice = foreign_machine_notice(workspace.root, cwd)
     if notice:
         display.event(notice)
-    exclude_own_files(workspace.root, own_files(workspace))
+    # Said once a run, when it starts: a resume writes the same lines, or cannot again.
+    exclude_own_files(workspace.root, own_files(workspace), display.warn if starting else None)
     if not starting:
         return
     changed = uncommitted(workspace.root)

@@ -17,7 +17,7 @@ from jetbox.store.workspace import (
     LOG_NAME,
     MACHINE_NAME,
     STATUS_NAME,
-    venv_folders,
+    guarded_entries,
 )
 
 MODES = ("auto", "bwrap", "none")
@@ -160,10 +160,13 @@ def bwrap_argv(argv: list[str], workspace: Path,
     for path in writable:  # Jetbox's own scratch folders (a probe's outcome report)
         args += ["--bind", str(path), str(path)]
     args += ["--bind", str(root), str(root)]
-    # Jetbox's own environment and the project's interpreter (its venv and home), wherever
-    # they live in here: a .pth planted in them would run in every Python they serve.
+    # Jetbox's own environment and the project's interpreter (its venv and home), and every
+    # venv at any depth: a .pth planted in them would run in every Python they serve. Every
+    # `.git` at any depth, a `.git` file too: its config runs commands at the person's next
+    # `git status` there. (A `.git` a command creates is removed after it: toolbox.py.)
     inside = [Path(sys.prefix), *visible]
-    read_only = [*protected, *venv_folders(root), *(str(p) for p in inside)]
+    gits, venvs = guarded_entries(root) if root.parent != root else ([], [])
+    read_only = [*protected, *gits, *venvs, *(str(p) for p in inside)]
     for name in read_only:
         path = (root / name).resolve()  # a link (.venv -> envs/py) is bound where it leads
         if path.exists() and path.is_relative_to(root) and path != root:

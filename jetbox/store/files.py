@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jetbox.core.fsutil import read_config
+from jetbox.core.gitcmd import safe_git
 from jetbox.core.programs import find_program
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
@@ -42,13 +43,12 @@ def _git_files(root: Path) -> list[str] | None:
     git = find_program("git", root)  # never ./git: `.` in PATH would find the model's
     if git is None:
         return None
-    # fsmonitor and hooks are the repository's configuration: never let them run here.
-    argv = [git, "-c", "core.fsmonitor=false", "-c", "core.untrackedCache=false",
-            "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    # fsmonitor, filters and hooks are the repository's configuration: never run here.
+    call = safe_git(git, root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     try:
-        git_run = subprocess.Popen(argv, cwd=root, stdin=subprocess.DEVNULL,
+        git_run = subprocess.Popen(call.argv, cwd=root, stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"})
+                                   env=call.env)
     except OSError:
         return None
     with git_run:

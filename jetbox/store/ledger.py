@@ -10,7 +10,7 @@ import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from jetbox.core import failpoints
 from jetbox.core.errors import LedgerCorrupt, LedgerWriteError, StorageError
@@ -22,6 +22,21 @@ from jetbox.store.registry import custom_record, from_body
 
 # One encoder for every checksum: json.dumps with options builds a new encoder per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _open_append(path: Path) -> BinaryIO:
+    """The ledger for appending, never through a link (O_NOFOLLOW where there is one; the
+    state folder itself is checked when the workspace is opened: workspace.py)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) \
+        | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LedgerWriteError(f"{path} is a link: Jetbox never writes its ledger "
+                                   f"through one; remove it and run again") from None
+        raise
+    return os.fdopen(fd, "ab", buffering=0)
 
 
 def _crc(body: dict[str, Any]) -> str:
@@ -129,7 +144,7 @@ class Ledger:
         if not (self.fsync and self._unsynced):
             return
         try:
-            with open(self.path, "ab", buffering=0) as handle:  # Windows flushes writable ones
+            with _open_append(self.path) as handle:  # Windows flushes writable ones
                 os.fsync(handle.fileno())
         except OSError as exc:
             raise LedgerWriteError(f"cannot sync {self.path}: {exc.strerror or exc}; check the "
@@ -142,10 +157,10 @@ class Ledger:
         follows half a record."""
         full = failpoints.disk_full("ledger")
         try:
-            handle = open(self.path, "ab", buffering=0)
+            handle = _open_append(self.path)
         except FileNotFoundError:  # the first append makes the folder (.jetbox/), not each one
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, "ab", buffering=0)
+            handle = _open_append(self.path)
         with handle:
             start = handle.seek(0, os.SEEK_END)
             try:

@@ -55,6 +55,7 @@ class Workspace:
         root = folder.expanduser().resolve()
         if state_dir not in (None, ".", STATE_DIR):
             raise UsageError(f"--state-dir must be . or {STATE_DIR}, not {state_dir!r}")
+        check_state_folder(root)  # before anything is read from it or written to it
         inside, notice = _choose_state(root, state_dir)
         return cls(root, inside, notice)
 
@@ -115,6 +116,62 @@ def _ours(root: Path, taken: list[str]) -> bool:
     return not text or _LOG_LINE.match(text) is not None
 
 
+# Windows reparse tags that redirect a path: a symlink and a junction (mount point). Other
+# reparse points (OneDrive's cloud files) hold their data where they are.
+_REDIRECTING_TAGS = (getattr(stat, "IO_REPARSE_TAG_SYMLINK", 0xA000000C),
+                     getattr(stat, "IO_REPARSE_TAG_MOUNT_POINT", 0xA0000003))
+
+
+def _is_link(info: os.stat_result) -> bool:
+    """A symlink, or on Windows a junction too (lstat does not report it as S_ISLNK)."""
+    return stat.S_ISLNK(info.st_mode) or getattr(info, "st_reparse_tag", 0) in _REDIRECTING_TAGS
+
+
+def check_state_folder(root: Path) -> None:
+    """Refuse a `.jetbox` that is not a plain folder, or holds a link at any depth: a
+    repository that ships `.jetbox -> /elsewhere` (or `.jetbox/objects -> ...`) would
+    receive the ledger, the log, status.txt and copies of the person's files outside the
+    workspace. Checked entry by entry without following links (lstat, scandir)."""
+    folder = root / STATE_DIR
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"{folder}: {exc.strerror or exc}") from None
+    if _is_link(info) or not stat.S_ISDIR(info.st_mode):
+        _refuse_state(folder, "a link" if _is_link(info) else "not a folder")
+    stack = [folder]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_symlink() or (os.name == "nt"
+                                      and _is_link(entry.stat(follow_symlinks=False))):
+                _refuse_state(Path(entry.path), "a link")
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+
+
+def _refuse_state(path: Path, what: str) -> None:
+    raise UsageError(f"{path} is {what}: Jetbox keeps its ledger, its log and copies of "
+                     f"your files in {STATE_DIR}/ and never follows a link out of the "
+                     f"workspace; it is not Jetbox's: remove it and run again")
+
+
+def make_state_folder(root: Path) -> Path:
+    """`.jetbox/`, made if absent, and checked again: never a link (see above)."""
+    folder = root / STATE_DIR
+    try:
+        os.mkdir(folder)
+    except FileExistsError:
+        pass
+    check_state_folder(root)
+    return folder
+
+
 def _choose_state(root: Path, chosen: str | None) -> tuple[bool, str]:
     """(whether Jetbox's files go in .jetbox/, the notice saying why)."""
     if chosen == STATE_DIR or (chosen is None and (root / STATE_DIR / LEDGER_NAME).is_file()):
@@ -134,23 +191,71 @@ def is_venv(folder: Path) -> bool:
     return (folder / "pyvenv.cfg").is_file()
 
 
-def venv_folders(root: Path) -> list[str]:
-    """The workspace's top-level folders that are virtual environments (.venv, venv, ...),
-    links to a folder included: the caller resolves them."""
-    try:
-        return sorted(entry.name for entry in os.scandir(root)
-                      if entry.is_dir() and is_venv(Path(entry.path)))
-    except OSError:
-        return []
+def is_git_name(name: str) -> bool:
+    """Whether git would take `name` for `.git` on some file system: any case (Windows,
+    macOS), a trailing dot or space (Windows drops them), the 8.3 short name `GIT~1`, and
+    the code points HFS+ ignores in names (`.g\u200cit`), as git's own checks do."""
+    folded = "".join(ch for ch in name if ch not in _HFS_IGNORED).casefold().rstrip(". ")
+    return folded in (".git", "git~1")
 
 
-def absent_protected(root: Path) -> tuple[str, ...]:
-    """The create-protected names that do not exist in the workspace now."""
-    return tuple(name for name in CREATE_PROTECTED if not os.path.lexists(root / name))
+_HFS_IGNORED = frozenset("\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                         "\u206a\u206b\u206c\u206d\u206e\u206f\ufeff")
 
 
-def remove_created(root: Path, names: Iterable[str]) -> list[str]:
-    """Remove those of `names` that exist now, never following a symlink."""
+def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
+    """(every `.git` entry, folder or file, and every folder git takes for a bare repository;
+    every virtual environment) at any depth in the workspace, relative posix paths. None is
+    entered; links are not followed, but a link named `.git` or one to a venv is listed, so
+    the caller can resolve it."""
+    gits: list[str] = []
+    venvs: list[str] = []
+    stack = [""]
+    while stack:
+        prefix = stack.pop()
+        try:
+            entries = list(os.scandir(root / prefix if prefix else root))
+        except OSError:
+            continue
+        names = {entry.name.casefold() for entry in entries}
+        if prefix and "head" in names and ({"objects", "refs"} <= names or "commondir" in names):
+            gits.append(prefix.rstrip("/"))  # a bare repository: git obeys its config
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            if is_git_name(entry.name):
+                gits.append(rel)
+            elif entry.is_dir() and is_venv(Path(entry.path)):
+                venvs.append(rel)
+            elif entry.is_dir(follow_symlinks=False) and rel != STATE_DIR:  # Jetbox's own
+                stack.append(rel + "/")
+    return sorted(gits), sorted(venvs)
+
+
+@dataclass(frozen=True)
+class Absent:
+    """What a command may not create, as it stood before the command: the create-protected
+    names absent at the top, and the `.git` entries present at any depth."""
+
+    names: tuple[str, ...]
+    gits: frozenset[str]
+
+
+def absent_protected(root: Path) -> Absent:
+    """The create-protected names that do not exist in the workspace now, and the `.git`
+    entries that do (a new one anywhere is a repository whose config git would obey)."""
+    return Absent(tuple(name for name in CREATE_PROTECTED if not os.path.lexists(root / name)),
+                  frozenset(guarded_entries(root)[0]))
+
+
+def remove_created(root: Path, absent: Absent | Iterable[str]) -> list[str]:
+    """Remove those of the names that exist now, and any `.git` entry that is new, never
+    following a symlink."""
+    if isinstance(absent, Absent):
+        names = [*absent.names, *(git for git in guarded_entries(root)[0]
+                                  if git not in absent.gits and git not in absent.names)]
+    else:
+        names = list(absent)
     removed = []
     for name in names:
         path = root / name

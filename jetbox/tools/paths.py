@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
 from jetbox.core.text import escape_name, unescape_name
-from jetbox.store.workspace import PROTECTED_DIRS, PROTECTED_NAMES, is_venv
+from jetbox.store.workspace import PROTECTED_DIRS, PROTECTED_NAMES, is_git_name, is_venv
 
 # Device names Windows reserves in every folder, with or without an extension.
 RESERVED = {"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
@@ -69,10 +69,42 @@ def _unescaped(raw: str) -> str:
 
 def is_protected(relative: str) -> bool:
     """Jetbox's own files and git's, compared without case: `STATUS.TXT` and `.GIT` name
-    the same files on Windows and macOS."""
+    the same files on Windows and macOS. A `.git` at any depth is git's: `pkg/.git/config`
+    with `core.fsmonitor` runs a command at the person's next `git status` in `pkg/`, and a
+    `.git` file (`gitdir: ...`) makes any folder the model filled a repository."""
     parts = relative.casefold().split("/")
     return parts[0] in PROTECTED_DIRS or parts[0].startswith(".jetbox") or \
+        any(is_git_name(part) for part in parts) or \
         (len(parts) == 1 and parts[0] in {name.casefold() for name in PROTECTED_NAMES})
+
+
+# What makes a folder a repository to git without any `.git` (a bare one, or a linked
+# worktree's folder): HEAD, and objects/ and refs/ or a `commondir` naming where they are.
+# Git finds it from inside and obeys its config (`core.pager`, `core.fsmonitor`, ...).
+_GIT_DIR_PARTS = (("HEAD", False), ("objects", True), ("refs", True))
+
+
+def _makes_repository(root: Path, target: Path) -> bool:
+    """Whether writing `target` writes into a folder git takes for a repository, or makes
+    one (the last of HEAD, objects/, refs/, or of HEAD and commondir)."""
+    folder = target.parent
+    while folder.is_relative_to(root):
+        inside = tuple(part.casefold() for part in target.relative_to(folder).parts)
+        head, objects, refs = (_has(folder, name, is_dir, inside)
+                               for name, is_dir in _GIT_DIR_PARTS)
+        if head and ((objects and refs) or _has(folder, "commondir", False, inside)):
+            return True
+        if folder == root:
+            return False
+        folder = folder.parent
+    return False
+
+
+def _has(folder: Path, name: str, is_dir: bool, inside: tuple[str, ...]) -> bool:
+    """Whether `folder` has `name` now, or will once the file at `inside` is written."""
+    if inside[0] == name.casefold() and (is_dir or len(inside) == 1):
+        return True
+    return (folder / name).is_dir() if is_dir else (folder / name).is_file()
 
 
 def jail(workspace: Path, raw: object, for_write: bool = False,
@@ -143,7 +175,7 @@ def _resolved(root: Path, name: str, raw: str) -> Path:
 
 
 def _check_writable(root: Path, target: Path, relative: str) -> None:
-    if is_protected(relative):
+    if is_protected(relative) or _makes_repository(root, target):
         raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
                           f"write it")
     own_env = Path(sys.prefix).resolve()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jetbox.core.errors import ConfigError
 from jetbox.core.programs import find_program
+from jetbox.store.workspace import is_git_name
 from jetbox.tools.paths import PathRefused, jail
 
 # Programs that run through the interpreter Jetbox itself runs in, never from PATH.
@@ -141,11 +142,15 @@ def check_arguments(name: str, args: list[str], policy: ToolPolicy, workspace: P
     return checker(args, policy, workspace) if checker else args
 
 
-def _inside(value: str, workspace: Path, what: str) -> None:
+def _inside(value: str, workspace: Path, what: str, option: bool = False) -> None:
     try:
-        jail(workspace, value)
+        jailed = jail(workspace, value)
     except PathRefused as exc:
         raise CommandRefused(f"{what}: {exc}") from None
+    # An option's path may be written (`--output-file`, `--target`, `--cache-dir`): never
+    # into git's files, whose config runs commands at the person's next `git status`.
+    if option and any(is_git_name(part) for part in jailed.relative.split("/")):
+        raise CommandRefused(f"{what}: {jailed.relative} is git's: refused")
 
 
 def _python(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
@@ -207,7 +212,7 @@ def _check_value(option: str, value: str, workspace: Path, rules: OptionRules) -
         if any(k in value for k in ("cache-dir", "extend", "include", "src")):
             raise CommandRefused(f"ruff --config {value!r}: refused (names paths)")
         return
-    _inside(value, workspace, f"{rules.program} {option}")
+    _inside(value, workspace, f"{rules.program} {option}", option=True)
 
 
 def _short_cluster(args: list[str], index: int, workspace: Path, rules: OptionRules) -> int:
