@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -13,6 +14,7 @@ from jetbox.model.nearjson import NearJsonError, loads
 _DSML = re.compile(r"(?:[｜|‖]{1,2})DSML(?:[｜|‖]{1,2})")
 
 _QWEN_OPEN = re.compile(r"<function=([^>\s]+)>")
+_QWEN_PARAM_OPEN = re.compile(r"<parameter=([^>\s]+)>")
 _QWEN_PARAM = re.compile(r"<parameter=([^>\s]+)>(.*?)(?=</parameter>|<parameter=|</function>|"
                          r"</tool_call>|\Z)(</parameter>)?", re.S)
 
@@ -53,8 +55,21 @@ def _nested_params(body: str) -> dict[str, str]:
     for start, end in hidden:
         chars[start:end] = " " * (end - start)
     masked = "".join(chars)
-    return {p.group(1): param_value(body[p.start(2):p.end(2)])
-            for p in _QWEN_PARAM.finditer(masked)}
+    return {param.group(1): param_value(value) for param, value in
+            _values(body, masked, _QWEN_PARAM_OPEN, lambda m: "</parameter>")}
+
+
+def _values(body: str, masked: str, opener: re.Pattern[str],
+            closer: Callable[[re.Match[str]], str]) -> Iterator[tuple[re.Match[str], str]]:
+    """Each parameter of a call whose end is known, with its value: up to the last closing
+    tag before the next parameter opens (or the call ends), so a value may hold that tag
+    itself (a file showing the format); with no closing tag, up to the next parameter.
+    `masked` is the body with nested calls blanked: where tags are looked for."""
+    openers = list(islice(opener.finditer(masked), 4 * MAX_CALLS))
+    for index, param in enumerate(openers):
+        stop = openers[index + 1].start() if index + 1 < len(openers) else len(body)
+        close = masked.rfind(closer(param), param.end(), stop)
+        yield param, body[param.end():close if close >= 0 else stop]
 
 
 def qwen_xml(text: str) -> list[Found]:
@@ -108,7 +123,7 @@ def invoke_xml(text: str) -> list[Found]:
         body = match.group(3)
         if not _NAMED_PARAM.search(body):  # GLM: `<invoke name="bash"><command>ls</command>`
             args = child_tags(body)
-        for param, value in tagged(body, _NAMED_PARAM, lambda m: f"</{m.group(1)}>"):
+        for param, value in _values(body, body, _NAMED_PARAM, lambda m: f"</{m.group(1)}>"):
             raw = param_value(value)
             if 'string="false"' in param.group(3):
                 try:
