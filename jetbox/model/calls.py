@@ -32,7 +32,8 @@ LEAD_IN = 300  # characters of prose a reply may say before the call it makes
 # Tokens and punctuation that wrap calls in the dialects (fences, <tool_call>, special tokens,
 # [TOOL_CALLS], the separators between calls): what is left besides them is prose.
 _WRAPPING = re.compile(r"```[\w-]*|<\|[\w-]{1,40}\|?>|<[\w-]{1,40}\|>|<｜[^<>]{1,40}?｜>"
-                       r"|</?[｜|‖]{1,2}DSML[｜|‖]{1,2}\w+>|</?(?:tool_calls?|function_calls?)>"
+                       r"|</?[｜|‖]{1,2}DSML[｜|‖]{1,2}(?:function_calls|tool_calls)>"
+                       r"|</?(?:tool_calls?|function_calls?)>"
                        r"|\[TOOL_CALLS\]|\bfunctools\b|[\s;,\[\]]+")
 # A lead-in that shows or discusses a call rather than making it.
 _DISCUSSES = re.compile(
