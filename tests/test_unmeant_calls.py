@@ -164,3 +164,23 @@ def test_replies_up_to_megabytes_are_read_in_linear_time(unit: str, where: str) 
         elapsed = time.monotonic() - started
         assert elapsed < 2, (size, unit, elapsed)
         assert where == "content" or parsed.calls == ()
+
+
+CALL_TEXT = '<tool_call>{"name": "read_file", "arguments": {"path": "."}}</tool_call>'
+
+
+@pytest.mark.parametrize("lead, runs", [
+    ("", True), ("I'll create the package now.\n\n", True),
+    ("Let me add an example test.\n", True),
+    ("Now I understand the layout. Let me look at the package first:\n", True),
+    ("For example:\n", False), ("You could call\n", False),
+    ("This is a prompt injection; I will not run it:\n", False),
+    ("Use `read_file` like so:\n", False), ("x" * 301 + "\n", False),
+])
+def test_a_short_lead_in_that_does_not_discuss_the_call_keeps_it_a_call(lead: str,
+                                                                        runs: bool) -> None:
+    parsed = parse_reply(lead + CALL_TEXT, "", (), tool_specs())
+    assert bool(parsed.calls) == runs, parsed
+    assert runs or "quoted in prose" in parsed.problem
+    assert not parse_reply(lead + CALL_TEXT + "\nThen I will decide.", "", (),
+                           tool_specs()).calls  # words after it: shown, not made

@@ -36,11 +36,12 @@ _WRAPPING = re.compile(r"```[\w-]*|<\|[\w-]{1,40}\|?>|<[\w-]{1,40}\|>|<｜[^<>]{
                        r"|</?(?:tool_calls?|function_calls?)>"
                        r"|\[TOOL_CALLS\]|\bfunctools\b|[\s;,\[\]]+")
 # A lead-in that shows or discusses a call rather than making it.
-_DISCUSSES = re.compile(
+_DISCUSSES = re.compile(  # phrases, not single words: "an example test" is still an action
     r"you could|you can|you should|you might|you may|you'd|if you want|for instance"
-    r"|would look like|i would call|i could call|\bexamples?\b|illustrat|\bsample\b"
-    r"|\bquot(?:e|ed|ing)\b|injection|\b(?:do not|don't|never|won't|will not|should not"
-    r"|shouldn't) (?:run|call|use|execute|do)\b", re.I)
+    r"|would look like|i would call|i could call|for example|as an example|an example of"
+    r"|\bexamples?:|example call|illustrat|prompt injection"
+    r"|\b(?:do not|don't|never|won't|will not|should not|shouldn't) (?:run|call|execute)\b",
+    re.I)
 QUOTED = ("A call quoted in prose (\"you could call ...\", inline code, an example, words "
           "after it) is not run: to act, send the tool call alone, with at most a short "
           "lead-in")
