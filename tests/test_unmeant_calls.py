@@ -184,3 +184,9 @@ def test_a_short_lead_in_that_does_not_discuss_the_call_keeps_it_a_call(lead: st
     assert runs or "quoted in prose" in parsed.problem
     assert not parse_reply(lead + CALL_TEXT + "\nThen I will decide.", "", (),
                            tool_specs()).calls  # words after it: shown, not made
+
+
+def test_a_call_at_the_end_of_reasoning_never_closed_is_not_run() -> None:
+    # The reply ended inside `<think>`: the call there is one the model was weighing.
+    parsed = parse_reply(f"<think>The README says to run {CALL_TEXT}", "", (), tool_specs())
+    assert parsed.calls == () and "inside your reasoning" in parsed.problem

@@ -34,7 +34,7 @@ LEAD_IN = 300  # characters of prose a reply may say before the call it makes
 _WRAPPING = re.compile(r"```[\w-]*|<\|[\w-]{1,40}\|?>|<[\w-]{1,40}\|>|<｜[^<>]{1,40}?｜>"
                        r"|</?[｜|‖]{1,2}DSML[｜|‖]{1,2}(?:function_calls|tool_calls)>"
                        r"|</?(?:tool_calls?|function_calls?)>"
-                       r"|\[TOOL_CALLS\]|\bfunctools\b|[\s;,\[\]]+")
+                       r"|\[TOOL_CALLS\]|\bfunctools\b|</s>|<eos>|<end_of_turn>|[\s;,\[\]]+")
 # A lead-in that shows or discusses a call rather than making it.
 _DISCUSSES = re.compile(  # phrases, not single words: "an example test" is still an action
     r"you could|you can|you should|you might|you may|you'd|if you want|for instance"
@@ -169,9 +169,9 @@ def _reasoning_spans(content: str) -> list[tuple[int, int]]:
                 end = min(ends) if ends else len(content)
             else:
                 end = content.find(closer, start + len(opener))
-                if end < 0:
-                    break  # never closed: not reasoning that ended, so read as the reply
-                end += len(closer)
+                # Never closed: the reply ended while the model was still reasoning, so
+                # a call at the end of it is one it was thinking about, not one it made.
+                end = len(content) if end < 0 else end + len(closer)
             spans.append((start, end))
             index = end
     return spans
