@@ -72,49 +72,50 @@ def balanced_end(text: str, start: int, quotes: tuple[str, ...] = QUOTES) -> int
     between the characters that matter, a string is skipped in one match, and a bracket
     already answered is jumped over: all the questions about one text cost one pass."""
     table = ends_of(text) if quotes == QUOTES else Ends(text)
-    known_ends = table.at
-    if start in known_ends:
-        return known_ends[start]
+    if start in table.at:
+        return table.at[start]
+    stack: list[tuple[str, int]] = []  # (the closer expected, where its opener is)
+    result = _scan(table, start, quotes, stack)
+    for _, opener in stack:  # still open when the text ended or a wrong bracket came
+        table.at[opener] = result
+    return result
+
+
+def _scan(table: Ends, start: int, quotes: tuple[str, ...],
+          stack: list[tuple[str, int]]) -> int | None:
+    """The scan behind balanced_end; every bracket it sees closed goes into the table."""
+    text, known_ends = table.text, table.at
     # Scans that start inside another scan's strings are not shared; this bound keeps the
     # total linear in the text whatever it holds (past it: no value, so no call).
-    budget = 8 * len(text) + 10_000
-    spent = table.spent[0]
-    stack: list[tuple[str, int]] = []  # (the closer expected, where its opener is)
-    index = start
-    result: int | None = None
-    search = _TOKENS.search
-    while (token := search(text, index)) is not None:
-        spent += 1
-        if spent > budget:
-            result = -1
-            break
-        char, index = token.group(), token.end()
-        if char in quotes:
-            rest = _STRING_REST[char].match(text, index)
-            if rest is None:  # the text ends inside the string
-                break
-            index = rest.end()
-        elif char in _CLOSERS:
-            known = known_ends.get(token.start(), 0) if stack else 0
-            if known is None or known < 0:
-                result = known
-                break
-            if known:  # matched before: jump past it, as if scanned again
-                index = known
-                continue
-            stack.append((_CLOSERS[char], token.start()))
-        elif char in ")]}":
-            if not stack or stack[-1][0] != char:
-                result = -1
-                break
-            known_ends[stack.pop()[1]] = index
-            if not stack:
-                table.spent[0] = spent
-                return index
-    table.spent[0] = spent
-    for _, opener in stack:  # still open when the text ended or a wrong bracket came
-        known_ends[opener] = result
-    return result
+    budget, spent, index = 8 * len(text) + 10_000, table.spent[0], start
+    try:
+        while (token := _TOKENS.search(text, index)) is not None:
+            spent += 1
+            char, index = token.group(), token.end()
+            if spent > budget:
+                return -1
+            if char in quotes:
+                rest = _STRING_REST[char].match(text, index)
+                if rest is None:  # the text ends inside the string
+                    return None
+                index = rest.end()
+            elif char in _CLOSERS:
+                known = known_ends.get(token.start(), 0) if stack else 0
+                if known is None or known < 0:
+                    return known
+                if known:  # matched before: jump past it, as if scanned again
+                    index = known
+                    continue
+                stack.append((_CLOSERS[char], token.start()))
+            elif char in ")]}":
+                if not stack or stack[-1][0] != char:
+                    return -1
+                known_ends[stack.pop()[1]] = index
+                if not stack:
+                    return index
+        return None
+    finally:
+        table.spent[0] = spent
 
 
 def is_cut(text: str) -> bool:
