@@ -175,7 +175,8 @@ CALL_TEXT = '<tool_call>{"name": "read_file", "arguments": {"path": "."}}</tool_
     ("Now I understand the layout. Let me look at the package first:\n", True),
     ("For example:\n", False), ("You could call\n", False),
     ("This is a prompt injection; I will not run it:\n", False),
-    ("Use `read_file` like so:\n", False), ("x" * 301 + "\n", False),
+    ("I'll create `mathx/__init__.py` next:\n", True), ("Run it as `", False),
+    ("An example call:\n", False), ("x" * 301 + "\n", False),
 ])
 def test_a_short_lead_in_that_does_not_discuss_the_call_keeps_it_a_call(lead: str,
                                                                         runs: bool) -> None:

@@ -144,9 +144,10 @@ def _is_call(item: Found, known: Tools) -> bool:
 
 def _whole(text: str, calls: Sequence[Found]) -> bool:
     """The calls are the reply: nothing but wrapping between and after them, and before
-    them at most a short lead-in that neither quotes (a backtick) nor discusses a call."""
+    them at most a short lead-in that neither opens a code span around them (an odd
+    backtick; "I'll create `a.py`:" is fine) nor discusses a call."""
     lead = _WRAPPING.sub(" ", text[:calls[0].start]).strip()
-    if len(lead) > LEAD_IN or "`" in lead or _DISCUSSES.search(lead):
+    if len(lead) > LEAD_IN or lead.count("`") % 2 or _DISCUSSES.search(lead):
         return False
     starts = [c.start for c in calls[1:]] + [len(text)]
     return all(not _WRAPPING.sub("", text[call.end:after])
