@@ -105,10 +105,12 @@ CORPUS: tuple[Shape, ...] = (
           "<|channel|>analysis<|message|>We need to create the package.<|end|><|start|>"
           f"assistant<|channel|>commentary to=functions.write_file json<|message|>{J}<|call|>",
           runs=("write_file",)),
+    # Run until issue 30: the thinking field is reasoning, and a header there is as likely
+    # a call the model weighed and rejected (a prompt injection it read) as one it made.
     Shape("harmony-in-thinking", "Augustas11/macprovider#743",
           thinking="We need to write the module. <|start|>assistant<|channel|>commentary "
                    f"to=functions.write_file <|constrain|>json<|message|>{J}",
-          runs=("write_file",)),
+          told="inside your reasoning"),
     Shape("harmony-analysis-draft", "kekzl/imp#1716",
           f"<|channel|>analysis<|message|>Maybe {CALL} would do.<|end|>",
           told="inside your reasoning"),

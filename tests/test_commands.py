@@ -41,7 +41,7 @@ def test_diag_reports_server_model_and_timings() -> None:
     (Turn(calls=(Call("list_dir", {"path": "."}),), dialect="qwen-xml"),
      "calls    qwen-xml in content 1/1"),
     (Turn(calls=(Call("list_dir", {"path": "."}),), dialect="gpt-oss-harmony-thinking"),
-     "calls    gpt-oss-harmony in thinking 1/1"),
+     "told the model: The call to list_dir inside your reasoning"),  # never run (issue 30)
     (Turn(content="<think>{\"name\": \"list_dir\", \"arguments\": {}}</think>"),
      "told the model: The call to list_dir inside your reasoning"),
 ], ids=["leaked-qwen-xml", "harmony-in-thinking", "drafted-in-reasoning"])

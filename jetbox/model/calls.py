@@ -1,11 +1,14 @@
 """The one home that turns a model's reply (native calls, content, thinking) into the calls
 Jetbox runs, and, when nothing can run, the one line that tells the model why.
 
-What a faithful agent runs: native calls, and calls written in a known dialect as the
-reply's action. What it never runs: a call drafted in reasoning (`<think>`, the thinking
-field, harmony's analysis channel), a call quoted in prose to the user, shell text in a
-code fence, a made-up tag, a call cut off by the output limit, or a name that is not
-exactly one tool.
+What runs: native calls; and calls written as text in a known dialect when they are the
+whole of the content, with at most a short lead-in sentence before them (wrapping tokens,
+fences and separators between and around them aside). What never runs, whatever it looks
+like: anything in the thinking field, a harmony header there included; a call drafted in
+reasoning inside the content (`<think>`, harmony's analysis channel); a call inside another
+call's arguments (it is that call's data); a call in prose, inline code, or an example; a
+call cut off by the output limit; a name that is not exactly one tool. The text read is
+capped (MAX_SCAN) and every reader is linear in it, so a reply costs one pass.
 """
 
 from __future__ import annotations
@@ -17,20 +20,31 @@ from dataclasses import dataclass
 from typing import Any
 
 from jetbox.model.base import ToolCall
-from jetbox.model.dialects import DIALECTS, Found, harmony
+from jetbox.model.dialects import DIALECTS, Found
 from jetbox.model.names import Tools, resolve, show
 from jetbox.model.nearjson import NearJsonError, loads
 from jetbox.tools.specs import unadvertised_specs
 
 UNPARSED = "__jetbox_unparsed__"  # how the transport hands over arguments it could not read
 NO_CALL = "No tool call in your reply. Reply with one or more tool calls."
-# Explicit call syntax: never mistaken for prose around it.
-STRONG = {"gpt-oss-harmony", "invoke-xml", "deepseek-dsml", "qwen-xml", "llama3.1-function-tag",
-          "mistral", "hermes-json", "llama3.1-python-tag", "granite-json", "phi-functools",
-          "tool-calls-json", "gemma", "glm-xml", "kimi-k2", "deepseek-v3"}
-_CUES = ("you could", "you can", "you should", "you might", "you may", "for example",
-         "for instance", "would look like", "i would call", "i could call", "if you want",
-         "you'd call")  # said to the user just before a call: the call is an example
+MAX_SCAN = 256 * 1024  # characters of content read for calls; a bigger reply is refused
+LEAD_IN = 300  # characters of prose a reply may say before the call it makes
+# Tokens and punctuation that wrap calls in the dialects (fences, <tool_call>, special tokens,
+# [TOOL_CALLS], the separators between calls): what is left besides them is prose.
+_WRAPPING = re.compile(r"```[\w-]*|<\|[\w-]{1,40}\|?>|<[\w-]{1,40}\|>|<｜[^<>]{1,40}?｜>"
+                       r"|</?[｜|‖]{1,2}DSML[｜|‖]{1,2}(?:function_calls|tool_calls)>"
+                       r"|</?(?:tool_calls?|function_calls?)>"
+                       r"|\[TOOL_CALLS\]|\bfunctools\b|</s>|<eos>|<end_of_turn>|[\s;,\[\]]+")
+# A lead-in that shows or discusses a call rather than making it.
+_DISCUSSES = re.compile(  # phrases, not single words: "an example test" is still an action
+    r"you could|you can|you should|you might|you may|you'd|if you want|for instance"
+    r"|would look like|i would call|i could call|for example|as an example|an example of"
+    r"|\bexamples?:|example call|illustrat|prompt injection"
+    r"|\b(?:do not|don't|never|won't|will not|should not|shouldn't) (?:run|call|execute)\b",
+    re.I)
+QUOTED = ("A call quoted in prose (\"you could call ...\", inline code, an example, words "
+          "after it) is not run: to act, send the tool call alone, with at most a short "
+          "lead-in")
 # Where reasoning opens, and what closes it (None: the end of the text or the next message).
 _REASONING = (("<think>", "</think>"), ("<thinking>", "</thinking>"),
               ("<reasoning>", "</reasoning>"), ("<|channel|>analysis<|message|>", None))
@@ -106,34 +120,38 @@ def _mask(text: str, spans: Sequence[tuple[int, int]]) -> str:
 
 
 def read_all(text: str, tools: Tools) -> list[Found]:
-    """Every call in the text, in order, each span read by the first dialect that knows it."""
-    found: list[Found] = []
-    for _, _, reader in DIALECTS:
-        if not text.strip():
-            break
+    """The outermost call-shaped spans of the text, in order. Every reader reads the whole
+    text; a span that starts inside an earlier one (a call in a write_file's content, a
+    JSON object in a call's arguments) is that call's data, never a call of its own. At one
+    start the longer span wins, then the reader listed first."""
+    found: list[tuple[int, int, int, Found]] = []
+    for rank, (_, _, reader) in enumerate(DIALECTS):
         got = reader(text, tools.names) if reader.__name__ == "tool_tags" else reader(text)
-        found += got
-        text = _mask(text, [(f.start, f.end) for f in got])
-    return sorted(found, key=lambda f: f.start)
+        found += [(f.start, -f.end, rank, f) for f in got]
+    outer: list[Found] = []
+    for start, _, _, item in sorted(found, key=lambda entry: entry[:3]):
+        if not outer or start >= outer[-1].end:
+            outer.append(item)
+    return outer
 
 
-def _quoted(text: str, found: Found, chain_at: int) -> bool:
-    """The call is quoted in prose: words around it on its line, inline code, or a
-    sentence to the user ("you could call ...") just before it or the calls it follows
-    (chain_at: where that run of adjacent calls starts)."""
-    paragraph = text[:chain_at].rsplit("\n\n", 1)[-1][-120:].lower()
-    if any(cue in paragraph for cue in _CUES):
-        return True
-    if found.dialect in STRONG:
+def _is_call(item: Found, known: Tools) -> bool:
+    """JSON with a "name" and no arguments key is data (a package.json) unless the name is
+    a tool's."""
+    return not item.dialect.endswith("-flat") or \
+        resolve(item.name, known.names, known.listed)[0] is not None
+
+
+def _whole(text: str, calls: Sequence[Found]) -> bool:
+    """The calls are the reply: nothing but wrapping between and after them, and before
+    them at most a short lead-in that neither opens a code span around them (an odd
+    backtick; "I'll create `a.py`:" is fine) nor discusses a call."""
+    lead = _WRAPPING.sub(" ", text[:calls[0].start]).strip()
+    if len(lead) > LEAD_IN or lead.count("`") % 2 or _DISCUSSES.search(lead):
         return False
-    line = text[text.rfind("\n", 0, found.start) + 1:found.start]
-    line = re.split(r"[;)\]}>]", line)[-1]  # after an earlier call or marker on the line
-    line = re.sub(r"```\w*|<[^>]*>|\[\w*\]|functools", " ", line)
-    if line.count("`") % 2 or re.search(r"[A-Za-z]{2}", line):
-        return True
-    rest = text[found.end:].split("\n", 1)[0]
-    rest = re.split(r"[{\[<(;,]", rest, maxsplit=1)[0]
-    return bool(re.search(r"[A-Za-z]{2}", re.sub(r"```|json", " ", rest)))
+    starts = [c.start for c in calls[1:]] + [len(text)]
+    return all(not _WRAPPING.sub("", text[call.end:after])
+               for call, after in zip(calls, starts, strict=True))
 
 
 def _reasoning_spans(content: str) -> list[tuple[int, int]]:
@@ -152,9 +170,9 @@ def _reasoning_spans(content: str) -> list[tuple[int, int]]:
                 end = min(ends) if ends else len(content)
             else:
                 end = content.find(closer, start + len(opener))
-                if end < 0:
-                    break  # never closed: not reasoning that ended, so read as the reply
-                end += len(closer)
+                # Never closed: the reply ended while the model was still reasoning, so
+                # a call at the end of it is one it was thinking about, not one it made.
+                end = len(content) if end < 0 else end + len(closer)
             spans.append((start, end))
             index = end
     return spans
@@ -173,39 +191,36 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
     known = Tools.of(tools, also=unadvertised_specs())
     if native_calls:
         return native(native_calls, known, from_string)
+    if len(content) > MAX_SCAN:  # no call is that big: refused before any reader scans it
+        return Parsed((), f"Your reply has {len(content):,} characters of text, over the "
+                          f"{MAX_SCAN:,} Jetbox reads for a call, so nothing in it was run: "
+                          f"make a smaller call, e.g. edit_file for one passage")
     visible, reasoning = _reasoning(content)
-    found = [(f, "content") for f in read_all(visible, known)]
-    found += [(f, "thinking") for f in harmony(thinking)]
+    found = [f for f in read_all(visible, known) if _is_call(f, known)]
     calls: list[ToolCall] = []
     hard: list[str] = []
     soft: list[str] = []
     dialects: list[str] = []
-    chain_at, last_end = 0, -1
-    for item, where in found:
-        text = visible if where == "content" else thinking
-        gap = re.sub(r"<[^>]*>|```\w*|\[\w+\]|\b(?:function|commentary|assistant)\b", "",
-                     text[max(last_end, 0):item.start])
-        adjacent = 0 <= last_end <= item.start and not gap.strip(" \n,;[]()")
-        chain_at, last_end = (chain_at if adjacent else item.start), item.end
-        line = _judge(item, text, known, calls, chain_at)
+    if found and not _whole(visible, found):
+        soft.append(QUOTED)
+        found = []
+    for item in found:
+        line = _judge(item, known, calls)
         if line is None:
-            dialects.append(f"{item.dialect.removesuffix('-flat')} in {where}")
-        elif not line:
-            continue
-        elif line.startswith("A call quoted"):
-            soft.append(line)
-        else:
+            dialects.append(f"{item.dialect.removesuffix('-flat')} in content")
+        elif line:
             hard.append(line)
     if not calls:
-        soft += _why_nothing(visible, reasoning + "\n" + _unharmonic(thinking), known)
+        # The thinking field is reasoning, all of it: read (capped) only to say why
+        # nothing ran.
+        soft += _why_nothing(visible, reasoning + "\n" + thinking[:MAX_SCAN], known)
     problems = list(dict.fromkeys(hard + ([] if calls else soft)))
     delivery = "json protocol" if json_protocol and calls else \
         " + ".join(dict.fromkeys(dialects)) or "none"
     return Parsed(tuple(calls), " ".join(p.rstrip(".") + "." for p in problems[:2]), delivery)
 
 
-def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall],
-           chain_at: int) -> str | None:
+def _judge(item: Found, known: Tools, calls: list[ToolCall]) -> str | None:
     """Adds the call to `calls` when it may run (None), else says why not (empty: it was
     no call at all)."""
     if item.cut:
@@ -214,13 +229,8 @@ def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall],
         return f"Could not parse your call near `{show(item.error or item.arguments, 50)}`; " \
                f"it was not run: send the tool call again"
     name, problem = resolve(item.name, known.names, known.listed)
-    if name is None and item.dialect.endswith("-flat"):
-        return ""  # JSON with a "name" (a package.json...), not a call to an unknown tool
     if name is None:
         return problem
-    if _quoted(text, item, chain_at):
-        return "A call quoted in prose (\"you could call ...\") is not run: to act, reply " \
-               "with the tool call itself"
     try:
         arguments = _arguments(item.arguments, known.types.get(name, {}), True)
     except NearJsonError as exc:
@@ -230,11 +240,6 @@ def _judge(item: Found, text: str, known: Tools, calls: list[ToolCall],
     if call not in calls:
         calls.append(call)
     return None
-
-
-def _unharmonic(thinking: str) -> str:
-    spans = [(f.start, f.end) for f in harmony(thinking)]
-    return _mask(thinking, spans)
 
 
 def _why_nothing(visible: str, reasoning: str, known: Tools) -> list[str]:

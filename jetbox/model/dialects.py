@@ -26,15 +26,19 @@ _HARMONY = re.compile(r"(?:<\|start\|>\s*assistant\s*)?(?:<\|channel\|>\s*\w+\s*
 def harmony(text: str) -> list[Found]:
     """gpt-oss's harmony header leaking into content or thinking: `<|channel|>commentary
     to=functions.NAME <|constrain|>json<|message|>{...}<|call|>`, `NAMEjson` glued too."""
-    found = []
-    for match in islice(_HARMONY.finditer(text), MAX_CALLS):
+    found: list[Found] = []
+    index = 0
+    # From the end of the last call: a header inside a call's arguments is part of them.
+    while len(found) < MAX_CALLS and (match := _HARMONY.search(text, index)) is not None:
         name, at = match.group(1), match.end()
+        index = max(at, match.start() + 1)
         if at >= len(text):
             found.append(Found("gpt-oss-harmony", name, None, match.start(), len(text),
                                "cut off", True))
         if at >= len(text) or text[at] not in "{[":
             continue
         found.append(read_json("gpt-oss-harmony", name, text, match.start(), at))
+        index = max(index, found[-1].end)
     return found
 
 
@@ -47,6 +51,8 @@ def mistral(text: str) -> list[Found]:
     and the older `[TOOL_CALLS][{"name": .., "arguments": ..}]`."""
     found: list[Found] = []
     for marker in islice(_MISTRAL.finditer(text), MAX_CALLS):
+        if found and marker.start() < found[-1].end:
+            continue  # inside the arguments of the call before: part of them
         at = marker.end()
         if text.startswith("[", at) and not text.startswith("[ARGS]", at):
             listed = read_json("mistral", "", text, marker.start(), at)
@@ -54,7 +60,10 @@ def mistral(text: str) -> list[Found]:
                       for n, a, _ in as_calls(listed.arguments)] or [listed]
             continue
         while (name := _MISTRAL_NAME.match(text, at)) and text.startswith("{", name.end()):
-            call = read_json("mistral", name.group(1), text, marker.start(), name.end())
+            # the first call starts at the marker, the next ones at their names: spans of
+            # one reply's calls never overlap (an overlap would make one the other's part)
+            begin = marker.start() if at == marker.end() else name.start()
+            call = read_json("mistral", name.group(1), text, begin, name.end())
             found.append(call)
             at = call.end
             if call.error:
@@ -110,15 +119,19 @@ _GEMMA = re.compile(r"call:\s*([A-Za-z_][\w.-]*)(?::[A-Za-z_][\w.-]*)?\s*(?=[{(]
 def gemma(text: str) -> list[Found]:
     """Gemma / FunctionGemma: `<|tool_call>call:NAME{key:<|"|>v<|"|>}<tool_call|>`, bare keys
     and `<|"|>` or `<escape>` strings; also `call:NAME(key="v")`."""
-    found = []
-    for match in islice(_GEMMA.finditer(text), MAX_CALLS):
+    found: list[Found] = []
+    index = 0
+    # One search after another, from the end of the last call: a `call:` inside a call's
+    # arguments is part of them, and reading it again would cost a pass per nesting level.
+    while len(found) < MAX_CALLS and (match := _GEMMA.search(text, index)) is not None:
         at = match.end()
         end = balanced_end(text, at)
         if end is None or end < 0:
             found.append(Found("gemma", match.group(1), None, match.start(), len(text),
                                "cut off" if end is None else "brackets do not match",
                                end is None))
-            continue
+            break
+        index = end
         body = text[at:end]
         if body.startswith("("):
             body = "{" + re.sub(r"(\w+)\s*=", r"\1:", body[1:-1]) + "}"
@@ -136,11 +149,17 @@ _PY_CALL = re.compile(r"(?<![\w.])([A-Za-z_][\w.]*)\((?=[\w\s)\"'])")
 def pythonic(text: str) -> list[Found]:
     """Llama 3.2 / granite / Llama 4: `[write_file(path="a.py", content="...")]`, values
     read with ast.literal_eval only."""
-    found = []
-    for match in islice(_PY_CALL.finditer(text), MAX_CALLS):
+    found: list[Found] = []
+    index, tries = 0, 0
+    # From the end of the last bracketed call, kept or not: a call inside another's
+    # parentheses is its argument, and each character goes through ast.parse once.
+    while tries < 4 * MAX_CALLS and (match := _PY_CALL.search(text, index)) is not None:
+        tries += 1
         end = balanced_end(text, match.end() - 1)
         if end is None or end < 0:
+            index = match.end()
             continue
+        index = end
         try:
             node = ast.parse(text[match.start():end].strip(), mode="eval").body
         except (SyntaxError, ValueError, MemoryError, RecursionError):
@@ -152,6 +171,8 @@ def pythonic(text: str) -> list[Found]:
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             continue
         found.append(Found("pythonic", match.group(1), args, match.start(), end))
+        if len(found) >= MAX_CALLS:
+            break
     return found
 
 
@@ -160,7 +181,9 @@ def pythonic(text: str) -> list[Found]:
 _ARG_KEYS = ("arguments", "args", "parameters", "params", "input", "tool_input", "kwargs",
              "action_input")
 _NAME_KEYS = ("name", "tool", "tool_name", "function", "action", "recipient_name")
-_CALLISH = re.compile(r'["\']?(?:name|tool|function|tool_name|action)["\']?\s*:')
+# A value that opens like a call (`{"name":`, `[{"tool":`): only such a value that does not
+# parse, or is cut off, is reported as a broken call; a key deep inside code is not.
+_CALLISH = re.compile(r'[\[\s]*\{\s*["\']?(?:name|tool|function|tool_name|action)["\']?\s*:')
 
 
 def as_calls(value: Any) -> Iterator[tuple[str, Any, bool]]:
@@ -204,7 +227,7 @@ def json_objects(text: str, start: int = 0) -> list[Found]:
         at = match.start()
         end = balanced_end(text, at)
         if end is None:
-            if _CALLISH.search(text, at):
+            if _CALLISH.match(text, at):
                 found.append(Found(_wrapper(text, at), _cut_name(text[at:]), None, at,
                                    len(text), "cut off", True))
             break
@@ -214,7 +237,7 @@ def json_objects(text: str, start: int = 0) -> list[Found]:
         try:
             value = loads(text[at:end])
         except NearJsonError as exc:
-            if _CALLISH.search(text[at:end]):
+            if _CALLISH.match(text, at):
                 found.append(Found(_wrapper(text, at), _cut_name(text[at:end]), None, at, end,
                                    f"could not parse near `{exc.near.strip()[:40]}`"))
             index = end

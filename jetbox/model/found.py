@@ -67,6 +67,39 @@ _CHILD = re.compile(r"<([A-Za-z_]\w*)>")
 
 
 def child_tags(body: str) -> dict[str, str]:
-    """`<path>a.py</path><content>...</content>` as {"path": "a.py", "content": "..."}."""
-    return {m.group(1): param_value(value)
-            for m, value in tagged(body, _CHILD, lambda m: f"</{m.group(1)}>")}
+    """`<path>a.py</path><content>...</content>` as {"path": "a.py", "content": "..."}. A
+    tag closes where its nesting does (a file that shows `<content>` tags in its content is
+    kept whole); one never balanced closes at its first closing tag, as before."""
+    out: dict[str, str] = {}
+    index = 0
+    budget = [len(body) // 4 + 1000]  # tags counted in all, so odd nesting stays linear
+    for _ in range(4 * MAX_CALLS):
+        match = _CHILD.search(body, index)
+        if match is None:
+            break
+        name = match.group(1)
+        first = body.find(f"</{name}>", match.end())
+        if first < 0:  # never closed: not a parameter
+            index = match.end()
+            continue
+        end = _nested_close(body, name, match.end(), first, budget)
+        out[name] = param_value(body[match.end():end])
+        index = end + len(name) + 3
+    return out
+
+
+def _nested_close(body: str, name: str, start: int, first: int, budget: list[int]) -> int:
+    """Where `<name>` opened at `start` closes, nested `<name>...</name>` counted; `first`
+    (its first closing tag) when the nesting never balances or the budget is spent. A tag
+    with nothing nested in it costs one search."""
+    if body.find(f"<{name}>", start, first) < 0:
+        return first
+    depth = 1
+    for tag in re.compile(rf"</?{re.escape(name)}>").finditer(body, start):
+        budget[0] -= 1
+        if budget[0] < 0:
+            break
+        depth += -1 if tag.group().startswith("</") else 1
+        if depth == 0:
+            return tag.start()
+    return first

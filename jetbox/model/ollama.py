@@ -215,7 +215,7 @@ class OllamaModel:
                      duration_s=time.monotonic() - got.started,
                      load_s=(getattr(final, "load_duration", 0) or 0) / 1e9,
                      first_token_s=got.first_token_s,
-                     recovered=parsed.delivery.endswith(("in content", "in thinking")),
+                     recovered=parsed.delivery.endswith("in content"),
                      problem=problem, delivery=parsed.delivery)
 
     def _check_context(self, prompt_tokens: int) -> None:

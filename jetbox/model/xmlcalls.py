@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
@@ -13,22 +14,85 @@ from jetbox.model.nearjson import NearJsonError, loads
 _DSML = re.compile(r"(?:[｜|‖]{1,2})DSML(?:[｜|‖]{1,2})")
 
 _QWEN_OPEN = re.compile(r"<function=([^>\s]+)>")
+_QWEN_PARAM_OPEN = re.compile(r"<parameter=([^>\s]+)>")
 _QWEN_PARAM = re.compile(r"<parameter=([^>\s]+)>(.*?)(?=</parameter>|<parameter=|</function>|"
                          r"</tool_call>|\Z)(</parameter>)?", re.S)
+
+
+_QWEN_TAG = re.compile(r"<function=[^>\s]+>|</function>")
+_TOOL_CALL_TAG = re.compile(r"</?tool_call>")
+_SPACE = re.compile(r"\s*")
+
+
+def _pairs(text: str) -> dict[int, int]:
+    """Where each `<function=..>` is closed, nesting counted, in one pass over the tags: a
+    call written inside a parameter (a file that documents qwen's format) is part of it."""
+    stack: list[int] = []
+    pairs: dict[int, int] = {}
+    for tag in _QWEN_TAG.finditer(text):
+        if tag.group() != "</function>":
+            stack.append(tag.start())
+        elif stack:
+            pairs[stack.pop()] = tag.start()
+    return pairs
+
+
+def _nested_params(body: str) -> dict[str, str]:
+    """The parameters of a call whose body may hold whole calls: those are hidden (with the
+    `<tool_call>` tags around them) while looking for where each parameter ends, and kept
+    verbatim in its value."""
+    hidden: list[tuple[int, int]] = [(t.start(), t.end())
+                                     for t in _TOOL_CALL_TAG.finditer(body)]
+    depth, opened = 0, 0
+    for tag in _QWEN_TAG.finditer(body):
+        if tag.group() != "</function>":
+            depth, opened = depth + 1, tag.start() if depth == 0 else opened
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                hidden.append((opened, tag.end()))
+    chars = list(body)
+    for start, end in hidden:
+        chars[start:end] = " " * (end - start)
+    masked = "".join(chars)
+    return {param.group(1): param_value(value) for param, value in
+            _values(body, masked, _QWEN_PARAM_OPEN, lambda m: "</parameter>")}
+
+
+def _values(body: str, masked: str, opener: re.Pattern[str],
+            closer: Callable[[re.Match[str]], str]) -> Iterator[tuple[re.Match[str], str]]:
+    """Each parameter of a call whose end is known, with its value: up to the last closing
+    tag before the next parameter opens (or the call ends), so a value may hold that tag
+    itself (a file showing the format); with no closing tag, up to the next parameter.
+    `masked` is the body with nested calls blanked: where tags are looked for."""
+    openers = list(islice(opener.finditer(masked), 4 * MAX_CALLS))
+    for index, param in enumerate(openers):
+        stop = openers[index + 1].start() if index + 1 < len(openers) else len(body)
+        close = masked.rfind(closer(param), param.end(), stop)
+        yield param, body[param.end():close if close >= 0 else stop]
 
 
 def qwen_xml(text: str) -> list[Found]:
     """qwen3-coder / qwen3.5: `<tool_call><function=NAME><parameter=KEY>v</parameter>...`;
     and Llama 3.1's `<function=NAME>{json}</function>`."""
-    found = []
-    for match in islice(_QWEN_OPEN.finditer(text), MAX_CALLS):
+    found: list[Found] = []
+    pairs = _pairs(text) if "<function=" in text else {}
+    index = 0
+    # From the end of the last call: a `<function=` inside it is part of its arguments.
+    while len(found) < MAX_CALLS and (match := _QWEN_OPEN.search(text, index)) is not None:
         name, body_at = match.group(1), match.end()
-        close = text.find("</function>", body_at)
-        stripped = text[body_at:].lstrip()
-        if stripped.startswith("{"):
-            at = len(text) - len(stripped)
+        paired = pairs.get(match.start())
+        close = paired if paired is not None else text.find("</function>", body_at)
+        at = _SPACE.match(text, body_at).end()  # type: ignore[union-attr]
+        if text.startswith("{", at):
             found.append(read_json("llama3.1-function-tag", name, text, match.start(), at,
-                               close + 11 if close >= 0 else None))
+                                   close + 11 if close >= 0 else None))
+            index = max(found[-1].end, body_at)
+            continue
+        if paired is not None:
+            found.append(Found("qwen-xml", name, _nested_params(text[body_at:paired]),
+                               match.start(), paired + 11))
+            index = paired + 11
             continue
         ends = [i for i in (close, text.find("</tool_call>", body_at),
                             text.find("<function=", body_at)) if i >= 0]
@@ -39,6 +103,7 @@ def qwen_xml(text: str) -> list[Found]:
         end = close + 11 if close >= 0 else stop
         found.append(Found("qwen-xml", name, args, match.start(), end,
                            "cut off" if cut else "", cut))
+        index = max(end, body_at)
     return found
 
 
@@ -58,7 +123,7 @@ def invoke_xml(text: str) -> list[Found]:
         body = match.group(3)
         if not _NAMED_PARAM.search(body):  # GLM: `<invoke name="bash"><command>ls</command>`
             args = child_tags(body)
-        for param, value in tagged(body, _NAMED_PARAM, lambda m: f"</{m.group(1)}>"):
+        for param, value in _values(body, body, _NAMED_PARAM, lambda m: f"</{m.group(1)}>"):
             raw = param_value(value)
             if 'string="false"' in param.group(3):
                 try:

@@ -78,7 +78,7 @@ WRITERS: dict[str, Callable[[Call], str]] = {
     "deepseek-dsml": _dsml,
     "tool-named-tags": _tags,
     "gpt-oss-harmony": _harmony,
-    "gpt-oss-harmony-thinking": _harmony,  # the same header, leaked into `thinking`
+    "gpt-oss-harmony-thinking": _harmony,  # the same header in `thinking` (never run)
     "llama3.1-function-tag": lambda c: f"<function={c.name}>{json.dumps(_args(c))}</function>",
     "mistral": lambda c: f"[TOOL_CALLS]{c.name}[ARGS]{json.dumps(_args(c))}",
     "pythonic": _pythonic,
