@@ -128,7 +128,7 @@ class Baseline(Record):
     """The first probe's outcomes and the test configuration later probes are held to."""
 
     KIND = "baseline"
-    SOMETIMES = frozenset({"config"})
+    SOMETIMES = frozenset({"config", "ruff_version"})
     round: int = 0
     findings: list[str] = field(default_factory=list)
     outcomes: Mapping[str, str] = field(default_factory=dict)
@@ -139,6 +139,8 @@ class Baseline(Record):
     test_files: Mapping[str, Any] = field(default_factory=dict)
     rule_names: Mapping[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    # The ruff that found `findings`: another release finds other things in the same code.
+    ruff_version: str | None = None  # None: recorded before Jetbox kept it
 
 
 @dataclass(frozen=True, kw_only=True)
