@@ -19,11 +19,12 @@ import pytest
 from jetbox.commands.diag import server_version
 from jetbox.commands.serve import DEFAULT_PORT, listen_address
 from jetbox.model.host import parse_host
-from jetbox.offline import Call, OfflineOllama
-from jetbox.offline.replay import ledger_turns
+from jetbox.offline import Call, ChatRequest, OfflineOllama, Turn
+from jetbox.offline.replay import Conversation, ledger_turns, script_file_turns
 from jetbox.offline.solvers import MathxSolver
 from jetbox.store.kinds import ModelReply, ToolResult
 from jetbox.store.ledger import Ledger
+from jetbox.tools.specs import tool_specs
 from tests.conftest import MATHX_GOAL, jetbox_process, run_cli
 
 
@@ -173,3 +174,88 @@ def test_yesterdays_run_replays_against_a_new_folder(tmp_path: Path) -> None:
     assert again.code == 0, again.err
     assert (second / "mathx" / "__init__.py").read_text() == \
         (first / "mathx" / "__init__.py").read_text()
+
+
+def _jetbox_request(messages: list[dict[str, object]]) -> ChatRequest:
+    return ChatRequest("gpt-oss:20b", tuple(messages), tuple(tool_specs()), None, {}, None,
+                       True, {})
+
+
+def test_the_chat_script_reads_the_projects_folder_then_finishes() -> None:
+    chat = Conversation()
+    first = chat(_jetbox_request([{"role": "user", "content": "Look around"}]))
+    assert first.calls == (Call("read_file", {"path": "."}),)  # not `text`, lines 0-0
+    listed = {"role": "tool", "tool_name": "read_file", "content": "pkg/\ntests/"}
+    second = chat(_jetbox_request([{"role": "user", "content": "Look around"}, listed]))
+    (finish,) = second.calls
+    assert finish.name == "finish" and "pkg/" in finish.arguments["summary"]
+    refused = {"role": "tool", "tool_name": "finish", "content": "finish refused"}
+    assert not chat(_jetbox_request([listed, refused])).calls
+
+
+@pytest.mark.slow
+def test_serve_chat_lets_jetbox_run_on_any_project(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("def add(a, b):\n    return a + b\n")
+    process, host, _ = _started("--script", "chat", cwd=tmp_path)
+    try:
+        result = run_cli("run", "Look around", "-w", str(tmp_path), "--host", host,
+                         "--sandbox", "none")
+    finally:
+        process.kill()
+        process.communicate(timeout=20)
+    assert result.code == 0, result.err
+    assert "read_file . -> ok" in result.err and "refused" not in result.err
+
+
+LOOK = """\
+# one model reply per turn, in order
+- thinking: Look at the project first.
+  calls:
+    - read_file: {path: .}
+- calls:
+    - {name: finish, arguments: {summary: looked around}}
+- content: "[TOOL_CALLS]finish[ARGS]{}"
+  done_reason: length
+"""
+
+
+def test_a_yaml_script_plays_its_turns_in_order(tmp_path: Path) -> None:
+    script = tmp_path / "look.yaml"
+    script.write_text(LOOK, encoding="utf-8")
+    turns = script_file_turns(script)
+    assert turns[0] == Turn(thinking="Look at the project first.",
+                            calls=(Call("read_file", {"path": "."}),))
+    assert turns[1].calls == (Call("finish", {"summary": "looked around"}),)
+    assert turns[2] == Turn(content="[TOOL_CALLS]finish[ARGS]{}", done_reason="length")
+    process, host, banner = _started("--script", str(script), cwd=tmp_path)
+    try:
+        client = ollama.Client(host=host, timeout=10)
+        replies = [client.chat(model="gpt-oss:20b", stream=False, tools=tool_specs(),
+                               messages=[{"role": "user", "content": "go"}])
+                   for _ in range(3)]
+        with pytest.raises(ollama.ResponseError, match="exhausted"):
+            client.chat(model="gpt-oss:20b", messages=[{"role": "user", "content": "go"}])
+    finally:
+        process.kill()
+        process.communicate(timeout=20)
+    assert "the 3 turns scripted in" in banner
+    assert replies[0].message.tool_calls[0].function.arguments == {"path": "."}
+    assert replies[1].message.tool_calls[0].function.name == "finish"
+    assert replies[2].done_reason == "length"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- calls: [{read_file: {path: .}, search: {pattern: x}}]", "a call is `NAME:"),
+    ("- {contents: hi}", "unknown key contents"),
+    ("calls: []", "must be a list of turns"),
+    ("- calls: [", "not valid YAML"),
+])
+def test_a_broken_yaml_script_is_a_usage_error_that_says_where(tmp_path: Path, text: str,
+                                                                message: str) -> None:
+    script = tmp_path / "bad.yaml"
+    script.write_text(text, encoding="utf-8")
+    result = run_cli("serve", "--port", "0", "--script", str(script))
+    assert result.code == 2 and message in result.err, result.err
+    missing = run_cli("serve", "--port", "0", "--script", str(tmp_path / "none.yaml"))
+    assert missing.code == 2 and "give mathx, chat or a YAML file" in missing.err

@@ -29,9 +29,13 @@ scripts:
   mathx          solves the demo goal (a package mathx with add and its tests) in the
                  workspace, deciding from the files on disk; survives kills and resumes
   chat           a polite model for any client: calls the first tool it is offered, else
-                 echoes the question; `format` (json or a JSON schema) is honoured
+                 echoes the question; `format` (json or a JSON schema) is honoured. With
+                 Jetbox on any project: reads the project's folder, then finishes
+  FILE.yaml      the turns a YAML file scripts, one model reply each, in order, e.g.
+                   - calls: [{read_file: {path: README.md}}]
+                   - calls: [{finish: {summary: read the README}}]
   --replay PATH  the model replies a recorded run's agent_ledger.log holds, in order: re-run
-                 yesterday's run against an edited machine.yaml"""
+                 yesterday's run against an edited machine.yaml, or on another project"""
 SCRIPTS = ("mathx", "chat")
 # Not Ollama's 11434: a person who forgets this server is running keeps their real Ollama.
 DEFAULT_PORT = 11435
@@ -45,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-p", "--port", type=int, metavar="PORT",
                         help="port to listen on, over the one --host or OLLAMA_HOST gives")
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("-s", "--script", choices=SCRIPTS, default="mathx",
-                       help="what the model does (default: %(default)s)")
+    group.add_argument("-s", "--script", metavar="mathx|chat|FILE.yaml", default="mathx",
+                       help="what the model does: a built-in script, or a YAML file of "
+                            "turns (default: %(default)s)")
     group.add_argument("-r", "--replay", metavar="PATH",
                        help="replay the model replies of a run's ledger (the file or the "
                             "run's folder)")
@@ -132,13 +137,21 @@ def who_answers(address: Host) -> str:
 
 
 def _script(args: argparse.Namespace) -> tuple[Responder, str]:
-    from jetbox.offline.replay import Conversation, ledger_turns
+    from jetbox.core.errors import UsageError
+    from jetbox.offline.replay import Conversation, ledger_turns, script_file_turns
     from jetbox.offline.script import ScriptResponder
     from jetbox.offline.solvers import MathxSolver
 
     if args.replay:
         turns = ledger_turns(Path(args.replay))
         return ScriptResponder(turns), f"the {len(turns)} replies recorded in {args.replay}"
+    if args.script not in SCRIPTS:
+        path = Path(args.script)
+        if not path.is_file():
+            raise UsageError(f"--script {args.script}: give {', '.join(SCRIPTS)} or a YAML "
+                             f"file of turns")
+        turns = script_file_turns(path)
+        return ScriptResponder(turns), f"the {len(turns)} turns scripted in {path}"
     if args.script == "chat":
         return Conversation(), "the chat script"
     workspace = Path(args.workspace or ".").resolve()
