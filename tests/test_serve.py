@@ -31,7 +31,7 @@ from tests.conftest import MATHX_GOAL, jetbox_process, run_cli
 def _started(*argv: str, cwd: Path | None = None):
     process = jetbox_process("serve", "--host", "127.0.0.1:0", *argv, cwd=cwd)
     assert process.stdout is not None
-    banner = [process.stdout.readline() for _ in range(5)]
+    banner = [process.stdout.readline() for _ in range(6)]
     match = re.search(r"Jetbox offline server at (http://127\.0\.0\.1:\d+)", banner[0])
     assert match, "".join(banner) + (process.stderr.read() if process.poll() else "")
     return process, match.group(1), "".join(banner)
@@ -41,7 +41,7 @@ def _started(*argv: str, cwd: Path | None = None):
 def test_serve_answers_the_ollama_client_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     process, host, banner = _started("--script", "chat", cwd=tmp_path)
     try:
-        assert f'jetbox run "GOAL" --host {host}' in banner
+        assert f'jetbox run "GOAL" --host {host}' in banner and f"base_url={host}/v1" in banner
         client = ollama.Client(host=host, timeout=10)
         reply = client.chat(model="gpt-oss:20b", stream=False,
                             messages=[{"role": "user", "content": "hi"}])

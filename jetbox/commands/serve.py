@@ -86,6 +86,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
               f"playing {what}\n"
               f"  point Jetbox at it:  jetbox run \"GOAL\" --host {server.host}\n"
               f"  other clients:       OLLAMA_HOST={server.host}\n"
+              f"  OpenAI clients:      base_url={server.host}/v1\n"
               f"  Ctrl-C stops it\n")
     out.flush()
     try:
