@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from jetbox.probes import room as clean_room
@@ -44,7 +45,10 @@ class Probe(Handler):
                                    run.settings.allow_test_changes, run.pinned()) \
             if room else self._probe(run, now, reuse, full=finishing or baseline is None)
         if baseline is None:
-            run.ledger.append(k.Baseline(round=now.round, **first_baseline(run, report)))
+            run.ledger.append(k.Baseline(round=now.round, ruff_version=ruff_version(),
+                                         **first_baseline(run, report)))
+        else:
+            self._say_if_ruff_changed(run, baseline)
         now = run.judged(now, report)
         verdict = now.verdict
         assert verdict is not None
@@ -62,6 +66,16 @@ class Probe(Handler):
             run.ledger.append(k.FinishRefused(round=now.round, reasons=list(verdict.blockers)))
             run.event(now, "finish refused: " + "; ".join(verdict.blockers))
         return "probed", now
+
+    def _say_if_ruff_changed(self, run: Run, baseline: k.Baseline) -> None:
+        """Once per invocation: the baseline's findings came from another ruff release, so
+        findings may appear or vanish that no edit made."""
+        if getattr(self, "_ruff_checked", False):
+            return
+        self._ruff_checked = True
+        then, now = baseline.ruff_version, ruff_version()
+        if then and now and then != now:
+            run.display.warn(ruff_changed(then, now))
 
     @staticmethod
     def _probe(run: Run, now: Round, reuse: bool, full: bool) -> ProbeReport:
@@ -84,3 +98,17 @@ def first_baseline(run: Run, report: ProbeReport) -> dict[str, object]:
     codes = {f.partition(": ")[2].split(" ", 1)[0] for c in report.checks for f in c.findings}
     return Baseline.of(report, config, ruff_rule_names(codes), clean_room.snapshot(
         run.workspace.root), run.prober.lint_baseline()).to_record()
+
+
+def ruff_version() -> str:
+    """The ruff the probes run (Jetbox's own, `python -m ruff`); "" if it is missing."""
+    try:
+        return version("ruff")
+    except PackageNotFoundError:
+        return ""
+
+
+def ruff_changed(then: str, now: str) -> str:
+    return (f"ruff is {now} now, the baseline was taken with ruff {then}: findings may "
+            f"differ from the baseline's without any edit (pyproject.toml pins a compatible "
+            f"range; `jetbox run --fresh` takes a new baseline)")

@@ -25,13 +25,15 @@ def test_diag_reports_server_model_and_timings() -> None:
         table = run_cli("diag", "--host", server.host, "-n", "2")
         as_json = run_cli("diag", "--host", server.host, "-n", "1", "--json")
     assert table.code == 0, table.err
-    assert "(Ollama 0.12.3)" in table.out and "context length 131072" in table.out
+    assert "(Jetbox offline server, not a real Ollama; it speaks Ollama 0.12.3's API)" \
+        in table.out and "context length 131072" in table.out
     for metric in ("load_s", "first_token_s", "prompt_tokens_per_s",
                    "generation_tokens_per_s", "total_s"):
         assert metric in table.out
     assert "min" in table.out and "median" in table.out
     report = json.loads(as_json.out)
     assert report["capabilities"] == ["completion", "tools", "thinking"]
+    assert report["server"] == "Jetbox offline server"
     assert report["summary"]["generation_tokens_per_s"]["median"] > 0
     assert "calls    native 2/2" in table.out
     assert report["calls"] == [{"delivery": "native", "calls": ["list_dir"], "problem": ""}]

@@ -9,7 +9,7 @@ import httpx
 import ollama
 import pytest
 
-from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.replay import Conversation
 from jetbox.offline.schema import example, formatted
 
@@ -88,7 +88,9 @@ def test_pull_show_list_version(client: ollama.Client) -> None:
     assert client.show("gpt-oss:20b").modelinfo["gptoss.context_length"] == 131072
     assert [m.model for m in client.list().models] == ["gpt-oss:20b"]
     host = str(client._client.base_url)
-    assert httpx.get(f"{host}/api/version").json() == {"version": "0.12.3"}
+    version = httpx.get(f"{host}/api/version")
+    assert version.json() == {"version": "0.12.3", "server": "Jetbox offline server"}
+    assert version.headers["server"] == "Jetbox offline server"
 
 
 def test_format_json_and_schema_are_satisfied(client: ollama.Client) -> None:
@@ -120,3 +122,63 @@ def test_every_call_of_a_scripted_turn_is_delivered(stream: bool) -> None:
         chunks = list(reply) if stream else [reply]
     calls = [c for chunk in chunks for c in chunk.message.tool_calls or []]
     assert [c.function.arguments["city"] for c in calls] == ["Paris", "Oslo"]
+
+
+def test_delete_answers_json_and_the_model_leaves_the_catalog(client: ollama.Client) -> None:
+    host = str(client._client.base_url)
+    unknown = httpx.request("DELETE", f"{host}/api/delete", json={"model": "nope:1"})
+    assert unknown.status_code == 404
+    assert unknown.json() == {"error": "model 'nope:1' not found"}
+    assert client.delete("gpt-oss:20b").status == "success"
+    assert client.list().models == []
+    with pytest.raises(ollama.ResponseError) as gone:
+        client.chat(model="gpt-oss:20b", messages=USER, stream=False)
+    assert gone.value.status_code == 404
+
+
+@pytest.mark.parametrize("route", ["/api/chat", "/api/generate", "/api/show", "/api/embed",
+                                   "/api/delete", "/v1/chat/completions"])
+def test_a_body_that_is_not_json_is_a_400_that_says_so(client: ollama.Client,
+                                                       route: str) -> None:
+    host = str(client._client.base_url)
+    method = "DELETE" if route == "/api/delete" else "POST"
+    broken = httpx.request(method, host + route, content=b'{"model": "gpt-oss:20b",',
+                           headers={"Content-Type": "application/json"})
+    listed = httpx.request(method, host + route, json=["gpt-oss:20b"])
+    assert broken.status_code == listed.status_code == 400
+    error = broken.json()["error"]
+    message = error["message"] if isinstance(error, dict) else error
+    assert "not valid JSON" in message and "model is required" not in message
+    listed_error = listed.json()["error"]
+    assert "JSON object" in (listed_error["message"] if isinstance(listed_error, dict)
+                             else listed_error)
+
+
+@pytest.mark.parametrize("level", ["low", "medium", "high", True])
+@pytest.mark.parametrize("stream", [True, False])
+def test_a_thinking_model_asked_to_think_sends_its_thinking(client: ollama.Client,
+                                                            level: object,
+                                                            stream: bool) -> None:
+    reply = client.chat(model="gpt-oss:20b", messages=USER, think=level, stream=stream)
+    chunks = list(reply) if stream else [reply]
+    thinking = "".join(c.message.thinking or "" for c in chunks)
+    content = "".join(c.message.content for c in chunks)
+    assert thinking and content == "You said: What is the weather in Paris?"
+    if stream:  # the trace comes first, as a real model's does
+        first = next(i for i, c in enumerate(chunks) if c.message.content)
+        assert all(not c.message.thinking for c in chunks[first:])
+
+
+def test_thinking_grows_with_the_level_and_false_stops_it_except_on_gpt_oss() -> None:
+    qwen = FakeModel("qwen3:8b", family="qwen3")
+    with OfflineOllama(Conversation(), [FakeModel(), qwen]) as server:
+        client = ollama.Client(host=server.host, timeout=10)
+        sizes = [len(client.chat(model="gpt-oss:20b", messages=USER, think=level,
+                                 stream=False).message.thinking or "")
+                 for level in ("low", "medium", "high")]
+        off = client.chat(model="qwen3:8b", messages=USER, think=False, stream=False)
+        oss_off = client.chat(model="gpt-oss:20b", messages=USER, think=False, stream=False)
+        unasked = client.chat(model="qwen3:8b", messages=USER, stream=False)
+    assert sizes[0] < sizes[1] < sizes[2]
+    assert not off.message.thinking and not unasked.message.thinking
+    assert oss_off.message.thinking  # gpt-oss ignores false: its trace cannot be turned off

@@ -100,7 +100,7 @@ def test_show_list_version_and_root() -> None:
         root = httpx.get(s.host + "/").text
     assert shown.capabilities == ["completion", "tools", "thinking"]
     assert shown.modelinfo["gptoss.context_length"] == 131072
-    assert listed == ["gpt-oss:20b"] and version == {"version": "0.12.3"}
+    assert listed == ["gpt-oss:20b"] and version["version"] == "0.12.3"
     assert root == "Ollama is running"
 
 

@@ -40,7 +40,9 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     address = parse_host(args.host or os.environ.get("OLLAMA_HOST"))
     host = address.url
     client = ollama.Client(host=host, timeout=args.timeout)
-    report: dict[str, Any] = {"host": host, "model": model, "version": server_version(address)}
+    version, server = server_version(address)
+    report: dict[str, Any] = {"host": host, "model": model, "version": version,
+                              "server": server}
     names = [m.model for m in client.list().models]
     if model not in names:
         raise ModelUnavailable(f"model `{model}` is not available at {host}; it has: "
@@ -58,13 +60,21 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def server_version(address: Host) -> str:
-    """The server's version, or a message that tells a name that does not resolve, a port
-    where nothing listens and a server that is not Ollama apart."""
+JETBOX_SERVER = "Jetbox offline server"
+
+
+def server_version(address: Host) -> tuple[str, str]:
+    """The server's version and what it is (Ollama, or Jetbox's offline server, which names
+    itself in its Server header and its /api/version), or a message that tells a name that
+    does not resolve, a port where nothing listens and a server that is not Ollama apart."""
     import httpx
 
     try:
-        return httpx.get(f"{address.url}/api/version", timeout=10).json()["version"]
+        reply = httpx.get(f"{address.url}/api/version", timeout=10)
+        version = reply.json()["version"]
+        offline = "jetbox" in (reply.headers.get("server", "") +
+                               str(reply.json().get("server", ""))).lower()
+        return str(version), JETBOX_SERVER if offline else "Ollama"
     except httpx.ConnectError:
         raise ModelUnavailable(unreachable(address)) from None
     except httpx.TimeoutException:
@@ -129,7 +139,9 @@ def summarize(runs: list[dict[str, float]]) -> dict[str, dict[str, float]]:
 
 
 def render(report: dict[str, Any]) -> str:
-    lines = [f"server   {report['host']} (Ollama {report['version']})",
+    what = (f"{JETBOX_SERVER}, not a real Ollama; it speaks Ollama {report['version']}'s API"
+            if report.get("server") == JETBOX_SERVER else f"Ollama {report['version']}")
+    lines = [f"server   {report['host']} ({what})",
              f"model    {report['model']}: capabilities {', '.join(report['capabilities'])}; "
              f"context length {report['context_length']}",
              f"timings  {len(report['runs'])} chats of one short prompt", "",

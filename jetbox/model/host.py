@@ -36,12 +36,13 @@ class Host:
         return f"{self.scheme}://{name}:{self.port}{self.path}"
 
 
-def parse_host(text: str | None) -> Host:
+def parse_host(text: str | None, default_port: int = DEFAULT_PORT) -> Host:
     """Like the ollama client: no scheme means http; no port means 11434, or 80/443 when a
-    scheme was written; nothing at all means http://127.0.0.1:11434."""
+    scheme was written; nothing at all means http://127.0.0.1:11434. `jetbox serve` passes
+    its own default port, so an address without one never lands on Ollama's."""
     text = (text or "").strip()
     if not text:
-        return Host("http", "127.0.0.1", DEFAULT_PORT)
+        return Host("http", "127.0.0.1", default_port)
     has_scheme = "://" in text
     parts = urlsplit(text if has_scheme else f"http://{text}")
     scheme = parts.scheme.lower()
@@ -53,7 +54,7 @@ def parse_host(text: str | None) -> Host:
         raise UsageError(f"Ollama host {text!r}: the port is not a number from 0 to "
                          f"65535") from None
     if port is None:
-        port = SCHEME_PORTS[scheme] if has_scheme else DEFAULT_PORT
+        port = SCHEME_PORTS[scheme] if has_scheme else default_port
     name = parts.hostname or "127.0.0.1"
     return Host(scheme, name, port, parts.path.rstrip("/"))
 

@@ -1,5 +1,6 @@
 """The offline server's HTTP handler: Ollama's routes (chat, generate, embed, pull, show,
-tags, ps, version), their status codes and error bodies."""
+tags, ps, version, delete, and the OpenAI-compatible /v1 ones), their status codes and
+error bodies."""
 
 from __future__ import annotations
 
@@ -8,9 +9,19 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from jetbox.offline import catalog
+from jetbox.offline.openai import OpenAIRoutes
 from jetbox.offline.script import ChatRequest, FakeModel, Turn
-from jetbox.offline.stream import WireHandler
-from jetbox.offline.wire import as_generate, joined, now, plan_chunks, refusal, stream_lines
+from jetbox.offline.stream import SERVER_NAME, BadBody, WireHandler
+from jetbox.offline.wire import (
+    Played,
+    as_generate,
+    joined,
+    metrics,
+    now,
+    plan_chunks,
+    refusal,
+    stream_lines,
+)
 
 
 class Backend(Protocol):
@@ -25,43 +36,80 @@ class Backend(Protocol):
     def wait(self, seconds: float) -> None: ...
     def touch(self, model: str, unload: bool = False) -> None: ...
     def loaded_models(self) -> list[tuple[str, datetime]]: ...
+    def forget(self, model: str) -> None: ...
 
-GET_ROUTES = ("/", "/api/version", "/api/tags", "/api/ps")
-POST_ROUTES = ("/api/chat", "/api/generate", "/api/show", "/api/embed", "/api/embeddings",
-               "/api/pull")
+# Ollama's routes: path -> (HTTP method, handler method). The /v1 ones are the
+# OpenAI-compatible layer real Ollama serves too (offline.openai).
+ROUTES: dict[str, tuple[str, str]] = {
+    "/": ("GET", "get_root"), "/api/version": ("GET", "get_version"),
+    "/api/tags": ("GET", "get_tags"), "/api/ps": ("GET", "get_ps"),
+    "/api/chat": ("POST", "post_chat"), "/api/generate": ("POST", "post_generate"),
+    "/api/show": ("POST", "post_show"), "/api/embed": ("POST", "post_embed"),
+    "/api/embeddings": ("POST", "post_embeddings"), "/api/pull": ("POST", "post_pull"),
+    "/api/delete": ("DELETE", "delete_model"),
+    "/v1/chat/completions": ("POST", "openai_chat"),
+    "/v1/completions": ("POST", "openai_completion"),
+    "/v1/embeddings": ("POST", "openai_embeddings"),
+    "/v1/models": ("GET", "openai_models"),
+}
+MODEL_PREFIX = "/v1/models/"  # GET /v1/models/{name}
 
 
-class OllamaHandler(WireHandler):
+class OllamaHandler(OpenAIRoutes, WireHandler):
     ollama: Backend
 
     def do_HEAD(self) -> None:
-        if self.path in ("/", "/api/version"):
+        if self._path() in ("/", "/api/version"):
             self.send(200, b"", "text/plain; charset=utf-8")
         else:
             self.send(404, b"404 page not found", "text/plain")
 
     def do_GET(self) -> None:
-        if self.path in GET_ROUTES:
-            getattr(self, _method(self.path))()
-        elif self.path in POST_ROUTES:
-            self.send(405, b"405 method not allowed", "text/plain")
-        else:
-            self.send(404, b"404 page not found", "text/plain")
+        self._route("GET")
 
     def do_POST(self) -> None:
-        body = self.body()
-        if self.path in POST_ROUTES:
-            getattr(self, _method(self.path))(body)
-        elif self.path in GET_ROUTES:
-            self.send(405, b"405 method not allowed", "text/plain")
-        else:
+        self._route("POST")
+
+    def do_DELETE(self) -> None:
+        self._route("DELETE")
+
+    def _path(self) -> str:
+        return self.path.split("?", 1)[0]
+
+    def _route(self, verb: str) -> None:
+        path = self._path()
+        if verb == "GET" and path.startswith(MODEL_PREFIX) and len(path) > len(MODEL_PREFIX):
+            self.openai_model(path[len(MODEL_PREFIX):])
+            return
+        method, name = ROUTES.get(path, ("", ""))
+        if not method:
             self.send(404, b"404 page not found", "text/plain")
+            return
+        if method != verb:
+            self.send(405, b"405 method not allowed", "text/plain")
+            return
+        if verb == "GET":
+            getattr(self, name)()
+            return
+        try:
+            body = self.body()
+        except BadBody as exc:
+            self.bad_body(path, str(exc))
+            return
+        getattr(self, name)(body)
+
+    def bad_body(self, path: str, message: str) -> None:
+        if path.startswith("/v1/"):
+            self.openai_fail(400, message)
+        else:
+            self.fail(400, message)
 
     def get_root(self) -> None:
         self.send(200, b"Ollama is running", "text/plain; charset=utf-8")
 
     def get_version(self) -> None:
-        self.json_reply(200, {"version": self.ollama.version})
+        # Clients parse "version"; "server" tells a person reading it which server this is.
+        self.json_reply(200, {"version": self.ollama.version, "server": SERVER_NAME})
 
     def get_tags(self) -> None:
         self.json_reply(200, {"models": [catalog.tag(m) for m in self.ollama.models.values()]})
@@ -83,6 +131,14 @@ class OllamaHandler(WireHandler):
         if model is None:
             self.fail(404, f"model '{name}' not found")
         return model
+
+    def delete_model(self, body: dict[str, Any] | None) -> None:
+        """Ollama deletes the model from disk: here it leaves the catalog (a 200 with an
+        empty JSON object), and any other name is the 404 Ollama gives."""
+        model = self._model(body)
+        if model is not None:
+            self.ollama.forget(model.name)
+            self.json_reply(200, {})
 
     def post_show(self, body: dict[str, Any] | None) -> None:
         model = self._model(body or {})
@@ -143,12 +199,8 @@ class OllamaHandler(WireHandler):
             self._reply(model, [{}], stream, "unload" if unload else "load", Turn(),
                         None, generate)
             return
-        request = ChatRequest(model.name, tuple(messages), tuple(body["tools"]) if
-                              body.get("tools") else None, body.get("format"),
-                              body.get("options") or {}, body.get("think"), stream, body)
-        turn = self.ollama.record(request)
-        if turn.delay_s:
-            self.ollama.wait(turn.delay_s)
+        played = self.play(model, body, messages, stream)
+        turn = played.turn
         if turn.http_status:
             self.fail(turn.http_status, turn.error or "error")
         elif turn.non_json_body:
@@ -156,8 +208,22 @@ class OllamaHandler(WireHandler):
         elif turn.endless_thinking:
             self._think_forever(model.name)
         else:
-            self._reply(model, plan_chunks(model, request, turn), stream,
-                        turn.done_reason or "stop", turn, request, generate)
+            self._reply(model, played.chunks, stream, played.done_reason, turn,
+                        played.request, generate)
+
+    def play(self, model: FakeModel, body: dict[str, Any], messages: list[Any],
+             stream: bool) -> Played:
+        """Record the request, ask the script for its turn (waiting its delay) and plan the
+        reply's chunks: what the native and the OpenAI routes share."""
+        request = ChatRequest(model.name, tuple(messages), tuple(body["tools"]) if
+                              body.get("tools") else None, body.get("format"),
+                              body.get("options") or {}, body.get("think"), stream, body)
+        turn = self.ollama.record(request)
+        if turn.delay_s:
+            self.ollama.wait(turn.delay_s)
+        chunks = [] if turn.http_status else plan_chunks(model, request, turn)
+        return Played(turn, request, chunks, turn.done_reason or "stop",
+                      metrics(turn, request, len(chunks)))
 
     def _think_forever(self, name: str) -> None:
         """A model stuck thinking: chunks keep coming, `done` never does."""
@@ -176,17 +242,13 @@ class OllamaHandler(WireHandler):
                done_reason: str, turn: Turn, request: ChatRequest | None,
                generate: bool) -> None:
         messages = [{"role": "assistant", "content": "", **c} for c in chunks]
-        prompt = turn.prompt_tokens if turn.prompt_tokens is not None else \
-            len(json.dumps(request.messages if request else [])) // 4
-        metrics = {"total_duration": 2_310_000_000, "load_duration": 1_000_000,
-                   "prompt_eval_count": max(prompt, 1), "prompt_eval_duration": 120_000_000,
-                   "eval_count": max(len(chunks), 1), "eval_duration": 380_000_000}
+        counts = metrics(turn, request, len(chunks))
         shape = as_generate if generate else (lambda line: line)
         if not stream:
-            self.json_reply(200, shape(joined(model.name, messages, done_reason, metrics)))
+            self.json_reply(200, shape(joined(model.name, messages, done_reason, counts)))
             return
         self.start_stream()
-        for line in stream_lines(model.name, messages, done_reason, metrics, turn):
+        for line in stream_lines(model.name, messages, done_reason, counts, turn):
             data = (json.dumps(shape(line)) + "\n").encode()
             if turn.partial_line:
                 self.chunk(data[:len(data) // 2])
@@ -195,7 +257,3 @@ class OllamaHandler(WireHandler):
             self.chunk(data)
         self.end_stream()
 
-
-def _method(path: str) -> str:
-    verb = "get" if path in GET_ROUTES else "post"
-    return f"{verb}_{path.rsplit('/', 1)[-1] or 'root'}"

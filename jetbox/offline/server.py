@@ -79,6 +79,13 @@ class OfflineOllama:
             else:
                 self._loaded[model] = now()
 
+    def forget(self, model: str) -> None:
+        """`DELETE /api/delete`: the model leaves the catalog (and memory), as a deleted
+        model leaves Ollama's."""
+        with self._lock:
+            self.models.pop(model, None)
+            self._loaded.pop(model, None)
+
     def loaded_models(self) -> list[tuple[str, datetime]]:
         with self._lock:
             return sorted(self._loaded.items())

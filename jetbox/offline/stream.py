@@ -7,6 +7,14 @@ import json
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+# Every reply names the server in its Server header (Ollama's own sends none), so a client
+# such as `jetbox diag` can tell the stand-in from a real Ollama.
+SERVER_NAME = "Jetbox offline server"
+
+
+class BadBody(ValueError):
+    """A request body that is not a JSON object; the message says what is wrong with it."""
+
 
 class WireHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -14,16 +22,24 @@ class WireHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # quiet
         return
 
+    def version_string(self) -> str:
+        return SERVER_NAME
+
     def body(self) -> dict[str, Any] | None:
+        """The JSON object sent, None for no body; BadBody for anything else, so the client
+        hears that its JSON is broken rather than that a field is missing."""
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
-        if not raw:
+        if not raw.strip():
             return None
         try:
             data = json.loads(raw)
-        except ValueError:
-            return {}
-        return data if isinstance(data, dict) else {}
+        except ValueError as exc:
+            raise BadBody(f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise BadBody(f"the request body must be a JSON object, not "
+                          f"{type(data).__name__}") from None
+        return data
 
     def send(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -39,9 +55,9 @@ class WireHandler(BaseHTTPRequestHandler):
     def fail(self, status: int, message: str) -> None:
         self.json_reply(status, {"error": message})
 
-    def start_stream(self) -> None:
+    def start_stream(self, content_type: str = "application/x-ndjson") -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
 

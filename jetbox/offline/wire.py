@@ -8,12 +8,47 @@ import json
 import random
 import string
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from jetbox.offline.dialects import render
 from jetbox.offline.schema import formatted
 from jetbox.offline.script import Call, ChatRequest, FakeModel, Turn
+
+
+@dataclass(frozen=True)
+class Played:
+    """A request the script answered: its turn and the planned reply, before any route
+    shapes it for the wire (Ollama's NDJSON or OpenAI's server-sent events)."""
+
+    turn: Turn
+    request: ChatRequest
+    chunks: list[dict[str, Any]]
+    done_reason: str
+    metrics: dict[str, int]
+
+    @property
+    def content(self) -> str:
+        return "".join(c.get("content", "") for c in self.chunks)
+
+    @property
+    def thinking(self) -> str:
+        return "".join(c.get("thinking", "") for c in self.chunks)
+
+    @property
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [call for c in self.chunks for call in c.get("tool_calls", [])]
+
+
+def metrics(turn: Turn, request: ChatRequest | None, chunks: int) -> dict[str, int]:
+    """The final chunk's durations and counts: one token per chunk, a prompt of about four
+    characters a token (or what the turn says)."""
+    prompt = turn.prompt_tokens if turn.prompt_tokens is not None else \
+        len(json.dumps(request.messages if request else [])) // 4
+    return {"total_duration": 2_310_000_000, "load_duration": 1_000_000,
+            "prompt_eval_count": max(prompt, 1), "prompt_eval_duration": 120_000_000,
+            "eval_count": max(chunks, 1), "eval_duration": 380_000_000}
 
 
 def now() -> str:
@@ -36,6 +71,7 @@ def plan_chunks(model: FakeModel, request: ChatRequest, turn: Turn) -> list[dict
     if turn.dialect:  # the model's habit: its calls written as text
         content, thinking = render(turn.dialect, calls, content, thinking)
         calls = []
+    thinking = _thinking(model, request.think, thinking)
     if thinking and "thinking" in model.capabilities:
         chunks += [{"thinking": word} for word in _split(thinking)]
     if calls and not request.tools:  # Jetbox's JSON protocol (structured outputs)
@@ -57,6 +93,31 @@ def plan_chunks(model: FakeModel, request: ChatRequest, turn: Turn) -> list[dict
     chunks.append({"tool_calls": [_wire_call(c, i) for i, c in enumerate(calls)]}
                   if calls else {})
     return chunks
+
+
+# What a thinking model thinks when the script gave it no thought: longer at higher levels,
+# as a real model's trace grows with the effort asked.
+THOUGHTS = {"low": "The question is short; answer it.",
+            "medium": "The question is short. Read it once more, then answer it plainly.",
+            "high": "The question is short. Read it once more, weigh what the person may "
+                    "mean, check the answer against it, then answer it plainly.",
+            "max": "The question is short. Read it once more, weigh what the person may "
+                   "mean, check the answer against it twice, then answer it plainly."}
+
+
+def _thinking(model: FakeModel, think: object, scripted: str) -> str:
+    """The trace the reply carries. A thinking model asked to think (true or a level)
+    always sends one; `think: false` turns it off except on gpt-oss, which ignores booleans
+    and cannot stop thinking (shared/ollama-api.md, Thinking)."""
+    if "thinking" not in model.capabilities:
+        return scripted
+    if think is False:
+        if model.family != "gptoss":
+            return ""
+        think = "medium"  # gpt-oss thinks at its default level whatever the boolean
+    if scripted or think in (None, False):
+        return scripted
+    return THOUGHTS.get(str(think), THOUGHTS["medium"])
 
 
 def _split(text: str) -> list[str]:

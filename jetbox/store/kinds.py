@@ -128,7 +128,7 @@ class Baseline(Record):
     """The first probe's outcomes and the test configuration later probes are held to."""
 
     KIND = "baseline"
-    SOMETIMES = frozenset({"config", "tree", "room_findings"})
+    SOMETIMES = frozenset({"config", "tree", "room_findings", "ruff_version"})
     round: int = 0
     findings: list[str] = field(default_factory=list)
     outcomes: Mapping[str, str] = field(default_factory=dict)
@@ -141,6 +141,8 @@ class Baseline(Record):
     problems: list[str] = field(default_factory=list)
     tree: str | None = None  # the manifest of the files kept for the clean room (room.py)
     room_findings: list[str] | None = None  # ruff as the room lints: ignored files too
+    # The ruff that found `findings`: another release finds other things in the same code.
+    ruff_version: str | None = None  # None: recorded before Jetbox kept it
 
 
 @dataclass(frozen=True, kw_only=True)
