@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from jetbox.commands.undoplan import CannotUndo, NoCopy, plan_one
 from jetbox.core.errors import UsageError
-from jetbox.core.text import for_terminal
-from jetbox.store.history import Change, run_changes, undone
+from jetbox.core.text import escape_name, for_terminal
+from jetbox.store.history import Change, left_by_undo, run_changes, run_records, undone
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore, state_of
 from jetbox.store.restore import inside
@@ -34,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patch", action="store_true",
                         help="the exact bytes, for `git apply` or `patch -p1` (CRs and other "
                              "control characters unescaped, so not on a terminal: redirect it)")
+    parser.add_argument("--run", type=int, metavar="N",
+                        help="the run to show, as `jetbox log --runs` numbers them "
+                             "(default: the newest)")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="only these files")
 
 
@@ -46,17 +50,45 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          "--patch to read the diff here")
     note = err if args.patch else out  # a patch holds nothing but the patch
     workspace = Workspace.at(Path(args.workspace or "."))
-    records = Ledger(workspace.ledger_path).current_run() \
-        if workspace.ledger_path.is_file() else []
-    if undone(records):
-        note.write("the last run was undone: no change of it is left\n")
+    try:
+        records = run_records(Ledger(workspace.ledger_path).records(), args.run) \
+            if workspace.ledger_path.is_file() else []
+    except ValueError as exc:
+        raise UsageError(f"{exc} (see `jetbox log --runs`)") from None
+    left = left_by_undo(records)
+    which = "the last run" if args.run is None else f"run {args.run}"
+    if undone(records) and not left:
+        note.write(f"{which} was undone: no change of it is left\n")
         return 0
-    wanted = {p.replace("\\", "/").removeprefix("./") for p in args.paths}
-    changes = [c for c in run_changes(records) if not wanted or c.path in wanted]
-    store = ObjectStore.of(workspace.root)
+    # A name is matched by its bytes: `jetbox diff caf<E9>.txt` reaches here decoded with
+    # surrogateescape, and the ledger keeps the escaped form of the same bytes.
+    wanted = {escape_name(p.replace("\\", "/").removeprefix("./")) for p in args.paths}
+    changes = [c for c in run_changes(records) if (not wanted or c.path in wanted)
+               and (not left or c.path in left)]
+    shown = _show(workspace.root, changes, args, out, err)
+    if not shown:
+        note.write(f"no changes by {which}\n" if records else f"no run in "
+                   f"{workspace.root}\n")
+    return 0
+
+
+def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: TextIO,
+          err: TextIO) -> int:
+    """Each path's diff: the run's own change only (as undo would take it out), or, where
+    that cannot be told apart from a later change, everything since before the run, said
+    so on stderr."""
+    store = ObjectStore.of(root)
     shown = 0
-    for change in changes:
-        diff = file_diff(workspace.root, store, change, "diff --git" if args.patch else HEADER)
+    for whole in changes:
+        try:
+            change = plan_one(root, store, whole, force=False)[0]
+        except NoCopy:
+            change = whole  # file_diff says so
+        except CannotUndo as exc:
+            change = whole
+            err.write(for_terminal(f"{whole.path}: shown against the file before the run, "
+                                   f"later changes included ({exc})") + "\n")
+        diff = file_diff(root, store, change, "diff --git" if args.patch else HEADER)
         if diff is None:
             continue
         shown += 1
@@ -69,10 +101,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                       f"restores it)\n")
         else:
             write_bytes(out, diff.data)
-    if not shown:
-        note.write("no changes by the last run\n" if records else f"no run in "
-                   f"{workspace.root}\n")
-    return 0
+    return shown
 
 
 def write_bytes(out: TextIO, data: bytes) -> None:
@@ -101,9 +130,14 @@ def file_diff(root: Path, store: ObjectStore, change: Change,
     before = change.before
     if now == before or (now.sha256 == before.sha256 and before.mode is None):
         return None
+    if before.exists and not store.has(str(before.sha256)):  # named, never a crash
+        return FileDiff(_bytes(f"{header} {_name('a/', change.real_name)} "
+                               f"{_name('b/', change.real_name)}\n# no copy of it as it was "
+                               f"before the run was kept: its change cannot be shown, and "
+                               f"undo cannot restore it\n"), binary=True)
     old = store.load(str(before.sha256)) if before.exists else b""
     new = target.read_bytes() if now.exists and now.sha256 != "not-a-file" else b""
-    a, b = _name("a/", change.path), _name("b/", change.path)
+    a, b = _name("a/", change.real_name), _name("b/", change.real_name)  # the disk's bytes
     head = f"{header} {a} {b}\n"
     if not before.exists:
         head += f"new file mode {_mode(now.mode)}\n"

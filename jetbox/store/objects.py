@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.fsutil import fsync_dir, new_file_mode, replace_with_retry
+from jetbox.core.text import unescape_name
 from jetbox.store.workspace import OBJECTS_DIR, STATE_DIR
 
 CHUNK_BYTES = 1 << 20
@@ -75,10 +76,6 @@ def state_of(path: Path) -> FileState:
         FileState(file_sha256(path), stat.S_IMODE(info.st_mode))
 
 
-KEEP_MAX_BYTES = 64 << 20  # larger files are not copied (as change detection: known by stat)
-NOT_KEPT = "not-kept: too large"
-
-
 class ObjectStore:
     """Content-addressed copies: written once, never changed, read back verified."""
 
@@ -107,8 +104,7 @@ class ObjectStore:
         if isinstance(info, FileState):
             return info
         mode = stat.S_IMODE(info.st_mode)
-        if info.st_size > KEEP_MAX_BYTES:  # a 100 GB sparse file is not read to be kept:
-            return FileState(NOT_KEPT, mode)  # undo names it instead of restoring it
+        # Any size is kept, streamed: a placeholder would hide a change (and lose the file).
         if info.st_size <= IN_MEMORY_BYTES:
             data = source.read_bytes()
             sha = hashlib.sha256(data).hexdigest()
@@ -178,15 +174,18 @@ def missing_dirs(root: Path, relative: str) -> list[str]:
     missing = []
     for depth in range(1, len(parts) + 1):
         folder = "/".join(parts[:depth])
-        if missing or not (root / folder).is_dir():
+        if missing or not (root / unescape_name(folder)).is_dir():
             missing.append(folder)
     return missing
 
 
-def keep_before(store: ObjectStore, root: Path, relative: str) -> dict[str, Any]:
+def keep_before(store: ObjectStore, root: Path, relative: str,
+                absolute: Path | None = None) -> dict[str, Any]:
     """The fields a write or edit intent records so the change can be undone: the file's
-    state before (its copy saved first), the mode it will have, the folders it needs."""
-    before = store.save(root / relative)
+    state before (its copy saved first), the mode it will have, the folders it needs.
+    `relative` is the escaped name the ledger keeps; `absolute` the real path (its bytes
+    may not be UTF-8, so the escaped name cannot stand for it on the disk)."""
+    before = store.save(absolute if absolute is not None else root / relative)
     if before.exists:
         return {"before": before.to_record(), "mode": before.mode}
     return {"before": before.to_record(), "mode": new_file_mode(),

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from jetbox.core.fsutil import atomic_write_bytes
-from jetbox.store.history import Change
+from jetbox.store.history import Change, real_name
 from jetbox.store.objects import FileState, ObjectStore, state_of
 
 # atomic_write_bytes's temporary files (`.<name>.<random>.tmp`), left behind by a kill.
@@ -19,23 +19,12 @@ _TEMP = r"\.{name}\.[A-Za-z0-9_]{{8}}\.tmp"
 
 def inside(root: Path, relative: str) -> Path:
     """The path a ledger record names, refused if it would lead out of the workspace."""
-    target = root / relative
+    name = real_name(relative)  # the ledger's escaped name: the bytes on the disk
+    target = root / name
     if not target.parent.resolve().is_relative_to(root.resolve()) or \
-            Path(relative).is_absolute() or ".." in Path(relative).parts:
+            Path(name).is_absolute() or ".." in Path(name).parts:
         raise ValueError(f"{relative}: not inside {root}")
     return target
-
-
-def conflicts(root: Path, changes: Iterable[Change]) -> list[str]:
-    """The paths someone changed after the run did: neither as the run left them nor as
-    they were before it."""
-    clashes = []
-    for change in changes:
-        now = state_of(inside(root, change.path))
-        known = [*change.after, change.before]
-        if not any(_same(now, state) for state in known):
-            clashes.append(change.path)
-    return clashes
 
 
 def _same(now: FileState, recorded: FileState) -> bool:
@@ -43,10 +32,6 @@ def _same(now: FileState, recorded: FileState) -> bool:
     have none)."""
     return now.sha256 == recorded.sha256 and \
         (recorded.mode is None or not now.exists or now.mode == recorded.mode)
-
-
-def missing_copies(store: ObjectStore, changes: Iterable[Change]) -> list[str]:
-    return [c.path for c in changes if c.before.exists and not store.has(str(c.before.sha256))]
 
 
 def restore(root: Path, store: ObjectStore, change: Change) -> str:

@@ -10,13 +10,16 @@ import os
 import stat
 from pathlib import Path
 
+from jetbox.core.text import escape_name
 from jetbox.store.acts import FilesChanged, Intent
 from jetbox.store.files import project_files
 from jetbox.store.history import changes_recorded
 from jetbox.store.ledger import Ledger
-from jetbox.store.objects import ABSENT, FileState, ObjectStore
+from jetbox.store.objects import ABSENT, FileState, ObjectStore, file_sha256
 
-# A file larger than this is not copied before a command: it could not be restored.
+# A file larger than this is not copied before a command (a copy of every large file
+# before every command would cost its size in disk and time); its change is still seen, by
+# a streamed digest, and undo names it as one it cannot restore. Tool writes copy any size.
 MAX_KEPT_BYTES = 50_000_000
 
 Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, mode
@@ -48,7 +51,7 @@ class FileWatch:
                 continue
             try:
                 state = self.store.save(path, sync=False) if info.st_size <= MAX_KEPT_BYTES else \
-                    FileState("too-large-to-keep", stat.S_IMODE(info.st_mode))
+                    FileState(file_sha256(path), stat.S_IMODE(info.st_mode))
             except OSError:
                 continue
             self._seen[rel] = (stamp, state)
@@ -79,7 +82,8 @@ class FileWatch:
     def record(self, ledger: Ledger, intent: int, before: dict[str, FileState]) -> int:
         """Journal what changed since `before`; returns how many paths did."""
         after = self.snapshot()
-        changes = [{"path": rel, "before": before.get(rel, ABSENT).to_record(),
+        # The escaped name (escape_name) maps back to the exact bytes of a non-UTF-8 name.
+        changes = [{"path": escape_name(rel), "before": before.get(rel, ABSENT).to_record(),
                     "after": after.get(rel, ABSENT).to_record()}
                    for rel in sorted({*before, *after})
                    if before.get(rel, ABSENT) != after.get(rel, ABSENT)]

@@ -1,0 +1,179 @@
+"""Issue 31: undo never says "undone" while something stays lost, never reverts a person's
+own work, and shows and takes back everything a run changed. Each test is a whole run
+through the offline server, then compares the whole tree with a snapshot."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from jetbox.offline import OfflineOllama, ScriptResponder, Turn
+from jetbox.offline.wire import ChatRequest
+from tests.attackkit import turn
+from tests.conftest import files_and_modes, run_cli
+
+posix_only = pytest.mark.skipif(os.name == "nt", reason="modes, links and byte names: POSIX")
+needs_git = pytest.mark.skipif(subprocess.run(["git", "--version"], capture_output=True,
+                                              check=False).returncode != 0,
+                               reason="git is not installed")
+Action = Callable[[], None]
+
+
+class PersonBetweenRounds(ScriptResponder):
+    """The scripted model; before answering round N, the person does `actions[N]` (the
+    model call is where a round waits, so this is a person working between rounds)."""
+
+    def __init__(self, turns: Sequence[Turn], actions: dict[int, Action]) -> None:
+        super().__init__(turns)
+        self.actions = actions
+
+    def __call__(self, request: ChatRequest) -> Turn:
+        action = self.actions.get(self.calls + 1)
+        if action is not None:
+            action()
+        return super().__call__(request)
+
+
+def a_run(root: Path, turns: Sequence[Turn], actions: dict[int, Action] | None = None,
+          goal: str = "Look around") -> None:
+    """One whole `jetbox run`: the turns, one round each, the person's actions between."""
+    with OfflineOllama(PersonBetweenRounds(list(turns), actions or {})) as server:
+        result = run_cli("run", goal, "-w", str(root), "--host", server.host,
+                         "--max-rounds", str(len(turns)), "--sandbox", "none")
+    assert result.code in (0, 3, 4, 5), result.err  # any ending but a crash
+
+
+def tree(root: Path) -> dict[str, object]:
+    """The whole tree: files' bytes and modes, links' targets, empty folders."""
+    found: dict[str, object] = dict(files_and_modes(root))
+    for folder, dirs, files in os.walk(root):
+        rel = Path(folder).relative_to(root)
+        if {".git", ".jetbox"} & set(rel.parts):
+            continue
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink():
+                found[(rel / name).as_posix()] = ("link", os.readlink(path))
+        if not dirs and not files and rel.parts:
+            found[rel.as_posix() + "/"] = "empty folder"
+    return found
+
+
+def cmd(script: str, name: str = "tool.py") -> list[Turn]:
+    """The model writes a script and runs it (commands run scripts, never `python -c`)."""
+    return [turn("write_file", path=name, content=script + "\n"),
+            turn("run_cmd", cmd=["python", name])]
+
+
+def write(root: Path, rel: str, data: bytes) -> Action:
+    return lambda: (root / rel).write_bytes(data)
+
+
+# A. Never "undone" while something stays lost; one missing copy never blocks the rest.
+
+def test_a_large_file_a_command_deletes_is_named_and_the_rest_restored(workspace: Path) -> None:
+    root = workspace
+    (root / "data").mkdir()
+    with open(root / "data" / "big.dat", "wb") as handle:  # sparse: 60 MB, no disk
+        handle.truncate(60_000_000)
+    (root / "app.py").write_text("X = 1\n")
+    before = tree(root)
+    a_run(root, [turn("edit_file", path="app.py", old="X = 1", new="X = 2"),
+                 *cmd("import os; os.remove('data/big.dat')")])
+    assert "data/big.dat" in run_cli("diff", "--stat", "-w", str(root)).out
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 1 and "undone:" not in result.out
+    assert "not restored   data/big.dat: no copy" in result.err
+    assert tree(root) == {k: v for k, v in before.items() if k != "data/big.dat"} | \
+        {"data/": "empty folder"}
+
+
+def test_a_one_byte_append_to_a_large_file_is_seen(workspace: Path) -> None:
+    root = workspace
+    with open(root / "big.dat", "wb") as handle:
+        handle.truncate(60_000_000)
+    a_run(root, cmd("open('big.dat', 'ab').write(b'x')"))
+    assert run_cli("diff", "--stat", "-w", str(root)).out == "tool.py\nbig.dat\n"
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 1 and "big.dat" in result.err
+
+
+def test_a_large_file_a_tool_rewrites_is_copied_first_and_restored(workspace: Path) -> None:
+    root = workspace
+    (root / "big.txt").write_bytes(b"line\n" * 11_000_000)  # 55 MB, over the watch's limit
+    before = tree(root)
+    a_run(root, [turn("write_file", path="big.txt", content="small now\n")])
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert tree(root) == before
+
+
+def test_a_missing_copy_blocks_nothing_else(workspace: Path) -> None:
+    root = workspace
+    (root / "a.txt").write_text("a\n")
+    (root / "b.txt").write_text("b\n")
+    before = tree(root)
+    a_run(root, [turn("write_file", path="a.txt", content="A\n"),
+                 turn("write_file", path="b.txt", content="B\n")])
+    import hashlib
+    sha = hashlib.sha256(b"a\n").hexdigest()
+    (root / ".jetbox" / "objects" / sha[:2] / sha).unlink()
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 1 and "not restored   a.txt" in result.err, result
+    assert tree(root) == {**before, "a.txt": (b"A\n", before["a.txt"][1])}  # type: ignore[index]
+    forced = run_cli("undo", "--force", "-w", str(root))
+    assert forced.code == 1 and "a.txt" in forced.err  # still named: nothing can bring it
+
+
+# B. The person's own work is never reverted (item 2: between rounds).
+
+@needs_git
+def test_a_persons_edit_between_two_run_edits_survives_undo(workspace: Path) -> None:
+    root = workspace
+    (root / "app.py").write_text("a = 1\nb = 2\nc = 3\nd = 4\ne = 5\n")
+    person = "a = 1\nb = 2\nc = 3\nd = 4\ne = 'mine'\n"
+    a_run(root, [turn("edit_file", path="app.py", old="a = 1", new="a = 10"),
+                 turn("edit_file", path="app.py", old="c = 3", new="c = 30")],
+          {2: lambda: (root / "app.py").write_text(
+              (root / "app.py").read_text().replace("e = 5", "e = 'mine'"))})
+    assert (root / "app.py").read_text() == "a = 10\nb = 2\nc = 30\nd = 4\ne = 'mine'\n"
+    diff = run_cli("diff", "-w", str(root)).out
+    assert "+a = 10" in diff and "+c = 30" in diff and "mine" not in diff.replace(
+        " e = 'mine'", "")  # the person's line is context at most, never a change
+    before = tree(root) | {"app.py": (person.encode(), 0o644)}
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert "your changes kept" in result.out
+    assert tree(root) == before
+
+
+@needs_git
+def test_a_persons_edit_after_the_run_on_the_same_line_is_named_not_lost(
+        workspace: Path) -> None:
+    root = workspace
+    (root / "app.py").write_text("a = 1\n")
+    a_run(root, [turn("edit_file", path="app.py", old="a = 1", new="a = 2")])
+    (root / "app.py").write_text("a = 3\n")
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 1 and "app.py" in result.err and "overlap" in result.err
+    assert (root / "app.py").read_text() == "a = 3\n"
+    assert run_cli("undo", "--force", "-w", str(root)).code == 0
+    assert (root / "app.py").read_text() == "a = 1\n"
+
+
+@posix_only
+def test_a_binary_file_a_person_changed_after_the_run_is_named(workspace: Path) -> None:
+    root = workspace
+    (root / "blob.bin").write_bytes(b"\0one")
+    a_run(root, cmd("open('blob.bin', 'wb').write(b'\\0two')"))
+    (root / "blob.bin").write_bytes(b"\0mine")
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 1 and "blob.bin" in result.err
+    assert (root / "blob.bin").read_bytes() == b"\0mine"
+    assert stat.S_IMODE((root / "blob.bin").stat().st_mode) & 0o600 == 0o600
+
