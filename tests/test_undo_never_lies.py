@@ -177,3 +177,33 @@ def test_a_binary_file_a_person_changed_after_the_run_is_named(workspace: Path) 
     assert (root / "blob.bin").read_bytes() == b"\0mine"
     assert stat.S_IMODE((root / "blob.bin").stat().st_mode) & 0o600 == 0o600
 
+
+
+# C, item 9: a set-aside run can still be diffed and undone.
+
+def test_a_set_aside_run_is_listed_diffed_and_undone(workspace: Path) -> None:
+    root = workspace
+    (root / "notes.md").write_text("one\n")
+    (root / "other.md").write_text("two\n")
+    before = tree(root)
+    a_run(root, [turn("edit_file", path="notes.md", old="one", new="ONE")], goal="First goal")
+    with OfflineOllama(ScriptResponder([turn("edit_file", path="other.md", old="two",
+                                             new="TWO")])) as server:
+        second = run_cli("run", "Second goal", "--fresh", "-w", str(root), "--host",
+                         server.host, "--max-rounds", "1", "--sandbox", "none")
+    assert second.code != 1, second.err
+    listing = run_cli("log", "--runs", "-w", str(root)).out.splitlines()
+    assert "Second goal" in listing[0] and listing[0].split()[0] == "2"
+    assert "First goal" in listing[1] and listing[1].split()[0] == "1"
+    assert run_cli("diff", "--stat", "-w", str(root)).out == "other.md\n"  # newest first
+    assert run_cli("diff", "--stat", "--run", "1", "-w", str(root)).out == "notes.md\n"
+    first = run_cli("undo", "--run", "1", "-w", str(root))
+    assert first.code == 0, first.err
+    assert (root / "notes.md").read_text() == "one\n"
+    assert (root / "other.md").read_text() == "TWO\n"  # the newer run's change stays
+    assert "undone" in run_cli("log", "--runs", "-w", str(root)).out.splitlines()[1]
+    newest = run_cli("undo", "-w", str(root))
+    assert newest.code == 0, newest.err
+    assert tree(root) == before
+    assert "no changes" in run_cli("diff", "--run", "1", "-w", str(root)).out or \
+        "undone" in run_cli("diff", "--run", "1", "-w", str(root)).out

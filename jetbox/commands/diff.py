@@ -12,7 +12,8 @@ from typing import TextIO
 from jetbox.commands.undoplan import CannotUndo, NoCopy, plan_one
 from jetbox.core.errors import UsageError
 from jetbox.core.text import escape_name, for_terminal
-from jetbox.store.history import Change, left_by_undo, run_changes, run_records, undone
+from jetbox.store.history import Change, left_by_undo, run_changes, run_records, runs, undone
+from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore, state_of
 from jetbox.store.restore import inside
@@ -69,7 +70,25 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if not shown:
         note.write(f"no changes by {which}\n" if records else f"no run in "
                    f"{workspace.root}\n")
+    if args.run is None and not shown:
+        for line in older_runs(Ledger(workspace.ledger_path).records()
+                               if records else []):
+            note.write(line + "\n")
     return 0
+
+
+def older_runs(records: list[Record]) -> list[str]:
+    """A line for each earlier run (set aside, ended) with changes not undone, so a change
+    that `git status` still shows is never hidden behind "no changes by the last run"."""
+    lines = []
+    every = runs(records)
+    for number in range(len(every) - 1, 0, -1):
+        own = run_records(records, number)
+        if (undone(own) and not left_by_undo(own)) or not run_changes(own):
+            continue
+        lines.append(f"run {number} (older) changed {len(run_changes(own))} file(s) and was "
+                     f"not undone: `jetbox diff --run {number}`, `jetbox undo --run {number}`")
+    return lines
 
 
 def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: TextIO,
