@@ -207,3 +207,84 @@ def test_a_set_aside_run_is_listed_diffed_and_undone(workspace: Path) -> None:
     assert tree(root) == before
     assert "no changes" in run_cli("diff", "--run", "1", "-w", str(root)).out or \
         "undone" in run_cli("diff", "--run", "1", "-w", str(root)).out
+
+
+# C, item 5: non-UTF-8 names are bytes end to end.
+
+@posix_only
+def test_non_utf8_names_are_shown_escaped_and_restored_by_their_bytes(workspace: Path) -> None:
+    root = workspace
+    raw = os.fsdecode(b"caf\xe9.txt")
+    (root / "data").mkdir()
+    (root / raw).write_bytes(b"original\n")
+    (root / "data" / raw).write_bytes(b"the person's\n")
+    (root / "back\\slash.txt").write_bytes(b"b\n")
+    before = tree(root)
+    script = ("import os\nopen(os.fsdecode(b'caf\\xe9.txt'), 'wb').write(b'changed\\n')\n"
+              "open('back\\\\slash.txt', 'wb').write(b'B\\n')")
+    a_run(root, [*cmd(script), turn("write_file", path="data/caf\\xe9.txt", content="run\n")])
+    assert (root / "data" / raw).read_bytes() == b"run\n"
+    stat_out = run_cli("diff", "--stat", "-w", str(root)).out.splitlines()
+    assert sorted(stat_out) == sorted(["tool.py", "caf\\xe9.txt", "back\\\\slash.txt",
+                                       "data/caf\\xe9.txt"])
+    assert "+changed" in run_cli("diff", raw, "-w", str(root)).out  # the name as the shell gives it
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert tree(root) == before
+
+
+# C, items 3 and 4: ignored files, links, empty folders.
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args],
+                          cwd=root, capture_output=True, text=True, check=True).stdout
+
+
+@posix_only
+@needs_git
+def test_ignored_files_links_and_empty_folders_are_shown_and_undone(workspace: Path) -> None:
+    root = workspace
+    (root / ".gitignore").write_text(".env\nbuild/\n")
+    (root / ".env").write_text("SECRET=1\n")
+    (root / "build").mkdir()
+    (root / "build" / "out.txt").write_text("built\n")
+    (root / "drafts").mkdir()
+    (root / "drafts" / "idea.md").write_text("an idea\n")
+    (root / "target.txt").write_text("t\n")
+    os.symlink("target.txt", root / "tracked-link")
+    (root / "empty").mkdir()
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "start")
+    os.symlink("target.txt", root / "untracked-link")
+    before = tree(root)
+    script = ("import os, shutil\nopen('.env', 'w').close()\n"
+              "open('build/out.txt', 'w').write('rebuilt\\n')\n"
+              "shutil.rmtree('drafts')\nos.remove('tracked-link')\nos.remove('untracked-link')\n"
+              "os.rmdir('empty')\nos.makedirs('made/deeper')\n")
+    a_run(root, [turn("write_file", path=".gitignore", content=".env\nbuild/\ndrafts/\n"),
+                 *cmd(script)])
+    stat_out = set(run_cli("diff", "--stat", "-w", str(root)).out.splitlines())
+    assert {".env", "build/out.txt", "drafts/idea.md", "tracked-link", "untracked-link",
+            "empty/", "made/deeper/"} <= stat_out, stat_out
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert tree(root) == before
+    assert git(root, "status", "--porcelain") == "?? untracked-link\n"
+
+
+@posix_only
+def test_a_gitignore_of_everything_in_a_plain_folder_hides_nothing(workspace: Path) -> None:
+    root = workspace
+    (root / ".gitignore").write_text("*\n")
+    (root / "mathx").mkdir()
+    (root / "mathx" / "__init__.py").write_text("def add(a, b):\n    return a + b\n")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_add.py").write_text("def test_x():\n    pass\n")
+    before = tree(root)
+    a_run(root, cmd("import shutil\nshutil.rmtree('mathx')\nshutil.rmtree('tests')\n"))
+    assert {"mathx/__init__.py", "tests/test_add.py"} <= set(
+        run_cli("diff", "--stat", "-w", str(root)).out.splitlines())
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert tree(root) == before

@@ -15,7 +15,7 @@ from jetbox.core.text import escape_name, for_terminal
 from jetbox.store.history import Change, left_by_undo, run_changes, run_records, runs, undone
 from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
-from jetbox.store.objects import ObjectStore, state_of
+from jetbox.store.objects import FileState, ObjectStore, state_of
 from jetbox.store.restore import inside
 from jetbox.store.workspace import Workspace
 
@@ -98,7 +98,10 @@ def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: Text
     so on stderr."""
     store = ObjectStore.of(root)
     shown = 0
-    for whole in changes:
+    # A folder that holds a changed path says nothing more than that path's own diff.
+    holders = {p[:i + 1] for p in (c.path for c in changes) for i, ch in enumerate(p[:-1])
+               if ch == "/"}
+    for whole in (c for c in changes if c.path not in holders):
         try:
             change = plan_one(root, store, whole, force=False)[0]
         except NoCopy:
@@ -155,7 +158,11 @@ def file_diff(root: Path, store: ObjectStore, change: Change,
                                f"before the run was kept: its change cannot be shown, and "
                                f"undo cannot restore it\n"), binary=True)
     old = store.load(str(before.sha256)) if before.exists else b""
-    new = target.read_bytes() if now.exists and now.sha256 != "not-a-file" else b""
+    if not (before.is_file or not before.exists) or not (now.is_file or not now.exists):
+        return FileDiff(_bytes(f"{header} {_name('a/', change.real_name)} "
+                               f"{_name('b/', change.real_name)}\n{_kind('before', before)}"
+                               f"{_kind('now', now)}"), binary=True)
+    new = target.read_bytes() if now.is_file else b""
     a, b = _name("a/", change.real_name), _name("b/", change.real_name)  # the disk's bytes
     head = f"{header} {a} {b}\n"
     if not before.exists:
@@ -174,6 +181,16 @@ def file_diff(root: Path, store: ObjectStore, change: Change,
         tofile=_bytes(b if now.exists else "/dev/null"))
     return FileDiff(_bytes(head) + b"".join(
         line if line.endswith(b"\n") else line + b"\n" + NO_NEWLINE for line in lines))
+
+
+def _kind(when: str, state: FileState) -> str:
+    """A line for what is not a regular file's content: a link, a folder (git's patch
+    format has no empty folder, so these are shown, named on stderr, never patched)."""
+    link = state.link_target
+    what = "nothing" if not state.exists else "a folder" if state.is_folder else \
+        f"a link to {link.decode('utf-8', 'surrogateescape')}" if link is not None else \
+        "a file" if state.is_file else "not a file, link or folder"
+    return f"# {when}: {what}\n"
 
 
 _QUOTED = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",

@@ -55,6 +55,7 @@ class NoCopy(CannotUndo):
 
 
 def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> Plan:
+    changes = in_order(changes)
     steps: list[Change] = []
     left: list[Left] = []
     merged: set[str] = set()
@@ -68,6 +69,17 @@ def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> 
         if was_merged:
             merged.add(change.path)
     return Plan(tuple(steps), tuple(left), frozenset(merged))
+
+
+def in_order(changes: list[Change]) -> list[Change]:
+    """Folders to create first (outermost first), folders to remove last (deepest first),
+    so every path has its folder when it is restored and a folder is empty when removed."""
+    def key(change: Change) -> tuple[int, int]:
+        depth = change.path.rstrip("/").count("/")
+        if not change.path.endswith("/"):
+            return (1, 0)
+        return (0, depth) if change.before.exists else (2, -depth)
+    return sorted(changes, key=key)  # stable: the run's order within each group
 
 
 def plan_one(root: Path, store: ObjectStore, change: Change, force: bool) -> tuple[Change, bool]:
@@ -92,18 +104,17 @@ def _same(now: FileState, recorded: FileState) -> bool:
 
 
 def _restore_to(store: ObjectStore, change: Change, state: FileState) -> Change:
-    if state.exists and not store.has(str(state.sha256)):
+    if state.exists and not (state.is_file or state.is_folder or state.link_target is not None):
+        raise CannotUndo("it was not a regular file, a link or a folder before the run")
+    if state.is_file and not store.has(str(state.sha256)):
         raise NoCopy(f"no copy of it as it was before the run (files over "
-                         f"{MAX_KEPT_BYTES // 1_000_000} MB are not copied before a command)"
-                         if state.sha256 != "not-a-file" else "it was not a regular file")
+                     f"{MAX_KEPT_BYTES // 1_000_000} MB are not copied before a command)")
     return replace(change, before=state)
 
 
 def _take_out(root: Path, store: ObjectStore, change: Change, now: FileState) -> FileState:
     """The file as it is now without the run's changes, newest first."""
-    if now.sha256 == "not-a-file":
-        raise CannotUndo("it is not a regular file now")
-    content = store.save(inside(root, change.path), sync=False) if now.exists else now
+    content = store.save(inside(root, change.path), sync=False) if now.is_file else now
     for event in reversed(change.events):
         content = _take_out_one(root, store, event, content)
     return content
@@ -114,8 +125,8 @@ def _take_out_one(root: Path, store: ObjectStore, event: Event, content: FileSta
     if after is not None:  # this change is still whole: what it found comes back
         mode = event.before.mode if after.mode in (None, content.mode) else content.mode
         return FileState(event.before.sha256, mode) if event.before.exists else event.before
-    if len(event.after) != 1 or not (event.before.exists and event.after[0].exists
-                                     and content.exists):
+    if len(event.after) != 1 or not (event.before.is_file and event.after[0].is_file
+                                     and content.is_file):
         raise CannotUndo(f"the run created or deleted it ({event.label or 'a change'})")
     needed = [str(s.sha256) for s in (content, event.after[0], event.before)]
     if not all(store.has(sha) for sha in needed):

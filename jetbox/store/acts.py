@@ -92,8 +92,11 @@ class FilesChanged(Record):
     """What a command changed: before and after, per path (history.py reads them)."""
 
     KIND = "files_changed"
+    SOMETIMES = frozenset({"truncated"})
     intent: int = 0
     changes: list[Mapping[str, Any]] = field(default_factory=list)
+    truncated: bool | None = None
+    """The snapshot stopped at the watch's limit of paths: changes past it were not seen."""
 
 
 @dataclass(frozen=True, kw_only=True)

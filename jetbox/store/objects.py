@@ -32,6 +32,21 @@ class FileState:
     def exists(self) -> bool:
         return self.sha256 is not None
 
+    @property
+    def is_file(self) -> bool:
+        """A regular file whose content is a copy in the store (or could be)."""
+        return self.exists and not str(self.sha256).startswith((LINK, FOLDER, OTHER))
+
+    @property
+    def link_target(self) -> bytes | None:
+        """A symbolic link's target, as bytes (a link is restored as a link)."""
+        sha = str(self.sha256)
+        return bytes.fromhex(sha[len(LINK):]) if sha.startswith(LINK) else None
+
+    @property
+    def is_folder(self) -> bool:
+        return self.sha256 == FOLDER
+
     def to_record(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "mode": self.mode}
 
@@ -47,6 +62,11 @@ class FileState:
 
 
 ABSENT = FileState(None)
+# What stands for something that is not a regular file, in place of a digest: no file's
+# digest starts so, so a state of one never matches a state of the other.
+LINK = "link:"     # a symbolic link: "link:" and the hex of its target's bytes
+FOLDER = "folder"  # a folder; what it holds are paths of their own
+OTHER = "not-a-file"  # a FIFO, a socket, a device (or a folder where a file was)
 
 
 def file_sha256(path: Path) -> str:
@@ -64,8 +84,12 @@ def _regular(path: Path) -> os.stat_result | FileState:
         info = os.lstat(path)
     except FileNotFoundError:
         return ABSENT
+    if stat.S_ISLNK(info.st_mode):
+        return FileState(LINK + os.readlink(os.fsencode(path)).hex())
+    if stat.S_ISDIR(info.st_mode):
+        return FileState(FOLDER, stat.S_IMODE(info.st_mode))
     if not stat.S_ISREG(info.st_mode):
-        return FileState("not-a-file", stat.S_IMODE(info.st_mode))
+        return FileState(OTHER, stat.S_IMODE(info.st_mode))
     return info
 
 

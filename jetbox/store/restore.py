@@ -35,23 +35,54 @@ def _same(now: FileState, recorded: FileState) -> bool:
 
 
 def restore(root: Path, store: ObjectStore, change: Change) -> str:
-    """Make the path as it was before the run; returns what was done (or "unchanged")."""
+    """Make the path as it was before the run; returns what was done (or "unchanged"). A
+    link comes back as a link, a folder as a folder (an empty one the run made is removed;
+    one that holds someone's files now stays, and says so)."""
     target = inside(root, change.path)
     _remove_temporaries(target)
     now = state_of(target)
     before = change.before
-    if not before.exists:
-        if not os.path.lexists(target):
-            return "unchanged"
-        target.unlink()
-        return "removed"
     if _same(now, before):
         return "unchanged"
+    if not before.exists:
+        return _remove(target, now)
+    if now.exists and (now.is_folder or before.is_folder) and now.sha256 != before.sha256:
+        _remove(target, now)  # a file where a folder was, or the other way round
+    if before.is_folder:
+        if now.is_folder and before.mode is not None:
+            os.chmod(target, before.mode)
+            return "mode restored"
+        target.mkdir(parents=True, exist_ok=True)
+        if before.mode is not None:
+            os.chmod(target, before.mode)
+        return "folder restored"
+    link = before.link_target
+    if link is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(target):
+            target.unlink()
+        os.symlink(link, os.fsencode(target))
+        return "link restored"
     if now.sha256 == before.sha256 and before.mode is not None:
         os.chmod(target, before.mode)
         return "mode restored"
+    if now.link_target is not None:
+        target.unlink()  # replaced by the file, never written through to the link's target
     atomic_write_bytes(target, store.load(str(before.sha256)), mode=before.mode)
     return "restored"
+
+
+def _remove(target: Path, now: FileState) -> str:
+    if not now.exists:
+        return "unchanged"
+    if not now.is_folder:
+        target.unlink()
+        return "removed"
+    try:
+        target.rmdir()
+    except OSError:  # someone's files are in it now: they stay, and so does it
+        return "kept (not empty)"
+    return "removed"
 
 
 def remove_new_dirs(root: Path, changes: Iterable[Change]) -> list[str]:
