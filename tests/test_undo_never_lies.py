@@ -105,7 +105,9 @@ def test_a_one_byte_append_to_a_large_file_is_seen(workspace: Path) -> None:
 
 def test_a_large_file_a_tool_rewrites_is_copied_first_and_restored(workspace: Path) -> None:
     root = workspace
-    (root / "big.txt").write_bytes(b"line\n" * 11_000_000)  # 55 MB, over the watch's limit
+    with open(root / "big.txt", "wb") as handle:  # 70 MB: over every former limit
+        handle.write(b"head\n")
+        handle.truncate(70_000_000)
     before = tree(root)
     a_run(root, [turn("write_file", path="big.txt", content="small now\n")])
     result = run_cli("undo", "-w", str(root))
