@@ -290,3 +290,44 @@ def test_a_gitignore_of_everything_in_a_plain_folder_hides_nothing(workspace: Pa
     result = run_cli("undo", "-w", str(root))
     assert result.code == 0, result.err
     assert tree(root) == before
+
+
+# B, item 1: a person saves files while the model's slow command runs. Jetbox sees only the
+# snapshots around the command, so it cannot tell who wrote them: it names them with the
+# command, and keeps the version it replaces, never reverting them without a word.
+
+@posix_only
+def test_files_saved_during_a_command_are_named_and_their_content_kept(
+        workspace: Path, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    root = workspace
+    (root / "notes.md").write_text("notes\n")
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    script = (f"import pathlib, time\nflags = pathlib.Path({str(flags)!r})\n"
+              "(flags / 'started').touch()\n"
+              "while not (flags / 'go').exists():\n    time.sleep(0.02)\n")
+
+    def person() -> None:
+        while not (flags / "started").exists():
+            time.sleep(0.02)
+        (root / "notes.md").write_text("the person's notes\n")
+        (root / "draft.md").write_text("the person's draft\n")
+        (flags / "go").touch()
+
+    helper = threading.Thread(target=person, daemon=True)
+    helper.start()
+    a_run(root, cmd(script, "slow.py"))
+    helper.join(10)
+    diff = run_cli("diff", "-w", str(root)).out
+    assert "# changed while `python slow.py` ran (by it, or by someone else" in diff
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    lines = {line.split()[1]: line for line in result.out.splitlines() if "  " in line[:3]}
+    for name, content in (("notes.md", b"the person's notes\n"),
+                          ("draft.md", b"the person's draft\n")):
+        assert "changed while `python slow.py` ran" in lines[name]
+        kept = lines[name].split("kept in ")[1].rstrip(")")
+        assert (root / kept).read_bytes() == content

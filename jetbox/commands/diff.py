@@ -117,6 +117,10 @@ def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: Text
         if args.stat:
             out.write(for_terminal(change.path) + "\n")
         elif not args.patch:
+            if change.labels and not {"write", "edit"} & set(change.labels):
+                ran = " and ".join(f"`{label}`" for label in change.labels)
+                out.write(for_terminal(f"# changed while {ran} ran (by it, or by someone "
+                                       f"else at the same time)") + "\n")
             out.write(for_terminal(diff.data.decode("utf-8", "surrogateescape"), multiline=True))
         elif diff.binary:  # git apply would refuse the whole patch for want of its bytes
             err.write(f"{for_terminal(change.path)} is binary: not in the patch (jetbox undo "

@@ -25,8 +25,8 @@ from jetbox.store.history import (
 from jetbox.store.kinds import Record, RunStart
 from jetbox.store.ledger import Ledger
 from jetbox.store.lock import WorkspaceLock
-from jetbox.store.objects import ObjectStore
-from jetbox.store.restore import remove_new_dirs, restore
+from jetbox.store.objects import FileState, ObjectStore
+from jetbox.store.restore import inside, remove_new_dirs, restore
 from jetbox.store.status import StatusFile
 from jetbox.store.workspace import Workspace
 
@@ -88,12 +88,14 @@ def undo(workspace: Workspace, force: bool, out: TextIO, number: int | None = No
         steps, left, merged = list(planned.steps), list(planned.left), planned.merged
         ledger.append(UndoStart(steps=[s.to_record() for s in steps], forced=force, run=own,
                                 left=[{"path": x.path, "why": x.why} for x in left] or None))
+    notes = _command_notes(workspace.root, store, steps)
     done = _restore_all(workspace.root, store, steps, left)
     remove_new_dirs(workspace.root, steps)
     ledger.append(RunUndone(restored=len(done), run=own, left=[x.path for x in left] or None))
     _mark_status(workspace)
     for path, what in done:
-        note = " (your changes kept: only the run's lines taken out)" if path in merged else ""
+        note = " (your changes kept: only the run's lines taken out)" if path in merged \
+            else notes.get(path, "") if what != "unchanged" else ""
         out.write(for_terminal(f"  {what:<14} {path}{note}") + "\n")
     return _report(out, err or out, done, left)
 
@@ -112,6 +114,30 @@ def _plan(root: Path, store: ObjectStore, records: list[Record], force: bool,
         out.write("nothing to undo: the run changed no file\n")
         return None
     return planned
+
+
+def _command_notes(root: Path, store: ObjectStore, steps: list[Change]) -> dict[str, str]:
+    """For each path only commands changed: which command, and where the version undo
+    replaces is kept. A file someone saved while the command ran looks exactly like one the
+    command wrote (Jetbox sees only the two snapshots around it), so it is named, and its
+    content kept, never lost without a word."""
+    notes = {}
+    for step in steps:
+        labels = step.labels
+        if not labels or {"write", "edit"} & set(labels):
+            continue
+        ran = " and ".join(f"`{label}`" for label in labels)
+        note = f" (changed while {ran} ran: by it, or by someone else at the same time"
+        try:
+            kept = store.save(inside(root, step.path))
+        except OSError:
+            kept = FileState(None)
+        if kept.is_file:
+            copy = store.path(str(kept.sha256))
+            shown = copy.relative_to(root) if copy.is_relative_to(root) else copy
+            note += f"; the version replaced is kept in {shown.as_posix()}"
+        notes[step.path] = note + ")"
+    return notes
 
 
 def _restore_all(root: Path, store: ObjectStore, steps: list[Change],
