@@ -331,3 +331,98 @@ def test_files_saved_during_a_command_are_named_and_their_content_kept(
         assert "changed while `python slow.py` ran" in lines[name]
         kept = lines[name].split("kept in ")[1].rstrip(")")
         assert (root / kept).read_bytes() == content
+
+
+# The property: random run edits, command changes and person edits between rounds.
+
+FILES = ("f0.py", "f1.py", "f2.py")
+LINES = 6
+COMMAND_OPS = {
+    "write": "open('c0.txt', 'w').write('by the command\\n')",
+    "delete": "os.remove('c1.txt')",
+    "rename": "os.rename('c2.txt', 'c2-renamed.txt')",
+    "chmod": "os.chmod('c3.sh', 0o644)",
+    "link": "os.remove('ln'); os.symlink('c0.txt', 'ln')",
+    "folder": "os.rmdir('empty'); os.makedirs('made/inner', exist_ok=True)",
+    "byte name": "open(os.fsdecode(b'caf\\xe9.txt'), 'wb').write(b'changed')",
+    "ignored": "open('.env', 'w').write('')",
+}
+
+
+def start_tree(root: Path) -> None:
+    for name in FILES:
+        (root / name).write_text("".join(f"{name} line {i}\n" for i in range(LINES)))
+    for name in ("c0.txt", "c1.txt", "c2.txt", "c3.sh"):
+        (root / name).write_text(f"{name}\n")
+    os.chmod(root / "c3.sh", 0o755)
+    os.symlink("c1.txt", root / "ln")
+    (root / "empty").mkdir()
+    (root / os.fsdecode(b"caf\xe9.txt")).write_bytes(b"caf\n")
+    (root / ".gitignore").write_text(".env\n")
+    (root / ".env").write_text("SECRET=1\n")
+
+
+@pytest.mark.slow
+@posix_only
+@needs_git
+def test_undo_keeps_every_persons_change_and_restores_the_rest_or_names_it(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    run_edit = st.tuples(st.just("run"), st.sampled_from(FILES), st.integers(0, LINES - 1))
+    person_edit = st.tuples(st.just("person"), st.sampled_from(FILES),
+                            st.integers(0, LINES - 1))
+    command = st.tuples(st.just("cmd"), st.sampled_from(sorted(COMMAND_OPS)), st.just(0))
+
+    @settings(max_examples=12, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.one_of(run_edit, person_edit, command), min_size=1, max_size=5))
+    def check(steps: list[tuple[str, str, int]]) -> None:
+        root = tmp_path_factory.mktemp("prop")
+        start_tree(root)
+        before = tree(root)
+        turns: list[Turn] = []
+        actions: dict[int, Action] = {}
+        person: dict[str, dict[int, str]] = {}
+        for number, (what, name, line) in enumerate(steps):
+            if what == "run":
+                turns.append(turn("edit_file", path=name, old=f"{name} line {line}\n",
+                                  new=f"{name} line {line} by the run {number}\n"))
+            elif what == "cmd":
+                turns += cmd(f"import os\n{COMMAND_OPS[name]}", f"tool{number}.py")
+            else:
+                text = f"{name} line {line} by the person {number}\n"
+                person.setdefault(name, {})[line] = text
+                earlier = actions.get(len(turns) + 1, lambda: None)
+                actions[len(turns) + 1] = _then(earlier, _person_edit(root, name, line, text))
+        turns.append(turn("read_file", path="f0.py"))  # the person's last edit lands first
+        a_run(root, turns, actions)
+        result = run_cli("undo", "-w", str(root))
+        named = {line.split()[2].rstrip(":") for line in result.err.splitlines()
+                 if line.startswith("  not restored")}
+        assert result.code == (1 if named else 0), result
+        expected = dict(before)
+        for name, edits in person.items():
+            lines = [f"{name} line {i}\n" for i in range(LINES)]
+            for index, text in edits.items():
+                lines[index] = text
+            expected[name] = ("".join(lines).encode(), before[name][1])  # type: ignore[index]
+        now = tree(root)
+        for path in set(expected) | set(now):
+            if path not in named:
+                assert now.get(path) == expected.get(path), (path, steps, result)
+
+    check()
+
+
+def _then(first: Action, second: Action) -> Action:
+    return lambda: (first(), second())  # type: ignore[func-returns-value]
+
+
+def _person_edit(root: Path, name: str, line: int, text: str) -> Action:
+    def edit() -> None:
+        lines = (root / name).read_text().splitlines(keepends=True)
+        lines[line] = text
+        (root / name).write_text("".join(lines))
+    return edit

@@ -21,6 +21,7 @@ from jetbox.store.history import (
     run_changes,
     run_records,
     undone,
+    unwatched,
 )
 from jetbox.store.kinds import Record, RunStart
 from jetbox.store.ledger import Ledger
@@ -97,6 +98,9 @@ def undo(workspace: Workspace, force: bool, out: TextIO, number: int | None = No
         note = " (your changes kept: only the run's lines taken out)" if path in merged \
             else notes.get(path, "") if what != "unchanged" else ""
         out.write(for_terminal(f"  {what:<14} {path}{note}") + "\n")
+    for label in unwatched(records):
+        left.append(Left(f"(`{label}`)", "the tree had more paths than the watch's limit "
+                                          "(WATCH_MAX_PATHS): changes past it were not seen"))
     return _report(out, err or out, done, left)
 
 

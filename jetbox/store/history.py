@@ -179,6 +179,14 @@ def run_records(records: Records, number: int | None) -> list[Record]:
     return own + later
 
 
+def unwatched(records: Records) -> list[str]:
+    """The commands whose snapshot stopped at the watch's limit of paths: what they changed
+    past it was not seen, so it can be neither shown nor undone."""
+    commands = _command_labels(records)
+    return [commands.get(r.intent, "a command") for r in records
+            if isinstance(r, FilesChanged) and r.truncated]
+
+
 def changes_recorded(records: Records, intent: int) -> bool:
     """Whether what the command of `intent` changed is journaled already."""
     return any(isinstance(r, FilesChanged) and r.intent == intent for r in records)
