@@ -426,3 +426,25 @@ def _person_edit(root: Path, name: str, line: int, text: str) -> Action:
         lines[line] = text
         (root / name).write_text("".join(lines))
     return edit
+
+
+# D, item 7: a test that changes files during a probe.
+
+def test_a_file_a_test_rewrites_during_the_probes_is_shown_and_undone(workspace: Path) -> None:
+    root = workspace
+    (root / "data.txt").write_text("the person's data\n")
+    (root / "tests").mkdir()
+    (root / "tests" / "test_writes.py").write_text(
+        "import pathlib\n\n\ndef test_it():\n"
+        "    data = pathlib.Path(__file__).parent.parent / 'data.txt'\n"
+        "    data.write_text('by a test\\n')\n")
+    (root / "app.py").write_text("X = 1\n")
+    before = tree(root)
+    a_run(root, [turn("edit_file", path="app.py", old="X = 1", new="X = 2"),
+                 turn("read_file", path="app.py")])
+    assert (root / "data.txt").read_text() == "by a test\n"
+    diff = run_cli("diff", "-w", str(root)).out
+    assert "+by a test" in diff and "# changed while the probes (round" in diff
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert tree(root) == before

@@ -12,7 +12,15 @@ from typing import TextIO
 from jetbox.commands.undoplan import CannotUndo, NoCopy, plan_one
 from jetbox.core.errors import UsageError
 from jetbox.core.text import escape_name, for_terminal
-from jetbox.store.history import Change, left_by_undo, run_changes, run_records, runs, undone
+from jetbox.store.history import (
+    Change,
+    left_by_undo,
+    run_changes,
+    run_records,
+    runs,
+    undone,
+    while_ran,
+)
 from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import FileState, ObjectStore, state_of
@@ -118,13 +126,13 @@ def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: Text
             out.write(for_terminal(change.path) + "\n")
         elif not args.patch:
             if change.labels and not {"write", "edit"} & set(change.labels):
-                ran = " and ".join(f"`{label}`" for label in change.labels)
+                ran = while_ran(change.labels)
                 out.write(for_terminal(f"# changed while {ran} ran (by it, or by someone "
                                        f"else at the same time)") + "\n")
             out.write(for_terminal(diff.data.decode("utf-8", "surrogateescape"), multiline=True))
         elif diff.binary:  # git apply would refuse the whole patch for want of its bytes
-            err.write(f"{for_terminal(change.path)} is binary: not in the patch (jetbox undo "
-                      f"restores it)\n")
+            err.write(f"{for_terminal(change.path)} is {diff.what}: not in the patch"
+                      + (" (jetbox undo restores it)\n" if diff.restorable else "\n"))
         else:
             write_bytes(out, diff.data)
     return shown
@@ -144,7 +152,9 @@ def write_bytes(out: TextIO, data: bytes) -> None:
 @dataclass(frozen=True)
 class FileDiff:
     data: bytes
-    binary: bool = False  # named, not shown: a NUL byte on one side
+    binary: bool = False  # named, not shown: a NUL byte on one side, or no file's content
+    what: str = "binary"  # what it is instead, for that note
+    restorable: bool = True
 
 
 def file_diff(root: Path, store: ObjectStore, change: Change,
@@ -160,12 +170,14 @@ def file_diff(root: Path, store: ObjectStore, change: Change,
         return FileDiff(_bytes(f"{header} {_name('a/', change.real_name)} "
                                f"{_name('b/', change.real_name)}\n# no copy of it as it was "
                                f"before the run was kept: its change cannot be shown, and "
-                               f"undo cannot restore it\n"), binary=True)
+                               f"undo cannot restore it\n"), binary=True,
+                        what="without a copy of its state before the run", restorable=False)
     old = store.load(str(before.sha256)) if before.exists else b""
     if not (before.is_file or not before.exists) or not (now.is_file or not now.exists):
         return FileDiff(_bytes(f"{header} {_name('a/', change.real_name)} "
                                f"{_name('b/', change.real_name)}\n{_kind('before', before)}"
-                               f"{_kind('now', now)}"), binary=True)
+                               f"{_kind('now', now)}"), binary=True,
+                        what="a link or a folder on one side")
     new = target.read_bytes() if now.is_file else b""
     a, b = _name("a/", change.real_name), _name("b/", change.real_name)  # the disk's bytes
     head = f"{header} {a} {b}\n"

@@ -22,6 +22,7 @@ from jetbox.store.history import (
     run_records,
     undone,
     unwatched,
+    while_ran,
 )
 from jetbox.store.kinds import Record, RunStart
 from jetbox.store.ledger import Ledger
@@ -130,7 +131,7 @@ def _command_notes(root: Path, store: ObjectStore, steps: list[Change]) -> dict[
         labels = step.labels
         if not labels or {"write", "edit"} & set(labels):
             continue
-        ran = " and ".join(f"`{label}`" for label in labels)
+        ran = while_ran(labels)
         note = f" (changed while {ran} ran: by it, or by someone else at the same time"
         try:
             kept = store.save(inside(root, step.path))

@@ -92,9 +92,11 @@ class FilesChanged(Record):
     """What a command changed: before and after, per path (history.py reads them)."""
 
     KIND = "files_changed"
-    SOMETIMES = frozenset({"truncated"})
+    SOMETIMES = frozenset({"truncated", "during"})
     intent: int = 0
     changes: list[Mapping[str, Any]] = field(default_factory=list)
+    during: str | None = None
+    """What ran when it was not a command (intent 0): "the probes (round 4)"."""
     truncated: bool | None = None
     """The snapshot stopped at the watch's limit of paths: changes past it were not seen."""
 

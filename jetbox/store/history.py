@@ -74,6 +74,12 @@ class Change:
         return tuple(dict.fromkeys(e.label for e in self.events if e.label))
 
 
+def while_ran(labels: tuple[str, ...]) -> str:
+    """What ran, for a line: "`python slow.py`", or "the probes (round 4)"."""
+    return " and ".join(label if label.startswith("the probes") else f"`{label}`"
+                        for label in labels)
+
+
 def real_name(escaped: str) -> str:
     """The name on the disk (os.fsencode gives its bytes back) of a name as the ledger keeps
     it. A name an older version recorded unescaped (a lone backslash) is taken as it is."""
@@ -109,7 +115,7 @@ def _file_events(records: Records) -> Iterable[tuple[str, Event, tuple[str, ...]
             yield (str(record.path), Event(before, (after,) if result else (after, before),
                                            record.action), dirs)
         elif isinstance(record, FilesChanged):
-            label = commands.get(record.intent, "a command")
+            label = record.during or commands.get(record.intent, "a command")
             for change in record.changes:
                 yield (str(change["path"]), Event(FileState.from_record(change.get("before")),
                                                   (FileState.from_record(change.get("after")),),
@@ -183,7 +189,7 @@ def unwatched(records: Records) -> list[str]:
     """The commands whose snapshot stopped at the watch's limit of paths: what they changed
     past it was not seen, so it can be neither shown nor undone."""
     commands = _command_labels(records)
-    return [commands.get(r.intent, "a command") for r in records
+    return [r.during or commands.get(r.intent, "a command") for r in records
             if isinstance(r, FilesChanged) and r.truncated]
 
 

@@ -123,14 +123,19 @@ class FileWatch:
             return 0  # the snapshot is lost: the command's changes cannot be undone
         return self.record(ledger, intent.seq, before)
 
-    def record(self, ledger: Ledger, intent: int, before: dict[str, FileState]) -> int:
-        """Journal what changed since `before`; returns how many paths did."""
+    def record(self, ledger: Ledger, intent: int, before: dict[str, FileState],
+               during: str | None = None) -> int:
+        """Journal what changed since `before` (while the command of `intent` ran, or
+        `during` something else: the probes); returns how many paths did. Nothing is
+        journaled for something else that changed nothing."""
         after = self.snapshot()
         # The escaped name (escape_name) maps back to the exact bytes of a non-UTF-8 name.
         changes = [{"path": escape_name(rel), "before": before.get(rel, ABSENT).to_record(),
                     "after": after.get(rel, ABSENT).to_record()}
                    for rel in sorted({*before, *after})
                    if before.get(rel, ABSENT) != after.get(rel, ABSENT)]
-        ledger.append(FilesChanged(intent=intent, changes=changes,
+        if during is not None and not changes:
+            return 0
+        ledger.append(FilesChanged(intent=intent, changes=changes, during=during,
                                    truncated=self.truncated or None))
         return len(changes)
