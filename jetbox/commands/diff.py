@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -71,7 +72,10 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     # A name is matched by its bytes: `jetbox diff caf<E9>.txt` reaches here decoded with
     # surrogateescape, and the ledger keeps the escaped form of the same bytes.
-    wanted = {escape_name(p.replace("\\", "/").removeprefix("./")) for p in args.paths}
+    # A backslash is a separator only on Windows; elsewhere it is part of a name.
+    given = [(p.replace("\\", "/") if os.sep == "\\" else p).removeprefix("./")
+             for p in args.paths]
+    wanted = {escape_name(p) for p in given} | set(given)  # or typed as diff shows it
     changes = [c for c in run_changes(records) if (not wanted or c.path in wanted)
                and (not left or c.path in left)]
     shown = _show(workspace.root, changes, args, out, err)
