@@ -54,17 +54,6 @@ def _keep_owner(tmp: Path, old: os.stat_result | None) -> None:
         return
 
 
-def _write_in_place(path: Path, data: bytes, mode: int | None, durable: bool) -> None:
-    with open(path, "r+b") as handle:
-        handle.truncate(0)
-        handle.write(data)
-        handle.flush()
-        if durable:
-            os.fsync(handle.fileno())
-    if mode is not None and os.name != "nt":
-        os.chmod(path, mode)
-
-
 def new_file_mode() -> int:
     """The mode a person's editor gives a new file: 0666 less the umask."""
     return 0o666 & ~current_umask()
@@ -78,13 +67,10 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None,
     The file keeps its mode (an executable script stays executable); a new one gets the
     umask's (mkstemp's 0600 would hide it from a person's group); `mode` overrides both.
     It keeps its owner where the OS allows (run as root, a file of another user stays
-    theirs). A file with hard links is rewritten in place instead, so every link sees the
-    new content: not atomic, but a replace would leave the other links behind."""
+    theirs). A hard link is never written through: a command could have linked a file
+    outside the workspace (or a person's file) to this name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     old = _regular_stat(path)
-    if old is not None and old.st_nlink > 1:
-        _write_in_place(path, data, mode, durable)
-        return
     wanted = mode if mode is not None else file_mode(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
