@@ -84,7 +84,7 @@ def undo(workspace: Workspace, force: bool, out: TextIO, number: int | None = No
         out.write("finishing an undo that was interrupted\n")
     else:
         planned = _plan(workspace.root, store, records, force, out,
-                        "last run" if number is None else f"run {number}")
+                        "the last run" if number is None else f"run {number}")
         if planned is None:
             return 0
         steps, left, merged = list(planned.steps), list(planned.left), planned.merged
@@ -110,7 +110,7 @@ def _plan(root: Path, store: ObjectStore, records: list[Record], force: bool,
     """What to do, or None (said why) when there is nothing to undo."""
     retry = left_by_undo(records)
     if rec.run_goal(records) is None or (undone(records) and not retry):
-        out.write("nothing to undo: " + (f"the {which} was undone already\n"
+        out.write("nothing to undo: " + (f"{which} was undone already\n"
                                          if undone(records) else "no run yet\n"))
         return None
     changes = [c for c in run_changes(records) if not retry or c.path in retry]
