@@ -27,7 +27,8 @@ class Probe(Handler):
     Writes: a `baseline` record at the run's first probe (outcomes, findings and the test
     and lint configuration later probes are held to); a `probe` record with the verdict
     against that baseline; `protected_removed` when the probes created .git, machine.yaml,
-    ... (the prober removed them); `finish_refused` when the model asked to finish and the
+    ... (the prober removed them); `files_changed` for what changed while the probes ran
+    (so undo takes it back); `finish_refused` when the model asked to finish and the
     verdict says no. Done is reached only through the `probed` transition guarded by
     `finish_requested` and `probes_green`."""
 
@@ -41,9 +42,16 @@ class Probe(Handler):
         baseline = rec.last(records, rec.BASELINE)
         room = baseline if finishing and isinstance(baseline, k.Baseline) and baseline.tree \
             else None
+        # A test (the project's or one the model wrote) may change files: watched like a
+        # command, so diff and undo show and take back what changed while the probes ran.
+        # The clean room runs in a scratch tree: nothing there is the person's.
+        watch = run.toolbox.watch
+        before = None if reuse or room else watch.snapshot()
         report = run.prober.verify(room.tree or "", room.room_findings,
                                    run.settings.allow_test_changes, run.pinned()) \
             if room else self._probe(run, now, reuse, full=finishing or baseline is None)
+        if before is not None and not report.reused:
+            watch.record(run.ledger, 0, before, during=f"the probes (round {now.round})")
         if baseline is None:
             run.ledger.append(k.Baseline(round=now.round, ruff_version=ruff_version(),
                                          **first_baseline(run, report)))

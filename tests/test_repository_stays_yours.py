@@ -240,12 +240,13 @@ def test_undo_after_a_ten_round_run_leaves_git_exactly_as_before(tmp_path: Path)
     shown = run_cli("diff", "-w", str(root))
     assert "deleted file mode" in shown.out and "+++ b/docs/changelog.md" in shown.out
     assert "new file mode" in shown.out and "old mode 100755" in shown.out
-    (root / "docs" / "index.md").write_text("someone else's edit\n")
-    refused = run_cli("undo", "-w", str(root))
-    assert refused.code == 2 and "docs/index.md" in refused.err
-    (root / "docs" / "index.md").write_bytes(b"# index edited by the run\n")  # as the run left it
     after, patch = files_and_modes(root), patch_of(root)
-    undone = run_cli("undo", "-w", str(root))
+    (root / "docs" / "index.md").write_text("someone else's edit\n")
+    refused = run_cli("undo", "-w", str(root))  # the run's line and theirs overlap
+    assert refused.code == 1 and "not restored   docs/index.md" in refused.err
+    assert (root / "LICENSE").exists() and not (root / "notes").exists()  # the rest is back
+    (root / "docs" / "index.md").write_bytes(b"# index edited by the run\n")  # as the run left it
+    undone = run_cli("undo", "-w", str(root))  # tries docs/index.md again
     assert undone.code == 0, undone.err
     assert git(root, "diff") == diff_before
     assert git(root, "status", "--porcelain") == status_before

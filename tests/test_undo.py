@@ -152,13 +152,20 @@ def test_undo_restores_bytes_and_modes_and_removes_what_the_run_made(workspace: 
     assert "undone" in run_cli("diff", "-w", str(root)).out
 
 
-def test_undo_refuses_files_changed_after_the_run_unless_forced(workspace: Path) -> None:
+def test_undo_names_a_file_changed_after_the_run_and_restores_the_rest(workspace: Path) -> None:
+    """The run created the file and a person rewrote it: the run's part cannot be taken
+    out alone, so it is named and left; every other path is restored; --force then
+    restores it too."""
     root = repository(workspace)
     a_run(root)
     (root / "new" / "deep" / "file.txt").write_text("a person's edit\n")
     refused = run_cli("undo", "-w", str(root))
-    assert refused.code == 2 and "new/deep/file.txt" in refused.err
-    assert (root / "pkg" / "core.py").read_text() == "VALUE = 3\n"  # nothing was undone
+    assert refused.code == 1 and "not restored   new/deep/file.txt" in refused.err
+    assert (root / "pkg" / "core.py").read_text() == "VALUE = 1\n"  # the rest was undone
+    assert (root / "new" / "deep" / "file.txt").read_text() == "a person's edit\n"
+    assert run_cli("diff", "--stat", "-w", str(root)).out == "new/deep/file.txt\n"
+    again = run_cli("undo", "-w", str(root))
+    assert again.code == 1 and "new/deep/file.txt" in again.err
     forced = run_cli("undo", "-w", str(root), "--force")
     assert forced.code == 0, forced.err
     assert git(root, "status", "--porcelain") == ""

@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from jetbox.commands.undoplan import CannotUndo, NoCopy, plan_one
 from jetbox.core.errors import UsageError
-from jetbox.core.text import for_terminal
-from jetbox.store.history import Change, run_changes, undone
+from jetbox.core.text import escape_name, for_terminal
+from jetbox.store.history import (
+    Change,
+    left_by_undo,
+    run_changes,
+    run_records,
+    runs,
+    undone,
+    while_ran,
+)
+from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
-from jetbox.store.objects import ObjectStore, state_of
+from jetbox.store.objects import FileState, ObjectStore, state_of
 from jetbox.store.restore import inside
 from jetbox.store.workspace import Workspace
 
@@ -34,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patch", action="store_true",
                         help="the exact bytes, for `git apply` or `patch -p1` (CRs and other "
                              "control characters unescaped, so not on a terminal: redirect it)")
+    parser.add_argument("--run", type=int, metavar="N",
+                        help="the run to show, as `jetbox log --runs` numbers them "
+                             "(default: the newest)")
     parser.add_argument("paths", nargs="*", metavar="PATH", help="only these files")
 
 
@@ -46,33 +60,86 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          "--patch to read the diff here")
     note = err if args.patch else out  # a patch holds nothing but the patch
     workspace = Workspace.at(Path(args.workspace or "."))
-    records = Ledger(workspace.ledger_path).current_run() \
-        if workspace.ledger_path.is_file() else []
-    if undone(records):
-        note.write("the last run was undone: no change of it is left\n")
+    try:
+        records = run_records(Ledger(workspace.ledger_path).records(), args.run) \
+            if workspace.ledger_path.is_file() else []
+    except ValueError as exc:
+        raise UsageError(f"{exc} (see `jetbox log --runs`)") from None
+    left = left_by_undo(records)
+    which = "the last run" if args.run is None else f"run {args.run}"
+    if undone(records) and not left:
+        note.write(f"{which} was undone: no change of it is left\n")
         return 0
-    wanted = {p.replace("\\", "/").removeprefix("./") for p in args.paths}
-    changes = [c for c in run_changes(records) if not wanted or c.path in wanted]
-    store = ObjectStore.of(workspace.root)
+    # A name is matched by its bytes: `jetbox diff caf<E9>.txt` reaches here decoded with
+    # surrogateescape, and the ledger keeps the escaped form of the same bytes.
+    # A backslash is a separator only on Windows; elsewhere it is part of a name.
+    given = [(p.replace("\\", "/") if os.sep == "\\" else p).removeprefix("./")
+             for p in args.paths]
+    wanted = {escape_name(p) for p in given} | set(given)  # or typed as diff shows it
+    changes = [c for c in run_changes(records) if (not wanted or c.path in wanted)
+               and (not left or c.path in left)]
+    shown = _show(workspace.root, changes, args, out, err)
+    if not shown:
+        note.write(f"no changes by {which}\n" if records else f"no run in "
+                   f"{workspace.root}\n")
+    if args.run is None and not shown:
+        for line in older_runs(Ledger(workspace.ledger_path).records()
+                               if records else []):
+            note.write(line + "\n")
+    return 0
+
+
+def older_runs(records: list[Record]) -> list[str]:
+    """A line for each earlier run (set aside, ended) with changes not undone, so a change
+    that `git status` still shows is never hidden behind "no changes by the last run"."""
+    lines = []
+    every = runs(records)
+    for number in range(len(every) - 1, 0, -1):
+        own = run_records(records, number)
+        if (undone(own) and not left_by_undo(own)) or not run_changes(own):
+            continue
+        lines.append(f"run {number} (older) changed {len(run_changes(own))} file(s) and was "
+                     f"not undone: `jetbox diff --run {number}`, `jetbox undo --run {number}`")
+    return lines
+
+
+def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: TextIO,
+          err: TextIO) -> int:
+    """Each path's diff: the run's own change only (as undo would take it out), or, where
+    that cannot be told apart from a later change, everything since before the run, said
+    so on stderr."""
+    store = ObjectStore.of(root)
     shown = 0
-    for change in changes:
-        diff = file_diff(workspace.root, store, change, "diff --git" if args.patch else HEADER)
+    # A folder that holds a changed path says nothing more than that path's own diff.
+    holders = {p[:i + 1] for p in (c.path for c in changes) for i, ch in enumerate(p[:-1])
+               if ch == "/"}
+    for whole in (c for c in changes if c.path not in holders):
+        try:
+            change = plan_one(root, store, whole, force=False)[0]
+        except NoCopy:
+            change = whole  # file_diff says so
+        except CannotUndo as exc:
+            change = whole
+            err.write(for_terminal(f"{whole.path}: shown against the file before the run, "
+                                   f"later changes included ({exc})") + "\n")
+        diff = file_diff(root, store, change, "diff --git" if args.patch else HEADER)
         if diff is None:
             continue
         shown += 1
         if args.stat:
             out.write(for_terminal(change.path) + "\n")
         elif not args.patch:
+            if change.labels and not {"write", "edit"} & set(change.labels):
+                ran = while_ran(change.labels)
+                out.write(for_terminal(f"# changed while {ran} ran (by it, or by someone "
+                                       f"else at the same time)") + "\n")
             out.write(for_terminal(diff.data.decode("utf-8", "surrogateescape"), multiline=True))
         elif diff.binary:  # git apply would refuse the whole patch for want of its bytes
-            err.write(f"{for_terminal(change.path)} is binary: not in the patch (jetbox undo "
-                      f"restores it)\n")
+            err.write(f"{for_terminal(change.path)} is {diff.what}: not in the patch"
+                      + (" (jetbox undo restores it)\n" if diff.restorable else "\n"))
         else:
             write_bytes(out, diff.data)
-    if not shown:
-        note.write("no changes by the last run\n" if records else f"no run in "
-                   f"{workspace.root}\n")
-    return 0
+    return shown
 
 
 def write_bytes(out: TextIO, data: bytes) -> None:
@@ -89,7 +156,9 @@ def write_bytes(out: TextIO, data: bytes) -> None:
 @dataclass(frozen=True)
 class FileDiff:
     data: bytes
-    binary: bool = False  # named, not shown: a NUL byte on one side
+    binary: bool = False  # named, not shown: a NUL byte on one side, or no file's content
+    what: str = "binary"  # what it is instead, for that note
+    restorable: bool = True
 
 
 def file_diff(root: Path, store: ObjectStore, change: Change,
@@ -101,9 +170,20 @@ def file_diff(root: Path, store: ObjectStore, change: Change,
     before = change.before
     if now == before or (now.sha256 == before.sha256 and before.mode is None):
         return None
+    if before.exists and not store.has(str(before.sha256)):  # named, never a crash
+        return FileDiff(_bytes(f"{header} {_name('a/', change.real_name)} "
+                               f"{_name('b/', change.real_name)}\n# no copy of it as it was "
+                               f"before the run was kept: its change cannot be shown, and "
+                               f"undo cannot restore it\n"), binary=True,
+                        what="without a copy of its state before the run", restorable=False)
     old = store.load(str(before.sha256)) if before.exists else b""
-    new = target.read_bytes() if now.exists and now.sha256 != "not-a-file" else b""
-    a, b = _name("a/", change.path), _name("b/", change.path)
+    if not (before.is_file or not before.exists) or not (now.is_file or not now.exists):
+        return FileDiff(_bytes(f"{header} {_name('a/', change.real_name)} "
+                               f"{_name('b/', change.real_name)}\n{_kind('before', before)}"
+                               f"{_kind('now', now)}"), binary=True,
+                        what="a link or a folder on one side")
+    new = target.read_bytes() if now.is_file else b""
+    a, b = _name("a/", change.real_name), _name("b/", change.real_name)  # the disk's bytes
     head = f"{header} {a} {b}\n"
     if not before.exists:
         head += f"new file mode {_mode(now.mode)}\n"
@@ -121,6 +201,16 @@ def file_diff(root: Path, store: ObjectStore, change: Change,
         tofile=_bytes(b if now.exists else "/dev/null"))
     return FileDiff(_bytes(head) + b"".join(
         line if line.endswith(b"\n") else line + b"\n" + NO_NEWLINE for line in lines))
+
+
+def _kind(when: str, state: FileState) -> str:
+    """A line for what is not a regular file's content: a link, a folder (git's patch
+    format has no empty folder, so these are shown, named on stderr, never patched)."""
+    link = state.link_target
+    what = "nothing" if not state.exists else "a folder" if state.is_folder else \
+        f"a link to {link.decode('utf-8', 'surrogateescape')}" if link is not None else \
+        "a file" if state.is_file else "not a file, link or folder"
+    return f"# {when}: {what}\n"
 
 
 _QUOTED = {"\a": "\\a", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\v": "\\v", "\f": "\\f",

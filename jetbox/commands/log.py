@@ -13,6 +13,7 @@ from jetbox.round.context import describe_call
 from jetbox.store import acts as a
 from jetbox.store import kinds as k
 from jetbox.store import records as rec
+from jetbox.store.history import left_by_undo, run_changes, run_records, runs, undone
 from jetbox.store.kinds import Record
 from jetbox.store.ledger import read_from
 from jetbox.store.workspace import Workspace
@@ -26,6 +27,9 @@ result on one line, model timings and token counts, pauses and resumes."""
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
     parser.add_argument("-n", type=int, default=0, metavar="N", help="only the last N lines")
+    parser.add_argument("--runs", action="store_true",
+                        help="list the runs in the folder, newest first, numbered as "
+                             "`jetbox diff --run N` and `jetbox undo --run N` take them")
     parser.add_argument("-f", "--follow", action="store_true",
                         help="keep printing new entries as they are written (Ctrl-C to stop)")
 
@@ -76,6 +80,8 @@ LINES: dict[type[Record], Callable[[Any], str]] = {
     k.StatusEdited: lambda r: "status.txt was edited by a person",
     k.RunSuperseded: lambda r: f"previous run set aside ({r.reason})",
     a.LockTakenOver: lambda r: f"took over a stale lock (pid {_owner(r)})",
+    a.RunUndone: lambda r: f"undone: {r.restored} path(s) restored"
+    + (f", not restored: {', '.join(r.left)}" if r.left else ""),
     a.StraysKilled: lambda r: f"killed leftover processes {r.pids}",
 }
 
@@ -103,11 +109,30 @@ def timeline(records: Iterable[Record]) -> Iterator[str]:
             state = entered
 
 
+def run_lines(records: list[Record]) -> Iterator[str]:
+    """One line per run, newest first: its number, start, goal, files changed, and whether
+    it was undone (a set-aside run is listed like any other: it can be diffed and undone)."""
+    every = runs(records)
+    for number in range(len(every), 0, -1):
+        own = run_records(records, number)
+        start = own[0]
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(start.ts))
+        goal = start.goal if isinstance(start, k.RunStart) else ""
+        state = "undone" if undone(own) and not left_by_undo(own) else \
+            "partly undone" if undone(own) else "ended" if rec.last(own, rec.RUN_END) else \
+            "set aside" if number < len(every) else "current"
+        yield for_terminal(f"{number:>3}  {when}  {len(run_changes(own))} file(s)  "
+                           f"{state:<13}  {goal}")
+
+
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     workspace = Workspace.at(Path(args.workspace or "."))
     records, offset = read_from(workspace.ledger_path, 0)
     if not records and not args.follow:
         out.write(for_terminal(f"no ledger in {workspace.root}: no run yet") + "\n")
+        return 0
+    if getattr(args, "runs", False):
+        out.write("".join(f"{line}\n" for line in run_lines(records)))
         return 0
     lines = list(timeline(records))
     out.write("".join(f"{line}\n" for line in (lines[-args.n:] if args.n else lines)))

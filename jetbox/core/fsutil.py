@@ -37,6 +37,23 @@ def file_mode(path: Path) -> int | None:
         return None
 
 
+def _regular_stat(path: Path) -> os.stat_result | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info if stat.S_ISREG(info.st_mode) else None
+
+
+def _keep_owner(tmp: Path, old: os.stat_result | None) -> None:
+    if old is None or (old.st_uid, old.st_gid) == (os.getuid(), os.getgid()):
+        return
+    try:
+        os.chown(tmp, old.st_uid, old.st_gid)
+    except OSError:  # not root, and not the owner's group: the OS does not allow it
+        return
+
+
 def new_file_mode() -> int:
     """The mode a person's editor gives a new file: 0666 less the umask."""
     return 0o666 & ~current_umask()
@@ -48,8 +65,12 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None,
     `durable`, on disk (fsync) before this returns, so a power cut cannot undo it.
 
     The file keeps its mode (an executable script stays executable); a new one gets the
-    umask's (mkstemp's 0600 would hide it from a person's group); `mode` overrides both."""
+    umask's (mkstemp's 0600 would hide it from a person's group); `mode` overrides both.
+    It keeps its owner where the OS allows (run as root, a file of another user stays
+    theirs). A hard link is never written through: a command could have linked a file
+    outside the workspace (or a person's file) to this name."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    old = _regular_stat(path)
     wanted = mode if mode is not None else file_mode(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
@@ -60,6 +81,7 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None,
             if durable:
                 os.fsync(handle.fileno())
         if os.name != "nt":  # Windows keeps only a read-only flag, which mkstemp leaves off
+            _keep_owner(tmp, old)  # first: a chown clears set-id bits the chmod sets
             os.chmod(tmp, new_file_mode() if wanted is None else wanted)
         replace_with_retry(tmp, path)
     except BaseException:

@@ -19,7 +19,7 @@ from jetbox.spec.machine import MachineSpec
 from jetbox.store import journal
 from jetbox.store import kinds as k
 from jetbox.store import records as rec
-from jetbox.store.history import RUN_CLOSED, undone
+from jetbox.store.history import undone
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, StatusFile
 
@@ -40,7 +40,7 @@ def same_goal(a: str, b: str) -> bool:
 def unfinished(ledger: Ledger) -> journal.Position | None:
     """Where the ledger's current run stands, if it has not reached its end."""
     records = ledger.current_run()
-    if rec.last(records, rec.RUN_END, RUN_CLOSED) is not None:
+    if rec.last(records, rec.RUN_END) is not None or undone(records):
         return None
     return journal.position(records, "the start")
 

@@ -92,8 +92,13 @@ class FilesChanged(Record):
     """What a command changed: before and after, per path (history.py reads them)."""
 
     KIND = "files_changed"
+    SOMETIMES = frozenset({"truncated", "during"})
     intent: int = 0
     changes: list[Mapping[str, Any]] = field(default_factory=list)
+    during: str | None = None
+    """What ran when it was not a command (intent 0): "the probes (round 4)"."""
+    truncated: bool | None = None
+    """The snapshot stopped at the watch's limit of paths: changes past it were not seen."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,15 +107,26 @@ class UndoStart(Record):
 
     DURABLE = True
     KIND = "undo_start"
+    SOMETIMES = frozenset({"left", "run"})
     steps: list[Mapping[str, Any]] = field(default_factory=list)
     forced: bool = False
+    left: list[Mapping[str, Any]] | None = None
+    """Paths it cannot restore, with why: {"path", "why"}."""
+    run: int | None = None
+    """The seq of the undone run's `run_start`, when it is not the newest run."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunUndone(Record):
     DURABLE = True
     KIND = "run_undone"
+    SOMETIMES = frozenset({"left", "run"})
     restored: int = 0
+    run: int | None = None
+    """As in UndoStart."""
+    left: list[str] | None = None
+    """Paths the undo could not restore (a missing copy, a conflict): named, and tried
+    again by the next undo."""
 
 
 # A person in the loop (questions.py): the run's mode, a call put to them, their answer.

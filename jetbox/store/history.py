@@ -9,8 +9,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from jetbox.core.text import unescape_name
 from jetbox.store import records as rec
 from jetbox.store.acts import FilesChanged, Intent, Result, RunUndone, UndoStart
+from jetbox.store.kinds import Record
 from jetbox.store.objects import FileState
 from jetbox.store.records import FILE_ACTIONS, Records
 
@@ -20,8 +22,20 @@ RUN_CLOSED = RunUndone.KIND        # the undo finished; the run cannot be resume
 
 
 @dataclass(frozen=True)
+class Event:
+    """One change the run made to a path: the state just before it and how it left it."""
+
+    before: FileState
+    after: tuple[FileState, ...]
+    """One state, or two when a crash hid whether the change landed."""
+    label: str = ""
+    """What made it: "write", "edit", or the command (`python gen.py`)."""
+
+
+@dataclass(frozen=True)
 class Change:
-    """One path the run changed."""
+    """One path the run changed. `path` is the escaped name (text.escape_name), the form
+    the ledger keeps; `real_name` gives back the exact name on the disk."""
 
     path: str
     before: FileState
@@ -31,6 +45,9 @@ class Change:
     change landed."""
     new_dirs: tuple[str, ...] = ()
     """Folders the run created for it (outermost first), removed by undo when empty."""
+    events: tuple[Event, ...] = ()
+    """Every change of the run to it, in order: each keeps its own "before", so a person's
+    edit between two of them is seen (the chain breaks) and kept by undo."""
 
     def to_record(self) -> dict[str, object]:
         return {"path": self.path, "before": self.before.to_record(),
@@ -41,15 +58,51 @@ class Change:
         return cls(str(value["path"]), FileState.from_record(value.get("before")), (),
                    tuple(str(d) for d in value.get("new_dirs", [])))
 
+    @property
+    def real_name(self) -> str:
+        return real_name(self.path)
+
+    @property
+    def contiguous(self) -> bool:
+        """Whether each change began where the run's previous one left the file: nobody
+        else changed it between two of the run's changes."""
+        return all(later.before in earlier.after
+                   for earlier, later in zip(self.events, self.events[1:], strict=False))
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(e.label for e in self.events if e.label))
+
+
+def while_ran(labels: tuple[str, ...]) -> str:
+    """What ran, for a line: "`python slow.py`", or "the probes (round 4)"."""
+    return " and ".join(label if label.startswith("the probes") else f"`{label}`"
+                        for label in labels)
+
+
+def real_name(escaped: str) -> str:
+    """The name on the disk (os.fsencode gives its bytes back) of a name as the ledger keeps
+    it. A name an older version recorded unescaped (a lone backslash) is taken as it is."""
+    try:
+        return unescape_name(escaped)
+    except ValueError:
+        return escaped
+
 
 def _results(records: Records) -> dict[int, Result]:
     return {r.intent: r for r in records if isinstance(r, Result)}
 
 
-def _file_events(records: Records) -> Iterable[tuple[str, FileState, tuple[FileState, ...],
-                                                     tuple[str, ...]]]:
-    """(path, before, possible afters, new folders) for each change, in order."""
+def _command_labels(records: Records) -> dict[int, str]:
+    return {r.seq: " ".join(str(a).rsplit("/", 1)[-1] if i == 0 else str(a)
+                            for i, a in enumerate(r.argv or ()))
+            for r in records if isinstance(r, Intent) and r.action == "cmd"}
+
+
+def _file_events(records: Records) -> Iterable[tuple[str, Event, tuple[str, ...]]]:
+    """(path, the change, new folders) for each change, in order."""
     results = _results(records)
+    commands = _command_labels(records)
     for record in records:
         if isinstance(record, Intent) and record.action in FILE_ACTIONS \
                 and record.before is not None:
@@ -59,35 +112,85 @@ def _file_events(records: Records) -> Iterable[tuple[str, FileState, tuple[FileS
             before = FileState.from_record(record.before)
             after = FileState(record.sha256, record.mode)
             dirs = tuple(record.new_dirs or ())
-            yield str(record.path), before, (after,) if result else (after, before), dirs
+            yield (str(record.path), Event(before, (after,) if result else (after, before),
+                                           record.action), dirs)
         elif isinstance(record, FilesChanged):
+            label = record.during or commands.get(record.intent, "a command")
             for change in record.changes:
-                yield (str(change["path"]), FileState.from_record(change.get("before")),
-                       (FileState.from_record(change.get("after")),),
+                yield (str(change["path"]), Event(FileState.from_record(change.get("before")),
+                                                  (FileState.from_record(change.get("after")),),
+                                                  label),
                        tuple(change.get("new_dirs", [])))
 
 
 def run_changes(records: Records) -> list[Change]:
     """Every path the run changed, in the order of its first change."""
     changes: dict[str, Change] = {}
-    for path, before, after, dirs in _file_events(records):
+    for path, event, dirs in _file_events(records):
         old = changes.get(path)
         if old is None:
-            changes[path] = Change(path, before, after, dirs)
+            changes[path] = Change(path, event.before, event.after, dirs, (event,))
         else:
-            possible = after if len(after) == 1 else (after[0], *old.after)
-            changes[path] = replace(old, after=possible)
+            possible = event.after if len(event.after) == 1 else (event.after[0], *old.after)
+            changes[path] = replace(old, after=possible, events=(*old.events, event))
     return list(changes.values())
+
+
+def runs(records: Records) -> list[Records]:
+    """Every run in the ledger, oldest first (a set-aside one included): the records from
+    one `run_start` to the next."""
+    starts = [i for i, r in enumerate(records) if r.kind == rec.RUN_START]
+    return [records[a:b] for a, b in zip(starts, [*starts[1:], len(records)], strict=False)]
+
+
+def _undo_records(records: Records) -> list[Record]:
+    """The undo records of this run: those in its records that name no run or name it, and
+    those appended later (after other runs) that name it."""
+    own = records[0].seq if len(records) and records[0].kind == rec.RUN_START else None
+    return [r for r in records if isinstance(r, UndoStart | RunUndone)
+            and r.run in (None, own)]
 
 
 def pending_undo(records: Records) -> UndoStart | None:
     """An undo that began and did not finish (killed): the next undo completes it."""
-    started = rec.last(records, UNDO_START, RUN_CLOSED)
+    started = rec.last(_undo_records(records), UNDO_START, RUN_CLOSED)
     return started if isinstance(started, UndoStart) else None
 
 
 def undone(records: Records) -> bool:
-    return rec.last(records, RUN_CLOSED) is not None
+    """Whether an undo of the run ended (the run is closed), even one that left paths it
+    could not restore (left_by_undo)."""
+    return rec.last(_undo_records(records), RUN_CLOSED) is not None
+
+
+def left_by_undo(records: Records) -> list[str]:
+    """The paths the last undo could not restore (named, exit non-zero): the next undo
+    tries those again, and only those."""
+    closed = rec.last(_undo_records(records), RUN_CLOSED)
+    return list(closed.left or []) if isinstance(closed, RunUndone) else []
+
+
+def run_records(records: Records, number: int | None) -> list[Record]:
+    """Run `number` (1 = the oldest; None = the newest) with the undo records appended for
+    it after later runs began. ValueError when there is no such run."""
+    every = runs(records)
+    if not every:
+        return list(records)
+    if number is not None and not 1 <= number <= len(every):
+        raise ValueError(f"no run {number}: runs 1 to {len(every)} are in the ledger")
+    index = len(every) - 1 if number is None else number - 1
+    own = list(every[index])
+    later = [r for r in records[len(own) + sum(len(r) for r in every[:index]):]
+             if isinstance(r, UndoStart | RunUndone) and r.run == own[0].seq]
+    return own + later
+
+
+def unwatched(records: Records) -> list[str]:
+    """The commands whose snapshot stopped at the watch's limit of paths: what they changed
+    past it was not seen, so it can be neither shown nor undone."""
+    commands = _command_labels(records)
+    return [r.during or commands.get(r.intent, "a command") for r in records
+            if isinstance(r, FilesChanged) and r.truncated]
 
 
 def changes_recorded(records: Records, intent: int) -> bool:

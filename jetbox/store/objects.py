@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.fsutil import fsync_dir, new_file_mode, replace_with_retry
+from jetbox.core.text import unescape_name
 from jetbox.store.workspace import OBJECTS_DIR, STATE_DIR
 
 CHUNK_BYTES = 1 << 20
@@ -31,6 +32,21 @@ class FileState:
     def exists(self) -> bool:
         return self.sha256 is not None
 
+    @property
+    def is_file(self) -> bool:
+        """A regular file whose content is a copy in the store (or could be)."""
+        return self.exists and not str(self.sha256).startswith((LINK, FOLDER, OTHER))
+
+    @property
+    def link_target(self) -> bytes | None:
+        """A symbolic link's target, as bytes (a link is restored as a link)."""
+        sha = str(self.sha256)
+        return bytes.fromhex(sha[len(LINK):]) if sha.startswith(LINK) else None
+
+    @property
+    def is_folder(self) -> bool:
+        return self.sha256 == FOLDER
+
     def to_record(self) -> dict[str, Any]:
         return {"sha256": self.sha256, "mode": self.mode}
 
@@ -46,6 +62,11 @@ class FileState:
 
 
 ABSENT = FileState(None)
+# What stands for something that is not a regular file, in place of a digest: no file's
+# digest starts so, so a state of one never matches a state of the other.
+LINK = "link:"     # a symbolic link: "link:" and the hex of its target's bytes
+FOLDER = "folder"  # a folder; what it holds are paths of their own
+OTHER = "not-a-file"  # a FIFO, a socket, a device (or a folder where a file was)
 
 
 def file_sha256(path: Path) -> str:
@@ -63,8 +84,12 @@ def _regular(path: Path) -> os.stat_result | FileState:
         info = os.lstat(path)
     except FileNotFoundError:
         return ABSENT
+    if stat.S_ISLNK(info.st_mode):
+        return FileState(LINK + os.readlink(os.fsencode(path)).hex())
+    if stat.S_ISDIR(info.st_mode):
+        return FileState(FOLDER, stat.S_IMODE(info.st_mode))
     if not stat.S_ISREG(info.st_mode):
-        return FileState("not-a-file", stat.S_IMODE(info.st_mode))
+        return FileState(OTHER, stat.S_IMODE(info.st_mode))
     return info
 
 
@@ -73,10 +98,6 @@ def state_of(path: Path) -> FileState:
     info = _regular(path)
     return info if isinstance(info, FileState) else \
         FileState(file_sha256(path), stat.S_IMODE(info.st_mode))
-
-
-KEEP_MAX_BYTES = 64 << 20  # larger files are not copied (as change detection: known by stat)
-NOT_KEPT = "not-kept: too large"
 
 
 class ObjectStore:
@@ -107,8 +128,7 @@ class ObjectStore:
         if isinstance(info, FileState):
             return info
         mode = stat.S_IMODE(info.st_mode)
-        if info.st_size > KEEP_MAX_BYTES:  # a 100 GB sparse file is not read to be kept:
-            return FileState(NOT_KEPT, mode)  # undo names it instead of restoring it
+        # Any size is kept, streamed: a placeholder would hide a change (and lose the file).
         if info.st_size <= IN_MEMORY_BYTES:
             data = source.read_bytes()
             sha = hashlib.sha256(data).hexdigest()
@@ -178,15 +198,18 @@ def missing_dirs(root: Path, relative: str) -> list[str]:
     missing = []
     for depth in range(1, len(parts) + 1):
         folder = "/".join(parts[:depth])
-        if missing or not (root / folder).is_dir():
+        if missing or not (root / unescape_name(folder)).is_dir():
             missing.append(folder)
     return missing
 
 
-def keep_before(store: ObjectStore, root: Path, relative: str) -> dict[str, Any]:
+def keep_before(store: ObjectStore, root: Path, relative: str,
+                absolute: Path | None = None) -> dict[str, Any]:
     """The fields a write or edit intent records so the change can be undone: the file's
-    state before (its copy saved first), the mode it will have, the folders it needs."""
-    before = store.save(root / relative)
+    state before (its copy saved first), the mode it will have, the folders it needs.
+    `relative` is the escaped name the ledger keeps; `absolute` the real path (its bytes
+    may not be UTF-8, so the escaped name cannot stand for it on the disk)."""
+    before = store.save(absolute if absolute is not None else root / relative)
     if before.exists:
         return {"before": before.to_record(), "mode": before.mode}
     return {"before": before.to_record(), "mode": new_file_mode(),

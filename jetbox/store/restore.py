@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from jetbox.core.fsutil import atomic_write_bytes
-from jetbox.store.history import Change
+from jetbox.store.history import Change, real_name
 from jetbox.store.objects import FileState, ObjectStore, state_of
 
 # atomic_write_bytes's temporary files (`.<name>.<random>.tmp`), left behind by a kill.
@@ -19,23 +19,12 @@ _TEMP = r"\.{name}\.[A-Za-z0-9_]{{8}}\.tmp"
 
 def inside(root: Path, relative: str) -> Path:
     """The path a ledger record names, refused if it would lead out of the workspace."""
-    target = root / relative
+    name = real_name(relative)  # the ledger's escaped name: the bytes on the disk
+    target = root / name
     if not target.parent.resolve().is_relative_to(root.resolve()) or \
-            Path(relative).is_absolute() or ".." in Path(relative).parts:
+            Path(name).is_absolute() or ".." in Path(name).parts:
         raise ValueError(f"{relative}: not inside {root}")
     return target
-
-
-def conflicts(root: Path, changes: Iterable[Change]) -> list[str]:
-    """The paths someone changed after the run did: neither as the run left them nor as
-    they were before it."""
-    clashes = []
-    for change in changes:
-        now = state_of(inside(root, change.path))
-        known = [*change.after, change.before]
-        if not any(_same(now, state) for state in known):
-            clashes.append(change.path)
-    return clashes
 
 
 def _same(now: FileState, recorded: FileState) -> bool:
@@ -45,28 +34,55 @@ def _same(now: FileState, recorded: FileState) -> bool:
         (recorded.mode is None or not now.exists or now.mode == recorded.mode)
 
 
-def missing_copies(store: ObjectStore, changes: Iterable[Change]) -> list[str]:
-    return [c.path for c in changes if c.before.exists and not store.has(str(c.before.sha256))]
-
-
 def restore(root: Path, store: ObjectStore, change: Change) -> str:
-    """Make the path as it was before the run; returns what was done (or "unchanged")."""
+    """Make the path as it was before the run; returns what was done (or "unchanged"). A
+    link comes back as a link, a folder as a folder (an empty one the run made is removed;
+    one that holds someone's files now stays, and says so)."""
     target = inside(root, change.path)
     _remove_temporaries(target)
     now = state_of(target)
     before = change.before
-    if not before.exists:
-        if not os.path.lexists(target):
-            return "unchanged"
-        target.unlink()
-        return "removed"
     if _same(now, before):
         return "unchanged"
+    if not before.exists:
+        return _remove(target, now)
+    if now.exists and (now.is_folder or before.is_folder) and now.sha256 != before.sha256:
+        _remove(target, now)  # a file where a folder was, or the other way round
+    if before.is_folder:
+        if now.is_folder and before.mode is not None:
+            os.chmod(target, before.mode)
+            return "mode restored"
+        target.mkdir(parents=True, exist_ok=True)
+        if before.mode is not None:
+            os.chmod(target, before.mode)
+        return "folder restored"
+    link = before.link_target
+    if link is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(target):
+            target.unlink()
+        os.symlink(link, os.fsencode(target))
+        return "link restored"
     if now.sha256 == before.sha256 and before.mode is not None:
         os.chmod(target, before.mode)
         return "mode restored"
+    if now.link_target is not None:
+        target.unlink()  # replaced by the file, never written through to the link's target
     atomic_write_bytes(target, store.load(str(before.sha256)), mode=before.mode)
     return "restored"
+
+
+def _remove(target: Path, now: FileState) -> str:
+    if not now.exists:
+        return "unchanged"
+    if not now.is_folder:
+        target.unlink()
+        return "removed"
+    try:
+        target.rmdir()
+    except OSError:  # someone's files are in it now: they stay, and so does it
+        return "kept (not empty)"
+    return "removed"
 
 
 def remove_new_dirs(root: Path, changes: Iterable[Change]) -> list[str]:

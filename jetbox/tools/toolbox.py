@@ -204,10 +204,16 @@ class Toolbox:
         intent = self._intend(Intent(action="edit", path=target.relative,
                                      sha256_before=sha256(data), sha256=sha256(after),
                                      old=old, new=new, round=round_no,
-                                     **keep_before(self.objects, self.workspace,
-                                                   target.relative)))
+                                     **self._keep(target.relative, target.absolute,
+                                                  after)))
         self._apply(target.relative, target.absolute, after, intent)
         return ToolResult("edit_file", True, edit.preview(target.relative), changed=True)
+
+    def _keep(self, relative: str, absolute: Path, after: bytes) -> dict[str, Any]:
+        """Copies of the file before and after this write: undo takes out only this write's
+        lines when someone edited the file since (a three-way merge needs both sides)."""
+        self.objects.save_bytes(after)
+        return keep_before(self.objects, self.workspace, relative, absolute)
 
     def _intend(self, intent: Intent) -> Intent:
         """Journal an intent; returns it as journaled (its seq set)."""
@@ -241,8 +247,8 @@ class Toolbox:
                               f"({len(data)} bytes); nothing changed")
         intent = self._intend(Intent(action="write", path=target.relative, bytes=len(data),
                                      sha256=sha, content=content, round=round_no,
-                                     **keep_before(self.objects, self.workspace,
-                                                   target.relative)))
+                                     **self._keep(target.relative, target.absolute,
+                                                  data)))
         self._apply(target.relative, target.absolute, data, intent)
         return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
                           changed=True)

@@ -10,16 +10,61 @@ import os
 import stat
 from pathlib import Path
 
+from jetbox.core.text import escape_name
 from jetbox.store.acts import FilesChanged, Intent
-from jetbox.store.files import project_files
 from jetbox.store.history import changes_recorded
 from jetbox.store.ledger import Ledger
-from jetbox.store.objects import ABSENT, FileState, ObjectStore
+from jetbox.store.objects import ABSENT, FileState, ObjectStore, file_sha256, state_of
+from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
-# A file larger than this is not copied before a command: it could not be restored.
+# A file larger than this is not copied before a command (a copy of every large file
+# before every command would cost its size in disk and time); its change is still seen, by
+# a streamed digest, and undo names it as one it cannot restore. Tool writes copy any size.
 MAX_KEPT_BYTES = 50_000_000
 
-Stamp = tuple[int, int, int, int]  # size, mtime_ns, inode, mode
+# Past this many paths (files, links, folders) a snapshot stops, and the command's record
+# says so: diff and undo name the changes they may not have seen.
+WATCH_MAX_PATHS = 200_000
+Stamp = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, mode
+
+
+def watched_paths(root: Path) -> tuple[list[tuple[str, os.stat_result]], bool]:
+    """Every path under `root` a command may change, git-ignored ones included (`.env`,
+    `build/`), as (relative name, lstat); and whether WATCH_MAX_PATHS cut the list short.
+    Left out: git's and Jetbox's own files, caches, and virtual environments (a folder
+    with a pyvenv.cfg, or one of IGNORED_DIRS). Folders end in "/"; links are not followed."""
+    found: list[tuple[str, os.stat_result]] = []
+    stack = [("", str(root))]
+    while stack:
+        prefix, folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            if _left_out(prefix, entry):
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                found.append((prefix + entry.name + "/", info))
+                stack.append((prefix + entry.name + "/", entry.path))
+            else:
+                found.append((prefix + entry.name, info))
+            if len(found) >= WATCH_MAX_PATHS:
+                return found, True
+    return found, False
+
+
+def _left_out(prefix: str, entry: os.DirEntry[str]) -> bool:
+    name = entry.name
+    if name in IGNORED_DIRS or name.endswith(".egg-info") or \
+            (not prefix and (name in PROTECTED_NAMES or name.startswith(".jetbox"))):
+        return True
+    return entry.is_dir(follow_symlinks=False) and \
+        os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
 
 
 class FileWatch:
@@ -29,32 +74,34 @@ class FileWatch:
     def __init__(self, root: Path, store: ObjectStore) -> None:
         self.root, self.store = root, store
         self._seen: dict[str, tuple[Stamp, FileState]] = {}
+        self.truncated = False  # the last snapshot stopped at WATCH_MAX_PATHS
 
     def snapshot(self) -> dict[str, FileState]:
-        """Every project file's state now, each kept in the store."""
+        """Every watched path's state now, each file's content kept in the store."""
         states: dict[str, FileState] = {}
-        for rel in project_files(self.root):
-            path = self.root / rel
-            try:
-                info = os.lstat(path)
-            except OSError:
-                continue  # listed by git, gone from the disk
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            stamp = (info.st_size, info.st_mtime_ns, info.st_ino, info.st_mode)
+        paths, self.truncated = watched_paths(self.root)
+        for rel, info in paths:
+            stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino,
+                     info.st_mode)
             seen = self._seen.get(rel)
             if seen is not None and seen[0] == stamp:
                 states[rel] = seen[1]
                 continue
             try:
-                state = self.store.save(path, sync=False) if info.st_size <= MAX_KEPT_BYTES else \
-                    FileState("too-large-to-keep", stat.S_IMODE(info.st_mode))
+                state = self._state(self.root / rel, info)
             except OSError:
                 continue
             self._seen[rel] = (stamp, state)
             states[rel] = state
         self.store.sync()  # every copy durable before the command can change a file
         return states
+
+    def _state(self, path: Path, info: os.stat_result) -> FileState:
+        if not stat.S_ISREG(info.st_mode):
+            return state_of(path)  # a folder, a link (its target), or something else
+        if info.st_size <= MAX_KEPT_BYTES:
+            return self.store.save(path, sync=False)
+        return FileState(file_sha256(path), stat.S_IMODE(info.st_mode))
 
     def manifest(self, states: dict[str, FileState]) -> str:
         """Keep a snapshot itself in the store (its sha256 goes on the command's intent), so
@@ -76,12 +123,19 @@ class FileWatch:
             return 0  # the snapshot is lost: the command's changes cannot be undone
         return self.record(ledger, intent.seq, before)
 
-    def record(self, ledger: Ledger, intent: int, before: dict[str, FileState]) -> int:
-        """Journal what changed since `before`; returns how many paths did."""
+    def record(self, ledger: Ledger, intent: int, before: dict[str, FileState],
+               during: str | None = None) -> int:
+        """Journal what changed since `before` (while the command of `intent` ran, or
+        `during` something else: the probes); returns how many paths did. Nothing is
+        journaled for something else that changed nothing."""
         after = self.snapshot()
-        changes = [{"path": rel, "before": before.get(rel, ABSENT).to_record(),
+        # The escaped name (escape_name) maps back to the exact bytes of a non-UTF-8 name.
+        changes = [{"path": escape_name(rel), "before": before.get(rel, ABSENT).to_record(),
                     "after": after.get(rel, ABSENT).to_record()}
                    for rel in sorted({*before, *after})
                    if before.get(rel, ABSENT) != after.get(rel, ABSENT)]
-        ledger.append(FilesChanged(intent=intent, changes=changes))
+        if during is not None and not changes:
+            return 0
+        ledger.append(FilesChanged(intent=intent, changes=changes, during=during,
+                                   truncated=self.truncated or None))
         return len(changes)
