@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jetbox.core.errors import Paused
-from jetbox.round.approval import QUIT, Answer, parse_answer
-from jetbox.round.asking import ask, on_terminal
+from jetbox.round.approval import QUIT, Answer, parse_answer, status_value
+from jetbox.round.asking import ask, on_terminal, write_question_file
 from jetbox.round.handler import Handler, Step
 from jetbox.store import questions
 from jetbox.store import records as rec
@@ -47,7 +47,9 @@ class Approve(Handler):
     @staticmethod
     def _answer(run: Run, now: Round, question: Question) -> Answered:
         """Ask, journal the answer; or pause with the question on status.txt's line."""
-        waiting = now.with_status(approve=question.line)
+        waiting = now.with_status(approve=status_value(question.line))
+        # The question whole, wherever it is read: status.txt's line names this file.
+        write_question_file(run.workspace.root, question, run.records())
         answer, via = given(run, now, question)
         if answer is None and on_terminal(run.display):
             answer, via = ask(run.display, question, run.settings.approve,
@@ -70,7 +72,8 @@ def given(run: Run, now: Round, question: Question) -> tuple[Answer | None, str]
     if question.seq > run.session_start:
         return None, ""
     # The question's own line is never an answer, whatever the model named its call.
-    edited = "" if now.status.approve == one_line(question.line) else now.status.approve
+    edited = "" if now.status.approve == one_line(status_value(question.line)) \
+        else now.status.approve
     for text, via in ((run.answer, "--answer"), (edited, "status.txt")):
         answer = parse_answer(text)
         if answer is not None and answer.verdict != QUIT:

@@ -246,3 +246,70 @@ def test_removing_the_approve_state_from_machine_yaml_turns_approval_off(
     assert result.code == 0, result.err
     assert "no `ask` transition" in result.err
     assert asked(workspace) == [] and commands_run(workspace) == ["pytest"]
+
+
+# Issue 32, item 2: what is shown is what runs.
+def test_every_format_character_reaches_a_terminal_only_as_its_escape() -> None:
+    import sys
+    import unicodedata
+
+    from jetbox.core.text import for_terminal
+
+    formats = [chr(c) for c in range(sys.maxunicode + 1)
+               if unicodedata.category(chr(c)) == "Cf"]
+    shown = for_terminal("".join(formats))
+    assert shown.isascii() and len(formats) > 150
+    assert for_terminal("check\u200b.py \u202eyp.\U000e0041") == \
+        "check\\u200b.py \\u202eyp.\\U000e0041"
+
+
+def test_a_name_that_mixes_scripts_or_mimics_an_existing_one_is_marked() -> None:
+    from jetbox.core.text import name_marks
+
+    existing = ["scripts/check.py", "app.py"]
+    cyrillic = name_marks("scripts/ch\u0435ck.py", existing)
+    assert "mixes scripts (Latin + Cyrillic: \\u0435 cyrillic small letter ie)" in cyrillic[0]
+    assert "is not the existing scripts/check.py" in cyrillic[1]
+    assert "is not the existing scripts/check.py" in \
+        name_marks("scripts/check\u200b.py", existing)[0]
+    assert "mixes scripts (Latin + Greek" in name_marks("\u03bfops.py", [])[0]
+    assert name_marks("scripts/check.py", existing) == []
+    assert name_marks("données/café.py", existing) == []  # accents are Latin
+    assert name_marks("тест.py", existing) == []  # one script, nothing like a name here
+
+
+LONG = ["python", *["-X", "utf8"] * 60, "scripts/hidden.py"]  # far past 240 characters
+
+
+@pytest.mark.slow
+def test_a_long_call_is_shown_whole_by_status_txt_status_and_log(workspace: Path) -> None:
+    project(workspace)
+    whole = '["python", ' + ", ".join(['"-X", "utf8"'] * 60) + ', "scripts/hidden.py"]'
+    with server([Call("run_cmd", {"cmd": LONG})], [FINISH]) as ollama:
+        result = run_cli(*run_args(workspace, ollama.host, "--approve", "commands"), GOAL)
+    assert result.code == 3, result.err
+    line = next(v for k, v in status_fields(workspace).items() if k.startswith("Approve"))
+    assert "the whole call is in .jetbox/question.txt" in line and "..." not in line
+    question = (workspace / ".jetbox" / "question.txt").read_text(encoding="utf-8")
+    assert f"call: run_cmd {whole}" in question
+    assert f"$ {' '.join(LONG)}" in question and f"folder: {workspace}" in question
+    status = run_cli("status", "-w", str(workspace)).out
+    assert f"run_cmd {whole}" in status and "question waiting for your answer" in status
+    assert f"ASKED the person: run_cmd {whole}" in run_cli("log", "-w", str(workspace)).out
+
+
+@pytest.mark.slow
+def test_invisible_and_lookalike_names_are_escaped_and_marked_without_a_terminal(
+        workspace: Path) -> None:
+    project(workspace)
+    (workspace / "scripts").mkdir()
+    (workspace / "scripts" / "check.py").write_text("print('ok')\n")
+    zero_width = Call("run_cmd", {"cmd": ["python", "scripts/check\u200b.py"]})
+    with server([zero_width], [FINISH]) as ollama:
+        assert run_cli(*run_args(workspace, ollama.host, "--approve", "commands"),
+                       GOAL).code == 3
+    status = (workspace / "status.txt").read_text(encoding="utf-8")
+    assert 'run_cmd ["python", "scripts/check\\u200b.py"]' in status
+    assert "is not the existing scripts/check.py" in status and "\u200b" not in status
+    log = run_cli("log", "-w", str(workspace)).out
+    assert "check\\u200b.py" in log and "is not the existing scripts/check.py" in log

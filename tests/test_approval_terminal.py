@@ -175,3 +175,26 @@ def test_a_kill_at_any_record_around_the_answer_keeps_one_question_one_answer_on
     assert (workspace / "app.py").read_text() == "count = 11\n"
     assert len(asked(workspace)) == 1 and len(kinds(workspace, "approval_answered")) == 1
     assert len([r for r in kinds(workspace, "intent") if r["action"] == "edit"]) == 1
+
+
+def test_lookalike_and_invisible_names_are_marked_at_the_terminal(workspace: Path) -> None:
+    """Issue 32, item 2: `scripts/chеck.py` (a Cyrillic е) and `scripts/check\\u200b.py`
+    look like the person's scripts/check.py; the question says they are not."""
+    project(workspace)
+    (workspace / "app.py").write_text("count = 11\n")
+    (workspace / "scripts").mkdir()
+    (workspace / "scripts" / "check.py").write_text("print('ok')\n")
+    cyrillic = Call("run_cmd", {"cmd": ["python", "scripts/ch\u0435ck.py"]})
+    hidden = Call("write_file", {"path": "scripts/check\u200b.py", "content": "x = 1\n"})
+    with server([cyrillic, hidden], [FINISH]) as ollama:
+        term = Terminal(run_args(workspace, ollama.host, "--approve", "changes") + [GOAL])
+        shown = term.expect(PROMPT)
+        assert "mixes scripts (Latin + Cyrillic: \\u0435 cyrillic small letter ie)" in shown
+        assert "is not the existing scripts/check.py" in shown
+        term.type("no")
+        shown = term.expect(PROMPT)
+        assert "write_file scripts/check\\u200b.py" in shown and "\u200b" not in shown
+        assert "is not the existing scripts/check.py" in shown
+        term.type("no")
+        assert term.wait() == 0, term.seen[-3000:]
+    assert commands_run(workspace) == [] and not (workspace / "scripts/check\u200b.py").exists()

@@ -4,14 +4,19 @@ answer are written down. The asking itself is the Approve state's (states/approv
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jetbox.core.text import name_marks
 from jetbox.model.base import ToolCall
 from jetbox.store import acts, questions
 from jetbox.store import records as rec
+from jetbox.store.workspace import IGNORED_DIRS, STATE_DIR
 from jetbox.tools.policy import CommandRefused, program_name, split_command
 from jetbox.tools.specs import Refusal, ToolResult, checked_call
 
@@ -23,7 +28,11 @@ if TYPE_CHECKING:
 ASK = "ask"  # Act's outcome that puts a call to a person, where machine.yaml routes it
 CHANGES = ("write_file", "edit_file", "delete", "delete_file")
 QUIT = "quit"
-MAX_LINE_CHARS = 240
+# A question longer than this does not fit status.txt's line readably: the line names the
+# file that holds it whole instead (never a cut call: what is shown is what runs).
+STATUS_LINE_CHARS = 200
+QUESTION_FILE = f"{STATE_DIR}/question.txt"
+MAX_NAMES = 50_000  # existing names compared against a call's names (confusables)
 _ANSWER = re.compile(r"\s*(yes|y|no|n|always|a|quit|q)\b[\s:,.;-]*(?:because\b)?\s*(.*)\Z",
                      re.IGNORECASE | re.DOTALL)
 _WORDS = {"y": questions.YES, "n": questions.NO, "a": questions.ALWAYS, "q": QUIT}
@@ -94,18 +103,47 @@ def call_kind(call: ToolCall) -> str:
     return f"run_cmd {argv[0]}" if argv else call.name
 
 
-def question_line(call: ToolCall) -> str:
-    """The call as status.txt's `Approve:` line shows it, e.g. `run_cmd ["pytest", "-q"]`."""
+def question_line(call: ToolCall, existing: Iterable[str] = ()) -> str:
+    """The whole call as the person is asked about it, e.g. `run_cmd ["pytest", "-q"]`,
+    followed by a mark for each name in it that may not be what it looks like (mixed
+    scripts, a lookalike of an `existing` name). Never cut: what is shown is what runs."""
     argv = command_argv(call.arguments) if call.name == "run_cmd" else None
     args = call.arguments if isinstance(call.arguments, dict) else {}
+    names: list[str] = []
     if argv is not None:
         text = f"run_cmd {json.dumps(argv, ensure_ascii=False)}"
+        names = argv[1:]
     elif call.name in CHANGES and isinstance(args.get("path"), str):
         size = f" ({len(args['content'])} chars)" if isinstance(args.get("content"), str) else ""
         text = f"{call.name} {args['path']}{size}"
+        names = [args["path"]]
     else:
         text = f"{call.name} {json.dumps(call.arguments, ensure_ascii=False)}"
-    return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS - 3] + "..."
+        names = [v for v in args.values() if isinstance(v, str) and len(v) < 4096]
+    known = list(existing)
+    marks = [m for name in dict.fromkeys(names) for m in name_marks(name, known)]
+    return "  ".join([text, *marks])
+
+
+def status_value(line: str) -> str:
+    """What status.txt's `Approve:` line shows of a question: all of it when it fits one
+    readable line, else where it is, whole."""
+    if len(line) <= STATUS_LINE_CHARS:
+        return line
+    return (f"{line.split(' ', 1)[0]} ({len(line)} characters, too long for this line): "
+            f"the whole call is in {QUESTION_FILE}")
+
+
+def workspace_names(root: Path) -> list[str]:
+    """The folder's file names, relative and posix, to compare a call's names against."""
+    names: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in IGNORED_DIRS]
+        base = Path(folder).relative_to(root)
+        names += [(base / f).as_posix() for f in files]
+        if len(names) >= MAX_NAMES:
+            break
+    return names
 
 
 def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
@@ -124,7 +162,9 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
     if question is None:
         run.ledger.append(acts.Question(round=now.round, reply=reply_seq, index=index,
                                         name=call.name, arguments=call.arguments,
-                                        call_kind=call_kind(call), line=question_line(call)))
+                                        call_kind=call_kind(call),
+                                        line=question_line(call,
+                                                           workspace_names(run.workspace.root))))
     if answer is None:
         return ASK
     if answer.answer == questions.NO:

@@ -13,15 +13,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from jetbox.core.display import Display
-from jetbox.core.fsutil import read_bounded
+from jetbox.core.fsutil import atomic_write_text, read_bounded
 from jetbox.core.text import for_terminal
-from jetbox.round.approval import QUIT, Answer, command_argv, parse_answer
+from jetbox.round.approval import QUESTION_FILE, QUIT, Answer, command_argv, parse_answer
 from jetbox.store.acts import Question
+from jetbox.store.kinds import ModelReply
+from jetbox.store.records import Records
 from jetbox.tools.paths import PathRefused, jail
 from jetbox.tools.textfile import EditRefused, locate
 
 MAX_DIFF_LINES = 120
 MAX_PREVIEW_BYTES = 2_000_000
+MAX_REASON_CHARS = 300  # the model's words, not the call: a cut here hides nothing that runs
+MARK = "  ! "  # question_line's separator before each mark about a name
 COLOURS = {"+": "\x1b[32m", "-": "\x1b[31m", "@": "\x1b[36m"}
 PROMPT = "[y]es / [n]o (or: no because ...) / [a]lways for {kind} this run / [q]uit: "
 
@@ -65,6 +69,43 @@ def _diff(workspace: Path, name: str, args: dict[str, Any]) -> list[str]:
         or ["(no change)"]
 
 
+def split_line(line: str) -> tuple[str, list[str]]:
+    """A question's line as (the call, its marks), each mark `! ...`."""
+    call, *marks = line.split(MARK)
+    return call, [f"! {mark}" for mark in marks]
+
+
+def reason_of(records: Records, question: Question) -> str:
+    """What the model said in the reply holding the call, as one bounded line."""
+    reply = next((r for r in records if isinstance(r, ModelReply)
+                  and r.seq == question.reply), None)
+    text = " ".join(str(reply.content).split()) if reply is not None else ""
+    return text if len(text) <= MAX_REASON_CHARS else text[:MAX_REASON_CHARS - 3] + "..."
+
+
+def question_text(workspace: Path, question: Question, records: Records) -> list[str]:
+    """The question whole, as the person reads it anywhere but the terminal (the file
+    status.txt names, `jetbox status`): the call, its marks, why, where, and what it does.
+    Escaped, uncoloured."""
+    call, marks = split_line(question.line)
+    reason = reason_of(records, question)
+    lines = [f"call: {call}", *marks,
+             f"reason: {reason or '(the model gave none)'}", f"folder: {workspace}",
+             *[f"  {line}" for line in preview(workspace, question.name,
+                                               question.arguments)]]
+    return [for_terminal(line) for line in lines]
+
+
+def write_question_file(workspace: Path, question: Question, records: Records) -> Path:
+    """The waiting question, whole, in .jetbox/question.txt (status.txt's line names it)."""
+    path = workspace / QUESTION_FILE
+    path.parent.mkdir(exist_ok=True)
+    text = "\n".join([f"Jetbox asks before this call ({question.line.split(' ', 1)[0]}):",
+                      *question_text(workspace, question, records)]) + "\n"
+    atomic_write_text(path, text, durable=False)
+    return path
+
+
 def coloured(lines: list[str], stream: TextIO) -> list[str]:
     """Diff lines, escaped, and coloured when the stream is a terminal that wants colour."""
     safe = [for_terminal(line) for line in lines]
@@ -80,8 +121,10 @@ def ask(display: Display, question: Question, mode: str, workspace: Path,
     stdin = stdin or sys.stdin
     shown = coloured(preview(workspace, question.name, question.arguments),
                      display.stream)
-    display.permanent(f"Jetbox asks before this call (approve={mode}): "
-                      f"{for_terminal(question.line)}")
+    call, marks = split_line(question.line)
+    display.permanent(f"Jetbox asks before this call (approve={mode}): {for_terminal(call)}")
+    for mark in marks:
+        display.permanent(f"  {for_terminal(mark)}")
     display.stream.write("\n".join(f"  {line}" for line in shown) + "\n")
     while True:
         display.stream.write(PROMPT.format(kind=for_terminal(question.call_kind)))
