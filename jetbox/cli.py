@@ -182,13 +182,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _answer(text: str | None) -> str:
     """--answer, checked before anything runs."""
-    from jetbox.round.approval import QUIT, parse_answer
+    from jetbox.round.approval import QUIT, parse_answer, split_qid
 
     if text is None:
         return ""
-    answer = parse_answer(text)
+    answer = parse_answer(split_qid(text)[1])
     if answer is None or answer.verdict == QUIT:
-        raise UsageError(f"--answer {text!r}: give yes, no, no:REASON or always")
+        raise UsageError(f"--answer {text!r}: give the question's id and yes, no, no:REASON "
+                         f"or always, e.g. q3=yes (a plain yes answers only a question "
+                         f"you were shown before)")
     return text
 
 
@@ -237,12 +239,14 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _waiting_question(root: Path, ledger: Ledger, out: TextIO) -> None:
     """The question a run waits on, whole (status.txt's line may only name its file)."""
     from jetbox.round.asking import question_text
-    from jetbox.store.questions import open_question
+    from jetbox.store.questions import open_question, qid_of
 
     records = ledger.current_run()
     question = open_question(records)
     if question is not None:
-        out.write("question waiting for your answer:\n")
+        qid = qid_of(records, question)
+        out.write(f"question {qid} waits for your answer (--answer {qid}=yes, or on "
+                  f"status.txt's `Approve [{qid}]:` line):\n")
         out.write("".join(f"  {line}\n" for line in question_text(root, question, records)))
 
 

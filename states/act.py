@@ -69,7 +69,8 @@ class Act(Handler):
                 question = questions.question_for(run.records(), seq, index)
                 assert question is not None  # gate journaled it
                 return ASK, replace(now, reply=reply, results=tuple(results)).with_status(
-                    approve=status_value(question.line))
+                    approve=status_value(question.line),
+                    approve_id=questions.qid_of(run.records(), question))
             result = gated if isinstance(gated, ToolResult) else \
                 self._replay(run, call.name, pending) if index == start else None
             result = result or run.toolbox.dispatch(call.name, call.arguments, now.round)

@@ -153,10 +153,10 @@ def test_each_mode_asks_before_its_calls_and_each_yes_runs_the_call_once(
     project(workspace)
     with server([READ, EDIT, PYTEST], [FINISH]) as ollama:
         result = run_cli(*run_args(workspace, ollama.host, "--approve", mode), GOAL)
-        for _ in expected:  # one invocation per question, each answered with --answer
-            assert result.code == 3, result.err
+        for number in range(1, len(expected) + 1):  # one invocation per question, each
+            assert result.code == 3, result.err      # answered by its id with --answer
             assert status_fields(workspace)["State"] == "Approve"
-            result = run_cli(*run_args(workspace, ollama.host, "--answer", "yes"))
+            result = run_cli(*run_args(workspace, ollama.host, "--answer", f"q{number}=yes"))
         assert result.code == 0, result.err
         assert len(ollama.requests) == 2  # answers continue the journaled reply
     assert asked(workspace) == expected
@@ -175,12 +175,13 @@ def test_without_a_terminal_the_person_answers_on_the_status_line(workspace: Pat
         assert first.code == 3
         status = workspace / "status.txt"
         text = status.read_text(encoding="utf-8")
-        assert 'Approve: run_cmd ["ruff", "check", "."]\n' in text
+        assert 'Approve [q1]: run_cmd ["ruff", "check", "."]\n' in text
         assert status_fields(workspace)["State"] == "Approve"
         again = run_cli(*run_args(workspace, ollama.host))  # unanswered: asked again, no run
         assert again.code == 3 and commands_run(workspace) == []
         status.write_text(status.read_text(encoding="utf-8").replace(
-            'Approve: run_cmd ["ruff", "check", "."]', "Approve: no because lint at the end"))
+            'Approve [q1]: run_cmd ["ruff", "check", "."]',
+            "Approve [q1]: no because lint at the end"))
         resumed = run_cli(*run_args(workspace, ollama.host))
         assert resumed.code == 0, resumed.err
         shown = tool_messages(ollama.requests[1])
@@ -195,8 +196,8 @@ def test_without_a_terminal_the_person_answers_on_the_status_line(workspace: Pat
     assert (workspace / "app.py").read_text() == "count = 11\n"  # the edit was not held up
     assert "0 approved, 1 refused" in resumed.err
     log = run_cli("log", "-w", str(workspace)).out
-    assert 'ASKED the person: run_cmd ["ruff", "check", "."]' in log
-    assert "ANSWERED no: lint at the end (via status.txt)" in log
+    assert 'ASKED the person [q1]: run_cmd ["ruff", "check", "."]' in log
+    assert "ANSWERED [q1] no: lint at the end (via status.txt)" in log
 
 
 @pytest.mark.slow
@@ -213,7 +214,7 @@ def test_the_allow_list_skips_trusted_commands_and_a_yes_on_the_status_line_runs
         assert commands_run(workspace) == ["pytest", "ruff"]  # not asked
         status = workspace / "status.txt"
         status.write_text(status.read_text(encoding="utf-8").replace(
-            'Approve: run_cmd ["pytest"]', "Approve: yes"), encoding="utf-8")
+            'Approve [q1]: run_cmd ["pytest"]', "Approve [q1]: yes"), encoding="utf-8")
         done = run_cli(*run_args(workspace, ollama.host))
         assert done.code == 0, done.err
     assert asked(workspace) == ['run_cmd ["pytest"]']
@@ -227,7 +228,7 @@ def test_a_call_named_like_an_answer_cannot_answer_its_own_question(workspace: P
     project(workspace)
     with server([Call("yes", {})], [FINISH]) as ollama:
         assert run_cli(*run_args(workspace, ollama.host, "--approve", "all"), GOAL).code == 3
-        assert status_fields(workspace)["Approve"] == "yes {}"
+        assert status_fields(workspace)["Approve [q1]"] == "yes {}"
         assert run_cli(*run_args(workspace, ollama.host)).code == 3  # still waiting
     assert kinds(workspace, "approval_answered") == []
 
@@ -294,8 +295,8 @@ def test_a_long_call_is_shown_whole_by_status_txt_status_and_log(workspace: Path
     assert f"call: run_cmd {whole}" in question
     assert f"$ {' '.join(LONG)}" in question and f"folder: {workspace}" in question
     status = run_cli("status", "-w", str(workspace)).out
-    assert f"run_cmd {whole}" in status and "question waiting for your answer" in status
-    assert f"ASKED the person: run_cmd {whole}" in run_cli("log", "-w", str(workspace)).out
+    assert f"run_cmd {whole}" in status and "question q1 waits for your answer" in status
+    assert f"ASKED the person [q1]: run_cmd {whole}" in run_cli("log", "-w", str(workspace)).out
 
 
 @pytest.mark.slow
@@ -313,3 +314,78 @@ def test_invisible_and_lookalike_names_are_escaped_and_marked_without_a_terminal
     assert "is not the existing scripts/check.py" in status and "\u200b" not in status
     log = run_cli("log", "-w", str(workspace)).out
     assert "check\\u200b.py" in log and "is not the existing scripts/check.py" in log
+
+
+# Issue 32, item 3: an answer answers one question.
+@pytest.mark.slow
+def test_the_same_answer_command_again_does_not_answer_a_question_never_shown(
+        workspace: Path) -> None:
+    project(workspace)
+    with server([READ, EDIT], [FINISH]) as ollama:
+        first = run_cli(*run_args(workspace, ollama.host, "--approve", "all"), GOAL)
+        assert first.code == 3 and "Approve [q1]: read_file" in \
+            (workspace / "status.txt").read_text(encoding="utf-8")
+        # The person answers q1; the reply's next call becomes q2 in the same invocation.
+        second = run_cli(*run_args(workspace, ollama.host, "--answer", "yes"))
+        assert second.code == 3, second.err
+        assert "--answer q2=yes" in second.err and "same command" not in second.err
+        # Run again as it was: the plain yes would answer q2, which they may not have seen.
+        again = run_cli(*run_args(workspace, ollama.host, "--answer", "yes"))
+        assert again.code == 3
+        assert "--answer yes names no question" in again.err
+        assert "q2: edit_file app.py" in again.err
+        assert (workspace / "app.py").read_text() == "count = 1\n"
+        status = run_cli("status", "-w", str(workspace)).out
+        assert "question q2 waits for your answer" in status and "call: edit_file app.py" in status
+        edited = run_cli(*run_args(workspace, ollama.host, "--answer", "q2=yes"))
+        assert edited.code == 3 and "Approve [q3]: finish" in \
+            (workspace / "status.txt").read_text(encoding="utf-8")  # under `all`, finish too
+        done = run_cli(*run_args(workspace, ollama.host, "--answer", "q3=yes"))
+        assert done.code == 0, done.err
+    answers = kinds(workspace, "approval_answered")
+    assert [(a["qid"], a["answer"], a["via"]) for a in answers] == \
+        [("q1", "yes", "--answer"), ("q2", "yes", "--answer"), ("q3", "yes", "--answer")]
+    assert [q["qid"] for q in kinds(workspace, "approval_asked")] == ["q1", "q2", "q3"]
+    assert (workspace / "app.py").read_text() == "count = 11\n"
+
+
+@pytest.mark.slow
+def test_an_answer_for_another_id_or_before_its_question_was_asked_is_refused(
+        workspace: Path) -> None:
+    project(workspace)
+    with server([EDIT], [FINISH]) as ollama:
+        early = run_cli(*run_args(workspace, ollama.host, "--approve", "changes",
+                                  "--answer", "q1=yes"), GOAL)
+        assert early.code == 3  # given before q1 was asked: refused, q1 waits
+        assert "was given before this question was asked: q1: edit_file app.py" in early.err
+        other = run_cli(*run_args(workspace, ollama.host, "--answer", "q7=yes"))
+        assert other.code == 3 and "--answer q7=yes names q7, but the question waiting is " \
+            "q1: edit_file app.py" in other.err
+        status = workspace / "status.txt"
+        text = status.read_text(encoding="utf-8")
+        status.write_text(text.replace("Approve [q1]: edit_file app.py", "Approve [q2]: yes"))
+        wrong = run_cli(*run_args(workspace, ollama.host))
+        assert wrong.code == 3 and "names q2, but the question waiting is q1" in wrong.err
+        status.write_text(text.replace("Approve [q1]: edit_file app.py", "Approve: yes"))
+        bare = run_cli(*run_args(workspace, ollama.host))
+        assert bare.code == 3 and "names no question; the one waiting is q1" in bare.err
+        assert kinds(workspace, "approval_answered") == []
+        assert (workspace / "app.py").read_text() == "count = 1\n"
+        status.write_text(text.replace("Approve [q1]: edit_file app.py", "Approve [q1]: yes"))
+        done = run_cli(*run_args(workspace, ollama.host))
+        assert done.code == 0, done.err
+    assert [(a["qid"], a["via"]) for a in kinds(workspace, "approval_answered")] == \
+        [("q1", "status.txt")]
+
+
+def test_the_approve_line_names_its_question_and_old_questions_get_ids_by_place() -> None:
+    from jetbox.store.questions import next_qid, qid_of
+
+    status = Status(goal="g", state="Approve", approve="edit_file a.py", approve_id="q3")
+    assert "Approve [q3]: edit_file a.py\n" in status.render()
+    assert parse(status.render()) == status
+    assert parse("Goal: g\napprove [Q3]: yes\n").approve_id == "q3"
+    assert parse("Goal: g\nApprove: yes\n").approve_id == ""
+    # A ledger written before ids: numbered by their place in the run.
+    old = [RunStart(seq=1, goal="g"), Question(seq=5, reply=3), Question(seq=9, reply=8)]
+    assert [qid_of(old, q) for q in old[1:]] == ["q1", "q2"] and next_qid(old) == "q3"

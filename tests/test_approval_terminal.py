@@ -48,6 +48,7 @@ def test_yes_no_with_a_reason_and_always_at_the_terminal(workspace: Path) -> Non
         term = Terminal(run_args(workspace, ollama.host, "--approve", "commands") + [GOAL])
         shown = term.expect(PROMPT)
         assert 'run_cmd ["pytest", "-q"]' in shown and "$ pytest -q" in shown
+        assert "Jetbox asks [q1] before this call" in shown
         term.type("y")
         shown = term.expect(PROMPT)
         assert "$ ruff check ." in shown and "[a]lways for run_cmd ruff" in shown
@@ -79,7 +80,7 @@ def test_an_edit_is_shown_as_a_coloured_diff_and_quit_leaves_the_question_waitin
         assert term.wait() == 3
         assert (workspace / "app.py").read_text() == "count = 1\n"
         assert status_fields(workspace)["State"] == "Approve"
-        assert status_fields(workspace)["Approve"] == "edit_file app.py"
+        assert status_fields(workspace)["Approve [q1]"] == "edit_file app.py"
         resumed = run_cli(*run_args(workspace, ollama.host, "--answer", "yes"))
         assert resumed.code == 0, resumed.err
         assert len(ollama.requests) == 2
@@ -96,7 +97,7 @@ def test_kill_9_while_the_question_waits_resumes_at_the_same_question(workspace:
         os.kill(term.process.pid, signal.SIGKILL)
         assert term.wait() == -9
         assert status_fields(workspace)["State"] == "Approve"
-        assert status_fields(workspace)["Approve"] == 'run_cmd ["pytest", "-q"]'
+        assert status_fields(workspace)["Approve [q1]"] == 'run_cmd ["pytest", "-q"]'
         again = Terminal(run_args(workspace, ollama.host))  # asked again, not answered
         assert 'run_cmd ["pytest", "-q"]' in again.expect(PROMPT)
         again.type("yes")

@@ -57,6 +57,15 @@ def parse_answer(text: str) -> Answer | None:
     return Answer(verdict, " ".join(match.group(2).split()) if verdict == questions.NO else "")
 
 
+_QID = re.compile(r"\s*(q\d{1,9})\s*=(.*)\Z", re.IGNORECASE | re.DOTALL)
+
+
+def split_qid(text: str) -> tuple[str, str]:
+    """`q3=yes` as ("q3", "yes"); a plain `yes` as ("", "yes")."""
+    match = _QID.match(text or "")
+    return (match.group(1).lower(), match.group(2)) if match else ("", text or "")
+
+
 def command_argv(arguments: Any) -> list[str] | None:
     """A run_cmd call's argv with its program named as the policy names it (`pytest`, not
     `pytest.exe`), or None when the toolbox would refuse it anyway."""
@@ -160,7 +169,8 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
     if answer is None and question is None and call_kind(call) in questions.always_kinds(records):
         return None
     if question is None:
-        run.ledger.append(acts.Question(round=now.round, reply=reply_seq, index=index,
+        run.ledger.append(acts.Question(qid=questions.next_qid(records),
+                                        round=now.round, reply=reply_seq, index=index,
                                         name=call.name, arguments=call.arguments,
                                         call_kind=call_kind(call),
                                         line=question_line(call,

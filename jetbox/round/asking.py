@@ -96,12 +96,15 @@ def question_text(workspace: Path, question: Question, records: Records) -> list
     return [for_terminal(line) for line in lines]
 
 
-def write_question_file(workspace: Path, question: Question, records: Records) -> Path:
+def write_question_file(workspace: Path, question: Question, records: Records,
+                        qid: str) -> Path:
     """The waiting question, whole, in .jetbox/question.txt (status.txt's line names it)."""
     path = workspace / QUESTION_FILE
     path.parent.mkdir(exist_ok=True)
-    text = "\n".join([f"Jetbox asks before this call ({question.line.split(' ', 1)[0]}):",
-                      *question_text(workspace, question, records)]) + "\n"
+    text = "\n".join([f"Jetbox asks [{qid}] before this call:",
+                      *question_text(workspace, question, records),
+                      f"answer: on status.txt's `Approve [{qid}]:` line (yes, no because ..., "
+                      f"always) or with jetbox run --answer {qid}=yes"]) + "\n"
     atomic_write_text(path, text, durable=False)
     return path
 
@@ -116,13 +119,14 @@ def coloured(lines: list[str], stream: TextIO) -> list[str]:
 
 
 def ask(display: Display, question: Question, mode: str, workspace: Path,
-        stdin: TextIO | None = None) -> Answer:
+        stdin: TextIO | None = None, qid: str = "") -> Answer:
     """Show the call and read an answer until it is one; end of input means quit."""
     stdin = stdin or sys.stdin
     shown = coloured(preview(workspace, question.name, question.arguments),
                      display.stream)
     call, marks = split_line(question.line)
-    display.permanent(f"Jetbox asks before this call (approve={mode}): {for_terminal(call)}")
+    display.permanent(f"Jetbox asks [{qid}] before this call (approve={mode}): "
+                      f"{for_terminal(call)}")
     for mark in marks:
         display.permanent(f"  {for_terminal(mark)}")
     display.stream.write("\n".join(f"  {line}" for line in shown) + "\n")

@@ -122,7 +122,12 @@ class ApprovalMode(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Question(Record):
+    """A call put to a person. `qid`: its short id in the run (`q3`), which every place that
+    shows it names and an answer must name; a record written before ids existed has none
+    (questions.qid_of numbers it by its place in the run)."""
+
     KIND = "approval_asked"
+    SOMETIMES = frozenset({"qid"})
     round: int = 0
     reply: int = 0
     index: int = 0
@@ -130,18 +135,23 @@ class Question(Record):
     arguments: Mapping[str, Any] = field(default_factory=dict)
     call_kind: str = ""
     line: str = ""
+    qid: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Answer(Record):
+    """A person's answer to question `asked` (its seq; `qid` its id, when it had one)."""
+
     DURABLE = True
     KIND = "approval_answered"
+    SOMETIMES = frozenset({"qid"})
     round: int = 0
     asked: int = 0
     answer: str = ""
     reason: str = ""
     call_kind: str = ""
     via: str = ""
+    qid: str | None = None
 
 
 # Housekeeping.

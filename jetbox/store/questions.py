@@ -20,6 +20,19 @@ def run_mode(records: Records) -> str | None:
     return str(record.mode) if record else None
 
 
+def qid_of(records: Records, question: Question) -> str:
+    """A question's id: its own, else (an older ledger) `q<n>` by its place in the run."""
+    if question.qid:
+        return question.qid
+    asked = [r.seq for r in records if isinstance(r, Question)]
+    return f"q{asked.index(question.seq) + 1}" if question.seq in asked else "q?"
+
+
+def next_qid(records: Records) -> str:
+    """The id the run's next question gets: q1, q2, ..."""
+    return f"q{sum(isinstance(r, Question) for r in records) + 1}"
+
+
 def question_for(records: Records, reply_seq: int, index: int) -> Question | None:
     """The question about call `index` of the reply journaled as `reply_seq`, if asked."""
     return next((r for r in records if isinstance(r, Question) and r.reply == reply_seq
