@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jetbox.core.errors import Paused
-from jetbox.round.approval import QUIT, Answer, parse_answer, split_qid, status_value
+from jetbox.round.approval import (
+    QUIT,
+    Answer,
+    parse_answer,
+    scope_problem,
+    split_qid,
+    status_value,
+)
 from jetbox.round.asking import ask, on_terminal, write_question_file
 from jetbox.round.handler import Handler, Step
 from jetbox.store import kinds as k
@@ -14,6 +21,7 @@ from jetbox.store import records as rec
 from jetbox.store.acts import Answer as Answered
 from jetbox.store.acts import Question
 from jetbox.store.status import one_line
+from jetbox.tools.policy import program_name
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -70,7 +78,8 @@ class Approve(Handler):
                          hint=hint)
         answered = run.ledger.append(Answered(round=now.round, asked=question.seq, qid=qid,
                                               answer=answer.verdict, reason=answer.reason,
-                                              call_kind=question.call_kind, via=via))
+                                              call_kind=question.call_kind, via=via,
+                                              prefix=_prefix(answer)))
         assert isinstance(answered, Answered)
         return answered
 
@@ -94,13 +103,20 @@ def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | 
                        f"asked after your last {ANSWER_FLAG} (you may not have seen it):")
     elif flag:
         answer = parse_answer(text)
-        if answer is not None and answer.verdict != QUIT:
+        problem = scope_problem(answer, question) if answer is not None else None
+        if answer is not None and answer.verdict != QUIT and problem is None:
             return answer, ANSWER_FLAG
+        if problem:
+            refused.append(f"{ANSWER_FLAG} {flag}: {problem}; the question waiting is")
     status = now.status
     # The question's own line is never an answer, whatever the model named its call.
     edited = "" if status.approve == one_line(status_value(question.line)) else status.approve
     answer = parse_answer(edited) if shown_before else None
-    if answer is not None and answer.verdict != QUIT:
+    problem = scope_problem(answer, question) if answer is not None else None
+    if answer is not None and answer.verdict != QUIT and problem:
+        refused.append(f"status.txt `Approve [{status.approve_id}]: {edited}`: {problem}; "
+                       f"the question waiting is")
+    elif answer is not None and answer.verdict != QUIT:
         if status.approve_id == qid:
             return answer, "status.txt"
         named_line = f"Approve [{status.approve_id}]" if status.approve_id else "Approve"
@@ -114,6 +130,13 @@ def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | 
         run.display.warn(f"{refusal} {qid}: {question.line} (answer it with "
                          f"{ANSWER_FLAG} {qid}=yes or on the `Approve [{qid}]:` line)")
     return None, ""
+
+
+def _prefix(answer: Answer) -> list[str] | None:
+    """The typed `always` prefix as the policy names its program (`PYTEST.EXE` is pytest)."""
+    if not answer.prefix:
+        return None
+    return [program_name(answer.prefix[0]), *answer.prefix[1:]]
 
 
 def _used_flag(records: rec.Records, session_start: int) -> bool:

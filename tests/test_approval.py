@@ -48,6 +48,8 @@ READ = Call("read_file", {"path": "app.py"})
     ("no", Answer("no")), ("no because tests first", Answer("no", "tests first")),
     ("n: too slow ", Answer("no", "too slow")), ("no:use ruff", Answer("no", "use ruff")),
     ("q", Answer("quit")), ("nope", None), ("maybe", None), ("", None),
+    ("always python tool.py", Answer("always", prefix=("python", "tool.py"))),
+    ("a: for 'pytest' -q", Answer("always", prefix=("pytest", "-q"))),
     ('run_cmd ["pytest", "-q"]', None)])
 def test_answers_are_read_as_a_person_writes_them(text: str, answer: Answer | None) -> None:
     assert parse_answer(text) == answer
@@ -62,7 +64,7 @@ def test_the_allow_list_matches_whole_words_of_the_resolved_argv() -> None:
     assert not skipped(["ruff", "format", "."], skip)
     cmd = ToolCall("run_cmd", {"cmd": "PYTEST.EXE -q"})  # resolved as the policy names it
     assert not needs_approval("commands", skip, cmd)
-    assert call_kind(cmd) == "run_cmd pytest"
+    assert call_kind(cmd) == 'run_cmd ["pytest", "-q"]'  # what a plain `always` covers
 
 
 @pytest.mark.parametrize(("mode", "expected"), [
@@ -389,3 +391,73 @@ def test_the_approve_line_names_its_question_and_old_questions_get_ids_by_place(
     # A ledger written before ids: numbered by their place in the run.
     old = [RunStart(seq=1, goal="g"), Question(seq=5, reply=3), Question(seq=9, reply=8)]
     assert [qid_of(old, q) for q in old[1:]] == ["q1", "q2"] and next_qid(old) == "q3"
+
+
+# Issue 32, item 4: "always" covers one command; a skip never covers a writing argument.
+@pytest.mark.parametrize(("argv", "writes"), [
+    (["ruff", "check", "."], []),
+    (["ruff", "check", "--output-file", "NOTES.md"], ["--output-file"]),
+    (["ruff", "check", "--output-file=NOTES.md"], ["--output-file=NOTES.md"]),
+    (["ruff", "check", "-oNOTES.md"], ["-oNOTES.md"]),
+    (["ruff", "check", "--fix", "--unsafe-fixes"], ["--fix", "--unsafe-fixes"]),
+    (["ruff", "format", "."], ["format"]),
+    (["python", "-m", "ruff", "check", "--fix"], ["--fix"]),
+    (["pytest", "-q", "--junitxml=out.xml"], ["--junitxml=out.xml"]),
+    (["pytest", "-p", "evil"], ["-p"]), (["pytest", "-qp", "evil"], ["-qp"]),
+    (["pytest", "-q", "tests/"], []),
+    (["ruff", "check", ".", ">", "NOTES.md"], [">"]), (["ruff", "check", "2>>log"], ["2>>log"]),
+    (["ruff", "check", "|", "tee", "NOTES.md"], ["|", "tee"]),
+    (["git", "log", "-o"], []),  # a program Jetbox does not know: only redirections
+])
+def test_arguments_that_write_files_are_found(argv: list[str], writes: list[str]) -> None:
+    from jetbox.round.approval import writing_arguments
+
+    assert writing_arguments(argv) == writes
+    assert not skipped(argv, ("ruff check", "pytest", "python -m ruff")) or not writes
+
+
+@pytest.mark.slow
+def test_always_covers_the_exact_command_not_the_program(workspace: Path) -> None:
+    project(workspace)
+    (workspace / "app.py").write_text("count = 11\n")
+    (workspace / "tool.py").write_text("print('tool')\n")
+    (workspace / "deploy.py").write_text("open('DEPLOYED', 'w').close()\n")
+    tool = Call("run_cmd", {"cmd": ["python", "tool.py"]})
+    deploy = Call("run_cmd", {"cmd": ["python", "deploy.py"]})
+    with server([tool], [tool, deploy], [FINISH]) as ollama:
+        assert run_cli(*run_args(workspace, ollama.host, "--approve", "commands"),
+                       GOAL).code == 3
+        second = run_cli(*run_args(workspace, ollama.host, "--answer", "q1=always"))
+        assert second.code == 3, second.err  # tool.py ran twice; deploy.py is asked about
+        assert "Approve [q2]: run_cmd [\"python\", \"deploy.py\"]" in \
+            (workspace / "status.txt").read_text(encoding="utf-8")
+        done = run_cli(*run_args(workspace, ollama.host, "--answer", "q2=no"))
+        assert done.code == 0, done.err
+    assert asked(workspace) == ['run_cmd ["python", "tool.py"]',
+                                'run_cmd ["python", "deploy.py"]']
+    assert commands_run(workspace) == ["python", "python"]
+    assert not (workspace / "DEPLOYED").exists()
+
+
+@pytest.mark.slow
+def test_a_skipped_program_is_asked_about_when_its_arguments_write_files(
+        workspace: Path) -> None:
+    project(workspace)
+    (workspace / "app.py").write_text("import os\ncount = 11\n")  # F401: --fix would fix it
+    (workspace / "NOTES.md").write_text("the person's notes\n")
+    (workspace / "pyproject.toml").write_text(
+        '[tool.jetbox]\napprove = "changes"\napprove_skip = ["ruff check"]\n')
+    output = Call("run_cmd", {"cmd": ["ruff", "check", "--output-file", "NOTES.md"]})
+    fix = Call("run_cmd", {"cmd": "ruff check --fix --unsafe-fixes ."})
+    plain = Call("run_cmd", {"cmd": ["ruff", "check", "."]})
+    with server([output, fix, plain], [FINISH]) as ollama:
+        assert run_cli(*run_args(workspace, ollama.host), GOAL).code == 3
+        assert asked(workspace) == ['run_cmd ["ruff", "check", "--output-file", "NOTES.md"]']
+        assert run_cli(*run_args(workspace, ollama.host, "--answer", "q1=no")).code == 3
+        assert asked(workspace)[1] == \
+            'run_cmd ["ruff", "check", "--fix", "--unsafe-fixes", "."]'
+        done = run_cli(*run_args(workspace, ollama.host, "--answer", "q2=no"))
+        assert done.code == 0, done.err
+    assert len(asked(workspace)) == 2 and commands_run(workspace) == ["ruff"]  # the plain one
+    assert (workspace / "NOTES.md").read_text() == "the person's notes\n"
+    assert (workspace / "app.py").read_text() == "import os\ncount = 11\n"

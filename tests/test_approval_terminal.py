@@ -51,10 +51,12 @@ def test_yes_no_with_a_reason_and_always_at_the_terminal(workspace: Path) -> Non
         assert "Jetbox asks [q1] before this call" in shown
         term.type("y")
         shown = term.expect(PROMPT)
-        assert "$ ruff check ." in shown and "[a]lways for run_cmd ruff" in shown
+        assert "$ ruff check ." in shown and "[a]lways for this exact command" in shown
         term.type("no because lint only at the end")
         assert "$ python hello.py one" in term.expect(PROMPT)
-        term.type("always")  # the next python command is not asked about
+        term.type("always python ruff.py")  # not how the command starts: asked again
+        assert "is not how `python hello.py one` starts" in term.expect(PROMPT)
+        term.type("always python hello.py")  # typed: the next one starts so, not asked
         assert term.wait() == 0, term.seen[-3000:]
         refused_round = tool_messages(ollama.requests[1])
     assert any("the person refused: lint only at the end" in m for m in refused_round)
@@ -63,6 +65,7 @@ def test_yes_no_with_a_reason_and_always_at_the_terminal(workspace: Path) -> Non
                                 'run_cmd ["python", "hello.py", "one"]']
     answers = [(a["answer"], a["via"]) for a in kinds(workspace, "approval_answered")]
     assert answers == [("yes", "terminal"), ("no", "terminal"), ("always", "terminal")]
+    assert kinds(workspace, "approval_answered")[2]["prefix"] == ["python", "hello.py"]
     assert "2 approved, 1 refused" in term.seen
 
 

@@ -40,21 +40,48 @@ _WORDS = {"y": questions.YES, "n": questions.NO, "a": questions.ALWAYS, "q": QUI
 
 @dataclass(frozen=True)
 class Answer:
-    """A person's answer: yes, no (with a reason the model is shown), always, or quit."""
+    """A person's answer: yes, no (with a reason the model is shown), always, or quit.
+    `prefix`: for `always pytest -q`, the words a command must start with to be covered;
+    empty, `always` covers this exact call."""
 
     verdict: str
     reason: str = ""
+    prefix: tuple[str, ...] = ()
 
 
 def parse_answer(text: str) -> Answer | None:
-    """`yes`, `no because it is slow`, `no: too slow`, `always`, `quit` (or their first
-    letters); None for anything else."""
+    """`yes`, `no because it is slow`, `no: too slow`, `always`, `always pytest -q` (a prefix
+    the person types), `quit` (or their first letters); None for anything else."""
     match = _ANSWER.match(text or "")
     if match is None:
         return None
     word = match.group(1).lower()
     verdict = _WORDS.get(word, word)
-    return Answer(verdict, " ".join(match.group(2).split()) if verdict == questions.NO else "")
+    rest = " ".join(match.group(2).split())
+    if verdict == questions.ALWAYS and rest:
+        try:
+            words = shlex.split(rest.removeprefix("for "))
+        except ValueError:
+            return None
+        return Answer(verdict, prefix=tuple(words)) if words else Answer(verdict)
+    return Answer(verdict, rest if verdict == questions.NO else "")
+
+
+def scope_problem(answer: Answer, question: acts.Question) -> str | None:
+    """Why a typed `always` prefix cannot cover this question's call (None: it can)."""
+    if not answer.prefix:
+        return None
+    argv = command_argv(question.arguments) if question.name == "run_cmd" else None
+    if argv is None:
+        return f"`always {shlex.join(answer.prefix)}`: only a command takes a prefix"
+    try:
+        prefix = [program_name(answer.prefix[0]), *answer.prefix[1:]]
+    except CommandRefused as exc:
+        return str(exc)
+    if argv[:len(prefix)] != prefix:
+        return (f"`always {shlex.join(answer.prefix)}` is not how `{shlex.join(argv)}` "
+                f"starts: type words it starts with, or plain `always` for this exact command")
+    return None
 
 
 _QID = re.compile(r"\s*(q\d{1,9})\s*=(.*)\Z", re.IGNORECASE | re.DOTALL)
@@ -76,11 +103,74 @@ def command_argv(arguments: Any) -> list[str] | None:
         return None
 
 
+# Arguments that make a program Jetbox knows write files (or load code) beyond what its
+# name says: `ruff check` reads, `ruff check --fix` rewrites code, `--output-file` writes
+# anywhere. A skip or a typed prefix never covers them; only a question does.
+_WRITERS = {
+    "ruff": ("--fix", "--unsafe-fixes", "--fix-only", "--add-noqa", "--output-file", "-o",
+             "--config", "--cache-dir", "format", "clean"),
+    "pytest": ("--junitxml", "--junit-xml", "--resultlog", "--result-log", "-p", "-o",
+               "--override-ini", "-c", "--config-file", "--basetemp", "--debug",
+               "--log-file", "--report-log", "--pastebin", "--html", "--cov", "--cov-report",
+               "--json-report-file"),
+}
+_PYTHON = re.compile(r"python(\d+(\.\d+)?)?|py\Z")
+
+
+def writing_arguments(argv: list[str], start: int = 1) -> list[str]:
+    """The words of argv from `start` on that write files: a redirection in any form
+    (`>`, `2>>log`, `|`, `tee`; no shell runs them, but `sh -c` and a person reading would),
+    and, for ruff and pytest (also as `python -m ...`), the options and subcommands that
+    write or load code."""
+    words = argv[start:]
+    found = [w for w in words if ">" in w or "|" in w or w == "tee"]
+    program, offset = (argv[0] if argv else ""), 1
+    if _PYTHON.match(program) and argv[1:2] == ["-m"] and len(argv) > 2:
+        program, offset = argv[2], 3
+    writers = _WRITERS.get(program, ())
+    for word in argv[max(start, offset):]:
+        option = word.split("=", 1)[0]
+        short = word[:2] if len(word) > 2 and word[0] == "-" and word[1] != "-" else ""
+        cluster = word[1:] if word[:1] == "-" and word[1:].isalpha() else ""
+        if option in writers or short in writers or \
+                any(f"-{c}" in writers for c in cluster):
+            found.append(word)
+    return list(dict.fromkeys(found))
+
+
 def skipped(argv: list[str], skip: tuple[str, ...]) -> bool:
-    """Whether an `approve_skip` entry is a prefix of argv, word by word."""
+    """Whether an `approve_skip` entry is a prefix of argv, word by word, and argv writes
+    no files by its arguments (writing_arguments): those are always asked about."""
+    if writing_arguments(argv):
+        return False
     for entry in skip:
         words = shlex.split(entry)
         if words and [program_name(words[0]), *words[1:]] == argv[:len(words)]:
+            return True
+    return False
+
+
+def always_covers(records: rec.Records, call: ToolCall) -> bool:
+    """Whether a person's `always` covers this call: for a command, the exact argv they
+    were asked about, or a prefix they typed (then no writing argument after it); for any
+    other tool, every call of it. An `always` from a ledger written before prefixes
+    (which covered a whole program) is read as covering its exact command only."""
+    argv = command_argv(call.arguments) if call.name == "run_cmd" else None
+    asked = {r.seq: r for r in records if isinstance(r, acts.Question)}
+    for answer in records:
+        if not isinstance(answer, acts.Answer) or answer.answer != questions.ALWAYS:
+            continue
+        question = asked.get(answer.asked)
+        if question is None or question.name != call.name:
+            continue
+        if call.name != "run_cmd":
+            return True
+        approved = command_argv(question.arguments)
+        if argv is None or approved is None:
+            continue
+        prefix = list(answer.prefix) if answer.prefix else None
+        if argv == approved or (prefix and argv[:len(prefix)] == prefix
+                                and not writing_arguments(argv, len(prefix))):
             return True
     return False
 
@@ -107,9 +197,9 @@ def _well_formed(call: ToolCall) -> bool:
 
 
 def call_kind(call: ToolCall) -> str:
-    """What `always` approves: commands of one program, or one tool."""
+    """What a plain `always` approves: this exact command, or every call of one tool."""
     argv = command_argv(call.arguments) if call.name == "run_cmd" else None
-    return f"run_cmd {argv[0]}" if argv else call.name
+    return f"run_cmd {json.dumps(argv, ensure_ascii=False)}" if argv else call.name
 
 
 def question_line(call: ToolCall, existing: Iterable[str] = ()) -> str:
@@ -166,7 +256,7 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
     records = run.records()
     question = questions.question_for(records, reply_seq, index)
     answer = None if question is None else questions.answer_to(records, question.seq)
-    if answer is None and question is None and call_kind(call) in questions.always_kinds(records):
+    if answer is None and question is None and always_covers(records, call):
         return None
     if question is None:
         run.ledger.append(acts.Question(qid=questions.next_qid(records),

@@ -15,7 +15,14 @@ from typing import Any, TextIO
 from jetbox.core.display import Display
 from jetbox.core.fsutil import atomic_write_text, read_bounded
 from jetbox.core.text import for_terminal
-from jetbox.round.approval import QUESTION_FILE, QUIT, Answer, command_argv, parse_answer
+from jetbox.round.approval import (
+    QUESTION_FILE,
+    QUIT,
+    Answer,
+    command_argv,
+    parse_answer,
+    scope_problem,
+)
 from jetbox.store.acts import Question
 from jetbox.store.kinds import ModelReply
 from jetbox.store.records import Records
@@ -27,7 +34,9 @@ MAX_PREVIEW_BYTES = 2_000_000
 MAX_REASON_CHARS = 300  # the model's words, not the call: a cut here hides nothing that runs
 MARK = "  ! "  # question_line's separator before each mark about a name
 COLOURS = {"+": "\x1b[32m", "-": "\x1b[31m", "@": "\x1b[36m"}
-PROMPT = "[y]es / [n]o (or: no because ...) / [a]lways for {kind} this run / [q]uit: "
+PROMPT = ("[Y]es (Enter) / [n]o (or: no because ...) / [a]lways for {scope} this run / "
+          "[q]uit: ")
+DEFAULT = "yes"  # what Enter answers: the default the prompt shows in capitals
 
 
 def on_terminal(display: Display, stdin: TextIO | None = None) -> bool:
@@ -130,11 +139,29 @@ def ask(display: Display, question: Question, mode: str, workspace: Path,
     for mark in marks:
         display.permanent(f"  {for_terminal(mark)}")
     display.stream.write("\n".join(f"  {line}" for line in shown) + "\n")
+    scope = ("this exact command (or: always <the words it starts with>)"
+             if question.name == "run_cmd" else f"every {for_terminal(question.name)}")
+    _forget_typeahead(stdin)
     while True:
-        display.stream.write(PROMPT.format(kind=for_terminal(question.call_kind)))
+        display.stream.write(PROMPT.format(scope=scope))
         display.stream.flush()
         line = stdin.readline()
-        answer = parse_answer(line) if line else Answer(QUIT)
-        if answer is not None:
+        answer = (parse_answer(line) if line.strip() else Answer(DEFAULT)) if line \
+            else Answer(QUIT)
+        problem = scope_problem(answer, question) if answer is not None else None
+        if answer is not None and problem is None:
             return answer
-        display.stream.write("please answer y, n (optionally with a reason), a or q\n")
+        display.stream.write(for_terminal(problem) + "\n" if problem else
+                             "please answer y (or Enter), n (optionally with a reason), a "
+                             "(optionally with the words a command starts with) or q\n")
+
+
+def _forget_typeahead(stdin: TextIO) -> None:
+    """Drop what was typed before the question was shown: an answer answers a question
+    its author saw, so an Enter pressed during the previous one must not take a default."""
+    try:
+        import termios
+
+        termios.tcflush(stdin.fileno(), termios.TCIFLUSH)
+    except (ImportError, OSError, ValueError, AttributeError):
+        pass  # not a terminal (a test's stream) or not POSIX: nothing to drop

@@ -140,11 +140,12 @@ class Question(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Answer(Record):
-    """A person's answer to question `asked` (its seq; `qid` its id, when it had one)."""
+    """A person's answer to question `asked` (its seq; `qid` its id, when it had one).
+    `prefix`: the words a person typed after `always` (the commands it covers start so)."""
 
     DURABLE = True
     KIND = "approval_answered"
-    SOMETIMES = frozenset({"qid"})
+    SOMETIMES = frozenset({"qid", "prefix"})
     round: int = 0
     asked: int = 0
     answer: str = ""
@@ -152,6 +153,7 @@ class Answer(Record):
     call_kind: str = ""
     via: str = ""
     qid: str | None = None
+    prefix: list[str] | None = None
 
 
 # Housekeeping.

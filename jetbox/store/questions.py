@@ -51,11 +51,6 @@ def open_question(records: Records) -> Question | None:
         else None
 
 
-def always_kinds(records: Records) -> set[str]:
-    """The kinds of call a person approved for the rest of the run (`always`)."""
-    return {str(r.call_kind) for r in records if isinstance(r, Answer) and r.answer == ALWAYS}
-
-
 @dataclass(frozen=True)
 class Tally:
     asked: int
