@@ -461,3 +461,35 @@ def test_a_skipped_program_is_asked_about_when_its_arguments_write_files(
     assert len(asked(workspace)) == 2 and commands_run(workspace) == ["ruff"]  # the plain one
     assert (workspace / "NOTES.md").read_text() == "the person's notes\n"
     assert (workspace / "app.py").read_text() == "import os\ncount = 11\n"
+
+
+# Issue 32, item 6: the whole approval setting holds on resume.
+@pytest.mark.slow
+def test_approve_skip_survives_a_resume_with_the_mode(workspace: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    project(workspace)
+    (workspace / "tool.py").write_text("print('tool')\n")
+    tool = Call("run_cmd", {"cmd": ["python", "tool.py"]})
+    with server([tool, EDIT, PYTEST], [FINISH]) as ollama:
+        monkeypatch.setenv("JETBOX_APPROVE_SKIP", "pytest -q")
+        assert run_cli(*run_args(workspace, ollama.host, "--approve", "commands"),
+                       GOAL).code == 3
+        monkeypatch.delenv("JETBOX_APPROVE_SKIP")  # a new shell: the setting is the run's
+        done = run_cli(*run_args(workspace, ollama.host, "--answer", "q1=yes"))
+        assert done.code == 0, done.err
+    assert asked(workspace) == ['run_cmd ["python", "tool.py"]']  # pytest -q: skipped
+    assert commands_run(workspace) == ["python", "pytest"]
+    assert [(r["mode"], r["skip"]) for r in kinds(workspace, "approval_mode")] == \
+        [("commands", ["pytest -q"])]
+    assert "approval mode: commands (never asked: pytest -q)" in \
+        run_cli("log", "-w", str(workspace)).out
+
+
+def test_an_approval_mode_record_without_skips_reads_as_before(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "agent_ledger.log")
+    ledger.append(RunStart(goal="g"))
+    ledger.append(ApprovalMode(mode="changes"))  # as a ledger before issue 32 holds it
+    configured = resolve_settings({}, tmp_path, {"JETBOX_APPROVE_SKIP": "ruff check"}, {})
+    held = approval_mode(configured, False, ledger.current_run(), ledger)
+    assert (held.approve, held.approve_skip) == ("changes", ("ruff check",))
+    assert '"skip"' not in (tmp_path / "agent_ledger.log").read_text(encoding="utf-8")

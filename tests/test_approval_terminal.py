@@ -48,8 +48,8 @@ def test_yes_no_with_a_reason_and_always_at_the_terminal(workspace: Path) -> Non
         term = Terminal(run_args(workspace, ollama.host, "--approve", "commands") + [GOAL])
         shown = term.expect(PROMPT)
         assert 'run_cmd ["pytest", "-q"]' in shown and "$ pytest -q" in shown
-        assert "Jetbox asks [q1] before this call" in shown
-        term.type("y")
+        assert "Jetbox asks [q1] before this call" in shown and "[Y]es (Enter)" in shown
+        term.type("")  # Enter: the default the prompt shows, yes
         shown = term.expect(PROMPT)
         assert "$ ruff check ." in shown and "[a]lways for this exact command" in shown
         term.type("no because lint only at the end")

@@ -275,14 +275,20 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
 
 def approval_mode(settings: Settings, given: bool, run_records: rec.Records,
                   ledger: Ledger) -> Settings:
-    """The settings with the run's approval mode: a mode set (flag, environment, config)
-    is recorded; else, on resume, the one recorded holds, so a resumed run is not
-    silently let off its questions. `--approve never` (given) turns them off."""
+    """The settings with the run's whole approval setting: a mode set (flag, environment,
+    config) is recorded with its `approve_skip`; else, on resume, the recorded mode and
+    skips hold, so a resumed run is neither let off its questions nor asked more or fewer
+    than it was given. `--approve never` (given) turns them off."""
     recorded = questions.run_mode(run_records)
     if not given and settings.approve == "never" and recorded is not None:
-        return replace(settings, approve=recorded)
-    if settings.approve != (recorded or "never"):
-        ledger.append(acts.ApprovalMode(mode=settings.approve))
+        skip = settings.approve_skip if recorded.skip is None else \
+            tuple(str(entry) for entry in recorded.skip)
+        return replace(settings, approve=str(recorded.mode), approve_skip=skip)
+    setting = (settings.approve, list(settings.approve_skip))
+    if recorded is None and settings.approve == "never":
+        return settings
+    if recorded is None or setting != (recorded.mode, recorded.skip):
+        ledger.append(acts.ApprovalMode(mode=settings.approve, skip=list(settings.approve_skip)))
     return settings
 
 

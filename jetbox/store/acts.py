@@ -116,8 +116,14 @@ class RunUndone(Record):
 # A person in the loop (questions.py): the run's mode, a call put to them, their answer.
 @dataclass(frozen=True, kw_only=True)
 class ApprovalMode(Record):
+    """The whole approval setting a run was given: the mode and `approve_skip` (`skip`),
+    both held on resume. A record written before `skip` was kept has none (None): the
+    resumed run then takes the skips its configuration gives."""
+
     KIND = "approval_mode"
+    SOMETIMES = frozenset({"skip"})
     mode: str = ""
+    skip: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,10 +14,11 @@ from jetbox.store.records import Records, last_of
 YES, NO, ALWAYS = "yes", "no", "always"
 
 
-def run_mode(records: Records) -> str | None:
-    """The approval mode the run was last given (it holds on resume unless given again)."""
+def run_mode(records: Records) -> ApprovalMode | None:
+    """The approval setting the run was last given (it holds on resume unless given
+    again): its mode, and its skips where the record has them."""
     record = last_of(records, ApprovalMode)
-    return str(record.mode) if record else None
+    return record if isinstance(record, ApprovalMode) else None
 
 
 def qid_of(records: Records, question: Question) -> str:
