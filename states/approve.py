@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.core.errors import Paused
 from jetbox.round.approval import (
+    QUESTION_FILE,
     QUIT,
     Answer,
     parse_answer,
@@ -13,7 +14,7 @@ from jetbox.round.approval import (
     split_qid,
     status_value,
 )
-from jetbox.round.asking import ask, on_terminal, write_question_file
+from jetbox.round.asking import ask, on_terminal, reason_of, write_question_file
 from jetbox.round.handler import Handler, Step
 from jetbox.store import kinds as k
 from jetbox.store import questions
@@ -30,8 +31,10 @@ ANSWER_FLAG = "--answer"
 
 
 def waiting(qid: str) -> str:
-    return (f"waiting for a person's answer to {qid}: write yes, no because ... or always on "
-            f"the `Approve [{qid}]:` line, or run with --answer {qid}=yes")
+    return (f"waiting for a person's answer to {qid} (the whole question, with the diff or "
+            f"argv, the model's reason and the folder: {QUESTION_FILE}): write yes, no "
+            f"because ... or always on the `Approve [{qid}]:` line, or run with "
+            f"--answer {qid}=yes")
 
 
 class Approve(Handler):
@@ -69,7 +72,8 @@ class Approve(Handler):
         answer, via = given(run, now, question, qid)
         if answer is None and on_terminal(run.display):
             answer, via = ask(run.display, question, run.settings.approve,
-                              run.workspace.root, qid=qid), "terminal"
+                              run.workspace.root, qid=qid,
+                              reason=reason_of(run.records(), question)), "terminal"
         hint = f"answer {qid}, then run again (e.g. --answer {qid}=yes)"
         if answer is None:
             raise Paused(waiting(qid), now=held, hint=hint)

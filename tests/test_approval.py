@@ -493,3 +493,25 @@ def test_an_approval_mode_record_without_skips_reads_as_before(tmp_path: Path) -
     held = approval_mode(configured, False, ledger.current_run(), ledger)
     assert (held.approve, held.approve_skip) == ("changes", ("ruff check",))
     assert '"skip"' not in (tmp_path / "agent_ledger.log").read_text(encoding="utf-8")
+
+
+# Issue 32, item 5: not approving blind.
+@pytest.mark.slow
+def test_a_pending_question_shows_the_diff_the_reason_and_the_folder(workspace: Path) -> None:
+    from jetbox.offline import OfflineOllama, ScriptResponder, Turn
+    from tests.approvekit import QWEN
+
+    project(workspace)
+    turns = [Turn(content="The test wants 11,\nso I set count to 11.", calls=(EDIT,)),
+             Turn(calls=(FINISH,))]
+    with OfflineOllama(ScriptResponder(turns), models=[QWEN]) as ollama:
+        assert run_cli(*run_args(workspace, ollama.host, "--approve", "changes"),
+                       GOAL).code == 3
+    status = (workspace / "status.txt").read_text(encoding="utf-8")
+    assert "Approve [q1]: edit_file app.py" in status and ".jetbox/question.txt" in status
+    question = (workspace / ".jetbox" / "question.txt").read_text(encoding="utf-8")
+    shown = run_cli("status", "-w", str(workspace)).out
+    for text in (question, shown):
+        assert "reason: The test wants 11, so I set count to 11." in text
+        assert f"folder: {workspace}" in text
+        assert "-count = 1\n" in text and "+count = 11\n" in text

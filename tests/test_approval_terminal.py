@@ -76,6 +76,7 @@ def test_an_edit_is_shown_as_a_coloured_diff_and_quit_leaves_the_question_waitin
         term = Terminal(run_args(workspace, ollama.host, "--approve", "changes") + [GOAL])
         shown = term.expect(PROMPT)
         assert "--- a/app.py" in shown and "+++ b/app.py" in shown
+        assert "reason: (the model gave none)" in shown and f"folder: {workspace}" in shown
         assert "\x1b[31m-count = 1" in shown and "\x1b[32m+count = 11" in shown
         term.type("maybe")  # not an answer: asked again
         assert "please answer" in term.expect(PROMPT)

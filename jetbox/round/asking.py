@@ -128,7 +128,7 @@ def coloured(lines: list[str], stream: TextIO) -> list[str]:
 
 
 def ask(display: Display, question: Question, mode: str, workspace: Path,
-        stdin: TextIO | None = None, qid: str = "") -> Answer:
+        stdin: TextIO | None = None, qid: str = "", reason: str = "") -> Answer:
     """Show the call and read an answer until it is one; end of input means quit."""
     stdin = stdin or sys.stdin
     shown = coloured(preview(workspace, question.name, question.arguments),
@@ -138,6 +138,9 @@ def ask(display: Display, question: Question, mode: str, workspace: Path,
                       f"{for_terminal(call)}")
     for mark in marks:
         display.permanent(f"  {for_terminal(mark)}")
+    # Why and where, before what: the model's stated reason, and the folder it runs in.
+    display.permanent(f"  reason: {for_terminal(reason or '(the model gave none)')}")
+    display.permanent(f"  folder: {for_terminal(workspace)}")
     display.stream.write("\n".join(f"  {line}" for line in shown) + "\n")
     scope = ("this exact command (or: always <the words it starts with>)"
              if question.name == "run_cmd" else f"every {for_terminal(question.name)}")
