@@ -515,3 +515,40 @@ def test_a_pending_question_shows_the_diff_the_reason_and_the_folder(workspace: 
         assert "reason: The test wants 11, so I set count to 11." in text
         assert f"folder: {workspace}" in text
         assert "-count = 1\n" in text and "+count = 11\n" in text
+
+
+# Issue 32, item 1: nothing the model wrote runs in a probe without a yes.
+def test_test_code_is_what_the_pytest_probe_would_run() -> None:
+    from jetbox.round.approval import runs_as_test_code
+
+    for path in ("test_app.py", "tests/test_helpers.py", "pkg/app_test.py", "conftest.py",
+                 "tests/helpers.py", "tests/__init__.py", "sub/tests/conftest.py"):
+        assert runs_as_test_code(path), path
+    for path in ("app.py", "tests/data.json", "src/testing_tools.md", "contest.py", None):
+        assert not runs_as_test_code(path), path
+    helper = ToolCall("write_file", {"path": "tests/test_helpers.py", "content": ""})
+    assert needs_approval("commands", (), helper) and needs_approval("all", (), helper)
+    assert not needs_approval("commands", (), ToolCall("write_file", {"path": "app.py",
+                                                                      "content": ""}))
+
+
+@pytest.mark.slow
+def test_under_commands_model_written_test_code_never_runs_in_a_probe_without_a_yes(
+        workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    project(workspace)
+    marker = tmp_path_factory.mktemp("host") / "RAN"
+    helper = Call("write_file", {"path": "tests/test_helpers.py", "content":
+                                 f"from pathlib import Path\n\nPath({str(marker)!r})"
+                                 f".write_text('module code ran')\n"})
+    with server([helper, EDIT], [FINISH]) as ollama:
+        first = run_cli(*run_args(workspace, ollama.host, "--approve", "commands"), GOAL)
+        assert first.code == 3, first.err  # asked before the file exists: nothing to run
+        assert "is test code: Jetbox's pytest probe runs it" in \
+            (workspace / "status.txt").read_text(encoding="utf-8")
+        assert not marker.exists()
+        done = run_cli(*run_args(workspace, ollama.host, "--answer", "q1=no"))
+        assert done.code == 0, done.err
+    assert asked(workspace)[0].startswith("write_file tests/test_helpers.py")
+    assert not (workspace / "tests" / "test_helpers.py").exists()
+    assert not marker.exists()  # the probes (the finish's full suite too) never ran it
+    assert (workspace / "app.py").read_text() == "count = 11\n"

@@ -175,15 +175,39 @@ def always_covers(records: rec.Records, call: ToolCall) -> bool:
     return False
 
 
+_TEST_DIRS = frozenset({"tests", "test", "testing"})
+
+
+def runs_as_test_code(path: object) -> bool:
+    """Whether Jetbox's pytest probe would run (import) a Python file at `path`: a test
+    module (test_*.py, *_test.py), a conftest.py, or any module in a tests folder (helpers
+    and __init__.py there are imported by collection)."""
+    if not isinstance(path, str) or not path.endswith(".py"):
+        return False
+    parts = path.replace("\\", "/").split("/")
+    name = parts[-1]
+    return name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py") \
+        or any(part.lower() in _TEST_DIRS for part in parts[:-1])
+
+
+def writes_test_code(call: ToolCall) -> bool:
+    """A write or an edit of a file the pytest probe runs: under `commands` it is a
+    command (the probe would run what the model wrote), so it is asked about."""
+    args = call.arguments if isinstance(call.arguments, dict) else {}
+    return call.name in ("write_file", "edit_file") and runs_as_test_code(args.get("path"))
+
+
 def needs_approval(mode: str, skip: tuple[str, ...], call: ToolCall) -> bool:
-    """`commands`: run_cmd; `changes`: also writes, edits and deletes; `all`: every call.
-    A call the toolbox refuses anyway is only asked about under `all`."""
+    """`commands`: run_cmd, and writes of test code (the pytest probe runs it); `changes`:
+    also every write, edit and delete; `all`: every call. A call the toolbox refuses
+    anyway is only asked about under `all`."""
     if mode == "never":
         return False
     if call.name == "run_cmd":
         argv = command_argv(call.arguments)
         return mode == "all" if argv is None else not skipped(argv, skip)
-    if call.name in CHANGES and mode == "changes":
+    if call.name in CHANGES and (mode == "changes" or
+                                 (mode == "commands" and writes_test_code(call))):
         return _well_formed(call)
     return mode == "all"
 
@@ -221,6 +245,9 @@ def question_line(call: ToolCall, existing: Iterable[str] = ()) -> str:
         names = [v for v in args.values() if isinstance(v, str) and len(v) < 4096]
     known = list(existing)
     marks = [m for name in dict.fromkeys(names) for m in name_marks(name, known)]
+    if writes_test_code(call):
+        marks.append(f"! {args['path']} is test code: Jetbox's pytest probe runs it (its "
+                     f"module-level code too) from the next round on")
     return "  ".join([text, *marks])
 
 
