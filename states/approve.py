@@ -74,7 +74,7 @@ class Approve(Handler):
             answer, via = ask(run.display, question, run.settings.approve,
                               run.workspace.root, qid=qid,
                               reason=reason_of(run.records(), question)), "terminal"
-        hint = f"answer {qid}, then run again (e.g. --answer {qid}=yes)"
+        hint = "run again once it is answered"  # not "the same command": see given()
         if answer is None:
             raise Paused(waiting(qid), now=held, hint=hint)
         if answer.verdict == QUIT:

@@ -99,9 +99,8 @@ def question_text(workspace: Path, question: Question, records: Records) -> list
     call, marks = split_line(question.line)
     reason = reason_of(records, question)
     lines = [f"call: {call}", *marks,
-             f"reason: {reason or '(the model gave none)'}", f"folder: {workspace}",
-             *[f"  {line}" for line in preview(workspace, question.name,
-                                               question.arguments)]]
+             *[f"  {line}" for line in preview(workspace, question.name, question.arguments)],
+             f"reason: {reason or '(the model gave none)'}", f"folder: {workspace}"]
     return [for_terminal(line) for line in lines]
 
 
@@ -138,10 +137,10 @@ def ask(display: Display, question: Question, mode: str, workspace: Path,
                       f"{for_terminal(call)}")
     for mark in marks:
         display.permanent(f"  {for_terminal(mark)}")
-    # Why and where, before what: the model's stated reason, and the folder it runs in.
-    display.permanent(f"  reason: {for_terminal(reason or '(the model gave none)')}")
-    display.permanent(f"  folder: {for_terminal(workspace)}")
     display.stream.write("\n".join(f"  {line}" for line in shown) + "\n")
+    # What, then why and where: the model's stated reason, and the folder it runs in.
+    display.stream.write(f"  reason: {for_terminal(reason or '(the model gave none)')}\n"
+                         f"  folder: {for_terminal(workspace)}\n")
     scope = ("this exact command (or: always <the words it starts with>)"
              if question.name == "run_cmd" else f"every {for_terminal(question.name)}")
     _forget_typeahead(stdin)
