@@ -17,7 +17,6 @@ from jetbox.core.text import for_terminal
 
 if TYPE_CHECKING:
     from jetbox.store.kinds import Record
-    from jetbox.store.ledger import Ledger
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -208,6 +207,7 @@ def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine.startup import describe_machine
+    from jetbox.round.asking import waiting_question
     from jetbox.store.kinds import Resume, RunStart
     from jetbox.store.ledger import Ledger
     from jetbox.store.records import RESUME, RUN_START
@@ -228,7 +228,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if isinstance(opened, RunStart | Resume) and opened.python:
         out.write(for_terminal(f"python: {opened.python}") + "\n")
     records = ledger.records()
-    _waiting_question(workspace.root, ledger, out)
+    out.write(waiting_question(workspace.root, ledger.current_run()))  # whole, not cut
     if records:
         out.write(f"last {min(args.n, len(records))} of {len(records)} ledger entries:\n")
         for record in records[-args.n:]:
@@ -236,27 +236,9 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def _waiting_question(root: Path, ledger: Ledger, out: TextIO) -> None:
-    """The question a run waits on, whole (status.txt's line may only name its file)."""
-    from jetbox.round.asking import question_text
-    from jetbox.store.questions import open_question, qid_of
-
-    records = ledger.current_run()
-    question = open_question(records)
-    if question is not None:
-        qid = qid_of(records, question)
-        out.write(f"question {qid} waits for your answer (--answer {qid}=yes, or on "
-                  f"status.txt's `Approve [{qid}]:` line):\n")
-        out.write("".join(f"  {line}\n" for line in question_text(root, question, records)))
-
-
-# Cut in the ledger's tail, but never a question's line: what is shown is what runs.
-_WHOLE = {"line"}
-
-
 def _ledger_line(record: Record) -> str:
     skip = {"seq", "ts", "kind", "crc", "status_sha", "content", "thinking", "text", "status"}
-    fields = ", ".join(f"{k}={v if k in _WHOLE else str(v)[:60]}"
+    fields = ", ".join(f"{k}={v if k == 'line' else str(v)[:60]}"  # a question: whole
                        for k, v in record.to_body().items() if k not in skip)
     return for_terminal(f"#{record.seq} {record.kind}: {fields}")
 

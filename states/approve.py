@@ -93,25 +93,10 @@ def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | 
     question the person was shown before giving it), else status.txt's `Approve [q3]:`
     line. An answer naming another id, or given before its question was asked, is refused
     with a warning naming the question it would have answered."""
-    records = run.records()
-    refused = []
     shown_before = question.seq <= run.session_start
-    flag = "" if _used_flag(records, run.session_start) else run.answer
-    named, text = split_qid(flag)
-    if flag and named and named != qid:
-        refused.append(f"{ANSWER_FLAG} {flag} names {named}, but the question waiting is")
-    elif flag and not shown_before:
-        refused.append(f"{ANSWER_FLAG} {flag} was given before this question was asked:")
-    elif flag and not named and _asked_after_an_answer(records, question):
-        refused.append(f"{ANSWER_FLAG} {flag} names no question, and the one waiting was "
-                       f"asked after your last {ANSWER_FLAG} (you may not have seen it):")
-    elif flag:
-        answer = parse_answer(text)
-        problem = scope_problem(answer, question) if answer is not None else None
-        if answer is not None and answer.verdict != QUIT and problem is None:
-            return answer, ANSWER_FLAG
-        if problem:
-            refused.append(f"{ANSWER_FLAG} {flag}: {problem}; the question waiting is")
+    answer, refused = _from_flag(run, question, qid, shown_before)
+    if answer is not None:
+        return answer, ANSWER_FLAG
     status = now.status
     # The question's own line is never an answer, whatever the model named its call.
     edited = "" if status.approve == one_line(status_value(question.line)) else status.approve
@@ -134,6 +119,30 @@ def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | 
         run.display.warn(f"{refusal} {qid}: {question.line} (answer it with "
                          f"{ANSWER_FLAG} {qid}=yes or on the `Approve [{qid}]:` line)")
     return None, ""
+
+
+def _from_flag(run: Run, question: Question, qid: str, shown_before: bool,
+               ) -> tuple[Answer | None, list[str]]:
+    """`--answer`'s answer for question `qid`, or why it is refused (an answer already
+    used by an earlier question of this invocation is neither)."""
+    records = run.records()
+    flag = "" if _used_flag(records, run.session_start) else run.answer
+    named, text = split_qid(flag)
+    if not flag:
+        return None, []
+    if named and named != qid:
+        return None, [f"{ANSWER_FLAG} {flag} names {named}, but the question waiting is"]
+    if not shown_before:
+        return None, [f"{ANSWER_FLAG} {flag} was given before this question was asked:"]
+    if not named and _asked_after_an_answer(records, question):
+        return None, [f"{ANSWER_FLAG} {flag} names no question, and the one waiting was "
+                      f"asked after your last {ANSWER_FLAG} (you may not have seen it):"]
+    answer = parse_answer(text)
+    problem = scope_problem(answer, question) if answer is not None else None
+    if answer is not None and answer.verdict != QUIT and problem is None:
+        return answer, []
+    return None, [f"{ANSWER_FLAG} {flag}: {problem}; the question waiting is"] if problem \
+        else []
 
 
 def _prefix(answer: Answer) -> list[str] | None:

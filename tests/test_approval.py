@@ -410,7 +410,7 @@ def test_the_approve_line_names_its_question_and_old_questions_get_ids_by_place(
     (["git", "log", "-o"], []),  # a program Jetbox does not know: only redirections
 ])
 def test_arguments_that_write_files_are_found(argv: list[str], writes: list[str]) -> None:
-    from jetbox.round.approval import writing_arguments
+    from jetbox.round.scope import writing_arguments
 
     assert writing_arguments(argv) == writes
     assert not skipped(argv, ("ruff check", "pytest", "python -m ruff")) or not writes
@@ -519,7 +519,7 @@ def test_a_pending_question_shows_the_diff_the_reason_and_the_folder(workspace: 
 
 # Issue 32, item 1: nothing the model wrote runs in a probe without a yes.
 def test_test_code_is_what_the_pytest_probe_would_run() -> None:
-    from jetbox.round.approval import runs_as_test_code
+    from jetbox.round.scope import runs_as_test_code
 
     for path in ("test_app.py", "tests/test_helpers.py", "pkg/app_test.py", "conftest.py",
                  "tests/helpers.py", "tests/__init__.py", "sub/tests/conftest.py"):

@@ -25,6 +25,7 @@ from jetbox.round.approval import (
 )
 from jetbox.store.acts import Question
 from jetbox.store.kinds import ModelReply
+from jetbox.store.questions import open_question, qid_of
 from jetbox.store.records import Records
 from jetbox.tools.paths import PathRefused, jail
 from jetbox.tools.textfile import EditRefused, locate
@@ -102,6 +103,18 @@ def question_text(workspace: Path, question: Question, records: Records) -> list
              *[f"  {line}" for line in preview(workspace, question.name, question.arguments)],
              f"reason: {reason or '(the model gave none)'}", f"folder: {workspace}"]
     return [for_terminal(line) for line in lines]
+
+
+def waiting_question(workspace: Path, records: Records) -> str:
+    """`jetbox status`: the question a run waits on, whole (status.txt's line may only name
+    its file), or nothing."""
+    question = open_question(records)
+    if question is None:
+        return ""
+    qid = qid_of(records, question)
+    return (f"question {qid} waits for your answer (--answer {qid}=yes, or on status.txt's "
+            f"`Approve [{qid}]:` line):\n"
+            + "".join(f"  {line}\n" for line in question_text(workspace, question, records)))
 
 
 def write_question_file(workspace: Path, question: Question, records: Records,
