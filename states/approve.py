@@ -57,6 +57,8 @@ class Approve(Handler):
             return "answered", now.with_status(approve="", approve_id="")
         answer = questions.answer_to(records, question.seq) or \
             self._answer(run, now, question)
+        # Answered: the file no longer describes a question that waits.
+        (run.workspace.root / QUESTION_FILE).unlink(missing_ok=True)
         verdict = answer.answer + (f": {answer.reason}" if answer.reason else "")
         run.event(now, f"[{questions.qid_of(records, question)}] {question.line}: {verdict} "
                        f"({answer.via})")

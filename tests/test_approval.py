@@ -348,6 +348,7 @@ def test_the_same_answer_command_again_does_not_answer_a_question_never_shown(
     assert [(a["qid"], a["answer"], a["via"]) for a in answers] == \
         [("q1", "yes", "--answer"), ("q2", "yes", "--answer"), ("q3", "yes", "--answer")]
     assert [q["qid"] for q in kinds(workspace, "approval_asked")] == ["q1", "q2", "q3"]
+    assert not (workspace / ".jetbox" / "question.txt").exists()  # none waits
     assert (workspace / "app.py").read_text() == "count = 11\n"
 
 
