@@ -203,3 +203,20 @@ def test_lookalike_and_invisible_names_are_marked_at_the_terminal(workspace: Pat
         term.type("no")
         assert term.wait() == 0, term.seen[-3000:]
     assert commands_run(workspace) == [] and not (workspace / "scripts/check\u200b.py").exists()
+
+
+def test_an_answer_typed_before_the_question_was_shown_does_not_answer_it(
+        workspace: Path) -> None:
+    """Issue 32, item 3 at a terminal: type-ahead (an Enter or a `y` pressed while the probes
+    ran) is dropped when the question appears; only what is typed after answers it."""
+    project(workspace)
+    (workspace / "app.py").write_text("count = 11\n")
+    with server([PYTEST], [FINISH]) as ollama:
+        term = Terminal(run_args(workspace, ollama.host, "--approve", "commands") + [GOAL])
+        term.type("y")  # before the probes are done: no question exists yet
+        term.expect(PROMPT)
+        term.type("no because typed after reading it")
+        assert term.wait() == 0, term.seen[-3000:]
+    answers = [(a["answer"], a["reason"]) for a in kinds(workspace, "approval_answered")]
+    assert answers == [("no", "typed after reading it")]
+    assert commands_run(workspace) == []
