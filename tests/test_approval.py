@@ -389,6 +389,8 @@ def test_the_approve_line_names_its_question_and_old_questions_get_ids_by_place(
     assert parse(status.render()) == status
     assert parse("Goal: g\napprove [Q3]: yes\n").approve_id == "q3"
     assert parse("Goal: g\nApprove: yes\n").approve_id == ""
+    empty = parse("Goal: g\nApprove [q1]:\n")  # nothing on the line: nothing it names
+    assert empty.approve_id == "" and parse(empty.render()) == empty
     # A ledger written before ids: numbered by their place in the run.
     old = [RunStart(seq=1, goal="g"), Question(seq=5, reply=3), Question(seq=9, reply=8)]
     assert [qid_of(old, q) for q in old[1:]] == ["q1", "q2"] and next_qid(old) == "q3"

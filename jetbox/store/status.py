@@ -51,6 +51,8 @@ class Status:
     def __post_init__(self) -> None:
         for name in ("goal", "status", "state", "approve", "approve_id"):
             object.__setattr__(self, name, one_line(getattr(self, name)))
+        if not self.approve:  # no line to name a question on (render writes none)
+            object.__setattr__(self, "approve_id", "")
         limits = {"active": MAX_ACTIVE, "next": MAX_NEXT, "notes": None, "known": None}
         for name, limit in limits.items():
             items = tuple(i for i in (one_line(v) for v in getattr(self, name)) if i)
