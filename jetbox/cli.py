@@ -181,13 +181,15 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _answer(text: str | None) -> str:
     """--answer, checked before anything runs."""
-    from jetbox.round.approval import QUIT, parse_answer
+    from jetbox.round.approval import QUIT, parse_answer, split_qid
 
     if text is None:
         return ""
-    answer = parse_answer(text)
+    answer = parse_answer(split_qid(text)[1])
     if answer is None or answer.verdict == QUIT:
-        raise UsageError(f"--answer {text!r}: give yes, no, no:REASON or always")
+        raise UsageError(f"--answer {text!r}: give the question's id and yes, no, no:REASON "
+                         f"or always, e.g. q3=yes (a plain yes answers only a question "
+                         f"you were shown before)")
     return text
 
 
@@ -205,6 +207,7 @@ def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.engine.startup import describe_machine
+    from jetbox.round.asking import waiting_question
     from jetbox.store.kinds import Resume, RunStart
     from jetbox.store.ledger import Ledger
     from jetbox.store.records import RESUME, RUN_START
@@ -225,6 +228,7 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if isinstance(opened, RunStart | Resume) and opened.python:
         out.write(for_terminal(f"python: {opened.python}") + "\n")
     records = ledger.records()
+    out.write(waiting_question(workspace.root, ledger.current_run()))  # whole, not cut
     if records:
         out.write(f"last {min(args.n, len(records))} of {len(records)} ledger entries:\n")
         for record in records[-args.n:]:
@@ -234,8 +238,8 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _ledger_line(record: Record) -> str:
     skip = {"seq", "ts", "kind", "crc", "status_sha", "content", "thinking", "text", "status"}
-    fields = ", ".join(f"{k}={str(v)[:60]}" for k, v in record.to_body().items()
-                       if k not in skip)
+    fields = ", ".join(f"{k}={v if k == 'line' else str(v)[:60]}"  # a question: whole
+                       for k, v in record.to_body().items() if k not in skip)
     return for_terminal(f"#{record.seq} {record.kind}: {fields}")
 
 

@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from jetbox.core.errors import MachineError
 from jetbox.model.base import Reply
-from jetbox.round.approval import ASK, gate, question_line
+from jetbox.round.approval import ASK, gate, status_value
 from jetbox.round.context import describe_call, notices
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import pending_reply
+from jetbox.store import questions
 from jetbox.store import records as rec
 from jetbox.tools.specs import ToolResult
 
@@ -65,8 +66,11 @@ class Act(Handler):
             call = reply.tool_calls[index]
             gated = gate(run, now, seq, index, call)
             if gated == ASK:  # status.txt shows the question from the move to Approve on
+                question = questions.question_for(run.records(), seq, index)
+                assert question is not None  # gate journaled it
                 return ASK, replace(now, reply=reply, results=tuple(results)).with_status(
-                    approve=question_line(call))
+                    approve=status_value(question.line),
+                    approve_id=questions.qid_of(run.records(), question))
             result = gated if isinstance(gated, ToolResult) else \
                 self._replay(run, call.name, pending) if index == start else None
             result = result or run.toolbox.dispatch(call.name, call.arguments, now.round)

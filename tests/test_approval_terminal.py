@@ -48,12 +48,15 @@ def test_yes_no_with_a_reason_and_always_at_the_terminal(workspace: Path) -> Non
         term = Terminal(run_args(workspace, ollama.host, "--approve", "commands") + [GOAL])
         shown = term.expect(PROMPT)
         assert 'run_cmd ["pytest", "-q"]' in shown and "$ pytest -q" in shown
-        term.type("y")
+        assert "Jetbox asks [q1] before this call" in shown and "[Y]es (Enter)" in shown
+        term.type("")  # Enter: the default the prompt shows, yes
         shown = term.expect(PROMPT)
-        assert "$ ruff check ." in shown and "[a]lways for run_cmd ruff" in shown
+        assert "$ ruff check ." in shown and "[a]lways for this exact command" in shown
         term.type("no because lint only at the end")
         assert "$ python hello.py one" in term.expect(PROMPT)
-        term.type("always")  # the next python command is not asked about
+        term.type("always python ruff.py")  # not how the command starts: asked again
+        assert "is not how `python hello.py one` starts" in term.expect(PROMPT)
+        term.type("always python hello.py")  # typed: the next one starts so, not asked
         assert term.wait() == 0, term.seen[-3000:]
         refused_round = tool_messages(ollama.requests[1])
     assert any("the person refused: lint only at the end" in m for m in refused_round)
@@ -62,6 +65,7 @@ def test_yes_no_with_a_reason_and_always_at_the_terminal(workspace: Path) -> Non
                                 'run_cmd ["python", "hello.py", "one"]']
     answers = [(a["answer"], a["via"]) for a in kinds(workspace, "approval_answered")]
     assert answers == [("yes", "terminal"), ("no", "terminal"), ("always", "terminal")]
+    assert kinds(workspace, "approval_answered")[2]["prefix"] == ["python", "hello.py"]
     assert "2 approved, 1 refused" in term.seen
 
 
@@ -72,6 +76,7 @@ def test_an_edit_is_shown_as_a_coloured_diff_and_quit_leaves_the_question_waitin
         term = Terminal(run_args(workspace, ollama.host, "--approve", "changes") + [GOAL])
         shown = term.expect(PROMPT)
         assert "--- a/app.py" in shown and "+++ b/app.py" in shown
+        assert "reason: (the model gave none)" in shown and f"folder: {workspace}" in shown
         assert "\x1b[31m-count = 1" in shown and "\x1b[32m+count = 11" in shown
         term.type("maybe")  # not an answer: asked again
         assert "please answer" in term.expect(PROMPT)
@@ -79,7 +84,7 @@ def test_an_edit_is_shown_as_a_coloured_diff_and_quit_leaves_the_question_waitin
         assert term.wait() == 3
         assert (workspace / "app.py").read_text() == "count = 1\n"
         assert status_fields(workspace)["State"] == "Approve"
-        assert status_fields(workspace)["Approve"] == "edit_file app.py"
+        assert status_fields(workspace)["Approve [q1]"] == "edit_file app.py"
         resumed = run_cli(*run_args(workspace, ollama.host, "--answer", "yes"))
         assert resumed.code == 0, resumed.err
         assert len(ollama.requests) == 2
@@ -96,7 +101,7 @@ def test_kill_9_while_the_question_waits_resumes_at_the_same_question(workspace:
         os.kill(term.process.pid, signal.SIGKILL)
         assert term.wait() == -9
         assert status_fields(workspace)["State"] == "Approve"
-        assert status_fields(workspace)["Approve"] == 'run_cmd ["pytest", "-q"]'
+        assert status_fields(workspace)["Approve [q1]"] == 'run_cmd ["pytest", "-q"]'
         again = Terminal(run_args(workspace, ollama.host))  # asked again, not answered
         assert 'run_cmd ["pytest", "-q"]' in again.expect(PROMPT)
         again.type("yes")
@@ -175,3 +180,43 @@ def test_a_kill_at_any_record_around_the_answer_keeps_one_question_one_answer_on
     assert (workspace / "app.py").read_text() == "count = 11\n"
     assert len(asked(workspace)) == 1 and len(kinds(workspace, "approval_answered")) == 1
     assert len([r for r in kinds(workspace, "intent") if r["action"] == "edit"]) == 1
+
+
+def test_lookalike_and_invisible_names_are_marked_at_the_terminal(workspace: Path) -> None:
+    """Issue 32, item 2: `scripts/chеck.py` (a Cyrillic е) and `scripts/check\\u200b.py`
+    look like the person's scripts/check.py; the question says they are not."""
+    project(workspace)
+    (workspace / "app.py").write_text("count = 11\n")
+    (workspace / "scripts").mkdir()
+    (workspace / "scripts" / "check.py").write_text("print('ok')\n")
+    cyrillic = Call("run_cmd", {"cmd": ["python", "scripts/ch\u0435ck.py"]})
+    hidden = Call("write_file", {"path": "scripts/check\u200b.py", "content": "x = 1\n"})
+    with server([cyrillic, hidden], [FINISH]) as ollama:
+        term = Terminal(run_args(workspace, ollama.host, "--approve", "changes") + [GOAL])
+        shown = term.expect(PROMPT)
+        assert "mixes scripts (Latin + Cyrillic: \\u0435 cyrillic small letter ie)" in shown
+        assert "is not the existing scripts/check.py" in shown
+        term.type("no")
+        shown = term.expect(PROMPT)
+        assert "write_file scripts/check\\u200b.py" in shown and "\u200b" not in shown
+        assert "is not the existing scripts/check.py" in shown
+        term.type("no")
+        assert term.wait() == 0, term.seen[-3000:]
+    assert commands_run(workspace) == [] and not (workspace / "scripts/check\u200b.py").exists()
+
+
+def test_an_answer_typed_before_the_question_was_shown_does_not_answer_it(
+        workspace: Path) -> None:
+    """Issue 32, item 3 at a terminal: type-ahead (an Enter or a `y` pressed while the probes
+    ran) is dropped when the question appears; only what is typed after answers it."""
+    project(workspace)
+    (workspace / "app.py").write_text("count = 11\n")
+    with server([PYTEST], [FINISH]) as ollama:
+        term = Terminal(run_args(workspace, ollama.host, "--approve", "commands") + [GOAL])
+        term.type("y")  # before the probes are done: no question exists yet
+        term.expect(PROMPT)
+        term.type("no because typed after reading it")
+        assert term.wait() == 0, term.seen[-3000:]
+    answers = [(a["answer"], a["reason"]) for a in kinds(workspace, "approval_answered")]
+    assert answers == [("no", "typed after reading it")]
+    assert commands_run(workspace) == []

@@ -65,9 +65,11 @@ LINES: dict[type[Record], Callable[[Any], str]] = {
     k.Reflection: lambda r: f"status {r.status}"
     + (f"; warning: {r.warning}" if r.warning else ""),
     k.Compaction: lambda r: f"context compacted ({r.reason}; {r.chars} chars)",
-    a.ApprovalMode: lambda r: f"approval mode: {r.mode}",
-    a.Question: lambda r: f"ASKED the person: {r.line}",
-    a.Answer: lambda r: f"ANSWERED {r.answer}" + (f": {r.reason}" if r.reason else "")
+    a.ApprovalMode: lambda r: f"approval mode: {r.mode}"
+    + (f" (never asked: {'; '.join(r.skip)})" if r.skip else ""),
+    a.Question: lambda r: f"ASKED the person{f' [{r.qid}]' if r.qid else ''}: {r.line}",
+    a.Answer: lambda r: f"ANSWERED{f' [{r.qid}]' if r.qid else ''} {r.answer}"
+    + (f": {r.reason}" if r.reason else "")
     + f" (via {r.via})",
     k.Paused: lambda r: f"PAUSED: {r.reason}",
     k.Interrupted: lambda r: "interrupted (Ctrl-C)",

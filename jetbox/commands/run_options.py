@@ -52,10 +52,11 @@ def judgement_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--known-failures", metavar="IDS",
                    help="comma-separated pytest ids known to fail; they do not block a finish")
     p.add_argument("--approve", choices=("never", "commands", "changes", "all"),
-                   help="ask a person before calls: commands (run_cmd), changes (also writes, "
-                        "edits, deletes) or all (default: never)")
-    p.add_argument("--answer", metavar="yes|no[:REASON]|always",
-                   help="answer the question the run is waiting on (status.txt `Approve:`)")
+                   help="ask a person before calls: commands (run_cmd, and writes of test "
+                        "code), changes (also writes, edits, deletes) or all (default: never)")
+    p.add_argument("--answer", metavar="qN=yes|no[:REASON]|always[ PREFIX]",
+                   help="answer question qN the run is waiting on (status.txt `Approve [qN]:`); "
+                        "a plain yes only answers a question you were shown before")
     p.add_argument("--allow-test-changes", action="store_true", default=None,
                    help="let the run remove, skip or deselect tests and change test config "
                         "(for a goal that asks for it); the summary lists each change")

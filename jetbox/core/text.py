@@ -12,23 +12,40 @@ The escape form is the same everywhere: `\\xHH` for a byte or a character up to 
   unambiguous and unescape_name maps it back to the same os.fsencode bytes.
 - for_terminal: model-controlled text before it reaches a terminal. Every control
   character (C0, DEL, C1: ESC, so no OSC 52, title or screen-clear sequence survives) and
-  every bidi or line-separator control is escaped; newlines and tabs are kept only where
-  output is meant to be several lines.
+  every format character (Unicode category Cf: zero-width spaces and joiners, U+2060,
+  the BOM, the soft hyphen, tag characters, bidi controls) and line-separator control is
+  escaped; newlines and tabs are kept only where output is meant to be several lines. A
+  character above U+FFFF is shown as `\\UXXXXXXXX`.
+- name_marks: why a file name may not be the one a person thinks it is: it mixes scripts
+  (Latin with Cyrillic or Greek letters) or it differs from an existing name only by
+  invisible or confusable characters. The confusables fold is deliberately small: the
+  Cyrillic and Greek letters that look like Latin ones, and the format characters.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
-# Format characters that reorder or break lines on a terminal (Trojan Source, U+2028); U+061C,
-# the Arabic letter mark, is a bidi mark like U+200F.
-_INVISIBLE = (0x061C, 0x200E, 0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F),
-              *range(0x2066, 0x206A))
+# Every format character (category Cf, Unicode 15.1): bidi controls reorder a line (Trojan
+# Source), zero-width ones hide inside a name (`check\u200b.py` reads as `check.py`), tag
+# characters carry invisible text. Listed, not computed: scanning all of Unicode at import
+# costs a tenth of a second per command; a test checks the list against unicodedata.
+_FORMAT = (0x00AD, *range(0x0600, 0x0606), 0x061C, 0x06DD, 0x070F, 0x0890, 0x0891, 0x08E2,
+           0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065),
+           *range(0x2066, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC), 0x110BD, 0x110CD,
+           *range(0x13430, 0x13441), *range(0x1BCA0, 0x1BCA4), *range(0x1D173, 0x1D17B),
+           0xE0001, *range(0xE0020, 0xE0080))
+# Line and paragraph separators break a line as a newline does.
+_INVISIBLE = (*_FORMAT, 0x2028, 0x2029)
 _NAME_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|(\\))")
 
 
 def _code(number: int) -> str:
+    if number > 0xFFFF:  # `\\u` takes four digits: a fifth would read as a character
+        return f"\\U{number:08x}"
     return f"\\x{number:02x}" if number <= 0xFF else f"\\u{number:04x}"
 
 
@@ -111,3 +128,60 @@ def unescape_name(text: str) -> str:
     if "\\" in rest:
         raise ValueError(f"{text!r}: a backslash must start \\xHH, \\uXXXX or \\\\")
     return "".join(out) + pending.decode("utf-8", "surrogateescape") + rest
+
+
+# Cyrillic and Greek letters a person reads as Latin ones (a small fold, not Unicode's whole
+# confusables table: these are the lookalikes a model can put in a Python project's names).
+_CONFUSABLE = str.maketrans(
+    "аеорсуххіјѕԁһӏԛԝвкмнтАВЕКМНОРСТХІЈЅУ"
+    "αβεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧΖ",
+    "aeopcyxxijsdhlqwbkmhtABEKMHOPCTXIJSY"
+    "aBeikvoptuxABEHIKMNOPTYXZ")
+_FOLD_DROP = {code: None for code in _INVISIBLE}
+_SCRIPTS = ("LATIN", "CYRILLIC", "GREEK")
+_WORDS = re.compile(r"[\W\d_]+")
+
+
+def confusable_fold(name: str) -> str:
+    """`name` as a person reads it: format characters dropped, lookalikes made Latin."""
+    return name.translate(_FOLD_DROP).translate(_CONFUSABLE)
+
+
+def scripts_of(name: str) -> list[str]:
+    """The scripts (Latin, Cyrillic, Greek) of the letters in `name`, Latin first."""
+    found: list[str] = []
+    for char in name:
+        if char.isalpha() and not char.isascii():
+            script = unicodedata.name(char, "").split(" ", 1)[0]
+        else:
+            script = "LATIN" if char.isascii() and char.isalpha() else ""
+        if script in _SCRIPTS and script.title() not in found:
+            found.append(script.title())
+    return sorted(found, key=lambda s: _SCRIPTS.index(s.upper()))
+
+
+def name_marks(path: str, existing: Iterable[str] = ()) -> list[str]:
+    """Why `path` (a relative name from the model) may not be what a person reads: a part
+    of it mixes scripts, or it differs from an existing name only by invisible or
+    confusable characters. Each mark is one line, the names escaped for a terminal."""
+    marks = []
+    # Word by word: `тест.py` is a Cyrillic name with a Latin extension, `chеck.py` a trap.
+    for part in _WORDS.split(path):
+        scripts = scripts_of(part)
+        if len(scripts) > 1:
+            foreign = ", ".join(dict.fromkeys(
+                f"\\u{ord(c):04x} {unicodedata.name(c, '?').lower()}" for c in part
+                if c.isalpha() and not c.isascii()
+                and not unicodedata.name(c, "").startswith("LATIN")))
+            marks.append(f"! {for_terminal(path)}: the word `{for_terminal(part)}` mixes "
+                         f"scripts ({' + '.join(scripts)}: {foreign})")
+            break
+    folded = confusable_fold(path)
+    for other in existing:
+        if other != path and confusable_fold(other) == folded:
+            marks.append(f"! {for_terminal(path)} is not the existing {for_terminal(other)}:"
+                         f" they differ only by invisible or lookalike characters")
+            break
+    if not marks and path != path.translate(_FOLD_DROP):
+        marks.append(f"! {for_terminal(path)} holds invisible format characters")
+    return marks

@@ -24,7 +24,7 @@ def execute(engine: Engine) -> int:
         engine.now = pause.now if isinstance(pause.now, Round) else engine.now
         engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", k.Paused,
                     reason=pause.reason)
-        run.display.note(f"paused: {pause.reason}; run the same command again to resume")
+        run.display.note(f"paused: {pause.reason}; {pause.hint}")
         summary(engine, f"paused ({pause.reason})")
         return pause.exit_code
     except ModelUnavailable as exc:

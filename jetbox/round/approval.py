@@ -4,15 +4,21 @@ answer are written down. The asking itself is the Approve state's (states/approv
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from jetbox.core.text import name_marks
 from jetbox.model.base import ToolCall
+from jetbox.round.scope import always_covers, command_argv, skipped, writes_test_code
 from jetbox.store import acts, questions
 from jetbox.store import records as rec
-from jetbox.tools.policy import CommandRefused, program_name, split_command
+from jetbox.store.workspace import IGNORED_DIRS, STATE_DIR
+from jetbox.tools.policy import CommandRefused, program_name
 from jetbox.tools.specs import Refusal, ToolResult, checked_call
 
 if TYPE_CHECKING:
@@ -23,7 +29,11 @@ if TYPE_CHECKING:
 ASK = "ask"  # Act's outcome that puts a call to a person, where machine.yaml routes it
 CHANGES = ("write_file", "edit_file", "delete", "delete_file")
 QUIT = "quit"
-MAX_LINE_CHARS = 240
+# A question longer than this does not fit status.txt's line readably: the line names the
+# file that holds it whole instead (never a cut call: what is shown is what runs).
+STATUS_LINE_CHARS = 200
+QUESTION_FILE = f"{STATE_DIR}/question.txt"
+MAX_NAMES = 50_000  # existing names compared against a call's names (confusables)
 _ANSWER = re.compile(r"\s*(yes|y|no|n|always|a|quit|q)\b[\s:,.;-]*(?:because\b)?\s*(.*)\Z",
                      re.IGNORECASE | re.DOTALL)
 _WORDS = {"y": questions.YES, "n": questions.NO, "a": questions.ALWAYS, "q": QUIT}
@@ -31,51 +41,70 @@ _WORDS = {"y": questions.YES, "n": questions.NO, "a": questions.ALWAYS, "q": QUI
 
 @dataclass(frozen=True)
 class Answer:
-    """A person's answer: yes, no (with a reason the model is shown), always, or quit."""
+    """A person's answer: yes, no (with a reason the model is shown), always, or quit.
+    `prefix`: for `always pytest -q`, the words a command must start with to be covered;
+    empty, `always` covers this exact call."""
 
     verdict: str
     reason: str = ""
+    prefix: tuple[str, ...] = ()
 
 
 def parse_answer(text: str) -> Answer | None:
-    """`yes`, `no because it is slow`, `no: too slow`, `always`, `quit` (or their first
-    letters); None for anything else."""
+    """`yes`, `no because it is slow`, `no: too slow`, `always`, `always pytest -q` (a prefix
+    the person types), `quit` (or their first letters); None for anything else."""
     match = _ANSWER.match(text or "")
     if match is None:
         return None
     word = match.group(1).lower()
     verdict = _WORDS.get(word, word)
-    return Answer(verdict, " ".join(match.group(2).split()) if verdict == questions.NO else "")
+    rest = " ".join(match.group(2).split())
+    if verdict == questions.ALWAYS and rest:
+        try:
+            words = shlex.split(rest.removeprefix("for "))
+        except ValueError:
+            return None
+        return Answer(verdict, prefix=tuple(words)) if words else Answer(verdict)
+    return Answer(verdict, rest if verdict == questions.NO else "")
 
 
-def command_argv(arguments: Any) -> list[str] | None:
-    """A run_cmd call's argv with its program named as the policy names it (`pytest`, not
-    `pytest.exe`), or None when the toolbox would refuse it anyway."""
-    try:
-        argv = split_command(checked_call("run_cmd", arguments)["cmd"])
-        return [program_name(argv[0]), *argv[1:]]
-    except (Refusal, CommandRefused):
+def scope_problem(answer: Answer, question: acts.Question) -> str | None:
+    """Why a typed `always` prefix cannot cover this question's call (None: it can)."""
+    if not answer.prefix:
         return None
+    argv = command_argv(question.arguments) if question.name == "run_cmd" else None
+    if argv is None:
+        return f"`always {shlex.join(answer.prefix)}`: only a command takes a prefix"
+    try:
+        prefix = [program_name(answer.prefix[0]), *answer.prefix[1:]]
+    except CommandRefused as exc:
+        return str(exc)
+    if argv[:len(prefix)] != prefix:
+        return (f"`always {shlex.join(answer.prefix)}` is not how `{shlex.join(argv)}` "
+                f"starts: type words it starts with, or plain `always` for this exact command")
+    return None
 
 
-def skipped(argv: list[str], skip: tuple[str, ...]) -> bool:
-    """Whether an `approve_skip` entry is a prefix of argv, word by word."""
-    for entry in skip:
-        words = shlex.split(entry)
-        if words and [program_name(words[0]), *words[1:]] == argv[:len(words)]:
-            return True
-    return False
+_QID = re.compile(r"\s*(q\d{1,9})\s*=(.*)\Z", re.IGNORECASE | re.DOTALL)
+
+
+def split_qid(text: str) -> tuple[str, str]:
+    """`q3=yes` as ("q3", "yes"); a plain `yes` as ("", "yes")."""
+    match = _QID.match(text or "")
+    return (match.group(1).lower(), match.group(2)) if match else ("", text or "")
 
 
 def needs_approval(mode: str, skip: tuple[str, ...], call: ToolCall) -> bool:
-    """`commands`: run_cmd; `changes`: also writes, edits and deletes; `all`: every call.
-    A call the toolbox refuses anyway is only asked about under `all`."""
+    """`commands`: run_cmd, and writes of test code (the pytest probe runs it); `changes`:
+    also every write, edit and delete; `all`: every call. A call the toolbox refuses
+    anyway is only asked about under `all`."""
     if mode == "never":
         return False
     if call.name == "run_cmd":
         argv = command_argv(call.arguments)
         return mode == "all" if argv is None else not skipped(argv, skip)
-    if call.name in CHANGES and mode == "changes":
+    if call.name in CHANGES and (mode == "changes" or
+                                 (mode == "commands" and writes_test_code(call))):
         return _well_formed(call)
     return mode == "all"
 
@@ -89,23 +118,55 @@ def _well_formed(call: ToolCall) -> bool:
 
 
 def call_kind(call: ToolCall) -> str:
-    """What `always` approves: commands of one program, or one tool."""
+    """What a plain `always` approves: this exact command, or every call of one tool."""
     argv = command_argv(call.arguments) if call.name == "run_cmd" else None
-    return f"run_cmd {argv[0]}" if argv else call.name
+    return f"run_cmd {json.dumps(argv, ensure_ascii=False)}" if argv else call.name
 
 
-def question_line(call: ToolCall) -> str:
-    """The call as status.txt's `Approve:` line shows it, e.g. `run_cmd ["pytest", "-q"]`."""
+def question_line(call: ToolCall, existing: Iterable[str] = ()) -> str:
+    """The whole call as the person is asked about it, e.g. `run_cmd ["pytest", "-q"]`,
+    followed by a mark for each name in it that may not be what it looks like (mixed
+    scripts, a lookalike of an `existing` name). Never cut: what is shown is what runs."""
     argv = command_argv(call.arguments) if call.name == "run_cmd" else None
     args = call.arguments if isinstance(call.arguments, dict) else {}
+    names: list[str] = []
     if argv is not None:
         text = f"run_cmd {json.dumps(argv, ensure_ascii=False)}"
+        names = argv[1:]
     elif call.name in CHANGES and isinstance(args.get("path"), str):
         size = f" ({len(args['content'])} chars)" if isinstance(args.get("content"), str) else ""
         text = f"{call.name} {args['path']}{size}"
+        names = [args["path"]]
     else:
         text = f"{call.name} {json.dumps(call.arguments, ensure_ascii=False)}"
-    return text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS - 3] + "..."
+        names = [v for v in args.values() if isinstance(v, str) and len(v) < 4096]
+    known = list(existing)
+    marks = [m for name in dict.fromkeys(names) for m in name_marks(name, known)]
+    if writes_test_code(call):
+        marks.append(f"! {args['path']} is test code: Jetbox's pytest probe runs it (its "
+                     f"module-level code too) from the next round on")
+    return "  ".join([text, *marks])
+
+
+def status_value(line: str) -> str:
+    """What status.txt's `Approve:` line shows of a question: all of it when it fits one
+    readable line, else where it is, whole."""
+    if len(line) <= STATUS_LINE_CHARS:
+        return line
+    return (f"{line.split(' ', 1)[0]} ({len(line)} characters, too long for this line): "
+            f"the whole call is in {QUESTION_FILE}")
+
+
+def workspace_names(root: Path) -> list[str]:
+    """The folder's file names, relative and posix, to compare a call's names against."""
+    names: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in IGNORED_DIRS]
+        base = Path(folder).relative_to(root)
+        names += [(base / f).as_posix() for f in files]
+        if len(names) >= MAX_NAMES:
+            break
+    return names
 
 
 def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
@@ -119,12 +180,15 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
     records = run.records()
     question = questions.question_for(records, reply_seq, index)
     answer = None if question is None else questions.answer_to(records, question.seq)
-    if answer is None and question is None and call_kind(call) in questions.always_kinds(records):
+    if answer is None and question is None and always_covers(records, call):
         return None
     if question is None:
-        run.ledger.append(acts.Question(round=now.round, reply=reply_seq, index=index,
+        run.ledger.append(acts.Question(qid=questions.next_qid(records),
+                                        round=now.round, reply=reply_seq, index=index,
                                         name=call.name, arguments=call.arguments,
-                                        call_kind=call_kind(call), line=question_line(call)))
+                                        call_kind=call_kind(call),
+                                        line=question_line(call,
+                                                           workspace_names(run.workspace.root))))
     if answer is None:
         return ASK
     if answer.answer == questions.NO:
@@ -135,14 +199,20 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
 
 def approval_mode(settings: Settings, given: bool, run_records: rec.Records,
                   ledger: Ledger) -> Settings:
-    """The settings with the run's approval mode: a mode set (flag, environment, config)
-    is recorded; else, on resume, the one recorded holds, so a resumed run is not
-    silently let off its questions. `--approve never` (given) turns them off."""
+    """The settings with the run's whole approval setting: a mode set (flag, environment,
+    config) is recorded with its `approve_skip`; else, on resume, the recorded mode and
+    skips hold, so a resumed run is neither let off its questions nor asked more or fewer
+    than it was given. `--approve never` (given) turns them off."""
     recorded = questions.run_mode(run_records)
     if not given and settings.approve == "never" and recorded is not None:
-        return replace(settings, approve=recorded)
-    if settings.approve != (recorded or "never"):
-        ledger.append(acts.ApprovalMode(mode=settings.approve))
+        skip = settings.approve_skip if recorded.skip is None else \
+            tuple(str(entry) for entry in recorded.skip)
+        return replace(settings, approve=str(recorded.mode), approve_skip=skip)
+    setting = (settings.approve, list(settings.approve_skip))
+    if recorded is None and settings.approve == "never":
+        return settings
+    if recorded is None or setting != (recorded.mode, recorded.skip):
+        ledger.append(acts.ApprovalMode(mode=settings.approve, skip=list(settings.approve_skip)))
     return settings
 
 

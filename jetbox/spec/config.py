@@ -68,11 +68,13 @@ class Settings:
     stall_limit: int = _setting(8, "Rounds without progress (no file changed, no fewer "
                                 "failures) before the run pauses with a red status.")
     approve: str = _setting("never", "Which calls a person approves first (state Approve): "
-                            "never, commands (run_cmd), changes (also writes, edits, "
-                            "deletes) or all.")
+                            "never, commands (run_cmd, and writes of test code the pytest "
+                            "probe runs), changes (also every write, edit, delete) or all.")
     approve_skip: tuple[str, ...] = _setting((), "Commands never asked about: a list (or "
                                              "comma-separated) of argv prefixes, e.g. "
-                                             "[\"pytest -q\", \"ruff check\"].")
+                                             "[\"pytest -q\", \"ruff check\"]; never "
+                                             "covers arguments that write files (--fix, "
+                                             "-o, redirections).")
 
     @classmethod
     def names(cls) -> list[str]:

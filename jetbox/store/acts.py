@@ -132,13 +132,24 @@ class RunUndone(Record):
 # A person in the loop (questions.py): the run's mode, a call put to them, their answer.
 @dataclass(frozen=True, kw_only=True)
 class ApprovalMode(Record):
+    """The whole approval setting a run was given: the mode and `approve_skip` (`skip`),
+    both held on resume. A record written before `skip` was kept has none (None): the
+    resumed run then takes the skips its configuration gives."""
+
     KIND = "approval_mode"
+    SOMETIMES = frozenset({"skip"})
     mode: str = ""
+    skip: list[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Question(Record):
+    """A call put to a person. `qid`: its short id in the run (`q3`), which every place that
+    shows it names and an answer must name; a record written before ids existed has none
+    (questions.qid_of numbers it by its place in the run)."""
+
     KIND = "approval_asked"
+    SOMETIMES = frozenset({"qid"})
     round: int = 0
     reply: int = 0
     index: int = 0
@@ -146,18 +157,25 @@ class Question(Record):
     arguments: Mapping[str, Any] = field(default_factory=dict)
     call_kind: str = ""
     line: str = ""
+    qid: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class Answer(Record):
+    """A person's answer to question `asked` (its seq; `qid` its id, when it had one).
+    `prefix`: the words a person typed after `always` (the commands it covers start so)."""
+
     DURABLE = True
     KIND = "approval_answered"
+    SOMETIMES = frozenset({"qid", "prefix"})
     round: int = 0
     asked: int = 0
     answer: str = ""
     reason: str = ""
     call_kind: str = ""
     via: str = ""
+    qid: str | None = None
+    prefix: list[str] | None = None
 
 
 # Housekeeping.

@@ -14,10 +14,24 @@ from jetbox.store.records import Records, last_of
 YES, NO, ALWAYS = "yes", "no", "always"
 
 
-def run_mode(records: Records) -> str | None:
-    """The approval mode the run was last given (it holds on resume unless given again)."""
+def run_mode(records: Records) -> ApprovalMode | None:
+    """The approval setting the run was last given (it holds on resume unless given
+    again): its mode, and its skips where the record has them."""
     record = last_of(records, ApprovalMode)
-    return str(record.mode) if record else None
+    return record if isinstance(record, ApprovalMode) else None
+
+
+def qid_of(records: Records, question: Question) -> str:
+    """A question's id: its own, else (an older ledger) `q<n>` by its place in the run."""
+    if question.qid:
+        return question.qid
+    asked = [r.seq for r in records if isinstance(r, Question)]
+    return f"q{asked.index(question.seq) + 1}" if question.seq in asked else "q?"
+
+
+def next_qid(records: Records) -> str:
+    """The id the run's next question gets: q1, q2, ..."""
+    return f"q{sum(isinstance(r, Question) for r in records) + 1}"
 
 
 def question_for(records: Records, reply_seq: int, index: int) -> Question | None:
@@ -36,11 +50,6 @@ def open_question(records: Records) -> Question | None:
     question = last_of(records, Question)
     return question if question is not None and answer_to(records, question.seq) is None \
         else None
-
-
-def always_kinds(records: Records) -> set[str]:
-    """The kinds of call a person approved for the rest of the run (`always`)."""
-    return {str(r.call_kind) for r in records if isinstance(r, Answer) and r.answer == ALWAYS}
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +16,9 @@ from jetbox.core.text import for_terminal
 # Keys that may appear on several lines, one item each (the seed: "one concept per line").
 # `Known:` lists test ids known to fail before the run (kept as the person wrote them).
 LIST_KEYS = ("Active", "Next", "Notes", "Known")
-# `Approve:` holds the call a run waits on a person for; they answer on that line.
+# `Approve [q3]:` holds the call a run waits on a person for, with the question's id; they
+# answer on that line, and an answer answers only the id it names.
+APPROVE_KEY = re.compile(r"approve\s*\[\s*(q\d{1,9})\s*\]\Z", re.IGNORECASE)
 KEYS = ("Goal", "Status", "Active", "Next", "Notes", "Known", "Approve", "State", "Round")
 MAX_NEXT = 4
 MAX_ACTIVE = 3
@@ -43,10 +46,13 @@ class Status:
     round: int = 1
     known: tuple[str, ...] = ()
     approve: str = ""  # the question waiting for a person, or their answer to it
+    approve_id: str = ""  # the id of that question, `q3` (empty: the line names none)
 
     def __post_init__(self) -> None:
-        for name in ("goal", "status", "state", "approve"):
+        for name in ("goal", "status", "state", "approve", "approve_id"):
             object.__setattr__(self, name, one_line(getattr(self, name)))
+        if not self.approve:  # no line to name a question on (render writes none)
+            object.__setattr__(self, "approve_id", "")
         limits = {"active": MAX_ACTIVE, "next": MAX_NEXT, "notes": None, "known": None}
         for name, limit in limits.items():
             items = tuple(i for i in (one_line(v) for v in getattr(self, name)) if i)
@@ -68,7 +74,8 @@ class Status:
         lines += [f"Next: {item}" for item in self.next] or ["Next:"]
         lines += [f"Notes: {item}" for item in self.notes] or ["Notes:"]
         lines += [f"Known: {item}" for item in self.known]
-        lines += [f"Approve: {self.approve}"] if self.approve else []
+        key = f"Approve [{self.approve_id}]" if self.approve_id else "Approve"
+        lines += [f"{key}: {self.approve}"] if self.approve else []
         lines += [f"State: {self.state}", f"Round: {self.round}"]
         return "\n".join(lines) + "\n"
 
@@ -93,12 +100,15 @@ def parse(text: str, source: str = "status.txt") -> Status:
     be `Key: value` with a known key, single keys once. Anything else is a StatusError
     naming the line, so a stray line can never be read as a plan."""
     values: dict[str, list[str]] = {key: [] for key in KEYS}
-    round_no = 1
+    round_no, approve_id = 1, ""
     for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         if not raw.strip():
             continue
         key, sep, value = raw.partition(":")
         key, value = key.strip(), value.strip()
+        named = APPROVE_KEY.match(key) if sep else None
+        if named:  # `Approve [q3]: ...`: the line of question q3
+            key, approve_id = "Approve", named.group(1).lower()
         canonical = next((k for k in KEYS if k.lower() == key.lower()), None) if sep else None
         if canonical is None:
             raise _line_error(source, number, raw, f"is not a status line (known keys: "
@@ -122,6 +132,7 @@ def parse(text: str, source: str = "status.txt") -> Status:
         round=round_no,
         known=tuple(values["Known"]),
         approve=(values["Approve"] or [""])[0],
+        approve_id=approve_id,
     )
 
 
