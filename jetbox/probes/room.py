@@ -240,8 +240,9 @@ def changes(root: Path, base: Manifest) -> Change:
     deleted = tuple(sorted(set(base) - now))
     tops = _project_modules(now)
     blind = [r for r in new_tests if r.endswith(".py") and not _imports(root / r, tops)]
-    return Change(tuple(source), deleted, tuple(changed_tests), tuple(new_tests),
-                  tuple(not_obeyed), tuple(knows), tuple(shadows), tuple(blind))
+    return Change(source=tuple(source), deleted=deleted, changed_tests=tuple(changed_tests),
+                  new_tests=tuple(new_tests), not_obeyed=tuple(not_obeyed),
+                  knows_runner=tuple(knows), no_project=tuple(blind), shadows=tuple(shadows))
 
 
 def _project_modules(files: Iterable[str]) -> set[str]:
@@ -273,10 +274,6 @@ def _imports(path: Path, tops: set[str]) -> bool:
                                                 for a in node.names):
             return True
     return False
-
-
-def _in_test_dir(rel: str) -> bool:
-    return any(p in _TEST_DIRS for p in PurePosixPath(rel).parts[:-1])
 
 
 def _runner_words(root: Path, rel: str, entry: Entry | None) -> list[str]:
