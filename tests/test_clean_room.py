@@ -82,7 +82,8 @@ def test_2_a_new_test_module_that_patches_the_code_does_not_reach_the_original_t
     done = lazy(workspace, write("tests/test_zz.py", "import calc\n\ncalc.sub = lambda a, b: "
                                  "a - b\n\n\ndef test_zz():\n    assert calc.sub(1, 1) == 0\n"))
     assert done.code != 0
-    assert SUB in refusal(workspace)
+    reasons = refusal(workspace)
+    assert SUB in reasons and "tests/test_zz.py (new: run on its own" in reasons
 
 
 def test_3_code_that_is_right_only_under_pytest_is_refused(workspace: Path) -> None:

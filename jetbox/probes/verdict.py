@@ -238,6 +238,8 @@ def _left_out(room: RoomVerdict) -> str:
     left = [f"{t} (changed, judged with the original)" for t in room.change.changed_tests
             if t not in room.allowed_tests]
     left += [f"{t} (not used)" for t in room.change.not_obeyed]
+    left += [f"{t} (new: run on its own, apart from the original tests)"
+             for t in room.change.new_tests if t.endswith(".py")]
     return "" if not left else (
         f"the verdict runs in a clean room: the baseline's tests, conftest files, "
         f"configuration and ignore rules, no bytecode, and only the run's changes to "
