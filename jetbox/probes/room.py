@@ -435,6 +435,7 @@ def built(root: Path, base: Manifest, change: Change,
     in the room too."""
     scratch = Path(tempfile.mkdtemp(prefix="jetbox-room-"))
     room = scratch / root.name
+    room.mkdir()  # an empty workspace still has a room to run in
     try:
         from_run = [*change.source, *(change.changed_tests if allow_test_changes else ())]
         _fill(root, base, room, from_run, _deleted_sources(change))
