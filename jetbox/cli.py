@@ -160,7 +160,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     "timebox_s": args.timebox_s, "sandbox": args.sandbox, "python": args.python,
                     "known_failures": args.known_failures, "approve": args.approve,
                     "allow_test_changes": args.allow_test_changes}
-    request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
+    workspace, chosen = workspace_from(args.workspace)  # without -w: the project's root
+    request = RunRequest(goal=args.goal, workspace=workspace, chosen=chosen,
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
                          verbose=args.verbose, trust_config=args.trust_config,
