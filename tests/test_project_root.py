@@ -104,3 +104,10 @@ def test_a_run_started_in_a_subfolder_works_in_the_project_and_says_so(tmp_path:
     assert (project / "mathx" / "__init__.py").is_file() and not (pkg / "mathx").exists()
     assert (project / "status.txt").is_file() and not (pkg / "status.txt").exists()
     assert "passed" in (project / "status.txt").read_text(encoding="utf-8")
+    # status, log (and diff, undo) from the same subfolder find the same run
+    status = jetbox_process("status", cwd=pkg)
+    shown, _ = status.communicate(timeout=60)
+    assert status.returncode == 0 and "State: Done" in shown, shown
+    log = jetbox_process("log", cwd=pkg)
+    timeline, _ = log.communicate(timeout=60)
+    assert log.returncode == 0 and "write_file mathx/__init__.py" in timeline, timeline

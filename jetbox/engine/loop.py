@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,7 +34,7 @@ from jetbox.store import kinds as k
 from jetbox.store import records as rec
 from jetbox.store.acts import StraysKilled
 from jetbox.store.ledger import Ledger
-from jetbox.store.root import project_root
+from jetbox.store.root import chosen_workspace
 from jetbox.store.status import StatusFile
 from jetbox.store.workspace import Workspace, make_state_folder
 
@@ -257,12 +256,5 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
 
 
 def workspace_from(value: str | None) -> tuple[Path, str]:
-    """-w as given; without it, the project the current folder is in, and why that folder
-    (store/root.py; "" when it is the current folder)."""
-    if value:
-        return Path(value), ""
-    try:
-        home: Path | None = Path.home()
-    except (RuntimeError, KeyError):  # no HOME and no password entry
-        home = None
-    return project_root(Path(os.getcwd()), home)
+    """-w as given; without it, the project the current folder is in (store/root.py)."""
+    return chosen_workspace(value)

@@ -3,6 +3,7 @@ so that a run started in `proj/pkg/` judges `proj/` with its own .venv and its w
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from jetbox.store.workspace import LEDGER_NAME, STATE_DIR
@@ -43,3 +44,15 @@ def project_root(start: Path, home: Path | None = None) -> tuple[Path, str]:
         if found:
             return folder, "" if folder == start else f"the nearest {found} above {start}"
     return start, ""
+
+
+def chosen_workspace(value: str | None) -> tuple[Path, str]:
+    """-w as given; without it, the project the current folder is in, and why that folder
+    ("" when it is the current folder). `run`, `status`, `log`, `diff` and `undo` agree."""
+    if value:
+        return Path(value), ""
+    try:
+        home: Path | None = Path.home()
+    except (RuntimeError, KeyError):  # no HOME and no password entry
+        home = None
+    return project_root(Path(os.getcwd()), home)
