@@ -2,7 +2,7 @@
 carries PEP 668's EXTERNALLY-MANAGED marker, as Debian 12's and Ubuntu 24.04's do. A plain
 `pip install .` is refused there; the README's tool install (pipx, else uv, each installed
 from the package index into a helper venv) gives a working `jetbox`, from the checkout and
-from a git URL."""
+from a git URL; the README's second way, a virtual environment, works there too."""
 
 from __future__ import annotations
 
@@ -142,3 +142,20 @@ def test_a_fresh_clone_installs_as_a_tool_where_pip_install_is_refused(tmp_path:
     assert from_url.returncode == 0, from_url.stdout + from_url.stderr
     version = _run([str(jetbox), "--version"], tmp_path)
     assert re.fullmatch(r"jetbox \d+\.\d+\.\d+\S*\n", version.stdout), version.stderr
+
+
+VENV_LINE = "python3 -m venv .venv && . .venv/bin/activate && pip install ."
+
+
+def test_the_virtual_environment_way_works_on_the_same_python(tmp_path: Path) -> None:
+    assert f"`{VENV_LINE}`" in README
+    clone = tmp_path / "jetbox"
+    cloned = _run(["git", "clone", "-q", str(ROOT), str(clone)], tmp_path)
+    assert cloned.returncode == 0, cloned.stderr
+    python = system_python(tmp_path / "system")
+    env = _env(PATH=f"{python.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    made = _run(["bash", "-c", f"{VENV_LINE} -q && jetbox --help"], clone, env)
+    if made.returncode and "ensurepip" in made.stdout + made.stderr:
+        _skip(f"this Python has no ensurepip to make a venv with pip: {made.stderr[-300:]}")
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert made.stdout.startswith("usage: jetbox")
