@@ -64,7 +64,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         sub.add_parser("run", help=RUN_HELP)
     p = sub.add_parser("status", help="print status.txt and the last ledger entries",
                        description="Print the workspace's status and its last ledger entries.")
-    p.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
+    p.add_argument("-w", "--workspace", metavar="DIR",
+                   help="the run's folder (default: the project the current folder is in)")
     p.add_argument("-n", type=int, default=8, metavar="N", help="ledger entries to show")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to report on")
     p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
@@ -160,7 +161,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     "timebox_s": args.timebox_s, "sandbox": args.sandbox, "python": args.python,
                     "known_failures": args.known_failures, "approve": args.approve,
                     "allow_test_changes": args.allow_test_changes}
-    request = RunRequest(goal=args.goal, workspace=workspace_from(args.workspace),
+    workspace, chosen = workspace_from(args.workspace)  # without -w: the project's root
+    request = RunRequest(goal=args.goal, workspace=workspace, chosen=chosen,
                          machine=Path(args.machine) if args.machine else None,
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
                          verbose=args.verbose, trust_config=args.trust_config,
@@ -211,9 +213,10 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.store.kinds import Resume, RunStart
     from jetbox.store.ledger import Ledger
     from jetbox.store.records import RESUME, RUN_START
+    from jetbox.store.root import chosen_workspace
     from jetbox.store.workspace import Workspace
 
-    workspace = Workspace.at(Path(args.workspace or "."))
+    workspace = Workspace.at(chosen_workspace(args.workspace)[0])
     if not workspace.status_path.exists():
         out.write(for_terminal(f"no {workspace.status_path.name} in {workspace.state_path}: "
                                f"no run yet") + "\n")

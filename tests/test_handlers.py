@@ -12,18 +12,18 @@ from jetbox.engine.resume import resumed_round
 from jetbox.model.base import call
 from jetbox.round.context import prefix_messages
 from jetbox.round.conversation import Conversation
+from jetbox.states.act import Act
+from jetbox.states.compact import Compact
+from jetbox.states.done import Done
+from jetbox.states.pause import Pause
+from jetbox.states.persist import Persist
+from jetbox.states.plan import Plan
+from jetbox.states.probe import Probe
+from jetbox.states.reflect import Reflect
 from jetbox.store import records as rec
 from jetbox.store.acts import Intent, Result
 from jetbox.store.kinds import Compaction, Reflection, RoundEnd, RunEnd, ToolResult
 from jetbox.store.kinds import Plan as PlanRecord
-from states.act import Act
-from states.compact import Compact
-from states.done import Done
-from states.pause import Pause
-from states.persist import Persist
-from states.plan import Plan
-from states.probe import Probe
-from states.reflect import Reflect
 from tests.unitkit import START, kinds, make_run, reply, report, result, round_at, scripted
 
 ENTER_ACT = {"kind": "transition", "source": "Plan", "dest": "Act", "outcome": "planned",

@@ -39,13 +39,19 @@ def _run(argv: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The wheel, and what the build said (-v: setuptools' own warnings included)."""
     out = tmp_path_factory.mktemp("wheel")
-    built = _run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q",
+    built = _run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-v",
                   "-w", str(out)], out)
     if built.returncode:
         _skip(f"pip could not build the wheel (offline?): {built.stderr[-300:]}")
-    return next(out.glob("jetbox-*.whl"))
+    return next(out.glob("jetbox-*.whl")), built.stdout + built.stderr
+
+
+@pytest.fixture(scope="module")
+def wheel(built: tuple[Path, str]) -> Path:
+    return built[0]
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +67,34 @@ def fresh(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return venv
 
 
-def test_the_wheel_holds_jetbox_and_states_not_the_demo_package(wheel: Path) -> None:
+def test_the_wheel_holds_jetbox_and_its_handlers_under_its_own_name(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    assert "jetbox/cli.py" in names and "states/act.py" in names
+    assert "jetbox/cli.py" in names and "jetbox/states/act.py" in names
     assert "jetbox/machine.yaml" in names
-    assert not [n for n in names if n.startswith(("mathx/", "tests/"))]
+    assert "jetbox/evals/default/01_create_mathx.yaml" in names
+    # a top-level `states` would answer `import states` in every project in the environment
+    assert not [n for n in names if n.startswith(("states/", "mathx/", "tests/"))]
+    assert {n.split("/")[0] for n in names if "/" in n and ".dist-info/" not in n} == {"jetbox"}
     assert any(n.endswith("licenses/LICENSE") for n in names)
+
+
+def test_the_build_warns_about_no_package_left_out(built: tuple[Path, str]) -> None:
+    log = built[1]
+    assert "absent from the `packages` configuration" not in log, log[-3000:]
+    assert not re.search(r"Package '?jetbox\.\S+'? is absent", log), log[-3000:]
+
+
+def test_machine_files_still_name_the_handlers_states_dot(fresh: Path, tmp_path: Path) -> None:
+    """`states.probe:Probe` resolves to jetbox.states in Jetbox; `import states` elsewhere
+    in the environment finds nothing of Jetbox's."""
+    python = str(next((fresh / BIN).glob("python*")))
+    found = _run([python, "-c", "import states"], tmp_path)
+    assert "No module named 'states'" in found.stderr, found.stdout + found.stderr
+    loaded = _run([python, "-c", "from pathlib import Path\n"
+                   "from jetbox.engine.usercode import import_object\n"
+                   "print(import_object('states.probe:Probe', Path('.')).__module__)\n"
+                   "import states.done\nprint(states.done.Done.__module__)"], tmp_path)
+    assert loaded.stdout.split() == ["jetbox.states.probe", "jetbox.states.done"], loaded.stderr
 
 
 def test_a_plain_install_runs_version_demo_and_a_first_run(fresh: Path,

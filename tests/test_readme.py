@@ -7,6 +7,7 @@ import contextlib
 import io
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -45,12 +46,39 @@ def test_every_command_in_the_readme_parses(command: str) -> None:
     assert args.command is not None, f"`{command}` names no command"
 
 
+TOOL_LINE = "pipx install . && jetbox run "
+TEST_LINE = ('python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[dev,graph]" '
+             '&& python -m pytest')
+
+
 def test_the_set_up_lines_are_the_ones_ci_runs() -> None:
+    """Two set-up lines at the top: the tool install (tests/test_install.py runs it from a
+    fresh clone) and the tests in a virtual environment (what .ci/run runs)."""
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    test_line = 'pip install -e ".[dev,graph]" && python -m pytest'
-    assert f"```\n{test_line}\n```" in README
-    assert 'python -m pip install -q -e ".[dev,graph]"' in ci and "python -m pytest" in ci
-    assert "```\npip install . && jetbox run " in README
+    blocks = re.findall(r"```\n(.*?)```", README, re.S)
+    assert blocks[0].startswith(TOOL_LINE) and blocks[0].count("\n") == 1
+    assert blocks[1] == TEST_LINE + "\n"
+    assert f"# {TEST_LINE}\n" in ci, "the README's test line is no longer what .ci/run runs"
+    for step in ('python3 -m venv "$venv"', '. "$venv/bin/activate"',
+                 'python -m pip install -q -e ".[dev,graph]"', "python -m pytest"):
+        assert step in ci, step
+    assert README.index(blocks[1]) < README.index("## ")
+
+
+def workspaces_shown() -> list[str]:
+    """Every folder the README gives to -w or --workspace."""
+    return re.findall(r"(?:-w|--workspace)[ =]([^\s`]+)", README)
+
+
+def test_every_workspace_in_the_readme_lies_outside_the_checkout() -> None:
+    """A project made inside the checkout would inherit Jetbox's own pyproject.toml (ruff
+    settings, pytest's rootdir) and write into Jetbox's own .git/info/exclude."""
+    shown = workspaces_shown()
+    assert shown and len(set(shown)) == 1, f"one example everywhere, not {sorted(set(shown))}"
+    for folder in shown:
+        home = Path("/nonexistent-home")  # `~` is the person's home, never the checkout
+        path = (home / folder[2:] if folder.startswith("~/") else ROOT / folder).resolve()
+        assert not path.is_relative_to(ROOT.resolve()), f"-w {folder} is inside the checkout"
 
 
 def test_nothing_that_goes_stale() -> None:

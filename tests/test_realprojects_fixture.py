@@ -6,7 +6,9 @@ import importlib.util
 import re
 import subprocess
 import sys
+import tarfile
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,35 @@ def test_vendored_files_are_small_and_present():
         "pytest", "pluggy", "iniconfig", "packaging", "colorama", "text_unidecode"
     }
     assert sum(path.stat().st_size for path in files) < 1_500_000
+
+
+def _metadata(path: Path) -> str:
+    """The core metadata of a wheel (METADATA) or an sdist (its top PKG-INFO)."""
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path) as wheel:
+            name = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+            return wheel.read(name).decode("utf-8")
+    with tarfile.open(path) as sdist:
+        member = min((m for m in sdist.getmembers() if m.name.endswith("/PKG-INFO")),
+                     key=lambda m: m.name.count("/"))
+        return sdist.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
+
+
+def test_every_vendored_file_has_its_licence_stated_as_its_metadata_says():
+    """They ship in the sdist beside Jetbox's MIT code: tests/projects/README.md states each
+    one's own licence, as the file's metadata gives it."""
+    readme = (PROJECTS_DIR / "README.md").read_text(encoding="utf-8")
+    files = sorted([*PROJECTS_DIR.glob("*.tar.gz"), *WHEELS_DIR.glob("*.whl")])
+    assert len(files) == 8
+    for path in files:
+        headers = _metadata(path).split("\n\n")[0].splitlines()
+        stated = next(line for prefix in ("License-Expression:", "License:",
+                                          "Classifier: License ::")
+                      for line in headers if line.startswith(prefix))
+        row = next((line for line in readme.splitlines() if line.startswith(f"| {path.name} ")),
+                   None)
+        assert row is not None, f"{path.name}: no row in tests/projects/README.md"
+        assert f"`{stated}`" in row, f"{path.name}: its metadata says {stated!r}"
 
 
 @pytest.mark.parametrize("name", ["a", "b"])

@@ -26,6 +26,7 @@ from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import FileState, ObjectStore, state_of
 from jetbox.store.restore import inside
+from jetbox.store.root import chosen_workspace
 from jetbox.store.workspace import Workspace
 
 HELP = "show what the last run changed (a unified diff per file)"
@@ -40,7 +41,8 @@ HEADER = "diff --jetbox"  # not git's own header: there is no index line (--patc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
+    parser.add_argument("-w", "--workspace", metavar="DIR",
+                        help="the run's folder (default: the project the current folder is in)")
     parser.add_argument("--stat", action="store_true", help="only the names of changed files")
     parser.add_argument("--patch", action="store_true",
                         help="the exact bytes, for `git apply` or `patch -p1` (CRs and other "
@@ -59,7 +61,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          "included: redirect it (jetbox diff --patch > run.patch), or drop "
                          "--patch to read the diff here")
     note = err if args.patch else out  # a patch holds nothing but the patch
-    workspace = Workspace.at(Path(args.workspace or "."))
+    workspace = Workspace.at(chosen_workspace(args.workspace)[0])
     try:
         records = run_records(Ledger(workspace.ledger_path).records(), args.run) \
             if workspace.ledger_path.is_file() else []

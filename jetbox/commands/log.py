@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import Any, TextIO
 
 from jetbox.core.text import for_terminal
@@ -16,6 +15,7 @@ from jetbox.store import records as rec
 from jetbox.store.history import left_by_undo, run_changes, run_records, runs, undone
 from jetbox.store.kinds import Record
 from jetbox.store.ledger import read_from
+from jetbox.store.root import chosen_workspace
 from jetbox.store.workspace import Workspace
 
 HELP = "show the ledger as a readable timeline"
@@ -25,7 +25,8 @@ result on one line, model timings and token counts, pauses and resumes."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
+    parser.add_argument("-w", "--workspace", metavar="DIR",
+                        help="the run's folder (default: the project the current folder is in)")
     parser.add_argument("-n", type=int, default=0, metavar="N", help="only the last N lines")
     parser.add_argument("--runs", action="store_true",
                         help="list the runs in the folder, newest first, numbered as "
@@ -128,7 +129,7 @@ def run_lines(records: list[Record]) -> Iterator[str]:
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    workspace = Workspace.at(Path(args.workspace or "."))
+    workspace = Workspace.at(chosen_workspace(args.workspace)[0])
     records, offset = read_from(workspace.ledger_path, 0)
     if not records and not args.follow:
         out.write(for_terminal(f"no ledger in {workspace.root}: no run yet") + "\n")

@@ -20,7 +20,10 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
                "[tool.jetbox] in the workspace's pyproject.toml > machine.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("goal", nargs="?", help="what to achieve; omit to resume")
-    p.add_argument("-w", "--workspace", metavar="DIR", help="folder to work in (default: .)")
+    p.add_argument("-w", "--workspace", metavar="DIR",
+                   help="folder to work in, as given (default: the project the current folder "
+                        "is in: the nearest git root or folder with pyproject.toml, setup.cfg "
+                        "or setup.py above it)")
     p.add_argument("-m", "--model", help="Ollama model (default: $OLLAMA_MODEL or gpt-oss:20b)")
     p.add_argument("--host", help="Ollama server: HOST[:PORT] or a URL (default: "
                                   "$OLLAMA_HOST, else 127.0.0.1:11434)")

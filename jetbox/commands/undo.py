@@ -29,6 +29,7 @@ from jetbox.store.ledger import Ledger
 from jetbox.store.lock import WorkspaceLock
 from jetbox.store.objects import FileState, ObjectStore
 from jetbox.store.restore import inside, remove_new_dirs, restore
+from jetbox.store.root import chosen_workspace
 from jetbox.store.status import StatusFile
 from jetbox.store.workspace import Workspace
 
@@ -46,7 +47,8 @@ undone."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
+    parser.add_argument("-w", "--workspace", metavar="DIR",
+                        help="the run's folder (default: the project the current folder is in)")
     parser.add_argument("--force", action="store_true",
                         help="restore files whose run's lines cannot be taken out alone "
                              "(someone's later changes to them are lost)")
@@ -56,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    workspace = Workspace.at(Path(args.workspace or "."))
+    workspace = Workspace.at(chosen_workspace(args.workspace)[0])
     if not workspace.ledger_path.is_file():
         out.write(f"no run in {workspace.root}: nothing to undo\n")
         return 0

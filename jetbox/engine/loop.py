@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from jetbox.store import kinds as k
 from jetbox.store import records as rec
 from jetbox.store.acts import StraysKilled
 from jetbox.store.ledger import Ledger
+from jetbox.store.root import chosen_workspace
 from jetbox.store.status import StatusFile
 from jetbox.store.workspace import Workspace, make_state_folder
 
@@ -61,6 +61,7 @@ class RunRequest:
     answer: str = ""  # --answer: the person's answer to the question the run waits on
     state_dir: str | None = None  # "." or ".jetbox": where Jetbox keeps its files
     ask: Callable[[str], bool] | None = None  # a yes/no question to the person, on a terminal
+    chosen: str = ""  # why the workspace is not the current folder, for the start line
 
 
 class Engine:
@@ -244,7 +245,8 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     if set_aside is not None and set_aside.seq > session_start:
         display.event("the previous run is set aside (its records stay in the ledger)")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
-    display.note(f"{verb} at {status.state}, round {status.round}; machine {c.spec.path}; "
+    where = f"; workspace {c.workspace.root} ({request.chosen})" if request.chosen else ""
+    display.note(f"{verb} at {status.state}, round {status.round}{where}; machine {c.spec.path}; "
                   f"python {c.python.describe()}")
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
@@ -253,5 +255,6 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     return engine
 
 
-def workspace_from(value: str | None) -> Path:
-    return Path(value) if value else Path(os.getcwd())
+def workspace_from(value: str | None) -> tuple[Path, str]:
+    """-w as given; without it, the project the current folder is in (store/root.py)."""
+    return chosen_workspace(value)

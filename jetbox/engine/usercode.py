@@ -10,6 +10,7 @@ import importlib.machinery
 import importlib.util
 import inspect
 import os
+import pkgutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -83,11 +84,34 @@ def moved_hint(exc: ImportError) -> str:
     return f"; `{old}` is now `{MOVED[old]}`" if old else ""
 
 
+BUILTIN = "states"  # what machine files call Jetbox's handlers: `states.probe:Probe`
+BUILTIN_PACKAGE = "jetbox.states"  # where they are: nothing is installed as `states`
+
+
+def is_builtin(module_name: str) -> bool:
+    return module_name == BUILTIN or module_name.startswith(BUILTIN + ".")
+
+
+def alias_builtin_states() -> None:
+    """In Jetbox's own process, `states` and `states.<name>` are the very modules of
+    jetbox.states: machine files name `states.act:Act`, and a person's handler may say
+    `from states.done import Done`. Only sys.modules learns the alias; nothing installs a
+    top-level `states` that other projects in the environment would import."""
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    if sys.modules.get(BUILTIN) is package:
+        return
+    sys.modules[BUILTIN] = package
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
+        sys.modules[f"{BUILTIN}.{info.name}"] = module
+        setattr(package, info.name, module)
+
+
 def user_module_file(module_name: str, search_dir: Path) -> Path | None:
     """The file next to machine.yaml that holds a user's `module_name`, if there is one.
 
     Jetbox's built-in `states.*` handlers always come from Jetbox itself."""
-    if module_name == "states" or module_name.startswith("states."):
+    if is_builtin(module_name):
         return None
     base = search_dir.joinpath(*module_name.split("."))
     for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
@@ -183,6 +207,9 @@ def _load_by_path(module_name: str, file: Path) -> Any:
 def import_object(dotted: str, search_dir: Path | None = None) -> Any:
     """`module:attr`: a user's module from its file next to machine.yaml, else imported."""
     module_name, _, attr = dotted.partition(":")
+    alias_builtin_states()  # before a person's module, which may import `states.done`
+    if is_builtin(module_name):
+        module_name = f"jetbox.{module_name}"
     file = user_module_file(module_name, search_dir) if search_dir is not None else None
     module = _load_by_path(module_name, file) if file else importlib.import_module(module_name)
     return getattr(module, attr)

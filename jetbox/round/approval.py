@@ -1,5 +1,5 @@
 """Which calls a person approves first (the `approve` setting), and how a question and its
-answer are written down. The asking itself is the Approve state's (states/approve.py)."""
+answer are written down. The asking itself is the Approve state's (jetbox/states/approve.py)."""
 
 from __future__ import annotations
 
