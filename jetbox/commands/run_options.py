@@ -65,4 +65,5 @@ def judgement_options(p: argparse.ArgumentParser) -> None:
                         "(default: beside the code, or .jetbox/ when those names are taken)")
     p.add_argument("--trust-config", action="store_true",
                    help="accept machine.yaml or [tool.jetbox] changes made since the run "
-                        "started (review them first)")
+                        "started, and trust what the folder brings as `jetbox trust` does "
+                        "(review them first)")
