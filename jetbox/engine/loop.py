@@ -197,11 +197,11 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     # Before any handler module is imported or any setting obeyed.
     resumes = resuming(request.goal, fresh, ledger)
     spec = load_machine(machine_file(request.machine, workspace.root, cwd, ledger, resumes))
+    trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
     # What the folder brings (weakening settings, its machine file, handler code) is obeyed
     # or imported only once a person trusts it (remembered outside the folder).
     accepted = check_folder(folder_findings(spec, workspace.root, cwd, request.machine),
                             workspace.root, environ, request.trust_config, request.ask_trust)
-    trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
     handlers = load_handlers(spec)
     settings = resolve_settings(spec.defaults, workspace.root, environ,
                                 dict(request.cli_settings or {}), str(spec.path))

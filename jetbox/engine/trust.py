@@ -335,8 +335,8 @@ def check_folder(findings: Mapping[str, str], workspace: Path, environ: Mapping[
     where = str(workspace.resolve())
     if not accept and ask is not None:
         accept = bool(ask(f"{where} is not trusted yet. It brings configuration that weakens "
-                          f"safety, redirects traffic or runs its own code in Jetbox:\n  "
-                          + "\n  ".join(lines) + "\nTrust this folder and obey it?"))
+                          f"safety, redirects traffic or runs its own code in Jetbox: {shown}. "
+                          f"Trust this folder and obey it?"))
         if not accept:
             raise ConfigError(f"{where} not trusted: nothing ran; review what it brings "
                               f"({shown}), then accept it with: {accept_command(workspace)}")
