@@ -76,7 +76,8 @@ class Approve(Handler):
         qid = questions.qid_of(run.records(), question)
         held = now.with_status(approve=status_value(question.line), approve_id=qid)
         # The question whole, wherever it is read: status.txt's line names this file.
-        write_question_file(run.workspace.root, question, run.records(), qid)
+        sandboxed = run.toolbox.policy.sandbox == "bwrap"
+        write_question_file(run.workspace.root, question, run.records(), qid, sandboxed)
         answer, via = given(run, now, question, qid)
         if answer is None and on_terminal(run.display):
             answer, via = ask(run.display, question, run.settings.approve,
@@ -84,8 +85,7 @@ class Approve(Handler):
                               reason=reason_of(run.records(), question)), "terminal"
         hint = "run again once it is answered"  # not "the same command": see given()
         if answer is None:
-            raise Paused(waiting(qid, run.toolbox.policy.sandbox == "bwrap"), now=held,
-                         hint=hint)
+            raise Paused(waiting(qid, sandboxed), now=held, hint=hint)
         if answer.verdict == QUIT:
             raise Paused(f"the person quit at {qid}; run again to be asked again", now=held,
                          hint=hint)
