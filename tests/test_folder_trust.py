@@ -111,6 +111,14 @@ def test_a_repo_s_machine_yaml_handler_is_not_imported_before_trust(
     assert changed.code == 2 and "probe2" in changed.err and not marker.exists()
 
 
+def test_trust_config_on_the_run_accepts_the_folder_too(workspace: Path) -> None:
+    cloned_repo(workspace)
+    accepted = look(workspace, "--trust-config")
+    assert accepted.code != 2 and "folder trusted (remembered outside it)" in accepted.err
+    assert "pass_env" in accepted.err
+    assert look(workspace, "--fresh").code != 2  # remembered
+
+
 def test_the_trust_file_lives_in_the_person_s_configuration_folder(tmp_path: Path) -> None:
     assert user_config_dir({"JETBOX_CONFIG_DIR": str(tmp_path)}) == tmp_path
     if os.name != "nt":
