@@ -40,7 +40,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     require_folder(workspace)
     explicit = Path(args.machine) if args.machine else None
     spec = load_machine(find_machine_file(explicit, workspace, Path.cwd()))
-    findings = folder_findings(spec, workspace, Path.cwd(), explicit)
+    findings = folder_findings(spec, workspace, explicit)
     where = workspace.resolve()
     if not findings:
         out.write(for_terminal(f"{where} brings nothing that needs trust") + "\n")

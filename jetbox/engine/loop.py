@@ -200,7 +200,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
     # What the folder brings (weakening settings, its machine file, handler code) is obeyed
     # or imported only once a person trusts it (remembered outside the folder).
-    accepted = check_folder(folder_findings(spec, workspace.root, cwd, request.machine),
+    accepted = check_folder(folder_findings(spec, workspace.root, request.machine),
                             workspace.root, environ, request.trust_config, request.ask_trust)
     handlers = load_handlers(spec)
     settings = resolve_settings(spec.defaults, workspace.root, environ,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,8 +232,7 @@ def _weakening_settings(workspace: Path) -> dict[str, Any]:
     return found
 
 
-def machine_brought(spec: MachineSpec, workspace: Path, cwd: Path,
-                    explicit: Path | None) -> bool:
+def machine_brought(spec: MachineSpec, workspace: Path, explicit: Path | None) -> bool:
     """Whether the machine file in use came with the folder (inside the workspace) rather
     than from Jetbox or the command line. A machine.yaml found in the current folder while
     `-w` names another one is the person's own choice of where they run Jetbox from."""
@@ -245,13 +244,13 @@ def machine_brought(spec: MachineSpec, workspace: Path, cwd: Path,
     return in_use.is_relative_to(workspace.resolve())
 
 
-def folder_findings(spec: MachineSpec, workspace: Path, cwd: Path,
+def folder_findings(spec: MachineSpec, workspace: Path,
                     explicit: Path | None = None) -> dict[str, str]:
     """What the folder brings that a person must accept: each weakening setting with its
     value, the machine file in use and every handler or condition module beside it (sha256)."""
     found = {f"pyproject.toml [tool.jetbox] {key}": json.dumps(value, default=str)
              for key, value in sorted(_weakening_settings(workspace).items())}
-    if machine_brought(spec, workspace, cwd, explicit):
+    if machine_brought(spec, workspace, explicit):
         found[f"machine file {spec.path.resolve()}"] = _file_digest(spec.path.resolve())
         for name in _user_modules(spec):
             found.update(_module_digests(name, spec.path))
@@ -324,7 +323,7 @@ def accept_command(workspace: Path) -> str:
 
 
 def check_folder(findings: Mapping[str, str], workspace: Path, environ: Mapping[str, str],
-                 accept: bool, ask: Any = None) -> str | None:
+                 accept: bool, ask: Callable[[str], bool] | None = None) -> str | None:
     """Before anything a folder brings is obeyed or imported: trusted already (None, or
     nothing to trust), accepted now (what was accepted, remembered), or refused (exit 2)
     with the one command that accepts it."""
