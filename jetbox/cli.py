@@ -167,7 +167,8 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                          fresh=args.fresh, cli_settings=cli_settings, quiet=args.quiet,
                          verbose=args.verbose, trust_config=args.trust_config,
                          answer=_answer(args.answer), state_dir=args.state_dir,
-                         ask=None if args.quiet else _terminal_ask(err))
+                         ask=None if args.quiet else _terminal_ask(err),
+                         ask_trust=_terminal_ask(err))
     if args.goal and not request.workspace.exists():  # a new project starts in a new folder
         request.workspace.mkdir(parents=True)
         err.write(f"jetbox: created {request.workspace} for the new run\n")
@@ -288,7 +289,8 @@ PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
                                     "eval": "jetbox.commands.evaluate",
                                     "serve": "jetbox.commands.serve",
                                     "diff": "jetbox.commands.diff",
-                                    "undo": "jetbox.commands.undo"}
+                                    "undo": "jetbox.commands.undo",
+                                    "trust": "jetbox.commands.trust"}
 # Their overview lines (each module's HELP, checked equal by the tests).
 PLUGGED_HELP: dict[str, str] = {
     "demo": "watch Jetbox solve a goal with no Ollama: killed once, resumed",
@@ -298,4 +300,6 @@ PLUGGED_HELP: dict[str, str] = {
     "serve": "run the offline Ollama-compatible server (a scripted model) until Ctrl-C",
     "diff": "show what the last run changed (a unified diff per file)",
     "undo": "put back every file the last run changed, exactly as it was before the run",
+    "trust": "trust a folder's own Jetbox settings, machine.yaml and handler code (once per "
+             "change)",
 }

@@ -38,6 +38,9 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch,
         if name.startswith(("JETBOX_", "OLLAMA_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+    # The folders a person trusts (jetbox trust): never the real user's file.
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    monkeypatch.setenv("JETBOX_CONFIG_DIR", str(tmp_path_factory.mktemp("jetbox-config")))
     # This suite's environment has the dev extras' pytest plugins (hypothesis, langsmith):
     # 3 s of imports in every probe of a workspace without its own venv. A person's Jetbox
     # install has none of them; tests of a project's own plugins delete this.
@@ -70,6 +73,12 @@ def run_cli(*argv: str) -> CliResult:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)
     return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def trust_folder(workspace: Path, *argv: str) -> None:
+    """`jetbox trust -w WORKSPACE`: a person accepts what the folder brings."""
+    result = run_cli("trust", "-w", str(workspace), *argv)
+    assert result.code == 0, result.err
 
 
 def jetbox_process(*argv: str, env: dict[str, str] | None = None,

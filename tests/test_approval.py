@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.core.errors import ConfigError
+from jetbox.exec.sandbox import bwrap_usable
 from jetbox.model.base import ToolCall
 from jetbox.offline import Call
 from jetbox.round.approval import (
@@ -38,7 +39,7 @@ from tests.approvekit import (
     server,
     tool_messages,
 )
-from tests.conftest import ROOT, run_cli, status_fields
+from tests.conftest import ROOT, run_cli, status_fields, trust_folder
 
 READ = Call("read_file", {"path": "app.py"})
 
@@ -53,6 +54,11 @@ READ = Call("read_file", {"path": "app.py"})
     ('run_cmd ["pytest", "-q"]', None)])
 def test_answers_are_read_as_a_person_writes_them(text: str, answer: Answer | None) -> None:
     assert parse_answer(text) == answer
+
+
+# status.txt's Approve line is an answer only where the run's code cannot write it.
+BWRAP = ("--sandbox", "bwrap")
+NEEDS_BWRAP = pytest.mark.skipif(not bwrap_usable(), reason="status.txt answers need bwrap")
 
 
 def test_the_allow_list_matches_whole_words_of_the_resolved_argv() -> None:
@@ -169,22 +175,23 @@ def test_each_mode_asks_before_its_calls_and_each_yes_runs_the_call_once(
 
 
 @pytest.mark.slow
+@NEEDS_BWRAP
 def test_without_a_terminal_the_person_answers_on_the_status_line(workspace: Path) -> None:
     project(workspace)
     ruff = Call("run_cmd", {"cmd": ["ruff", "check", "."]})
     with server([ruff, EDIT], [FINISH]) as ollama:
-        first = run_cli(*run_args(workspace, ollama.host, "--approve", "commands"), GOAL)
+        first = run_cli(*run_args(workspace, ollama.host, *BWRAP, "--approve", "commands"), GOAL)
         assert first.code == 3
         status = workspace / "status.txt"
         text = status.read_text(encoding="utf-8")
         assert 'Approve [q1]: run_cmd ["ruff", "check", "."]\n' in text
         assert status_fields(workspace)["State"] == "Approve"
-        again = run_cli(*run_args(workspace, ollama.host))  # unanswered: asked again, no run
+        again = run_cli(*run_args(workspace, ollama.host, *BWRAP))  # unanswered: no run
         assert again.code == 3 and commands_run(workspace) == []
         status.write_text(status.read_text(encoding="utf-8").replace(
             'Approve [q1]: run_cmd ["ruff", "check", "."]',
             "Approve [q1]: no because lint at the end"))
-        resumed = run_cli(*run_args(workspace, ollama.host))
+        resumed = run_cli(*run_args(workspace, ollama.host, *BWRAP))
         assert resumed.code == 0, resumed.err
         shown = tool_messages(ollama.requests[1])
     assert any("the person refused: lint at the end" in m for m in shown)
@@ -203,21 +210,23 @@ def test_without_a_terminal_the_person_answers_on_the_status_line(workspace: Pat
 
 
 @pytest.mark.slow
+@NEEDS_BWRAP
 def test_the_allow_list_skips_trusted_commands_and_a_yes_on_the_status_line_runs_one(
         workspace: Path) -> None:
     project(workspace)
     (workspace / "pyproject.toml").write_text(
         '[tool.jetbox]\napprove = "commands"\napprove_skip = ["pytest -q", "ruff check"]\n')
+    trust_folder(workspace)  # the person's own settings
     bare = Call("run_cmd", {"cmd": "pytest"})
     with server([PYTEST, Call("run_cmd", {"cmd": ["ruff", "check", "."]}), bare, EDIT],
                 [FINISH]) as ollama:
-        first = run_cli(*run_args(workspace, ollama.host), GOAL)
+        first = run_cli(*run_args(workspace, ollama.host, *BWRAP), GOAL)
         assert first.code == 3
         assert commands_run(workspace) == ["pytest", "ruff"]  # not asked
         status = workspace / "status.txt"
         status.write_text(status.read_text(encoding="utf-8").replace(
             'Approve [q1]: run_cmd ["pytest"]', "Approve [q1]: yes"), encoding="utf-8")
-        done = run_cli(*run_args(workspace, ollama.host))
+        done = run_cli(*run_args(workspace, ollama.host, *BWRAP))
         assert done.code == 0, done.err
     assert asked(workspace) == ['run_cmd ["pytest"]']
     assert commands_run(workspace) == ["pytest", "ruff", "pytest"]  # the approved one, once
@@ -243,6 +252,7 @@ def test_removing_the_approve_state_from_machine_yaml_turns_approval_off(
     kept = [line for line in text.splitlines()
             if "Approve" not in line and "states.approve" not in line]
     (workspace / "machine.yaml").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    trust_folder(workspace)  # the person's own settings
     assert "Approve" not in run_cli("graph", "-w", str(workspace)).out
     with server([EDIT, PYTEST], [FINISH]) as ollama:
         result = run_cli(*run_args(workspace, ollama.host, "--approve", "all"), GOAL)
@@ -353,29 +363,30 @@ def test_the_same_answer_command_again_does_not_answer_a_question_never_shown(
 
 
 @pytest.mark.slow
+@NEEDS_BWRAP
 def test_an_answer_for_another_id_or_before_its_question_was_asked_is_refused(
         workspace: Path) -> None:
     project(workspace)
     with server([EDIT], [FINISH]) as ollama:
-        early = run_cli(*run_args(workspace, ollama.host, "--approve", "changes",
+        early = run_cli(*run_args(workspace, ollama.host, *BWRAP, "--approve", "changes",
                                   "--answer", "q1=yes"), GOAL)
         assert early.code == 3  # given before q1 was asked: refused, q1 waits
         assert "was given before this question was asked: q1: edit_file app.py" in early.err
-        other = run_cli(*run_args(workspace, ollama.host, "--answer", "q7=yes"))
+        other = run_cli(*run_args(workspace, ollama.host, *BWRAP, "--answer", "q7=yes"))
         assert other.code == 3 and "--answer q7=yes names q7, but the question waiting is " \
             "q1: edit_file app.py" in other.err
         status = workspace / "status.txt"
         text = status.read_text(encoding="utf-8")
         status.write_text(text.replace("Approve [q1]: edit_file app.py", "Approve [q2]: yes"))
-        wrong = run_cli(*run_args(workspace, ollama.host))
+        wrong = run_cli(*run_args(workspace, ollama.host, *BWRAP))
         assert wrong.code == 3 and "names q2, but the question waiting is q1" in wrong.err
         status.write_text(text.replace("Approve [q1]: edit_file app.py", "Approve: yes"))
-        bare = run_cli(*run_args(workspace, ollama.host))
+        bare = run_cli(*run_args(workspace, ollama.host, *BWRAP))
         assert bare.code == 3 and "names no question; the one waiting is q1" in bare.err
         assert kinds(workspace, "approval_answered") == []
         assert (workspace / "app.py").read_text() == "count = 1\n"
         status.write_text(text.replace("Approve [q1]: edit_file app.py", "Approve [q1]: yes"))
-        done = run_cli(*run_args(workspace, ollama.host))
+        done = run_cli(*run_args(workspace, ollama.host, *BWRAP))
         assert done.code == 0, done.err
     assert [(a["qid"], a["via"]) for a in kinds(workspace, "approval_answered")] == \
         [("q1", "status.txt")]
@@ -450,6 +461,7 @@ def test_a_skipped_program_is_asked_about_when_its_arguments_write_files(
     (workspace / "NOTES.md").write_text("the person's notes\n")
     (workspace / "pyproject.toml").write_text(
         '[tool.jetbox]\napprove = "changes"\napprove_skip = ["ruff check"]\n')
+    trust_folder(workspace)  # the person's own settings
     output = Call("run_cmd", {"cmd": ["ruff", "check", "--output-file", "NOTES.md"]})
     fix = Call("run_cmd", {"cmd": "ruff check --fix --unsafe-fixes ."})
     plain = Call("run_cmd", {"cmd": ["ruff", "check", "."]})

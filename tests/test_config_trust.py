@@ -9,7 +9,7 @@ import pytest
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.store.acts import ConfigTrusted
 from jetbox.store.ledger import Ledger
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, trust_folder
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
@@ -73,6 +73,7 @@ def test_a_machine_yaml_rewritten_by_a_command_is_refused_on_resume(
     script = ScriptResponder([write("rewrite.py", rewrite),
                               Turn(calls=(Call("run_cmd", {"cmd": ["python", "rewrite.py"]}),)),
                               write("notes.txt", "hello")])
+    trust_folder(workspace)  # the person's own machine.yaml
     with OfflineOllama(script) as server:
         first = run_cli("run", "goal", "-w", str(workspace), "--host", server.host,
                         "--sandbox", "none", "--max-rounds", "2")
@@ -98,6 +99,7 @@ def test_a_handler_module_the_model_rewrote_is_refused_on_resume(
     (workspace / "my_states.py").write_text("from states.done import Done\n\n\n"
                                             "class Mine(Done):\n    pass\n")
     evil = EVIL_HANDLER.format(marker=str(marker)).replace("Evil", "Mine")
+    trust_folder(workspace)  # the person's own machine.yaml
     with OfflineOllama(ScriptResponder([write("my_states.py", evil)])) as server:
         first = run_cli("run", "goal", "-w", str(workspace), "--host", server.host,
                         "--sandbox", "none", "--max-rounds", "1")

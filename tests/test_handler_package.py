@@ -11,7 +11,7 @@ import pytest
 from jetbox.core.errors import ConfigError
 from jetbox.engine.usercode import import_object
 from tests.attackkit import attack, turn
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, trust_folder
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +32,7 @@ def test_an_edited_module_of_a_handler_package_is_refused_on_resume(
         workspace: Path, tmp_path: Path) -> None:
     marker = tmp_path / "edited-impl-imported"
     handler_package(workspace)
+    trust_folder(workspace)  # the person's own machine.yaml
     first = attack(workspace, [turn("write_file", path="myhandlers/impl.py",
                                     content=EVIL_IMPL.format(marker=str(marker)))],
                    "--sandbox", "none")

@@ -36,7 +36,8 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
                         f"what machine.yaml's limits say)")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to use")
     p.add_argument("--sandbox", choices=("auto", "bwrap", "none"),
-                   help="OS sandbox for commands and probes (default: auto)")
+                   help="OS sandbox for commands and probes (default: auto); with none, the "
+                        "code a run runs (tests, scripts) has your rights")
     p.add_argument("--python", metavar="PATH",
                    help="the project's Python (an interpreter or a venv folder) for its python, "
                         "pytest and pip (default: $VIRTUAL_ENV, else .venv/ or venv/ in the "
@@ -68,4 +69,5 @@ def judgement_options(p: argparse.ArgumentParser) -> None:
                         "(default: beside the code, or .jetbox/ when those names are taken)")
     p.add_argument("--trust-config", action="store_true",
                    help="accept machine.yaml or [tool.jetbox] changes made since the run "
-                        "started (review them first)")
+                        "started, and trust what the folder brings as `jetbox trust` does "
+                        "(review them first)")

@@ -19,7 +19,7 @@ from jetbox.core.errors import (
 )
 from jetbox.engine.resume import begin, keep_or_fresh, resumed_round, resuming, status_sha
 from jetbox.engine.startup import machine_file, prepare_repository
-from jetbox.engine.trust import check_config
+from jetbox.engine.trust import check_config, check_folder, folder_findings
 from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
@@ -27,7 +27,7 @@ from jetbox.model.factory import ollama_factory
 from jetbox.round.approval import approval_mode, start_warnings
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
-from jetbox.spec.config import Settings, resolve_settings
+from jetbox.spec.config import Settings, resolve_settings, setting_source
 from jetbox.spec.machine import MachineSpec, load_machine
 from jetbox.spec.runtime import build_machine
 from jetbox.store import kinds as k
@@ -62,6 +62,7 @@ class RunRequest:
     state_dir: str | None = None  # "." or ".jetbox": where Jetbox keeps its files
     ask: Callable[[str], bool] | None = None  # a yes/no question to the person, on a terminal
     chosen: str = ""  # why the workspace is not the current folder, for the start line
+    ask_trust: Callable[[str], bool] | None = None  # the same, asked even with --quiet
 
 
 class Engine:
@@ -172,6 +173,8 @@ class Checked:
     prober: Prober
     python: Interpreter
     fresh: bool  # start afresh (asked for, or confirmed when the goal changed)
+    sandbox_source: str = ""  # where the sandbox setting came from (sandbox_line)
+    folder_trusted: str | None = None  # what a person accepted for the folder just now
 
 
 def require_folder(workspace: Path) -> None:
@@ -196,10 +199,16 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     resumes = resuming(request.goal, fresh, ledger)
     spec = load_machine(machine_file(request.machine, workspace.root, cwd, ledger, resumes))
     trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
+    # What the folder brings (weakening settings, its machine file, handler code) is obeyed
+    # or imported only once a person trusts it (remembered outside the folder).
+    accepted = check_folder(folder_findings(spec, workspace.root, request.machine),
+                            workspace.root, environ, request.trust_config, request.ask_trust)
     handlers = load_handlers(spec)
     settings = resolve_settings(spec.defaults, workspace.root, environ,
                                 dict(request.cli_settings or {}), str(spec.path))
     sandbox = resolve_sandbox(settings.sandbox)
+    source = setting_source("sandbox", spec.defaults, workspace.root, environ,
+                            dict(request.cli_settings or {}))
     policy = replace(spec.tools, sandbox=sandbox).fitted(
         spec.compaction.latest_chars(settings.num_ctx))
     resolve_conditions(spec, BUILT_IN)  # every condition resolves, before anything runs
@@ -210,7 +219,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     prober.focus_enabled = settings.probe_focus
     return Checked(workspace, spec, ledger, trust, handlers, settings,
                    Toolbox(workspace.root, ledger, policy, python, pass_env), prober, python,
-                   fresh)
+                   fresh, source, accepted)
 
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
@@ -244,10 +253,16 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     set_aside = rec.last(c.ledger.records(), rec.RUN_SUPERSEDED)
     if set_aside is not None and set_aside.seq > session_start:
         display.event("the previous run is set aside (its records stay in the ledger)")
+    if c.folder_trusted:
+        display.warn(f"folder trusted (remembered outside it): {c.folder_trusted}")
     verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
     where = f"; workspace {c.workspace.root} ({request.chosen})" if request.chosen else ""
+    sandbox = c.toolbox.policy.sandbox
+    in_force = sandbox_line(sandbox, c.settings.sandbox, c.sandbox_source)
     display.note(f"{verb} at {status.state}, round {status.round}{where}; machine {c.spec.path}; "
-                  f"python {c.python.describe()}")
+                 f"python {c.python.describe()}; {in_force}")
+    if sandbox != "bwrap":
+        display.warn(NO_SANDBOX_WARNING)
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
     engine = Engine(run, c.handlers, resumed_round(run, status))
@@ -258,3 +273,19 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
 def workspace_from(value: str | None) -> tuple[Path, str]:
     """-w as given; without it, the project the current folder is in (store/root.py)."""
     return chosen_workspace(value)
+
+
+NO_SANDBOX_WARNING = ("no sandbox: the code this run runs (the project's tests, a conftest.py, "
+                      "a script the model writes) runs with your rights and can read and "
+                      "write anything you can")
+
+
+def sandbox_line(sandbox: str, setting: str, source: str) -> str:
+    """`sandbox: bwrap`, `sandbox: none (setting in pyproject.toml)`, `none (--sandbox)`."""
+    if sandbox == "bwrap":
+        return "sandbox: bwrap"
+    if setting == "auto":
+        return "sandbox: none (auto: bubblewrap is not usable here)"
+    return f"sandbox: none ({source})"
+
+

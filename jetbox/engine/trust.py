@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -186,3 +186,163 @@ def _made_during_a_run(records: Records, digests: Mapping[str, str], table: Any)
         changes.append(_describe(key, old.get(key), digests[key], table,
                                  trusted.jetbox_table, when))
     return changes
+
+
+# --- Folder trust: a folder's own configuration is obeyed only once a person accepted it ---
+#
+# A cloned repository is an attacker beside the model: its `[tool.jetbox]` can turn the
+# sandbox off or pass a secret to its tests, and its machine.yaml can name handler code that
+# Jetbox would import. So before the first run in a folder that brings any of these, a
+# person accepts what it brings, once, remembered outside the folder (a user-level file
+# keyed by the resolved folder and the sha256 of exactly what was accepted). Environment
+# variables and command-line flags are the person's own and never need it.
+
+TRUST_FILE = "trusted.json"
+CONFIG_DIR_ENV = "JETBOX_CONFIG_DIR"
+# The settings that weaken safety or redirect traffic, and their values that do neither.
+WEAKENING = {"sandbox": ("auto", "bwrap"), "pass_env": ("",), "approve": (),
+             "approve_skip": ((), []), "host": (), "python": ("",)}
+
+
+def user_config_dir(environ: Mapping[str, str]) -> Path:
+    """Where Jetbox keeps what a person decided for every folder: $JETBOX_CONFIG_DIR, else
+    %APPDATA%\\jetbox on Windows, else $XDG_CONFIG_HOME/jetbox, else ~/.config/jetbox."""
+    import os
+
+    if environ.get(CONFIG_DIR_ENV, "").strip():
+        return Path(environ[CONFIG_DIR_ENV].strip())
+    if os.name == "nt" and environ.get("APPDATA"):
+        return Path(environ["APPDATA"]) / "jetbox"
+    xdg = environ.get("XDG_CONFIG_HOME", "").strip()
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "jetbox"
+    return Path(environ.get("HOME") or Path.home()) / ".config" / "jetbox"
+
+
+def _weakening_settings(workspace: Path) -> dict[str, Any]:
+    """The [tool.jetbox] settings that weaken safety or redirect traffic, as written."""
+    table = jetbox_table(workspace)
+    if not isinstance(table, dict):
+        return {}
+    found = {}
+    for raw, value in table.items():
+        key = str(raw).replace("-", "_")
+        if key in WEAKENING and value not in WEAKENING[key]:
+            found[key] = value
+    return found
+
+
+def machine_brought(spec: MachineSpec, workspace: Path, explicit: Path | None) -> bool:
+    """Whether the machine file in use came with the folder (inside the workspace) rather
+    than from Jetbox or the command line. A machine.yaml found in the current folder while
+    `-w` names another one is the person's own choice of where they run Jetbox from."""
+    in_use = spec.path.resolve()
+    if explicit is not None and explicit.resolve() == in_use:
+        return False
+    if in_use == PACKAGED_MACHINE.resolve():
+        return False
+    return in_use.is_relative_to(workspace.resolve())
+
+
+def folder_findings(spec: MachineSpec, workspace: Path,
+                    explicit: Path | None = None) -> dict[str, str]:
+    """What the folder brings that a person must accept: each weakening setting with its
+    value, the machine file in use and every handler or condition module beside it (sha256)."""
+    found = {f"pyproject.toml [tool.jetbox] {key}": json.dumps(value, default=str)
+             for key, value in sorted(_weakening_settings(workspace).items())}
+    if machine_brought(spec, workspace, explicit):
+        found[f"machine file {spec.path.resolve()}"] = _file_digest(spec.path.resolve())
+        for name in _user_modules(spec):
+            found.update(_module_digests(name, spec.path))
+    return found
+
+
+def describe_findings(findings: Mapping[str, str]) -> list[str]:
+    """One line per finding, as a person reads it."""
+    lines = []
+    for key, value in findings.items():
+        if key.startswith("pyproject.toml"):
+            lines.append(f"{key} = {value}")
+        elif value == ABSENT:
+            lines.append(f"{key} (missing)")
+        elif value == "a package":
+            lines.append(f"{key} (a package; its files follow)")
+        else:
+            lines.append(f"{key} (sha256 {value[:12]})")
+    return lines
+
+
+def findings_digest(findings: Mapping[str, str]) -> str:
+    return sha256(json.dumps(dict(findings), sort_keys=True).encode("utf-8"))
+
+
+def _trust_path(environ: Mapping[str, str]) -> Path:
+    return user_config_dir(environ) / TRUST_FILE
+
+
+def _trusted(environ: Mapping[str, str]) -> dict[str, Any]:
+    path = _trust_path(environ)
+    raw = read_config(path, "the folders you trust")
+    if raw is None:
+        return {}
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}); fix or delete it (every folder "
+                          f"is then asked about again)") from None
+    folders = data.get("folders") if isinstance(data, dict) else None
+    return folders if isinstance(folders, dict) else {}
+
+
+def is_trusted(workspace: Path, findings: Mapping[str, str],
+               environ: Mapping[str, str]) -> bool:
+    entry = _trusted(environ).get(str(workspace.resolve()))
+    return isinstance(entry, dict) and entry.get("digest") == findings_digest(findings)
+
+
+def remember_trust(workspace: Path, findings: Mapping[str, str],
+                   environ: Mapping[str, str]) -> Path:
+    """Record that a person accepted exactly `findings` for this folder; the file's path."""
+    from datetime import UTC, datetime
+
+    from jetbox.core.fsutil import atomic_write_text
+
+    folders = _trusted(environ)
+    folders[str(workspace.resolve())] = {
+        "digest": findings_digest(findings), "accepted": describe_findings(findings),
+        "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    path = _trust_path(environ)
+    atomic_write_text(path, json.dumps({"folders": folders}, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def accept_command(workspace: Path) -> str:
+    import shlex
+
+    return f"jetbox trust -w {shlex.quote(str(workspace.resolve()))}"
+
+
+def check_folder(findings: Mapping[str, str], workspace: Path, environ: Mapping[str, str],
+                 accept: bool, ask: Callable[[str], bool] | None = None) -> str | None:
+    """Before anything a folder brings is obeyed or imported: trusted already (None, or
+    nothing to trust), accepted now (what was accepted, remembered), or refused (exit 2)
+    with the one command that accepts it."""
+    if not findings or is_trusted(workspace, findings, environ):
+        return None
+    lines = describe_findings(findings)
+    shown = "; ".join(lines)
+    where = str(workspace.resolve())
+    if not accept and ask is not None:
+        accept = bool(ask(f"{where} is not trusted yet. It brings configuration that weakens "
+                          f"safety, redirects traffic or runs its own code in Jetbox: {shown}. "
+                          f"Trust this folder and obey it?"))
+        if not accept:
+            raise ConfigError(f"{where} not trusted: nothing ran; review what it brings "
+                              f"({shown}), then accept it with: {accept_command(workspace)}")
+    if not accept:
+        raise ConfigError(f"{where} is not trusted yet, and it brings configuration that "
+                          f"weakens safety, redirects traffic or runs its own code: {shown}; "
+                          f"nothing ran. Review it, then accept it with: "
+                          f"{accept_command(workspace)}")
+    remember_trust(workspace, findings, environ)
+    return shown

@@ -118,14 +118,17 @@ def waiting_question(workspace: Path, records: Records) -> str:
 
 
 def write_question_file(workspace: Path, question: Question, records: Records,
-                        qid: str) -> Path:
-    """The waiting question, whole, in .jetbox/question.txt (status.txt's line names it)."""
+                        qid: str, sandboxed: bool = True) -> Path:
+    """The waiting question, whole, in .jetbox/question.txt (status.txt's line names it).
+    Without a sandbox status.txt's line is not taken (the run's code could write it)."""
     path = workspace / QUESTION_FILE
     path.parent.mkdir(exist_ok=True)
+    how = (f"answer: on status.txt's `Approve [{qid}]:` line (yes, no because ..., always) "
+           f"or with jetbox run --answer {qid}=yes" if sandboxed else
+           f"answer: at a terminal, or with jetbox run --answer {qid}=yes (without a sandbox "
+           f"status.txt's `Approve [{qid}]:` line is not taken)")
     text = "\n".join([f"Jetbox asks [{qid}] before this call:",
-                      *question_text(workspace, question, records),
-                      f"answer: on status.txt's `Approve [{qid}]:` line (yes, no because ..., "
-                      f"always) or with jetbox run --answer {qid}=yes"]) + "\n"
+                      *question_text(workspace, question, records), how]) + "\n"
     atomic_write_text(path, text, durable=False)
     return path
 

@@ -187,6 +187,22 @@ def resolve_settings(
     return validate(settings)
 
 
+def setting_source(name: str, machine_defaults: Mapping[str, Any], workspace: Path,
+                   environ: Mapping[str, str], cli: Mapping[str, Any]) -> str:
+    """Where a setting's value came from, in resolve_settings' precedence: `--sandbox`,
+    `$JETBOX_SANDBOX`, `setting in pyproject.toml`, `setting in machine.yaml` or `default`."""
+    if cli.get(name) is not None:
+        return f"--{name.replace('_', '-')}"
+    env = next((e for e in _env_names(name) if environ.get(e, "").strip()), None)
+    if env is not None:
+        return f"${env}"
+    if name in pyproject_settings(workspace):
+        return "setting in pyproject.toml"
+    if name in {k.replace("-", "_") for k in machine_defaults}:
+        return "setting in machine.yaml"
+    return "default"
+
+
 def validate(settings: Settings) -> Settings:
     choices = {"protocol": ("auto", "tools", "json"), "sandbox": ("auto", "bwrap", "none"),
                "approve": APPROVE_MODES}

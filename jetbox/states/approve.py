@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 ANSWER_FLAG = "--answer"
 
 
-def waiting(qid: str) -> str:
+def waiting(qid: str, sandboxed: bool = True) -> str:
+    if not sandboxed:  # the run's code could write status.txt: only the flag or a terminal
+        return (f"waiting for a person's answer to {qid} (the whole question, with the diff "
+                f"or argv, the model's reason and the folder: {QUESTION_FILE}): run again at "
+                f"a terminal, or with --answer {qid}=yes (without a sandbox status.txt's "
+                f"`Approve [{qid}]:` line is not taken)")
     return (f"waiting for a person's answer to {qid} (the whole question, with the diff or "
             f"argv, the model's reason and the folder: {QUESTION_FILE}): write yes, no "
             f"because ... or always on the `Approve [{qid}]:` line, or run with "
@@ -41,7 +46,8 @@ class Approve(Handler):
     """Reads: the newest `approval_asked` record (Act journaled it, and the reply holding the
     call, before the run came here); its answer, if one was recorded before a crash.
     The answer comes from `--answer` or status.txt's `Approve [q3]:` line (for a question
-    shown before this invocation, and only for the id it names), else from the terminal;
+    shown before this invocation, and only for the id it names; the line only under bwrap,
+    where the run's code cannot write status.txt), else from the terminal;
     with neither, the run pauses here (exit 3) with the question on the `Approve [q3]:`
     line and whole in .jetbox/question.txt, and the next run asks again.
     Writes: one `approval_answered` record. Returns `answered`: Act then continues the
@@ -70,7 +76,8 @@ class Approve(Handler):
         qid = questions.qid_of(run.records(), question)
         held = now.with_status(approve=status_value(question.line), approve_id=qid)
         # The question whole, wherever it is read: status.txt's line names this file.
-        write_question_file(run.workspace.root, question, run.records(), qid)
+        sandboxed = run.toolbox.policy.sandbox == "bwrap"
+        write_question_file(run.workspace.root, question, run.records(), qid, sandboxed)
         answer, via = given(run, now, question, qid)
         if answer is None and on_terminal(run.display):
             answer, via = ask(run.display, question, run.settings.approve,
@@ -78,7 +85,7 @@ class Approve(Handler):
                               reason=reason_of(run.records(), question)), "terminal"
         hint = "run again once it is answered"  # not "the same command": see given()
         if answer is None:
-            raise Paused(waiting(qid), now=held, hint=hint)
+            raise Paused(waiting(qid, sandboxed), now=held, hint=hint)
         if answer.verdict == QUIT:
             raise Paused(f"the person quit at {qid}; run again to be asked again", now=held,
                          hint=hint)
@@ -102,7 +109,14 @@ def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | 
     status = now.status
     # The question's own line is never an answer, whatever the model named its call.
     edited = "" if status.approve == one_line(status_value(question.line)) else status.approve
-    answer = parse_answer(edited) if shown_before else None
+    if edited and run.toolbox.policy.sandbox != "bwrap":
+        # Without a sandbox the run's code (a detached child of a test) can write status.txt
+        # as well as the person: an answer there cannot be told from theirs.
+        run.display.warn(f"status.txt `Approve [{status.approve_id or '?'}]: {edited}` not "
+                         f"taken: without a sandbox the run's code can write status.txt too; "
+                         f"answer {qid} at a terminal or with {ANSWER_FLAG} {qid}=yes")
+        edited = ""
+    answer = parse_answer(edited) if shown_before and edited else None
     problem = scope_problem(answer, question) if answer is not None else None
     if answer is not None and answer.verdict != QUIT and problem:
         refused.append(f"status.txt `Approve [{status.approve_id}]: {edited}`: {problem}; "
