@@ -20,13 +20,15 @@ on Windows), keyed by the folder and the sha256 of what you accepted: a change a
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-w", "--workspace", metavar="DIR", help="folder to trust (default: .)")
+    p.add_argument("-w", "--workspace", metavar="DIR",
+                   help="folder to trust (default: the project the current folder is in, as "
+                        "run finds it)")
     p.add_argument("--machine", metavar="PATH",
                    help="the machine.yaml the run will be given (default: the usual search)")
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.engine.loop import require_folder
+    from jetbox.engine.loop import require_folder, workspace_from
     from jetbox.engine.trust import (
         describe_findings,
         folder_findings,
@@ -36,7 +38,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.spec.machine import load_machine
     from jetbox.spec.runtime import find_machine_file
 
-    workspace = Path(args.workspace or ".")
+    workspace, _why = workspace_from(args.workspace)  # the folder `run` would work in
     require_folder(workspace)
     explicit = Path(args.machine) if args.machine else None
     spec = load_machine(find_machine_file(explicit, workspace, Path.cwd()))
