@@ -5,7 +5,8 @@ be: the test fails on any block it does not know how to handle.
   offline model until Enter, and `jetbox run` is pointed at it); a shell block runs line by
   line in a small project against Jetbox's offline server (slow tier), a `jetbox serve` line
   in the background (the docs say: in one terminal).
-- checked (quick tier): every `jetbox ...` line of any block parses with Jetbox's own command
+- checked (quick tier): every `jetbox ...` line of any block, and every `jetbox ...` code span
+  in the prose, parses with Jetbox's own command
   line (its subcommand and flags exist); a toml block is read as [tool.jetbox] settings; a yaml
   block is the file another block uses (`# NAME.yaml`), an excerpt of machine.yaml, a sketch
   of a machine (its keys and handlers exist) or an eval task (its keys); the README's diagram
@@ -130,8 +131,22 @@ def jetbox_commands(block: Block) -> list[str]:
     return found
 
 
+def inline_commands(page: Path) -> list[str]:
+    """`jetbox ...` in the prose's code spans; a usage line's `[--flag X]` and its capital
+    placeholders (N, SUITE) are read as the flag given a value."""
+    prose = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.S)
+    found = []
+    for span in re.findall(r"`((?:python -m )?jetbox [^`]+)`", prose):  # not the name alone
+        words = shlex.split(span.replace("[", " ").replace("]", " "), comments=True)
+        found.append(shlex.join("1" if re.fullmatch(r"[A-Z][A-Z_]*", w) else w
+                                for w in words))
+    return sorted(set(found))
+
+
 COMMANDS = [pytest.param(command, id=f"{b.id}:{command[:40]}")
-            for b in BLOCKS if b.kind == "shell" for command in jetbox_commands(b)]
+            for b in BLOCKS if b.kind == "shell" for command in jetbox_commands(b)] + [
+    pytest.param(command, id=f"{page.relative_to(ROOT).as_posix()}:inline:{command[:40]}")
+    for page in PAGES for command in inline_commands(page)]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
