@@ -40,6 +40,8 @@ import yaml
 
 from jetbox.cli import build_parser
 from jetbox.commands.graph import mermaid
+from jetbox.offline import OfflineOllama
+from jetbox.offline.solvers import MathxSolver
 from jetbox.spec.config import pyproject_settings, resolve_settings
 from jetbox.spec.machine import load_machine
 from jetbox.tools.specs import tool_specs
@@ -264,6 +266,7 @@ def files(page: str, tmp: Path) -> None:
 
 
 def project(page: str, tmp: Path) -> Path:
+    tmp.mkdir(exist_ok=True)
     (tmp / "pkg").mkdir()
     (tmp / "pkg" / "__init__.py").write_text("def add(a, b):\n    return a + b\n")
     (tmp / "tests").mkdir()
@@ -340,16 +343,32 @@ def test_jetbox_runs_against_each_serving_block_as_its_comment_says(
     assert result.returncode == 0, result.stderr[-3000:]
 
 
+def earlier_run(folder: Path, name: str) -> None:
+    """What a block takes as given: `../NAME/agent_ledger.log`, a run that solved the mathx
+    goal (scripted), and machine.yaml beside it to edit."""
+    (folder.parent / name).mkdir()
+    with OfflineOllama(MathxSolver(folder.parent / name)) as server:
+        result = subprocess.run([sys.executable, "-m", "jetbox", "run", MATHX_GOAL, "-w",
+                                 str(folder.parent / name), "--host", server.host,
+                                 "--sandbox", "none"], cwd=folder, env=ENV,
+                                capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (folder / "machine.yaml").write_bytes(MACHINE.read_bytes())
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in RUN
                                    if b.kind == "shell"])
 def test_a_shell_block_runs_in_a_project(block: Block, tmp_path: Path) -> None:
-    folder, port = project(block.page, tmp_path), free_port()
-    env = {**ENV, "OLLAMA_HOST": f"127.0.0.1:{port}"}  # not 11435: others may be using it
+    folder, port = project(block.page, tmp_path / "project"), free_port()
+    for name in re.findall(r"\.\./(\w+)/agent_ledger\.log", block.code):
+        earlier_run(folder, name)
+    env = {**ENV, "OLLAMA_HOST": f"127.0.0.1:{port}"}  # not the page's: others may use it
     servers: list[subprocess.Popen[str]] = []
     try:
         for line in block.code.splitlines():
-            argv = shlex.split(line.replace("127.0.0.1:11435", f"127.0.0.1:{port}"),
+            line = re.sub(r"--port \d+", f"--port {port}", line)
+            argv = shlex.split(re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{port}", line),
                                comments=True)
             if argv[0] == "jetbox":
                 argv = [sys.executable, "-m", "jetbox", *argv[1:]]
