@@ -385,3 +385,17 @@ def test_a_shell_block_runs_in_a_project(block: Block, tmp_path: Path) -> None:
         for server in servers:
             server.kill()
             server.communicate(timeout=20)
+
+
+# --- docs/performance.md is a reference -----------------------------------------------------
+
+def test_performance_names_every_bench_and_reads_as_a_reference() -> None:
+    """Each bench in bench/ has its place (what it measures, how to run it, its figures or
+    that none are recorded); no diary of changes ("this stop", "re-measured")."""
+    text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    benches = {p.name for p in (ROOT / "bench").glob("*.py")} - {"__init__.py", "common.py"}
+    missing = sorted(name for name in benches if f"bench/{name}" not in text)
+    assert not missing, f"benches docs/performance.md does not describe: {missing}"
+    for diary in ("this stop", "last stop", "re-measured", "this change", "this work",
+                  "this round", "this session"):
+        assert diary not in text.lower(), diary
