@@ -167,6 +167,27 @@ def test_every_jetbox_command_shown_parses(command: str) -> None:
     assert args.command is not None, f"`{command}` names no command"
 
 
+def script_commands() -> list[str]:
+    """`python bench/X.py ...` and `python scripts/X.py ...` as the docs show them."""
+    found = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        found += [" ".join(span.split()) for span in
+                  re.findall(r"`(python3?\s+(?:bench|scripts)/[^`]+)`", text)]
+    return sorted(set(found))
+
+
+@pytest.mark.parametrize("command", script_commands())
+def test_every_bench_or_script_command_shown_exists_with_its_flags(command: str) -> None:
+    """The script is there and defines each `--flag` shown (the flags its `--help` lists;
+    read from its source: a bench's own run takes minutes)."""
+    script = ROOT / command.split()[1]
+    assert script.is_file(), command
+    source = script.read_text(encoding="utf-8")
+    for flag in re.findall(r"(?<![\w-])--[\w-]+", command):
+        assert f'"{flag}"' in source, f"{script.name} has no {flag}"
+
+
 # --- checked: files and diagrams ------------------------------------------------------------
 
 def used_file(block: Block) -> bool:
