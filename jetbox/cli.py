@@ -9,9 +9,10 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 from jetbox.commands.run_options import RUN_HELP, add_run_parser
+from jetbox.core.console import ClosedPipeSafe
 from jetbox.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
 from jetbox.core.text import for_terminal
 
@@ -97,7 +98,9 @@ def _command_named(argv: list[str] | None) -> str | None:
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
-    out, err = stdout or sys.stdout, stderr or sys.stderr
+    # A reader that stops reading (`| head`) ends the output, never the work.
+    out = cast(TextIO, ClosedPipeSafe(stdout or sys.stdout))
+    err = cast(TextIO, ClosedPipeSafe(stderr or sys.stderr))
     parser = build_parser(argv)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -112,7 +112,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     lines = list(timeline(records))
     out.write("".join(f"{line}\n" for line in (lines[-args.n:] if args.n else lines)))
     out.flush()
-    while args.follow:
+    # `--follow | head`: once the reader is gone, following has no one to show lines to.
+    while args.follow and not getattr(out, "reader_gone", False):
         time.sleep(0.3)
         new, offset = read_from(workspace.ledger_path, offset)
         records += new
