@@ -6,14 +6,23 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, cast
 
 from jetbox.commands.run_options import RUN_HELP, add_run_parser
 from jetbox.core.console import ClosedPipeSafe
-from jetbox.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
+from jetbox.core.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    JetboxError,
+    Terminated,
+    UsageError,
+)
 from jetbox.core.text import for_terminal
 
 if TYPE_CHECKING:
@@ -104,7 +113,10 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
     parser = build_parser(argv)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+            if extra:  # as parse_args would say, with a hint for an unquoted goal
+                parser.error(f"unrecognized arguments: {' '.join(extra)}"
+                             + _quote_hint(args, extra))
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 on --help
         return int(exc.code or 0)
     if args.command is None:  # as argparse does for a missing argument: usage, exit 2
@@ -113,6 +125,14 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
                   "`jetbox --help` lists every command.\n")
         return EXIT_USAGE
     return _dispatch(args, out, err)
+
+
+def _quote_hint(args: argparse.Namespace, extra: list[str]) -> str:
+    """`jetbox run Fix the bug`: the shell made the goal three words, argparse took one."""
+    if args.command != "run" or not args.goal or any(w.startswith("-") for w in extra):
+        return ""
+    goal = " ".join([args.goal, *extra]).replace('"', '\\"')
+    return f'; the goal is one argument: quote it, as in jetbox run "{goal}"'
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -125,9 +145,9 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except JetboxError as exc:
         err.write(f"jetbox: {for_terminal(exc)}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM during `run` (Terminated)
         err.write("jetbox: interrupted; run the same command again to resume\n")
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except IsADirectoryError as exc:  # e.g. agent.log or status.txt made a folder
         err.write(for_terminal(f"jetbox: {exc.filename} is a folder where Jetbox keeps a "
                                f"file: move it away (e.g. rename it to "
@@ -174,12 +194,32 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"jetbox: created {request.workspace} for the new run\n")
     require_folder(request.workspace)
     hide_own_environment()  # before any child starts: they must not read ours in /proc
-    with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
-        engine = open_run(request, os.environ, Path.cwd(), err)
+    with _sigterm_as_ctrl_c(), WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
+        engine = open_run(request, os.environ, Path.cwd(), err, out=out)
         if lock.took_over:
             engine.run.ledger.append(LockTakenOver(owner=lock.took_over))
             engine.run.display.note(lock.describe_takeover())
         return execute(engine)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """`kill`, a CI cancel, `docker stop` and systemd send SIGTERM: the run stops as on
+    Ctrl-C (summary, status.txt, lock released), with exit 143. A second SIGTERM during
+    that cleanup ends the process at once, as the default handler does."""
+    def stop(signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (main() called by a test's thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _answer(text: str | None) -> str:

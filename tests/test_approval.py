@@ -163,7 +163,7 @@ def test_each_mode_asks_before_its_calls_and_each_yes_runs_the_call_once(
     assert (workspace / "app.py").read_text() == "count = 11\n"
     assert commands_run(workspace) == ["pytest"]
     if expected:
-        assert "approvals" in result.err and f"{len(expected)} asked in the run" in result.err
+        assert "approvals" in result.out and f"{len(expected)} asked in the run" in result.out
 
 
 @pytest.mark.slow

@@ -174,7 +174,7 @@ def test_quiet_and_verbose(workspace: Path, mathx_server: OfflineOllama) -> None
 def test_the_run_ends_with_a_summary_table(workspace: Path, mathx_server: OfflineOllama) -> None:
     result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
                      "--sandbox", "none")
-    table = result.err.split("run summary (done)")[1]
+    table = result.out.split("run summary (done)")[1]  # the summary is on stdout
     for row in ("exit reason", "rounds", "model calls", "tokens in / out", "files written",
                 "commands run", "refusals", "verdict", "python", "wall time"):
         assert row in table

@@ -66,7 +66,7 @@ LINES: dict[type[Record], Callable[[Any], str]] = {
     a.Answer: lambda r: f"ANSWERED {r.answer}" + (f": {r.reason}" if r.reason else "")
     + f" (via {r.via})",
     k.Paused: lambda r: f"PAUSED: {r.reason}",
-    k.Interrupted: lambda r: "interrupted (Ctrl-C)",
+    k.Interrupted: lambda r: f"interrupted ({r.by or 'Ctrl-C'})",
     k.Error: lambda r: f"ERROR: {r.error}",
     k.ModelUnavailable: lambda r: f"model unavailable: {r.error}",
     k.RunEnd: lambda r: f"DONE: {r.tests}",

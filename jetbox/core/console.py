@@ -18,6 +18,8 @@ def can_redraw(stream: TextIO, platform: str = sys.platform) -> bool:
             return False
     except (AttributeError, ValueError):  # no isatty, or a closed stream
         return False
+    if os.environ.get("TERM") == "dumb":  # Emacs shells, some CI logs: plain lines only
+        return False
     if platform != "win32":
         return True
     return _enable_windows_vt(stream)

@@ -56,9 +56,12 @@ class Display:
     outputs come from the model, and none of them may drive the person's terminal."""
 
     def __init__(self, logger: logging.Logger, stream: TextIO | None = None,
-                 quiet: bool = False, verbose: bool = False) -> None:
+                 quiet: bool = False, verbose: bool = False, out: TextIO | None = None) -> None:
         self.logger = logger
         self.stream = stream or sys.stderr
+        # The summary is the run's result: on stdout, so `jetbox run ... | tee log` keeps it
+        # while the progress lines stay on stderr.
+        self.out = out or self.stream
         self.quiet = quiet
         self.verbose = verbose
         self.started = time.monotonic()
@@ -111,11 +114,15 @@ class Display:
     def permanent(self, text: str) -> None:
         """A line that stays (warnings, the summary), above any live line."""
         text = for_terminal(text, multiline=True)
-        if self._live:
-            self.stream.write("\r\x1b[K")
-            self._live = False
+        self._clear_live()
         self.stream.write(text + "\n")
         self.stream.flush()
+
+    def _clear_live(self) -> None:
+        if self._live:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._live = False
 
     def warn(self, text: str) -> None:
         text = for_terminal(text)
@@ -129,7 +136,7 @@ class Display:
         lines = [for_terminal(title)] + [f"  {key:<{width}}  {value}" for key, value in rows]
         for line in lines:
             self.logger.info(line)
+        self._clear_live()  # on stderr, before the table is drawn on stdout
         if not self.quiet:
-            self.permanent("\n".join(lines))
-        elif self._live:
-            self.permanent("")
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()

@@ -5,7 +5,14 @@ from __future__ import annotations
 import traceback
 
 from jetbox.core.display import close_log
-from jetbox.core.errors import EXIT_INTERRUPTED, JetboxError, ModelUnavailable, Paused
+from jetbox.core.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    JetboxError,
+    ModelUnavailable,
+    Paused,
+    Terminated,
+)
 from jetbox.core.text import for_terminal
 from jetbox.engine.loop import Engine
 from jetbox.engine.trust import record_seen
@@ -32,11 +39,13 @@ def execute(engine: Engine) -> int:
                     error=str(exc))
         summary(engine, "model unavailable")
         raise
-    except KeyboardInterrupt:
-        engine.stop("yellow - interrupted; run again to resume", k.Interrupted)
-        run.display.note("interrupted; run the same command again to resume")
-        summary(engine, "interrupted (Ctrl-C)")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): the same stop
+        how = "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
+        engine.stop(f"yellow - interrupted ({how}); run again to resume", k.Interrupted,
+                    by="SIGTERM" if isinstance(stop, Terminated) else None)
+        run.display.note(f"interrupted ({how}); run the same command again to resume")
+        summary(engine, f"interrupted ({how})")
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except JetboxError as exc:
         engine.stop(f"red - {exc}", k.Error, error=str(exc))
         run.display.logger.error("stopped: %s", exc)

@@ -214,8 +214,9 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
              model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
-             ) -> Engine:
-    """Validate everything, then start or resume: nothing runs before all checks pass."""
+             out: TextIO | None = None) -> Engine:
+    """Validate everything, then start or resume: nothing runs before all checks pass.
+    Progress goes to `stream` (stderr), the summary to `out` (stdout) when given."""
     c = check_request(request, environ, cwd)
     session_start = c.ledger.records()[-1].seq if c.ledger.records() else 0
     status_file = StatusFile(c.workspace.status_path)
@@ -229,7 +230,8 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     strays = reap_strays(c.workspace.root)
     if strays:
         c.ledger.append(StraysKilled(pids=strays))
-    display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
+    display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose,
+                      out=out)
     prepare_repository(c.workspace, display, cwd, starting)
     factory = (model_factory or ollama_factory)(settings, display)
     run = Run(settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
