@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, cast
+from typing import TextIO, cast
 
 from jetbox.commands.run_options import RUN_HELP, add_run_parser
 from jetbox.core.console import ClosedPipeSafe
@@ -24,9 +24,6 @@ from jetbox.core.errors import (
     UsageError,
 )
 from jetbox.core.text import for_terminal
-
-if TYPE_CHECKING:
-    from jetbox.store.kinds import Record
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -75,7 +72,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="print status.txt and the last ledger entries",
                        description="Print the workspace's status and its last ledger entries.")
     p.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
-    p.add_argument("-n", type=int, default=8, metavar="N", help="ledger entries to show")
+    p.add_argument("-n", type=int, default=8, metavar="N",
+                   help="last events of the ledger to show (as `jetbox log`)")
     p.add_argument("--machine", metavar="PATH", help="machine.yaml to report on")
     p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
                        description="Draw machine.yaml: Mermaid text by default (renders on "
@@ -247,6 +245,8 @@ def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
 
 
 def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from jetbox.commands.log import timeline
+    from jetbox.core.text import counted
     from jetbox.engine.startup import describe_machine
     from jetbox.store.kinds import Resume, RunStart
     from jetbox.store.ledger import Ledger
@@ -267,19 +267,14 @@ def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     opened = ledger.last([RUN_START, RESUME])
     if isinstance(opened, RunStart | Resume) and opened.python:
         out.write(for_terminal(f"python: {opened.python}") + "\n")
-    records = ledger.records()
-    if records:
-        out.write(f"last {min(args.n, len(records))} of {len(records)} ledger entries:\n")
-        for record in records[-args.n:]:
-            out.write("  " + _ledger_line(record) + "\n")
+    # The same readable lines as `jetbox log`, never raw records cut mid-string.
+    lines = list(timeline(ledger.records())) if args.n > 0 else []
+    if lines:
+        shown = lines[-args.n:]
+        out.write(f"last {counted(len(shown), 'event')} of {len(lines)} "
+                  f"(`jetbox log` shows them all):\n")
+        out.write("".join(f"  {line}\n" for line in shown))
     return 0
-
-
-def _ledger_line(record: Record) -> str:
-    skip = {"seq", "ts", "kind", "crc", "status_sha", "content", "thinking", "text", "status"}
-    fields = ", ".join(f"{k}={str(v)[:60]}" for k, v in record.to_body().items()
-                       if k not in skip)
-    return for_terminal(f"#{record.seq} {record.kind}: {fields}")
 
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -35,7 +35,7 @@ def test_ollama_host_comes_from_the_environment(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("machine, env, message", [
     ({"modle": "x"}, {}, "unknown setting `modle`"),
-    ({"max_rounds": "many"}, {}, "`max_rounds` must be a int"),
+    ({"max_rounds": "many"}, {}, "`max_rounds` must be an int"),
     ({}, {"JETBOX_TIMEBOX_S": "soon"}, "$JETBOX_TIMEBOX_S"),
     ({"protocol": "xml"}, {}, "`protocol` must be one of"),
     ({"max_rounds": 0}, {}, "`max_rounds` must be positive"),

@@ -10,6 +10,7 @@ import time
 from typing import Any, TextIO
 
 from jetbox.core.errors import JetboxError, ModelUnavailable
+from jetbox.core.text import counted
 from jetbox.model.host import Host, parse_host, unreachable
 from jetbox.spec.config import DEFAULT_MODEL
 
@@ -132,7 +133,7 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"server   {report['host']} (Ollama {report['version']})",
              f"model    {report['model']}: capabilities {', '.join(report['capabilities'])}; "
              f"context length {report['context_length']}",
-             f"timings  {len(report['runs'])} chats of one short prompt", "",
+             f"timings  {counted(len(report['runs']), 'chat')} of one short prompt", "",
              f"{'':24} {'min':>9} {'median':>9} {'max':>9}"]
     for key, stats in report["summary"].items():
         lines.append(f"{key:24} {stats['min']:>9.3f} {stats['median']:>9.3f} "

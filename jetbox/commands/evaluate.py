@@ -20,6 +20,7 @@ from typing import Any, TextIO
 import yaml
 
 from jetbox.core.errors import ConfigError
+from jetbox.core.text import counted
 from jetbox.round.metrics import RunMetrics
 
 HELP = "run a suite of small tasks against a model and report success, rounds, tokens, time"
@@ -223,6 +224,6 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         writer.writeheader()
         writer.writerows(rows)
     out.write(render(rows))
-    out.write(f"\n{len(results)} runs in {time.monotonic() - started:.1f} s; results in "
+    out.write(f"\n{counted(len(results), 'run')} in {time.monotonic() - started:.1f} s; results in "
               f"{results_dir}\n")
     return 0

@@ -111,3 +111,12 @@ def unescape_name(text: str) -> str:
     if "\\" in rest:
         raise ValueError(f"{text!r}: a backslash must start \\xHH, \\uXXXX or \\\\")
     return "".join(out) + pending.decode("utf-8", "surrogateescape") + rest
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """`1 call`, `2 calls`: a count a person reads. `plural` for nouns that do not just
+    take an s; several words pluralize their first (`1 file written`, `2 files written`)."""
+    if n == 1:
+        return f"{n} {noun}"
+    first, _, rest = noun.partition(" ")
+    return f"{n} {plural or first + 's'}" + (f" {rest}" if rest and not plural else "")

@@ -18,6 +18,7 @@ from jetbox.core.errors import (
     StorageError,
     UsageError,
 )
+from jetbox.core.text import counted
 from jetbox.engine.resume import begin, keep_or_fresh, resumed_round, resuming, status_sha
 from jetbox.engine.startup import machine_file, prepare_repository
 from jetbox.engine.trust import check_config
@@ -119,7 +120,7 @@ class Engine:
         settings = self.run.settings
         if state == self.run.spec.initial:
             if self.session_rounds >= settings.max_rounds:
-                raise Paused(f"round limit: {settings.max_rounds} rounds this session")
+                raise Paused(f"round limit: {counted(settings.max_rounds, 'round')} this session")
             self.session_rounds += 1
         self.run.check_timebox()
 

@@ -99,7 +99,9 @@ def _convert(name: str, value: Any, source: str) -> Any:
             raise ValueError(value)
         return kind(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
-        raise ConfigError(f"{source}: `{name}` must be a {kind.__name__}, got {value!r}") from None
+        article = "an" if kind.__name__[0] in "aeiou" else "a"  # an int, a float
+        raise ConfigError(f"{source}: `{name}` must be {article} {kind.__name__}, "
+                          f"got {value!r}") from None
 
 
 def _string_list(value: Any) -> tuple[str, ...]:
