@@ -24,6 +24,7 @@ def execute(engine: Engine) -> int:
     """Drive the machine and turn every way it can stop into an exit code."""
     run = engine.run
     try:
+        engine.start()
         code = engine.loop()
         summary(engine, "done")
         return code

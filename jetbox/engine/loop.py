@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -26,6 +27,7 @@ from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
 from jetbox.model.factory import ollama_factory
+from jetbox.model.host import check_before_work
 from jetbox.round.approval import approval_mode, start_warnings
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
@@ -74,6 +76,9 @@ class Engine:
     def __init__(self, run: Run, handlers: Mapping[str, Handler], now: Round) -> None:
         self.run, self.handlers, self.now = run, handlers, now
         self.session_rounds = 0
+        # Asked before start() spends anything (a resume's probes, the first round's
+        # baseline): for a real server, that it answers and has the model.
+        self.preflight: Callable[[], None] | None = None
         conditions = {name: self._condition(f)
                       for name, f in resolve_conditions(run.spec, BUILT_IN).items()}
         self.machine = build_machine(run.spec, self, now.status.state, conditions,
@@ -82,6 +87,14 @@ class Engine:
     def _condition(self, function: Callable[..., Any]) -> Callable[[Any], bool]:
         """A `(run, now)` condition asked about the round the handler just returned."""
         return lambda _event: bool(function(self.run, self.now))
+
+    def start(self) -> None:
+        """The checks first, then the round the run continues with (fresh probes on a
+        resume past the initial state)."""
+        if self.preflight is not None and not self.run.spec.is_final(self.state):
+            self.preflight()
+        self.now = resumed_round(self.run, self.now.status)
+        self.write_status()
 
     def loop(self) -> int:
         spec = self.run.spec
@@ -251,7 +264,9 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
                   f"python {c.python.describe()}")
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
-    engine = Engine(run, c.handlers, resumed_round(run, status))
+    engine = Engine(run, c.handlers, Round(status))  # execute() starts it: Engine.start
+    if model_factory is None:  # a real server: is it there, with the model? (as diag asks)
+        engine.preflight = partial(check_before_work, settings.host, settings.model)
     engine.write_status()
     return engine
 
