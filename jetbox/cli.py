@@ -69,12 +69,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         add_run_parser(sub)
     else:  # its options need Settings (dataclasses, inspect): a third of `--help`'s start-up
         sub.add_parser("run", help=RUN_HELP)
-    p = sub.add_parser("status", help="print status.txt and the last ledger entries",
-                       description="Print the workspace's status and its last ledger entries.")
-    p.add_argument("-w", "--workspace", metavar="DIR", help="folder (default: .)")
-    p.add_argument("-n", type=int, default=8, metavar="N",
-                   help="last events of the ledger to show (as `jetbox log`)")
-    p.add_argument("--machine", metavar="PATH", help="machine.yaml to report on")
     p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
                        description="Draw machine.yaml: Mermaid text by default (renders on "
                                    "GitHub, needs nothing); dot, svg and png through Graphviz. "
@@ -244,39 +238,6 @@ def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
     return ask
 
 
-def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.commands.log import timeline
-    from jetbox.core.text import counted
-    from jetbox.engine.startup import describe_machine
-    from jetbox.store.kinds import Resume, RunStart
-    from jetbox.store.ledger import Ledger
-    from jetbox.store.records import RESUME, RUN_START
-    from jetbox.store.workspace import Workspace
-
-    workspace = Workspace.at(Path(args.workspace or "."))
-    if not workspace.status_path.exists():
-        out.write(for_terminal(f"no {workspace.status_path.name} in {workspace.state_path}: "
-                               f"no run yet") + "\n")
-    else:
-        text = workspace.status_path.read_bytes().decode("utf-8", "surrogateescape")
-        out.write(for_terminal(text, multiline=True))
-    ledger = Ledger(workspace.ledger_path)
-    machine = describe_machine(Path(args.machine) if args.machine else None, workspace.root,
-                               Path.cwd(), ledger)
-    out.write(f"\nmachine: {for_terminal(machine)}\n")
-    opened = ledger.last([RUN_START, RESUME])
-    if isinstance(opened, RunStart | Resume) and opened.python:
-        out.write(for_terminal(f"python: {opened.python}") + "\n")
-    # The same readable lines as `jetbox log`, never raw records cut mid-string.
-    lines = list(timeline(ledger.records())) if args.n > 0 else []
-    if lines:
-        shown = lines[-args.n:]
-        out.write(f"last {counted(len(shown), 'event')} of {len(lines)} "
-                  f"(`jetbox log` shows them all):\n")
-        out.write("".join(f"  {line}\n" for line in shown))
-    return 0
-
-
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.commands.graph import render, run_path
     from jetbox.engine.startup import machine_file
@@ -308,12 +269,13 @@ def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
+COMMANDS = {"run": cmd_run, "graph": cmd_graph}
 
 # Commands in modules of their own. Each module defines HELP, DESCRIPTION,
 # add_arguments(parser) and command(args, out, err) -> int, and keeps heavy imports
 # (the ollama client) inside functions so `jetbox --help` stays fast.
-PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
+PLUGGED_COMMANDS: dict[str, str] = {"status": "jetbox.commands.status",
+                                    "demo": "jetbox.commands.demo",
                                     "diag": "jetbox.commands.diag",
                                     "log": "jetbox.commands.log",
                                     "eval": "jetbox.commands.evaluate",
@@ -322,6 +284,7 @@ PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
                                     "undo": "jetbox.commands.undo"}
 # Their overview lines (each module's HELP, checked equal by the tests).
 PLUGGED_HELP: dict[str, str] = {
+    "status": "print status.txt and the last events of the ledger",
     "demo": "watch Jetbox solve a goal with no Ollama: killed once, resumed",
     "diag": "check the Ollama server and model, and time a few short chats",
     "log": "show the ledger as a readable timeline",

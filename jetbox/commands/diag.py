@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from jetbox.core.errors import JetboxError
 from jetbox.core.text import counted
 from jetbox.model.host import check_model, parse_host, server_version
-from jetbox.spec.config import settings_here
+from jetbox.spec.runtime import settings_here
 
 HELP = "check the Ollama server and model, and time a few short chats"
 DESCRIPTION = """\

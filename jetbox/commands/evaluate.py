@@ -23,7 +23,7 @@ from jetbox.core.errors import EXIT_ERROR, ConfigError
 from jetbox.core.text import counted
 from jetbox.model.host import check_before_work
 from jetbox.round.metrics import RunMetrics
-from jetbox.spec.config import settings_here
+from jetbox.spec.runtime import settings_here
 
 HELP = "run a suite of small tasks against a model and report success, rounds, tokens, time"
 DESCRIPTION = """\

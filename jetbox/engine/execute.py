@@ -41,12 +41,7 @@ def execute(engine: Engine) -> int:
         summary(engine, "model unavailable")
         raise
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): the same stop
-        how = "SIGTERM" if isinstance(stop, Terminated) else "Ctrl-C"
-        engine.stop(f"yellow - interrupted ({how}); run again to resume", k.Interrupted,
-                    by="SIGTERM" if isinstance(stop, Terminated) else None)
-        run.display.note(f"interrupted ({how}); run the same command again to resume")
-        summary(engine, f"interrupted ({how})")
-        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
+        return _interrupted(engine, isinstance(stop, Terminated))
     except JetboxError as exc:
         engine.stop(f"red - {exc}", k.Error, error=str(exc))
         run.display.logger.error("stopped: %s", exc)
@@ -61,6 +56,15 @@ def execute(engine: Engine) -> int:
     finally:
         _record_seen(run)
         close_log(run.display.logger)
+
+
+def _interrupted(engine: Engine, by_sigterm: bool) -> int:
+    how = "SIGTERM" if by_sigterm else "Ctrl-C"
+    engine.stop(f"yellow - interrupted ({how}); run again to resume", k.Interrupted,
+                by="SIGTERM" if by_sigterm else None)
+    engine.run.display.note(f"interrupted ({how}); run the same command again to resume")
+    summary(engine, f"interrupted ({how})")
+    return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
 
 
 def _record_seen(run: Run) -> None:

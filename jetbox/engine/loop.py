@@ -73,12 +73,13 @@ class Engine:
     state: str  # the current state's name, kept by the machine
     trigger: Callable[[str], bool]  # fire an outcome; False when no transition's conditions hold
 
-    def __init__(self, run: Run, handlers: Mapping[str, Handler], now: Round) -> None:
+    def __init__(self, run: Run, handlers: Mapping[str, Handler], now: Round,
+                 preflight: Callable[[], None] | None = None) -> None:
         self.run, self.handlers, self.now = run, handlers, now
         self.session_rounds = 0
         # Asked before start() spends anything (a resume's probes, the first round's
         # baseline): for a real server, that it answers and has the model.
-        self.preflight: Callable[[], None] | None = None
+        self.preflight = preflight
         conditions = {name: self._condition(f)
                       for name, f in resolve_conditions(run.spec, BUILT_IN).items()}
         self.machine = build_machine(run.spec, self, now.status.state, conditions,
@@ -229,8 +230,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
              model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
              out: TextIO | None = None) -> Engine:
-    """Validate everything, then start or resume: nothing runs before all checks pass.
-    Progress goes to `stream` (stderr), the summary to `out` (stdout) when given."""
+    """Validate everything, then start or resume: nothing runs before all checks pass."""
     c = check_request(request, environ, cwd)
     session_start = c.ledger.records()[-1].seq if c.ledger.records() else 0
     status_file = StatusFile(c.workspace.status_path)
@@ -244,8 +244,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     strays = reap_strays(c.workspace.root)
     if strays:
         c.ledger.append(StraysKilled(pids=strays))
-    display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose,
-                      out=out)
+    display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose, out)
     prepare_repository(c.workspace, display, cwd, starting)
     factory = (model_factory or ollama_factory)(settings, display)
     run = Run(settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
@@ -264,11 +263,8 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
                   f"python {c.python.describe()}")
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
-    engine = Engine(run, c.handlers, Round(status))  # execute() starts it: Engine.start
-    if model_factory is None:  # a real server: is it there, with the model? (as diag asks)
-        engine.preflight = partial(check_before_work, settings.host, settings.model)
-    engine.write_status()
-    return engine
+    return Engine(run, c.handlers, Round(status), None if model_factory else partial(
+        check_before_work, settings.host, settings.model))  # a real server: asked first
 
 
 def workspace_from(value: str | None) -> Path:

@@ -219,18 +219,6 @@ def resolve_settings(
     return validate(settings)
 
 
-def settings_here(workspace: Path, environ: Mapping[str, str], cli: Mapping[str, Any],
-                  machine: Path | None = None) -> Settings:
-    """The settings a new `jetbox run` in `workspace` would use, through the same
-    resolve_settings: `diag` and `eval` ask this, so they check the model and server `run`
-    would use (flags, JETBOX_*, [tool.jetbox], machine.yaml's `settings:`)."""
-    from jetbox.spec.machine import load_machine
-    from jetbox.spec.runtime import find_machine_file
-
-    spec = load_machine(find_machine_file(machine, workspace, Path.cwd()))
-    return resolve_settings(spec.defaults, workspace, environ, cli, str(spec.path))
-
-
 def validate(settings: Settings) -> Settings:
     choices = {"protocol": ("auto", "tools", "json"), "sandbox": ("auto", "bwrap", "none"),
                "approve": APPROVE_MODES}
