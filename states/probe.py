@@ -37,7 +37,9 @@ class Probe(Handler):
         # Results are reused only in a round with no action, and never to verify a finish.
         reuse = not finishing and not rec.acted_since_probe(records)
         baseline = rec.last(records, rec.BASELINE)
-        report = self._probe(run, now, reuse, full=finishing or baseline is None)
+        names = ", ".join(p.name for p in run.spec.probes)
+        with run.display.working(f"running {names}", now.round, "Probe"):  # a live line
+            report = self._probe(run, now, reuse, full=finishing or baseline is None)
         if baseline is None:
             run.ledger.append(k.Baseline(round=now.round, **first_baseline(run, report)))
         now = run.judged(now, report)

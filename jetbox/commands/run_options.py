@@ -46,7 +46,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (warnings and errors still show)")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="every event as its own line, even on a terminal")
+                   help="no live line at a terminal either: only the events' lines")
 
 
 def judgement_options(p: argparse.ArgumentParser) -> None:
