@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -236,7 +237,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     jobs = [(t, k) for t in tasks for k in range(1, max(args.runs, 1) + 1)]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-        results = list(pool.map(lambda job: run_task(job[0], job[1], args, results_dir), jobs))
+        finished = _Finished(len(jobs), err)
+        results = list(pool.map(lambda job: _reported(job, args, results_dir, finished), jobs))
     rows = aggregate(results)
     (results_dir / "summary.json").write_text(json.dumps(
         {"rows": rows, "runs": [asdict(r) for r in results]}, indent=2), encoding="utf-8")
@@ -248,6 +250,33 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write(f"\n{counted(len(results), 'run')} in {time.monotonic() - started:.1f} s; results in "
               f"{results_dir}\n")
     return _nothing_ran(results, err)
+
+
+class _Finished:
+    """How many runs have ended; runs end in parallel, and each line is written whole."""
+
+    def __init__(self, total: int, err: TextIO) -> None:
+        self.total, self.err, self.count = total, err, 0
+        self.lock = threading.Lock()
+
+    def said(self, result: RunResult, seconds: float) -> None:
+        how = ("passed" if result.success else f"could not run ({result.error[:80]})"
+               if result.error else f"failed (exit {result.exit_code})")
+        with self.lock:
+            self.count += 1
+            self.err.write(f"[{self.count}/{self.total}] {result.task} run {result.run}: "
+                           f"{how} in {seconds:.1f} s\n")
+            self.err.flush()
+
+
+def _reported(job: tuple[Task, int], args: argparse.Namespace, results: Path,
+              finished: _Finished) -> RunResult:
+    """One run, and a line on stderr as it ends: a suite takes minutes, and a person
+    should see it move (the table comes at the end, on stdout)."""
+    started = time.monotonic()
+    result = run_task(job[0], job[1], args, results)
+    finished.said(result, time.monotonic() - started)
+    return result
 
 
 def _nothing_ran(results: list[RunResult], err: TextIO) -> int:
