@@ -60,7 +60,7 @@ def test_a_lazy_model_never_gets_exit_0_and_is_told_what_not_to_do(workspace: Pa
                for p in prompts) >= 1
     assert "do not change conftest.py, pytest or ruff settings" in prompts[-1]
     assert "tests: 1 added, 0 removed, 1 skipped; config: changed (conftest.py, pytest.ini; " \
-           "not obeyed)" in result.err
+           "not obeyed)" in result.out  # the summary, on stdout
 
 
 def test_a_lazy_model_that_changes_nothing_is_told_the_goal_asks_for_a_change(
