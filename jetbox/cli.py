@@ -6,17 +6,24 @@ import argparse
 import contextlib
 import importlib
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO, cast
 
 from jetbox.commands.run_options import RUN_HELP, add_run_parser
-from jetbox.core.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, JetboxError, UsageError
+from jetbox.core.console import ClosedPipeSafe
+from jetbox.core.errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    JetboxError,
+    Terminated,
+    UsageError,
+)
 from jetbox.core.text import for_terminal
-
-if TYPE_CHECKING:
-    from jetbox.store.kinds import Record
 
 DESCRIPTION = """\
 Jetbox: a tiny local-first coding agent for Ollama, driven by the state machine in
@@ -62,12 +69,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         add_run_parser(sub)
     else:  # its options need Settings (dataclasses, inspect): a third of `--help`'s start-up
         sub.add_parser("run", help=RUN_HELP)
-    p = sub.add_parser("status", help="print status.txt and the last ledger entries",
-                       description="Print the workspace's status and its last ledger entries.")
-    p.add_argument("-w", "--workspace", metavar="DIR",
-                   help="the run's folder (default: the project the current folder is in)")
-    p.add_argument("-n", type=int, default=8, metavar="N", help="ledger entries to show")
-    p.add_argument("--machine", metavar="PATH", help="machine.yaml to report on")
     p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
                        description="Draw machine.yaml: Mermaid text by default (renders on "
                                    "GitHub, needs nothing); dot, svg and png through Graphviz. "
@@ -98,11 +99,16 @@ def _command_named(argv: list[str] | None) -> str | None:
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
-    out, err = stdout or sys.stdout, stderr or sys.stderr
+    # A reader that stops reading (`| head`) ends the output, never the work.
+    out = cast(TextIO, ClosedPipeSafe(stdout or sys.stdout))
+    err = cast(TextIO, ClosedPipeSafe(stderr or sys.stderr))
     parser = build_parser(argv)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+            if extra:  # as parse_args would say, with a hint for an unquoted goal
+                parser.error(f"unrecognized arguments: {' '.join(extra)}"
+                             + _quote_hint(args, extra))
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 on --help
         return int(exc.code or 0)
     if args.command is None:  # as argparse does for a missing argument: usage, exit 2
@@ -111,6 +117,14 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
                   "`jetbox --help` lists every command.\n")
         return EXIT_USAGE
     return _dispatch(args, out, err)
+
+
+def _quote_hint(args: argparse.Namespace, extra: list[str]) -> str:
+    """`jetbox run Fix the bug`: the shell made the goal three words, argparse took one."""
+    if args.command != "run" or not args.goal or any(w.startswith("-") for w in extra):
+        return ""
+    goal = " ".join([args.goal, *extra]).replace('"', '\\"')
+    return f'; the goal is one argument: quote it, as in jetbox run "{goal}"'
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -123,9 +137,9 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except JetboxError as exc:
         err.write(f"jetbox: {for_terminal(exc)}\n")
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM during `run` (Terminated)
         err.write("jetbox: interrupted; run the same command again to resume\n")
-        return EXIT_INTERRUPTED
+        return EXIT_TERMINATED if isinstance(stop, Terminated) else EXIT_INTERRUPTED
     except IsADirectoryError as exc:  # e.g. agent.log or status.txt made a folder
         err.write(for_terminal(f"jetbox: {exc.filename} is a folder where Jetbox keeps a "
                                f"file: move it away (e.g. rename it to "
@@ -174,12 +188,32 @@ def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"jetbox: created {request.workspace} for the new run\n")
     require_folder(request.workspace)
     hide_own_environment()  # before any child starts: they must not read ours in /proc
-    with WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
-        engine = open_run(request, os.environ, Path.cwd(), err)
+    with _sigterm_as_ctrl_c(), WorkspaceLock(Workspace.at(request.workspace).lock_path) as lock:
+        engine = open_run(request, os.environ, Path.cwd(), err, out=out)
         if lock.took_over:
             engine.run.ledger.append(LockTakenOver(owner=lock.took_over))
             engine.run.display.note(lock.describe_takeover())
         return execute(engine)
+
+
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """`kill`, a CI cancel, `docker stop` and systemd send SIGTERM: the run stops as on
+    Ctrl-C (summary, status.txt, lock released), with exit 143. A second SIGTERM during
+    that cleanup ends the process at once, as the default handler does."""
+    def stop(signum: int, _frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (main() called by a test's thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _answer(text: str | None) -> str:
@@ -206,45 +240,6 @@ def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
         err.flush()
         return sys.stdin.readline().strip().lower() in ("y", "yes")
     return ask
-
-
-def cmd_status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.engine.startup import describe_machine
-    from jetbox.round.asking import waiting_question
-    from jetbox.store.kinds import Resume, RunStart
-    from jetbox.store.ledger import Ledger
-    from jetbox.store.records import RESUME, RUN_START
-    from jetbox.store.root import chosen_workspace
-    from jetbox.store.workspace import Workspace
-
-    workspace = Workspace.at(chosen_workspace(args.workspace)[0])
-    if not workspace.status_path.exists():
-        out.write(for_terminal(f"no {workspace.status_path.name} in {workspace.state_path}: "
-                               f"no run yet") + "\n")
-    else:
-        text = workspace.status_path.read_bytes().decode("utf-8", "surrogateescape")
-        out.write(for_terminal(text, multiline=True))
-    ledger = Ledger(workspace.ledger_path)
-    machine = describe_machine(Path(args.machine) if args.machine else None, workspace.root,
-                               Path.cwd(), ledger)
-    out.write(f"\nmachine: {for_terminal(machine)}\n")
-    opened = ledger.last([RUN_START, RESUME])
-    if isinstance(opened, RunStart | Resume) and opened.python:
-        out.write(for_terminal(f"python: {opened.python}") + "\n")
-    records = ledger.records()
-    out.write(waiting_question(workspace.root, ledger.current_run()))  # whole, not cut
-    if records:
-        out.write(f"last {min(args.n, len(records))} of {len(records)} ledger entries:\n")
-        for record in records[-args.n:]:
-            out.write("  " + _ledger_line(record) + "\n")
-    return 0
-
-
-def _ledger_line(record: Record) -> str:
-    skip = {"seq", "ts", "kind", "crc", "status_sha", "content", "thinking", "text", "status"}
-    fields = ", ".join(f"{k}={v if k == 'line' else str(v)[:60]}"  # a question: whole
-                       for k, v in record.to_body().items() if k not in skip)
-    return for_terminal(f"#{record.seq} {record.kind}: {fields}")
 
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -278,12 +273,13 @@ def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "status": cmd_status, "graph": cmd_graph}
+COMMANDS = {"run": cmd_run, "graph": cmd_graph}
 
 # Commands in modules of their own. Each module defines HELP, DESCRIPTION,
 # add_arguments(parser) and command(args, out, err) -> int, and keeps heavy imports
 # (the ollama client) inside functions so `jetbox --help` stays fast.
-PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
+PLUGGED_COMMANDS: dict[str, str] = {"status": "jetbox.commands.status",
+                                    "demo": "jetbox.commands.demo",
                                     "diag": "jetbox.commands.diag",
                                     "log": "jetbox.commands.log",
                                     "eval": "jetbox.commands.evaluate",
@@ -293,6 +289,7 @@ PLUGGED_COMMANDS: dict[str, str] = {"demo": "jetbox.commands.demo",
                                     "trust": "jetbox.commands.trust"}
 # Their overview lines (each module's HELP, checked equal by the tests).
 PLUGGED_HELP: dict[str, str] = {
+    "status": "print status.txt and the last events of the ledger",
     "demo": "watch Jetbox solve a goal with no Ollama: killed once, resumed",
     "diag": "check the Ollama server and model, and time a few short chats",
     "log": "show the ledger as a readable timeline",

@@ -171,7 +171,7 @@ def test_each_mode_asks_before_its_calls_and_each_yes_runs_the_call_once(
     assert (workspace / "app.py").read_text() == "count = 11\n"
     assert commands_run(workspace) == ["pytest"]
     if expected:
-        assert "approvals" in result.err and f"{len(expected)} asked in the run" in result.err
+        assert "approvals" in result.out and f"{len(expected)} asked in the run" in result.out
 
 
 @pytest.mark.slow
@@ -203,7 +203,7 @@ def test_without_a_terminal_the_person_answers_on_the_status_line(workspace: Pat
     declined = [r for r in kinds(workspace, "tool_result") if r.get("declined")]
     assert len(declined) == 1 and declined[0]["name"] == "run_cmd"
     assert (workspace / "app.py").read_text() == "count = 11\n"  # the edit was not held up
-    assert "0 approved, 1 refused" in resumed.err
+    assert "0 approved, 1 refused" in resumed.out  # the summary, on stdout
     log = run_cli("log", "-w", str(workspace)).out
     assert 'ASKED the person [q1]: run_cmd ["ruff", "check", "."]' in log
     assert "ANSWERED [q1] no: lint at the end (via status.txt)" in log

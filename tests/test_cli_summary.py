@@ -42,10 +42,10 @@ def test_summary_counts_completed_rounds_and_names_where_it_stopped(
     paused = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
                      "--sandbox", "none", "--max-rounds", "3")
     assert paused.code == 3, paused.err
-    assert row(paused.err, "rounds completed") == "3 this session, 3 in the run"
-    assert row(paused.err, "stopped in") == "round 4, state Probe"
+    assert row(paused.out, "rounds completed") == "3 this session, 3 in the run"
+    assert row(paused.out, "stopped in") == "round 4, state Probe"
     done = run_cli("run", "-w", str(workspace), "--host", mathx_server.host,
                    "--sandbox", "none")
     assert done.code == 0, done.err
-    assert row(done.err, "rounds completed") == "1 this session, 4 in the run"
-    assert row(done.err, "stopped in") == "round 5, state Done"
+    assert row(done.out, "rounds completed") == "1 this session, 4 in the run"
+    assert row(done.out, "stopped in") == "round 5, state Done"

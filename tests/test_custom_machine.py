@@ -76,4 +76,4 @@ def test_limits_from_the_custom_machine_apply(tmp_path: Path, workspace: Path,
     result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
                      "--machine", str(machine), "--sandbox", "none")
     assert result.code == 3
-    assert "round limit: 1 rounds" in status_fields(workspace)["Status"]
+    assert "round limit: 1 round this session" in status_fields(workspace)["Status"]

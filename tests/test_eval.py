@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,12 @@ def test_a_failing_task_is_reported_and_does_not_stop_the_suite(tmp_path: Path) 
               if r["task"] == "c_broken"]
     assert all(r["error"] for r in broken)
     assert "a_ok" in out.out and "TOTAL" in out.out and "success_rate" in out.out
+    # A line on stderr as each run ends, so a suite of minutes is seen to move.
+    ended = [line for line in out.err.splitlines() if line.startswith("[")]
+    assert len(ended) == 6 and ended[-1].startswith("[6/6] "), out.err
+    assert any(re.fullmatch(r"\[\d/6\] a_ok run 1: passed in [\d.]+ s", e) for e in ended)
+    assert any("b_wrong run 2: failed (exit" in e for e in ended)
+    assert any("c_broken run 1: could not run" in e for e in ended)
     for run in ("run1", "run2"):
         kept = sorted(p.name for p in (results / "a_ok" / run).iterdir())
         assert kept == ["agent.log", "agent_ledger.log", "status.txt"]

@@ -142,7 +142,7 @@ class FakeTerminal(io.StringIO):
         return True
 
 
-def test_a_terminal_gets_one_live_line_and_a_pipe_gets_plain_lines() -> None:
+def test_a_terminal_keeps_every_event_and_a_live_line_only_for_progress() -> None:
     logger = logging.getLogger("test.display")
     tty, pipe = FakeTerminal(), io.StringIO()
     for stream in (tty, pipe):
@@ -151,8 +151,10 @@ def test_a_terminal_gets_one_live_line_and_a_pipe_gets_plain_lines() -> None:
         display.progress("gpt-oss:20b: 12 chunks, 1.5 s")
         display.event("write_file a.py -> ok", 1, "Act")
         display.warn("careful")
-    assert tty.getvalue().count("\n") == 1 and tty.getvalue().count("\r\x1b[K") == 4
-    assert "r1 Act: write_file a.py -> ok" in tty.getvalue()
+    # Three lines that stay (two events, the warning); the progress drawn once, then cleared.
+    assert tty.getvalue().count("\n") == 3 and tty.getvalue().count("\r\x1b[K") == 2
+    assert "r1 Probe: probing\n" in tty.getvalue()
+    assert "r1 Act: write_file a.py -> ok\n" in tty.getvalue()
     assert pipe.getvalue().splitlines()[1].endswith("r1 Act: write_file a.py -> ok")
     assert "12 chunks" not in pipe.getvalue() and len(pipe.getvalue().splitlines()) == 3
 
@@ -174,7 +176,7 @@ def test_quiet_and_verbose(workspace: Path, mathx_server: OfflineOllama) -> None
 def test_the_run_ends_with_a_summary_table(workspace: Path, mathx_server: OfflineOllama) -> None:
     result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
                      "--sandbox", "none")
-    table = result.err.split("run summary (done)")[1]
+    table = result.out.split("run summary (done)")[1]  # the summary is on stdout
     for row in ("exit reason", "rounds", "model calls", "tokens in / out", "files written",
                 "commands run", "refusals", "verdict", "python", "wall time"):
         assert row in table

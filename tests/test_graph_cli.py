@@ -45,7 +45,7 @@ def test_status_prints_status_and_last_ledger_entries(workspace: Path,
     result = run_cli("status", "-w", str(workspace), "-n", "3")
     assert result.code == 0
     assert f"Goal: {MATHX_GOAL}" in result.out and "State: Probe" in result.out
-    assert "last 3 of" in result.out and "machine:" in result.out
+    assert "last 3 events of" in result.out and "machine:" in result.out
 
 
 def test_status_without_a_run_says_so(workspace: Path) -> None:

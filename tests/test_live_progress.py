@@ -30,9 +30,9 @@ pytestmark = pytest.mark.slow
 class Terminal:
     """A child process whose stdin, stdout and stderr are a pseudo-terminal."""
 
-    def __init__(self, argv: list[str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], cwd: Path, term: str = "xterm") -> None:
         self.master, slave = pty.openpty()
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "TERM": "xterm"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", "TERM": term}
         self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=slave, stdout=slave,
                                         stderr=slave, close_fds=True)
         os.close(slave)
@@ -75,7 +75,7 @@ def test_waiting_on_the_model_updates_live_then_ctrl_c_stays_on_screen(
     assert "\r\x1b[K" in text  # updated in place
     # The start line and the interruption stay: each ends with a newline of its own.
     assert re.search(r"starting at Probe, round 1;[^\r\n]*\r?\n", text)
-    assert re.search(r"interrupted; run the same command again to resume\r?\n", text)
+    assert re.search(r"interrupted \(Ctrl-C\); run the same command again to resume\r?\n", text)
     assert code == 130
 
 

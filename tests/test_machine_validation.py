@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.offline import OfflineOllama, ScriptResponder
 from tests.conftest import ROOT, run_cli
 
 DEFAULT = (ROOT / "machine.yaml").read_text(encoding="utf-8")
@@ -125,8 +126,10 @@ def test_a_handler_that_returns_only_an_outcome_stops_with_a_clear_error(
                                                          "def run(self, run, now)"))
     machine = tmp_path / "machine.yaml"
     machine.write_text(DEFAULT.replace("states.plan:Plan", "cheer:Cheer"), encoding="utf-8")
-    result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine),
-                     "--host", "http://127.0.0.1:9", "--sandbox", "none")
+    # A server that answers (the run checks it first) and is never asked: Plan fails first.
+    with OfflineOllama(ScriptResponder([])) as server:
+        result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine),
+                         "--host", server.host, "--sandbox", "none")
     assert result.code == 1 and "Traceback" not in result.err  # the run's error, recorded
     assert "handler of `Plan` returned 'planned', not (outcome, round)" in result.err
     assert "not (outcome, round)" in (workspace / "status.txt").read_text(encoding="utf-8")

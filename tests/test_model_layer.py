@@ -112,7 +112,8 @@ def test_unreachable_server_is_exit_4_with_a_clear_message(workspace: Path,
         assert "cannot reach Ollama at http://127.0.0.1:9 (connection refused); start it " \
             "with `ollama serve`" in result.err
         assert "Traceback" not in result.err
-    assert status_fields(workspace)["State"] == "Act"
+    # Asked before the baseline probe now (tests/test_checks_first.py): the run starts there.
+    assert status_fields(workspace)["State"] == "Probe"
 
 
 def test_missing_model_names_the_pull_command(workspace: Path) -> None:

@@ -169,4 +169,5 @@ def test_unreachable_server_exits_4_and_keeps_the_state(workspace: Path) -> None
                      "--sandbox", "none")
     assert result.code == 4
     assert "cannot reach Ollama at http://127.0.0.1:9" in result.err
-    assert status_fields(workspace)["State"] == "Act"
+    # Checked before the baseline probe (tests/test_checks_first.py): the run starts there.
+    assert status_fields(workspace)["State"] == "Probe"

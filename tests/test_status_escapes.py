@@ -38,6 +38,7 @@ def test_status_prints_no_control_character_from_the_ledger_or_the_paths(tmp_pat
     for char in RAW:
         assert char not in shown.out, f"{char!r} reached the terminal"
         assert char not in run.err, f"{char!r} reached the terminal during the run"
+        assert char not in run.out, f"{char!r} reached the terminal in the summary"
     assert "\\u061c" in shown.out and "\\x1b" in shown.out  # shown as its escape instead
 
 

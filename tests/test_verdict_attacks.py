@@ -129,7 +129,7 @@ def test_3_a_hook_that_rewrites_failures_as_passes_is_not_obeyed(
     assert f"1 tests fail: {SUB}" in reasons, reasons
     changed = "conftest.py" if how == "conftest" else "pytest.ini"
     assert f"config: the run changed {changed}" in reasons
-    assert f"config: changed ({changed}; not obeyed)" in result.err
+    assert f"config: changed ({changed}; not obeyed)" in result.out  # the summary
 
 
 SPOOF = ("import atexit\n\nimport pytest\n\n# Printed after pytest's own summary.\n"
@@ -212,7 +212,7 @@ def test_6_a_goal_that_asks_for_a_change_is_not_met_by_no_change(workspace: Path
     assert "goal: it asks for a change (\"Add\") and no file is changed yet" in reasons
     assert "goal: it asks for a test, and the run added none: write one that fails before " \
         "the change and passes after it" in reasons
-    assert "tests: 0 added, 0 removed, 0 skipped; config: unchanged" in result.err
+    assert "tests: 0 added, 0 removed, 0 skipped; config: unchanged" in result.out
 
 
 def test_6_the_change_and_its_test_meet_the_goal(workspace: Path) -> None:
@@ -225,7 +225,7 @@ def test_6_the_change_and_its_test_meet_the_goal(workspace: Path) -> None:
                                "\n\ndef test_nth_default():\n    assert nth(9, 'ab', 0) == 0\n"})
     result = lazy(workspace, code, test, goal=FEATURE)
     assert result.code == 0, result.err
-    assert "tests: 1 added, 0 removed, 0 skipped; config: unchanged" in result.err
+    assert "tests: 1 added, 0 removed, 0 skipped; config: unchanged" in result.out
 
 
 def test_6_a_goal_that_only_asks_to_check_may_finish_unchanged(workspace: Path) -> None:
@@ -278,4 +278,4 @@ def test_a_person_can_allow_the_test_changes_a_goal_asks_for(workspace: Path) ->
     allowed = lazy(again, drop, goal=goal, extra=("--allow-test-changes",))
     assert allowed.code == 0, allowed.err
     assert "tests: 0 added, 1 removed, 0 skipped; config: unchanged; test changes allowed " \
-           "(allow_test_changes)" in allowed.err
+           "(allow_test_changes)" in allowed.out  # the summary, on stdout

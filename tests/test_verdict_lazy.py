@@ -61,7 +61,7 @@ def test_a_lazy_model_never_gets_exit_0_and_is_told_what_not_to_do(workspace: Pa
     assert "do not change conftest.py, pytest or ruff settings" in prompts[-1]
     # The clean room runs the original test file, so the skipped test_sub fails there.
     assert "tests: 1 added, 0 removed, 0 skipped; config: changed (conftest.py, pytest.ini; " \
-           "not obeyed)" in result.err
+           "not obeyed)" in result.out  # the summary, on stdout
 
 
 def test_a_lazy_model_that_changes_nothing_is_told_the_goal_asks_for_a_change(

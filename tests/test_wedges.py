@@ -43,10 +43,12 @@ def test_a_fifo_where_jetbox_reads_is_a_clear_error_not_a_hang(workspace: Path, 
     fifo = workspace / name
     fifo.parent.mkdir(parents=True, exist_ok=True)
     os.mkfifo(fifo)
-    for flags in ((), ("--fresh",)):
-        code, err = start(workspace, *flags)
-        assert code == 2, err
-        assert str(fifo) in err and "not a regular file" in err, err
+    # A server that answers: a run checks it first, and .gitignore is read by the probe.
+    with OfflineOllama(ScriptResponder([])) as server:
+        for flags in ((), ("--fresh",)):
+            code, err = start(workspace, *flags, host=server.host)
+            assert code == 2, err
+            assert str(fifo) in err and "not a regular file" in err, err
 
 
 @pytest.mark.parametrize("name", ["agent.log", ".jetbox.lock"])

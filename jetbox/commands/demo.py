@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _jetbox(argv: list[str], workspace: Path, host: str, env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "jetbox", "run", *argv, "-w", str(workspace),
                              "--host", host, "--model", MODEL], cwd=workspace, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                             errors="replace")
 
 
@@ -46,8 +46,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                   f"at {server.host} plays a script that knows how to solve:\n   {GOAL}\n\n")
         first = _jetbox([GOAL], workspace, server.host,
                         {**env, "JETBOX_FAILPOINT": "hold:before:Act#2"})
-        assert first.stderr is not None
-        for line in first.stderr:
+        assert first.stdout is not None  # progress and summary, in the order written
+        for line in first.stdout:
             if line.startswith("[failpoint]"):
                 break
             out.write("   " + line)
@@ -59,8 +59,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"\n== killed Jetbox (kill -9) just before it asked the model in round 2; "
                   f"status.txt says {state}\n== running it again, with no goal: it resumes\n\n")
         second = _jetbox([], workspace, server.host, env)
-        assert second.stderr is not None
-        for line in second.stderr:
+        assert second.stdout is not None
+        for line in second.stdout:
             out.write("   " + line)
         code = second.wait()
     out.write(f"\n== exit code {code}. What it left in {workspace}:\n"

@@ -7,11 +7,13 @@ import json
 import os
 import statistics
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
-from jetbox.core.errors import JetboxError, ModelUnavailable
-from jetbox.model.host import Host, parse_host, unreachable
-from jetbox.spec.config import DEFAULT_MODEL
+from jetbox.core.errors import JetboxError
+from jetbox.core.text import counted
+from jetbox.model.host import JETBOX_SERVER, check_model, parse_host, server_version
+from jetbox.spec.runtime import settings_here
 
 HELP = "check the Ollama server and model, and time a few short chats"
 DESCRIPTION = """\
@@ -26,8 +28,10 @@ CALL_PROMPT = 'Call the list_dir tool with {"path": "."} to see the project.'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-m", "--model", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
-    parser.add_argument("--host", help="server (default: $OLLAMA_HOST or Ollama's default)")
+    parser.add_argument("-m", "--model", help="model (default: as `jetbox run` here: "
+                                              "$JETBOX_MODEL, [tool.jetbox], gpt-oss:20b)")
+    parser.add_argument("--host", help="server (default: as `jetbox run` here: $JETBOX_HOST, "
+                                       "$OLLAMA_HOST, [tool.jetbox], 127.0.0.1:11434)")
     parser.add_argument("-n", "--count", type=int, default=3, help="chats to time (default 3)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per request")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -36,18 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import ollama
 
-    model = args.model or os.environ.get("OLLAMA_MODEL") or DEFAULT_MODEL
-    address = parse_host(args.host or os.environ.get("OLLAMA_HOST"))
+    # The model and server `run` would use here: flags, JETBOX_*, [tool.jetbox], machine.yaml.
+    settings = settings_here(Path.cwd(), os.environ, {"model": args.model, "host": args.host})
+    model, address = settings.model, parse_host(settings.host)
     host = address.url
     client = ollama.Client(host=host, timeout=args.timeout)
     version, server = server_version(address)
     report: dict[str, Any] = {"host": host, "model": model, "version": version,
                               "server": server}
-    names = [m.model for m in client.list().models]
-    if model not in names:
-        raise ModelUnavailable(f"model `{model}` is not available at {host}; it has: "
-                               f"{', '.join(names) or 'no models'}; pull it with "
-                               f"`ollama pull {model}`")
+    check_model(address, model, args.timeout)
     shown = client.show(model)
     info = dict(shown.modelinfo or {})
     report["capabilities"] = list(shown.capabilities or [])
@@ -58,31 +59,6 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     report["calls"] = [call_chat(model, host, args.timeout) for _ in range(max(args.count, 1))]
     out.write(json.dumps(report, indent=2) + "\n" if args.json else render(report))
     return 0
-
-
-JETBOX_SERVER = "Jetbox offline server"
-
-
-def server_version(address: Host) -> tuple[str, str]:
-    """The server's version and what it is (Ollama, or Jetbox's offline server, which names
-    itself in its Server header and its /api/version), or a message that tells a name that
-    does not resolve, a port where nothing listens and a server that is not Ollama apart."""
-    import httpx
-
-    try:
-        reply = httpx.get(f"{address.url}/api/version", timeout=10)
-        version = reply.json()["version"]
-        offline = "jetbox" in (reply.headers.get("server", "") +
-                               str(reply.json().get("server", ""))).lower()
-        return str(version), JETBOX_SERVER if offline else "Ollama"
-    except httpx.ConnectError:
-        raise ModelUnavailable(unreachable(address)) from None
-    except httpx.TimeoutException:
-        raise ModelUnavailable(f"{address.url} did not answer within 10 s: is it Ollama, "
-                               f"and is it overloaded?") from None
-    except (httpx.HTTPError, ValueError, KeyError, TypeError):
-        raise ModelUnavailable(f"{address.url} answers, but not as Ollama does "
-                               f"(GET /api/version); check --host") from None
 
 
 def time_chat(client: Any, model: str) -> dict[str, float]:
@@ -144,7 +120,7 @@ def render(report: dict[str, Any]) -> str:
     lines = [f"server   {report['host']} ({what})",
              f"model    {report['model']}: capabilities {', '.join(report['capabilities'])}; "
              f"context length {report['context_length']}",
-             f"timings  {len(report['runs'])} chats of one short prompt", "",
+             f"timings  {counted(len(report['runs']), 'chat')} of one short prompt", "",
              f"{'':24} {'min':>9} {'median':>9} {'max':>9}"]
     for key, stats in report["summary"].items():
         lines.append(f"{key:24} {stats['min']:>9.3f} {stats['median']:>9.3f} "

@@ -11,6 +11,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -19,8 +20,11 @@ from typing import Any, TextIO
 
 import yaml
 
-from jetbox.core.errors import ConfigError
+from jetbox.core.errors import EXIT_ERROR, ConfigError
+from jetbox.core.text import counted
+from jetbox.model.host import check_before_work
 from jetbox.round.metrics import RunMetrics
+from jetbox.spec.runtime import settings_here
 
 HELP = "run a suite of small tasks against a model and report success, rounds, tokens, time"
 DESCRIPTION = """\
@@ -55,12 +59,15 @@ class RunResult:
     exit_code: int | None
     metrics: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    said: str = ""  # the run's last line on stderr when it could not work (exit 1, 2, 4)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("suite", nargs="?", help="folder of task YAML files (default: shipped)")
-    parser.add_argument("-m", "--model", help="model (default: $OLLAMA_MODEL or gpt-oss:20b)")
-    parser.add_argument("--host", help="Ollama server (default: $OLLAMA_HOST)")
+    parser.add_argument("-m", "--model", help="model (default: as `jetbox run` here: "
+                                              "$JETBOX_MODEL, [tool.jetbox], gpt-oss:20b)")
+    parser.add_argument("--host", help="Ollama server (default: as `jetbox run` here: "
+                                       "$JETBOX_HOST, $OLLAMA_HOST, [tool.jetbox])")
     parser.add_argument("-k", "--runs", type=int, default=1, help="runs per task (default 1)")
     parser.add_argument("--timebox", type=float, help="seconds per run (overrides the tasks)")
     parser.add_argument("-j", "--jobs", type=int, default=1, help="runs in parallel")
@@ -125,10 +132,11 @@ def run_task(task: Task, index: int, args: argparse.Namespace, results: Path) ->
         for rel, content in task.files.items():
             (workspace / rel).parent.mkdir(parents=True, exist_ok=True)
             (workspace / rel).write_text(content, encoding="utf-8")
-        code = _jetbox(task, workspace, args)
+        code, said = _jetbox(task, workspace, args)
         success = check_passes(task, workspace)
         metrics = _metrics(workspace)
-        return RunResult(task.name, index, success, code, metrics)
+        return RunResult(task.name, index, success, code, metrics,
+                         said="" if code in (0, 3) else said)
     except Exception as exc:  # noqa: BLE001 - a crashing task must not stop the suite
         return RunResult(task.name, index, False, None, _metrics(workspace),
                          f"{type(exc).__name__}: {exc}")
@@ -141,7 +149,8 @@ def run_task(task: Task, index: int, args: argparse.Namespace, results: Path) ->
         shutil.rmtree(workspace, ignore_errors=True)
 
 
-def _jetbox(task: Task, workspace: Path, args: argparse.Namespace) -> int:
+def _jetbox(task: Task, workspace: Path, args: argparse.Namespace) -> tuple[int, str]:
+    """`jetbox run` on the task: its exit code and the last line it wrote on stderr."""
     timebox = args.timebox or task.timebox_s
     argv = [sys.executable, "-m", "jetbox", "run", task.goal, "-w", str(workspace), "--quiet",
             "--max-rounds", str(task.max_rounds), "--timebox", str(timebox)]
@@ -150,14 +159,21 @@ def _jetbox(task: Task, workspace: Path, args: argparse.Namespace) -> int:
     env = {**os.environ, "PYTHONPATH": source + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if not args.offline:
         argv += ["--host", args.host] if args.host else []
-        return subprocess.run(argv, cwd=workspace, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timebox + 120).returncode
+        done = subprocess.run(argv, cwd=workspace, env=env, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=timebox + 120)
+        return done.returncode, _last_line(done.stderr)
     from jetbox.offline import FakeModel, OfflineOllama
 
     with OfflineOllama(offline_responder(task), [FakeModel(args.model or "gpt-oss:20b")]) as s:
-        return subprocess.run([*argv, "--host", s.host], cwd=workspace, env=env,
+        done = subprocess.run([*argv, "--host", s.host], cwd=workspace, env=env,
                               stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timebox + 120).returncode
+                              timeout=timebox + 120)
+    return done.returncode, _last_line(done.stderr)
+
+
+def _last_line(output: bytes) -> str:
+    lines = output.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1].removeprefix("jetbox: ") if lines else ""
 
 
 def _metrics(workspace: Path) -> dict[str, Any]:
@@ -205,16 +221,24 @@ def render(rows: list[dict[str, Any]]) -> str:
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     tasks = load_suite(Path(args.suite) if args.suite else DEFAULT_SUITE)
+    # The model and server `run` would use here (flags, JETBOX_*, [tool.jetbox]), passed to
+    # every task's run, which works in a temporary folder with no [tool.jetbox] of its own.
+    settings = settings_here(Path.cwd(), os.environ, {"model": args.model, "host": args.host})
+    args = argparse.Namespace(**{**vars(args), "model": settings.model,
+                                 "host": settings.host or None})
     if args.offline:
         missing = [t.name for t in tasks if not t.offline_script]
         if missing:
             raise ConfigError(f"--offline needs an offline_script in: {', '.join(missing)}")
+    else:  # no server or no model: say so now, not after every task has failed
+        check_before_work(settings.host, settings.model)
     results_dir = Path(args.results).resolve()
     results_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(t, k) for t in tasks for k in range(1, max(args.runs, 1) + 1)]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(args.jobs, 1)) as pool:
-        results = list(pool.map(lambda job: run_task(job[0], job[1], args, results_dir), jobs))
+        finished = _Finished(len(jobs), err)
+        results = list(pool.map(lambda job: _reported(job, args, results_dir, finished), jobs))
     rows = aggregate(results)
     (results_dir / "summary.json").write_text(json.dumps(
         {"rows": rows, "runs": [asdict(r) for r in results]}, indent=2), encoding="utf-8")
@@ -223,6 +247,44 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         writer.writeheader()
         writer.writerows(rows)
     out.write(render(rows))
-    out.write(f"\n{len(results)} runs in {time.monotonic() - started:.1f} s; results in "
+    out.write(f"\n{counted(len(results), 'run')} in {time.monotonic() - started:.1f} s; results in "
               f"{results_dir}\n")
-    return 0
+    return _nothing_ran(results, err)
+
+
+class _Finished:
+    """How many runs have ended; runs end in parallel, and each line is written whole."""
+
+    def __init__(self, total: int, err: TextIO) -> None:
+        self.total, self.err, self.count = total, err, 0
+        self.lock = threading.Lock()
+
+    def said(self, result: RunResult, seconds: float) -> None:
+        how = ("passed" if result.success else f"could not run ({result.error[:80]})"
+               if result.error else f"failed (exit {result.exit_code})")
+        with self.lock:
+            self.count += 1
+            self.err.write(f"[{self.count}/{self.total}] {result.task} run {result.run}: "
+                           f"{how} in {seconds:.1f} s\n")
+            self.err.flush()
+
+
+def _reported(job: tuple[Task, int], args: argparse.Namespace, results: Path,
+              finished: _Finished) -> RunResult:
+    """One run, and a line on stderr as it ends: a suite takes minutes, and a person
+    should see it move (the table comes at the end, on stdout)."""
+    started = time.monotonic()
+    result = run_task(job[0], job[1], args, results)
+    finished.said(result, time.monotonic() - started)
+    return result
+
+
+def _nothing_ran(results: list[RunResult], err: TextIO) -> int:
+    """0, or when no run could work at all (each stopped at a usage error, an unreachable
+    model or a crash), an exit code and why, rather than a table of zeros that exits 0."""
+    if any(r.success or r.exit_code in (0, 3) for r in results):
+        return 0
+    why = next((r.said or r.error for r in results if r.said or r.error), "no reason given")
+    codes = {r.exit_code for r in results}
+    err.write(f"jetbox eval: no task could run: {why}\n")
+    return codes.pop() if len(codes) == 1 and None not in codes else EXIT_ERROR

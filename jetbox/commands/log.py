@@ -73,7 +73,7 @@ LINES: dict[type[Record], Callable[[Any], str]] = {
     + (f": {r.reason}" if r.reason else "")
     + f" (via {r.via})",
     k.Paused: lambda r: f"PAUSED: {r.reason}",
-    k.Interrupted: lambda r: "interrupted (Ctrl-C)",
+    k.Interrupted: lambda r: f"interrupted ({r.by or 'Ctrl-C'})",
     k.Error: lambda r: f"ERROR: {r.error}",
     k.ModelUnavailable: lambda r: f"model unavailable: {r.error}",
     k.RunEnd: lambda r: f"DONE: {r.tests}",
@@ -140,7 +140,8 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     lines = list(timeline(records))
     out.write("".join(f"{line}\n" for line in (lines[-args.n:] if args.n else lines)))
     out.flush()
-    while args.follow:
+    # `--follow | head`: once the reader is gone, following has no one to show lines to.
+    while args.follow and not getattr(out, "reader_gone", False):
         time.sleep(0.3)
         new, offset = read_from(workspace.ledger_path, offset)
         records += new

@@ -17,16 +17,18 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         description="Work towards GOAL in the workspace, or resume the run its status.txt "
                     "names. The same goal (or none) resumes; a different goal starts a new run.",
         epilog=EXIT_CODES_HELP + "\n\nsettings precedence: flag > environment > "
-               "[tool.jetbox] in the workspace's pyproject.toml > machine.yaml",
+               "[tool.jetbox] in the workspace's pyproject.toml > your config.toml > "
+               "machine.yaml",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("goal", nargs="?", help="what to achieve; omit to resume")
     p.add_argument("-w", "--workspace", metavar="DIR",
                    help="folder to work in, as given (default: the project the current folder "
                         "is in: the nearest git root or folder with pyproject.toml, setup.cfg "
                         "or setup.py above it)")
-    p.add_argument("-m", "--model", help="Ollama model (default: $OLLAMA_MODEL or gpt-oss:20b)")
-    p.add_argument("--host", help="Ollama server: HOST[:PORT] or a URL (default: "
-                                  "$OLLAMA_HOST, else 127.0.0.1:11434)")
+    p.add_argument("-m", "--model", help="Ollama model (default: $JETBOX_MODEL, "
+                                         "$OLLAMA_MODEL, the settings, gpt-oss:20b)")
+    p.add_argument("--host", help="Ollama server: HOST[:PORT] or a URL (default: $JETBOX_HOST, "
+                                  "$OLLAMA_HOST, the settings, else 127.0.0.1:11434)")
     defaults = Settings()
     p.add_argument("--max-rounds", type=int, metavar="N",
                    help=f"rounds before pausing, exit 3 (default: {defaults.max_rounds}, or "
@@ -48,7 +50,7 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true",
                    help="no progress output (warnings and errors still show)")
     p.add_argument("-v", "--verbose", action="store_true",
-                   help="every event as its own line, even on a terminal")
+                   help="no live line at a terminal either: only the events' lines")
 
 
 def judgement_options(p: argparse.ArgumentParser) -> None:

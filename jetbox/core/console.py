@@ -4,6 +4,7 @@ and later allow; where it cannot be switched on, Jetbox prints plain lines inste
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TextIO
 
@@ -16,6 +17,8 @@ def can_redraw(stream: TextIO, platform: str = sys.platform) -> bool:
         if not stream.isatty():
             return False
     except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+    if os.environ.get("TERM") == "dumb":  # Emacs shells, some CI logs: plain lines only
         return False
     if platform != "win32":
         return True
@@ -39,3 +42,44 @@ def _enable_windows_vt(stream: TextIO) -> bool:
     if mode.value & ENABLE_VIRTUAL_TERMINAL_PROCESSING:
         return True
     return bool(kernel32.SetConsoleMode(handle, mode.value | ENABLE_VIRTUAL_TERMINAL_PROCESSING))
+
+
+class ClosedPipeSafe:
+    """A text stream whose reader may go away (`jetbox run ... | head`): from the first
+    write that finds the pipe closed, output goes nowhere, quietly, and the work goes on,
+    as git's does. The file descriptor is pointed at the null device too, so the
+    interpreter's last flush at exit neither fails nor prints "Exception ignored"."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.reader_gone = False
+
+    def write(self, text: str) -> int:
+        if not self.reader_gone:
+            try:
+                self.stream.write(text)
+            except (BrokenPipeError, ValueError):  # ValueError: already closed
+                self._went_away()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.reader_gone:
+            try:
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                self._went_away()
+
+    def isatty(self) -> bool:
+        return not self.reader_gone and self.stream.isatty()
+
+    def __getattr__(self, name: str) -> object:  # fileno, encoding, ... as the stream's
+        return getattr(self.stream, name)
+
+    def _went_away(self) -> None:
+        self.reader_gone = True
+        try:
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, self.stream.fileno())
+            os.close(null)
+        except (OSError, ValueError, AttributeError):  # no descriptor (a StringIO)
+            pass

@@ -1,5 +1,5 @@
-"""What a person sees while Jetbox runs: one live line on a terminal, plain lines elsewhere,
-and everything in agent.log."""
+"""What a person sees while Jetbox runs: a line per event (each stays on screen), on a
+terminal one live line below them for what is in progress, and everything in agent.log."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import os
 import shutil
 import stat
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
@@ -53,21 +55,27 @@ def close_log(logger: logging.Logger) -> None:
 
 
 class Display:
-    """On a terminal, one line that updates in place (round, state, elapsed, what is going
-    on); when piped (CI, files), one plain line per event. Warnings always get a line.
+    """One line per event, everywhere: a person scrolls back through every action and
+    notice, as in aider or Codex CLI. On a terminal, one more line updates in place below
+    them, only while something is in progress (the model, the probes); when piped (CI,
+    files) that line is left out.
     Every text shown or logged passes jetbox.core.text.for_terminal: paths, commands and
     outputs come from the model, and none of them may drive the person's terminal."""
 
     def __init__(self, logger: logging.Logger, stream: TextIO | None = None,
-                 quiet: bool = False, verbose: bool = False) -> None:
+                 quiet: bool = False, verbose: bool = False, out: TextIO | None = None) -> None:
         self.logger = logger
         self.stream = stream or sys.stderr
+        # The summary is the run's result: on stdout, so `jetbox run ... | tee log` keeps it
+        # while the progress lines stay on stderr.
+        self.out = out or self.stream
         self.quiet = quiet
         self.verbose = verbose
         self.started = time.monotonic()
         self.where = ""
         self._live = False  # a live line is on screen and needs clearing
         self._redraws = can_redraw(self.stream)
+        self._lock = threading.RLock()  # the live line's ticker writes from its own thread
 
     @property
     def live(self) -> bool:
@@ -82,17 +90,11 @@ class Display:
             p for p in (f"r{round_no}" if round_no else "", state or "") if p))
         line = self._prefix() + for_terminal(text)
         self.logger.info(line)
-        if self.quiet:
-            return
-        if self.live:
-            self._show_live(line)
-        else:
-            self.stream.write(line + "\n")
-            self.stream.flush()
+        if not self.quiet:
+            self.permanent(line)
 
     def note(self, text: str, round_no: int | None = None, state: str | None = None) -> None:
-        """An event that stays in the scrollback on a terminal too (a resume, a pause, an
-        interruption): its own line, never overwritten by the live one."""
+        """A notice (a resume, a pause, an interruption): a line of its own, as an event."""
         self.where = for_terminal(" ".join(
             p for p in (f"r{round_no}" if round_no else "", state or "") if p))
         line = self._prefix() + for_terminal(text)
@@ -105,20 +107,54 @@ class Display:
         if not self.quiet and self.live:
             self._show_live(self._prefix() + for_terminal(text))
 
+    @contextmanager
+    def working(self, text: str, round_no: int | None = None,
+                state: str | None = None) -> Iterator[None]:
+        """While the body runs (probes: ruff, a slow test suite), the live line says so and
+        counts the seconds, redrawn twice a second from a thread of its own."""
+        if self.quiet or not self.live:
+            yield
+            return
+        self.where = for_terminal(" ".join(
+            p for p in (f"r{round_no}" if round_no else "", state or "") if p))
+        started, stop = time.monotonic(), threading.Event()
+
+        def tick() -> None:
+            while True:
+                self.progress(f"{text} for {time.monotonic() - started:.0f} s")
+                if stop.wait(0.5):
+                    return
+
+        ticker = threading.Thread(target=tick, name="jetbox-live-line", daemon=True)
+        ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            ticker.join()
+            self._clear_live()
+
     def _show_live(self, line: str) -> None:
         width = max(shutil.get_terminal_size((100, 20)).columns - 1, 20)
-        self.stream.write("\r\x1b[K" + line[:width])
-        self.stream.flush()
-        self._live = True
+        with self._lock:
+            self.stream.write("\r\x1b[K" + line[:width])
+            self.stream.flush()
+            self._live = True
 
     def permanent(self, text: str) -> None:
-        """A line that stays (warnings, the summary), above any live line."""
+        """A line that stays (events, warnings), above any live line."""
         text = for_terminal(text, multiline=True)
-        if self._live:
-            self.stream.write("\r\x1b[K")
-            self._live = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        with self._lock:
+            self._clear_live()
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def _clear_live(self) -> None:
+        with self._lock:
+            if self._live:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+                self._live = False
 
     def warn(self, text: str) -> None:
         text = for_terminal(text)
@@ -132,7 +168,7 @@ class Display:
         lines = [for_terminal(title)] + [f"  {key:<{width}}  {value}" for key, value in rows]
         for line in lines:
             self.logger.info(line)
+        self._clear_live()  # on stderr, before the table is drawn on stdout
         if not self.quiet:
-            self.permanent("\n".join(lines))
-        elif self._live:
-            self.permanent("")
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()

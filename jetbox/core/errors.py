@@ -8,12 +8,18 @@ EXIT_USAGE = 2
 EXIT_PAUSED = 3
 EXIT_MODEL = 4
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM ended
 
 
 class JetboxError(Exception):
     """An error with a message written for the person running Jetbox."""
 
     exit_code = EXIT_ERROR
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a CI cancel, `docker stop`, systemd): stopped as Ctrl-C stops a run,
+    its state saved, with exit 143 so a script can still tell the two apart."""
 
 
 class UsageError(JetboxError):
@@ -79,4 +85,5 @@ exit codes:
   3    paused at a limit (rounds, timebox) or a guard (loop, no progress,
        malformed calls), or waiting for a person's approval; run again to resume
   4    the model server is unreachable or the model is missing; run again to resume
-  {EXIT_INTERRUPTED}  interrupted with Ctrl-C; state saved, run again to resume"""
+  {EXIT_INTERRUPTED}  interrupted with Ctrl-C; state saved, run again to resume
+  {EXIT_TERMINATED}  stopped by SIGTERM (kill, docker stop); handled as Ctrl-C is"""

@@ -185,3 +185,12 @@ def name_marks(path: str, existing: Iterable[str] = ()) -> list[str]:
     if not marks and path != path.translate(_FOLD_DROP):
         marks.append(f"! {for_terminal(path)} holds invisible format characters")
     return marks
+
+
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """`1 call`, `2 calls`: a count a person reads. `plural` for nouns that do not just
+    take an s; several words pluralize their first (`1 file written`, `2 files written`)."""
+    if n == 1:
+        return f"{n} {noun}"
+    first, _, rest = noun.partition(" ")
+    return f"{n} {plural or first + 's'}" + (f" {rest}" if rest and not plural else "")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import traceback
 
 from jetbox.core.display import close_log
-from jetbox.core.errors import EXIT_INTERRUPTED, JetboxError, ModelUnavailable, Paused
+from jetbox.core.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    JetboxError,
+    ModelUnavailable,
+    Paused,
+    Terminated,
+)
 from jetbox.core.text import for_terminal
 from jetbox.engine.loop import Engine
 from jetbox.engine.trust import record_seen
@@ -17,6 +24,7 @@ def execute(engine: Engine) -> int:
     """Drive the machine and turn every way it can stop into an exit code."""
     run = engine.run
     try:
+        engine.start()
         code = engine.loop()
         summary(engine, "done")
         return code
@@ -32,11 +40,8 @@ def execute(engine: Engine) -> int:
                     error=str(exc))
         summary(engine, "model unavailable")
         raise
-    except KeyboardInterrupt:
-        engine.stop("yellow - interrupted; run again to resume", k.Interrupted)
-        run.display.note("interrupted; run the same command again to resume")
-        summary(engine, "interrupted (Ctrl-C)")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): the same stop
+        return _interrupted(engine, isinstance(stop, Terminated))
     except JetboxError as exc:
         engine.stop(f"red - {exc}", k.Error, error=str(exc))
         run.display.logger.error("stopped: %s", exc)
@@ -51,6 +56,15 @@ def execute(engine: Engine) -> int:
     finally:
         _record_seen(run)
         close_log(run.display.logger)
+
+
+def _interrupted(engine: Engine, by_sigterm: bool) -> int:
+    how = "SIGTERM" if by_sigterm else "Ctrl-C"
+    engine.stop(f"yellow - interrupted ({how}); run again to resume", k.Interrupted,
+                by="SIGTERM" if by_sigterm else None)
+    engine.run.display.note(f"interrupted ({how}); run the same command again to resume")
+    summary(engine, f"interrupted ({how})")
+    return EXIT_TERMINATED if by_sigterm else EXIT_INTERRUPTED
 
 
 def _record_seen(run: Run) -> None:

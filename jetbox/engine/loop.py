@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -17,6 +18,7 @@ from jetbox.core.errors import (
     StorageError,
     UsageError,
 )
+from jetbox.core.text import counted
 from jetbox.engine.resume import begin, keep_or_fresh, resumed_round, resuming, status_sha
 from jetbox.engine.startup import machine_file, prepare_repository
 from jetbox.engine.trust import check_config, check_folder, folder_findings
@@ -24,6 +26,7 @@ from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
 from jetbox.model.factory import ollama_factory
+from jetbox.model.host import check_before_work
 from jetbox.round.approval import approval_mode, start_warnings
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
@@ -72,9 +75,13 @@ class Engine:
     state: str  # the current state's name, kept by the machine
     trigger: Callable[[str], bool]  # fire an outcome; False when no transition's conditions hold
 
-    def __init__(self, run: Run, handlers: Mapping[str, Handler], now: Round) -> None:
+    def __init__(self, run: Run, handlers: Mapping[str, Handler], now: Round,
+                 preflight: Callable[[], None] | None = None) -> None:
         self.run, self.handlers, self.now = run, handlers, now
         self.session_rounds = 0
+        # Asked before start() spends anything (a resume's probes, the first round's
+        # baseline): for a real server, that it answers and has the model.
+        self.preflight = preflight
         conditions = {name: self._condition(f)
                       for name, f in resolve_conditions(run.spec, BUILT_IN).items()}
         self.machine = build_machine(run.spec, self, now.status.state, conditions,
@@ -83,6 +90,14 @@ class Engine:
     def _condition(self, function: Callable[..., Any]) -> Callable[[Any], bool]:
         """A `(run, now)` condition asked about the round the handler just returned."""
         return lambda _event: bool(function(self.run, self.now))
+
+    def start(self) -> None:
+        """The checks first, then the round the run continues with (fresh probes on a
+        resume past the initial state)."""
+        if self.preflight is not None and not self.run.spec.is_final(self.state):
+            self.preflight()
+        self.now = resumed_round(self.run, self.now.status)
+        self.write_status()
 
     def loop(self) -> int:
         spec = self.run.spec
@@ -121,7 +136,7 @@ class Engine:
         settings = self.run.settings
         if state == self.run.spec.initial:
             if self.session_rounds >= settings.max_rounds:
-                raise Paused(f"round limit: {settings.max_rounds} rounds this session")
+                raise Paused(f"round limit: {counted(settings.max_rounds, 'round')} this session")
             self.session_rounds += 1
         self.run.check_timebox()
 
@@ -224,7 +239,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
              model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
-             ) -> Engine:
+             out: TextIO | None = None) -> Engine:
     """Validate everything, then start or resume: nothing runs before all checks pass."""
     c = check_request(request, environ, cwd)
     session_start = c.ledger.records()[-1].seq if c.ledger.records() else 0
@@ -239,7 +254,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     strays = reap_strays(c.workspace.root)
     if strays:
         c.ledger.append(StraysKilled(pids=strays))
-    display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose)
+    display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose, out)
     prepare_repository(c.workspace, display, cwd, starting)
     factory = (model_factory or ollama_factory)(settings, display)
     run = Run(settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
@@ -265,9 +280,8 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
         display.warn(NO_SANDBOX_WARNING)
     if not c.python.has_pytest:
         display.warn(c.python.pytest_missing_hint())
-    engine = Engine(run, c.handlers, resumed_round(run, status))
-    engine.write_status()
-    return engine
+    return Engine(run, c.handlers, Round(status), None if model_factory else partial(
+        check_before_work, settings.host, settings.model))  # a real server: asked first
 
 
 def workspace_from(value: str | None) -> tuple[Path, str]:

@@ -187,5 +187,7 @@ def resumed_round(run: Run, status: Status) -> Round:
         return now
     if pending_reply(run.records(), status.state) is not None:
         return now
-    now = run.judged(now, run.prober.run(None, pinned=run.pinned()))
+    with run.display.working("running the probes to resume", now.round, status.state):
+        report = run.prober.run(None, pinned=run.pinned())
+    now = run.judged(now, report)
     return replace(now, conversation=compact(run, now))

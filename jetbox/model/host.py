@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from jetbox.core.errors import UsageError
+from jetbox.core.errors import ModelUnavailable, UsageError
 
 DEFAULT_PORT = 11434
 SCHEME_PORTS = {"http": 80, "https": 443}
@@ -71,3 +71,67 @@ def unreachable(address: Host) -> str:
                 f"OLLAMA_HOST ({address.url})")
     return (f"cannot reach Ollama at {address.url} (connection refused); start it with "
             f"`ollama serve` (or `jetbox serve` for the offline one)")
+
+
+class Unreachable(ModelUnavailable):
+    """Nothing answers at the address: no server, or a name that does not resolve."""
+
+
+JETBOX_SERVER = "Jetbox offline server"
+
+
+def server_version(address: Host, timeout_s: float = 10) -> tuple[str, str]:
+    """The server's version and what it is (Ollama, or Jetbox's offline server, which names
+    itself in its Server header and its /api/version), or a message that tells a name that
+    does not resolve, a port where nothing listens (Unreachable) and a server that is not
+    Ollama apart."""
+    import httpx
+
+    try:
+        reply = httpx.get(f"{address.url}/api/version", timeout=timeout_s)
+        data = reply.json()
+        offline = "jetbox" in (reply.headers.get("server", "") + str(data.get("server", ""))
+                               ).lower()
+        return str(data["version"]), JETBOX_SERVER if offline else "Ollama"
+    except httpx.ConnectError:
+        raise Unreachable(unreachable(address)) from None
+    except httpx.TimeoutException:
+        raise ModelUnavailable(f"{address.url} did not answer within {timeout_s:g} s: is it "
+                               f"Ollama, and is it overloaded?") from None
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        raise ModelUnavailable(f"{address.url} answers, but not as Ollama does "
+                               f"(GET /api/version); check --host") from None
+
+
+def check_model(address: Host, model: str, timeout_s: float = 10) -> None:
+    """ModelUnavailable, naming what the server has, when it says it has no such model
+    (asked through /api/show, so `llama3` finds `llama3:latest` as a chat would)."""
+    import httpx
+
+    try:
+        if httpx.post(f"{address.url}/api/show", json={"model": model},
+                      timeout=timeout_s).status_code != 404:
+            return
+    except httpx.HTTPError:
+        return  # not a clear "no such model": the requests that follow say what is wrong
+    try:
+        listed = httpx.get(f"{address.url}/api/tags", timeout=timeout_s).json()["models"]
+        names = ", ".join(str(m.get("model") or m.get("name")) for m in listed)
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
+        names = ""
+    raise ModelUnavailable(f"model `{model}` is not available at {address.url}; it has: "
+                           f"{names or 'no models'}; pull it with `ollama pull {model}`")
+
+
+def check_before_work(host: str, model: str) -> None:
+    """What `diag` checks first, asked before a run or an eval spends anything (the
+    baseline probe can take minutes): the server answers, and it has the model. Only a
+    sure answer stops it: a slow or odd server is left to the run's retries."""
+    address = parse_host(host)
+    try:
+        server_version(address)
+    except Unreachable:
+        raise
+    except ModelUnavailable:
+        return
+    check_model(address, model)

@@ -92,7 +92,9 @@ def _combined(spec: ProbeSpec, last: CheckResult, results: list[CheckResult],
         counts["skipped"] = last.counts["skipped"]
     failing = any(o in select.FAILING for o in outcomes.values())
     tally = ", ".join(f"{n} {w}" for w, n in counts.items())
-    summary = f"{spec.name}: {tally} ({fresh} run now, the rest as they last ran)"
+    # No outcome at all (no test written yet): say so as pytest's own summary does.
+    summary = (f"{spec.name}: {tally} ({fresh} run now, the rest as they last ran)" if tally
+               else f"{spec.name}: no tests ran")
     details = "\n".join(r.details for r in results if r.details)
     return CheckResult(spec.name, not failing, summary, details,
                        results[-1].exit_code if results else 0, False,

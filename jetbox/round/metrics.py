@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from jetbox.core.text import counted
 from jetbox.store import records as rec
 from jetbox.store.questions import Tally
 
@@ -46,10 +47,12 @@ class RunMetrics:
         )
 
     def line(self) -> str:
-        return (f"{self.rounds} rounds, {self.model_calls} model calls "
+        calls = counted(self.model_calls, "model call", "model calls")
+        return (f"{counted(self.rounds, 'round')}, {calls} "
                 f"({self.tokens_in} tokens in, {self.tokens_out} out, {self.model_s:.1f} s), "
-                f"{len(self.files_written)} files written, {self.commands} commands, "
-                f"{self.refusals} refusals, {self.wall_s:.1f} s wall")
+                f"{counted(len(self.files_written), 'file written')}, "
+                f"{counted(self.commands, 'command')}, {counted(self.refusals, 'refusal')}, "
+                f"{self.wall_s:.1f} s wall")
 
 
 def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:

@@ -1,7 +1,9 @@
-"""Settings: one frozen dataclass, filled from CLI > environment > pyproject > machine.yaml."""
+"""Settings: one frozen dataclass, filled from CLI > environment > pyproject > the user's
+config file > machine.yaml."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
@@ -82,10 +84,13 @@ class Settings:
 
 
 def _env_names(name: str) -> list[str]:
+    """The variables a setting is read from, the first set one winning: Jetbox's own first,
+    as GIT_EDITOR beats EDITOR; OLLAMA_MODEL and OLLAMA_HOST are kept after it (the seed's
+    names; the ollama client reads OLLAMA_HOST too)."""
     spec = next(f for f in fields(Settings) if f.name == name)
     names = [f"JETBOX_{name.upper()}"]
     if spec.metadata.get("env"):
-        names.insert(0, spec.metadata["env"])
+        names.append(spec.metadata["env"])
     return names
 
 
@@ -101,7 +106,9 @@ def _convert(name: str, value: Any, source: str) -> Any:
             raise ValueError(value)
         return kind(value)
     except (TypeError, ValueError, OverflowError):  # OverflowError: int(1e400)
-        raise ConfigError(f"{source}: `{name}` must be a {kind.__name__}, got {value!r}") from None
+        article = "an" if kind.__name__[0] in "aeiou" else "a"  # an int, a float
+        raise ConfigError(f"{source}: `{name}` must be {article} {kind.__name__}, "
+                          f"got {value!r}") from None
 
 
 def _string_list(value: Any) -> tuple[str, ...]:
@@ -132,22 +139,48 @@ def _checked(values: Mapping[str, Any], source: str) -> dict[str, Any]:
     return out
 
 
-def pyproject_settings(workspace: Path) -> dict[str, Any]:
-    """[tool.jetbox] from the workspace's pyproject.toml, if any."""
-    path = workspace / "pyproject.toml"
+def _toml(path: Path, what: str) -> dict[str, Any] | None:
+    """A TOML file's table, None when there is no file."""
     # Imported here: `jetbox --help` builds this module's Settings for its defaults and
     # should not pay for TOML, hashing and temp files.
     import tomllib
 
     from jetbox.core.fsutil import read_config
 
-    raw = read_config(path, "the project's settings")
+    raw = read_config(path, what)
     if raw is None:
-        return {}
+        return None
     try:
-        data = tomllib.loads(raw.decode("utf-8", errors="replace"))
+        return tomllib.loads(raw.decode("utf-8", errors="replace"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def user_config_path(environ: Mapping[str, str], platform: str = sys.platform) -> Path | None:
+    """The person's own settings for every project: %APPDATA%\\jetbox\\config.toml on
+    Windows, else $XDG_CONFIG_HOME/jetbox/config.toml (~/.config when unset)."""
+    if platform == "win32":
+        base = environ.get("APPDATA", "")
+        return Path(base) / "jetbox" / "config.toml" if base else None
+    base = environ.get("XDG_CONFIG_HOME", "")
+    if not base and environ.get("HOME"):
+        base = str(Path(environ["HOME"]) / ".config")
+    return Path(base) / "jetbox" / "config.toml" if base else None
+
+
+def user_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings in the user-level config file (top-level keys, as in [tool.jetbox])."""
+    path = user_config_path(environ)
+    data = None if path is None else _toml(path, "your Jetbox settings")
+    return {} if data is None or path is None else _checked(data, str(path))
+
+
+def pyproject_settings(workspace: Path) -> dict[str, Any]:
+    """[tool.jetbox] from the workspace's pyproject.toml, if any."""
+    path = workspace / "pyproject.toml"
+    data = _toml(path, "the project's settings")
+    if data is None:
+        return {}
     tool = data.get("tool", {})
     if not isinstance(tool, dict):  # `tool = 5`: the file is valid TOML, just not this shape
         raise ConfigError(f"{path}: `tool` must be a table (Jetbox reads [tool.jetbox]); "
@@ -177,9 +210,10 @@ def resolve_settings(
     cli: Mapping[str, Any],
     machine_source: str = "machine.yaml",
 ) -> Settings:
-    """Merge the four sources, highest precedence last."""
+    """Merge the five sources, highest precedence last."""
     merged: dict[str, Any] = {}
     merged.update(_checked(machine_defaults, machine_source))
+    merged.update(user_settings(environ))
     merged.update(pyproject_settings(workspace))
     merged.update(env_settings(environ))
     merged.update(_checked({k: v for k, v in cli.items() if v is not None}, "command line"))

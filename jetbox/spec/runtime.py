@@ -1,4 +1,5 @@
-"""A validated machine at run time: which file a run uses, and the `transitions` Machine."""
+"""A validated machine at run time: which file a run uses, the settings it gives, and the
+`transitions` Machine."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 
 import yaml
 
-from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec
+from jetbox.spec.config import Settings, resolve_settings
+from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec, load_machine
 
 
 def build_machine(spec: MachineSpec, model: Any, initial: str,
@@ -60,3 +62,12 @@ def foreign_machine_notice(workspace: Path, cwd: Path) -> str:
         if candidate.is_file() and not is_jetbox_machine(candidate):
             return f"{candidate} is not a Jetbox machine (no states or transitions): ignored"
     return ""
+
+
+def settings_here(workspace: Path, environ: Mapping[str, str], cli: Mapping[str, Any],
+                  machine: Path | None = None) -> Settings:
+    """The settings a new `jetbox run` in `workspace` would use, through the same
+    resolve_settings: `diag` and `eval` ask this, so they check the model and server `run`
+    would use (flags, JETBOX_*, [tool.jetbox], machine.yaml's `settings:`)."""
+    spec = load_machine(find_machine_file(machine, workspace, Path.cwd()))
+    return resolve_settings(spec.defaults, workspace, environ, cli, str(spec.path))

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from jetbox.core.errors import MachineError
+from jetbox.core.text import counted
 from jetbox.model.base import Reply
 from jetbox.round.approval import ASK, gate, status_value
 from jetbox.round.context import describe_call, notices
@@ -88,7 +89,7 @@ class Act(Handler):
         run.event(now, f"{run.model.name} replied in {reply.duration_s:.1f} s (load "
                   f"{reply.load_s:.1f} s, first token {reply.first_token_s:.1f} s; "
                   f"{reply.prompt_tokens} tokens in, {reply.output_tokens} out, "
-                  f"{len(reply.tool_calls)} calls)")
+                  f"{counted(len(reply.tool_calls), 'call')})")
         return reply, journaled.seq
 
     @staticmethod

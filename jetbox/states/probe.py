@@ -47,9 +47,11 @@ class Probe(Handler):
         # The clean room runs in a scratch tree: nothing there is the person's.
         watch = run.toolbox.watch
         before = None if reuse or room else watch.snapshot()
-        report = run.prober.verify(room.tree or "", room.room_findings,
-                                   run.settings.allow_test_changes, run.pinned()) \
-            if room else self._probe(run, now, reuse, full=finishing or baseline is None)
+        names = ", ".join(p.name for p in run.spec.probes)
+        with run.display.working(f"running {names}", now.round, "Probe"):  # a live line
+            report = run.prober.verify(room.tree or "", room.room_findings,
+                                       run.settings.allow_test_changes, run.pinned()) \
+                if room else self._probe(run, now, reuse, full=finishing or baseline is None)
         if before is not None and not report.reused:
             watch.record(run.ledger, 0, before, during=f"the probes (round {now.round})")
         if baseline is None:

@@ -68,6 +68,8 @@ class Paused(Stop):
 @dataclass(frozen=True, kw_only=True)
 class Interrupted(Stop):
     KIND = "interrupted"
+    SOMETIMES = frozenset({"by"})
+    by: str | None = None  # "SIGTERM"; unset for Ctrl-C (and in ledgers from before)
 
 
 @dataclass(frozen=True, kw_only=True)
