@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-w", "--workspace", metavar="DIR",
                         help="the run's folder (default: the project the current folder is in)")
     parser.add_argument("-n", type=int, default=0, metavar="N", help="only the last N lines")
+    parser.add_argument("--transitions", action="store_true",
+                        help="also a line for each transition of the machine (six a round)")
     parser.add_argument("--runs", action="store_true",
                         help="list the runs in the folder, newest first, numbered as "
                              "`jetbox diff --run N` and `jetbox undo --run N` take them")
@@ -96,13 +98,16 @@ def describe(record: Record) -> str | None:
     return None if line is None else line(record)
 
 
-def timeline(records: Iterable[Record]) -> Iterator[str]:
+def timeline(records: Iterable[Record], transitions: bool = False) -> Iterator[str]:
+    """One line per event. A round takes six transitions, which the state column already
+    shows: they are lines of their own only with `transitions`."""
     state = ""
     for record in records:
         entered = rec.entered_state(record)
         if entered == "":  # a new run
             state = ""
-        text = describe(record)
+        text = describe(record) if transitions or not isinstance(record, k.Transition) \
+            else None
         when = time.strftime("%H:%M:%S", time.localtime(record.ts))
         round_no = rec.round_of(record)
         if text is not None:
@@ -137,7 +142,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if getattr(args, "runs", False):
         out.write("".join(f"{line}\n" for line in run_lines(records)))
         return 0
-    lines = list(timeline(records))
+    lines = list(timeline(records, args.transitions))
     out.write("".join(f"{line}\n" for line in (lines[-args.n:] if args.n else lines)))
     out.flush()
     # `--follow | head`: once the reader is gone, following has no one to show lines to.
@@ -145,7 +150,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         time.sleep(0.3)
         new, offset = read_from(workspace.ledger_path, offset)
         records += new
-        for line in list(timeline(records))[len(lines):]:
+        for line in list(timeline(records, args.transitions))[len(lines):]:
             out.write(line + "\n")
             lines.append(line)
         out.flush()
