@@ -74,7 +74,7 @@ def test_a_new_finding_in_a_changed_file_blocks_the_finish(workspace: Path) -> N
     assert result.code == 0, result.err
     refused = records(workspace, "finish_refused")
     assert len(refused) == 1
-    assert "ruff: 1 new findings in files you changed" in refused[0]["reasons"][0]
+    assert "ruff: 1 new finding in files you changed" in refused[0]["reasons"][0]
     assert "F401" in refused[0]["reasons"][0] and "json" in refused[0]["reasons"][0]
     assert "ruff findings this run caused:" in after_refusal
 
@@ -87,7 +87,7 @@ def test_a_test_failing_at_the_start_must_pass_unless_a_person_marks_it_known(
         first = run(workspace, server, "--max-rounds", "2", goal="Check that the tests pass")
     assert first.code == 3
     reasons = records(workspace, "finish_refused")[0]["reasons"]
-    assert reasons == ["pytest: 1 tests fail: tests/test_pkg.py::test_add (mark a test known "
+    assert reasons == ["pytest: 1 test fails: tests/test_pkg.py::test_add (mark a test known "
                        "with a `Known: <test id>` line in status.txt or the known_failures "
                        "setting)"]
     status = workspace / "status.txt"

@@ -101,7 +101,7 @@ def test_2_a_passing_test_marked_xfail_is_a_regression(workspace: Path) -> None:
     reasons = refusal(workspace)
     # The clean room runs the original tests: add is broken, and both tests are hidden in
     # the run's version of the file.
-    assert f"1 tests passed at the start and now fail or do not run: {ADD} (fails)" \
+    assert f"1 test passed at the start and now fails or does not run: {ADD} (fails)" \
         in reasons
     assert f"no longer runs {ADD} (marked xfail), {SUB} (marked xfail)" in reasons
     assert "pytest: 2 failed, 1 regressions" in result.err
@@ -126,7 +126,7 @@ def test_3_a_hook_that_rewrites_failures_as_passes_is_not_obeyed(
     result = lazy(workspace, *REWRITERS[how], sandbox=sandbox)
     assert result.code != 0
     reasons = refusal(workspace)
-    assert f"1 tests fail: {SUB}" in reasons, reasons
+    assert f"1 test fails: {SUB}" in reasons, reasons
     changed = "conftest.py" if how == "conftest" else "pytest.ini"
     assert f"config: the run changed {changed}" in reasons
     assert f"config: changed ({changed}; not obeyed)" in result.out  # the summary
@@ -142,7 +142,7 @@ def test_4_a_test_named_or_printing_like_a_pass_is_not_a_pass(workspace: Path) -
     calc_project(workspace)
     result = lazy(workspace, write("tests/test_spoof.py", SPOOF))
     assert result.code != 0
-    assert f"1 tests fail: {SUB}" in refusal(workspace)
+    assert f"1 test fails: {SUB}" in refusal(workspace)
     assert "pytest: 1 failed, 2 passed, 0 regressions" in result.err
 
 
@@ -170,7 +170,7 @@ def test_5_a_silenced_new_finding_still_blocks(workspace: Path, how: str) -> Non
     result = lazy(workspace, FIX_SUB, *SILENCERS[how])
     assert result.code != 0
     reasons = refusal(workspace)
-    assert "ruff: 1 new findings in files you changed: calc.py:" in reasons, reasons
+    assert "ruff: 1 new finding in files you changed: calc.py:" in reasons, reasons
     assert "F401" in reasons
 
 

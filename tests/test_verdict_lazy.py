@@ -31,7 +31,7 @@ TRICKS: list[tuple[tuple[Call, ...], str]] = [
     ((HIDDEN_BY["pytest.ini"][0],), "config: the run changed pytest.ini"),
     (REWRITERS["conftest"], "config: the run changed conftest.py, pytest.ini"),
     ((write("tests/test_spoof.py", SPOOF),), f"{SUB} (skipped)"),
-    (SILENCERS["noqa"], "ruff: 1 new findings in files you changed: calc.py:1:8: F401"),
+    (SILENCERS["noqa"], "ruff: 1 new finding in files you changed: calc.py:1:8: F401"),
 ]
 
 

@@ -168,7 +168,7 @@ def test_a_failing_test_deleted_with_every_other_test_is_unresolved() -> None:
     baseline = Baseline.of(_report({"t::a": "failed"}, 1, fingerprint="before"))
     verdict = judge(_report({}, 5), baseline, (), "Check the project")
     assert not verdict.ok
-    assert "1 tests failed at the start and do not run now: t::a (gone" in verdict.blockers[0]
+    assert "1 test failed at the start and does not run now: t::a (gone" in verdict.blockers[0]
 
 
 def test_a_baseline_recorded_before_the_config_was_kept_pins_nothing() -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from jetbox.core.text import counted
+
 FAILING = ("failed", "error")
 NOT_RUN = ("missing", "skipped", "xfailed", "xpassed", "deselected")
 HOW = {"failed": "fails", "error": "errors", "skipped": "skipped", "xfailed": "marked xfail",
@@ -85,16 +87,20 @@ def account(before: Mapping[str, str], now: Mapping[str, str], known: frozenset[
 def blockers(acc: Account, before: Mapping[str, str]) -> list[str]:
     reasons = []
     if acc.regressions:
-        reasons.append(f"{len(acc.regressions)} tests passed at the start and now fail or do "
-                       f"not run: {named(acc.regressions)}")
+        one = len(acc.regressions) == 1
+        reasons.append(f"{counted(len(acc.regressions), 'test')} passed at the start and now "
+                       f"{'fails or does' if one else 'fail or do'} not run: "
+                       f"{named(acc.regressions)}")
     new_failing = [t for t in acc.failing if t not in before]
     still = [u for u in acc.unresolved if u.endswith(("(fails)", "(errors)"))]
     if still or new_failing:
         ids = [u.rsplit(" (", 1)[0] for u in still] + new_failing
-        reasons.append(f"{len(ids)} tests fail: {named(ids)} ({KNOWN_HINT})")
+        reasons.append(f"{counted(len(ids), 'test')} {'fails' if len(ids) == 1 else 'fail'}: "
+                       f"{named(ids)} ({KNOWN_HINT})")
     hidden = [u for u in acc.unresolved if u not in still]
     if hidden:
-        reasons.append(f"{len(hidden)} tests failed at the start and do not run now: "
+        reasons.append(f"{counted(len(hidden), 'test')} failed at the start and "
+                       f"{'does' if len(hidden) == 1 else 'do'} not run now: "
                        f"{named(hidden)}; they must run and pass ({KNOWN_HINT})")
     if any(not r.endswith(("(fails)", "(errors)")) for r in [*acc.regressions, *hidden]):
         reasons.append(DONT)

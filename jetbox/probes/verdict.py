@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jetbox.core.text import counted
 from jetbox.probes import accounting as acc
 from jetbox.probes.goal import asks_for_change, asks_for_test, named_findings
 from jetbox.probes.room import RoomVerdict
@@ -283,7 +284,8 @@ def _ruff(check: CheckResult, baseline: Baseline) -> tuple[str, str, tuple[str, 
     before = len(check.findings) - len(added)
     line = f"ruff: {len(added)} new ({before} pre-existing, not yours)" if check.findings \
         else "ruff: clean"
-    blocker = f"ruff: {len(added)} new findings in files you changed: {_named(added)}" \
+    blocker = f"ruff: {counted(len(added), 'new finding')} in files you changed: " \
+        f"{_named(added)}" \
         if added else ""
     return line, blocker if check.required else "", added
 
