@@ -398,7 +398,10 @@ def _fill(root: Path, base: Manifest, into: Path, run_files: Iterable[str],
         rel, (copy, link, mode) = item
         target = into / rel
         if link is not None:
-            os.symlink(link, target)
+            try:
+                os.symlink(link, target)
+            except OSError:  # Windows without the right to make links: the room lacks it
+                pass
         elif copy is not None:
             _copy(copy, target, mode)
 
