@@ -36,7 +36,7 @@ from jetbox.probes.testconfig import CONFIG_NAMES
 from jetbox.store.workspace import IGNORED_DIRS, LOCK_NAME, OWN_NAMES, STATE_DIR
 
 ROOM_DIR = "room"        # .jetbox/room: the baseline's files by content, and its manifests
-MAX_KEPT_BYTES = 16 << 20  # a larger file (data) is not kept: the room takes the run's copy
+MAX_KEPT_BYTES = 16 << 20  # a larger file (data) is not kept: the room links the run's copy
 _CHUNK = 1 << 20
 _SKIPPED_DIRS = IGNORED_DIRS | {".nox", ".hypothesis", ".cache"}
 # Build output and interpreter state: never source, so the room always takes the baseline's.
@@ -281,6 +281,8 @@ def _runner_words(root: Path, rel: str, entry: Entry | None) -> list[str]:
     if not rel.endswith(".py"):
         return []
     try:
+        if os.path.getsize(root / rel) > MAX_KEPT_BYTES:
+            return []
         now = (root / rel).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return []
@@ -380,7 +382,10 @@ def _source(root: Path, base: Manifest, rel: str, from_run: bool) -> tuple[Path 
     if os.path.islink(source):
         return None, os.readlink(source), 0o777
     if source.is_file():
-        return source, None, stat.S_IMODE(os.stat(source).st_mode)
+        info = os.stat(source)
+        if info.st_size > MAX_KEPT_BYTES:  # data, not code: linked, not copied (100 GB...)
+            return None, os.path.abspath(source), 0o777
+        return source, None, stat.S_IMODE(info.st_mode)
     return None, None, 0
 
 

@@ -220,6 +220,18 @@ class Prober:
             return self._no_room(files, mark, changed)
         change = room.changes(self.workspace, base)
         specs = tuple(_in_room(spec, room.lint_excludes(self.workspace)) for spec in self.specs)
+        try:
+            return self._in_the_room(base, change, specs, files, mark, changed,
+                                     baseline_lint, allow_test_changes)
+        except OSError as exc:  # a full disk, a file that cannot be read: say so, refuse
+            return self._no_room(files, mark, changed, f"the clean room could not be built "
+                                                       f"({exc}): free the space or fix the "
+                                                       f"file, then finish again")
+
+    def _in_the_room(self, base: room.Manifest, change: room.Change,
+                     specs: tuple[ProbeSpec, ...], files: list[str], mark: str,
+                     changed: tuple[str, ...], baseline_lint: Sequence[str] | None,
+                     allow_test_changes: bool) -> ProbeReport:
         with tempfile.TemporaryDirectory(prefix="jetbox-pycache-") as cache, \
                 room.built(self.workspace, base, change, allow_test_changes) as built:
             # No __pycache__ is read: the room has none, and the prefix folder is empty.
@@ -266,9 +278,11 @@ class Prober:
             outcomes.update({target: "error"} if broken else check.outcomes)
         return outcomes
 
-    def _no_room(self, files: list[str], mark: str, changed: tuple[str, ...]) -> ProbeReport:
-        problem = (f"the baseline's copy in {STATE_DIR}/{room.ROOM_DIR} is missing or "
-                   f"changed, so the clean room cannot be built: start a fresh run")
+    def _no_room(self, files: list[str], mark: str, changed: tuple[str, ...],
+                 problem: str = "") -> ProbeReport:
+        problem = problem or (f"the baseline's copy in {STATE_DIR}/{room.ROOM_DIR} is missing "
+                              f"or changed, so the clean room cannot be built: start a fresh "
+                              f"run")
         check = CheckResult("room", False, "room: cannot be built", problem, None, False, 0.0)
         return ProbeReport(tuple(escape_name(f) for f in files), (check,), mark,
                            config_changed=changed,

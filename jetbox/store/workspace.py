@@ -225,11 +225,19 @@ def guarded_entries(root: Path) -> tuple[list[str], list[str]]:
             rel = prefix + entry.name
             if is_git_name(entry.name):
                 gits.append(rel)
-            elif entry.is_dir() and is_venv(Path(entry.path)):
+            elif _is_dir(entry) and is_venv(Path(entry.path)):
                 venvs.append(rel)
-            elif entry.is_dir(follow_symlinks=False) and rel != STATE_DIR:  # Jetbox's own
+            elif _is_dir(entry, follow=False) and rel != STATE_DIR:  # Jetbox's own
                 stack.append(rel + "/")
     return sorted(gits), sorted(venvs)
+
+
+def _is_dir(entry: os.DirEntry[str], follow: bool = True) -> bool:
+    """A link loop, or a folder that cannot be read, is no folder here (not a crash)."""
+    try:
+        return entry.is_dir(follow_symlinks=follow)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
