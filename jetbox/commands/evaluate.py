@@ -287,4 +287,5 @@ def _nothing_ran(results: list[RunResult], err: TextIO) -> int:
     why = next((r.said or r.error for r in results if r.said or r.error), "no reason given")
     codes = {r.exit_code for r in results}
     err.write(f"jetbox eval: no task could run: {why}\n")
-    return codes.pop() if len(codes) == 1 and None not in codes else EXIT_ERROR
+    shared = codes.pop() if len(codes) == 1 else None  # every run stopped the same way
+    return shared if shared is not None else EXIT_ERROR

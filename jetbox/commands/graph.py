@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, Literal
 
 from jetbox.core.errors import UsageError
 from jetbox.spec.machine import MachineSpec
@@ -19,20 +20,27 @@ VISITED = "s_previous"  # transitions' own class for states the run has been in
 class _Blank:
     """A stand-in model: drawing needs no run."""
 
+    # Bound by GraphMachine. It returns a graphviz.Digraph or transitions' Mermaid graph,
+    # neither of them typed: graphviz ships no annotations, and transitions declares only
+    # their `draw`, while graphviz_source and render use the Digraph's node, attr and pipe.
+    get_graph: Callable[[], Any]
 
-def _machine(spec: MachineSpec, engine: str, current: str | None) -> _Blank:
+
+def _graph(spec: MachineSpec, engine: Literal["graphviz", "mermaid"],
+           current: str | None) -> Any:
+    """The graph transitions draws of the machine, with `current` as its active state."""
     from transitions.extensions import GraphMachine
 
     model = _Blank()
     GraphMachine(model=model, states=spec.states_config(), transitions=spec.transitions_config(),
                  initial=current or spec.initial, auto_transitions=False, graph_engine=engine,
                  show_conditions=True, title=f"Jetbox machine ({spec.path.name})")
-    return model
+    return model.get_graph()
 
 
 def mermaid(spec: MachineSpec, current: str | None = None, path: Sequence[str] = ()) -> str:
     """machine.yaml as a Mermaid state diagram (transitions' mermaid engine, made valid)."""
-    source = _machine(spec, "mermaid", current).get_graph().draw(None)  # type: ignore[attr-defined]
+    source = _graph(spec, "mermaid", current).draw(None)
     lines = source.splitlines()
     # transitions writes the front matter title as a bare line and `Class`; Mermaid wants
     # `title: ...` and lower-case `class`.
@@ -59,13 +67,13 @@ def _mark_visited(line: str, visited: set[str]) -> str:
 
 
 def graphviz_source(spec: MachineSpec, current: str | None = None,
-                    path: Sequence[str] = ()) -> object:
+                    path: Sequence[str] = ()) -> Any:
     """A graphviz.Digraph of the machine (transitions' graphviz engine), path marked."""
     try:
         import graphviz  # noqa: F401 - transitions needs it; fail here with a clear message
     except ImportError:
         raise UsageError(GRAPHVIZ_HINT) from None
-    graph = _machine(spec, "graphviz", current).get_graph()  # type: ignore[attr-defined]
+    graph = _graph(spec, "graphviz", current)
     for state in set(path) - {current}:
         graph.node(state, style="rounded,filled", fillcolor="azure2", color="blue")
     if path:
@@ -80,11 +88,11 @@ def render(spec: MachineSpec, fmt: str, current: str | None = None,
         return mermaid(spec, current, path).encode("utf-8")
     graph = graphviz_source(spec, current, path)
     if fmt == "dot":
-        return graph.source.encode("utf-8")  # type: ignore[attr-defined]
+        return graph.source.encode("utf-8")
     import graphviz
 
     try:
-        return graph.pipe(format=fmt)  # type: ignore[attr-defined, no-any-return]
+        return graph.pipe(format=fmt)
     except graphviz.ExecutableNotFound:
         raise UsageError(GRAPHVIZ_HINT) from None
 

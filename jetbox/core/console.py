@@ -32,6 +32,8 @@ def _enable_windows_vt(stream: TextIO) -> bool:
         import ctypes
         import msvcrt
 
+        # ctypes.windll and msvcrt's Windows API exist only on Windows; mypy elsewhere does
+        # not know them.
         kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
         handle = msvcrt.get_osfhandle(stream.fileno())  # type: ignore[attr-defined]
     except (ImportError, AttributeError, OSError, ValueError):

@@ -101,7 +101,7 @@ def _with_config(env: dict[str, str], pairs: list[tuple[str, str]]) -> dict[str,
         count = int(env.get("GIT_CONFIG_COUNT", "0"))
     except ValueError:
         count = 0
-    extra = {}
+    extra: dict[str, str] = {}
     for index, (key, value) in enumerate(pairs, start=count):
         extra |= {f"GIT_CONFIG_KEY_{index}": key, f"GIT_CONFIG_VALUE_{index}": value}
     return {**env, **extra, "GIT_CONFIG_COUNT": str(count + len(pairs))}

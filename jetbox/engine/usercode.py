@@ -20,6 +20,7 @@ from jetbox.core.errors import ConfigError
 from jetbox.core.fsutil import read_config
 
 if TYPE_CHECKING:
+    from jetbox.round.handler import Handler
     from jetbox.spec.machine import MachineSpec, StateSpec
 
 # Modules that moved into subpackages: a person's machine.yaml or handler may still name them.
@@ -76,7 +77,7 @@ MOVED = {
 }
 
 
-def moved_hint(exc: ImportError) -> str:
+def moved_hint(exc: ImportError | AttributeError) -> str:
     """`; jetbox.handler is now jetbox.round.handler` when a moved module was asked for."""
     name = getattr(exc, "name", None) or ""
     old = next((m for m in sorted(MOVED, key=len, reverse=True)
@@ -149,7 +150,7 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> Any:
         return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
 
-    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+    def set_data(self, path: str, data: object, *, _mode: int = 0o666) -> None:
         return None  # and no bytecode is written beside the person's files
 
 
@@ -239,17 +240,17 @@ def load_handlers(spec: MachineSpec) -> dict[str, Any]:
     return handlers
 
 
-def _check_signature(where: str, name: str, cls: type) -> None:
+def _check_signature(where: str, name: str, cls: type[Handler]) -> None:
     """A handler's run() takes the run and the round (a handler written for an older Jetbox
     took only the run): said now, not as a TypeError in the middle of a run."""
     try:
-        inspect.signature(cls.run).bind(None, None, None)  # type: ignore[attr-defined]
+        inspect.signature(cls.run).bind(None, None, None)
     except TypeError:
         raise ConfigError(f"{where}: `{name}.run` must take (self, run, now) and return "
                           f"(outcome, round); see README, \"Customizing machine.yaml\"") from None
 
 
-def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
+def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type[Handler]) -> None:
     if state.final:
         return
     triggers = {t.trigger for t in spec.transitions

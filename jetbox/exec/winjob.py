@@ -54,6 +54,7 @@ class KillOnCloseJob:
     def attach(cls, pid: int) -> KillOnCloseJob | None:
         """Put the (suspended) process in a new kill-on-close job; None if Windows refuses,
         and then taskkill /T is what ends the tree."""
+        # ctypes.windll exists only on Windows, and mypy elsewhere does not know it.
         kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
         job = kernel32.CreateJobObjectW(None, None)
         if not job:
@@ -79,4 +80,4 @@ class KillOnCloseJob:
         psutil.Process(pid).resume()
 
     def close(self) -> None:
-        ctypes.windll.kernel32.CloseHandle(self.handle)  # type: ignore[attr-defined]
+        ctypes.windll.kernel32.CloseHandle(self.handle)  # type: ignore[attr-defined]  # as above

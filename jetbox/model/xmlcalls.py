@@ -83,7 +83,8 @@ def qwen_xml(text: str) -> list[Found]:
         name, body_at = match.group(1), match.end()
         paired = pairs.get(match.start())
         close = paired if paired is not None else text.find("</function>", body_at)
-        at = _SPACE.match(text, body_at).end()  # type: ignore[union-attr]
+        space = _SPACE.match(text, body_at)  # always a match, maybe an empty one
+        at = space.end() if space else body_at
         if text.startswith("{", at):
             found.append(read_json("llama3.1-function-tag", name, text, match.start(), at,
                                    close + 11 if close >= 0 else None))

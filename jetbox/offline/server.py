@@ -38,6 +38,7 @@ class OfflineOllama:
     def host(self) -> str:
         assert self._server is not None, "start() the server first"
         name, port = self._server.server_address[:2]
+        assert isinstance(name, str)  # an IP server's address: (host, port[, flow, scope])
         name = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(name, name)
         return f"http://[{name}]:{port}" if ":" in str(name) else f"http://{name}:{port}"
 

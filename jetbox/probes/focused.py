@@ -24,8 +24,9 @@ class FocusedProber(Prober):
     focus_enabled = True
     _plan: tuple[ProbeReport, dict[str, str], tuple[str, ...]] | None = None
 
-    def run(self, previous: ProbeReport | None = None, reuse: bool = True, full: bool = True,
-            failing: Sequence[str] = (), pinned: TestConfig | None = None) -> ProbeReport:
+    def run(self, previous: ProbeReport | None = None, reuse: bool = True,
+            pinned: TestConfig | None = None, *, full: bool = True,
+            failing: Sequence[str] = ()) -> ProbeReport:
         """As Prober.run; with `full=False` and a previous pytest result, pytest runs the
         tests in `failing` (ids) first, then, if they pass, those a changed file can
         affect."""

@@ -31,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from jetbox.probes.testconfig import CONFIG_NAMES
 from jetbox.store.workspace import IGNORED_DIRS, LOCK_NAME, OWN_NAMES, STATE_DIR
@@ -350,7 +351,7 @@ class RoomVerdict:
     problems: tuple[str, ...] = ()        # why the room's results cannot be trusted
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, object] | None) -> RoomVerdict | None:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> RoomVerdict | None:
         if not isinstance(data, Mapping):
             return None
         change = data.get("change")

@@ -181,10 +181,13 @@ class Prober:
         self.removed: list[str] = []  # protected names the last probes created; removed
 
     def run(self, previous: ProbeReport | None = None, reuse: bool = True,
-            pinned: TestConfig | None = None) -> ProbeReport:
+            pinned: TestConfig | None = None, *, full: bool = True,
+            failing: Sequence[str] = ()) -> ProbeReport:
         """Probe now; with `reuse`, the previous report stands if no file's content changed.
         With `pinned` (the baseline's test and lint configuration), a run that changed it
-        is probed in a scratch copy with the baseline's files put back."""
+        is probed in a scratch copy with the baseline's files put back. `full=False` says
+        the whole suite is not needed, `failing` the test ids to run first: FocusedProber
+        runs less then, this prober always runs every probe whole."""
         self.removed = []
         files, mark = self.changes.snapshot()
         if reuse and previous is not None and previous.fingerprint == mark:

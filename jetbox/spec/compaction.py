@@ -22,14 +22,15 @@ class CompactionPolicy:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> CompactionPolicy:
-        known = {f.name: f for f in fields(cls)}
+        known = [f.name for f in fields(cls)]
+        default = cls()  # each value is read as its default's type (int or float)
         values: dict[str, Any] = {}
         for key, value in (data or {}).items():
             if key not in known:
                 raise ConfigError(f"machine.yaml: compaction: unknown key `{key}`; known: "
                                   f"{', '.join(known)}")
             try:
-                values[key] = type(known[key].default)(value)
+                values[key] = type(getattr(default, key))(value)
             except (TypeError, ValueError):
                 raise ConfigError(f"machine.yaml: compaction: `{key}` has a bad value "
                                   f"{value!r}") from None

@@ -6,7 +6,6 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from jetbox.probes import room as clean_room
-from jetbox.probes.focused import FocusedProber
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
 from jetbox.probes.verdict import FAILING, Baseline
@@ -93,12 +92,12 @@ class Probe(Handler):
         change can affect, the tests failing at the start or last time first. Always under
         the test and lint configuration the baseline recorded."""
         pinned = run.pinned()
-        if not isinstance(run.prober, FocusedProber) or full or now.report is None:
+        if full or now.report is None:
             return run.prober.run(now.report, reuse=reuse, pinned=pinned)
         failing = [t for t, o in run.baseline(now).outcomes.items() if o in FAILING]
         failing += [t for c in now.report.checks for t, o in c.outcomes.items() if o in FAILING]
-        return run.prober.run(now.report, reuse=reuse, full=False, failing=failing,
-                              pinned=pinned)
+        return run.prober.run(now.report, reuse=reuse, pinned=pinned, full=False,
+                              failing=failing)
 
 
 def first_baseline(run: Run, report: ProbeReport) -> dict[str, object]:

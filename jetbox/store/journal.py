@@ -77,9 +77,9 @@ def journaled_reply(records: Records, state: str) -> JournaledReply | None:
         return None
     reply, after = records[at], records[at + 1:]
     assert isinstance(reply, ModelReply)
-    done = [i for i, r in enumerate(after) if isinstance(r, ToolResult)]
-    next_index = max(after[i].index for i in done) + 1 if done else 0
-    since = after[done[-1] + 1:] if done else after
+    done = [(i, r) for i, r in enumerate(after) if isinstance(r, ToolResult)]
+    next_index = max(r.index for _, r in done) + 1 if done else 0
+    since = after[done[-1][0] + 1:] if done else after
     # The newest: a command re-run on an earlier resume has an intent of its own.
     intent = last(since, INTENT)
     if not isinstance(intent, Intent):

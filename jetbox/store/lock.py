@@ -88,7 +88,8 @@ def parse_owner(data: bytes) -> dict[str, object] | None:
 
 def owner_alive(owner: dict[str, object]) -> bool:
     """Whether the process the lock names is still the one that wrote it."""
-    pid = int(owner["pid"])  # type: ignore[call-overload]
+    pid = owner["pid"]
+    assert isinstance(pid, int), "parse_owner admits only an owner with an integer pid"
     if not pid_alive(pid):
         return False
     boot = owner.get("boot")

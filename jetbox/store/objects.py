@@ -195,7 +195,7 @@ class ObjectStore:
 def missing_dirs(root: Path, relative: str) -> list[str]:
     """The folders a new file at `relative` would need created, outermost first."""
     parts = relative.split("/")[:-1]
-    missing = []
+    missing: list[str] = []
     for depth in range(1, len(parts) + 1):
         folder = "/".join(parts[:depth])
         if missing or not (root / unescape_name(folder)).is_dir():

@@ -7,6 +7,7 @@ import re
 import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from jetbox.core import failpoints
 from jetbox.core.errors import StatusError, StorageError
@@ -60,8 +61,8 @@ class Status:
         if not isinstance(self.round, int) or not 1 <= self.round < 10 ** MAX_ROUND_DIGITS:
             raise StatusError(f"round {self.round!r} is out of range")
 
-    def with_(self, **changes: object) -> Status:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_(self, **changes: Any) -> Status:
+        return replace(self, **changes)
 
     @property
     def colour(self) -> str:

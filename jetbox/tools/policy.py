@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from jetbox.core.errors import ConfigError
 from jetbox.core.programs import find_program
@@ -73,21 +74,21 @@ class ToolPolicy:
     sandbox: str = "none"              # resolved: bwrap or none
 
     @classmethod
-    def from_mapping(cls, data: Mapping[str, object]) -> ToolPolicy:
-        known = {f.name: f for f in fields(cls)}
-        values: dict[str, object] = {}
+    def from_mapping(cls, data: Mapping[str, Any]) -> ToolPolicy:
+        known = [f.name for f in fields(cls)]
+        default = cls()  # each value is read as its default's type
+        values: dict[str, Any] = {}
         for key, value in data.items():
             if key not in known:
                 raise ConfigError(f"machine.yaml: tools: unknown key `{key}`; known: "
                                   f"{', '.join(sorted(known))}")
-            default = known[key].default
+            kind = type(getattr(default, key))
             try:
-                values[key] = tuple(str(v) for v in value) if isinstance(default, tuple) \
-                    else type(default)(value)  # type: ignore[arg-type, call-arg]
+                values[key] = tuple(str(v) for v in value) if kind is tuple else kind(value)
             except (TypeError, ValueError):
                 raise ConfigError(f"machine.yaml: tools: `{key}` has a bad value {value!r}") \
                     from None
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
     def fitted(self, max_chars: int) -> ToolPolicy:

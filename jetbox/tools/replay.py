@@ -33,8 +33,8 @@ def complete(ledger: Ledger, workspace: Path, name: str, intent: Intent,
     if intent.action in FILE_ACTIONS:
         ok, text = resolve_write(ledger, workspace, intent)
         return ToolResult(name, ok, text, changed=ok)
-    text = resolve_command(ledger, intent)
-    return None if text is None else ToolResult(name, False, text)
+    outcome = resolve_command(ledger, intent)
+    return None if outcome is None else ToolResult(name, False, outcome)
 
 
 def result_text(result: Result) -> str:
@@ -56,25 +56,29 @@ def resolve_write(ledger: Ledger, workspace: Path, intent: Intent) -> tuple[bool
     file changed since an edit began) is recorded as failed: never replayed into the same
     error again."""
     path = str(intent.path)
-    done = {"intent": intent.seq, "action": intent.action, "path": path}
     try:
         target = jail(workspace, path, for_write=True).absolute
         current = _current(target, intent)
         if current is not None and sha256(current) == intent.sha256:
-            ledger.append(Result(ok=True, changed=True, sha256=intent.sha256,
-                                 recovered="already applied", **done))
+            ledger.append(_settled(intent, "already applied"))
             return True, f"{path}: applied before Jetbox stopped; not applied again"
         atomic_write_bytes(target, _wanted(current, intent))
     except (ValueError, OSError) as exc:  # PathRefused and EditRefused are ValueErrors
         error = f"{exc.strerror or type(exc).__name__}: {path}" \
             if isinstance(exc, OSError) else str(exc)
-        ledger.append(Result(ok=False, changed=False, error=error,
-                             recovered="failed on resume", **done))
+        ledger.append(_settled(intent, "failed on resume", error))
         return False, (f"error: the {intent.action} of {path} was interrupted when "
                        f"Jetbox stopped and cannot be completed now: {error}")
-    ledger.append(Result(ok=True, changed=True, sha256=intent.sha256,
-                         recovered="applied on resume", **done))
+    ledger.append(_settled(intent, "applied on resume"))
     return True, f"{path}: completed after Jetbox stopped mid-write"
+
+
+def _settled(intent: Intent, recovered: str, error: str | None = None) -> Result:
+    """The result of a write or edit a resume completed, or with `error`, could not."""
+    ok = error is None
+    return Result(intent=intent.seq, action=intent.action, path=str(intent.path), ok=ok,
+                  changed=ok, sha256=intent.sha256 if ok else None, error=error,
+                  recovered=recovered)
 
 
 def _current(target: Path, intent: Intent) -> bytes | None:

@@ -115,7 +115,8 @@ def _groups(rel: str, lines: list[str], hits: list[int]) -> list[dict]:
 def _child() -> None:
     job = json.loads(sys.stdin.buffer.read())
     root, regex = Path(job["root"]), re.compile(job["pattern"])
-    result = {"groups": [], "matches": 0, "files_matched": 0, "files": len(job["files"])}
+    groups: list[dict] = []
+    matches = files_matched = 0
     for rel in job["files"]:
         text = _text_of(root / rel)
         if text is None:
@@ -124,12 +125,13 @@ def _child() -> None:
         hits = [i for i, line in enumerate(lines) if regex.search(line)]
         if not hits:
             continue
-        room = job["max"] - result["matches"]
-        result["matches"] += len(hits)
-        result["files_matched"] += 1
+        room = job["max"] - matches
+        matches += len(hits)
+        files_matched += 1
         if room > 0:
-            result["groups"] += _groups(rel, lines, hits[:room])
-    sys.stdout.write(json.dumps(result))
+            groups += _groups(rel, lines, hits[:room])
+    sys.stdout.write(json.dumps({"groups": groups, "matches": matches,
+                                 "files_matched": files_matched, "files": len(job["files"])}))
 
 
 if __name__ == "__main__":

@@ -89,7 +89,8 @@ def locate(text: str, old: str, new: str, path: str) -> Edit:
                           f"(without the line numbers). Closest lines:\n"
                           + closest_lines(text, old))
     if count > 1:
-        at, lines, index = 0, [], text.find(old)
+        lines: list[str] = []
+        at, index = 0, text.find(old)
         while index != -1 and len(lines) < 10:
             lines.append(str(_line_of(text, index)))
             at = index + 1

@@ -127,8 +127,9 @@ class Toolbox:
         except LedgerWriteError:
             raise
         except (ValueError, TypeError):  # e.g. a lone surrogate before the ledger escapes it
-            self.ledger.append(kind(**{k: v if isinstance(v, int) else ascii(v)
-                                       for k, v in fields.items()}))
+            in_ascii: dict[str, Any] = {k: v if isinstance(v, int) else ascii(v)
+                                        for k, v in fields.items()}
+            self.ledger.append(kind(**in_ascii))
 
     def _list_dir(self, path: str, round_no: int) -> ToolResult:
         target = jail(self.workspace, path)

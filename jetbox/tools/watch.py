@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from jetbox.core.text import escape_name
 from jetbox.store.acts import FilesChanged, Intent
@@ -130,10 +132,11 @@ class FileWatch:
         journaled for something else that changed nothing."""
         after = self.snapshot()
         # The escaped name (escape_name) maps back to the exact bytes of a non-UTF-8 name.
-        changes = [{"path": escape_name(rel), "before": before.get(rel, ABSENT).to_record(),
-                    "after": after.get(rel, ABSENT).to_record()}
-                   for rel in sorted({*before, *after})
-                   if before.get(rel, ABSENT) != after.get(rel, ABSENT)]
+        changes: list[Mapping[str, Any]] = [
+            {"path": escape_name(rel), "before": before.get(rel, ABSENT).to_record(),
+             "after": after.get(rel, ABSENT).to_record()}
+            for rel in sorted({*before, *after})
+            if before.get(rel, ABSENT) != after.get(rel, ABSENT)]
         if during is not None and not changes:
             return 0
         ledger.append(FilesChanged(intent=intent, changes=changes, during=during,
