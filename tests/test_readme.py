@@ -7,6 +7,7 @@ import contextlib
 import io
 import re
 import shlex
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,23 @@ def test_the_set_up_lines_are_the_ones_ci_runs() -> None:
                  'python -m pip install -q -e ".[dev,graph]"', "python -m pytest"):
         assert step in ci, step
     assert README.index(blocks[1]) < README.index("## ")
+
+
+def test_ci_gates_on_mypy_which_the_dev_extra_installs() -> None:
+    """Types are checked, not only written: .ci/run runs mypy on the package after ruff and
+    before the tests (set -e: an error fails CI), and the dev extra the README's test line
+    installs brings mypy and the stubs it needs; a bare `mypy` checks the same files."""
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    steps = [line for line in ci.splitlines() if line and not line.startswith(("#", "echo"))]
+    assert "set -euo pipefail" in steps
+    assert steps.index("ruff check .") < steps.index("mypy jetbox states") \
+        < steps.index("python -m pytest -q -p no:cacheprovider")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    dev = {re.split(r"[<>=\[]", r)[0].lower() for r in
+           project["project"]["optional-dependencies"]["dev"]}
+    assert {"mypy", "types-pyyaml", "types-psutil"} <= dev
+    assert project["tool"]["mypy"]["files"] == ["jetbox", "states"]
+    assert "mypy" in README and "mypy jetbox states" in README
 
 
 def workspaces_shown() -> list[str]:
