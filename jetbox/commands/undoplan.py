@@ -10,6 +10,9 @@ it gets back, or why it cannot (named, and undo exits non-zero).
   conflict: the file is left as it is and named; `--force` restores the run's "before".
 - No copy of a state it needs (a file over the watch's size limit changed by a command, a
   copy deleted from .jetbox/objects): named, never blocking the rest.
+- Hard links: names that were one file before the run, all in the workspace, are restored
+  and linked again (restore.relink); a file the run's write separated from a link outside
+  the workspace gets its content back and is named, as that link cannot be made again.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ from jetbox.store.restore import inside
 from jetbox.tools.watch import MAX_KEPT_BYTES
 
 MERGE_TIMEOUT_S = 60.0
+UNLINKED = ("it had a hard link outside the workspace, so the run's write made it a "
+            "separate file: its content is restored, the link is not")
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> 
         steps.append(step)
         if was_merged:
             merged.add(change.path)
+        if change.unlinked:
+            left.append(Left(change.path, UNLINKED))
     return Plan(tuple(steps), tuple(left), frozenset(merged))
 
 
