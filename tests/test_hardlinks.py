@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.core.fsutil import write_in_place
 from jetbox.store.history import RUN_CLOSED, UNDO_START
 from jetbox.store.ledger import Ledger
 from tests.attackkit import turn
 from tests.conftest import jetbox_process, run_cli
-from tests.test_undo_never_lies import a_run, linked_tree, tree
+from tests.test_undo_never_lies import a_run, cmd, linked_tree, tree
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="SIGKILL and RLIMIT_FSIZE: POSIX")
 
@@ -32,6 +31,40 @@ def test_a_link_in_a_virtual_environment_counts_as_outside(workspace: Path) -> N
     assert (root / "settings.txt").read_bytes() == b"x = 2\n"
     result = run_cli("undo", "-w", str(root))
     assert result.code == 1 and "settings.txt: it had a hard link outside" in result.err
+    assert tree(root) == before
+
+
+@posix_only  # Windows' scandir gives no link counts: a command's links are not seen there
+@pytest.mark.parametrize("script", [
+    "open('a.txt', 'a').write('appended\\n')",  # through the link: both names change
+    "open('new', 'w').write('replaced\\n'); import os; os.replace('new', 'a.txt')",  # split
+])
+def test_a_link_a_command_changes_or_breaks_is_made_again_by_undo(workspace: Path,
+                                                                  script: str) -> None:
+    root = workspace
+    (root / "a.txt").write_bytes(b"one\n")
+    os.link(root / "a.txt", root / "b.txt")
+    before = linked_tree(root, "a.txt", "b.txt")
+    a_run(root, cmd(script))
+    assert linked_tree(root, "a.txt", "b.txt") != before
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert linked_tree(root, "a.txt", "b.txt") == before
+
+
+@posix_only
+def test_a_command_changing_a_file_linked_outside_the_workspace_is_named(
+        workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = workspace
+    outside = tmp_path_factory.mktemp("home") / "notes.txt"
+    outside.write_bytes(b"mine\n")
+    os.link(outside, root / "notes.txt")
+    before = tree(root)
+    a_run(root, cmd("open('notes.txt', 'a').write('by a command\\n')"))
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 1 and "undone:" not in result.out
+    assert "not restored   notes.txt: it had a hard link outside the workspace when " \
+        "`python tool.py` ran" in result.err
     assert tree(root) == before
 
 
@@ -79,6 +112,8 @@ def test_an_in_place_write_that_fails_part_way_puts_the_old_content_back(
     import resource
     import signal
 
+    from jetbox.core.fsutil import write_in_place
+
     (tmp_path / "a.txt").write_bytes(b"old content\n")
     os.link(tmp_path / "a.txt", tmp_path / "b.txt")
     (tmp_path / "copy").write_bytes(b"old content\n")
@@ -98,6 +133,8 @@ def test_an_in_place_write_that_fails_part_way_puts_the_old_content_back(
 
 def test_an_in_place_write_refuses_a_file_put_there_since_its_links_were_counted(
         tmp_path: Path) -> None:
+    from jetbox.core.fsutil import write_in_place
+
     (tmp_path / "a.txt").write_bytes(b"old\n")
     os.link(tmp_path / "a.txt", tmp_path / "kept")  # its inode stays taken
     counted = os.lstat(tmp_path / "a.txt")

@@ -37,8 +37,8 @@ it was before the run's first change to it (kept in .jetbox/objects) against the
 `git apply` takes it: `jetbox diff --patch > run.patch`."""
 
 NO_NEWLINE = b"\\ No newline at end of file\n"
-UNLINKED = ("had a hard link outside the workspace; the run's write made it a separate "
-            "file (the other name keeps the old content)")
+UNLINKED = ("had a hard link outside the workspace: undo restores its content, as a "
+            "separate file, not the link")
 HEADER = "diff --jetbox"  # not git's own header: there is no index line (--patch uses git's)
 
 

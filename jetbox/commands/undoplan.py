@@ -24,7 +24,7 @@ from pathlib import Path
 
 from jetbox.core.programs import find_program
 from jetbox.exec.process import run_process, scrubbed_env
-from jetbox.store.history import Change, Event
+from jetbox.store.history import Change, Event, while_ran
 from jetbox.store.objects import FileState, ObjectStore, state_of
 from jetbox.store.restore import inside
 from jetbox.tools.watch import MAX_KEPT_BYTES
@@ -74,8 +74,20 @@ def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> 
         if was_merged:
             merged.add(change.path)
         if change.unlinked:
-            left.append(Left(change.path, UNLINKED))
+            left.append(Left(change.path, _unlinked(change)))
     return Plan(tuple(steps), tuple(left), frozenset(merged))
+
+
+def _unlinked(change: Change) -> str:
+    """Why a file that had a hard link outside the workspace is named: the link cannot be
+    made again (and what a command did through it there cannot be taken back)."""
+    commands = tuple(e.label for e in change.events
+                     if e.unlinked and e.label not in ("write", "edit"))
+    if not commands:
+        return UNLINKED
+    return (f"it had a hard link outside the workspace when {while_ran(commands)} ran: its "
+            f"content is restored, as a separate file; the link is not, nor what was done "
+            f"through it to the file outside")
 
 
 def in_order(changes: list[Change]) -> list[Change]:

@@ -34,7 +34,8 @@ class Event:
     """Every name of the file in the workspace when it was written through its hard links
     (this one included, sorted); empty for a file with one name."""
     unlinked: bool = False
-    """It had a hard link outside the workspace, so the write made it a separate file."""
+    """It had a hard link outside the workspace: a write made it a separate file (a command
+    may have written through the link, or not)."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,9 @@ def _file_events(records: Records) -> Iterable[tuple[str, Event, tuple[str, ...]
             for change in record.changes:
                 yield (str(change["path"]), Event(FileState.from_record(change.get("before")),
                                                   (FileState.from_record(change.get("after")),),
-                                                  label),
+                                                  label,
+                                                  tuple(str(n) for n in change.get("linked", [])),
+                                                  change.get("links_outside") is True),
                        tuple(change.get("new_dirs", [])))
 
 
