@@ -112,9 +112,13 @@ def write_in_place(path: Path, data: bytes, original: Path, expected: os.stat_re
             raise OSError(errno.ESTALE, "the file changed while it was being written", str(path))
         try:
             _fill(fd, [data], durable)
-        except OSError:
-            with open(original, "rb") as copy:
-                _fill(fd, iter(lambda: copy.read(1 << 20), b""), durable=True)
+        except OSError as exc:
+            try:
+                with open(original, "rb") as copy:
+                    _fill(fd, iter(lambda: copy.read(1 << 20), b""), durable=True)
+            except OSError:
+                raise OSError(exc.errno, f"{exc.strerror or exc}; its old content could not "
+                              f"be put back either: a copy is in {original}", str(path)) from exc
             raise
     finally:
         os.close(fd)

@@ -115,12 +115,14 @@ def relink(root: Path, steps: Iterable[Change], failed: Collection[str],
         if len(befores) != 1 or not before.is_file:
             continue  # not one file before the run (linked while it ran): nothing to make again
         first, *others = group
-        blocked = [name for name in group if name in failed or
-                   not _same(state_of(inside(root, name)), before)]
+        blocked = [name for name in group if name in failed or not _holds(root, name, before)]
         if blocked:
-            problems += [(name, f"not linked again to {', '.join(n for n in group if n != name)}"
-                                f" as before the run: {', '.join(blocked)} could not be "
-                                f"restored") for name in group if name not in failed]
+            why = f"{', '.join(blocked)}: not the content they shared before the run"
+            for name in group:
+                if name not in failed:
+                    rest = ", ".join(n for n in group if n != name)
+                    problems.append((name, f"not linked again to {rest} as before the run "
+                                           f"({why})"))
             continue
         for other in others:
             try:
@@ -129,6 +131,13 @@ def relink(root: Path, steps: Iterable[Change], failed: Collection[str],
             except (OSError, ValueError) as exc:
                 problems.append((other, f"cannot link it to {first} again: {exc}"))
     return linked, problems
+
+
+def _holds(root: Path, name: str, before: FileState) -> bool:
+    try:
+        return _same(state_of(inside(root, name)), before)
+    except (OSError, ValueError):
+        return False
 
 
 def _link(source: Path, target: Path) -> bool:
