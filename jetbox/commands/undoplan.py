@@ -11,8 +11,8 @@ it gets back, or why it cannot (named, and undo exits non-zero).
 - No copy of a state it needs (a file over the watch's size limit changed by a command, a
   copy deleted from .jetbox/objects): named, never blocking the rest.
 - Hard links: names that were one file before the run, all in the workspace, are restored
-  and linked again (restore.relink); a file the run's write separated from a link outside
-  the workspace gets its content back and is named, as that link cannot be made again.
+  and linked again (restore.relink); a file the run changed that had a link outside the
+  workspace gets its content back and is named, as that link cannot be made again.
 """
 
 from __future__ import annotations

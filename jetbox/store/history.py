@@ -58,8 +58,8 @@ class Change:
     """The names that were one file with it (hard links) before the run, all in the
     workspace, itself included: undo links them again."""
     unlinked: bool = False
-    """A write made it a separate file from a hard link outside the workspace: undo
-    restores its content and names it, as the link cannot be made again."""
+    """It had a hard link outside the workspace when the run changed it: undo restores its
+    content, as a separate file, and names it, as the link cannot be made again."""
 
     def to_record(self) -> dict[str, object]:
         links: dict[str, object] = {"linked": list(self.linked)} if self.linked else {}
