@@ -468,3 +468,59 @@ def test_an_owner_survives_an_edit_and_its_undo(workspace: Path) -> None:
     assert tree(root) == before
     owner = (root / "theirs.py").stat()
     assert (owner.st_uid, owner.st_gid) == (4321, 4321)
+
+
+# D, item 8: hard links kept where every name is in the workspace.
+
+def linked_tree(root: Path, *names: str) -> dict[str, object]:
+    """The whole tree, and which of `names` are one file (their inode shared)."""
+    inodes = {name: (root / name).stat().st_ino for name in names}
+    groups = sorted(sorted(n for n in names if inodes[n] == inode)
+                    for inode in set(inodes.values()))
+    return {**tree(root), "one file": groups}
+
+
+def test_an_edit_keeps_hard_links_in_the_workspace_and_undo_links_them_again(
+        workspace: Path) -> None:
+    root = workspace
+    (root / "a.txt").write_bytes(b"first\nsecond\n")
+    (root / "sub").mkdir()
+    os.link(root / "a.txt", root / "sub" / "b.txt")
+    (root / "c.txt").write_bytes(b"first\nsecond\n")  # the same bytes, its own file
+    before = linked_tree(root, "a.txt", "sub/b.txt", "c.txt")
+    assert before["one file"] == [["a.txt", "sub/b.txt"], ["c.txt"]]
+    a_run(root, [turn("edit_file", path="a.txt", old="second", new="SECOND")])
+    assert (root / "sub" / "b.txt").read_bytes() == b"first\nSECOND\n"
+    assert linked_tree(root, "a.txt", "sub/b.txt", "c.txt")["one file"] == \
+        before["one file"]
+    assert (root / "c.txt").read_bytes() == b"first\nsecond\n"
+    ledger = (root / "agent_ledger.log").read_text(encoding="utf-8")
+    assert "written in place, so its hard links sub/b.txt show it too" in ledger
+    assert run_cli("diff", "--stat", "-w", str(root)).out.splitlines() == ["a.txt",
+                                                                          "sub/b.txt"]
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert "linked again   sub/b.txt (a hard link of a.txt" in result.out
+    assert linked_tree(root, "a.txt", "sub/b.txt", "c.txt") == before
+
+
+def test_a_write_to_a_file_linked_outside_the_workspace_leaves_that_file_and_says_so(
+        workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
+    root = workspace
+    outside = tmp_path_factory.mktemp("home") / ".bashrc"
+    outside.write_bytes(b"export SECRET=1\n")
+    os.link(outside, root / "rc.txt")
+    os.chmod(root / "rc.txt", 0o640)
+    before = tree(root)
+    a_run(root, [turn("write_file", path="rc.txt", content="by the model\n")])
+    assert outside.read_bytes() == b"export SECRET=1\n"
+    assert outside.stat().st_nlink == 1 and (root / "rc.txt").stat().st_nlink == 1
+    assert stat.S_IMODE((root / "rc.txt").stat().st_mode) == 0o640
+    ledger = (root / "agent_ledger.log").read_text(encoding="utf-8")
+    assert "rc.txt had a hard link outside the workspace; it is now a separate file" in ledger
+    assert "had a hard link outside the workspace" in run_cli("diff", "-w", str(root)).out
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 1 and "undone:" not in result.out
+    assert "not restored   rc.txt: it had a hard link outside the workspace" in result.err
+    assert tree(root) == before
+    assert outside.read_bytes() == b"export SECRET=1\n"

@@ -37,6 +37,8 @@ it was before the run's first change to it (kept in .jetbox/objects) against the
 `git apply` takes it: `jetbox diff --patch > run.patch`."""
 
 NO_NEWLINE = b"\\ No newline at end of file\n"
+UNLINKED = ("had a hard link outside the workspace: undo restores its content, as a "
+            "separate file, not the link")
 HEADER = "diff --jetbox"  # not git's own header: there is no index line (--patch uses git's)
 
 
@@ -130,7 +132,12 @@ def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: Text
         shown += 1
         if args.stat:
             out.write(for_terminal(change.path) + "\n")
-        elif not args.patch:
+            continue
+        if change.unlinked and args.patch:  # beside it: a comment line would break the patch
+            err.write(for_terminal(f"{change.path} {UNLINKED}") + "\n")
+        if not args.patch:
+            if change.unlinked:
+                out.write(for_terminal(f"# {change.path} {UNLINKED}") + "\n")
             if change.labels and not {"write", "edit"} & set(change.labels):
                 ran = while_ran(change.labels)
                 out.write(for_terminal(f"# changed while {ran} ran (by it, or by someone "

@@ -28,7 +28,7 @@ from jetbox.store.kinds import Record, RunStart
 from jetbox.store.ledger import Ledger
 from jetbox.store.lock import WorkspaceLock
 from jetbox.store.objects import FileState, ObjectStore
-from jetbox.store.restore import inside, remove_new_dirs, restore
+from jetbox.store.restore import inside, relink, remove_new_dirs, restore
 from jetbox.store.root import chosen_workspace
 from jetbox.store.status import StatusFile
 from jetbox.store.workspace import Workspace
@@ -36,14 +36,14 @@ from jetbox.store.workspace import Workspace
 HELP = "put back every file the last run changed, exactly as it was before the run"
 DESCRIPTION = """\
 Restores every file the run wrote, edited, created or deleted to its state before the run
-(content and mode; a file the run created is removed), from the copies Jetbox keeps in
-.jetbox/objects. Where someone else changed a file too (between rounds or after the run),
-only the run's lines are taken out (git merge-file) and theirs stay; where that cannot be
-done the file is named and left as it is, unless --force. A path it cannot restore never
-blocks the others: undo restores the rest, names it and exits 1. An undo that was
-interrupted is finished by running `jetbox undo` again. `jetbox log --runs` numbers the
-runs; --run N undoes an older one (a set-aside run). `jetbox diff` shows what would be
-undone."""
+(content and mode; a file the run created is removed; hard links in the workspace linked
+again), from the copies Jetbox keeps in .jetbox/objects. Where someone else changed a
+file too (between rounds or after the run), only the run's lines are taken out (git
+merge-file) and theirs stay; where that cannot be done the file is named and left as it
+is, unless --force. A path it cannot restore never blocks the others: undo restores the
+rest, names it and exits 1. An undo that was interrupted is finished by running `jetbox
+undo` again. `jetbox log --runs` numbers the runs; --run N undoes an older one (a set-aside
+run). `jetbox diff` shows what would be undone."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -95,12 +95,17 @@ def undo(workspace: Workspace, force: bool, out: TextIO, number: int | None = No
     notes = _command_notes(workspace.root, store, steps)
     done = _restore_all(workspace.root, store, steps, left)
     remove_new_dirs(workspace.root, steps)
+    linked, unlinked = relink(workspace.root, steps, {x.path for x in left})
+    left += [Left(path, why) for path, why in unlinked]
     ledger.append(RunUndone(restored=len(done), run=own, left=[x.path for x in left] or None))
     _mark_status(workspace)
     for path, what in done:
         note = " (your changes kept: only the run's lines taken out)" if path in merged \
             else notes.get(path, "") if what != "unchanged" else ""
         out.write(for_terminal(f"  {what:<14} {path}{note}") + "\n")
+    for path, first in linked:
+        out.write(for_terminal(f"  {'linked again':<14} {path} (a hard link of {first}, as "
+                               f"before the run)") + "\n")
     for label in unwatched(records):
         left.append(Left(f"(`{label}`)", "the tree had more paths than the watch's limit "
                                           "(WATCH_MAX_PATHS): changes past it were not seen"))

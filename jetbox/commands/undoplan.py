@@ -10,6 +10,9 @@ it gets back, or why it cannot (named, and undo exits non-zero).
   conflict: the file is left as it is and named; `--force` restores the run's "before".
 - No copy of a state it needs (a file over the watch's size limit changed by a command, a
   copy deleted from .jetbox/objects): named, never blocking the rest.
+- Hard links: names that were one file before the run, all in the workspace, are restored
+  and linked again (restore.relink); a file the run changed that had a link outside the
+  workspace gets its content back and is named, as that link cannot be made again.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from pathlib import Path
 
 from jetbox.core.programs import find_program
 from jetbox.exec.process import run_process, scrubbed_env
-from jetbox.store.history import Change, Event
+from jetbox.store.history import Change, Event, while_ran
 from jetbox.store.objects import FileState, ObjectStore, state_of
 from jetbox.store.restore import inside
 from jetbox.tools.watch import MAX_KEPT_BYTES
 
 MERGE_TIMEOUT_S = 60.0
+UNLINKED = ("it had a hard link outside the workspace, so the run's write made it a "
+            "separate file: its content is restored, the link is not")
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,21 @@ def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> 
         steps.append(step)
         if was_merged:
             merged.add(change.path)
+        if change.unlinked:
+            left.append(Left(change.path, _unlinked(change)))
     return Plan(tuple(steps), tuple(left), frozenset(merged))
+
+
+def _unlinked(change: Change) -> str:
+    """Why a file that had a hard link outside the workspace is named: the link cannot be
+    made again (and what a command did through it there cannot be taken back)."""
+    commands = tuple(e.label for e in change.events
+                     if e.unlinked and e.label not in ("write", "edit"))
+    if not commands:
+        return UNLINKED
+    return (f"it had a hard link outside the workspace when {while_ran(commands)} ran: its "
+            f"content is restored, as a separate file; the link is not, nor what was done "
+            f"through it to the file outside")
 
 
 def in_order(changes: list[Change]) -> list[Change]:

@@ -9,6 +9,7 @@ import stat
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from jetbox.core.errors import ConfigError
@@ -67,8 +68,9 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None,
     The file keeps its mode (an executable script stays executable); a new one gets the
     umask's (mkstemp's 0600 would hide it from a person's group); `mode` overrides both.
     It keeps its owner where the OS allows (run as root, a file of another user stays
-    theirs). A hard link is never written through: a command could have linked a file
-    outside the workspace (or a person's file) to this name."""
+    theirs). A hard link is never written through (the name gets a file of its own): a
+    command could have linked a file outside the workspace to this name; write_in_place
+    is for a file whose every link is known."""
     path.parent.mkdir(parents=True, exist_ok=True)
     old = _regular_stat(path)
     wanted = mode if mode is not None else file_mode(path)
@@ -89,6 +91,52 @@ def atomic_write_bytes(path: Path, data: bytes, mode: int | None = None,
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+def write_in_place(path: Path, data: bytes, original: Path, expected: os.stat_result,
+                   durable: bool = True) -> None:
+    """Write `data` into the file at `path` itself, so every hard link to it sees it (a
+    replace would give this name a new file and leave the other names the old one).
+
+    Only for a file whose every name the caller may write (see tools/hardlinks.py). Not
+    atomic, so made as safe as it can be: the file opened is checked to be `expected` (the
+    file whose links were counted, never a link or a file put there since); the whole new
+    content is written before the file is cut to its length, then synced; a failure
+    part-way writes `original` (a copy of the old content) back the same way, then raises."""
+    flags = os.O_WRONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or \
+                (info.st_dev, info.st_ino) != (expected.st_dev, expected.st_ino):
+            raise OSError(errno.ESTALE, "the file changed while it was being written", str(path))
+        try:
+            _fill(fd, [data], durable)
+        except OSError as exc:
+            try:
+                with open(original, "rb") as copy:
+                    _fill(fd, iter(lambda: copy.read(1 << 20), b""), durable=True)
+            except OSError:
+                raise OSError(exc.errno, f"{exc.strerror or exc}; its old content could not "
+                              f"be put back either: a copy is in {original}", str(path)) from exc
+            raise
+    finally:
+        os.close(fd)
+
+
+def _fill(fd: int, chunks: Iterable[bytes], durable: bool) -> None:
+    """The open file's whole content becomes `chunks`: written from its start, then cut."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    size = 0
+    for chunk in chunks:
+        view = memoryview(chunk)
+        while view:  # os.write may write less than it was given
+            written = os.write(fd, view)
+            view = view[written:]
+            size += written
+    os.ftruncate(fd, size)
+    if durable:
+        os.fsync(fd)
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:

@@ -19,7 +19,7 @@ class Intent(Record):
     KIND = "intent"
     SOMETIMES = frozenset({"path", "bytes", "sha256_before", "sha256", "content", "old", "new",
                            "argv", "program", "idempotent", "files_before", "before", "mode",
-                           "new_dirs"})
+                           "new_dirs", "links", "links_outside"})
     action: str = ""
     path: str | None = None
     bytes: int | None = None
@@ -37,6 +37,12 @@ class Intent(Record):
     """The file's state before a write or edit (objects.FileState.to_record)."""
     mode: int | None = None
     new_dirs: list[str] | None = None
+    links: list[str] | None = None
+    """The file's other names in the workspace (hard links), written through in place with
+    it: they changed too, and undo links them again."""
+    links_outside: bool | None = None
+    """The file had a hard link outside the workspace: it was replaced, not written
+    through, so this name became a separate file (undo cannot link it again)."""
 
 
 @dataclass(frozen=True, kw_only=True)

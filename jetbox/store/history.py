@@ -30,6 +30,12 @@ class Event:
     """One state, or two when a crash hid whether the change landed."""
     label: str = ""
     """What made it: "write", "edit", or the command (`python gen.py`)."""
+    linked: tuple[str, ...] = ()
+    """Every name of the file in the workspace when it was written through its hard links
+    (this one included, sorted); empty for a file with one name."""
+    unlinked: bool = False
+    """It had a hard link outside the workspace: a write made it a separate file (a command
+    may have written through the link, or not)."""
 
 
 @dataclass(frozen=True)
@@ -48,15 +54,26 @@ class Change:
     events: tuple[Event, ...] = ()
     """Every change of the run to it, in order: each keeps its own "before", so a person's
     edit between two of them is seen (the chain breaks) and kept by undo."""
+    linked: tuple[str, ...] = ()
+    """The names that were one file with it (hard links) before the run, all in the
+    workspace, itself included: undo links them again."""
+    unlinked: bool = False
+    """It had a hard link outside the workspace when the run changed it: undo restores its
+    content, as a separate file, and names it, as the link cannot be made again."""
 
     def to_record(self) -> dict[str, object]:
+        links: dict[str, object] = {"linked": list(self.linked)} if self.linked else {}
+        if self.unlinked:
+            links["unlinked"] = True
         return {"path": self.path, "before": self.before.to_record(),
-                "new_dirs": list(self.new_dirs)}
+                "new_dirs": list(self.new_dirs), **links}
 
     @classmethod
     def from_record(cls, value: Mapping[str, Any]) -> Change:
         return cls(str(value["path"]), FileState.from_record(value.get("before")), (),
-                   tuple(str(d) for d in value.get("new_dirs", [])))
+                   tuple(str(d) for d in value.get("new_dirs", [])),
+                   linked=tuple(str(p) for p in value.get("linked", [])),
+                   unlinked=value.get("unlinked") is True)
 
     @property
     def real_name(self) -> str:
@@ -112,14 +129,22 @@ def _file_events(records: Records) -> Iterable[tuple[str, Event, tuple[str, ...]
             before = FileState.from_record(record.before)
             after = FileState(record.sha256, record.mode)
             dirs = tuple(record.new_dirs or ())
-            yield (str(record.path), Event(before, (after,) if result else (after, before),
-                                           record.action), dirs)
+            path = str(record.path)
+            # Written in place through its hard links: each other name changed the same way.
+            others = () if record.links_outside else tuple(record.links or ())
+            linked = tuple(sorted((path, *others))) if others else ()
+            for name in (path, *others):
+                yield (name, Event(before, (after,) if result else (after, before),
+                                   record.action, linked, record.links_outside is True),
+                       dirs if name == path else ())
         elif isinstance(record, FilesChanged):
             label = record.during or commands.get(record.intent, "a command")
             for change in record.changes:
                 yield (str(change["path"]), Event(FileState.from_record(change.get("before")),
                                                   (FileState.from_record(change.get("after")),),
-                                                  label),
+                                                  label,
+                                                  tuple(str(n) for n in change.get("linked", [])),
+                                                  change.get("links_outside") is True),
                        tuple(change.get("new_dirs", [])))
 
 
@@ -129,10 +154,14 @@ def run_changes(records: Records) -> list[Change]:
     for path, event, dirs in _file_events(records):
         old = changes.get(path)
         if old is None:
-            changes[path] = Change(path, event.before, event.after, dirs, (event,))
+            changes[path] = Change(path, event.before, event.after, dirs, (event,),
+                                   event.linked, event.unlinked)
         else:
             possible = event.after if len(event.after) == 1 else (event.after[0], *old.after)
-            changes[path] = replace(old, after=possible, events=(*old.events, event))
+            # The first word on its links is the nearest to how they were before the run.
+            changes[path] = replace(old, after=possible, events=(*old.events, event),
+                                    linked=old.linked or event.linked,
+                                    unlinked=old.unlinked or event.unlinked)
     return list(changes.values())
 
 

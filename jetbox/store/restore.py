@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+import secrets
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from jetbox.core.fsutil import atomic_write_bytes
+from jetbox.core.fsutil import atomic_write_bytes, fsync_dir, replace_with_retry
 from jetbox.store.history import Change, real_name
 from jetbox.store.objects import FileState, ObjectStore, state_of
 
@@ -96,6 +97,63 @@ def remove_new_dirs(root: Path, changes: Iterable[Change]) -> list[str]:
         except OSError:  # not empty (someone's file), or already gone
             continue
     return removed
+
+
+def relink(root: Path, steps: Iterable[Change], failed: Collection[str],
+           ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Names that were one file before the run (hard links, every one in the workspace),
+    made one file again once each is restored: each name but the first is replaced by a
+    link to the first (os.link to a temporary name, then os.replace, so the name is never
+    missing). Idempotent, like restore. Returns (name, the name it is linked to) for each
+    name linked again, and (name, why) for each that could not be."""
+    by_path = {step.path: step for step in steps}
+    linked: list[tuple[str, str]] = []
+    problems: list[tuple[str, str]] = []
+    for group in dict.fromkeys(step.linked for step in by_path.values() if step.linked):
+        befores = {by_path[name].before for name in group if name in by_path}
+        before = next(iter(befores))
+        if len(befores) != 1 or not before.is_file:
+            continue  # not one file before the run (linked while it ran): nothing to make again
+        first, *others = group
+        blocked = [name for name in group if name in failed or not _holds(root, name, before)]
+        if blocked:
+            why = f"{', '.join(blocked)}: not the content they shared before the run"
+            for name in group:
+                if name not in failed:
+                    rest = ", ".join(n for n in group if n != name)
+                    problems.append((name, f"not linked again to {rest} as before the run "
+                                           f"({why})"))
+            continue
+        for other in others:
+            try:
+                if _link(inside(root, first), inside(root, other)):
+                    linked.append((other, first))
+            except (OSError, ValueError) as exc:
+                problems.append((other, f"cannot link it to {first} again: {exc}"))
+    return linked, problems
+
+
+def _holds(root: Path, name: str, before: FileState) -> bool:
+    try:
+        return _same(state_of(inside(root, name)), before)
+    except (OSError, ValueError):
+        return False
+
+
+def _link(source: Path, target: Path) -> bool:
+    """Make `target` a hard link of `source`; False when it is one already (a rename onto
+    a link of the same file would do nothing and leave the temporary name)."""
+    if os.path.samefile(source, target):
+        return False
+    temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"  # as _TEMP
+    os.link(source, temporary)
+    try:
+        replace_with_retry(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+    return True
 
 
 def _remove_temporaries(target: Path) -> None:

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
+from jetbox.core.fsutil import read_bounded, sha256
 from jetbox.store.acts import Intent, Result
 from jetbox.store.ledger import Ledger
+from jetbox.store.objects import ObjectStore
 from jetbox.store.records import FILE_ACTIONS
+from jetbox.tools.hardlinks import links_of, write_keeping_links
 from jetbox.tools.paths import jail
 from jetbox.tools.specs import ToolResult
 from jetbox.tools.textfile import locate
@@ -62,7 +64,7 @@ def resolve_write(ledger: Ledger, workspace: Path, intent: Intent) -> tuple[bool
         if current is not None and sha256(current) == intent.sha256:
             ledger.append(_settled(intent, "already applied"))
             return True, f"{path}: applied before Jetbox stopped; not applied again"
-        atomic_write_bytes(target, _wanted(current, intent))
+        _write(workspace, target, _wanted(current, intent), intent)
     except (ValueError, OSError) as exc:  # PathRefused and EditRefused are ValueErrors
         error = f"{exc.strerror or type(exc).__name__}: {path}" \
             if isinstance(exc, OSError) else str(exc)
@@ -79,6 +81,15 @@ def _settled(intent: Intent, recovered: str, error: str | None = None) -> Result
     return Result(intent=intent.seq, action=intent.action, path=str(intent.path), ok=ok,
                   changed=ok, sha256=intent.sha256 if ok else None, error=error,
                   recovered=recovered)
+
+
+def _write(workspace: Path, target: Path, data: bytes, intent: Intent) -> None:
+    """As the call would have written it: in place only when its intent said so (its hard
+    links were all in the workspace) and they still are, else replaced."""
+    links = links_of(workspace, target) if intent.links else None
+    before = (intent.before or {}).get("sha256")
+    original = ObjectStore.of(workspace).path(before) if isinstance(before, str) else None
+    write_keeping_links(target, data, links, original)
 
 
 def _current(target: Path, intent: Intent) -> bytes | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from jetbox.core import failpoints
 from jetbox.core.errors import JetboxError, LedgerWriteError, Paused
-from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
+from jetbox.core.fsutil import read_bounded, sha256
 from jetbox.core.text import escape_surrogates
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
@@ -21,6 +21,7 @@ from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
+from jetbox.tools.hardlinks import Links, links_of, write_keeping_links
 from jetbox.tools.paths import PathRefused, inside, jail
 from jetbox.tools.policy import (
     CommandRefused,
@@ -202,19 +203,27 @@ class Toolbox:
         except EditRefused as exc:
             raise Refusal(str(exc)) from None
         after = edit.after.encode("utf-8")
+        links = links_of(self.workspace, target.absolute)
         intent = self._intend(Intent(action="edit", path=target.relative,
                                      sha256_before=sha256(data), sha256=sha256(after),
                                      old=old, new=new, round=round_no,
                                      **self._keep(target.relative, target.absolute,
-                                                  after)))
-        self._apply(target.relative, target.absolute, after, intent)
-        return ToolResult("edit_file", True, edit.preview(target.relative), changed=True)
+                                                  after, links)))
+        self._apply(target.relative, target.absolute, after, intent, links)
+        preview = edit.preview(target.relative)
+        if links is not None:  # beside the header line, before the numbered lines
+            head, _, lines = preview.partition("\n")
+            preview = f"{head.removesuffix('; now:')}{links.note(target.relative)}; now:\n{lines}"
+        return ToolResult("edit_file", True, preview, changed=True)
 
-    def _keep(self, relative: str, absolute: Path, after: bytes) -> dict[str, Any]:
+    def _keep(self, relative: str, absolute: Path, after: bytes,
+              links: Links | None) -> dict[str, Any]:
         """Copies of the file before and after this write: undo takes out only this write's
-        lines when someone edited the file since (a three-way merge needs both sides)."""
+        lines when someone edited the file since (a three-way merge needs both sides); and
+        its hard links, which undo links again."""
         self.objects.save_bytes(after)
-        return keep_before(self.objects, self.workspace, relative, absolute)
+        kept = keep_before(self.objects, self.workspace, relative, absolute)
+        return kept | links.intent_fields() if links is not None else kept
 
     def _intend(self, intent: Intent) -> Intent:
         """Journal an intent; returns it as journaled (its seq set)."""
@@ -222,12 +231,15 @@ class Toolbox:
         assert isinstance(journaled, Intent)
         return journaled
 
-    def _apply(self, relative: str, absolute: Path, data: bytes, intent: Intent) -> None:
+    def _apply(self, relative: str, absolute: Path, data: bytes, intent: Intent,
+               links: Links | None) -> None:
         """Write after the intent is journaled; record the result only once it is on disk.
         An OSError goes to dispatch, which closes the intent as failed."""
         failpoints.hit("intent")  # crash tests: the intent is journaled, the file not written
+        before = (intent.before or {}).get("sha256")
+        original = self.objects.path(before) if isinstance(before, str) else None
         try:
-            atomic_write_bytes(absolute, data)
+            write_keeping_links(absolute, data, links, original)
         except OSError as exc:
             raise OSError(exc.errno, f"cannot write {relative}: {exc.strerror or exc}") from None
         failpoints.hit("applied")  # crash tests: the file is written, its result is not
@@ -246,13 +258,15 @@ class Toolbox:
         if target.absolute.is_file() and read_bounded(target.absolute, len(data) + 1)[0] == data:
             return ToolResult("write_file", True, f"{target.relative} already has this content "
                               f"({len(data)} bytes); nothing changed")
+        links = links_of(self.workspace, target.absolute)
         intent = self._intend(Intent(action="write", path=target.relative, bytes=len(data),
                                      sha256=sha, content=content, round=round_no,
                                      **self._keep(target.relative, target.absolute,
-                                                  data)))
-        self._apply(target.relative, target.absolute, data, intent)
-        return ToolResult("write_file", True, f"wrote {target.relative} ({len(data)} bytes)",
-                          changed=True)
+                                                  data, links)))
+        self._apply(target.relative, target.absolute, data, intent, links)
+        note = links.note(target.relative) if links is not None else ""
+        return ToolResult("write_file", True,
+                          f"wrote {target.relative} ({len(data)} bytes){note}", changed=True)
 
     def _run_cmd(self, cmd: object, round_no: int) -> ToolResult:
         argv = split_command(cmd)

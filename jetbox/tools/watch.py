@@ -9,6 +9,7 @@ import json
 import os
 import stat
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,36 @@ def _left_out(prefix: str, entry: os.DirEntry[str]) -> bool:
         os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
 
 
+@dataclass(frozen=True)
+class LinkGroup:
+    """The names of one hard-linked file that the watch sees, and whether it has others."""
+
+    names: tuple[str, ...]
+    """Every watched name of the file (escaped), sorted."""
+    outside: bool
+    """Some link is not watched: outside the workspace, in `.git` or a virtual environment."""
+
+    def record(self) -> dict[str, object]:
+        """The fields a journaled change of one of the names carries (see history.py)."""
+        return {"linked": list(self.names)} if not self.outside else {"links_outside": True}
+
+
+def hard_links(paths: list[tuple[str, os.stat_result]]) -> dict[str, LinkGroup]:
+    """Each watched regular file with more than one link, by name: undo links the names
+    again. Windows' scandir leaves link counts unset, so none is seen there."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    counts: dict[tuple[int, int], int] = {}
+    for rel, info in paths:
+        if stat.S_ISREG(info.st_mode) and info.st_nlink > 1:
+            groups.setdefault((info.st_dev, info.st_ino), []).append(rel)
+            counts[(info.st_dev, info.st_ino)] = info.st_nlink
+    found = {}
+    for key, names in groups.items():
+        links = LinkGroup(tuple(sorted(escape_name(n) for n in names)), len(names) < counts[key])
+        found.update(dict.fromkeys(names, links))
+    return found
+
+
 class FileWatch:
     """The project's files as the last look saw them, by stamp, so only changed ones are
     read again."""
@@ -77,11 +108,13 @@ class FileWatch:
         self.root, self.store = root, store
         self._seen: dict[str, tuple[Stamp, FileState]] = {}
         self.truncated = False  # the last snapshot stopped at WATCH_MAX_PATHS
+        self.links: dict[str, LinkGroup] = {}  # the last snapshot's hard-linked files, by name
 
     def snapshot(self) -> dict[str, FileState]:
         """Every watched path's state now, each file's content kept in the store."""
         states: dict[str, FileState] = {}
         paths, self.truncated = watched_paths(self.root)
+        self.links = hard_links(paths)
         for rel, info in paths:
             stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino,
                      info.st_mode)
@@ -123,18 +156,22 @@ class FileWatch:
             before = {str(rel): FileState(value[0], value[1]) for rel, value in kept.items()}
         except (OSError, ValueError, TypeError, IndexError, AttributeError):
             return 0  # the snapshot is lost: the command's changes cannot be undone
+        self.links = {}  # the kept snapshot has none (this process's last look is not it)
         return self.record(ledger, intent.seq, before)
 
     def record(self, ledger: Ledger, intent: int, before: dict[str, FileState],
                during: str | None = None) -> int:
         """Journal what changed since `before` (while the command of `intent` ran, or
         `during` something else: the probes); returns how many paths did. Nothing is
-        journaled for something else that changed nothing."""
+        journaled for something else that changed nothing. `before` is the last snapshot
+        taken, whose hard links are journaled with the paths that changed."""
+        links = self.links
         after = self.snapshot()
         # The escaped name (escape_name) maps back to the exact bytes of a non-UTF-8 name.
         changes: list[Mapping[str, Any]] = [
             {"path": escape_name(rel), "before": before.get(rel, ABSENT).to_record(),
-             "after": after.get(rel, ABSENT).to_record()}
+             "after": after.get(rel, ABSENT).to_record(),
+             **(links[rel].record() if rel in links else {})}
             for rel in sorted({*before, *after})
             if before.get(rel, ABSENT) != after.get(rel, ABSENT)]
         if during is not None and not changes:
