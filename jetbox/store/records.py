@@ -1,8 +1,9 @@
-"""The names of the ledger's record kinds, and the named questions Jetbox asks of them.
+"""The named questions Jetbox asks of the ledger: the run's, the round's, resume's (where the
+run is, the reply it was in the middle of) and of a person's answers.
 
-What each kind holds is declared once, as a dataclass (kinds.py, acts.py); the queries here
-(questions.py: of a person's answers; history.py: of what a run changed) read those typed
-records, so the rest of Jetbox asks questions instead of reading fields by key. Each query
+What each kind holds is declared once, as a dataclass (kinds.py); the queries here (and
+history.py's, of what a run changed) read those typed records, so the rest of Jetbox asks
+questions instead of reading fields by key. Each query
 takes the records to look at, oldest first: a plain list in tests, usually
 `ledger.current_run()` (indexed: index.py), never O(run) where the newest records answer.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeGuard, TypeVar
 
 from jetbox.store import acts as a
@@ -25,16 +27,10 @@ R = TypeVar("R", bound=Record)
 RUN_START = k.RunStart.KIND
 RESUME = k.Resume.KIND
 RUN_SUPERSEDED = k.RunSuperseded.KIND
-TRANSITION = k.Transition.KIND
 RUN_END = k.RunEnd.KIND
 PAUSED = k.Paused.KIND
-INTERRUPTED = k.Interrupted.KIND
-ERROR = k.Error.KIND
-MODEL_UNAVAILABLE = k.ModelUnavailable.KIND
-STATUS_WRITTEN = k.StatusWritten.KIND
 # status.txt against the ledger.
 STATUS_REBUILT = k.StatusRebuilt.KIND
-STATUS_DISAGREES = k.StatusDisagrees.KIND
 STATUS_EDITED = k.StatusEdited.KIND
 # What the handlers write.
 BASELINE = k.Baseline.KIND
@@ -44,22 +40,15 @@ COMPACTION = k.Compaction.KIND
 PLAN = k.Plan.KIND
 MODEL_REPLY = k.ModelReply.KIND
 TOOL_RESULT = k.ToolResult.KIND
-REFLECTION = k.Reflection.KIND
-ROUND = k.RoundEnd.KIND
-# A person in the loop (questions.py): the run's mode, a call put to them, their answer.
-APPROVAL, QUESTION, ANSWER = a.ApprovalMode.KIND, a.Question.KIND, a.Answer.KIND
 # The toolbox's journal: an intent before an action, its result after.
 INTENT = a.Intent.KIND
 RESULT = a.Result.KIND
 REFUSAL = a.Refused.KIND
-TOOL_ERROR = a.ToolError.KIND
-PROTECTED_REMOVED = a.ProtectedRemoved.KIND
 # Housekeeping.
 CONFIG_TRUSTED = a.ConfigTrusted.KIND
 CONFIG_SEEN = a.ConfigSeen.KIND  # the configuration as a session left it (trust.record_seen)
-LOCK_TAKEN_OVER = a.LockTakenOver.KIND
-STRAYS_KILLED = a.StraysKilled.KIND
 
+YES, NO, ALWAYS = "yes", "no", "always"  # a person's answers
 NO_CALL = "(none)"  # the tool_result name of a reply that made no call
 FILE_ACTIONS = ("write", "edit")
 
@@ -270,3 +259,149 @@ def stood_at(record: Record) -> tuple[str, int] | None:
     if isinstance(record, k.Resume | k.Stop | k.StatusDisagrees):
         return record.state, record.round
     return None
+
+
+# Resume: where the run is, and the model reply it was in the middle of (how far its calls
+# got, and the action a crash interrupted).
+@dataclass(frozen=True)
+class Position:
+    """Where the ledger says the run is."""
+
+    goal: str
+    state: str
+    round: int
+
+
+def position(records: Records, initial: str) -> Position | None:
+    """The state and round of the run these records begin: its last record with both."""
+    goal = run_goal(records)
+    if goal is None:
+        return None
+    for record in reversed(records):
+        stood = stood_at(record)
+        if stood is not None:
+            return Position(goal, *stood)
+    return Position(goal, initial, 1)
+
+
+def recent_status_shas(records: Records, window: int = 12) -> list[str]:
+    return [sha for r in records[-window:]  # oldest first
+            if isinstance(sha := getattr(r, "status_sha", None), str)]
+
+
+@dataclass(frozen=True)
+class JournaledReply:
+    """A model reply journaled since the run last entered a state, and how far its calls got:
+    from next_index on they have not run (none left: the crash came after the last one)."""
+
+    reply: k.ModelReply
+    next_index: int
+    intent: a.Intent | None  # the action the next call had begun before the crash
+    result: a.Result | None  # its result, when it finished but its tool_result is missing
+
+
+def visit_start(records: Records, state: str) -> int:
+    """Where the run last entered `state`: the newest transition into it that is not a
+    return from a person's answer (an answer since the transition before it), else 0.
+    Walked back from the newest record: a long run costs no more than a short one."""
+    i = len(records) - 1
+    while i >= 0:
+        record = records[i]
+        if not (isinstance(record, k.Transition) and record.dest == state):
+            i -= 1
+            continue
+        j, answered = i - 1, False
+        while j >= 0 and not isinstance(records[j], k.Transition):
+            answered = answered or isinstance(records[j], a.Answer)
+            j -= 1
+        if not answered:
+            return i
+        i = j  # a return from an answer: the visit began before it
+    return 0
+
+
+def journaled_reply(records: Records, state: str) -> JournaledReply | None:
+    """The reply journaled since the run last entered `state` (a return from an answer
+    continues the visit the question interrupted), if any."""
+    start = visit_start(records, state)
+    at = next((i for i in range(start, len(records)) if isinstance(records[i], k.ModelReply)),
+              None)
+    if at is None:
+        return None
+    reply, after = records[at], records[at + 1:]
+    assert isinstance(reply, k.ModelReply)
+    done = [i for i, r in enumerate(after) if isinstance(r, k.ToolResult)]
+    next_index = max(after[i].index for i in done) + 1 if done else 0
+    since = after[done[-1] + 1:] if done else after
+    # The newest: a command re-run on an earlier resume has an intent of its own.
+    intent = last(since, INTENT)
+    if not isinstance(intent, a.Intent):
+        return JournaledReply(reply, next_index, None, None)
+    result = next((r for r in since if isinstance(r, a.Result) and r.intent == intent.seq), None)
+    return JournaledReply(reply, next_index, intent, result)
+
+
+def open_intents(records: Records) -> list[a.Intent]:
+    """Intents among these records that have no result yet."""
+    closed = {r.intent for r in records if isinstance(r, a.Result)}
+    return [r for r in records if isinstance(r, a.Intent) and r.seq not in closed]
+
+
+# A person in the loop: Act journals an `approval_asked` record (the model reply's seq and
+# the call's index in it) before the run moves to Approve; Approve journals one
+# `approval_answered` record naming the question. A call therefore has at most one question
+# and one answer, whatever crashes.
+
+
+def run_mode(records: Records) -> a.ApprovalMode | None:
+    """The approval setting the run was last given (it holds on resume unless given
+    again): its mode, and its skips where the record has them."""
+    record = last_of(records, a.ApprovalMode)
+    return record if isinstance(record, a.ApprovalMode) else None
+
+
+def qid_of(records: Records, question: a.Question) -> str:
+    """A question's id: its own, else (an older ledger) `q<n>` by its place in the run."""
+    if question.qid:
+        return question.qid
+    asked = [r.seq for r in records if isinstance(r, a.Question)]
+    return f"q{asked.index(question.seq) + 1}" if question.seq in asked else "q?"
+
+
+def next_qid(records: Records) -> str:
+    """The id the run's next question gets: q1, q2, ..."""
+    return f"q{sum(isinstance(r, a.Question) for r in records) + 1}"
+
+
+def question_for(records: Records, reply_seq: int, index: int) -> a.Question | None:
+    """The question about call `index` of the reply journaled as `reply_seq`, if asked."""
+    return next((r for r in records if isinstance(r, a.Question) and r.reply == reply_seq
+                 and r.index == index), None)
+
+
+def answer_to(records: Records, question_seq: int) -> a.Answer | None:
+    """The answer a person gave to the question journaled as `question_seq`, if any."""
+    return next((r for r in records if isinstance(r, a.Answer) and r.asked == question_seq), None)
+
+
+def open_question(records: Records) -> a.Question | None:
+    """The newest question, if it has no answer yet."""
+    question = last_of(records, a.Question)
+    return question if question is not None and answer_to(records, question.seq) is None \
+        else None
+
+
+@dataclass(frozen=True)
+class Tally:
+    asked: int
+    approved: int
+    refused: int
+
+    @classmethod
+    def of(cls, records: Records) -> Tally:
+        answers = [r.answer for r in records if isinstance(r, a.Answer)]
+        return cls(sum(isinstance(r, a.Question) for r in records),
+                   sum(a in (YES, ALWAYS) for a in answers), answers.count(NO))
+
+    def line(self) -> str:
+        return f"{self.asked} asked, {self.approved} approved, {self.refused} refused"
