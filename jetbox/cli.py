@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO, cast
 
-from jetbox.commands.run_options import RUN_HELP, add_run_parser
 from jetbox.core.console import ClosedPipeSafe
 from jetbox.core.errors import (
     EXIT_ERROR,
@@ -52,6 +51,8 @@ class _Version(argparse.Action):
         sys.stdout.write(f"jetbox {version()}\n")  # on stdout, as argparse's own action
         parser.exit()
 
+RUN_HELP = "work towards a goal (or resume the run in the workspace)"
+
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole parser; a plugged command's module is imported only when argv names it
@@ -66,7 +67,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _command_named(argv)
     if chosen == "run":
-        add_run_parser(sub)
+        from jetbox.engine.startup import add_run_parser
+
+        add_run_parser(sub, RUN_HELP)
     else:  # its options need Settings (dataclasses, inspect): a third of `--help`'s start-up
         sub.add_parser("run", help=RUN_HELP)
     p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
