@@ -67,7 +67,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _command_named(argv)
     if chosen == "run":
-        from jetbox.engine.startup import add_run_parser
+        from jetbox.engine.start import add_run_parser
 
         add_run_parser(sub, RUN_HELP)
     else:  # its options need Settings (dataclasses, inspect): a third of `--help`'s start-up
@@ -167,10 +167,10 @@ def _one_line(text: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.engine.execute import execute
-    from jetbox.engine.loop import RunRequest, open_run, require_folder, workspace_from
+    from jetbox.engine.drive import execute
+    from jetbox.engine.start import RunRequest, open_run, require_folder, workspace_from
     from jetbox.exec.process import hide_own_environment
-    from jetbox.store.acts import LockTakenOver
+    from jetbox.store.kinds import LockTakenOver
     from jetbox.store.lock import WorkspaceLock
     from jetbox.store.workspace import Workspace
 
@@ -247,7 +247,7 @@ def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.commands.graph import render, run_path
-    from jetbox.engine.startup import machine_file
+    from jetbox.engine.start import machine_file
     from jetbox.spec.machine import load_machine
     from jetbox.store.ledger import Ledger
     from jetbox.store.status import StatusFile

@@ -11,11 +11,11 @@ from tests.conftest import MATHX_GOAL, ROOT, run_cli
 
 
 def test_mermaid_lists_every_state_and_transition() -> None:
-    result = run_cli("graph", "--machine", str(ROOT / "machine.yaml"))
+    result = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"))
     assert result.code == 0
     assert result.out.splitlines()[0:4] == ["---", "title: Jetbox machine (machine.yaml)", "---",
                                             "stateDiagram-v2"]
-    spec = load_machine(ROOT / "machine.yaml")
+    spec = load_machine(ROOT / "jetbox/machine.yaml")
     for state in spec.state_names:
         assert re.search(rf'^\s*state "{state}" as {state}$', result.out, re.M), state
     for t in spec.transitions:
@@ -27,7 +27,7 @@ def test_mermaid_lists_every_state_and_transition() -> None:
 
 def test_packaged_machine_matches_the_root_one() -> None:
     packaged = (ROOT / "jetbox" / "machine.yaml").read_text(encoding="utf-8")
-    assert packaged == (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    assert packaged == (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
 
 
 def test_help_explains_commands_and_exit_codes() -> None:

@@ -9,7 +9,7 @@ import pytest
 from jetbox.offline import OfflineOllama, ScriptResponder
 from tests.conftest import ROOT, run_cli
 
-DEFAULT = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+DEFAULT = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
 
 
 def line_of(text: str, needle: str) -> int:
@@ -90,7 +90,7 @@ def test_an_unknown_top_level_key_is_an_error_with_its_line(tmp_path: Path) -> N
     from jetbox.spec.machine import load_machine
 
     machine = tmp_path / "machine.yaml"
-    text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
     machine.write_text(text + "predicates:\n  ready: mymod:ready\n", encoding="utf-8")
     line = len(text.splitlines()) + 1  # the line after the default file
     with pytest.raises(ConfigError, match=rf"machine.yaml:{line}: unknown top-level key"):

@@ -38,7 +38,7 @@ class Left:
 
 
 @dataclass(frozen=True)
-class Plan:
+class UndoPlan:
     steps: tuple[Change, ...]
     """What to restore: each change's `before` is the state it gets back."""
     left: tuple[Left, ...]
@@ -54,7 +54,7 @@ class NoCopy(CannotUndo):
     """A state undo needs was never copied (or its copy is gone)."""
 
 
-def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> Plan:
+def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> UndoPlan:
     changes = in_order(changes)
     steps: list[Change] = []
     left: list[Left] = []
@@ -68,7 +68,7 @@ def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> 
         steps.append(step)
         if was_merged:
             merged.add(change.path)
-    return Plan(tuple(steps), tuple(left), frozenset(merged))
+    return UndoPlan(tuple(steps), tuple(left), frozenset(merged))
 
 
 def in_order(changes: list[Change]) -> list[Change]:

@@ -6,21 +6,14 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from jetbox.core import failpoints
-from jetbox.core.errors import (
-    EXIT_DONE,
-    MachineError,
-    Paused,
-    StatusError,
-    StorageError,
-)
+from jetbox.core.errors import EXIT_DONE, MachineError, PauseRun, StatusError, StorageError
 from jetbox.core.text import counted
 from jetbox.engine.resume import resumed_round, status_sha
 from jetbox.engine.usercode import resolve_conditions
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
 from jetbox.spec.runtime import build_machine
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 
 if TYPE_CHECKING:
     from jetbox.round.handler import Handler
@@ -66,10 +59,10 @@ class Engine:
             failpoints.hit(f"before:{state}")
             if spec.is_final(state):
                 self._step(state, handler)
-                self._save(k.StatusWritten)
+                self._save(kinds.StatusWritten)
                 return EXIT_DONE
             if moved and spec.is_pause(state):
-                raise Paused(rec.guard_reason(self.run.records()), status="red")
+                raise PauseRun(queries.guard_reason(self.run.records()), status="red")
             self._check_limits(state)
             outcome = self._step(state, handler)
             declared = (*handler.outcomes, *handler.optional_outcomes)
@@ -94,7 +87,7 @@ class Engine:
         settings = self.run.settings
         if state == self.run.spec.initial:
             if self.session_rounds >= settings.max_rounds:
-                raise Paused(f"round limit: {counted(settings.max_rounds, 'round')} this session")
+                raise PauseRun(f"round limit: {counted(settings.max_rounds, 'round')} this session")
             self.session_rounds += 1
         self.run.check_timebox()
 
@@ -103,7 +96,7 @@ class Engine:
         source, dest = event.transition.source, event.transition.dest
         round_no = self.now.round + (1 if dest == self.run.spec.initial else 0)
         self.now = self.now.with_status(state=dest, round=round_no)
-        self.run.ledger.append(k.Transition(source=source, dest=dest,
+        self.run.ledger.append(kinds.Transition(source=source, dest=dest,
                                             outcome=event.event.name, round=round_no,
                                             status_sha=status_sha(self.now.status.render())))
         if dest == self.run.spec.initial:
@@ -114,13 +107,13 @@ class Engine:
         """status.txt's one writer: at the start, on every transition and every stop."""
         self.run.status_file.write(self.now.status)
 
-    def _save(self, kind: type[k.Stop], **fields: Any) -> None:
+    def _save(self, kind: type[kinds.Stop], **fields: Any) -> None:
         status = self.now.status
         self.run.ledger.append(kind(state=self.state, round=status.round,
                                     status_sha=status_sha(status.render()), **fields))
         self.write_status()
 
-    def stop(self, status: str, kind: type[k.Stop], **fields: Any) -> None:
+    def stop(self, status: str, kind: type[kinds.Stop], **fields: Any) -> None:
         """Record why the run stopped; the state stays where the run will resume.
 
         Best effort: when the disk is what failed, recording the stop fails too, and that

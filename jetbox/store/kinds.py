@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-from jetbox.store.record import Record
+from jetbox.store.format import Record
 
 
 # The run: started, resumed, moved, stopped.
@@ -150,7 +150,7 @@ class Baseline(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Probe(Record):
+class Probed(Record):
     KIND = "probe"
     SOMETIMES = frozenset({"failures"})
     round: int = 0
@@ -179,7 +179,7 @@ class Compaction(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Plan(Record):
+class Planned(Record):
     KIND = "plan"
     round: int = 0
     items: list[str] = field(default_factory=list)
@@ -410,7 +410,7 @@ class Question(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Answer(Record):
+class Answered(Record):
     """A person's answer to question `asked` (its seq; `qid` its id, when it had one).
     `prefix`: the words a person typed after `always` (the commands it covers start so)."""
 

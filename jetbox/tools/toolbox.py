@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core import failpoints
-from jetbox.core.errors import JetboxError, LedgerWriteError, Paused
+from jetbox.core.errors import JetboxError, LedgerWriteError, PauseRun
 from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
 from jetbox.core.text import escape_name, escape_surrogates
+from jetbox.exec.files import project_files
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
-from jetbox.store import journal
-from jetbox.store.acts import Intent, ProtectedRemoved, Refused, Result, ToolError
-from jetbox.store.files import project_files
-from jetbox.store.kinds import Record
+from jetbox.store import queries
+from jetbox.store.kinds import Intent, ProtectedRemoved, Record, Refused, Result, ToolError
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
@@ -30,9 +29,9 @@ from jetbox.tools.policy import (
     resolve_program,
     split_command,
 )
-from jetbox.tools.replay import complete, is_idempotent_program
+from jetbox.tools.recovery import complete, is_idempotent_program
+from jetbox.tools.schemas import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.tools.search import SearchRefused, search
-from jetbox.tools.specs import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.tools.textfile import EditRefused, line_range, locate
 from jetbox.tools.watch import FileWatch
 
@@ -86,7 +85,7 @@ class Toolbox:
             failpoints.hit(f"tool:{label}")
             args = checked_call(name, arguments)
             return getattr(self, f"_{name}")(round_no=round_no, **args)
-        except (LedgerWriteError, Paused):
+        except (LedgerWriteError, PauseRun):
             raise
         except (Refusal, PathRefused, CommandRefused) as exc:
             reason = str(exc)
@@ -113,7 +112,7 @@ class Toolbox:
 
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
         """Close the intents this call opened (as failed), record the error, tell the model."""
-        for intent in journal.open_intents(self.ledger.records()[mark:]):
+        for intent in queries.open_intents(self.ledger.records()[mark:]):
             self._journal(Result, intent=intent.seq, action=intent.action,
                           ok=False, changed=False, error=error[:500])
         self._journal(ToolError, tool=label, error=error[:500], round=round_no)

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jetbox.core.fsutil import read_config
-from jetbox.core.gitcmd import safe_git
 from jetbox.core.programs import find_program
+from jetbox.exec.gitcmd import safe_git
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 GIT_TIMEOUT_S = 20.0  # then the walk below answers instead

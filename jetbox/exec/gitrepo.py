@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from jetbox.core.fsutil import atomic_write_bytes
-from jetbox.core.gitcmd import safe_git
 from jetbox.core.programs import find_program
+from jetbox.exec.gitcmd import safe_git
 
 GIT_TIMEOUT_S = 30.0
 EXCLUDE_HEADER = "# Jetbox's own files (status, ledger, log, copies for `jetbox undo`)"

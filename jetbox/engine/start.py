@@ -15,19 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from jetbox.core.display import Display, open_log
-from jetbox.core.errors import (
-    UsageError,
-)
+from jetbox.core.errors import UsageError
 from jetbox.engine.loop import Engine
-from jetbox.engine.resume import (
-    begin,
-    keep_or_fresh,
-    machine_digest,
-    recorded_machine,
-    resuming,
-)
+from jetbox.engine.resume import begin, keep_or_fresh, machine_digest, recorded_machine, resuming
 from jetbox.engine.trust import check_config, check_folder, folder_findings
 from jetbox.engine.usercode import load_handlers, resolve_conditions
+from jetbox.exec.gitrepo import exclude_own_files, uncommitted
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
 from jetbox.model.factory import ollama_factory
@@ -38,9 +31,8 @@ from jetbox.round.run import Round, Run
 from jetbox.spec.config import Settings, resolve_settings, setting_source
 from jetbox.spec.machine import MachineSpec, load_machine
 from jetbox.spec.runtime import find_machine_file, foreign_machine_notice
-from jetbox.store import records as rec
-from jetbox.store.acts import StraysKilled
-from jetbox.store.gitrepo import exclude_own_files, uncommitted
+from jetbox.store import queries
+from jetbox.store.kinds import StraysKilled
 from jetbox.store.ledger import Ledger
 from jetbox.store.root import chosen_workspace
 from jetbox.store.status import StatusFile
@@ -217,7 +209,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     if c.trust.reason and c.trust.reason.startswith("--trust-config"):
         display.warn(f"configuration accepted with --trust-config: "
                      f"{c.trust.reason.removeprefix('--trust-config: ')}")
-    set_aside = rec.last(c.ledger.records(), rec.RUN_SUPERSEDED)
+    set_aside = queries.last(c.ledger.records(), queries.RUN_SUPERSEDED)
     if set_aside is not None and set_aside.seq > session_start:
         display.event("the previous run is set aside (its records stay in the ledger)")
     if c.folder_trusted:
