@@ -41,7 +41,8 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
             results[label] = {"median_ms": round(statistics.median(times) * 1000, 1),
                               "max_ms": round(max(times) * 1000, 1)}
-    heavy = subprocess.run([sys.executable, "-c", PROBE.format(m=str(ROOT / "jetbox/machine.yaml"))],
+    machine = ROOT / "jetbox/machine.yaml"
+    heavy = subprocess.run([sys.executable, "-c", PROBE.format(m=str(machine))],
                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     print(f"{'command':<28} {'median':>10} {'max':>10}")
     for label, result in results.items():

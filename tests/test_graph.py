@@ -73,7 +73,8 @@ def test_svg_contains_every_state_and_png_is_a_png(tmp_path: Path) -> None:
         assert f">{state}</text>" in svg.out
     assert "probed [finish_requested &amp; probes_green]" in svg.out
     png = tmp_path / "m.png"
-    result = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"), "-f", "png", "-o", str(png))
+    result = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"), "-f", "png",
+                     "-o", str(png))
     assert result.code == 0 and png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     dot = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"), "-f", "dot")
     assert dot.out.startswith("digraph") and "Probe -> Compact" in dot.out
@@ -82,7 +83,8 @@ def test_svg_contains_every_state_and_png_is_a_png(tmp_path: Path) -> None:
 def test_without_graphviz_the_message_names_what_to_install() -> None:
     code = ("import sys; sys.modules['graphviz'] = None\n"
             "from jetbox.cli import main\n"
-            f"sys.exit(main(['graph', '--machine', {str(ROOT / 'jetbox/machine.yaml')!r}, '-f', 'svg']))")
+            f"sys.exit(main(['graph', '--machine', {str(ROOT / 'jetbox/machine.yaml')!r}, "
+            f"'-f', 'svg']))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert 'pip install "jetbox[graph]"' in proc.stderr and "apt install graphviz" in proc.stderr

@@ -83,7 +83,8 @@ def test_the_same_call_streak_and_the_guard_count_from_the_resume() -> None:
 def test_progress_and_stall_queries() -> None:
     assert queries.failures_dropped([PROBE, Probed(failures=1)])
     assert not queries.failures_dropped([PROBE, PROBE])
-    assert not queries.failures_dropped([Probed(), Probed(failures=1)])  # an old probe without a count
+    # an old probe without a count
+    assert not queries.failures_dropped([Probed(), Probed(failures=1)])
     reflections = [Reflection(round=2, stalled=2, guard="")]
     assert queries.stalled_rounds(reflections) == 2 and queries.reflected_in(reflections, 2)
     assert queries.guard_reason([*reflections, Reflection(guard="loop")]) == "loop"

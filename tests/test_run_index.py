@@ -64,7 +64,8 @@ def test_the_records_since_a_point_are_a_view_that_answers_like_the_slice() -> N
             at = view.newest_at((kind,))
             assert (at is None and kind not in {r.kind for r in cut}) or cut[at].kind == kind
     view = run.since(81)
-    assert queries.since_resume(run)[0].kind == "resume" and queries.last(view, "resume") == plain[81]
+    assert queries.since_resume(run)[0].kind == "resume"
+    assert queries.last(view, "resume") == plain[81]
     assert list(view.since(10)) == plain[91:] and list(queries.since_resume(view)) == plain[81:]
     with pytest.raises(IndexError):
         view[len(view)]  # a view ends where the run ends

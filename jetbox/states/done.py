@@ -25,7 +25,8 @@ class Done(Handler):
         checks = now.verdict.line
         now = now.with_status(status=f"green - done: {checks}", next=(), active=())
         metrics = RunMetrics.from_records(run.records(), time.time())
-        if queries.unanswered(run.records(), queries.RUN_END, queries.RUN_START, queries.RESUME) is None:
+        if queries.unanswered(run.records(), queries.RUN_END, queries.RUN_START,
+                              queries.RESUME) is None:
             run.ledger.append(kinds.RunEnd(outcome="done", round=now.round, tests=checks,
                                        metrics=metrics.__dict__ | {"files_written":
                                                                    list(metrics.files_written)}))

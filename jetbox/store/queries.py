@@ -336,7 +336,8 @@ def journaled_reply(records: Records, state: str) -> JournaledReply | None:
     intent = last(since, INTENT)
     if not isinstance(intent, kinds.Intent):
         return JournaledReply(reply, next_index, None, None)
-    result = next((r for r in since if isinstance(r, kinds.Result) and r.intent == intent.seq), None)
+    result = next((r for r in since if isinstance(r, kinds.Result) and r.intent == intent.seq),
+                  None)
     return JournaledReply(reply, next_index, intent, result)
 
 
@@ -380,7 +381,8 @@ def question_for(records: Records, reply_seq: int, index: int) -> kinds.Question
 
 def answer_to(records: Records, question_seq: int) -> kinds.Answered | None:
     """The answer a person gave to the question journaled as `question_seq`, if any."""
-    return next((r for r in records if isinstance(r, kinds.Answered) and r.asked == question_seq), None)
+    return next((r for r in records if isinstance(r, kinds.Answered) and r.asked == question_seq),
+                None)
 
 
 def open_question(records: Records) -> kinds.Question | None:
