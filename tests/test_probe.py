@@ -18,7 +18,8 @@ from jetbox.probes.runner import (
     parse_ruff,
     probe_specs_from_yaml,
 )
-from jetbox.probes.verdict import BaselineSeen, explain, judge
+from jetbox.probes.verdict import explain, judge
+from jetbox.store.kinds import Baseline
 
 
 def project(folder: Path, module: str, test: str) -> Path:
@@ -35,7 +36,7 @@ TEST = "from mathx import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 def seen_by_model(report: ProbeReport) -> str:
     """The probe results as the model is shown them, against an empty baseline."""
-    return explain(report, judge(report, BaselineSeen(), (), "make the tests pass"))
+    return explain(report, judge(report, Baseline(), (), "make the tests pass"))
 
 
 def test_a_clean_project_with_passing_tests_is_green(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from jetbox.core.display import Display, open_log
 from jetbox.model.base import Model, Reply, ScriptedModel
 from jetbox.probes.runner import CheckResult, Prober, ProbeReport
-from jetbox.probes.verdict import BaselineSeen, judge
+from jetbox.probes.verdict import baseline_of, judge
 from jetbox.round.context import compact
 from jetbox.round.run import Round, Run
 from jetbox.spec.compaction import CompactionPolicy
@@ -74,7 +74,7 @@ def round_at(state: str, round_no: int = 1, probes: ProbeReport | None = None,
     now = Round(Status(goal=GOAL, state=state, round=round_no, **status))
     if probes is None:
         return now
-    now = replace(now, report=probes, verdict=judge(probes, BaselineSeen.of(probes), (), GOAL))
+    now = replace(now, report=probes, verdict=judge(probes, baseline_of(probes), (), GOAL))
     return now if run is None else replace(now, conversation=compact(run, now))
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from jetbox.core.text import counted
 from jetbox.probes import accounting
@@ -31,49 +30,23 @@ KNOWN_HINT = accounting.KNOWN_HINT
 _ASKS_TEST = "goal: it asks for a test"
 
 
-@dataclass(frozen=True)
-class BaselineSeen:
-    """What the first probe of the run saw, and the configuration it saw it with."""
-
-    findings: tuple[str, ...] = ()
-    outcomes: Mapping[str, str] = field(default_factory=dict)
-    ruff_failed: bool = False     # ruff could not run at all (a config error, ...)
-    fingerprint: str = ""         # every project file: did the run change anything?
-    config: TestConfig = field(default_factory=TestConfig)
-    plugins: tuple[str, ...] = ()  # pytest plugin modules loaded from the project
-    test_files: Mapping[str, str] = field(default_factory=dict)  # digests of test files
-    rule_names: Mapping[str, str] = field(default_factory=dict)  # F401 -> unused-import
-    problems: tuple[str, ...] = ()  # pytest's exit status against its report, at the start
-    tree: str = ""  # the files kept for the clean room (room.py); "" in older runs
-    room_findings: tuple[str, ...] | None = None  # ruff as the room lints (ignored files too)
-
-    @classmethod
-    def of(cls, report: ProbeReport, config: TestConfig | None = None,
-           rule_names: Mapping[str, str] | None = None, tree: str = "",
-           room_findings: tuple[str, ...] | None = None) -> BaselineSeen:
-        ruff, pytest = _check(report, "ruff"), _check(report, "pytest")
-        return cls(ruff.findings if ruff else (), dict(pytest.outcomes) if pytest else {},
-                   bool(ruff and not ruff.ok and not ruff.findings), report.fingerprint,
-                   config or TestConfig(), pytest.plugins if pytest else (),
-                   dict(pytest.test_files) if pytest else {}, dict(rule_names or {}),
-                   pytest.problems if pytest else (), tree, room_findings)
-
-    def to_record(self) -> dict[str, Any]:
-        return {"findings": list(self.findings), "outcomes": dict(self.outcomes),
-                "ruff_failed": self.ruff_failed, "fingerprint": self.fingerprint,
-                "config": self.config.to_record(), "plugins": list(self.plugins),
-                "test_files": dict(self.test_files), "rule_names": dict(self.rule_names),
-                "problems": list(self.problems), "tree": self.tree or None,
-                "room_findings": None if self.room_findings is None
-                else list(self.room_findings)}
-
-    @classmethod
-    def from_record(cls, record: kinds.Baseline) -> BaselineSeen:
-        return cls(tuple(record.findings), dict(record.outcomes), bool(record.ruff_failed),
-                   str(record.fingerprint), TestConfig.from_record(record.config),
-                   tuple(record.plugins), dict(record.test_files), dict(record.rule_names),
-                   tuple(record.problems), record.tree or "",
-                   None if record.room_findings is None else tuple(record.room_findings))
+def baseline_of(report: ProbeReport, config: TestConfig | None = None,
+                rule_names: Mapping[str, str] | None = None, tree: str = "",
+                room_findings: tuple[str, ...] | None = None, round_no: int = 0,
+                ruff_version: str | None = None) -> kinds.Baseline:
+    """The `baseline` record of what the first probe saw, and the configuration it saw it
+    with: the record is what the verdict is judged against (no second type to convert)."""
+    ruff, pytest = _check(report, "ruff"), _check(report, "pytest")
+    return kinds.Baseline(
+        round=round_no, findings=list(ruff.findings) if ruff else [],
+        outcomes=dict(pytest.outcomes) if pytest else {},
+        ruff_failed=bool(ruff and not ruff.ok and not ruff.findings),
+        fingerprint=report.fingerprint, config=(config or TestConfig()).to_record(),
+        plugins=list(pytest.plugins) if pytest else [],
+        test_files=dict(pytest.test_files) if pytest else {}, rule_names=dict(rule_names or {}),
+        problems=list(pytest.problems) if pytest else [], tree=tree or None,
+        room_findings=None if room_findings is None else list(room_findings),
+        ruff_version=ruff_version)
 
 
 def pinned_config(record: kinds.Baseline | None) -> TestConfig | None:
@@ -105,13 +78,13 @@ def _named(items: Iterable[str]) -> str:
     return accounting.named(items, NAMED)
 
 
-def judge(report: ProbeReport, baseline: BaselineSeen, known: Iterable[str], goal: str,
+def judge(report: ProbeReport, baseline: kinds.Baseline, known: Iterable[str], goal: str,
           allow_test_changes: bool = False) -> Verdict:
     parts: list[str] = []
     blockers: list[str] = []
     if report.room is not None and report.room.base_findings is not None:
         # The room lints every file, ignored ones too: held to the baseline tree, linted alike.
-        baseline = replace(baseline, findings=report.room.base_findings)
+        baseline = replace(baseline, findings=list(report.room.base_findings))
     new_findings: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()
     changes: tuple[str, tuple[str, ...]] = ("", ())
@@ -146,7 +119,7 @@ def judge(report: ProbeReport, baseline: BaselineSeen, known: Iterable[str], goa
                    *changes)
 
 
-def _goal_blockers(report: ProbeReport, baseline: BaselineSeen, goal: str) -> list[str]:
+def _goal_blockers(report: ProbeReport, baseline: kinds.Baseline, goal: str) -> list[str]:
     """What the goal's own words ask for, beyond a green verdict."""
     reasons = []
     verb = asks_for_change(goal)
@@ -167,7 +140,7 @@ def _goal_blockers(report: ProbeReport, baseline: BaselineSeen, goal: str) -> li
     return reasons
 
 
-def _room(room: RoomVerdict, report: ProbeReport, baseline: BaselineSeen, known: frozenset[str],
+def _room(room: RoomVerdict, report: ProbeReport, baseline: kinds.Baseline, known: frozenset[str],
           goal: str, allow: bool) -> tuple[str, list[str]]:
     """The clean room's line in SWE-bench's words, and what it blocks beyond the probes:
     modules that shadow the runner, code that looks for it, and tests the run added that
@@ -218,7 +191,7 @@ def _room(room: RoomVerdict, report: ProbeReport, baseline: BaselineSeen, known:
     return line, blockers
 
 
-def _hidden(room: RoomVerdict, baseline: BaselineSeen, known: frozenset[str]) -> list[str]:
+def _hidden(room: RoomVerdict, baseline: kinds.Baseline, known: frozenset[str]) -> list[str]:
     """Baseline tests that the run's version of their file no longer runs (deleted,
     renamed, skipped, marked xfail): the original still decides whether the code works,
     but a person's test is not dropped without their leave (allow_test_changes)."""
@@ -247,7 +220,7 @@ def _left_out(room: RoomVerdict) -> str:
         f"source files; so it left out {_named(left)}: fix the code, not the tests")
 
 
-def _new_passing(check: CheckResult, baseline: BaselineSeen) -> list[str]:
+def _new_passing(check: CheckResult, baseline: kinds.Baseline) -> list[str]:
     """Passing tests the run added, or whose file it changed."""
     def changed(test_id: str) -> bool:
         where = test_id.split("::", 1)[0]
@@ -275,7 +248,7 @@ def _new_findings(now: Iterable[str], before: Iterable[str]) -> tuple[str, ...]:
     return tuple(added)
 
 
-def _ruff(check: CheckResult, baseline: BaselineSeen) -> tuple[str, str, tuple[str, ...]]:
+def _ruff(check: CheckResult, baseline: kinds.Baseline) -> tuple[str, str, tuple[str, ...]]:
     if check.timed_out or (not check.ok and not check.findings):
         if baseline.ruff_failed and not check.timed_out:
             return f"{check.summary} (as at the start)", "", ()
@@ -290,8 +263,8 @@ def _ruff(check: CheckResult, baseline: BaselineSeen) -> tuple[str, str, tuple[s
     return line, blocker if check.required else "", added
 
 
-def _pytest(check: CheckResult, report: ProbeReport, baseline: BaselineSeen, known: frozenset[str],
-            goal: str, allow: bool) -> tuple[str, str, tuple[str, ...],
+def _pytest(check: CheckResult, report: ProbeReport, baseline: kinds.Baseline,
+            known: frozenset[str], goal: str, allow: bool) -> tuple[str, str, tuple[str, ...],
                                              tuple[str, tuple[str, ...]]]:
     if check.timed_out:
         return check.summary, check.summary, (), ("", ())
@@ -322,7 +295,7 @@ def _blocker(check: CheckResult, reasons: list[str]) -> str:
     return "pytest: " + "; ".join(reasons) if reasons and check.required else ""
 
 
-def _no_tests(check: CheckResult, baseline: BaselineSeen, goal: str) -> tuple[str, str]:
+def _no_tests(check: CheckResult, baseline: kinds.Baseline, goal: str) -> tuple[str, str]:
     """No test ran (none collected, or pytest missing): fine only for a project without
     tests at the start and a goal that does not ask for them."""
     if _ASKS_FOR_TESTS.search(goal):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from jetbox.core.display import Display
 from jetbox.core.errors import PauseRun
 from jetbox.model.base import Model, Reply
-from jetbox.probes.verdict import BaselineSeen, Verdict, judge, pinned_config
+from jetbox.probes.verdict import Verdict, baseline_of, judge, pinned_config
 from jetbox.round.conversation import Conversation
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
@@ -96,13 +96,13 @@ class Run:
         """The test and lint configuration the baseline recorded, which every probe uses."""
         return pinned_config(queries.last_of(self.records(), kinds.Baseline))
 
-    def baseline(self, now: Round) -> BaselineSeen:
+    def baseline(self, now: Round) -> kinds.Baseline:
         """What the first probe of this run saw (recorded by Probe)."""
         record = queries.last_of(self.records(), kinds.Baseline)
         if record is not None:
-            return BaselineSeen.from_record(record)
+            return record
         assert now.report is not None, "Probe records the baseline before anything needs it"
-        return BaselineSeen.of(now.report)
+        return baseline_of(now.report)
 
     def known_failures(self, status: Status) -> tuple[str, ...]:
         from_setting = [t.strip() for t in self.settings.known_failures.split(",") if t.strip()]

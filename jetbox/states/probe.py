@@ -9,7 +9,7 @@ from jetbox.probes import room
 from jetbox.probes.focused import FocusedProber
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
-from jetbox.probes.verdict import FAILING, BaselineSeen
+from jetbox.probes.verdict import FAILING, baseline_of
 from jetbox.round.handler import Handler, Step
 from jetbox.store import kinds, queries
 from jetbox.store.kinds import ProtectedRemoved
@@ -54,8 +54,7 @@ class Probe(Handler):
         if before is not None and not report.reused:
             watch.record(run.ledger, 0, before, during=f"the probes (round {now.round})")
         if baseline is None:
-            run.ledger.append(kinds.Baseline(round=now.round, ruff_version=ruff_version(),
-                                         **first_baseline(run, report)))
+            run.ledger.append(first_baseline(run, now, report))
         else:
             self._say_if_ruff_changed(run, baseline)
         now = run.judged(now, report)
@@ -100,13 +99,13 @@ class Probe(Handler):
                               pinned=pinned)
 
 
-def first_baseline(run: Run, report: ProbeReport) -> dict[str, object]:
+def first_baseline(run: Run, now: Round, report: ProbeReport) -> kinds.Baseline:
     """The baseline record: the outcomes and findings, and the test and lint configuration
     (conftest.py files, pytest and ruff settings) every later probe is held to."""
     config = snapshot(run.workspace.root, run.prober.changes.snapshot()[0])
     codes = {f.partition(": ")[2].split(" ", 1)[0] for c in report.checks for f in c.findings}
-    return BaselineSeen.of(report, config, ruff_rule_names(codes), room.snapshot(
-        run.workspace.root), run.prober.lint_baseline()).to_record()
+    return baseline_of(report, config, ruff_rule_names(codes), room.snapshot(run.workspace.root),
+                       run.prober.lint_baseline(), now.round, ruff_version())
 
 
 def ruff_version() -> str:
