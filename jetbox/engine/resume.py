@@ -3,7 +3,7 @@
 Everything a resume needs is here: where the run is (status.txt reconciled with the ledger,
 which wins), and the model reply Act was in the middle of. A handler resumed into is then
 just run: Act finishes a journaled reply instead of asking again, and the toolbox completes
-its own interrupted action (replay.py)."""
+its own interrupted action (tools/recovery.py)."""
 
 from __future__ import annotations
 
