@@ -1,7 +1,7 @@
 """What a run changed in the person's files, read from the ledger: each path's state before
 the run's first change to it (kept in the object store) and as the run left it; and the
 records of `jetbox undo` (a plan journaled before any file is restored, then its end).
-Like records.py for the other kinds, this is the one place that reads these kinds."""
+Like queries.py for the other kinds, this is the one place that reads these kinds."""
 
 from __future__ import annotations
 

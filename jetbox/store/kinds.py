@@ -378,7 +378,7 @@ class RunUndone(Record):
     again by the next undo."""
 
 
-# A person in the loop (questions.py): the run's mode, a call put to them, their answer.
+# A person in the loop (queries.py asks of them): the run's mode, a call put to them, their answer.
 @dataclass(frozen=True, kw_only=True)
 class ApprovalMode(Record):
     """The whole approval setting a run was given: the mode and `approve_skip` (`skip`),
@@ -395,7 +395,7 @@ class ApprovalMode(Record):
 class Question(Record):
     """A call put to a person. `qid`: its short id in the run (`q3`), which every place that
     shows it names and an answer must name; a record written before ids existed has none
-    (questions.qid_of numbers it by its place in the run)."""
+    (queries.qid_of numbers it by its place in the run)."""
 
     KIND = "approval_asked"
     SOMETIMES = frozenset({"qid"})
