@@ -23,8 +23,6 @@ from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.gitrepo import exclude_own_files, uncommitted
 from jetbox.exec.process import pass_env_names, reap_strays
 from jetbox.model.base import Model
-from jetbox.model.factory import ollama_factory
-from jetbox.model.host import check_before_work
 from jetbox.round.approval import approval_mode, start_warnings
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
@@ -185,6 +183,10 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
              model_factory: Callable[[Settings, Display], Callable[[], Model]] | None = None,
              out: TextIO | None = None) -> Engine:
     """Validate everything, then start or resume: nothing runs before all checks pass."""
+    # Here, not at the top: `status` and `graph` use this module and never talk to a model.
+    from jetbox.model.factory import ollama_factory
+    from jetbox.model.host import check_before_work
+
     c = check_request(request, environ, cwd)
     session_start = c.ledger.records()[-1].seq if c.ledger.records() else 0
     status_file = StatusFile(c.workspace.status_path)
