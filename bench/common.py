@@ -40,7 +40,7 @@ def save(name: str, payload: dict[str, Any]) -> None:
 
 def machine_without_probes(folder: Path) -> Path:
     """The default machine.yaml with `probes: []`: Done needs only a finish."""
-    text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
     start = text.index("probes:")
     path = folder / "machine.yaml"
     path.write_text(text[:start] + "probes: []\n", encoding="utf-8")
@@ -50,8 +50,8 @@ def machine_without_probes(folder: Path) -> Path:
 def scripted_run(workspace: Path, steps: list[Any], machine: Path | None = None,
                  **settings: Any) -> list[dict[str, Any]]:
     """Run the real engine in-process with a ScriptedModel; return the ledger records."""
-    from jetbox.engine.execute import execute
-    from jetbox.engine.loop import RunRequest, open_run
+    from jetbox.engine.drive import execute
+    from jetbox.engine.start import RunRequest, open_run
     from jetbox.model.base import ScriptedModel
 
     model = ScriptedModel(steps)

@@ -57,7 +57,7 @@ def script(rounds: int) -> list[Turn]:
 
 
 def machine_text(policy: dict[str, Any]) -> str:
-    text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
     start = text.index("compaction:")
     end = text.index("\n\n", start)
     lines = "\n".join(f"  {key}: {value}" for key, value in policy.items())

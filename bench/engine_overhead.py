@@ -19,7 +19,7 @@ from typing import Any
 
 from common import ROOT, machine_without_probes, save, scripted_run, stats_ms
 
-from jetbox.engine.loop import RunRequest, open_run
+from jetbox.engine.start import RunRequest, open_run
 from jetbox.model.base import Reply, ScriptedModel, ToolCall, call
 from jetbox.store.ledger import Ledger
 

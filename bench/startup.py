@@ -19,7 +19,7 @@ COMMANDS = {
     "python -c pass (baseline)": ["-c", "pass"],
     "jetbox --help": ["-m", "jetbox", "--help"],
     "jetbox status": ["-m", "jetbox", "status", "-w", "{ws}"],
-    "jetbox graph": ["-m", "jetbox", "graph", "--machine", str(ROOT / "machine.yaml")],
+    "jetbox graph": ["-m", "jetbox", "graph", "--machine", str(ROOT / "jetbox/machine.yaml")],
 }
 PROBE = ("import sys; from jetbox.cli import build_parser, main; import io; build_parser(); "
          "main(['graph', '--machine', {m!r}], stdout=io.StringIO()); "
@@ -41,7 +41,8 @@ def main() -> None:
                 times.append(time.perf_counter() - started)
             results[label] = {"median_ms": round(statistics.median(times) * 1000, 1),
                               "max_ms": round(max(times) * 1000, 1)}
-    heavy = subprocess.run([sys.executable, "-c", PROBE.format(m=str(ROOT / "machine.yaml"))],
+    machine = ROOT / "jetbox/machine.yaml"
+    heavy = subprocess.run([sys.executable, "-c", PROBE.format(m=str(machine))],
                            cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
     print(f"{'command':<28} {'median':>10} {'max':>10}")
     for label, result in results.items():

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import save  # noqa: E402
-from jetbox.engine.startup import own_files  # noqa: E402
-from jetbox.store.gitrepo import exclude_own_files  # noqa: E402
+from jetbox.engine.start import own_files  # noqa: E402
+from jetbox.exec.gitrepo import exclude_own_files  # noqa: E402
 from jetbox.store.history import RUN_CLOSED, UNDO_START  # noqa: E402
 from jetbox.store.kinds import RunStart  # noqa: E402
 from jetbox.store.ledger import Ledger  # noqa: E402

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO, cast
 
-from jetbox.commands.run_options import RUN_HELP, add_run_parser
 from jetbox.core.console import ClosedPipeSafe
 from jetbox.core.errors import (
     EXIT_ERROR,
@@ -52,6 +51,8 @@ class _Version(argparse.Action):
         sys.stdout.write(f"jetbox {version()}\n")  # on stdout, as argparse's own action
         parser.exit()
 
+RUN_HELP = "work towards a goal (or resume the run in the workspace)"
+
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The whole parser; a plugged command's module is imported only when argv names it
@@ -66,7 +67,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _command_named(argv)
     if chosen == "run":
-        add_run_parser(sub)
+        from jetbox.engine.start import add_run_parser
+
+        add_run_parser(sub, RUN_HELP)
     else:  # its options need Settings (dataclasses, inspect): a third of `--help`'s start-up
         sub.add_parser("run", help=RUN_HELP)
     p = sub.add_parser("graph", help="draw the machine (Mermaid text, or dot/svg/png)",
@@ -164,10 +167,10 @@ def _one_line(text: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.engine.execute import execute
-    from jetbox.engine.loop import RunRequest, open_run, require_folder, workspace_from
+    from jetbox.engine.drive import execute
+    from jetbox.engine.start import RunRequest, open_run, require_folder, workspace_from
     from jetbox.exec.process import hide_own_environment
-    from jetbox.store.acts import LockTakenOver
+    from jetbox.store.kinds import LockTakenOver
     from jetbox.store.lock import WorkspaceLock
     from jetbox.store.workspace import Workspace
 
@@ -244,7 +247,7 @@ def _terminal_ask(err: TextIO) -> Callable[[str], bool] | None:
 
 def cmd_graph(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from jetbox.commands.graph import render, run_path
-    from jetbox.engine.startup import machine_file
+    from jetbox.engine.start import machine_file
     from jetbox.spec.machine import load_machine
     from jetbox.store.ledger import Ledger
     from jetbox.store.status import StatusFile

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.cli import main
-from jetbox.engine.startup import own_files
+from jetbox.engine.start import own_files
 from jetbox.offline import OfflineOllama
 from jetbox.offline.solvers import MathxSolver
 from jetbox.store.workspace import Workspace

@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from jetbox.tools.specs import TOOL_NAMES
+from jetbox.tools.schemas import TOOL_NAMES
 
 # Every code point, lone surrogates and control characters included (hypothesis leaves
 # surrogates out unless told), plus text that came from arbitrary bytes.

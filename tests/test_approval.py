@@ -20,10 +20,16 @@ from jetbox.round.approval import (
     skipped,
 )
 from jetbox.spec.config import resolve_settings
-from jetbox.store import journal
-from jetbox.store.acts import Answer as Answered
-from jetbox.store.acts import ApprovalMode, Question
-from jetbox.store.kinds import ModelReply, RunStart, ToolResult, Transition
+from jetbox.store import queries
+from jetbox.store.kinds import (
+    Answered,
+    ApprovalMode,
+    ModelReply,
+    Question,
+    RunStart,
+    ToolResult,
+    Transition,
+)
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, parse
 from tests.approvekit import (
@@ -131,15 +137,15 @@ def test_a_return_from_an_answer_continues_the_reply_it_interrupted() -> None:
                Transition(seq=6, dest="Approve", source="Act"),
                Answered(seq=7, asked=5, answer="yes"),
                Transition(seq=8, dest="Act", source="Approve")]
-    journaled = journal.journaled_reply(records, "Act")
+    journaled = queries.journaled_reply(records, "Act")
     assert journaled is not None and journaled.reply.seq == 3 and journaled.next_index == 1
     # A later, ordinary entry into Act (a new round) starts afresh.
     records.append(Transition(seq=9, dest="Act", source="Plan"))
-    assert journal.journaled_reply(records, "Act") is None
+    assert queries.journaled_reply(records, "Act") is None
 
 
 def test_jetbox_graph_shows_the_approve_state() -> None:
-    result = run_cli("graph", "--machine", str(ROOT / "machine.yaml"))
+    result = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"))
     assert result.code == 0
     assert "Act --> Approve: ask" in result.out and "Approve --> Act: answered" in result.out
 
@@ -248,7 +254,7 @@ def test_a_call_named_like_an_answer_cannot_answer_its_own_question(workspace: P
 def test_removing_the_approve_state_from_machine_yaml_turns_approval_off(
         workspace: Path) -> None:
     project(workspace)
-    text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
     kept = [line for line in text.splitlines()
             if "Approve" not in line and "states.approve" not in line]
     (workspace / "machine.yaml").write_text("\n".join(kept) + "\n", encoding="utf-8")
@@ -393,7 +399,7 @@ def test_an_answer_for_another_id_or_before_its_question_was_asked_is_refused(
 
 
 def test_the_approve_line_names_its_question_and_old_questions_get_ids_by_place() -> None:
-    from jetbox.store.questions import next_qid, qid_of
+    from jetbox.store.queries import next_qid, qid_of
 
     status = Status(goal="g", state="Approve", approve="edit_file a.py", approve_id="q3")
     assert "Approve [q3]: edit_file a.py\n" in status.render()

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.exec.files import project_files
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.probes.changes import ChangeDetector, fingerprint
-from jetbox.store.files import project_files
 from tests.conftest import run_cli
 
 GOOD = "def add(a, b):\n    return a + b\n"

@@ -42,7 +42,7 @@ def test_run_help_shows_the_limits_defaults() -> None:
     ("settings", "temprature", "temperature")])
 def test_a_misspelled_setting_names_its_line_and_the_likely_one(
         tmp_path: Path, section: str, wrong: str, right: str) -> None:
-    text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
     lines = text.splitlines()
     header = lines.index(f"{section}:")
     lines.insert(header + 1, f"  {wrong}: 3")
@@ -56,7 +56,7 @@ def test_a_misspelled_setting_names_its_line_and_the_likely_one(
 
 def test_a_misspelled_top_level_key_gets_a_suggestion(tmp_path: Path) -> None:
     machine = tmp_path / "machine.yaml"
-    text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
     machine.write_text(text.replace("\ntransitions:", "\ntransitons:"), encoding="utf-8")
     result = run_cli("graph", "--machine", str(machine))
     assert result.code == 2 and "(did you mean `transitions`?)" in result.err

@@ -14,7 +14,7 @@ import pytest
 from pydantic import BaseModel
 
 from jetbox.offline import OfflineOllama
-from jetbox.offline.replay import Conversation
+from jetbox.offline.replay import ChatScript
 
 pytestmark = pytest.mark.slow  # importing litellm alone takes seconds
 HI = [{"role": "user", "content": "hi"}]
@@ -35,7 +35,7 @@ def _client(name: str) -> ModuleType:
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[str]:
-    with OfflineOllama(Conversation()) as server:
+    with OfflineOllama(ChatScript()) as server:
         yield server.host
 
 

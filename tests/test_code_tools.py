@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from jetbox.model.protocol import json_instructions
-from jetbox.store.acts import Intent, Result
+from jetbox.store.kinds import Intent, Result
 from jetbox.store.ledger import Ledger
-from jetbox.tools.specs import tool_specs
+from jetbox.tools.schemas import tool_specs
 from jetbox.tools.toolbox import Toolbox
 
 BIG = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(400))  # 1,200 lines

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.store.acts import ConfigTrusted
+from jetbox.store.kinds import ConfigTrusted
 from jetbox.store.ledger import Ledger
 from tests.conftest import ROOT, run_cli, trust_folder
 
@@ -68,7 +68,7 @@ def test_a_model_written_tool_jetbox_table_is_refused_on_resume_until_trusted(
 def test_a_machine_yaml_rewritten_by_a_command_is_refused_on_resume(
         workspace: Path, tmp_path: Path) -> None:
     marker = tmp_path / "evil-handler-imported"
-    (workspace / "machine.yaml").write_text((ROOT / "machine.yaml").read_text())
+    (workspace / "machine.yaml").write_text((ROOT / "jetbox/machine.yaml").read_text())
     rewrite = REWRITE_MACHINE.format(handler=EVIL_HANDLER.format(marker=str(marker)))
     script = ScriptResponder([write("rewrite.py", rewrite),
                               Turn(calls=(Call("run_cmd", {"cmd": ["python", "rewrite.py"]}),)),
@@ -94,7 +94,7 @@ def test_a_machine_yaml_rewritten_by_a_command_is_refused_on_resume(
 def test_a_handler_module_the_model_rewrote_is_refused_on_resume(
         workspace: Path, tmp_path: Path) -> None:
     marker = tmp_path / "rewritten-handler-imported"
-    text = (ROOT / "machine.yaml").read_text().replace("states.done:Done", "my_states:Mine")
+    text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.done:Done", "my_states:Mine")
     (workspace / "machine.yaml").write_text(text)
     (workspace / "my_states.py").write_text("from states.done import Done\n\n\n"
                                             "class Mine(Done):\n    pass\n")

@@ -17,8 +17,8 @@ from jetbox.model.calls import parse_reply
 from jetbox.model.nearjson import NearJsonError, loads
 from jetbox.model.ollama import ModelOptions, OllamaModel
 from jetbox.offline import Call, ChatRequest, OfflineOllama, Turn
-from jetbox.offline.dialects import WRITERS, render
-from jetbox.tools.specs import TOOL_NAMES, Refusal, checked_call, tool_specs
+from jetbox.offline.dialect_writer import WRITERS, render
+from jetbox.tools.schemas import TOOL_NAMES, Refusal, checked_call, tool_specs
 from tests.dialect_corpus import CODE, CORPUS, PATH, Shape
 
 SHAPES = {shape.id: shape for shape in CORPUS}

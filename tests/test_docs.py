@@ -44,7 +44,7 @@ from jetbox.offline import OfflineOllama
 from jetbox.offline.solvers import MathxSolver
 from jetbox.spec.config import pyproject_settings, resolve_settings
 from jetbox.spec.machine import load_machine
-from jetbox.tools.specs import tool_specs
+from jetbox.tools.schemas import tool_specs
 from tests.conftest import MATHX_GOAL, ROOT
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -234,7 +234,7 @@ def check_eval_task(block: Block, tmp: Path) -> None:
 
 
 def check_readme_diagram(block: Block, tmp: Path) -> None:
-    assert block.code == mermaid(load_machine(ROOT / "machine.yaml")).rstrip("\n"), \
+    assert block.code == mermaid(load_machine(ROOT / "jetbox/machine.yaml")).rstrip("\n"), \
         "regenerate it: python -m jetbox graph --machine machine.yaml"
 
 

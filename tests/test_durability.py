@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.store.registry import KINDS
+from jetbox.store.kinds import KINDS
 from tests.conftest import run_cli, status_fields
 
 pytestmark = pytest.mark.slow  # a whole run with its probes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.store.gitrepo import exclude_own_files
+from jetbox.exec.gitrepo import exclude_own_files
 from tests.attackkit import attack, turn
 
 GIT = shutil.which("git")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.store import files
-from jetbox.store.files import project_files
+from jetbox.exec import files
+from jetbox.exec.files import project_files
 
 TREE = {
     ".gitignore": "docs/*.md\n*.log\n!keep.log\nbuild/\n/top.txt\n",

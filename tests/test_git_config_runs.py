@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.core.gitcmd import safe_git
+from jetbox.exec.gitcmd import safe_git
 from jetbox.exec.sandbox import bwrap_usable
 from tests.attackkit import attack, turn
 

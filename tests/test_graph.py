@@ -14,7 +14,7 @@ import pytest
 
 from jetbox.commands.graph import mermaid
 from jetbox.core.display import Display
-from jetbox.engine.loop import NO_SANDBOX_WARNING
+from jetbox.engine.start import NO_SANDBOX_WARNING
 from jetbox.offline import OfflineOllama
 from jetbox.spec.machine import load_machine
 from tests.conftest import MATHX_GOAL, ROOT, run_cli
@@ -45,7 +45,7 @@ def check_mermaid(text: str) -> None:
 
 
 def test_default_mermaid_is_valid_and_marks_start_and_final() -> None:
-    text = mermaid(load_machine(ROOT / "machine.yaml"))
+    text = mermaid(load_machine(ROOT / "jetbox/machine.yaml"))
     check_mermaid(text)
     assert "  [*] --> Probe" in text and "  Done --> [*]" in text
     assert "s_active" not in text.split("classDef s_active")[1]  # nothing is active with no run
@@ -55,7 +55,7 @@ def test_graph_of_a_run_highlights_its_state_and_marks_its_path(
         workspace: Path, mathx_server: OfflineOllama) -> None:
     run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
             "--max-rounds", "1", "--sandbox", "none")
-    result = run_cli("graph", "-w", str(workspace), "--machine", str(ROOT / "machine.yaml"))
+    result = run_cli("graph", "-w", str(workspace), "--machine", str(ROOT / "jetbox/machine.yaml"))
     check_mermaid(result.out)
     assert "class Probe s_active" in result.out
     for state in ("Compact", "Plan", "Act", "Reflect", "Persist"):
@@ -65,24 +65,26 @@ def test_graph_of_a_run_highlights_its_state_and_marks_its_path(
 
 def test_svg_contains_every_state_and_png_is_a_png(tmp_path: Path) -> None:
     pytest.importorskip("graphviz", reason="the graph extra is not installed")
-    svg = run_cli("graph", "--machine", str(ROOT / "machine.yaml"), "--format", "svg")
+    svg = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"), "--format", "svg")
     if svg.code == 2 and "Graphviz is needed" in svg.err:
         pytest.skip("the `dot` program is not installed (.ci/run installs graphviz)")
     assert svg.code == 0 and svg.out.lstrip().startswith("<?xml")
-    for state in load_machine(ROOT / "machine.yaml").state_names:
+    for state in load_machine(ROOT / "jetbox/machine.yaml").state_names:
         assert f">{state}</text>" in svg.out
     assert "probed [finish_requested &amp; probes_green]" in svg.out
     png = tmp_path / "m.png"
-    result = run_cli("graph", "--machine", str(ROOT / "machine.yaml"), "-f", "png", "-o", str(png))
+    result = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"), "-f", "png",
+                     "-o", str(png))
     assert result.code == 0 and png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    dot = run_cli("graph", "--machine", str(ROOT / "machine.yaml"), "-f", "dot")
+    dot = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"), "-f", "dot")
     assert dot.out.startswith("digraph") and "Probe -> Compact" in dot.out
 
 
 def test_without_graphviz_the_message_names_what_to_install() -> None:
     code = ("import sys; sys.modules['graphviz'] = None\n"
             "from jetbox.cli import main\n"
-            f"sys.exit(main(['graph', '--machine', {str(ROOT / 'machine.yaml')!r}, '-f', 'svg']))")
+            f"sys.exit(main(['graph', '--machine', {str(ROOT / 'jetbox/machine.yaml')!r}, "
+            f"'-f', 'svg']))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 2
     assert 'pip install "jetbox[graph]"' in proc.stderr and "apt install graphviz" in proc.stderr
@@ -90,7 +92,7 @@ def test_without_graphviz_the_message_names_what_to_install() -> None:
 
 
 def test_png_needs_an_output_file() -> None:
-    result = run_cli("graph", "--machine", str(ROOT / "machine.yaml"), "-f", "png")
+    result = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"), "-f", "png")
     assert result.code == 2 and "give -o FILE" in result.err
 
 
@@ -98,7 +100,7 @@ def test_readme_diagram_matches_the_machine() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = re.search(r"```mermaid\n(.*?)```", readme, re.S)
     assert block, "README has no mermaid block"
-    assert block.group(1) == mermaid(load_machine(ROOT / "machine.yaml")), \
+    assert block.group(1) == mermaid(load_machine(ROOT / "jetbox/machine.yaml")), \
         "regenerate it: python -m jetbox graph --machine machine.yaml"
 
 

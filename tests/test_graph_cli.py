@@ -11,11 +11,11 @@ from tests.conftest import MATHX_GOAL, ROOT, run_cli
 
 
 def test_mermaid_lists_every_state_and_transition() -> None:
-    result = run_cli("graph", "--machine", str(ROOT / "machine.yaml"))
+    result = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"))
     assert result.code == 0
     assert result.out.splitlines()[0:4] == ["---", "title: Jetbox machine (machine.yaml)", "---",
                                             "stateDiagram-v2"]
-    spec = load_machine(ROOT / "machine.yaml")
+    spec = load_machine(ROOT / "jetbox/machine.yaml")
     for state in spec.state_names:
         assert re.search(rf'^\s*state "{state}" as {state}$', result.out, re.M), state
     for t in spec.transitions:
@@ -25,9 +25,14 @@ def test_mermaid_lists_every_state_and_transition() -> None:
     assert "[*] --> Probe" in result.out
 
 
-def test_packaged_machine_matches_the_root_one() -> None:
-    packaged = (ROOT / "jetbox" / "machine.yaml").read_text(encoding="utf-8")
-    assert packaged == (ROOT / "machine.yaml").read_text(encoding="utf-8")
+def test_one_machine_yaml_the_packaged_one() -> None:
+    """jetbox/machine.yaml is what every install runs and what the README links for people to
+    read and copy: there is no second copy in the repository to drift from it."""
+    tracked = [p.relative_to(ROOT).as_posix() for p in ROOT.glob("**/machine.yaml")
+               if not {".git", "tests", "bench", ".venv", "venv"} & set(p.relative_to(ROOT).parts)]
+    assert tracked == ["jetbox/machine.yaml"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "](jetbox/machine.yaml)" in readme and "](machine.yaml)" not in readme
 
 
 def test_help_explains_commands_and_exit_codes() -> None:

@@ -20,10 +20,9 @@ from jetbox.states.persist import Persist
 from jetbox.states.plan import Plan
 from jetbox.states.probe import Probe
 from jetbox.states.reflect import Reflect
-from jetbox.store import records as rec
-from jetbox.store.acts import Intent, Result
-from jetbox.store.kinds import Compaction, Reflection, RoundEnd, RunEnd, ToolResult
-from jetbox.store.kinds import Plan as PlanRecord
+from jetbox.store import queries
+from jetbox.store.kinds import Compaction, Intent, Reflection, Result, RoundEnd, RunEnd, ToolResult
+from jetbox.store.kinds import Planned as PlanRecord
 from tests.unitkit import START, kinds, make_run, reply, report, result, round_at, scripted
 
 ENTER_ACT = {"kind": "transition", "source": "Plan", "dest": "Act", "outcome": "planned",
@@ -37,7 +36,7 @@ def test_probe_records_the_baseline_once_and_the_verdict_each_time(tmp_path: Pat
     outcome, now = Probe().run(run, round_at("Probe"))
     assert outcome == "probed" and now.report is not None
     _, now = Probe().run(run, now)
-    assert kinds(run).count(rec.BASELINE) == 1 and kinds(run).count(rec.PROBE) == 2
+    assert kinds(run).count(queries.BASELINE) == 1 and kinds(run).count(queries.PROBE) == 2
 
 
 def test_probe_reuses_results_only_when_nothing_was_done_since(tmp_path: Path) -> None:
@@ -58,7 +57,7 @@ def test_compact_builds_the_context_at_the_start_of_an_invocation(tmp_path: Path
     assert outcome == "compacted" and now.conversation is not None
     state = now.conversation.messages()[2]["content"]
     assert "read_file" in state and "line one" in state and "t.py::x" in state
-    assert rec.last_of(run.records(), Compaction).reason == "start of this invocation"
+    assert queries.last_of(run.records(), Compaction).reason == "start of this invocation"
 
 
 def test_compact_folds_the_last_round_in_and_keeps_the_prefix(tmp_path: Path) -> None:
@@ -76,7 +75,7 @@ def test_compact_folds_the_last_round_in_and_keeps_the_prefix(tmp_path: Path) ->
     messages = after.conversation.messages()
     assert messages[:2] == list(prefix_messages("g"))
     assert messages[-1] == {"role": "tool", "content": "a.py", "tool_name": "list_dir"}
-    assert rec.COMPACTION not in kinds(run)
+    assert queries.COMPACTION not in kinds(run)
 
 
 def test_compact_rebuilds_after_history_keep_rounds(tmp_path: Path) -> None:
@@ -86,7 +85,7 @@ def test_compact_rebuilds_after_history_keep_rounds(tmp_path: Path) -> None:
     from dataclasses import replace
     _, after = Compact().run(run, replace(round_at("Compact", probes=report()),
                                           conversation=conversation))
-    assert "more than" in rec.last_of(run.records(), Compaction).reason
+    assert "more than" in queries.last_of(run.records(), Compaction).reason
     assert after.conversation is not None and after.conversation.rounds == 0
 
 
@@ -105,7 +104,7 @@ def test_plan_leads_with_the_goal_and_keeps_a_persons_own_items(tmp_path: Path) 
     plans = [r for r in run.records() if isinstance(r, PlanRecord)]
     assert len(plans) == 1 and plans[0].person == ["check the docs first"]
     Plan().run(run, now)
-    assert kinds(run).count(rec.PLAN) == 1  # unchanged: not recorded again
+    assert kinds(run).count(queries.PLAN) == 1  # unchanged: not recorded again
 
 
 # Act
@@ -120,7 +119,7 @@ def test_act_asks_the_model_with_the_plan_and_runs_its_calls(tmp_path: Path) -> 
     sent = str(factory().requests[0])  # type: ignore[attr-defined]
     # the goal is in its own message: the plan names it instead of copying it
     assert "Plan:\\n- work on the goal (above)" in sent and "Goal: fix the parser" in sent
-    assert kinds(run)[-2:] == [rec.MODEL_REPLY, rec.TOOL_RESULT]
+    assert kinds(run)[-2:] == [queries.MODEL_REPLY, queries.TOOL_RESULT]
     last = run.records()[-1]
     assert isinstance(last, ToolResult) and "x = 1" in last.output
 
@@ -138,8 +137,8 @@ def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> 
     outcome, now = Act().run(run, resumed)
     assert outcome == "acted" and len(now.results) == 1 and now.results[0].changed
     assert (tmp_path / "b.py").read_text() == "B" and not (tmp_path / "a.py").exists()
-    assert rec.last_of(run.records(), Result).recovered == "applied on resume"
-    assert rec.last_of(run.records(), ToolResult).index == 1
+    assert queries.last_of(run.records(), Result).recovered == "applied on resume"
+    assert queries.last_of(run.records(), ToolResult).index == 1
 
 
 def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
@@ -147,7 +146,7 @@ def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
     run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
     _, now = Act().run(run, round_at("Act", probes=report(), run=run))
     assert now.results == ()
-    assert rec.last_of(run.records(), ToolResult).name == rec.NO_CALL
+    assert queries.last_of(run.records(), ToolResult).name == queries.NO_CALL
 
 
 # Reflect
@@ -165,7 +164,7 @@ def test_reflect_is_stuck_after_loop_limit_same_calls(tmp_path: Path) -> None:
     run = make_run(tmp_path, [START, *same, result("list_dir", round_no=3)], loop_limit=3)
     outcome, now = Reflect().run(run, round_at("Reflect", 3))
     assert outcome == "stuck" and now.status.status.startswith("yellow - repeating")
-    assert "same call 3 times" in rec.last_of(run.records(), Reflection).guard
+    assert "same call 3 times" in queries.last_of(run.records(), Reflection).guard
 
 
 def test_reflect_counts_the_guards_from_the_resume(tmp_path: Path) -> None:
@@ -208,8 +207,8 @@ def test_done_writes_the_runs_end_once(tmp_path: Path) -> None:
     outcome, now = Done().run(run, round_at("Done", 2, probes=report()))
     assert outcome is None and now.status.status.startswith("green - done: ")
     Done().run(run, now)
-    assert kinds(run).count(rec.RUN_END) == 1
-    assert rec.last_of(run.records(), RunEnd).metrics["model_calls"] == 1
+    assert kinds(run).count(queries.RUN_END) == 1
+    assert queries.last_of(run.records(), RunEnd).metrics["model_calls"] == 1
 
 
 def test_act_without_a_conversation_says_to_keep_compact(tmp_path: Path) -> None:

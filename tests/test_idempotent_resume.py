@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
-from jetbox.store.acts import Intent
+from jetbox.store.kinds import Intent
 from jetbox.store.ledger import Ledger
-from jetbox.tools.replay import is_idempotent_program, resolve_command
+from jetbox.tools.recovery import is_idempotent_program, resolve_command
 from tests.conftest import jetbox_process, run_cli
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.

@@ -9,7 +9,7 @@ import pytest
 from jetbox.offline import OfflineOllama, ScriptResponder
 from tests.conftest import ROOT, run_cli
 
-DEFAULT = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+DEFAULT = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
 
 
 def line_of(text: str, needle: str) -> int:
@@ -45,10 +45,10 @@ CASES = {
     "unknown condition": (
         DEFAULT.replace("[finish_requested, probes_green]", "[finish_requested, tests_pass]"),
         "tests_pass", "unknown condition `tests_pass`"),
-    "a condition at a module path from before the layout": (
+    "a condition in a module that does not exist": (
         DEFAULT.replace("[finish_requested, probes_green]",
                         "[finish_requested, 'jetbox.verdict:judge']"),
-        "jetbox.verdict:judge", "`jetbox.verdict` is now `jetbox.probes.verdict`"),
+        "jetbox.verdict:judge", "No module named 'jetbox.verdict'"),
     "bad YAML": (
         DEFAULT.replace("  - name: Compact ", "  - name: [Compact "),
         "name: [Compact", "invalid YAML"),
@@ -90,7 +90,7 @@ def test_an_unknown_top_level_key_is_an_error_with_its_line(tmp_path: Path) -> N
     from jetbox.spec.machine import load_machine
 
     machine = tmp_path / "machine.yaml"
-    text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    text = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
     machine.write_text(text + "predicates:\n  ready: mymod:ready\n", encoding="utf-8")
     line = len(text.splitlines()) + 1  # the line after the default file
     with pytest.raises(ConfigError, match=rf"machine.yaml:{line}: unknown top-level key"):
@@ -135,13 +135,13 @@ def test_a_handler_that_returns_only_an_outcome_stops_with_a_clear_error(
     assert "not (outcome, round)" in (workspace / "status.txt").read_text(encoding="utf-8")
 
 
-def test_a_handler_importing_a_moved_module_names_the_new_one(tmp_path: Path,
-                                                             workspace: Path) -> None:
-    """A person's handler written against the flat layout (`from jetbox.handler import ...`)."""
+def test_a_handler_importing_a_missing_module_is_a_clear_error(tmp_path: Path,
+                                                              workspace: Path) -> None:
+    """A person's handler that imports a module Jetbox does not have (`jetbox.handler`)."""
     (tmp_path / "cheer.py").write_text(OLD_STYLE.replace("jetbox.round.handler", "jetbox.handler"),
                                        encoding="utf-8")
     machine = tmp_path / "machine.yaml"
     machine.write_text(DEFAULT.replace("states.plan:Plan", "cheer:Cheer"), encoding="utf-8")
     result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine))
     assert result.code == 2 and "Traceback" not in result.err
-    assert "`jetbox.handler` is now `jetbox.round.handler`" in result.err
+    assert "No module named 'jetbox.handler'" in result.err

@@ -97,7 +97,7 @@ def test_calls_leaked_into_content_are_recovered(workspace: Path) -> None:
 ])
 def test_recovering_calls_from_text(text: str, expected: list) -> None:
     from jetbox.model.protocol import calls_from_text
-    from jetbox.tools.specs import TOOL_NAMES
+    from jetbox.tools.schemas import TOOL_NAMES
 
     assert [(c.name, c.arguments) for c in calls_from_text(text, TOOL_NAMES)] == expected
 
@@ -211,6 +211,6 @@ def test_agent_log_records_the_model_timings(workspace: Path) -> None:
 
 def test_deeply_nested_text_is_not_a_call_and_not_a_crash() -> None:
     from jetbox.model.protocol import calls_from_text
-    from jetbox.tools.specs import TOOL_NAMES
+    from jetbox.tools.schemas import TOOL_NAMES
 
     assert calls_from_text('{"a":' * 100_000, TOOL_NAMES) == ()

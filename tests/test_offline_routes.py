@@ -10,7 +10,7 @@ import ollama
 import pytest
 
 from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
-from jetbox.offline.replay import Conversation
+from jetbox.offline.replay import ChatScript
 from jetbox.offline.schema import example, formatted
 
 USER = [{"role": "user", "content": "What is the weather in Paris?"}]
@@ -27,7 +27,7 @@ PERSON = {"type": "object", "required": ["name", "age", "tags"], "properties": {
 
 @pytest.fixture
 def client() -> ollama.Client:
-    with OfflineOllama(Conversation()) as server:
+    with OfflineOllama(ChatScript()) as server:
         yield ollama.Client(host=server.host, timeout=10)
 
 
@@ -171,7 +171,7 @@ def test_a_thinking_model_asked_to_think_sends_its_thinking(client: ollama.Clien
 
 def test_thinking_grows_with_the_level_and_false_stops_it_except_on_gpt_oss() -> None:
     qwen = FakeModel("qwen3:8b", family="qwen3")
-    with OfflineOllama(Conversation(), [FakeModel(), qwen]) as server:
+    with OfflineOllama(ChatScript(), [FakeModel(), qwen]) as server:
         client = ollama.Client(host=server.host, timeout=10)
         sizes = [len(client.chat(model="gpt-oss:20b", messages=USER, think=level,
                                  stream=False).message.thinking or "")

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.offline.replay import Conversation
+from jetbox.offline.replay import ChatScript
 
 MODEL = "gpt-oss:20b"
 HI = [{"role": "user", "content": "hi"}]
@@ -38,7 +38,7 @@ def openai() -> ModuleType:
 
 @pytest.fixture
 def server() -> Iterator[OfflineOllama]:
-    with OfflineOllama(Conversation()) as running:
+    with OfflineOllama(ChatScript()) as running:
         yield running
 
 

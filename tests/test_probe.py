@@ -18,7 +18,8 @@ from jetbox.probes.runner import (
     parse_ruff,
     probe_specs_from_yaml,
 )
-from jetbox.probes.verdict import Baseline, explain, judge
+from jetbox.probes.verdict import explain, judge
+from jetbox.store.kinds import Baseline
 
 
 def project(folder: Path, module: str, test: str) -> Path:

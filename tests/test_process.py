@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from jetbox.exec.process import run_process, scrubbed_env
-from jetbox.store.acts import Intent, Result
+from jetbox.store.kinds import Intent, Result
 from jetbox.store.ledger import Ledger
 from jetbox.tools.policy import ToolPolicy
 from jetbox.tools.toolbox import Toolbox

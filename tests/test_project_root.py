@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.engine.loop import workspace_from
+from jetbox.engine.start import workspace_from
 from jetbox.offline import OfflineOllama
 from jetbox.offline.solvers import MathxSolver
 from jetbox.store.root import project_root

@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 from jetbox.core.errors import LedgerCorrupt, StatusError
 from jetbox.model.base import Reply, ToolCall
 from jetbox.model.protocol import calls_from_text
+from jetbox.store.kinds import from_body
 from jetbox.store.ledger import Ledger, parse_record
-from jetbox.store.records import malformed_streak
-from jetbox.store.registry import from_body
+from jetbox.store.queries import malformed_streak
 from jetbox.store.status import KEYS, Status, parse
-from jetbox.tools.specs import TOOL_NAMES
+from jetbox.tools.schemas import TOOL_NAMES
 from jetbox.tools.toolbox import Toolbox, ToolResult
 from tests.strategies import ANY_CHAR, CALLS, JSON_LIKE, TEXT
 

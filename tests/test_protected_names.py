@@ -10,8 +10,7 @@ import pytest
 
 from jetbox.exec.sandbox import bwrap_usable
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.store.acts import ProtectedRemoved, Refused, Result
-from jetbox.store.kinds import ToolResult
+from jetbox.store.kinds import ProtectedRemoved, Refused, Result, ToolResult
 from jetbox.store.ledger import Ledger
 from jetbox.tools.policy import ToolPolicy
 from jetbox.tools.toolbox import Toolbox
@@ -46,7 +45,7 @@ def test_git_and_machine_yaml_a_command_creates_are_removed(
         needs_bwrap()
     marker = tmp_path / "evil-handler-imported"
     plant = PLANT.format(marker=str(marker),
-                         machine=(ROOT / "machine.yaml").read_text(encoding="utf-8"))
+                         machine=(ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8"))
     script = ScriptResponder([turn("write_file", path="plant.py", content=plant),
                               turn("run_cmd", cmd=["python", "plant.py"]),
                               turn("write_file", path="notes.txt", content="x")])

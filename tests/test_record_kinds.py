@@ -12,10 +12,10 @@ import pytest
 
 from jetbox.offline import OfflineOllama
 from jetbox.offline.solvers import LineFixer
-from jetbox.store import acts, kinds
+from jetbox.store import kinds
+from jetbox.store.kinds import KINDS, Unknown, from_body
 from jetbox.store.ledger import Ledger, seal
-from jetbox.store.registry import KINDS, Unknown, from_body
-from jetbox.tools import specs
+from jetbox.tools import schemas
 from tests.conftest import run_cli
 from tests.realprojects import plant_bug, unpack
 
@@ -55,11 +55,11 @@ def test_every_kind_is_a_frozen_dataclass_named_once() -> None:
         assert record.kind == kind and from_body(record.to_body()) == record
         with pytest.raises(FrozenInstanceError):
             record.seq = 9  # type: ignore[misc]
-    assert specs.ToolResult is kinds.ToolResult  # what the model sees is the record
+    assert schemas.ToolResult is kinds.ToolResult  # what the model sees is the record
 
 
 def test_fields_written_only_sometimes_stay_absent_when_unset() -> None:
-    cmd = acts.Intent(action="cmd", argv=["pytest"], program="pytest", idempotent=True)
+    cmd = kinds.Intent(action="cmd", argv=["pytest"], program="pytest", idempotent=True)
     assert "path" not in cmd.to_body() and "content" not in cmd.to_body()
     result = kinds.ToolResult("read_file", True, "1| x", round=2)
     assert "declined" not in result.to_body()
@@ -69,7 +69,7 @@ def test_fields_written_only_sometimes_stay_absent_when_unset() -> None:
 
 def test_an_older_record_missing_fields_takes_the_defaults() -> None:
     probe = from_body({"seq": 4, "ts": 1.0, "kind": "probe", "round": 2})
-    assert isinstance(probe, kinds.Probe) and probe.failures is None and probe.checks == []
+    assert isinstance(probe, kinds.Probed) and probe.failures is None and probe.checks == []
     baseline = from_body({"seq": 3, "kind": "baseline", "findings": []})
     assert isinstance(baseline, kinds.Baseline) and baseline.config is None
 
@@ -78,7 +78,7 @@ def test_unknown_keys_and_kinds_load_and_are_written_back_unchanged(tmp_path: Pa
     newer = {"seq": 1, "ts": 2.5, "kind": "probe", "round": 1, "green": True,
              "flakiness": {"t.py::a": 0.1}, "extra": "a key named like the attribute"}
     probe = from_body(newer)
-    assert isinstance(probe, kinds.Probe) and probe.green
+    assert isinstance(probe, kinds.Probed) and probe.green
     assert probe.extra == {"flakiness": {"t.py::a": 0.1}, "extra": "a key named like the "
                                                                    "attribute"}
     assert probe.to_body() == {**newer, "reused": False, "checks": [], "verdict": "",
@@ -112,8 +112,8 @@ def test_a_kind_jetbox_defines_is_written_as_its_class_and_a_custom_one_by_name(
     assert isinstance(cheered, Unknown) and cheered.kind == "celebrate"
     assert cheered.extra == {"round": 3} and cheered.seq == 1
     assert cheered != Unknown(seq=1, ts=cheered.ts, name="celebrate", extra={"round": 4})
-    plan = ledger.append(kinds.Plan(round=3, items=["x"]))
-    assert plan == kinds.Plan(seq=2, ts=plan.ts, round=3, items=["x"])
+    plan = ledger.append(kinds.Planned(round=3, items=["x"]))
+    assert plan == kinds.Planned(seq=2, ts=plan.ts, round=3, items=["x"])
     assert Ledger(tmp_path / "l.log").records() == [cheered, plan]
 
 
@@ -139,7 +139,7 @@ def test_a_fix_on_a_real_project_writes_only_typed_records_that_read_back_exactl
     for line, record in zip(lines, records, strict=True):
         assert type(record) is KINDS[record.kind] and not record.extra, line[:80]
         assert seal(record.to_body()) == line + "\n"  # this version's own lines, exactly
-    edits = [r for r in records if isinstance(r, acts.Intent) and r.action == "edit"]
+    edits = [r for r in records if isinstance(r, kinds.Intent) and r.action == "edit"]
     assert [r.path for r in edits] == [bug.path]
     log = run_cli("log", "-w", str(root))
     assert f"edit_file {bug.path} -> ok" in log.out and "DONE:" in log.out
@@ -163,8 +163,7 @@ def test_outside_the_store_records_are_read_and_written_as_types() -> None:
 def test_a_record_read_without_a_field_gets_the_default_and_its_own_list() -> None:
     """Read records are filled in place (no __init__, for speed): defaults must still hold,
     and a default list is each record's own."""
-    from jetbox.store.kinds import RoundEnd
-    from jetbox.store.registry import from_body
+    from jetbox.store.kinds import RoundEnd, from_body
 
     one, two = (from_body({"seq": n, "ts": 1.0, "kind": "round"}) for n in (1, 2))
     assert isinstance(one, RoundEnd) and one == RoundEnd(seq=1, ts=1.0)

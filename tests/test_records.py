@@ -1,4 +1,4 @@
-"""The ledger's named queries (jetbox/store/records.py) and the resume's position and pending reply
+"""The ledger's named queries (jetbox/store/queries.py) and the resume's position and pending reply
 (jetbox/engine/resume.py), on plain lists of records."""
 
 from __future__ import annotations
@@ -9,14 +9,15 @@ from pathlib import Path
 from jetbox.engine.resume import begin
 from jetbox.round.run import pending_reply
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
-from jetbox.store import journal
-from jetbox.store import records as rec
-from jetbox.store.acts import Intent, Refused, Result
+from jetbox.store import queries
 from jetbox.store.kinds import (
     FinishRefused,
+    Intent,
     Paused,
-    Probe,
+    Probed,
     Reflection,
+    Refused,
+    Result,
     Resume,
     StatusDisagrees,
     Transition,
@@ -25,7 +26,7 @@ from jetbox.store.ledger import Ledger
 from jetbox.store.status import StatusFile
 from tests.unitkit import GOAL, START, reply, result
 
-PROBE = Probe(failures=2)
+PROBE = Probed(failures=2)
 INTENT = Intent(action="cmd", seq=40)
 REFUSED = FinishRefused(reasons=["fix t.py::x"])
 
@@ -36,63 +37,64 @@ def move(source: str, dest: str, round_no: int = 1) -> Transition:
 
 def test_current_run_starts_at_the_last_run_start() -> None:
     old, new = replace(START, goal="old"), START
-    assert rec.current_run([old, PROBE, new, PROBE]) == [new, PROBE]
-    assert rec.run_goal(rec.current_run([old, new])) == GOAL
-    assert rec.run_goal([PROBE]) is None
+    assert queries.current_run([old, PROBE, new, PROBE]) == [new, PROBE]
+    assert queries.run_goal(queries.current_run([old, new])) == GOAL
+    assert queries.run_goal([PROBE]) is None
 
 
 def test_finish_is_requested_until_a_probe_refuses_it() -> None:
     finish = reply(("finish", {"summary": "done"}))
-    assert rec.finish_requested([START, finish])
-    assert not rec.finish_requested([START, finish, REFUSED])
-    assert not rec.finish_requested([START, reply(("list_dir", {"path": "."}))])
-    assert rec.unanswered_refusal([finish, REFUSED]) == ["fix t.py::x"]
-    assert rec.unanswered_refusal([REFUSED, finish]) is None
+    assert queries.finish_requested([START, finish])
+    assert not queries.finish_requested([START, finish, REFUSED])
+    assert not queries.finish_requested([START, reply(("list_dir", {"path": "."}))])
+    assert queries.unanswered_refusal([finish, REFUSED]) == ["fix t.py::x"]
+    assert queries.unanswered_refusal([REFUSED, finish]) is None
 
 
 def test_an_action_since_the_last_probe_forbids_reusing_it() -> None:
-    assert rec.acted_since_probe([START])
-    assert not rec.acted_since_probe([START, INTENT, PROBE])
-    assert rec.acted_since_probe([START, PROBE, INTENT])
+    assert queries.acted_since_probe([START])
+    assert not queries.acted_since_probe([START, INTENT, PROBE])
+    assert queries.acted_since_probe([START, PROBE, INTENT])
 
 
 def test_latest_results_are_those_after_the_newest_reply() -> None:
     a, b = result("read_file"), result("edit_file", index=1)
     records = [reply(("x", {})), result("old"), reply(("y", {}), ("z", {})), a, b]
-    assert rec.latest_results(records) == [a, b]
+    assert queries.latest_results(records) == [a, b]
 
 
 def test_the_malformed_streak_spans_replies_and_stops_at_an_ok_or_failed_call() -> None:
     refused = result("run_cmd", ok=False, refused=True)
-    none = result(rec.NO_CALL, ok=False)
-    assert rec.malformed_streak([refused, reply(), none, refused]) == 3
-    assert rec.malformed_streak([refused, result("x", ok=False), refused]) == 1
-    assert rec.malformed_streak([refused, result("x")]) == 0
+    none = result(queries.NO_CALL, ok=False)
+    assert queries.malformed_streak([refused, reply(), none, refused]) == 3
+    assert queries.malformed_streak([refused, result("x", ok=False), refused]) == 1
+    assert queries.malformed_streak([refused, result("x")]) == 0
 
 
 def test_the_same_call_streak_and_the_guard_count_from_the_resume() -> None:
     same = reply(("list_dir", {"path": "."}))
     records = [START, reply(("read_file", {})), same, same, same]
-    streak, first = rec.same_call_streak(records)
+    streak, first = queries.same_call_streak(records)
     assert streak == 3 and first == ("list_dir", {"path": "."})
     resumed = [*records, Resume(state="Pause", round=4), same]
-    assert rec.same_call_streak(rec.since_resume(resumed))[0] == 1
+    assert queries.same_call_streak(queries.since_resume(resumed))[0] == 1
 
 
 def test_progress_and_stall_queries() -> None:
-    assert rec.failures_dropped([PROBE, Probe(failures=1)])
-    assert not rec.failures_dropped([PROBE, PROBE])
-    assert not rec.failures_dropped([Probe(), Probe(failures=1)])  # an old probe without a count
+    assert queries.failures_dropped([PROBE, Probed(failures=1)])
+    assert not queries.failures_dropped([PROBE, PROBE])
+    # an old probe without a count
+    assert not queries.failures_dropped([Probed(), Probed(failures=1)])
     reflections = [Reflection(round=2, stalled=2, guard="")]
-    assert rec.stalled_rounds(reflections) == 2 and rec.reflected_in(reflections, 2)
-    assert rec.guard_reason([*reflections, Reflection(guard="loop")]) == "loop"
+    assert queries.stalled_rounds(reflections) == 2 and queries.reflected_in(reflections, 2)
+    assert queries.guard_reason([*reflections, Reflection(guard="loop")]) == "loop"
 
 
 def test_position_is_the_last_record_naming_a_state_and_round() -> None:
-    assert journal.position([START], "Probe") == journal.Position(GOAL, "Probe", 1)
+    assert queries.position([START], "Probe") == queries.Position(GOAL, "Probe", 1)
     records = [START, move("Probe", "Compact"), Paused(state="Act", round=2)]
-    assert journal.position(records, "Probe") == journal.Position(GOAL, "Act", 2)
-    assert journal.position([PROBE], "Probe") is None
+    assert queries.position(records, "Probe") == queries.Position(GOAL, "Act", 2)
+    assert queries.position([PROBE], "Probe") is None
 
 
 def test_a_pending_reply_says_which_call_is_next_and_what_it_began() -> None:
@@ -114,10 +116,10 @@ def test_summaries_count_what_landed() -> None:
     intent = Intent(action="write", path="a.py", seq=5)
     records = [intent, Result(intent=5, ok=True), Intent(action="write", path="b.py", seq=7),
                move("Persist", "Probe", 2), result("x", ok=False), Refused()]
-    assert rec.files_written(records) == ("a.py",)
-    assert rec.completed_rounds(records, "Probe") == 1
-    assert rec.tool_errors(records) == 1 and rec.count(records, rec.REFUSAL) == 1
-    assert rec.visited_states(records) == ["Persist", "Probe"]
+    assert queries.files_written(records) == ("a.py",)
+    assert queries.completed_rounds(records, "Probe") == 1
+    assert queries.tool_errors(records) == 1 and queries.count(records, queries.REFUSAL) == 1
+    assert queries.visited_states(records) == ["Persist", "Probe"]
 
 
 def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
@@ -127,17 +129,17 @@ def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
     started = begin(GOAL, False, spec, ledger, status_file)
     assert not status_file.path.exists()  # the engine writes it: status.txt's one writer
     status_file.write(started)
-    assert (started.state, rec.current_run(ledger.records())[0].kind) == ("Probe",
-                                                                             rec.RUN_START)
+    assert (started.state, queries.current_run(ledger.records())[0].kind) == ("Probe",
+                                                                             queries.RUN_START)
     ledger.append(Transition(source="Probe", dest="Compact", outcome="probed", round=1))
     resumed = begin(None, False, spec, ledger, status_file)  # status.txt still says Probe
     assert resumed.state == "Compact"
-    disagrees = rec.last_of(ledger.records(), StatusDisagrees)
+    disagrees = queries.last_of(ledger.records(), StatusDisagrees)
     assert disagrees is not None and disagrees.resolution == "the ledger wins"
     (tmp_path / "status.txt").unlink()
     rebuilt = begin(None, False, spec, ledger, status_file)
     assert rebuilt.state == "Compact" and rebuilt.status.startswith("yellow - status.txt rebuilt")
-    assert rec.last(ledger.records(), rec.STATUS_EDITED) is None
+    assert queries.last(ledger.records(), queries.STATUS_EDITED) is None
 
 
 def test_the_visit_start_walked_back_agrees_with_a_walk_from_the_start() -> None:
@@ -146,20 +148,19 @@ def test_the_visit_start_walked_back_agrees_with_a_walk_from_the_start() -> None
     makes a return from a question."""
     import random
 
-    from jetbox.store.acts import Answer
-    from jetbox.store.kinds import ModelReply
+    from jetbox.store.kinds import Answered, ModelReply
 
     def forward(records: list, state: str) -> int:
         start, answered = 0, False
         for i, record in enumerate(records):
             moved = isinstance(record, Transition)
             start = i if moved and record.dest == state and not answered else start
-            answered = isinstance(record, Answer) or (answered and not moved)
+            answered = isinstance(record, Answered) or (answered and not moved)
         return start
 
     rng = random.Random(24)
     makes = [lambda: Transition(source="Approve", dest=rng.choice(["Act", "Approve", "Probe"])),
-             lambda: Answer(), lambda: ModelReply(), lambda: Probe()]
+             lambda: Answered(), lambda: ModelReply(), lambda: Probed()]
     for _ in range(2000):
         records = [rng.choice(makes)() for _ in range(rng.randint(0, 14))]
-        assert journal.visit_start(records, "Act") == forward(records, "Act"), records
+        assert queries.visit_start(records, "Act") == forward(records, "Act"), records

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 
 from jetbox.cli import PLUGGED_COMMANDS, PLUGGED_HELP
-from jetbox.store import records as rec
+from jetbox.store import queries
 from jetbox.store.index import RunRecords
-from jetbox.store.kinds import Plan, Probe, Record, RunStart
+from jetbox.store.kinds import Planned, Probed, Record, RunStart, from_body
 from jetbox.store.ledger import Ledger
-from jetbox.store.registry import from_body
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -38,16 +37,16 @@ def test_indexed_records_answer_every_query_like_a_list() -> None:
     def same(answer: object) -> object:
         return list(answer) if isinstance(answer, RunRecords) else answer
 
-    for query in (rec.since_resume, rec.latest_results, rec.same_call_streak,
-                  rec.failures_dropped, rec.latest_warning, rec.model_replies):
+    for query in (queries.since_resume, queries.latest_results, queries.same_call_streak,
+                  queries.failures_dropped, queries.latest_warning, queries.model_replies):
         assert same(query(indexed)) == query(plain), query.__name__
     results = [r for r in plain if r.kind == "tool_result"]
-    assert results and list(rec.tool_results_newest_first(indexed)) == results[::-1]
-    assert list(rec.tool_results_newest_first(plain)) == results[::-1]
+    assert results and list(queries.tool_results_newest_first(indexed)) == results[::-1]
+    assert list(queries.tool_results_newest_first(plain)) == results[::-1]
     for kinds in (("probe",), ("resume", "run_start"), ("plan",)):
-        assert rec.last(indexed, *kinds) == rec.last(plain, *kinds)
-    assert rec.reflected_in(indexed, 39) and not rec.reflected_in(indexed, 40)
-    assert rec.reflected_in(plain, 12) == rec.reflected_in(indexed, 12) is True
+        assert queries.last(indexed, *kinds) == queries.last(plain, *kinds)
+    assert queries.reflected_in(indexed, 39) and not queries.reflected_in(indexed, 40)
+    assert queries.reflected_in(plain, 12) == queries.reflected_in(indexed, 12) is True
 
 
 def test_the_records_since_a_point_are_a_view_that_answers_like_the_slice() -> None:
@@ -65,8 +64,9 @@ def test_the_records_since_a_point_are_a_view_that_answers_like_the_slice() -> N
             at = view.newest_at((kind,))
             assert (at is None and kind not in {r.kind for r in cut}) or cut[at].kind == kind
     view = run.since(81)
-    assert rec.since_resume(run)[0].kind == "resume" and rec.last(view, "resume") == plain[81]
-    assert list(view.since(10)) == plain[91:] and list(rec.since_resume(view)) == plain[81:]
+    assert queries.since_resume(run)[0].kind == "resume"
+    assert queries.last(view, "resume") == plain[81]
+    assert list(view.since(10)) == plain[91:] and list(queries.since_resume(view)) == plain[81:]
     with pytest.raises(IndexError):
         view[len(view)]  # a view ends where the run ends
 
@@ -74,10 +74,10 @@ def test_the_records_since_a_point_are_a_view_that_answers_like_the_slice() -> N
 def test_the_ledger_keeps_its_current_run_current(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.log", fsync=False)
     ledger.append(RunStart(goal="one"))
-    ledger.append(Probe(round=1))
+    ledger.append(Probed(round=1))
     run = ledger.current_run()
-    ledger.append(Plan(items=["x"]))
-    assert ledger.current_run() is run and rec.last_plan(run) == ["x"]
+    ledger.append(Planned(items=["x"]))
+    assert ledger.current_run() is run and queries.last_plan(run) == ["x"]
     ledger.append(RunStart(goal="two"))
     assert [r.kind for r in ledger.current_run()] == ["run_start"]
     reopened = Ledger(tmp_path / "l.log", fsync=False)

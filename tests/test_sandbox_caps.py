@@ -14,7 +14,7 @@ import pytest
 
 from jetbox.exec.process import run_process
 from jetbox.exec.sandbox import bwrap_argv, bwrap_usable, interpreter_paths
-from jetbox.store.acts import Result
+from jetbox.store.kinds import Result
 from jetbox.store.ledger import Ledger
 from tests.test_sandbox import needs_bwrap
 

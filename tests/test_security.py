@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.store.acts import Intent, Refused
+from jetbox.store.kinds import Intent, Refused
 from jetbox.store.ledger import Ledger
 from jetbox.tools.policy import ToolPolicy
 from jetbox.tools.toolbox import Toolbox
@@ -205,7 +205,7 @@ def test_the_tools_section_of_machine_yaml_sets_the_policy(workspace: Path,
     from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
     from tests.conftest import ROOT, run_cli
 
-    text = (ROOT / "machine.yaml").read_text() + "\ntools:\n  allowed_programs: [python]\n"
+    text = (ROOT / "jetbox/machine.yaml").read_text() + "\ntools:\n  allowed_programs: [python]\n"
     machine = tmp_path / "strict.yaml"
     machine.write_text(text)
     script = ScriptResponder([Turn(calls=(Call("run_cmd", {"cmd": ["pytest", "-q"]}),))])

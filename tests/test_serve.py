@@ -20,11 +20,11 @@ from jetbox.commands.diag import server_version
 from jetbox.commands.serve import DEFAULT_PORT, listen_address
 from jetbox.model.host import parse_host
 from jetbox.offline import Call, ChatRequest, OfflineOllama, Turn
-from jetbox.offline.replay import Conversation, ledger_turns, script_file_turns
+from jetbox.offline.replay import ChatScript, ledger_turns, script_file_turns
 from jetbox.offline.solvers import MathxSolver
 from jetbox.store.kinds import ModelReply, ToolResult
 from jetbox.store.ledger import Ledger
-from jetbox.tools.specs import tool_specs
+from jetbox.tools.schemas import tool_specs
 from tests.conftest import MATHX_GOAL, jetbox_process, run_cli
 
 
@@ -182,7 +182,7 @@ def _jetbox_request(messages: list[dict[str, object]]) -> ChatRequest:
 
 
 def test_the_chat_script_reads_the_projects_folder_then_finishes() -> None:
-    chat = Conversation()
+    chat = ChatScript()
     first = chat(_jetbox_request([{"role": "user", "content": "Look around"}]))
     assert first.calls == (Call("read_file", {"path": "."}),)  # not `text`, lines 0-0
     listed = {"role": "tool", "tool_name": "read_file", "content": "pkg/\ntests/"}

@@ -101,7 +101,7 @@ def test_the_ledger_records_a_lone_surrogate_escaped_instead_of_crashing(tmp_pat
 
 def test_a_latin1_name_is_written_and_an_interrupted_write_resumes_on_the_same_file(
         tmp_path: Path) -> None:
-    from jetbox.tools.replay import resolve_write
+    from jetbox.tools.recovery import resolve_write
     from jetbox.tools.toolbox import Toolbox
 
     raw = os.fsencode(tmp_path) + b"/caf\xe9.txt"

@@ -13,8 +13,7 @@ import pytest
 from jetbox.core import failpoints
 from jetbox.core.fsutil import read_bounded
 from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
-from jetbox.store.acts import Intent, Result, ToolError
-from jetbox.store.kinds import Record, ToolResult
+from jetbox.store.kinds import Intent, Record, Result, ToolError, ToolResult
 from jetbox.store.ledger import Ledger
 from tests.conftest import run_cli, status_fields
 

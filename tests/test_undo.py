@@ -17,11 +17,10 @@ import pytest
 from jetbox.cli import main
 from jetbox.core.errors import UsageError
 from jetbox.engine.resume import keep_or_fresh, same_goal
-from jetbox.engine.startup import own_files
-from jetbox.store.acts import Intent
-from jetbox.store.gitrepo import exclude_own_files
+from jetbox.engine.start import own_files
+from jetbox.exec.gitrepo import exclude_own_files
 from jetbox.store.history import RUN_CLOSED, UNDO_START
-from jetbox.store.kinds import RunEnd, RunStart
+from jetbox.store.kinds import Intent, RunEnd, RunStart
 from jetbox.store.ledger import Ledger
 from jetbox.store.workspace import Workspace
 from jetbox.tools.toolbox import Toolbox

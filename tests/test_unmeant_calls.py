@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from jetbox.model.calls import MAX_SCAN, parse_reply
 from jetbox.offline import Call, Turn
-from jetbox.offline.dialects import WRITERS, render
-from jetbox.tools.specs import tool_specs
+from jetbox.offline.dialect_writer import WRITERS, render
+from jetbox.tools.schemas import tool_specs
 from tests.attackkit import attack, tool_outputs, turn
 
 PWNED = "pwned.txt"

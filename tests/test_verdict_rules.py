@@ -15,9 +15,9 @@ from jetbox.probes.parsers import parse_pytest
 from jetbox.probes.report import OutcomeReport, count_outcomes, disagreements, parse_report
 from jetbox.probes.runner import CheckResult, ProbeReport
 from jetbox.probes.testconfig import pinned_copy, snapshot
-from jetbox.probes.verdict import Baseline, judge, pinned_config
+from jetbox.probes.verdict import baseline_of, judge, pinned_config
 from jetbox.store.kinds import Baseline as BaselineRecord
-from jetbox.store.registry import from_body
+from jetbox.store.kinds import from_body
 
 FINDINGS = ("mathx/__init__.py:1:8: F401 [*] `os` imported but unused",
             "tool.py:3:1: E501 Line too long (99 > 88)",
@@ -157,15 +157,15 @@ def _report(outcomes: dict[str, str], code: int, problems: tuple[str, ...] = (),
 
 def test_a_disagreement_the_project_had_at_the_start_is_not_the_runs() -> None:
     odd = disagreements(OutcomeReport({"t::a": "passed"}, 1), 1)  # a coverage threshold
-    baseline = Baseline.of(_report({"t::a": "passed"}, 1, odd, "before"))
+    baseline = baseline_of(_report({"t::a": "passed"}, 1, odd, "before"))
     assert judge(_report({"t::a": "passed"}, 1, odd), baseline, (), "Fix it").ok
     missing = disagreements(None, 1)
-    assert not judge(_report({}, 1, missing), Baseline.of(_report({}, 1, missing)), (),
+    assert not judge(_report({}, 1, missing), baseline_of(_report({}, 1, missing)), (),
                      "Check it").ok
 
 
 def test_a_failing_test_deleted_with_every_other_test_is_unresolved() -> None:
-    baseline = Baseline.of(_report({"t::a": "failed"}, 1, fingerprint="before"))
+    baseline = baseline_of(_report({"t::a": "failed"}, 1, fingerprint="before"))
     verdict = judge(_report({}, 5), baseline, (), "Check the project")
     assert not verdict.ok
     assert "1 test failed at the start and does not run now: t::a (gone" in verdict.blockers[0]

@@ -13,15 +13,14 @@ from typing import Any
 from jetbox.core.display import Display, open_log
 from jetbox.model.base import Model, Reply, ScriptedModel
 from jetbox.probes.runner import CheckResult, Prober, ProbeReport
-from jetbox.probes.verdict import Baseline, judge
+from jetbox.probes.verdict import baseline_of, judge
 from jetbox.round.context import compact
 from jetbox.round.run import Round, Run
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
-from jetbox.store.kinds import ModelReply, Record, RunStart, ToolResult
+from jetbox.store.kinds import ModelReply, Record, RunStart, ToolResult, from_body
 from jetbox.store.ledger import Ledger
-from jetbox.store.registry import from_body
 from jetbox.store.status import Status, StatusFile
 from jetbox.store.workspace import Workspace
 from jetbox.tools.toolbox import Toolbox
@@ -75,7 +74,7 @@ def round_at(state: str, round_no: int = 1, probes: ProbeReport | None = None,
     now = Round(Status(goal=GOAL, state=state, round=round_no, **status))
     if probes is None:
         return now
-    now = replace(now, report=probes, verdict=judge(probes, Baseline.of(probes), (), GOAL))
+    now = replace(now, report=probes, verdict=judge(probes, baseline_of(probes), (), GOAL))
     return now if run is None else replace(now, conversation=compact(run, now))
 
 

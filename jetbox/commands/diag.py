@@ -87,7 +87,7 @@ def call_chat(model: str, host: str, timeout_s: float) -> dict[str, Any]:
     """One short chat with Jetbox's tools, through the same path a run uses: how the calls
     arrived (Reply.delivery) and, if none could run, why."""
     from jetbox.model.ollama import ModelOptions, OllamaModel
-    from jetbox.tools.specs import tool_specs
+    from jetbox.tools.schemas import tool_specs
 
     chat = OllamaModel(ModelOptions(model, host, timeout_s, {"num_predict": 256}, retries=0))
     try:

@@ -22,10 +22,12 @@ import yaml
 
 from jetbox.core.errors import EXIT_ERROR, ConfigError
 from jetbox.core.text import counted
+from jetbox.exec.process import capture
 from jetbox.model.host import check_before_work
 from jetbox.round.metrics import RunMetrics
 from jetbox.spec.runtime import settings_here
 
+CHECK_TIMEOUT_S = 300.0  # one of a task's checks (its tests)
 HELP = "run a suite of small tasks against a model and report success, rounds, tokens, time"
 DESCRIPTION = """\
 Each task (a YAML file: goal, starting files, check commands, limits) runs in a fresh
@@ -118,9 +120,8 @@ def check_passes(task: Task, workspace: Path) -> bool:
 
     for argv in task.check:
         command = resolve_argv(ProbeSpec("check", argv))
-        done = subprocess.run(command, cwd=workspace, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=300, check=False)
-        if done.returncode != 0:
+        done = capture(command, workspace, CHECK_TIMEOUT_S)
+        if done is None or done.returncode != 0:
             return False
     return True
 
@@ -159,15 +160,18 @@ def _jetbox(task: Task, workspace: Path, args: argparse.Namespace) -> tuple[int,
     env = {**os.environ, "PYTHONPATH": source + os.pathsep + os.environ.get("PYTHONPATH", "")}
     if not args.offline:
         argv += ["--host", args.host] if args.host else []
-        done = subprocess.run(argv, cwd=workspace, env=env, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=timebox + 120)
-        return done.returncode, _last_line(done.stderr)
+        return _run_jetbox(argv, workspace, env, timebox + 120)
     from jetbox.offline import FakeModel, OfflineOllama
 
     with OfflineOllama(offline_responder(task), [FakeModel(args.model or "gpt-oss:20b")]) as s:
-        done = subprocess.run([*argv, "--host", s.host], cwd=workspace, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timebox + 120)
+        return _run_jetbox([*argv, "--host", s.host], workspace, env, timebox + 120)
+
+
+def _run_jetbox(argv: list[str], workspace: Path, env: dict[str, str],
+                timeout_s: float) -> tuple[int, str]:
+    done = capture(argv, workspace, timeout_s, env=env)
+    if done is None:  # the task's result says so (run_task)
+        raise subprocess.TimeoutExpired(argv, timeout_s)
     return done.returncode, _last_line(done.stderr)
 
 

@@ -106,6 +106,6 @@ def _collapse(path: Sequence[str], limit: int = 12) -> list[str]:
 def run_path(ledger_path: Path) -> list[str]:
     """The states a run went through, from its ledger's transitions."""
     from jetbox.store.ledger import Ledger
-    from jetbox.store.records import visited_states
+    from jetbox.store.queries import visited_states
 
     return visited_states(Ledger(ledger_path).current_run()) if ledger_path.exists() else []

@@ -9,9 +9,7 @@ from typing import Any, TextIO
 
 from jetbox.core.text import for_terminal
 from jetbox.round.context import describe_call
-from jetbox.store import acts as a
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 from jetbox.store.history import left_by_undo, run_changes, run_records, runs, undone
 from jetbox.store.kinds import Record
 from jetbox.store.ledger import read_from
@@ -37,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keep printing new entries as they are written (Ctrl-C to stop)")
 
 
-def _reply(r: k.ModelReply) -> str:
+def _reply(r: kinds.ModelReply) -> str:
     calls = ", ".join(name for name, _ in r.named_calls()) or "no tool call"
     return (f"model: {calls}; {r.prompt_tokens} tokens in, "
             f"{r.output_tokens} out, {r.duration_s:.1f} s "
@@ -46,48 +44,48 @@ def _reply(r: k.ModelReply) -> str:
                else ", recovered from text" if r.recovered else "") + ")")
 
 
-def _tool_result(r: k.ToolResult) -> str:
+def _tool_result(r: kinds.ToolResult) -> str:
     first = str(r.output).splitlines()[:1]
     return (f"{describe_call(r.name, r.arguments)} -> {r.outcome}"
             + (f": {first[0][:80]}" if first and not r.ok else ""))
 
 
-def _owner(r: a.LockTakenOver) -> object:
+def _owner(r: kinds.LockTakenOver) -> object:
     return r.owner.get("pid") if isinstance(r.owner, dict) else None
 
 
 # One line per kind of record a timeline shows; the other kinds are noise in it.
 LINES: dict[type[Record], Callable[[Any], str]] = {
-    k.Transition: lambda r: f"{r.source} -> {r.dest} ({r.outcome})",
-    k.ModelReply: _reply,
-    k.ToolResult: _tool_result,
-    k.RunStart: lambda r: f"run started: {r.goal}",
-    k.Resume: lambda r: f"resumed at {r.state}, round {r.round}",
-    k.Probe: lambda r: ("probes (reused): " if r.reused else "probes: ") + "; ".join(r.checks),
-    k.FinishRefused: lambda r: "finish refused: " + "; ".join(r.reasons),
-    k.Reflection: lambda r: f"status {r.status}"
+    kinds.Transition: lambda r: f"{r.source} -> {r.dest} ({r.outcome})",
+    kinds.ModelReply: _reply,
+    kinds.ToolResult: _tool_result,
+    kinds.RunStart: lambda r: f"run started: {r.goal}",
+    kinds.Resume: lambda r: f"resumed at {r.state}, round {r.round}",
+    kinds.Probed: lambda r: ("probes (reused): " if r.reused else "probes: ") + "; ".join(r.checks),
+    kinds.FinishRefused: lambda r: "finish refused: " + "; ".join(r.reasons),
+    kinds.Reflection: lambda r: f"status {r.status}"
     + (f"; warning: {r.warning}" if r.warning else ""),
-    k.Compaction: lambda r: f"context compacted ({r.reason}; {r.chars} chars)",
-    a.ApprovalMode: lambda r: f"approval mode: {r.mode}"
+    kinds.Compaction: lambda r: f"context compacted ({r.reason}; {r.chars} chars)",
+    kinds.ApprovalMode: lambda r: f"approval mode: {r.mode}"
     + (f" (never asked: {'; '.join(r.skip)})" if r.skip else ""),
-    a.Question: lambda r: f"ASKED the person{f' [{r.qid}]' if r.qid else ''}: {r.line}",
-    a.Answer: lambda r: f"ANSWERED{f' [{r.qid}]' if r.qid else ''} {r.answer}"
+    kinds.Question: lambda r: f"ASKED the person{f' [{r.qid}]' if r.qid else ''}: {r.line}",
+    kinds.Answered: lambda r: f"ANSWERED{f' [{r.qid}]' if r.qid else ''} {r.answer}"
     + (f": {r.reason}" if r.reason else "")
     + f" (via {r.via})",
-    k.Paused: lambda r: f"PAUSED: {r.reason}",
-    k.Interrupted: lambda r: f"interrupted ({r.by or 'Ctrl-C'})",
-    k.Error: lambda r: f"ERROR: {r.error}",
-    k.ModelUnavailable: lambda r: f"model unavailable: {r.error}",
-    k.RunEnd: lambda r: f"DONE: {r.tests}",
-    k.StatusRebuilt: lambda r: f"status.txt rebuilt from the ledger ({r.reason})",
-    k.StatusDisagrees: lambda r: f"status.txt said {r.status_state}; the ledger's "
+    kinds.Paused: lambda r: f"PAUSED: {r.reason}",
+    kinds.Interrupted: lambda r: f"interrupted ({r.by or 'Ctrl-C'})",
+    kinds.Error: lambda r: f"ERROR: {r.error}",
+    kinds.ModelUnavailable: lambda r: f"model unavailable: {r.error}",
+    kinds.RunEnd: lambda r: f"DONE: {r.tests}",
+    kinds.StatusRebuilt: lambda r: f"status.txt rebuilt from the ledger ({r.reason})",
+    kinds.StatusDisagrees: lambda r: f"status.txt said {r.status_state}; the ledger's "
                                  f"{r.state} wins",
-    k.StatusEdited: lambda r: "status.txt was edited by a person",
-    k.RunSuperseded: lambda r: f"previous run set aside ({r.reason})",
-    a.LockTakenOver: lambda r: f"took over a stale lock (pid {_owner(r)})",
-    a.RunUndone: lambda r: f"undone: {r.restored} path(s) restored"
+    kinds.StatusEdited: lambda r: "status.txt was edited by a person",
+    kinds.RunSuperseded: lambda r: f"previous run set aside ({r.reason})",
+    kinds.LockTakenOver: lambda r: f"took over a stale lock (pid {_owner(r)})",
+    kinds.RunUndone: lambda r: f"undone: {r.restored} path(s) restored"
     + (f", not restored: {', '.join(r.left)}" if r.left else ""),
-    a.StraysKilled: lambda r: f"killed leftover processes {r.pids}",
+    kinds.StraysKilled: lambda r: f"killed leftover processes {r.pids}",
 }
 
 
@@ -103,13 +101,13 @@ def timeline(records: Iterable[Record], transitions: bool = False) -> Iterator[s
     shows: they are lines of their own only with `transitions`."""
     state = ""
     for record in records:
-        entered = rec.entered_state(record)
+        entered = queries.entered_state(record)
         if entered == "":  # a new run
             state = ""
-        text = describe(record) if transitions or not isinstance(record, k.Transition) \
+        text = describe(record) if transitions or not isinstance(record, kinds.Transition) \
             else None
         when = time.strftime("%H:%M:%S", time.localtime(record.ts))
-        round_no = rec.round_of(record)
+        round_no = queries.round_of(record)
         if text is not None:
             where = f"r{round_no}" if isinstance(round_no, int) else "  "
             yield for_terminal(f"{when} {where:>4} {state:<8} {text}")
@@ -125,9 +123,9 @@ def run_lines(records: list[Record]) -> Iterator[str]:
         own = run_records(records, number)
         start = own[0]
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(start.ts))
-        goal = start.goal if isinstance(start, k.RunStart) else ""
+        goal = start.goal if isinstance(start, kinds.RunStart) else ""
         state = "undone" if undone(own) and not left_by_undo(own) else \
-            "partly undone" if undone(own) else "ended" if rec.last(own, rec.RUN_END) else \
+            "partly undone" if undone(own) else "ended" if queries.last(own, queries.RUN_END) else \
             "set aside" if number < len(every) else "current"
         yield for_terminal(f"{number:>3}  {when}  {len(run_changes(own))} file(s)  "
                            f"{state:<13}  {goal}")

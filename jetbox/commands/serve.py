@@ -139,7 +139,7 @@ def who_answers(address: Host) -> str:
 
 def _script(args: argparse.Namespace) -> tuple[Responder, str]:
     from jetbox.core.errors import UsageError
-    from jetbox.offline.replay import Conversation, ledger_turns, script_file_turns
+    from jetbox.offline.replay import ChatScript, ledger_turns, script_file_turns
     from jetbox.offline.script import ScriptResponder
     from jetbox.offline.solvers import MathxSolver
 
@@ -154,6 +154,6 @@ def _script(args: argparse.Namespace) -> tuple[Responder, str]:
         turns = script_file_turns(path)
         return ScriptResponder(turns), f"the {len(turns)} turns scripted in {path}"
     if args.script == "chat":
-        return Conversation(), "the chat script"
+        return ChatScript(), "the chat script"
     workspace = Path(args.workspace or ".").resolve()
     return MathxSolver(workspace), f"the mathx solver on {workspace}"

@@ -8,11 +8,11 @@ from typing import TextIO
 
 from jetbox.commands.log import timeline
 from jetbox.core.text import counted, for_terminal
-from jetbox.engine.startup import describe_machine
+from jetbox.engine.start import describe_machine
 from jetbox.round.asking import waiting_question
 from jetbox.store.kinds import Resume, RunStart
 from jetbox.store.ledger import Ledger
-from jetbox.store.records import RESUME, RUN_START
+from jetbox.store.queries import RESUME, RUN_START
 from jetbox.store.root import chosen_workspace
 from jetbox.store.workspace import Workspace
 

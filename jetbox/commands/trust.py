@@ -28,13 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from jetbox.engine.loop import require_folder, workspace_from
-    from jetbox.engine.trust import (
-        describe_findings,
-        folder_findings,
-        is_trusted,
-        remember_trust,
-    )
+    from jetbox.engine.start import require_folder, workspace_from
+    from jetbox.engine.trust import describe_findings, folder_findings, is_trusted, remember_trust
     from jetbox.spec.machine import load_machine
     from jetbox.spec.runtime import find_machine_file
 

@@ -7,13 +7,12 @@ import argparse
 from pathlib import Path
 from typing import TextIO
 
-from jetbox.commands.undoplan import Left, Plan, plan
+from jetbox.commands.undoplan import Left, UndoPlan, plan
 from jetbox.core import failpoints
 from jetbox.core.errors import StatusError, StorageError, UsageError
 from jetbox.core.text import for_terminal
-from jetbox.store import records as rec
-from jetbox.store.acts import RunUndone, UndoStart
-from jetbox.store.gitrepo import exclude_own_files
+from jetbox.exec.gitrepo import exclude_own_files
+from jetbox.store import queries
 from jetbox.store.history import (
     Change,
     left_by_undo,
@@ -24,7 +23,7 @@ from jetbox.store.history import (
     unwatched,
     while_ran,
 )
-from jetbox.store.kinds import Record, RunStart
+from jetbox.store.kinds import Record, RunStart, RunUndone, UndoStart
 from jetbox.store.ledger import Ledger
 from jetbox.store.lock import WorkspaceLock
 from jetbox.store.objects import FileState, ObjectStore
@@ -113,10 +112,10 @@ def undo(workspace: Workspace, force: bool, out: TextIO, number: int | None = No
 
 
 def _plan(root: Path, store: ObjectStore, records: list[Record], force: bool,
-          out: TextIO, which: str) -> Plan | None:
+          out: TextIO, which: str) -> UndoPlan | None:
     """What to do, or None (said why) when there is nothing to undo."""
     retry = left_by_undo(records)
-    if rec.run_goal(records) is None or (undone(records) and not retry):
+    if queries.run_goal(records) is None or (undone(records) and not retry):
         out.write("nothing to undo: " + (f"{which} was undone already\n"
                                          if undone(records) else "no run yet\n"))
         return None

@@ -43,7 +43,7 @@ class Left:
 
 
 @dataclass(frozen=True)
-class Plan:
+class UndoPlan:
     steps: tuple[Change, ...]
     """What to restore: each change's `before` is the state it gets back."""
     left: tuple[Left, ...]
@@ -59,7 +59,7 @@ class NoCopy(CannotUndo):
     """A state undo needs was never copied (or its copy is gone)."""
 
 
-def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> Plan:
+def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> UndoPlan:
     changes = in_order(changes)
     steps: list[Change] = []
     left: list[Left] = []
@@ -75,7 +75,7 @@ def plan(root: Path, store: ObjectStore, changes: list[Change], force: bool) -> 
             merged.add(change.path)
         if change.unlinked:
             left.append(Left(change.path, _unlinked(change)))
-    return Plan(tuple(steps), tuple(left), frozenset(merged))
+    return UndoPlan(tuple(steps), tuple(left), frozenset(merged))
 
 
 def _unlinked(change: Change) -> str:

@@ -40,7 +40,7 @@ class LedgerCorrupt(UsageError):
     """agent_ledger.log is damaged in the middle; a person must look at it."""
 
 
-class Paused(JetboxError):
+class PauseRun(JetboxError):
     """The run stopped at a limit or a guard; running again resumes it."""
 
     exit_code = EXIT_PAUSED
@@ -56,7 +56,7 @@ class Paused(JetboxError):
         self.hint = hint
 
 
-class ModelUnavailable(JetboxError):
+class ModelDown(JetboxError):
     """The Ollama server cannot be reached or the model is missing; resumable."""
 
     exit_code = EXIT_MODEL

@@ -3,7 +3,7 @@
 Everything a resume needs is here: where the run is (status.txt reconciled with the ledger,
 which wins), and the model reply Act was in the middle of. A handler resumed into is then
 just run: Act finishes a journaled reply instead of asking again, and the toolbox completes
-its own interrupted action (replay.py)."""
+its own interrupted action (tools/recovery.py)."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ from jetbox.core.errors import StatusError, UsageError
 from jetbox.round.context import compact
 from jetbox.round.run import Round, Run, pending_reply
 from jetbox.spec.machine import MachineSpec
-from jetbox.store import journal
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 from jetbox.store.history import undone
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, StatusFile
@@ -37,12 +35,12 @@ def same_goal(a: str, b: str) -> bool:
     return _goal_key(a) == _goal_key(b)
 
 
-def unfinished(ledger: Ledger) -> journal.Position | None:
+def unfinished(ledger: Ledger) -> queries.Position | None:
     """Where the ledger's current run stands, if it has not reached its end."""
     records = ledger.current_run()
-    if rec.last(records, rec.RUN_END) is not None or undone(records):
+    if queries.last(records, queries.RUN_END) is not None or undone(records):
         return None
-    return journal.position(records, "the start")
+    return queries.position(records, "the start")
 
 
 def keep_or_fresh(goal: str | None, fresh: bool, ledger: Ledger,
@@ -69,13 +67,13 @@ def machine_digest(path: Path) -> str:
 
 def recorded_machine(ledger: Ledger) -> tuple[Path, str] | None:
     """The machine file the ledger's current run started with, and its digest."""
-    start = rec.last_of(ledger.current_run(), k.RunStart)
+    start = queries.last_of(ledger.current_run(), kinds.RunStart)
     if start is None or not isinstance(start.machine, str) or not start.machine:
         return None
     return Path(start.machine), str(start.machine_sha256 or "")
 
 
-def rebuilt_status(position: journal.Position, problem: str) -> Status:
+def rebuilt_status(position: queries.Position, problem: str) -> Status:
     return Status(goal=position.goal, status=f"yellow - status.txt rebuilt from the ledger "
                   f"({problem})", state=position.state, round=position.round,
                   notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
@@ -84,7 +82,7 @@ def rebuilt_status(position: journal.Position, problem: str) -> Status:
 def resuming(goal: str | None, fresh: bool, ledger: Ledger) -> bool:
     """Whether `begin` will continue the ledger's current run rather than start one."""
     records = ledger.current_run()
-    current = rec.run_goal(records)
+    current = queries.run_goal(records)
     if fresh or current is None or undone(records):
         return False
     return goal is None or same_goal(goal, current)
@@ -123,12 +121,12 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
                              "`jetbox run \"<goal>\"`")
         fresh = True
     existing, problem = _read_status(status_file, strict=not fresh)
-    position = None if fresh else journal.position(ledger.current_run(), spec.initial)
+    position = None if fresh else queries.position(ledger.current_run(), spec.initial)
     resuming = position is not None and (goal is None or same_goal(goal, position.goal))
     rebuilt = existing is None and resuming and position is not None
     if rebuilt and position is not None:
         existing = rebuilt_status(position, problem)
-        ledger.append(k.StatusRebuilt(reason=problem, notes=list(existing.notes),
+        ledger.append(kinds.StatusRebuilt(reason=problem, notes=list(existing.notes),
                                       status_sha=status_sha(existing.render())))
     if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
         if existing.state not in spec.state_names:
@@ -142,25 +140,25 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
                          f" run `jetbox run \"<goal>\"`")
     if existing:
-        ledger.append(k.RunSuperseded(reason="--fresh" if fresh else "new goal",
+        ledger.append(kinds.RunSuperseded(reason="--fresh" if fresh else "new goal",
                                       status=existing.render()))
     status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
-    ledger.append(k.RunStart(goal=goal, machine=str(spec.path.resolve()),
+    ledger.append(kinds.RunStart(goal=goal, machine=str(spec.path.resolve()),
                              machine_sha256=machine_digest(spec.path), python=python,
                              status_sha=status_sha(status.render())))
     return status
 
 
-def _resume(existing: Status, position: journal.Position | None, ledger: Ledger,
+def _resume(existing: Status, position: queries.Position | None, ledger: Ledger,
             python: str) -> Status:
     """Continue from status.txt, but at the ledger's state and round where the two differ."""
     if position and same_goal(position.goal, existing.goal) and \
             (existing.state, existing.round) != (position.state, position.round):
-        ledger.append(k.StatusDisagrees(status_state=existing.state,
+        ledger.append(kinds.StatusDisagrees(status_state=existing.state,
                                         status_round=existing.round, state=position.state,
                                         round=position.round, resolution="the ledger wins"))
         existing = existing.with_(state=position.state, round=position.round)
-    ledger.append(k.Resume(state=existing.state, round=existing.round, python=python,
+    ledger.append(kinds.Resume(state=existing.state, round=existing.round, python=python,
                            status_sha=status_sha(existing.render())))
     return existing
 
@@ -168,12 +166,12 @@ def _resume(existing: Status, position: journal.Position | None, ledger: Ledger,
 def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
     """A person may edit status.txt between runs; record it so the history explains itself."""
     text = status_file.path.read_bytes().decode("utf-8", errors="replace")
-    recent = journal.recent_status_shas(ledger.current_run())
+    recent = queries.recent_status_shas(ledger.current_run())
     # The last two: a crash between a transition's record and its status write leaves
     # the file one step behind, which is Jetbox's doing, not a person's; so are blank lines
     # at the end (a kill between an in-place write and its cut).
     if recent and status_sha(text.rstrip("\n") + "\n") not in recent[-2:]:
-        ledger.append(k.StatusEdited(text=text))
+        ledger.append(kinds.StatusEdited(text=text))
 
 
 def resumed_round(run: Run, status: Status) -> Round:

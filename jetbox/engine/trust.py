@@ -16,10 +16,10 @@ from jetbox.core.fsutil import read_config, sha256
 from jetbox.engine.usercode import user_module_file, user_module_sources
 from jetbox.exec.interpreter import VENV_NAMES
 from jetbox.spec.machine import PACKAGED_MACHINE, MachineSpec
-from jetbox.store import records as rec
-from jetbox.store.acts import ConfigSeen, ConfigTrusted
+from jetbox.store import queries
+from jetbox.store.kinds import ConfigSeen, ConfigTrusted
 from jetbox.store.ledger import Ledger
-from jetbox.store.records import CONFIG_SEEN, CONFIG_TRUSTED, Records
+from jetbox.store.queries import CONFIG_SEEN, CONFIG_TRUSTED, Records
 from jetbox.store.workspace import MACHINE_NAME
 
 RECORD = CONFIG_TRUSTED
@@ -140,7 +140,7 @@ def check_config(spec: MachineSpec, workspace: Path, ledger: Ledger, resuming: b
         raise ConfigError(f"{'; '.join(changes)}; the model or a command it ran may have "
                           f"written it, and a new run would obey it; review it, then run "
                           f"again with --trust-config to accept it")
-    trusted = rec.last_of(ledger.current_run(), ConfigTrusted)
+    trusted = queries.last_of(ledger.current_run(), ConfigTrusted)
     if trusted is None:  # a run begun before Jetbox recorded its configuration
         return ConfigTrust(digests, table, "first check of this run")
     old = trusted.inputs
@@ -172,10 +172,10 @@ def _made_during_a_run(records: Records, digests: Mapping[str, str], table: Any)
         return []
     trusted = records[at]
     assert isinstance(trusted, ConfigTrusted)
-    seen = rec.last_of(records[at + 1:], ConfigSeen)
+    seen = queries.last_of(records[at + 1:], ConfigSeen)
     old, end = trusted.inputs, (seen.inputs if seen else None)
-    runs = [r for r in records[:at + 1] if r.kind == rec.RUN_START]
-    goal = rec.run_goal(runs[-1:]) if runs else None
+    runs = [r for r in records[:at + 1] if r.kind == queries.RUN_START]
+    goal = queries.run_goal(runs[-1:]) if runs else None
     when = f"during run {len(runs)}" + (f" ({goal!r})" if goal else "")
     changes = []
     for key in sorted(digests):

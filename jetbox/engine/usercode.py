@@ -23,68 +23,6 @@ if TYPE_CHECKING:
     from jetbox.round.handler import Handler
     from jetbox.spec.machine import MachineSpec, StateSpec
 
-# Modules that moved into subpackages: a person's machine.yaml or handler may still name them.
-MOVED = {
-    "jetbox.errors": "jetbox.core.errors",
-    "jetbox.text": "jetbox.core.text",
-    "jetbox.fsutil": "jetbox.core.fsutil",
-    "jetbox.failpoints": "jetbox.core.failpoints",
-    "jetbox.display": "jetbox.core.display",
-    "jetbox.machine": "jetbox.spec.machine",
-    "jetbox.config": "jetbox.spec.config",
-    "jetbox.ledger": "jetbox.store.ledger",
-    "jetbox.records": "jetbox.store.records",
-    "jetbox.status": "jetbox.store.status",
-    "jetbox.lock": "jetbox.store.lock",
-    "jetbox.workspace": "jetbox.store.workspace",
-    "jetbox.files": "jetbox.store.files",
-    "jetbox.process": "jetbox.exec.process",
-    "jetbox.sandbox": "jetbox.exec.sandbox",
-    "jetbox.interpreter": "jetbox.exec.interpreter",
-    "jetbox.winjob": "jetbox.exec.winjob",
-    "jetbox.tools": "jetbox.tools.toolbox",
-    "jetbox.toolspecs": "jetbox.tools.specs",
-    "jetbox.policy": "jetbox.tools.policy",
-    "jetbox.paths": "jetbox.tools.paths",
-    "jetbox.textfile": "jetbox.tools.textfile",
-    "jetbox.search": "jetbox.tools.search",
-    "jetbox.replay": "jetbox.tools.replay",
-    "jetbox.probe": "jetbox.probes.runner",
-    "jetbox.verdict": "jetbox.probes.verdict",
-    "jetbox.changes": "jetbox.probes.changes",
-    "jetbox.model": "jetbox.model.base",
-    "jetbox.ollama_model": "jetbox.model.ollama",
-    "jetbox.protocol": "jetbox.model.protocol",
-    "jetbox.handler": "jetbox.round.handler",
-    "jetbox.run": "jetbox.round.run",
-    "jetbox.context": "jetbox.round.context",
-    "jetbox.metrics": "jetbox.round.metrics",
-    "jetbox.engine": "jetbox.engine.loop",
-    "jetbox.resume": "jetbox.engine.resume",
-    "jetbox.trust": "jetbox.engine.trust",
-    "jetbox.usercode": "jetbox.engine.usercode",
-    "jetbox.offline_script": "jetbox.offline.script",
-    "jetbox.offline_wire": "jetbox.offline.wire",
-    "jetbox.offline_routes": "jetbox.offline.routes",
-    "jetbox.offline_server": "jetbox.offline.server",
-    "jetbox.scripted": "jetbox.offline.solvers",
-    "jetbox.testing": "jetbox.offline",
-    "jetbox.demo": "jetbox.commands.demo",
-    "jetbox.diag": "jetbox.commands.diag",
-    "jetbox.history": "jetbox.commands.log",
-    "jetbox.evaluate": "jetbox.commands.evaluate",
-    "jetbox.graph": "jetbox.commands.graph",
-}
-
-
-def moved_hint(exc: ImportError | AttributeError) -> str:
-    """`; jetbox.handler is now jetbox.round.handler` when a moved module was asked for."""
-    name = getattr(exc, "name", None) or ""
-    old = next((m for m in sorted(MOVED, key=len, reverse=True)
-                if name == m or name.startswith(m + ".")), None)
-    return f"; `{old}` is now `{MOVED[old]}`" if old else ""
-
-
 BUILTIN = "states"  # what machine files call Jetbox's handlers: `states.probe:Probe`
 BUILTIN_PACKAGE = "jetbox.states"  # where they are: nothing is installed as `states`
 
@@ -227,7 +165,7 @@ def load_handlers(spec: MachineSpec) -> dict[str, Any]:
             cls = import_object(state.handler, spec.path.parent)
         except (ImportError, AttributeError) as exc:
             raise ConfigError(f"{where}: handler `{state.handler}` of state `{state.name}` "
-                              f"cannot be imported: {exc}{moved_hint(exc)}") from None
+                              f"cannot be imported: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a user's module may fail in any way on import
             raise ConfigError(f"{where}: importing handler `{state.handler}` failed: "
                               f"{type(exc).__name__}: {exc}") from None
@@ -282,5 +220,5 @@ def resolve_conditions(spec: MachineSpec, builtins: Mapping[str, Callable[..., A
                 resolved[name] = import_object(name, spec.path.parent)
             except (ImportError, AttributeError) as exc:
                 raise ConfigError(f"{spec.path}:{t.line}: condition `{name}` cannot be "
-                                  f"imported: {exc}{moved_hint(exc)}") from None
+                                  f"imported: {exc}") from None
     return resolved

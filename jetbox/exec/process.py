@@ -176,6 +176,52 @@ def kill_tree(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
+@dataclass(frozen=True)
+class Captured:
+    """What one of Jetbox's own programs printed, kept apart (stdout is its answer)."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
+
+
+def capture(argv: Sequence[str], cwd: Path | None = None, timeout_s: float = 30.0,
+            env: Mapping[str, str] | None = None, stdin: bytes | None = None,
+            on_slow: tuple[float, Callable[[], None]] | None = None) -> Captured | None:
+    """Run a program of Jetbox's own (git, ruff, the search helper) and collect its output:
+    argv only, never a shell, stdin closed unless `stdin` is given, `env` as given (None:
+    Jetbox's own). None when it passes `timeout_s` (it is killed). `on_slow` = (seconds,
+    check): when it is still running after that long, `check()` runs meanwhile (it may raise
+    to say why, e.g. a FIFO that blocks git). OSError (no such program) is the caller's."""
+    child = subprocess.Popen(list(argv), cwd=cwd, env=None if env is None else dict(env),
+                             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with child:
+        try:
+            out, err = _communicate(child, stdin, timeout_s, on_slow)
+        except subprocess.TimeoutExpired:
+            return None
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.communicate()
+    return Captured(child.returncode, out, err)
+
+
+def _communicate(child: subprocess.Popen[bytes], stdin: bytes | None, timeout_s: float,
+                 on_slow: tuple[float, Callable[[], None]] | None) -> tuple[bytes, bytes]:
+    if on_slow is None:
+        return child.communicate(stdin, timeout=timeout_s)
+    slow_s, check = on_slow
+    try:
+        return child.communicate(stdin, timeout=min(slow_s, timeout_s))
+    except subprocess.TimeoutExpired:
+        if slow_s >= timeout_s:
+            raise
+        check()
+    return child.communicate(timeout=timeout_s - slow_s)
+
+
 def run_process(
     argv: Sequence[str],
     cwd: Path,

@@ -23,7 +23,7 @@ from jetbox.model.base import ToolCall
 from jetbox.model.dialects import DIALECTS, Found
 from jetbox.model.names import Tools, resolve, show
 from jetbox.model.nearjson import NearJsonError, loads
-from jetbox.tools.specs import unadvertised_specs
+from jetbox.tools.schemas import unadvertised_specs
 
 UNPARSED = "__jetbox_unparsed__"  # how the transport hands over arguments it could not read
 NO_CALL = "No tool call in your reply. Reply with one or more tool calls."

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from jetbox.core.errors import ModelUnavailable, UsageError
+from jetbox.core.errors import ModelDown, UsageError
 from jetbox.model.host import parse_host, unreachable
 
 
@@ -48,7 +48,7 @@ class _translated_errors:
 
         host, name = self.model.host, self.model.name
         if isinstance(exc, ConnectionError | httpx.ConnectError):
-            raise ModelUnavailable(unreachable(parse_host(host))) from None
+            raise ModelDown(unreachable(parse_host(host))) from None
         if isinstance(exc, httpx.TimeoutException):
             raise Retryable(f"no answer from Ollama at {host} within "
                             f"{self.model.settings.timeout_s:g} s") from None
@@ -70,7 +70,7 @@ class _translated_errors:
     def _response_error(exc: Any, host: str, name: str) -> bool:
         text = str(exc.error)
         if exc.status_code == 404:
-            raise ModelUnavailable(f"model `{name}` is not available at {host}; pull it with "
+            raise ModelDown(f"model `{name}` is not available at {host}; pull it with "
                                    f"`ollama pull {name}` (`ollama list` shows what you "
                                    f"have)") from None
         if exc.status_code == -1:

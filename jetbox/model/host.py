@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from jetbox.core.errors import ModelUnavailable, UsageError
+from jetbox.core.errors import ModelDown, UsageError
 
 DEFAULT_PORT = 11434
 SCHEME_PORTS = {"http": 80, "https": 443}
@@ -73,7 +73,7 @@ def unreachable(address: Host) -> str:
             f"`ollama serve` (or `jetbox serve` for the offline one)")
 
 
-class Unreachable(ModelUnavailable):
+class Unreachable(ModelDown):
     """Nothing answers at the address: no server, or a name that does not resolve."""
 
 
@@ -96,10 +96,10 @@ def server_version(address: Host, timeout_s: float = 10) -> tuple[str, str]:
     except httpx.ConnectError:
         raise Unreachable(unreachable(address)) from None
     except httpx.TimeoutException:
-        raise ModelUnavailable(f"{address.url} did not answer within {timeout_s:g} s: is it "
+        raise ModelDown(f"{address.url} did not answer within {timeout_s:g} s: is it "
                                f"Ollama, and is it overloaded?") from None
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
-        raise ModelUnavailable(f"{address.url} answers, but not as Ollama does "
+        raise ModelDown(f"{address.url} answers, but not as Ollama does "
                                f"(GET /api/version); check --host") from None
 
 
@@ -119,7 +119,7 @@ def check_model(address: Host, model: str, timeout_s: float = 10) -> None:
         names = ", ".join(str(m.get("model") or m.get("name")) for m in listed)
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
         names = ""
-    raise ModelUnavailable(f"model `{model}` is not available at {address.url}; it has: "
+    raise ModelDown(f"model `{model}` is not available at {address.url}; it has: "
                            f"{names or 'no models'}; pull it with `ollama pull {model}`")
 
 
@@ -132,6 +132,6 @@ def check_before_work(host: str, model: str) -> None:
         server_version(address)
     except Unreachable:
         raise
-    except ModelUnavailable:
+    except ModelDown:
         return
     check_model(address, model)

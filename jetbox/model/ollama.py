@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jetbox.core.errors import ModelUnavailable, Paused
+from jetbox.core.errors import ModelDown, PauseRun
 from jetbox.model.base import Message, Reply, ToolCall
 from jetbox.model.calls import parse_reply
 from jetbox.model.failures import Retryable, _parsed, _translated_errors
@@ -64,12 +64,12 @@ class OllamaModel:
                 return self._chat_once(messages, tools, self._budget_s())
             except Retryable as exc:
                 if attempt == self.settings.retries:
-                    raise ModelUnavailable(f"Ollama at {self.host} failed {attempt + 1} times; "
+                    raise ModelDown(f"Ollama at {self.host} failed {attempt + 1} times; "
                                            f"last: {exc}; the run is paused, run again to "
                                            f"resume") from None
                 delay = self.settings.backoff_s * 2 ** attempt
                 if self._left_s() <= delay:
-                    raise Paused(f"timebox: it ended during a model call (last: {exc})") \
+                    raise PauseRun(f"timebox: it ended during a model call (last: {exc})") \
                         from None
                 self.warn(f"{exc}; retrying in {delay:g} s ({attempt + 1}/"
                           f"{self.settings.retries})")
@@ -85,7 +85,7 @@ class OllamaModel:
         """The wall time one request may take: request_timeout_s, cut to the timebox."""
         left = self._left_s()
         if left <= 0:
-            raise Paused("timebox: it ended before the model call")
+            raise PauseRun("timebox: it ended before the model call")
         return min(self.settings.timeout_s, left)
 
     def _choose_protocol(self) -> str:

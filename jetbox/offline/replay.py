@@ -100,7 +100,7 @@ def replay(path: Path) -> ScriptResponder:
 PATH_NAMES = frozenset({"path", "file", "filename", "folder", "dir", "directory"})
 
 
-class Conversation:
+class ChatScript:
     """A polite model for any client: with tools it calls the first one (its required
     arguments filled from its schema, "." for a path), answers once the tool result is in,
     and otherwise echoes the question. Offered a `finish` tool (an agent such as Jetbox), it

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from jetbox.offline.dialects import render
+from jetbox.offline.dialect_writer import render
 from jetbox.offline.schema import formatted
 from jetbox.offline.script import Call, ChatRequest, FakeModel, Turn
 

@@ -10,7 +10,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jetbox.store.files import project_files
+from jetbox.exec.files import project_files
 
 _CHUNK = 1 << 20
 # A larger file (data, a sparse file the model made) is known by its stat, not its content:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from jetbox.exec.process import capture
+
+RUFF_RULES_TIMEOUT_S = 30.0
 
 # Verbs that ask for a change to the project. "make" and "check" are left out: "make the
 # tests pass" and "check that ruff is clean" may be met by a project that already does.
@@ -97,10 +101,9 @@ def ruff_rule_names(codes: Iterable[str]) -> dict[str, str]:
         return {}
     argv = [sys.executable, "-P", "-m", "ruff", "rule", "--all", "--output-format", "json"]
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=30, check=False,
-                              stdin=subprocess.DEVNULL, cwd=tempfile.gettempdir())
-        rules = json.loads(done.stdout)
-    except (OSError, ValueError, subprocess.TimeoutExpired):
+        done = capture(argv, Path(tempfile.gettempdir()), RUFF_RULES_TIMEOUT_S)
+        rules = json.loads(done.stdout) if done is not None else []
+    except (OSError, ValueError):
         return {}
     return {r["code"]: r["name"] for r in rules
             if isinstance(r, dict) and r.get("code") in wanted and isinstance(r.get("name"), str)}

@@ -13,67 +13,40 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 from jetbox.core.text import counted
-from jetbox.probes import accounting as acc
+from jetbox.probes import accounting
 from jetbox.probes.goal import asks_for_change, asks_for_test, named_findings
 from jetbox.probes.room import RoomVerdict
 from jetbox.probes.runner import MAX_FILES_SHOWN, CheckResult, ProbeReport
 from jetbox.probes.testconfig import TestConfig
 from jetbox.store import kinds
 
-FAILING = acc.FAILING
+FAILING = accounting.FAILING
 NAMED = 5  # findings named in one line
 _ASKS_FOR_TESTS = re.compile(r"\b(tests?|pytest)\b", re.IGNORECASE)
-KNOWN_HINT = acc.KNOWN_HINT
+KNOWN_HINT = accounting.KNOWN_HINT
 _ASKS_TEST = "goal: it asks for a test"
 
 
-@dataclass(frozen=True)
-class Baseline:
-    """What the first probe of the run saw, and the configuration it saw it with."""
-
-    findings: tuple[str, ...] = ()
-    outcomes: Mapping[str, str] = field(default_factory=dict)
-    ruff_failed: bool = False     # ruff could not run at all (a config error, ...)
-    fingerprint: str = ""         # every project file: did the run change anything?
-    config: TestConfig = field(default_factory=TestConfig)
-    plugins: tuple[str, ...] = ()  # pytest plugin modules loaded from the project
-    test_files: Mapping[str, str] = field(default_factory=dict)  # digests of test files
-    rule_names: Mapping[str, str] = field(default_factory=dict)  # F401 -> unused-import
-    problems: tuple[str, ...] = ()  # pytest's exit status against its report, at the start
-    tree: str = ""  # the files kept for the clean room (room.py); "" in older runs
-    room_findings: tuple[str, ...] | None = None  # ruff as the room lints (ignored files too)
-
-    @classmethod
-    def of(cls, report: ProbeReport, config: TestConfig | None = None,
-           rule_names: Mapping[str, str] | None = None, tree: str = "",
-           room_findings: tuple[str, ...] | None = None) -> Baseline:
-        ruff, pytest = _check(report, "ruff"), _check(report, "pytest")
-        return cls(ruff.findings if ruff else (), dict(pytest.outcomes) if pytest else {},
-                   bool(ruff and not ruff.ok and not ruff.findings), report.fingerprint,
-                   config or TestConfig(), pytest.plugins if pytest else (),
-                   dict(pytest.test_files) if pytest else {}, dict(rule_names or {}),
-                   pytest.problems if pytest else (), tree, room_findings)
-
-    def to_record(self) -> dict[str, Any]:
-        return {"findings": list(self.findings), "outcomes": dict(self.outcomes),
-                "ruff_failed": self.ruff_failed, "fingerprint": self.fingerprint,
-                "config": self.config.to_record(), "plugins": list(self.plugins),
-                "test_files": dict(self.test_files), "rule_names": dict(self.rule_names),
-                "problems": list(self.problems), "tree": self.tree or None,
-                "room_findings": None if self.room_findings is None
-                else list(self.room_findings)}
-
-    @classmethod
-    def from_record(cls, record: kinds.Baseline) -> Baseline:
-        return cls(tuple(record.findings), dict(record.outcomes), bool(record.ruff_failed),
-                   str(record.fingerprint), TestConfig.from_record(record.config),
-                   tuple(record.plugins), dict(record.test_files), dict(record.rule_names),
-                   tuple(record.problems), record.tree or "",
-                   None if record.room_findings is None else tuple(record.room_findings))
+def baseline_of(report: ProbeReport, config: TestConfig | None = None,
+                rule_names: Mapping[str, str] | None = None, tree: str = "",
+                room_findings: tuple[str, ...] | None = None, round_no: int = 0,
+                ruff_version: str | None = None) -> kinds.Baseline:
+    """The `baseline` record of what the first probe saw, and the configuration it saw it
+    with: the record is what the verdict is judged against (no second type to convert)."""
+    ruff, pytest = _check(report, "ruff"), _check(report, "pytest")
+    return kinds.Baseline(
+        round=round_no, findings=list(ruff.findings) if ruff else [],
+        outcomes=dict(pytest.outcomes) if pytest else {},
+        ruff_failed=bool(ruff and not ruff.ok and not ruff.findings),
+        fingerprint=report.fingerprint, config=(config or TestConfig()).to_record(),
+        plugins=list(pytest.plugins) if pytest else [],
+        test_files=dict(pytest.test_files) if pytest else {}, rule_names=dict(rule_names or {}),
+        problems=list(pytest.problems) if pytest else [], tree=tree or None,
+        room_findings=None if room_findings is None else list(room_findings),
+        ruff_version=ruff_version)
 
 
 def pinned_config(record: kinds.Baseline | None) -> TestConfig | None:
@@ -102,16 +75,16 @@ def _check(report: ProbeReport, parser: str) -> CheckResult | None:
 
 
 def _named(items: Iterable[str]) -> str:
-    return acc.named(items, NAMED)
+    return accounting.named(items, NAMED)
 
 
-def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: str,
+def judge(report: ProbeReport, baseline: kinds.Baseline, known: Iterable[str], goal: str,
           allow_test_changes: bool = False) -> Verdict:
     parts: list[str] = []
     blockers: list[str] = []
     if report.room is not None and report.room.base_findings is not None:
         # The room lints every file, ignored ones too: held to the baseline tree, linted alike.
-        baseline = replace(baseline, findings=report.room.base_findings)
+        baseline = replace(baseline, findings=list(report.room.base_findings))
     new_findings: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()
     changes: tuple[str, tuple[str, ...]] = ("", ())
@@ -146,7 +119,7 @@ def judge(report: ProbeReport, baseline: Baseline, known: Iterable[str], goal: s
                    *changes)
 
 
-def _goal_blockers(report: ProbeReport, baseline: Baseline, goal: str) -> list[str]:
+def _goal_blockers(report: ProbeReport, baseline: kinds.Baseline, goal: str) -> list[str]:
     """What the goal's own words ask for, beyond a green verdict."""
     reasons = []
     verb = asks_for_change(goal)
@@ -167,7 +140,7 @@ def _goal_blockers(report: ProbeReport, baseline: Baseline, goal: str) -> list[s
     return reasons
 
 
-def _room(room: RoomVerdict, report: ProbeReport, baseline: Baseline, known: frozenset[str],
+def _room(room: RoomVerdict, report: ProbeReport, baseline: kinds.Baseline, known: frozenset[str],
           goal: str, allow: bool) -> tuple[str, list[str]]:
     """The clean room's line in SWE-bench's words, and what it blocks beyond the probes:
     modules that shadow the runner, code that looks for it, and tests the run added that
@@ -183,7 +156,7 @@ def _room(room: RoomVerdict, report: ProbeReport, baseline: Baseline, known: fro
                         f"on being tested")
     pytest = _check(report, "pytest")
     now = pytest.outcomes if pytest else {}
-    before = {t: o for t, o in acc.collected_since(baseline.outcomes, now).items()
+    before = {t: o for t, o in accounting.collected_since(baseline.outcomes, now).items()
               if t not in known}
     fail = [t for t, o in before.items() if o in FAILING]
     kept = [t for t, o in before.items() if o == "passed"]
@@ -218,7 +191,7 @@ def _room(room: RoomVerdict, report: ProbeReport, baseline: Baseline, known: fro
     return line, blockers
 
 
-def _hidden(room: RoomVerdict, baseline: Baseline, known: frozenset[str]) -> list[str]:
+def _hidden(room: RoomVerdict, baseline: kinds.Baseline, known: frozenset[str]) -> list[str]:
     """Baseline tests that the run's version of their file no longer runs (deleted,
     renamed, skipped, marked xfail): the original still decides whether the code works,
     but a person's test is not dropped without their leave (allow_test_changes)."""
@@ -226,12 +199,12 @@ def _hidden(room: RoomVerdict, baseline: Baseline, known: frozenset[str]) -> lis
     before = {t: o for t, o in baseline.outcomes.items() if t.split("::", 1)[0] in files}
     if not before:
         return []
-    account = acc.account(before, {t: o for t, o in room.new_after.items() if t in before},
+    account = accounting.account(before, {t: o for t, o in room.new_after.items() if t in before},
                           known, False)
     hidden = [r for r in (*account.regressions, *account.unresolved)
               if not r.endswith(("(fails)", "(errors)"))]
     return [f"pytest: the run's version of {_named(sorted(files))} no longer runs "
-            f"{_named(hidden)}; {acc.DONT}"] if hidden else []
+            f"{_named(hidden)}; {accounting.DONT}"] if hidden else []
 
 
 def _left_out(room: RoomVerdict) -> str:
@@ -247,7 +220,7 @@ def _left_out(room: RoomVerdict) -> str:
         f"source files; so it left out {_named(left)}: fix the code, not the tests")
 
 
-def _new_passing(check: CheckResult, baseline: Baseline) -> list[str]:
+def _new_passing(check: CheckResult, baseline: kinds.Baseline) -> list[str]:
     """Passing tests the run added, or whose file it changed."""
     def changed(test_id: str) -> bool:
         where = test_id.split("::", 1)[0]
@@ -275,7 +248,7 @@ def _new_findings(now: Iterable[str], before: Iterable[str]) -> tuple[str, ...]:
     return tuple(added)
 
 
-def _ruff(check: CheckResult, baseline: Baseline) -> tuple[str, str, tuple[str, ...]]:
+def _ruff(check: CheckResult, baseline: kinds.Baseline) -> tuple[str, str, tuple[str, ...]]:
     if check.timed_out or (not check.ok and not check.findings):
         if baseline.ruff_failed and not check.timed_out:
             return f"{check.summary} (as at the start)", "", ()
@@ -290,13 +263,13 @@ def _ruff(check: CheckResult, baseline: Baseline) -> tuple[str, str, tuple[str, 
     return line, blocker if check.required else "", added
 
 
-def _pytest(check: CheckResult, report: ProbeReport, baseline: Baseline, known: frozenset[str],
-            goal: str, allow: bool) -> tuple[str, str, tuple[str, ...],
+def _pytest(check: CheckResult, report: ProbeReport, baseline: kinds.Baseline,
+            known: frozenset[str], goal: str, allow: bool) -> tuple[str, str, tuple[str, ...],
                                              tuple[str, tuple[str, ...]]]:
     if check.timed_out:
         return check.summary, check.summary, (), ("", ())
-    account = acc.account(baseline.outcomes, check.outcomes, known, allow)
-    changes = acc.changes_line(account, report.config_changed, allow), account.added_ids
+    account = accounting.account(baseline.outcomes, check.outcomes, known, allow)
+    changes = accounting.changes_line(account, report.config_changed, allow), account.added_ids
     # A disagreement the project had at the start (a coverage threshold, ...) is not the
     # run's; a missing report always blocks: without it nothing is verified.
     reasons = [p for p in check.problems if p not in baseline.problems or not check.outcomes]
@@ -307,14 +280,14 @@ def _pytest(check: CheckResult, report: ProbeReport, baseline: Baseline, known: 
     if not check.outcomes and not check.problems:
         line, reason = _no_tests(check, baseline, goal)
         reasons += [reason] if reason else []
-        return line, _blocker(check, reasons + acc.blockers(account, baseline.outcomes)), \
+        return line, _blocker(check, reasons + accounting.blockers(account, baseline.outcomes)), \
             (), changes
     counts = ", ".join(f"{n} {w}" for w, n in check.counts.items() if w != "warnings") \
         or "nothing ran"
     known_failing = [t for t, o in check.outcomes.items() if o in FAILING and t in known]
     line = f"pytest: {counts}, {len(account.regressions)} regressions" + \
         (f", {len(known_failing)} known failures" if known_failing else "")
-    reasons += acc.blockers(account, baseline.outcomes)
+    reasons += accounting.blockers(account, baseline.outcomes)
     return line, _blocker(check, reasons), account.failing, changes
 
 
@@ -322,7 +295,7 @@ def _blocker(check: CheckResult, reasons: list[str]) -> str:
     return "pytest: " + "; ".join(reasons) if reasons and check.required else ""
 
 
-def _no_tests(check: CheckResult, baseline: Baseline, goal: str) -> tuple[str, str]:
+def _no_tests(check: CheckResult, baseline: kinds.Baseline, goal: str) -> tuple[str, str]:
     """No test ran (none collected, or pytest missing): fine only for a project without
     tests at the start and a goal that does not ask for them."""
     if _ASKS_FOR_TESTS.search(goal):
@@ -344,7 +317,7 @@ def explain(report: ProbeReport, verdict: Verdict) -> str:
     lines = [f"files ({len(report.files)}): " + (", ".join(shown) or "(none)") + more,
              verdict.line] + ([verdict.changes] if verdict.changes else [])
     if verdict.added_tests:
-        lines.append(f"tests this run added: {acc.named(verdict.added_tests)}")
+        lines.append(f"tests this run added: {accounting.named(verdict.added_tests)}")
     if verdict.blockers:
         lines.append("Blocking a finish:")
         lines += [f"- {b}" for b in verdict.blockers]

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING
 from jetbox.core.text import name_marks
 from jetbox.model.base import ToolCall
 from jetbox.round.scope import always_covers, command_argv, skipped, writes_test_code
-from jetbox.store import acts, questions
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 from jetbox.store.workspace import IGNORED_DIRS, STATE_DIR
 from jetbox.tools.policy import CommandRefused, program_name
-from jetbox.tools.specs import Refusal, ToolResult, checked_call
+from jetbox.tools.schemas import Refusal, ToolResult, checked_call
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -36,7 +35,7 @@ QUESTION_FILE = f"{STATE_DIR}/question.txt"
 MAX_NAMES = 50_000  # existing names compared against a call's names (confusables)
 _ANSWER = re.compile(r"\s*(yes|y|no|n|always|a|quit|q)\b[\s:,.;-]*(?:because\b)?\s*(.*)\Z",
                      re.IGNORECASE | re.DOTALL)
-_WORDS = {"y": questions.YES, "n": questions.NO, "a": questions.ALWAYS, "q": QUIT}
+_WORDS = {"y": queries.YES, "n": queries.NO, "a": queries.ALWAYS, "q": QUIT}
 
 
 @dataclass(frozen=True)
@@ -59,16 +58,16 @@ def parse_answer(text: str) -> Answer | None:
     word = match.group(1).lower()
     verdict = _WORDS.get(word, word)
     rest = " ".join(match.group(2).split())
-    if verdict == questions.ALWAYS and rest:
+    if verdict == queries.ALWAYS and rest:
         try:
             words = shlex.split(rest.removeprefix("for "))
         except ValueError:
             return None
         return Answer(verdict, prefix=tuple(words)) if words else Answer(verdict)
-    return Answer(verdict, rest if verdict == questions.NO else "")
+    return Answer(verdict, rest if verdict == queries.NO else "")
 
 
-def scope_problem(answer: Answer, question: acts.Question) -> str | None:
+def scope_problem(answer: Answer, question: kinds.Question) -> str | None:
     """Why a typed `always` prefix cannot cover this question's call (None: it can)."""
     if not answer.prefix:
         return None
@@ -178,12 +177,12 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
             not needs_approval(run.settings.approve, run.settings.approve_skip, call):
         return None
     records = run.records()
-    question = questions.question_for(records, reply_seq, index)
-    answer = None if question is None else questions.answer_to(records, question.seq)
+    question = queries.question_for(records, reply_seq, index)
+    answer = None if question is None else queries.answer_to(records, question.seq)
     if answer is None and question is None and always_covers(records, call):
         return None
     if question is None:
-        run.ledger.append(acts.Question(qid=questions.next_qid(records),
+        run.ledger.append(kinds.Question(qid=queries.next_qid(records),
                                         round=now.round, reply=reply_seq, index=index,
                                         name=call.name, arguments=call.arguments,
                                         call_kind=call_kind(call),
@@ -191,19 +190,19 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
                                                            workspace_names(run.workspace.root))))
     if answer is None:
         return ASK
-    if answer.answer == questions.NO:
+    if answer.answer == queries.NO:
         reason = answer.reason or "no reason given"
         return ToolResult(call.name, False, f"the person refused: {reason}")
     return None
 
 
-def approval_mode(settings: Settings, given: bool, run_records: rec.Records,
+def approval_mode(settings: Settings, given: bool, run_records: queries.Records,
                   ledger: Ledger) -> Settings:
     """The settings with the run's whole approval setting: a mode set (flag, environment,
     config) is recorded with its `approve_skip`; else, on resume, the recorded mode and
     skips hold, so a resumed run is neither let off its questions nor asked more or fewer
     than it was given. `--approve never` (given) turns them off."""
-    recorded = questions.run_mode(run_records)
+    recorded = queries.run_mode(run_records)
     if not given and settings.approve == "never" and recorded is not None:
         skip = settings.approve_skip if recorded.skip is None else \
             tuple(str(entry) for entry in recorded.skip)
@@ -212,7 +211,7 @@ def approval_mode(settings: Settings, given: bool, run_records: rec.Records,
     if recorded is None and settings.approve == "never":
         return settings
     if recorded is None or setting != (recorded.mode, recorded.skip):
-        ledger.append(acts.ApprovalMode(mode=settings.approve, skip=list(settings.approve_skip)))
+        ledger.append(kinds.ApprovalMode(mode=settings.approve, skip=list(settings.approve_skip)))
     return settings
 
 
@@ -224,6 +223,6 @@ def start_warnings(run: Run) -> list[str]:
                                                    for t in run.spec.transitions):
         warnings.append(f"approve={run.settings.approve}, but {run.spec.path} has no `ask` "
                         f"transition (the Approve state): no call will be put to you")
-    if run.answer and questions.open_question(run.records()) is None:
+    if run.answer and queries.open_question(run.records()) is None:
         warnings.append(f"--answer {run.answer}: no question is waiting; ignored")
     return warnings

@@ -23,10 +23,8 @@ from jetbox.round.approval import (
     parse_answer,
     scope_problem,
 )
-from jetbox.store.acts import Question
-from jetbox.store.kinds import ModelReply
-from jetbox.store.questions import open_question, qid_of
-from jetbox.store.records import Records
+from jetbox.store.kinds import ModelReply, Question
+from jetbox.store.queries import Records, open_question, qid_of
 from jetbox.tools.paths import PathRefused, jail
 from jetbox.tools.textfile import EditRefused, locate
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from jetbox.store import records as rec
+from jetbox.store import queries
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -17,7 +17,7 @@ Condition = Callable[["Run", "Round"], bool]
 
 def finish_requested(run: Run, now: Round) -> bool:
     """The model's latest reply called `finish` and it was not refused since."""
-    return rec.finish_requested(run.records())
+    return queries.finish_requested(run.records())
 
 
 def probes_green(run: Run, now: Round) -> bool:

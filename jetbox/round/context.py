@@ -11,9 +11,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jetbox.round import notes as nt
+from jetbox.round import notes
 from jetbox.round.conversation import Conversation, fold
-from jetbox.store import records as rec
+from jetbox.store import queries
 
 if TYPE_CHECKING:
     from jetbox.model.base import Reply
@@ -57,10 +57,10 @@ def describe_call(name: str, arguments: Any) -> str:
     return f"{name} {json.dumps(arguments, ensure_ascii=False)[:80]}"
 
 
-def recap(records: rec.Records) -> list[str]:
+def recap(records: queries.Records) -> list[str]:
     """What was done this run, deduplicated into a checklist (newest last)."""
     newest_first: dict[str, None] = {}  # walked back: a long run costs no more
-    for record in rec.tool_results_newest_first(records):
+    for record in queries.tool_results_newest_first(records):
         verdict = "ok" if record.ok else "failed"
         newest_first.setdefault(f"{describe_call(record.name, record.arguments)} ({verdict})")
         if len(newest_first) == RECAP_ITEMS:
@@ -73,17 +73,17 @@ def notices(run: Run, now: Round) -> dict[str, str]:
     `now` must have Probe's report and verdict."""
     assert now.report is not None and now.verdict is not None
     records = run.records()
-    found = nt.probe_topics(now.report, now.verdict)
+    found = notes.probe_topics(now.report, now.verdict)
     if now.status.next:  # before the first Plan there is none: no empty section
         found["plan"] = "Plan:\n" + "\n".join(
-            f"- {s}" for s in nt.plan_lines(now.status.next, now.verdict, now.status.goal))
-    refused = rec.unanswered_refusal(records)
+            f"- {s}" for s in notes.plan_lines(now.status.next, now.verdict, now.status.goal))
+    refused = queries.unanswered_refusal(records)
     if refused is not None:
         found["refusal"] = f"Your finish was refused: {'; '.join(refused)}. Fix that first."
-    warning = rec.latest_warning(records)
+    warning = queries.latest_warning(records)
     if warning:
         found["warning"] = f"Warning: {warning}"
-    paused = rec.unanswered_pause(records)
+    paused = queries.unanswered_pause(records)
     if paused is not None:
         found["paused"] = (f"The run was paused ({paused}) and a person resumed it: "
                            f"do not repeat that; read the status notes and try another way.")
@@ -96,7 +96,7 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     `found` (plan, probes, refusal, warning, pause)."""
     status, records = now.status, run.records()
     parts = [f"Status: {status.status} (round {status.round})"]
-    ours = rec.jetbox_notes(records)
+    ours = queries.jetbox_notes(records)
     # Told apart by the ledger's record of what Jetbox wrote, like the plan's `Next:` items.
     parts += [f"Note: {note}" if note in ours else f"Note from the person: {note}"
               for note in status.notes[-3:]]
@@ -107,11 +107,11 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     parts += [found[topic] for topic in ("blocking", "refusal", "warning", "paused")
               if topic in found]
     assert now.report is not None and now.verdict is not None
-    parts.append(nt.pre_existing(now.report, now.verdict, status.goal))
+    parts.append(notes.pre_existing(now.report, now.verdict, status.goal))
     text = "\n\n".join(p for p in parts if p)
     if len(text) > policy.max_state_chars:
         text = text[: policy.max_state_chars - 12] + "\n... (cut)"
-    results = rec.latest_results(records)
+    results = queries.latest_results(records)
     if results:
         keep = policy.latest_chars(run.settings.num_ctx) // len(results)
         lines = [f"- {describe_call(r.name, r.arguments)} ->\n"
@@ -120,14 +120,14 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     return {"role": "user", "content": text}
 
 
-def project_files(run: Run, now: Round, records: rec.Records) -> str:
+def project_files(run: Run, now: Round, records: queries.Records) -> str:
     """The file tree as it matters to this run: its files, those the goal, the plan and
     the failing tests name, then the rest counted per folder."""
     assert now.report is not None and now.verdict is not None
     files, verdict = now.report.files, now.verdict
-    key = {*rec.files_written(records), *nt.test_files(verdict.failing),
-           *nt.named_in([now.status.goal, *now.status.next, *verdict.new_findings], files)}
-    return nt.tree_summary(files, key)
+    key = {*queries.files_written(records), *notes.test_files(verdict.failing),
+           *notes.named_in([now.status.goal, *now.status.next, *verdict.new_findings], files)}
+    return notes.tree_summary(files, key)
 
 
 def compact(run: Run, now: Round) -> Conversation:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from jetbox.round import notes as nt
+from jetbox.round import notes
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,9 @@ class Conversation:
         """A note appended with what changed since the model last saw it, if anything did:
         of the files, only those added or removed, and not those its own calls named."""
         changed = [text for topic, text in found.items()
-                   if topic != nt.FILES and self.shown.get(topic) != text]
-        files = nt.files_delta(self.shown.get(nt.FILES, ""), found.get(nt.FILES, ""),
-                               nt.called_paths(self.exchanges)) if nt.FILES in found else ""
+                   if topic != notes.FILES and self.shown.get(topic) != text]
+        files = notes.files_delta(self.shown.get(notes.FILES, ""), found.get(notes.FILES, ""),
+                               notes.called_paths(self.exchanges)) if notes.FILES in found else ""
         changed += [files] if files else []
         note = ({"role": "user", "content": "\n\n".join(changed)},) if changed else ()
         return replace(self, exchanges=(*self.exchanges, *note), shown=dict(found))

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jetbox.core.text import counted
-from jetbox.store import records as rec
-from jetbox.store.questions import Tally
+from jetbox.store import queries
+from jetbox.store.queries import Tally
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -28,10 +28,10 @@ class RunMetrics:
     wall_s: float
 
     @classmethod
-    def from_records(cls, records: Sequence[rec.Record], now: float | None = None,
+    def from_records(cls, records: Sequence[queries.Record], now: float | None = None,
                      ) -> RunMetrics:
-        replies = rec.model_replies(records)
-        rounds = max((n for r in records if (n := rec.round_of(r)) is not None), default=0)
+        replies = queries.model_replies(records)
+        rounds = max((n for r in records if (n := queries.round_of(r)) is not None), default=0)
         end = now if now is not None else (records[-1].ts if records else 0.0)
         return cls(
             rounds=rounds,
@@ -39,10 +39,10 @@ class RunMetrics:
             tokens_in=sum(r.prompt_tokens for r in replies),
             tokens_out=sum(r.output_tokens for r in replies),
             model_s=round(sum(r.duration_s for r in replies), 3),
-            files_written=rec.files_written(records),
-            commands=rec.count(records, rec.INTENT, action="cmd"),
-            refusals=rec.count(records, rec.REFUSAL),
-            tool_errors=rec.tool_errors(records),
+            files_written=queries.files_written(records),
+            commands=queries.count(records, queries.INTENT, action="cmd"),
+            refusals=queries.count(records, queries.REFUSAL),
+            tool_errors=queries.tool_errors(records),
             wall_s=round(end - records[0].ts, 3) if records else 0.0,
         )
 
@@ -67,8 +67,8 @@ def summary_rows(run: Run, now: Round, reason: str) -> list[tuple[str, str]]:
     verdict = now.verdict
     return [
         ("exit reason", reason),
-        ("rounds completed", f"{rec.completed_rounds(session, initial)} this session, "
-                             f"{rec.completed_rounds(records, initial)} in the run"),
+        ("rounds completed", f"{queries.completed_rounds(session, initial)} this session, "
+                             f"{queries.completed_rounds(records, initial)} in the run"),
         ("stopped in", f"round {now.status.round}, state {now.status.state}"),
         ("model calls", f"{c.model_calls} this session, {whole.model_calls} in the run"),
         ("tokens in / out", f"{c.tokens_in} / {c.tokens_out} this session"),

@@ -9,15 +9,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from jetbox.core.display import Display
-from jetbox.core.errors import Paused
+from jetbox.core.errors import PauseRun
 from jetbox.model.base import Model, Reply
-from jetbox.probes.verdict import Baseline, Verdict, judge, pinned_config
+from jetbox.probes.verdict import Verdict, baseline_of, judge, pinned_config
 from jetbox.round.conversation import Conversation
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import MachineSpec
-from jetbox.store import journal, kinds
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, StatusFile
 from jetbox.store.workspace import Workspace
@@ -73,7 +72,7 @@ class Run:
         """Created on first use, so `status`, `graph` and resumes past Act never load it."""
         return self.model_factory()
 
-    def records(self) -> rec.Records:
+    def records(self) -> queries.Records:
         """The ledger records of the current run, oldest first."""
         return self.ledger.current_run()
 
@@ -83,7 +82,7 @@ class Run:
     def check_timebox(self, then: str = "") -> None:
         """Past the session's timebox, pause (`then`: what the resume will do)."""
         if self.elapsed_s() >= self.settings.timebox_s:
-            raise Paused(f"timebox: {self.settings.timebox_s:g} s this session{then}")
+            raise PauseRun(f"timebox: {self.settings.timebox_s:g} s this session{then}")
 
     def event(self, now: Round, text: str) -> None:
         self.display.event(text, now.status.round, now.status.state)
@@ -95,15 +94,15 @@ class Run:
 
     def pinned(self) -> TestConfig | None:
         """The test and lint configuration the baseline recorded, which every probe uses."""
-        return pinned_config(rec.last_of(self.records(), kinds.Baseline))
+        return pinned_config(queries.last_of(self.records(), kinds.Baseline))
 
-    def baseline(self, now: Round) -> Baseline:
+    def baseline(self, now: Round) -> kinds.Baseline:
         """What the first probe of this run saw (recorded by Probe)."""
-        record = rec.last_of(self.records(), kinds.Baseline)
+        record = queries.last_of(self.records(), kinds.Baseline)
         if record is not None:
-            return Baseline.from_record(record)
+            return record
         assert now.report is not None, "Probe records the baseline before anything needs it"
-        return Baseline.of(now.report)
+        return baseline_of(now.report)
 
     def known_failures(self, status: Status) -> tuple[str, ...]:
         from_setting = [t.strip() for t in self.settings.known_failures.split(",") if t.strip()]
@@ -122,10 +121,10 @@ class Pending:
     """A model reply journaled in this visit of a state, and how far its calls got."""
 
     reply: Reply
-    journal: journal.JournaledReply
+    journal: queries.JournaledReply
 
 
-def pending_reply(records: rec.Records, state: str) -> Pending | None:
+def pending_reply(records: queries.Records, state: str) -> Pending | None:
     """The reply journaled since the run last entered `state`, if there is one."""
-    journaled = journal.journaled_reply(records, state)
+    journaled = queries.journaled_reply(records, state)
     return None if journaled is None else Pending(Reply.from_record(journaled.reply), journaled)

@@ -9,10 +9,9 @@ import shlex
 from typing import Any
 
 from jetbox.model.base import ToolCall
-from jetbox.store import acts, questions
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 from jetbox.tools.policy import CommandRefused, program_name, split_command
-from jetbox.tools.specs import Refusal, checked_call
+from jetbox.tools.schemas import Refusal, checked_call
 
 
 def command_argv(arguments: Any) -> list[str] | None:
@@ -72,15 +71,15 @@ def skipped(argv: list[str], skip: tuple[str, ...]) -> bool:
     return False
 
 
-def always_covers(records: rec.Records, call: ToolCall) -> bool:
+def always_covers(records: queries.Records, call: ToolCall) -> bool:
     """Whether a person's `always` covers this call: for a command, the exact argv they
     were asked about, or a prefix they typed (then no writing argument after it); for any
     other tool, every call of it. An `always` from a ledger written before prefixes
     (which covered a whole program) is read as covering its exact command only."""
     argv = command_argv(call.arguments) if call.name == "run_cmd" else None
-    asked = {r.seq: r for r in records if isinstance(r, acts.Question)}
+    asked = {r.seq: r for r in records if isinstance(r, kinds.Question)}
     for answer in records:
-        if not isinstance(answer, acts.Answer) or answer.answer != questions.ALWAYS:
+        if not isinstance(answer, kinds.Answered) or answer.answer != queries.ALWAYS:
             continue
         question = asked.get(answer.asked)
         if question is None or question.name != call.name:

@@ -13,9 +13,8 @@ from jetbox.round.approval import ASK, gate, status_value
 from jetbox.round.context import describe_call, notices
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import pending_reply
-from jetbox.store import questions
-from jetbox.store import records as rec
-from jetbox.tools.specs import ToolResult
+from jetbox.store import queries
+from jetbox.tools.schemas import ToolResult
 
 if TYPE_CHECKING:
     from jetbox.round.run import Pending, Round, Run
@@ -57,7 +56,7 @@ class Act(Handler):
         if not reply.tool_calls and start == 0:
             # Why nothing ran (cut off, unknown tool, a call in reasoning...), or the plain
             # reminder: the model hears it as the result of its reply.
-            run.ledger.append(ToolResult(rec.NO_CALL, False, reply.problem or NO_CALL,
+            run.ledger.append(ToolResult(queries.NO_CALL, False, reply.problem or NO_CALL,
                                          round=now.round, index=0, arguments={}))
         for index in range(start, len(reply.tool_calls)):
             if index > start:
@@ -67,11 +66,11 @@ class Act(Handler):
             call = reply.tool_calls[index]
             gated = gate(run, now, seq, index, call)
             if gated == ASK:  # status.txt shows the question from the move to Approve on
-                question = questions.question_for(run.records(), seq, index)
+                question = queries.question_for(run.records(), seq, index)
                 assert question is not None  # gate journaled it
                 return ASK, replace(now, reply=reply, results=tuple(results)).with_status(
                     approve=status_value(question.line),
-                    approve_id=questions.qid_of(run.records(), question))
+                    approve_id=queries.qid_of(run.records(), question))
             result = gated if isinstance(gated, ToolResult) else \
                 self._replay(run, call.name, pending) if index == start else None
             result = result or run.toolbox.dispatch(call.name, call.arguments, now.round)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from jetbox.core.errors import Paused
+from jetbox.core.errors import PauseRun
 from jetbox.round.approval import (
     QUESTION_FILE,
     QUIT,
@@ -16,11 +16,8 @@ from jetbox.round.approval import (
 )
 from jetbox.round.asking import ask, on_terminal, reason_of, write_question_file
 from jetbox.round.handler import Handler, Step
-from jetbox.store import kinds as k
-from jetbox.store import questions
-from jetbox.store import records as rec
-from jetbox.store.acts import Answer as Answered
-from jetbox.store.acts import Question
+from jetbox.store import kinds, queries
+from jetbox.store.kinds import Answered, Question
 from jetbox.store.status import one_line
 from jetbox.tools.policy import program_name
 
@@ -57,23 +54,23 @@ class Approve(Handler):
 
     def run(self, run: Run, now: Round) -> Step:
         records = run.records()
-        question = rec.last_of(records, Question)
+        question = queries.last_of(records, Question)
         if question is None:
             run.event(now, "no question is waiting")
             return "answered", now.with_status(approve="", approve_id="")
-        answer = questions.answer_to(records, question.seq) or \
+        answer = queries.answer_to(records, question.seq) or \
             self._answer(run, now, question)
         # Answered: the file no longer describes a question that waits.
         (run.workspace.root / QUESTION_FILE).unlink(missing_ok=True)
         verdict = answer.answer + (f": {answer.reason}" if answer.reason else "")
-        run.event(now, f"[{questions.qid_of(records, question)}] {question.line}: {verdict} "
+        run.event(now, f"[{queries.qid_of(records, question)}] {question.line}: {verdict} "
                        f"({answer.via})")
         return "answered", now.with_status(approve="", approve_id="")
 
     @staticmethod
     def _answer(run: Run, now: Round, question: Question) -> Answered:
         """Ask, journal the answer; or pause with the question on status.txt's line."""
-        qid = questions.qid_of(run.records(), question)
+        qid = queries.qid_of(run.records(), question)
         held = now.with_status(approve=status_value(question.line), approve_id=qid)
         # The question whole, wherever it is read: status.txt's line names this file.
         sandboxed = run.toolbox.policy.sandbox == "bwrap"
@@ -85,9 +82,9 @@ class Approve(Handler):
                               reason=reason_of(run.records(), question)), "terminal"
         hint = "run again once it is answered"  # not "the same command": see given()
         if answer is None:
-            raise Paused(waiting(qid, sandboxed), now=held, hint=hint)
+            raise PauseRun(waiting(qid, sandboxed), now=held, hint=hint)
         if answer.verdict == QUIT:
-            raise Paused(f"the person quit at {qid}; run again to be asked again", now=held,
+            raise PauseRun(f"the person quit at {qid}; run again to be asked again", now=held,
                          hint=hint)
         answered = run.ledger.append(Answered(round=now.round, asked=question.seq, qid=qid,
                                               answer=answer.verdict, reason=answer.reason,
@@ -168,16 +165,16 @@ def _prefix(answer: Answer) -> list[str] | None:
     return [program_name(answer.prefix[0]), *answer.prefix[1:]]
 
 
-def _used_flag(records: rec.Records, session_start: int) -> bool:
+def _used_flag(records: queries.Records, session_start: int) -> bool:
     """Whether this invocation's --answer already answered a question: it answers one."""
     return any(isinstance(r, Answered) and r.via == ANSWER_FLAG and r.seq > session_start
                for r in records)
 
 
-def _asked_after_an_answer(records: rec.Records, question: Question) -> bool:
+def _asked_after_an_answer(records: queries.Records, question: Question) -> bool:
     """Whether the invocation that asked `question` had used an --answer first: then the
     same command run again would answer a question its author never saw."""
-    opened = max((r.seq for r in records if isinstance(r, k.Resume | k.RunStart)
+    opened = max((r.seq for r in records if isinstance(r, kinds.Resume | kinds.RunStart)
                   and r.seq < question.seq), default=0)
     return any(isinstance(r, Answered) and r.via == ANSWER_FLAG
                and opened < r.seq < question.seq for r in records)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.round.context import compact, compaction_reason, exchange, request_chars
 from jetbox.round.handler import Handler, Step
-from jetbox.store import kinds as k
+from jetbox.store import kinds
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -35,7 +35,7 @@ class Compact(Handler):
             now = replace(now, conversation=compact(run, now))
             assert now.conversation is not None
             size = request_chars(now.conversation.messages(), run.toolbox.specs())
-            run.ledger.append(k.Compaction(round=now.round, reason=reason, chars=size))
+            run.ledger.append(kinds.Compaction(round=now.round, reason=reason, chars=size))
         if size > budget:
             run.display.warn(f"the request ({size} chars) exceeds the context budget ({budget});"
                              f" raise num_ctx or lower compaction limits")

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.round.handler import Handler, Step
 from jetbox.round.metrics import RunMetrics
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -26,8 +25,9 @@ class Done(Handler):
         checks = now.verdict.line
         now = now.with_status(status=f"green - done: {checks}", next=(), active=())
         metrics = RunMetrics.from_records(run.records(), time.time())
-        if rec.unanswered(run.records(), rec.RUN_END, rec.RUN_START, rec.RESUME) is None:
-            run.ledger.append(k.RunEnd(outcome="done", round=now.round, tests=checks,
+        if queries.unanswered(run.records(), queries.RUN_END, queries.RUN_START,
+                              queries.RESUME) is None:
+            run.ledger.append(kinds.RunEnd(outcome="done", round=now.round, tests=checks,
                                        metrics=metrics.__dict__ | {"files_written":
                                                                    list(metrics.files_written)}))
         run.event(now, f"done in round {now.round}: {checks}")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jetbox.round.handler import Handler, Step
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -22,6 +21,6 @@ class Pause(Handler):
     outcomes = ("resumed",)
 
     def run(self, run: Run, now: Round) -> Step:
-        paused = rec.last_of(run.records(), k.Paused)
+        paused = queries.last_of(run.records(), kinds.Paused)
         run.event(now, f"continuing after the pause ({paused.reason if paused else 'a guard'})")
         return "resumed", now

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from jetbox.round.handler import Handler, Step
-from jetbox.store import kinds as k
+from jetbox.store import kinds
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -19,6 +19,6 @@ class Persist(Handler):
     outcomes = ("persisted",)
 
     def run(self, run: Run, now: Round) -> Step:
-        run.ledger.append(k.RoundEnd(round=now.round, status=now.status.status,
+        run.ledger.append(kinds.RoundEnd(round=now.round, status=now.status.status,
                                      next=list(now.status.next)))
         return "persisted", now

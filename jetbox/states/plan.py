@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.round.handler import Handler, Step
 from jetbox.round.notes import FINISH_AFTER_FIXES, FINISH_WHEN_GREEN
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 from jetbox.store.status import MAX_NEXT, clean_item
 
 if TYPE_CHECKING:
@@ -36,7 +35,7 @@ class Plan(Handler):
     outcomes = ("planned",)
 
     def run(self, run: Run, now: Round) -> Step:
-        last = rec.last_plan(run.records())
+        last = queries.last_plan(run.records())
         ours = set(last or ())
         person = [item for item in now.status.next if item not in ours]
         assert now.verdict is not None, "Probe judges every round before Plan"
@@ -44,5 +43,5 @@ class Plan(Handler):
         steps = tuple(dict.fromkeys([*person, *generated]))[:MAX_NEXT]
         if steps != now.status.next or last is None:
             now = now.with_status(next=steps)
-            run.ledger.append(k.Plan(round=now.round, items=generated, person=person))
+            run.ledger.append(kinds.Planned(round=now.round, items=generated, person=person))
         return "planned", now

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jetbox.probes import room as clean_room
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
-from jetbox.probes.verdict import FAILING, Baseline
+from jetbox.probes.verdict import FAILING, baseline_of
 from jetbox.round.handler import Handler, Step
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
-from jetbox.store.acts import ProtectedRemoved
+from jetbox.store import kinds, queries
+from jetbox.store.kinds import ProtectedRemoved
 
 if TYPE_CHECKING:
     from jetbox.probes.runner import ProbeReport
@@ -35,11 +34,11 @@ class Probe(Handler):
 
     def run(self, run: Run, now: Round) -> Step:
         records = run.records()
-        finishing = rec.finish_requested(records)
+        finishing = queries.finish_requested(records)
         # Results are reused only in a round with no action, and never to verify a finish.
-        reuse = not finishing and not rec.acted_since_probe(records)
-        baseline = rec.last_of(records, k.Baseline)
-        room = baseline if finishing and isinstance(baseline, k.Baseline) and baseline.tree \
+        reuse = not finishing and not queries.acted_since_probe(records)
+        baseline = queries.last_of(records, kinds.Baseline)
+        room = baseline if finishing and isinstance(baseline, kinds.Baseline) and baseline.tree \
             else None
         # A test (the project's or one the model wrote) may change files: watched like a
         # command, so diff and undo show and take back what changed while the probes ran.
@@ -54,8 +53,7 @@ class Probe(Handler):
         if before is not None and not report.reused:
             watch.record(run.ledger, 0, before, during=f"the probes (round {now.round})")
         if baseline is None:
-            run.ledger.append(k.Baseline(round=now.round, ruff_version=ruff_version(),
-                                         **first_baseline(run, report)))
+            run.ledger.append(first_baseline(run, now, report))
         else:
             self._say_if_ruff_changed(run, baseline)
         now = run.judged(now, report)
@@ -63,7 +61,7 @@ class Probe(Handler):
         assert verdict is not None
         failures = sum(c.counts.get("failed", 0) + c.counts.get("errors", 0)
                        + (0 if c.ok else 1) for c in report.checks)
-        run.ledger.append(k.Probe(round=now.round, green=verdict.ok, reused=report.reused,
+        run.ledger.append(kinds.Probed(round=now.round, green=verdict.ok, reused=report.reused,
                                   failures=failures, checks=[c.summary for c in report.checks],
                                   verdict=verdict.line, subprocesses=run.prober.runs,
                                   changes=verdict.changes))
@@ -72,11 +70,11 @@ class Probe(Handler):
                                                by="probes"))
         run.event(now, ("reused: " if report.reused else "") + verdict.line)
         if finishing and not verdict.ok:
-            run.ledger.append(k.FinishRefused(round=now.round, reasons=list(verdict.blockers)))
+            run.ledger.append(kinds.FinishRefused(round=now.round, reasons=list(verdict.blockers)))
             run.event(now, "finish refused: " + "; ".join(verdict.blockers))
         return "probed", now
 
-    def _say_if_ruff_changed(self, run: Run, baseline: k.Baseline) -> None:
+    def _say_if_ruff_changed(self, run: Run, baseline: kinds.Baseline) -> None:
         """Once per invocation: the baseline's findings came from another ruff release, so
         findings may appear or vanish that no edit made."""
         if getattr(self, "_ruff_checked", False):
@@ -100,13 +98,14 @@ class Probe(Handler):
                               failing=failing)
 
 
-def first_baseline(run: Run, report: ProbeReport) -> dict[str, Any]:
+def first_baseline(run: Run, now: Round, report: ProbeReport) -> kinds.Baseline:
     """The baseline record: the outcomes and findings, and the test and lint configuration
     (conftest.py files, pytest and ruff settings) every later probe is held to."""
     config = snapshot(run.workspace.root, run.prober.changes.snapshot()[0])
     codes = {f.partition(": ")[2].split(" ", 1)[0] for c in report.checks for f in c.findings}
-    return Baseline.of(report, config, ruff_rule_names(codes), clean_room.snapshot(
-        run.workspace.root), run.prober.lint_baseline()).to_record()
+    return baseline_of(report, config, ruff_rule_names(codes),
+                       clean_room.snapshot(run.workspace.root), run.prober.lint_baseline(),
+                       now.round, ruff_version())
 
 
 def ruff_version() -> str:

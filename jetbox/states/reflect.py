@@ -6,8 +6,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.round.context import describe_call
 from jetbox.round.handler import Handler, Step
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -27,7 +26,7 @@ def stuck_reason(settings: Settings, streak: int, call: str, stalled: int,
     return ""
 
 
-def colour(results: list[k.ToolResult], progress: bool, stalled: int, warning: str,
+def colour(results: list[kinds.ToolResult], progress: bool, stalled: int, warning: str,
            call: str) -> str:
     """The round's `Status:` line: green, or yellow with why."""
     failed = [r for r in results if not r.ok]
@@ -53,22 +52,22 @@ class Reflect(Handler):
 
     def run(self, run: Run, now: Round) -> Step:
         whole = run.records()
-        records = rec.since_resume(whole)
-        results = rec.latest_results(whole)
-        streak, first = rec.same_call_streak(records)
+        records = queries.since_resume(whole)
+        results = queries.latest_results(whole)
+        streak, first = queries.same_call_streak(records)
         call = describe_call(*first) if first else ""
-        progress = any(r.changed for r in results) or rec.failures_dropped(records)
+        progress = any(r.changed for r in results) or queries.failures_dropped(records)
         # A resume into Reflect (after a pause here) must not count the same round twice.
-        stalled = 0 if progress or rec.reflected_in(whole, now.round) else \
-            1 + rec.stalled_rounds(records)
+        stalled = 0 if progress or queries.reflected_in(whole, now.round) else \
+            1 + queries.stalled_rounds(records)
         warning = "" if streak < 2 else (
             f"you made the same call {streak} times in a row ({call}); it does not help: "
             f"read the probe results and do something different")
         status = colour(results, progress, stalled, warning, call)
         now = now.with_status(status=status, active=tuple(
             describe_call(r.name, r.arguments) for r in results[-3:]))
-        guard = stuck_reason(run.settings, streak, call, stalled, rec.malformed_streak(records))
-        run.ledger.append(k.Reflection(round=now.round, status=status, progress=progress,
+        guard = stuck_reason(run.settings, streak, call, stalled, queries.malformed_streak(records))
+        run.ledger.append(kinds.Reflection(round=now.round, status=status, progress=progress,
                                        stalled=stalled, streak=streak, warning=warning,
                                        guard=guard))
         return ("stuck" if guard else "reflected"), now

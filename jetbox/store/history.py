@@ -1,7 +1,7 @@
 """What a run changed in the person's files, read from the ledger: each path's state before
 the run's first change to it (kept in the object store) and as the run left it; and the
 records of `jetbox undo` (a plan journaled before any file is restored, then its end).
-Like records.py for the other kinds, this is the one place that reads these kinds."""
+Like queries.py for the other kinds, this is the one place that reads these kinds."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from jetbox.core.text import unescape_name
-from jetbox.store import records as rec
-from jetbox.store.acts import FilesChanged, Intent, Result, RunUndone, UndoStart
-from jetbox.store.kinds import Record
+from jetbox.store import queries
+from jetbox.store.kinds import FilesChanged, Intent, Record, Result, RunUndone, UndoStart
 from jetbox.store.objects import FileState
-from jetbox.store.records import FILE_ACTIONS, Records
+from jetbox.store.queries import FILE_ACTIONS, Records
 
 FILES_CHANGED = FilesChanged.KIND  # what a command changed: before and after, per path
 UNDO_START = UndoStart.KIND        # the undo's plan: every path and the state it gets back
@@ -168,34 +167,34 @@ def run_changes(records: Records) -> list[Change]:
 def runs(records: Records) -> list[Records]:
     """Every run in the ledger, oldest first (a set-aside one included): the records from
     one `run_start` to the next."""
-    starts = [i for i, r in enumerate(records) if r.kind == rec.RUN_START]
+    starts = [i for i, r in enumerate(records) if r.kind == queries.RUN_START]
     return [records[a:b] for a, b in zip(starts, [*starts[1:], len(records)], strict=False)]
 
 
 def _undo_records(records: Records) -> list[Record]:
     """The undo records of this run: those in its records that name no run or name it, and
     those appended later (after other runs) that name it."""
-    own = records[0].seq if len(records) and records[0].kind == rec.RUN_START else None
+    own = records[0].seq if len(records) and records[0].kind == queries.RUN_START else None
     return [r for r in records if isinstance(r, UndoStart | RunUndone)
             and r.run in (None, own)]
 
 
 def pending_undo(records: Records) -> UndoStart | None:
     """An undo that began and did not finish (killed): the next undo completes it."""
-    started = rec.last(_undo_records(records), UNDO_START, RUN_CLOSED)
+    started = queries.last(_undo_records(records), UNDO_START, RUN_CLOSED)
     return started if isinstance(started, UndoStart) else None
 
 
 def undone(records: Records) -> bool:
     """Whether an undo of the run ended (the run is closed), even one that left paths it
     could not restore (left_by_undo)."""
-    return rec.last(_undo_records(records), RUN_CLOSED) is not None
+    return queries.last(_undo_records(records), RUN_CLOSED) is not None
 
 
 def left_by_undo(records: Records) -> list[str]:
     """The paths the last undo could not restore (named, exit non-zero): the next undo
     tries those again, and only those."""
-    closed = rec.last(_undo_records(records), RUN_CLOSED)
+    closed = queries.last(_undo_records(records), RUN_CLOSED)
     return list(closed.left or []) if isinstance(closed, RunUndone) else []
 
 

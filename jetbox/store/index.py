@@ -3,7 +3,7 @@
 Every round asks the ledger the same questions (the newest plan, the baseline, the replies
 since the resume); scanning the run's records for each costs O(records) per round, so a long
 run would slow down round after round. The ledger keeps one of these instead: appending a
-record updates it, and the queries in records.py use its index when they are given one.
+record updates it, and the queries in queries.py use its index when they are given one.
 """
 
 from __future__ import annotations

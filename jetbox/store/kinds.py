@@ -1,6 +1,8 @@
-"""One frozen dataclass per kind of ledger record: what each kind holds, in one place
-(acts.py: the toolbox's journal and housekeeping; record.py: how any record is written
-and read back)."""
+"""One frozen dataclass per kind of ledger record, what each kind holds in one place, and the
+record a ledger line's JSON holds (`from_body`; format.py: how any record is written and read
+back). The run's own kinds and the handlers' first; then what was done to the person's folder
+and who allowed it: the toolbox's journal (an intent before an action, its result after),
+what commands changed, `jetbox undo`, a person's approvals, and housekeeping."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
-from jetbox.store.record import Record
+from jetbox.store.format import Record
 
 
 # The run: started, resumed, moved, stopped.
@@ -148,7 +150,7 @@ class Baseline(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Probe(Record):
+class Probed(Record):
     KIND = "probe"
     SOMETIMES = frozenset({"failures"})
     round: int = 0
@@ -177,7 +179,7 @@ class Compaction(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Plan(Record):
+class Planned(Record):
     KIND = "plan"
     round: int = 0
     items: list[str] = field(default_factory=list)
@@ -255,3 +257,257 @@ class RoundEnd(Record):
     round: int = 0
     status: str = ""
     next: list[str] = field(default_factory=list)
+
+
+# What was done to the person's folder: the toolbox's journal.
+@dataclass(frozen=True, kw_only=True)
+class Intent(Record):
+    """An action about to change the folder: a write, an edit or a command (`action`)."""
+
+    DURABLE = True
+    KIND = "intent"
+    SOMETIMES = frozenset({"path", "bytes", "sha256_before", "sha256", "content", "old", "new",
+                           "argv", "program", "idempotent", "files_before", "before", "mode",
+                           "new_dirs", "links", "links_outside"})
+    action: str = ""
+    path: str | None = None
+    bytes: int | None = None
+    sha256_before: str | None = None
+    sha256: str | None = None
+    content: str | None = None
+    old: str | None = None
+    new: str | None = None
+    argv: list[str] | None = None
+    program: str | None = None
+    idempotent: bool | None = None
+    round: int = 0
+    files_before: str | None = None
+    before: Mapping[str, Any] | None = None
+    """The file's state before a write or edit (objects.FileState.to_record)."""
+    mode: int | None = None
+    new_dirs: list[str] | None = None
+    links: list[str] | None = None
+    """The file's other names in the workspace (hard links), written through in place with
+    it: they changed too, and undo links them again."""
+    links_outside: bool | None = None
+    """The file had a hard link outside the workspace: it was replaced, not written
+    through, so this name became a separate file (undo cannot link it again)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Result(Record):
+    """How the action of intent `intent` ended (`recovered`: completed on a resume)."""
+
+    KIND = "result"
+    SOMETIMES = frozenset({"changed", "path", "sha256", "exit_code", "timed_out", "duration_s",
+                           "output_tail", "error", "recovered"})
+    intent: int = 0
+    action: str | None = None
+    ok: bool = False
+    changed: bool | None = None
+    path: str | None = None
+    sha256: str | None = None
+    exit_code: int | None = None
+    timed_out: bool | None = None
+    duration_s: float | None = None
+    output_tail: str | None = None
+    error: str | None = None
+    recovered: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refused(Record):
+    """A call a tool refused (the model sees why; this keeps it)."""
+
+    KIND = "refusal"
+    tool: str = ""
+    reason: str = ""
+    round: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolError(Record):
+    KIND = "tool_error"
+    tool: str = ""
+    error: str = ""
+    round: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProtectedRemoved(Record):
+    KIND = "protected_removed"
+    SOMETIMES = frozenset({"by"})
+    names: list[str] = field(default_factory=list)
+    round: int = 0
+    by: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class FilesChanged(Record):
+    """What a command changed: before and after, per path (history.py reads them)."""
+
+    KIND = "files_changed"
+    SOMETIMES = frozenset({"truncated", "during"})
+    intent: int = 0
+    changes: list[Mapping[str, Any]] = field(default_factory=list)
+    during: str | None = None
+    """What ran when it was not a command (intent 0): "the probes (round 4)"."""
+    truncated: bool | None = None
+    """The snapshot stopped at the watch's limit of paths: changes past it were not seen."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UndoStart(Record):
+    """The undo's plan, journaled before any file is restored."""
+
+    DURABLE = True
+    KIND = "undo_start"
+    SOMETIMES = frozenset({"left", "run"})
+    steps: list[Mapping[str, Any]] = field(default_factory=list)
+    forced: bool = False
+    left: list[Mapping[str, Any]] | None = None
+    """Paths it cannot restore, with why: {"path", "why"}."""
+    run: int | None = None
+    """The seq of the undone run's `run_start`, when it is not the newest run."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunUndone(Record):
+    DURABLE = True
+    KIND = "run_undone"
+    SOMETIMES = frozenset({"left", "run"})
+    restored: int = 0
+    run: int | None = None
+    """As in UndoStart."""
+    left: list[str] | None = None
+    """Paths the undo could not restore (a missing copy, a conflict): named, and tried
+    again by the next undo."""
+
+
+# A person in the loop (queries.py asks of them): the run's mode, a call put to them, their answer.
+@dataclass(frozen=True, kw_only=True)
+class ApprovalMode(Record):
+    """The whole approval setting a run was given: the mode and `approve_skip` (`skip`),
+    both held on resume. A record written before `skip` was kept has none (None): the
+    resumed run then takes the skips its configuration gives."""
+
+    KIND = "approval_mode"
+    SOMETIMES = frozenset({"skip"})
+    mode: str = ""
+    skip: list[str] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Question(Record):
+    """A call put to a person. `qid`: its short id in the run (`q3`), which every place that
+    shows it names and an answer must name; a record written before ids existed has none
+    (queries.qid_of numbers it by its place in the run)."""
+
+    KIND = "approval_asked"
+    SOMETIMES = frozenset({"qid"})
+    round: int = 0
+    reply: int = 0
+    index: int = 0
+    name: str = ""
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+    call_kind: str = ""
+    line: str = ""
+    qid: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answered(Record):
+    """A person's answer to question `asked` (its seq; `qid` its id, when it had one).
+    `prefix`: the words a person typed after `always` (the commands it covers start so)."""
+
+    DURABLE = True
+    KIND = "approval_answered"
+    SOMETIMES = frozenset({"qid", "prefix"})
+    round: int = 0
+    asked: int = 0
+    answer: str = ""
+    reason: str = ""
+    call_kind: str = ""
+    via: str = ""
+    qid: str | None = None
+    prefix: list[str] | None = None
+
+
+# Housekeeping.
+@dataclass(frozen=True, kw_only=True)
+class ConfigTrusted(Record):
+    DURABLE = True
+    KIND = "config_trusted"
+    reason: str = ""
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    jetbox_table: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigSeen(Record):
+    """The configuration as a session left it (trust.record_seen)."""
+
+    KIND = "config_seen"
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    jetbox_table: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockTakenOver(Record):
+    KIND = "lock_taken_over"
+    owner: Any = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class StraysKilled(Record):
+    KIND = "strays_killed"
+    pids: list[int] = field(default_factory=list)
+
+
+# Reading a line back.
+@dataclass(frozen=True, kw_only=True)
+class Unknown(Record):
+    """A record of a kind this version of Jetbox does not know (a newer one wrote it):
+    loaded and kept whole in `extra`, never an error."""
+
+    name: str = ""
+
+    @property
+    def kind(self) -> str:
+        return self.name
+
+    def to_body(self) -> dict[str, Any]:
+        return {"seq": self.seq, "ts": self.ts, "kind": self.name, **self.extra}
+
+
+def _declared(names: Mapping[str, object]) -> dict[str, type[Record]]:
+    """The record classes declared above, by kind (Jetbox's own: nothing else)."""
+    found = [v for v in names.values()
+             if isinstance(v, type) and issubclass(v, Record) and v.KIND]
+    return {c.KIND: c for c in found}
+
+
+# Every kind of ledger record by its name: what a ledger line's `kind` loads as.
+KINDS: Mapping[str, type[Record]] = _declared(dict(globals()))
+
+
+def custom_record(kind: str, fields: Mapping[str, Any]) -> Unknown:
+    """A record of a kind Jetbox does not define (a custom handler's), from its fields.
+    Jetbox's own kinds are written as their classes, so each field is declared once."""
+    if kind in KINDS:
+        raise TypeError(f"`{kind}` is a kind of record Jetbox defines: append "
+                        f"{KINDS[kind].__name__}(...) instead")
+    if not kind:
+        raise TypeError("a record needs a kind")
+    return Unknown(name=kind, extra={k: v for k, v in fields.items()
+                                     if k not in ("seq", "ts", "kind", "crc")})
+
+
+def from_body(body: Mapping[str, Any]) -> Record:
+    """The typed record for one ledger line's body (seq, ts, kind and its fields)."""
+    cls = KINDS.get(str(body.get("kind")))
+    if cls is None:
+        extra = {k: v for k, v in body.items() if k not in ("seq", "ts", "kind")}
+        return Unknown(seq=body.get("seq", 0), ts=body.get("ts", 0.0), name=str(body.get("kind")),
+                       extra=extra)
+    return cls.from_body(body)

@@ -15,10 +15,9 @@ from typing import Any, BinaryIO
 from jetbox.core import failpoints
 from jetbox.core.errors import LedgerCorrupt, LedgerWriteError, StorageError
 from jetbox.core.text import json_safe
-from jetbox.store import records as rec
+from jetbox.store import queries
 from jetbox.store.index import RunRecords
-from jetbox.store.kinds import Record
-from jetbox.store.registry import custom_record, from_body
+from jetbox.store.kinds import Record, custom_record, from_body
 
 # One encoder for every checksum: json.dumps with options builds a new encoder per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -131,8 +130,8 @@ class Ledger:
         # Kept as a resume will read it back: lists, not tuples; text escaped.
         stored = from_body(body)
         records.append(stored)
-        if stored.kind == rec.RUN_START or self._run is None:
-            self._run = RunRecords(rec.current_run(records))
+        if stored.kind == queries.RUN_START or self._run is None:
+            self._run = RunRecords(queries.current_run(records))
         else:
             self._run.add(stored)
         failpoints.hit("ledger")
@@ -189,12 +188,12 @@ class Ledger:
         """The records since the last `run_start`: built once, then kept current by appends
         (the same object each time: read it, never change it)."""
         if self._run is None:
-            self._run = RunRecords(rec.current_run(self.records()))
+            self._run = RunRecords(queries.current_run(self.records()))
         return self._run
 
     def last(self, kinds: Iterable[str], in_run: bool = True) -> Record | None:
         """The newest record of one of `kinds`, or None."""
-        return rec.last(self.current_run() if in_run else self.records(), *kinds)
+        return queries.last(self.current_run() if in_run else self.records(), *kinds)
 
     def _load(self) -> list[Record]:
         data = self._read()

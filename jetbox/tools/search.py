@@ -11,7 +11,6 @@ import json
 import os
 import re
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
@@ -36,12 +35,14 @@ def search(root: Path, pattern: str, files: list[str], max_matches: int,
                             f"characters like ( [ . with a backslash") from None
     job = json.dumps({"root": str(root), "pattern": pattern, "files": files,
                       "max": max_matches})
-    try:
-        done = subprocess.run([sys.executable, "-I", __file__], input=job.encode("utf-8"),
-                              capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
+    # Imported here: run as the child, this file needs the standard library only.
+    from jetbox.exec.process import capture
+
+    done = capture([sys.executable, "-I", __file__], stdin=job.encode("utf-8"),
+                   timeout_s=timeout_s)
+    if done is None:
         raise SearchRefused(f"the search took more than {timeout_s:g} s and was stopped; use a "
-                            f"simpler pattern or pass a path") from None
+                            f"simpler pattern or pass a path")
     if done.returncode != 0:
         raise SearchRefused(f"the search failed: {done.stderr.decode(errors='replace')[-300:]}")
     found = json.loads(done.stdout)

@@ -9,15 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core import failpoints
-from jetbox.core.errors import JetboxError, LedgerWriteError, Paused
+from jetbox.core.errors import JetboxError, LedgerWriteError, PauseRun
 from jetbox.core.fsutil import read_bounded, sha256
-from jetbox.core.text import escape_surrogates
+from jetbox.core.text import escape_name, escape_surrogates
+from jetbox.exec.files import project_files
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
-from jetbox.store import journal
-from jetbox.store.acts import Intent, ProtectedRemoved, Refused, Result, ToolError
-from jetbox.store.files import project_files
-from jetbox.store.kinds import Record
+from jetbox.store import queries
+from jetbox.store.kinds import Intent, ProtectedRemoved, Record, Refused, Result, ToolError
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
@@ -31,12 +30,11 @@ from jetbox.tools.policy import (
     resolve_program,
     split_command,
 )
-from jetbox.tools.replay import complete, is_idempotent_program
+from jetbox.tools.recovery import complete, is_idempotent_program
+from jetbox.tools.schemas import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.tools.search import SearchRefused, search
-from jetbox.tools.specs import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.tools.textfile import EditRefused, line_range, locate
 from jetbox.tools.watch import FileWatch
-from jetbox.tools.wording import call_label, entry_line, os_error_text
 
 BINARY_SNIFF_BYTES = 8000
 MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
@@ -88,7 +86,7 @@ class Toolbox:
             failpoints.hit(f"tool:{label}")
             args = checked_call(name, arguments)
             return getattr(self, f"_{name}")(round_no=round_no, **args)
-        except (LedgerWriteError, Paused):
+        except (LedgerWriteError, PauseRun):
             raise
         except (Refusal, PathRefused, CommandRefused) as exc:
             reason = str(exc)
@@ -115,7 +113,7 @@ class Toolbox:
 
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
         """Close the intents this call opened (as failed), record the error, tell the model."""
-        for intent in journal.open_intents(self.ledger.records()[mark:]):
+        for intent in queries.open_intents(self.ledger.records()[mark:]):
             self._journal(Result, intent=intent.seq, action=intent.action,
                           ok=False, changed=False, error=error[:500])
         self._journal(ToolError, tool=label, error=error[:500], round=round_no)
@@ -309,3 +307,38 @@ class Toolbox:
     def _finish(self, summary: str, round_no: int) -> ToolResult:
         return ToolResult("finish", True, f"finish requested: {summary[:300]}; Jetbox will "
                           f"verify with the probes")
+
+
+# How the toolbox words what it saw: a folder entry, a call's name, an OS error.
+def entry_line(entry: os.DirEntry[str], root: Path) -> tuple[tuple[bool, str], str]:
+    """A sort key (folders first) and list_dir's line for one entry; a broken or looping
+    link is listed as such instead of failing the whole listing, and a link out of the
+    workspace without a look at what it points to (the jail's rule)."""
+    # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
+    name = escape_name(entry.name)
+    if entry.is_symlink() and not Path(os.path.realpath(entry.path)).is_relative_to(root):
+        return (True, entry.name), f"{name} (a link out of the workspace; not readable)"
+    try:
+        if entry.is_dir():
+            return (False, entry.name), f"{name}/"
+        return (True, entry.name), f"{name} ({entry.stat().st_size} bytes)"
+    except OSError as exc:
+        kind = "link" if entry.is_symlink() else "entry"
+        return (True, entry.name), f"{name} (unreadable {kind}: {exc.strerror or exc})"
+
+
+def call_label(name: object) -> str:
+    """The call's name, bounded and printable, for results and records."""
+    text = name if isinstance(name, str) else type(name).__name__
+    return text[:80].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def os_error_text(exc: OSError, workspace: Path) -> str:
+    """`File name too long: a/b.py`: the reason, and the path relative to the workspace."""
+    where = ""
+    if isinstance(exc.filename, str):
+        try:
+            where = f": {Path(exc.filename).relative_to(workspace).as_posix()}"
+        except ValueError:
+            where = ""
+    return f"{exc.strerror or type(exc).__name__}{where}"

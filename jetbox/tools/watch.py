@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.text import escape_name
-from jetbox.store.acts import FilesChanged, Intent
 from jetbox.store.history import changes_recorded
+from jetbox.store.kinds import FilesChanged, Intent
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ABSENT, FileState, ObjectStore, file_sha256, state_of
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES

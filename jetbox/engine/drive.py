@@ -9,15 +9,15 @@ from jetbox.core.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     JetboxError,
-    ModelUnavailable,
-    Paused,
+    ModelDown,
+    PauseRun,
     Terminated,
 )
 from jetbox.core.text import for_terminal
 from jetbox.engine.loop import Engine
 from jetbox.engine.trust import record_seen
 from jetbox.round.run import Round, Run
-from jetbox.store import kinds as k
+from jetbox.store import kinds
 
 
 def execute(engine: Engine) -> int:
@@ -28,28 +28,28 @@ def execute(engine: Engine) -> int:
         code = engine.loop()
         summary(engine, "done")
         return code
-    except Paused as pause:
+    except PauseRun as pause:
         engine.now = pause.now if isinstance(pause.now, Round) else engine.now
-        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", k.Paused,
+        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", kinds.Paused,
                     reason=pause.reason)
         run.display.note(f"paused: {pause.reason}; {pause.hint}")
         summary(engine, f"paused ({pause.reason})")
         return pause.exit_code
-    except ModelUnavailable as exc:
-        engine.stop(f"yellow - waiting for the model: {exc}", k.ModelUnavailable,
+    except ModelDown as exc:
+        engine.stop(f"yellow - waiting for the model: {exc}", kinds.ModelUnavailable,
                     error=str(exc))
         summary(engine, "model unavailable")
         raise
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): the same stop
         return _interrupted(engine, isinstance(stop, Terminated))
     except JetboxError as exc:
-        engine.stop(f"red - {exc}", k.Error, error=str(exc))
+        engine.stop(f"red - {exc}", kinds.Error, error=str(exc))
         run.display.logger.error("stopped: %s", exc)
         raise
     except Exception as exc:
         run.display.logger.error("internal error:\n%s",
                                  for_terminal(traceback.format_exc(), multiline=True))
-        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", k.Error,
+        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", kinds.Error,
                     error=f"{type(exc).__name__}: {exc}")
         raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
                           f"{run.workspace.log_path})") from None
@@ -60,7 +60,7 @@ def execute(engine: Engine) -> int:
 
 def _interrupted(engine: Engine, by_sigterm: bool) -> int:
     how = "SIGTERM" if by_sigterm else "Ctrl-C"
-    engine.stop(f"yellow - interrupted ({how}); run again to resume", k.Interrupted,
+    engine.stop(f"yellow - interrupted ({how}); run again to resume", kinds.Interrupted,
                 by="SIGTERM" if by_sigterm else None)
     engine.run.display.note(f"interrupted ({how}); run the same command again to resume")
     summary(engine, f"interrupted ({how})")

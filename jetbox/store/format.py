@@ -4,7 +4,7 @@ On disk a record is one JSON object: seq, ts, kind, its fields, crc last (ledger
 field declared in `SOMETIMES` is written only when set (not None), as Jetbox always wrote
 it. Reading is lenient, because a ledger outlives the code that wrote it: a missing field
 takes its default, a key this version does not know is kept in `extra` (and written back
-the same), and a kind it does not know loads as an `Unknown` record (registry.py), never
+the same), and a kind it does not know loads as an `Unknown` record (kinds.py), never
 an error.
 """
 

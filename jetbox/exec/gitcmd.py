@@ -8,11 +8,12 @@ filters stay on, as in their own `git status`."""
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+
+from jetbox.exec.process import capture
 
 CONFIG_TIMEOUT_S = 10.0
 FILTER_KEYS = r"^filter\..*\.(clean|smudge|process)$"
@@ -68,10 +69,10 @@ def _config_entries(argv: list[str], root: Path, env: dict[str, str]) -> list[st
     """The NUL-separated fields of `git config --get-regexp FILTER_KEYS`; [] when none
     matches, None when git refused the call."""
     try:
-        done = subprocess.run([*argv, "--get-regexp", FILTER_KEYS], cwd=root, env=env,
-                              stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=CONFIG_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired):
+        done = capture([*argv, "--get-regexp", FILTER_KEYS], root, CONFIG_TIMEOUT_S, env=env)
+    except OSError:
+        return []
+    if done is None:
         return []
     if done.returncode not in (0, 1):  # 1: nothing matches
         return None

@@ -5,13 +5,14 @@ cannot hide an edit."""
 from __future__ import annotations
 
 import os
-import subprocess
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jetbox.core.fsutil import read_config
-from jetbox.core.gitcmd import safe_git
 from jetbox.core.programs import find_program
+from jetbox.exec.gitcmd import safe_git
+from jetbox.exec.process import capture
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 
 GIT_TIMEOUT_S = 20.0  # then the walk below answers instead
@@ -46,35 +47,16 @@ def _git_files(root: Path) -> list[str] | None:
     # fsmonitor, filters and hooks are the repository's configuration: never run here.
     call = safe_git(git, root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
     try:
-        git_run = subprocess.Popen(call.argv, cwd=root, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                   env=call.env)
+        # A FIFO .gitignore in a subfolder blocks git: when it is slow, the folders are
+        # checked while it runs, so that error comes in seconds, not at the timeout.
+        done = capture(call.argv, root, GIT_TIMEOUT_S, env=call.env,
+                       on_slow=(GIT_SUSPECT_S, partial(_check_ignore_files, root)))
     except OSError:
         return None
-    with git_run:
-        try:
-            stdout = _answer(git_run, root)
-        finally:
-            if git_run.poll() is None:
-                git_run.kill()
-    if stdout is None or git_run.returncode != 0:
+    if done is None or done.returncode != 0:  # past GIT_TIMEOUT_S: the walk answers
         return None
     # Deleted tracked files and submodules are listed too; the caller's stat skips them.
-    return list({os.fsdecode(raw) for raw in stdout.split(b"\0") if raw})
-
-
-def _answer(git_run: subprocess.Popen[bytes], root: Path) -> bytes | None:
-    """git's output, or None past GIT_TIMEOUT_S. A FIFO .gitignore in a subfolder blocks
-    git: when it is slow, the folders are checked while it runs, so that error comes in
-    seconds, not at the timeout."""
-    try:
-        return git_run.communicate(timeout=GIT_SUSPECT_S)[0]
-    except subprocess.TimeoutExpired:
-        _check_ignore_files(root)  # raises, naming the first one that is not a file
-    try:
-        return git_run.communicate(timeout=max(0.0, GIT_TIMEOUT_S - GIT_SUSPECT_S))[0]
-    except subprocess.TimeoutExpired:
-        return None
+    return list({os.fsdecode(raw) for raw in done.stdout.split(b"\0") if raw})
 
 
 def _check_ignore_files(root: Path) -> None:

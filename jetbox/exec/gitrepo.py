@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from jetbox.core.fsutil import atomic_write_bytes
-from jetbox.core.gitcmd import safe_git
 from jetbox.core.programs import find_program
+from jetbox.exec.gitcmd import safe_git
+from jetbox.exec.process import capture
 
 GIT_TIMEOUT_S = 30.0
 EXCLUDE_HEADER = "# Jetbox's own files (status, ledger, log, copies for `jetbox undo`)"
@@ -27,12 +27,12 @@ def git(root: Path, *args: str) -> str | None:
         return None
     call = safe_git(program, root, *args)
     try:
-        done = subprocess.run(call.argv, cwd=root, stdin=subprocess.DEVNULL,
-                              capture_output=True, timeout=GIT_TIMEOUT_S, check=False,
-                              env=call.env)
-    except (OSError, subprocess.TimeoutExpired):
+        done = capture(call.argv, root, GIT_TIMEOUT_S, env=call.env)
+    except OSError:
         return None
-    return done.stdout.decode("utf-8", "surrogateescape") if done.returncode == 0 else None
+    if done is None or done.returncode != 0:
+        return None
+    return done.stdout.decode("utf-8", "surrogateescape")
 
 
 def _in_repository(root: Path) -> bool:

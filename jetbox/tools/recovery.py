@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from jetbox.core.fsutil import read_bounded, sha256
-from jetbox.store.acts import Intent, Result
+from jetbox.store.kinds import Intent, Result
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore
-from jetbox.store.records import FILE_ACTIONS
+from jetbox.store.queries import FILE_ACTIONS
 from jetbox.tools.hardlinks import links_of, write_keeping_links
 from jetbox.tools.paths import jail
-from jetbox.tools.specs import ToolResult
+from jetbox.tools.schemas import ToolResult
 from jetbox.tools.textfile import locate
 
 # Commands whose re-run cannot change anything the model did: checks, not actions.
