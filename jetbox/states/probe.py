@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-from jetbox.probes import room as clean_room
+from jetbox.probes import room
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
 from jetbox.probes.verdict import FAILING, baseline_of
@@ -104,7 +104,7 @@ def first_baseline(run: Run, now: Round, report: ProbeReport) -> kinds.Baseline:
     config = snapshot(run.workspace.root, run.prober.changes.snapshot()[0])
     codes = {f.partition(": ")[2].split(" ", 1)[0] for c in report.checks for f in c.findings}
     return baseline_of(report, config, ruff_rule_names(codes),
-                       clean_room.snapshot(run.workspace.root), run.prober.lint_baseline(),
+                       room.snapshot(run.workspace.root), run.prober.lint_baseline(),
                        now.round, ruff_version())
 
 

@@ -33,7 +33,7 @@ class Links:
         return not self.outside
 
     def intent_fields(self) -> dict[str, Any]:
-        """What a write's intent records (store.acts.Intent `links`, `links_outside`)."""
+        """What a write's intent records (store.kinds.Intent `links`, `links_outside`)."""
         return {"links": list(self.others) or None, "links_outside": self.outside or None}
 
     def note(self, relative: str) -> str:
