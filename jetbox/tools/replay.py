@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
+from jetbox.core.prompts import say
 from jetbox.store.acts import Intent, Result
 from jetbox.store.ledger import Ledger
 from jetbox.store.records import FILE_ACTIONS
@@ -40,12 +41,12 @@ def complete(ledger: Ledger, workspace: Path, name: str, intent: Intent,
 def result_text(result: Result) -> str:
     """The tool result for an action that completed before the crash, from its record."""
     if not result.ok and result.error:
-        return f"error: {result.error} (before Jetbox stopped; not tried again)"
+        return say("replay.error", error=result.error)
     if result.action in FILE_ACTIONS:
-        verb = "edited" if result.action == "edit" else "wrote"
-        return f"{verb} {result.path} (before Jetbox stopped)"
+        return say("replay.edited" if result.action == "edit" else "replay.wrote",
+                   path=result.path)
     tail = result.output_tail or ""
-    return f"exit code {result.exit_code} (before Jetbox stopped)\n{tail}".rstrip()
+    return (say("replay.exit_code", code=result.exit_code) + f"\n{tail}").rstrip()
 
 
 def resolve_write(ledger: Ledger, workspace: Path, intent: Intent) -> tuple[bool, str]:
@@ -63,18 +64,17 @@ def resolve_write(ledger: Ledger, workspace: Path, intent: Intent) -> tuple[bool
         if current is not None and sha256(current) == intent.sha256:
             ledger.append(Result(ok=True, changed=True, sha256=intent.sha256,
                                  recovered="already applied", **done))
-            return True, f"{path}: applied before Jetbox stopped; not applied again"
+            return True, say("replay.already_applied", path=path)
         atomic_write_bytes(target, _wanted(current, intent))
     except (ValueError, OSError) as exc:  # PathRefused and EditRefused are ValueErrors
         error = f"{exc.strerror or type(exc).__name__}: {path}" \
             if isinstance(exc, OSError) else str(exc)
         ledger.append(Result(ok=False, changed=False, error=error,
                              recovered="failed on resume", **done))
-        return False, (f"error: the {intent.action} of {path} was interrupted when "
-                       f"Jetbox stopped and cannot be completed now: {error}")
+        return False, say("replay.interrupted", action=intent.action, path=path, error=error)
     ledger.append(Result(ok=True, changed=True, sha256=intent.sha256,
                          recovered="applied on resume", **done))
-    return True, f"{path}: completed after Jetbox stopped mid-write"
+    return True, say("replay.completed", path=path)
 
 
 def _current(target: Path, intent: Intent) -> bytes | None:
@@ -92,7 +92,7 @@ def _wanted(current: bytes | None, intent: Intent) -> bytes:
     if intent.action != "edit":
         return str(intent.content or "").encode("utf-8")
     if current is None or sha256(current) != intent.sha256_before:
-        raise ValueError("the file changed while Jetbox was stopped; read it again")
+        raise ValueError(say("replay.file_changed"))
     return locate(current.decode("utf-8"), str(intent.old), str(intent.new),
                   str(intent.path)).after.encode("utf-8")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from jetbox.core.prompts import say
 from jetbox.core.text import escape_name
 
 
@@ -15,14 +16,14 @@ def entry_line(entry: os.DirEntry[str], root: Path) -> tuple[tuple[bool, str], s
     # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
     name = escape_name(entry.name)
     if entry.is_symlink() and not Path(os.path.realpath(entry.path)).is_relative_to(root):
-        return (True, entry.name), f"{name} (a link out of the workspace; not readable)"
+        return (True, entry.name), say("result.link_out", name=name)
     try:
         if entry.is_dir():
             return (False, entry.name), f"{name}/"
-        return (True, entry.name), f"{name} ({entry.stat().st_size} bytes)"
+        return (True, entry.name), say("result.entry_size", name=name, size=entry.stat().st_size)
     except OSError as exc:
-        kind = "link" if entry.is_symlink() else "entry"
-        return (True, entry.name), f"{name} (unreadable {kind}: {exc.strerror or exc})"
+        key = "result.unreadable_link" if entry.is_symlink() else "result.unreadable_entry"
+        return (True, entry.name), say(key, name=name, reason=exc.strerror or exc)
 
 
 def call_label(name: object) -> str:
