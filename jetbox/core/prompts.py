@@ -39,6 +39,8 @@ FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "json_protocol.tool": ("name", "parameters", "description"),
     "json_protocol.result": ("tool", "content"),
     "reply.no_call": (),
+    "reply.cut_off_before_call": (),
+    "reply.unreadable": ("where", "error"),
     "reply.cut_off": (),
     "reply.cut_off_named": ("name",),
     "reply.unreadable_arguments": ("name", "near"),

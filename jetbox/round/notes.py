@@ -57,8 +57,7 @@ def tree_summary(files: Sequence[str], key: Iterable[str]) -> str:
     present = set(files)
     chosen = sorted(f for f in set(key) if f in present)
     shown = chosen[:KEY_FILES]
-    more = say("files.and_more", count=len(chosen) - KEY_FILES) if len(chosen) > KEY_FILES \
-        else ""
+    more = _and_more(len(chosen) - KEY_FILES)
     counts = Counter(_folder(f) for f in files if f not in set(shown))
     folders = [f"{name} {n}" for name, n in sorted(counts.items())[:FOLDERS]]
     rest = len(counts) - len(folders)
@@ -78,12 +77,17 @@ def files_delta(before: str, now: str, quiet: Iterable[str]) -> str:
     added = sorted(new - old - skip)
     removed = sorted(old - new - skip)
     parts = []
-    for key, paths in (("files.added", added), ("files.removed", removed)):
-        if paths:
-            more = say("files.and_more", count=len(paths) - DELTA_FILES) \
-                if len(paths) > DELTA_FILES else ""
-            parts.append(say(key, paths=", ".join(paths[:DELTA_FILES]), more=more))
+    if added:
+        parts.append(say("files.added", paths=", ".join(added[:DELTA_FILES]),
+                         more=_and_more(len(added) - DELTA_FILES)))
+    if removed:
+        parts.append(say("files.removed", paths=", ".join(removed[:DELTA_FILES]),
+                         more=_and_more(len(removed) - DELTA_FILES)))
     return "; ".join(parts)
+
+
+def _and_more(count: int) -> str:
+    return say("files.and_more", count=count) if count > 0 else ""
 
 
 def plan_lines(items: Sequence[str], verdict: Verdict | None, goal: str) -> list[str]:
@@ -160,8 +164,8 @@ def __getattr__(name: str) -> str:
     """The plan's closing steps under their old names, for jetbox/states/plan.py until it
     says `plan.finish_when_green` and `plan.finish_after_fixes` itself (read when asked, so
     importing this module never reads prompts.yaml)."""
-    keys = {"FINISH_WHEN_GREEN": "plan.finish_when_green",
-            "FINISH_AFTER_FIXES": "plan.finish_after_fixes"}
-    if name in keys:
-        return say(keys[name])
+    if name == "FINISH_WHEN_GREEN":
+        return say("plan.finish_when_green")
+    if name == "FINISH_AFTER_FIXES":
+        return say("plan.finish_after_fixes")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,8 +22,9 @@ def entry_line(entry: os.DirEntry[str], root: Path) -> tuple[tuple[bool, str], s
             return (False, entry.name), f"{name}/"
         return (True, entry.name), say("result.entry_size", name=name, size=entry.stat().st_size)
     except OSError as exc:
-        key = "result.unreadable_link" if entry.is_symlink() else "result.unreadable_entry"
-        return (True, entry.name), say(key, name=name, reason=exc.strerror or exc)
+        return (True, entry.name), say(
+            "result.unreadable_link" if entry.is_symlink() else "result.unreadable_entry",
+            name=name, reason=exc.strerror or exc)
 
 
 def call_label(name: object) -> str:
