@@ -16,6 +16,7 @@ import pytest
 from jetbox.core.errors import ConfigError
 from jetbox.core.prompts import FIELDS, PROMPTS_FILE, load_prompts, prompts, say
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
+from jetbox.probes.accounting import for_model
 from tests.approvekit import GOAL, QWEN, project, run_args
 from tests.conftest import ROOT, run_cli
 
@@ -182,8 +183,8 @@ def test_no_module_keeps_its_own_copy_of_a_prompt() -> None:
 # ---- whole runs: every line the model is sent is a template or data ----------------------
 
 def template_patterns() -> list[re.Pattern[str]]:
-    """Each line of each template as a regex whose fields match anything; a line with no
-    letters of its own (`{field}`, `- {item}`) vouches for nothing and is left out."""
+    """Each line of each template as a regex whose fields match anything; a line with too
+    little text of its own (`{field}`, `- {item}`) vouches for nothing and is left out."""
     patterns = []
     for prompt in prompts().templates.values():
         pieces: list[list[str]] = [[]]
@@ -196,25 +197,29 @@ def template_patterns() -> list[re.Pattern[str]]:
                 pieces[-1].append("\x00")
         for line in pieces:
             regex = "".join(line)
-            if re.search(r"[A-Za-z]", regex.replace("\x00", "")):
+            own = "".join(re.sub(r"\\(.)", r"\1", regex.replace("\x00", "")).split())
+            if re.search(r"[A-Za-z]", own) or len(own) >= 3:
                 patterns.append(re.compile(regex.replace("\x00", ".*")))
     return patterns
 
 
 def data_lines(workspace: Path, extra: Sequence[str]) -> set[str]:
-    """What the model may be sent that is not Jetbox's wording: the files' lines, what the
-    probes and commands printed (as the ledger kept it), and the texts `extra` (the goal, the
-    scripted file contents, the person's reason)."""
+    """What the model may be sent that is not Jetbox's wording: the files' names and lines,
+    what the probes judged and commands printed (as the ledger kept it: the verdict's words
+    are the probes' own, not yet prompts.yaml's), and the texts `extra` (the goal, the files'
+    contents before the run changed them, the scripted writes)."""
     lines: set[str] = set()
     texts = list(extra)
     for path in workspace.rglob("*"):
         if path.is_file() and ".jetbox" not in path.parts and ".git" not in path.parts:
             texts.append(path.read_text(encoding="utf-8", errors="replace"))
+            texts.append(path.relative_to(workspace).as_posix())
     for line in (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
         if record["kind"] in ("probe", "finish_refused", "baseline", "result"):
             texts += [json.dumps(v) if not isinstance(v, str) else v for v in record.values()]
-            texts += [str(item) for v in record.values() if isinstance(v, list) for item in v]
+            texts += [for_model(str(item)) for v in record.values() if isinstance(v, list)
+                      for item in v]
     for text in texts:
         lines.update(part.strip() for part in text.splitlines())
     return lines
@@ -229,17 +234,23 @@ def strange_lines(messages: Sequence[dict[str, object]], data: set[str]) -> list
             continue
         for line in str(message.get("content") or "").splitlines():
             bare = re.sub(r"^\s*(?:- |\d+[|:-] ?)", "", line).strip()
-            if not bare or bare in data or line.strip() in data:
+            if not re.search(r"[A-Za-z]", bare) or bare in data or line.strip() in data \
+                    or PYTEST_LINE.fullmatch(bare):
                 continue
             if not any(p.fullmatch(line) or p.fullmatch(bare) for p in patterns):
                 found.append(line)
     return found
 
 
+# A failure as pytest reports it (Jetbox's outcomes plugin): probe output, not a template.
+PYTEST_LINE = re.compile(r"(?:FAILED|ERROR) \S+(?: - .*)?")
+
+
 def sent(server: OfflineOllama) -> list[dict[str, object]]:
     return [dict(m) for request in server.requests for m in request.messages]
 
 
+APP = "count = 1\n"
 APP_TEST = "from app import count\n\n\ndef test_count():\n    assert count == 11\n"
 TOOL = "print('tool ran')\n"
 
@@ -273,7 +284,7 @@ def test_a_whole_run_sends_the_model_only_templates_and_data(workspace: Path) ->
                         ("arguments.unknown_tool", {"name": "rm_rf", "tools": ""})):
         assert say(key, **fields).split("{")[0][:20] in every, key
     assert "refused: app.py" not in every and "edit_file: expected arguments" in every
-    assert strange_lines(messages, data_lines(workspace, [GOAL, TOOL, APP_TEST])) == []
+    assert strange_lines(messages, data_lines(workspace, [GOAL, TOOL, APP, APP_TEST])) == []
 
 
 @pytest.mark.slow
@@ -293,7 +304,7 @@ def test_a_declined_call_and_a_resume_send_only_templates_and_data(workspace: Pa
     assert second.code == 0, second.err
     assert say("result.person_declined", reason="it is slow") in \
         "\n".join(str(m.get("content")) for m in messages)
-    assert strange_lines(messages, data_lines(workspace, [GOAL, APP_TEST])) == []
+    assert strange_lines(messages, data_lines(workspace, [GOAL, APP, APP_TEST])) == []
 
 
 def test_a_hard_coded_sentence_is_found_among_the_templates_and_data() -> None:
