@@ -220,6 +220,10 @@ def data_lines(workspace: Path, extra: Sequence[str]) -> set[str]:
             texts += [json.dumps(v) if not isinstance(v, str) else v for v in record.values()]
             texts += [for_model(str(item)) for v in record.values() if isinstance(v, list)
                       for item in v]
+        if record["kind"] == "plan":  # `fix BLOCKER`: the blocker is the verdict's
+            fix = re.escape(say("plan.fix", blocker="\x00")).replace("\x00", "(.*)")
+            texts += [for_model(m.group(1)) for item in record["items"]
+                      if (m := re.fullmatch(fix, item))]
     for text in texts:
         lines.update(part.strip() for part in text.splitlines())
     return lines
