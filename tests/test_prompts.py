@@ -49,6 +49,9 @@ def test_the_packaged_file_holds_every_key_the_code_uses_with_its_fields() -> No
     assert say("goal", goal="make it so") == "Goal: make it so"
     assert say("result.timed_out", seconds=20.0) == \
         "timed out after 20 s; the process tree was killed"
+    # a field may be named like say's own parameter (`key`)
+    assert say("arguments.not_string", tool="read_file", key="path") == \
+        "read_file: `path` must be a string"
     assert "{" not in say("system") and say("reply.shell_in_fence").endswith(
         '{"cmd": ["pytest", "-q"]}')
 

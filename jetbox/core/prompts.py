@@ -185,7 +185,7 @@ class Prompts:
     path: Path
     templates: Mapping[str, Prompt]
 
-    def say(self, key: str, **fields: object) -> str:
+    def say(self, key: str, /, **fields: object) -> str:
         prompt = self.templates.get(key)
         if prompt is None:  # a bug in Jetbox, not in the file: the load checked the file
             raise KeyError(f"no prompt `{key}` in FIELDS (jetbox/core/prompts.py)")
@@ -274,6 +274,6 @@ def prompts() -> Prompts:
     return load_prompts(PROMPTS_FILE)
 
 
-def say(key: str, **fields: object) -> str:
+def say(key: str, /, **fields: object) -> str:
     """The sentence `key` of prompts.yaml with its fields filled."""
     return prompts().say(key, **fields)
