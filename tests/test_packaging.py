@@ -71,6 +71,7 @@ def test_the_wheel_holds_jetbox_and_its_handlers_under_its_own_name(wheel: Path)
     names = zipfile.ZipFile(wheel).namelist()
     assert "jetbox/cli.py" in names and "jetbox/states/act.py" in names
     assert "jetbox/machine.yaml" in names
+    assert "jetbox/prompts.yaml" in names  # every sentence the model is sent
     assert "jetbox/evals/default/01_create_mathx.yaml" in names
     # a top-level `states` would answer `import states` in every project in the environment
     assert not [n for n in names if n.startswith(("states/", "mathx/", "tests/"))]

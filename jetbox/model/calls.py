@@ -13,12 +13,12 @@ capped (MAX_SCAN) and every reader is linear in it, so a reply costs one pass.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from jetbox.core.prompts import say
 from jetbox.model.base import ToolCall
 from jetbox.model.dialects import DIALECTS, Found
 from jetbox.model.names import Tools, resolve, show
@@ -26,7 +26,6 @@ from jetbox.model.nearjson import NearJsonError, loads
 from jetbox.tools.schemas import unadvertised_specs
 
 UNPARSED = "__jetbox_unparsed__"  # how the transport hands over arguments it could not read
-NO_CALL = "No tool call in your reply. Reply with one or more tool calls."
 MAX_SCAN = 256 * 1024  # characters of content read for calls; a bigger reply is refused
 LEAD_IN = 300  # characters of prose a reply may say before the call it makes
 # Tokens and punctuation that wrap calls in the dialects (fences, <tool_call>, special tokens,
@@ -42,9 +41,6 @@ _DISCUSSES = re.compile(  # phrases, not single words: "an example test" is stil
     r"|\bexamples?:|example call|illustrat|prompt injection"
     r"|\b(?:do not|don't|never|won't|will not|should not|shouldn't) (?:run|call|execute)\b",
     re.I)
-QUOTED = ("A call quoted in prose (\"you could call ...\", inline code, an example, words "
-          "after it) is not run: to act, send the tool call alone, with at most a short "
-          "lead-in")
 # Where reasoning opens, and what closes it (None: the end of the text or the next message).
 _REASONING = (("<think>", "</think>"), ("<thinking>", "</thinking>"),
               ("<reasoning>", "</reasoning>"), ("<|channel|>analysis<|message|>", None))
@@ -88,9 +84,7 @@ def _arguments(value: Any, types: Mapping[str, str], from_text: bool) -> Any:
 
 
 def _cut_line(name: str) -> str:
-    what = f"Your call to {show(name, 40)}" if name else "Your call"
-    return (f"{what} was cut off (the reply hit the output limit) and was not run: make a "
-            f"smaller call, e.g. edit_file for one passage instead of a whole-file write_file")
+    return say("reply.cut_off_named", name=show(name, 40)) if name else say("reply.cut_off")
 
 
 def native(calls: Sequence[ToolCall], tools: Tools, from_string: bool = False) -> Parsed:
@@ -104,8 +98,8 @@ def native(calls: Sequence[ToolCall], tools: Tools, from_string: bool = False) -
             arguments = _arguments(call.arguments, tools.types.get(name, {}), False)
         except NearJsonError as exc:
             problems.append(_cut_line(name) if exc.cut else
-                            f"The arguments of your {show(name, 40)} call could not be read "
-                            f"near `{show(exc.near, 40)}`; it was not run: send a JSON object")
+                            say("reply.unreadable_arguments", name=show(name, 40),
+                                near=show(exc.near, 40)))
             continue
         out.append(ToolCall(name, tools.omitting_nulls(name, arguments)))
     delivery = "native" + (" (arguments as a JSON string)" if from_string else "")
@@ -192,9 +186,7 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
     if native_calls:
         return native(native_calls, known, from_string)
     if len(content) > MAX_SCAN:  # no call is that big: refused before any reader scans it
-        return Parsed((), f"Your reply has {len(content):,} characters of text, over the "
-                          f"{MAX_SCAN:,} Jetbox reads for a call, so nothing in it was run: "
-                          f"make a smaller call, e.g. edit_file for one passage")
+        return Parsed((), say("reply.too_long", chars=len(content), limit=MAX_SCAN))
     visible, reasoning = _reasoning(content)
     found = [f for f in read_all(visible, known) if _is_call(f, known)]
     calls: list[ToolCall] = []
@@ -202,7 +194,7 @@ def parse_reply(content: str, thinking: str, native_calls: Sequence[ToolCall],
     soft: list[str] = []
     dialects: list[str] = []
     if found and not _whole(visible, found):
-        soft.append(QUOTED)
+        soft.append(say("reply.quoted"))
         found = []
     for item in found:
         line = _judge(item, known, calls)
@@ -226,8 +218,7 @@ def _judge(item: Found, known: Tools, calls: list[ToolCall]) -> str | None:
     if item.cut:
         return _cut_line(item.name)
     if item.error or not item.name:
-        return f"Could not parse your call near `{show(item.error or item.arguments, 50)}`; " \
-               f"it was not run: send the tool call again"
+        return say("reply.unparsable", near=show(item.error or item.arguments, 50))
     name, problem = resolve(item.name, known.names, known.listed)
     if name is None:
         return problem
@@ -235,7 +226,7 @@ def _judge(item: Found, known: Tools, calls: list[ToolCall]) -> str | None:
         arguments = _arguments(item.arguments, known.types.get(name, {}), True)
     except NearJsonError as exc:
         return _cut_line(name) if exc.cut else \
-            f"Could not parse the arguments of {name} near `{show(exc.near, 40)}`"
+            say("reply.unparsable_arguments", name=name, near=show(exc.near, 40))
     call = ToolCall(name, known.omitting_nulls(name, arguments))
     if call not in calls:
         calls.append(call)
@@ -247,15 +238,13 @@ def _why_nothing(visible: str, reasoning: str, known: Tools) -> list[str]:
     drafted = [f for f in read_all(reasoning, known) if f.name] if reasoning.strip() else []
     if drafted:
         name, _ = resolve(drafted[0].name, known.names, known.listed)
-        return [f"The call to {name or show(drafted[0].name, 40)} inside your reasoning "
-                f"(thinking) is not run: reasoning is not an action; send the tool call itself"]
+        return [say("reply.in_reasoning", name=name or show(drafted[0].name, 40))]
     if _SHELL.search(visible) or re.search(r"^[ \t]*\$ \w", visible, re.M):
-        return ["Shell text in a code fence is not run: use run_cmd, e.g. "
-                + json.dumps({"cmd": ["pytest", "-q"]})]
+        return [say("reply.shell_in_fence")]
     for tag in _TAG.finditer(visible):
         if tag.group(1).lower() not in _HARMLESS_TAGS | set(known.names):
-            return [f"`<{show(tag.group(1), 30)}>` is not a tool call: text never becomes a "
-                    f"command; the tools are: {', '.join(known.names)}"]
+            return [say("reply.made_up_tag", tag=show(tag.group(1), 30),
+                        tools=", ".join(known.names))]
     return []
 
 

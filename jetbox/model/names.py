@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from jetbox.core.prompts import say
+
 
 @dataclass(frozen=True)
 class Tools:
@@ -58,7 +60,7 @@ def resolve(name: str, names: Sequence[str],
         return name, ""
     shown = show(name, 40)
     if not name.strip():
-        return None, "A call without a tool name was not run"
+        return None, say("reply.no_name")
     bare = re.sub(r"^(?:functions?|tools?|default_api|mcp)[.:]", "", name.strip())
     candidates = {bare, bare.removesuffix("json"), bare.split("<|")[0]}
     key = lambda s: re.sub(r"[\W_]+", "", s).lower()  # noqa: E731 - one line, used here
@@ -68,9 +70,7 @@ def resolve(name: str, names: Sequence[str],
         return exact[0], ""
     loose = [n for n in names if any(k in key(n) or key(n) in k for k in keys)]
     if len(loose) > 1:
-        return None, f"`{shown}` could be {' or '.join(loose)}, so it was not run: use the " \
-                     f"exact name"
+        return None, say("reply.ambiguous_name", name=shown, choices=" or ".join(loose))
     if loose:
-        return None, f"`{shown}` is not a tool (did you mean {loose[0]}?), so it was not run"
-    return None, f"`{shown}` is not a tool, so it was not run; the tools are: " \
-                 f"{', '.join(listed or names)}"
+        return None, say("reply.near_name", name=shown, guess=loose[0])
+    return None, say("reply.unknown_name", name=shown, tools=", ".join(listed or names))

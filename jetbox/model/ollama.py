@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jetbox.core.errors import ModelDown, PauseRun
+from jetbox.core.prompts import say
 from jetbox.model.base import Message, Reply, ToolCall
 from jetbox.model.calls import parse_reply
 from jetbox.model.failures import Retryable, _parsed, _translated_errors
@@ -207,8 +208,7 @@ class OllamaModel:
         prompt_tokens = getattr(final, "prompt_eval_count", 0) or 0
         self._check_context(prompt_tokens)
         if getattr(final, "done_reason", "") == "length" and not parsed.calls and not problem:
-            problem = ("Your reply was cut off by the output limit before it made a call: "
-                       "make a smaller call, e.g. edit_file for one passage")
+            problem = say("reply.cut_off_before_call")
         return Reply(content=got.content, thinking=thinking, tool_calls=parsed.calls,
                      prompt_tokens=prompt_tokens,
                      output_tokens=getattr(final, "eval_count", 0) or 0,
@@ -244,8 +244,7 @@ class Stream:
 def _unreadable(exc: Any) -> str:
     error = (exc.errors() or [{}])[0]
     where = ".".join(str(p) for p in error.get("loc", ()))
-    return (f"Your reply could not be read ({where}: {error.get('msg', 'invalid')}); "
-            f"nothing was run: send the tool call again with an object of arguments")
+    return say("reply.unreadable", where=where, error=error.get("msg", "invalid"))
 
 
 def _json_thought(content: str) -> str:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from jetbox.core.prompts import say
 from jetbox.model.calls import calls_from_text
 
 __all__ = ["calls_from_text", "json_instructions", "json_schema", "to_json_protocol"]
@@ -23,13 +24,13 @@ def json_schema(tools: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def json_instructions(tools: Sequence[Mapping[str, Any]]) -> str:
     """The tools described in words, for models that cannot take `tools`."""
-    lines = ["Reply with exactly one JSON object and nothing else: "
-             '{"tool": NAME, "args": {...}, "thought": "why, briefly"}. Tools:']
+    lines = [say("json_protocol.header")]
     for tool in tools:
         function = tool["function"]
         params = ", ".join(f"{name}: {spec.get('type')}"
                            for name, spec in function["parameters"]["properties"].items())
-        lines.append(f"- {function['name']}({params}): {function['description']}")
+        lines.append(say("json_protocol.tool", name=function["name"], parameters=params,
+                         description=function["description"]))
     return "\n".join(lines)
 
 
@@ -45,8 +46,9 @@ def to_json_protocol(messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapp
             body = {"tool": first["name"], "args": first.get("arguments", {})}
             out.append({"role": "assistant", "content": json.dumps(body)})
         elif role == "tool":
-            out.append({"role": "user", "content": f"Result of {message.get('tool_name')}:\n"
-                                                   f"{message.get('content', '')}"})
+            out.append({"role": "user", "content": say("json_protocol.result",
+                                                       tool=message.get("tool_name"),
+                                                       content=message.get("content", ""))})
         else:
             out.append(dict(message))
     instructions = {"role": "system", "content": json_instructions(tools)}

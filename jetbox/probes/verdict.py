@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
+from jetbox.core.prompts import say
 from jetbox.core.text import counted
 from jetbox.probes import accounting
 from jetbox.probes.goal import asks_for_change, asks_for_test, named_findings
@@ -319,16 +320,16 @@ def explain(report: ProbeReport, verdict: Verdict) -> str:
     if verdict.added_tests:
         lines.append(f"tests this run added: {accounting.named(verdict.added_tests)}")
     if verdict.blockers:
-        lines.append("Blocking a finish:")
+        lines.append(say("context.blocking"))
         lines += [f"- {b}" for b in verdict.blockers]
     if verdict.new_findings:
-        lines.append("ruff findings this run caused:")
+        lines.append(say("context.new_findings"))
         lines += list(verdict.new_findings[:15])
     old = [f for c in report.checks if c.parser == "ruff" for f in c.findings
            if f not in verdict.new_findings]
     if old:
-        lines.append("pre-existing ruff findings (not yours unless the goal is about them):")
-        lines += old[:10] + ([f"... {len(old) - 10} more"] if len(old) > 10 else [])
+        lines.append(say("context.pre_existing"))
+        lines += old[:10] + ([say("result.more", count=len(old) - 10)] if len(old) > 10 else [])
     lines += [c.details for c in report.checks if c.details and not c.ok and c.parser != "ruff"]
     text = "\n".join(lines)
-    return text if len(text) <= 2500 else text[:2480] + "\n... (cut)"
+    return text if len(text) <= 2500 else text[:2480] + "\n" + say("context.cut")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from jetbox.core.prompts import say
 from jetbox.core.text import name_marks
 from jetbox.model.base import ToolCall
 from jetbox.round.scope import always_covers, command_argv, skipped, writes_test_code
@@ -191,8 +192,8 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
     if answer is None:
         return ASK
     if answer.answer == queries.NO:
-        reason = answer.reason or "no reason given"
-        return ToolResult(call.name, False, f"the person refused: {reason}")
+        reason = answer.reason or say("result.no_reason_given")
+        return ToolResult(call.name, False, say("result.person_declined", reason=reason))
     return None
 
 

@@ -11,7 +11,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jetbox.round import notes
+from jetbox.core.prompts import say
+from jetbox.round import notes as nt
 from jetbox.round.conversation import Conversation, fold
 from jetbox.store import queries
 
@@ -20,12 +21,6 @@ if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
     from jetbox.spec.compaction import CompactionPolicy
     from jetbox.tools.toolbox import ToolResult
-
-SYSTEM_PROMPT = """\
-You are Jetbox, a coding agent in one project folder; paths are relative to it. Search, \
-read only the lines you need, then edit_file (`old`: exact text from read_file, without line \
-numbers); write_file only for new files. Do not repeat a call that succeeded. Call finish \
-when the goal is met: Jetbox verifies it against the run's start (ruff, pytest) first."""
 
 RECAP_ITEMS = 8
 ELIDE_WRITES = 200  # a written file's content longer than this is not sent back
@@ -37,32 +32,34 @@ def request_chars(messages: Sequence[Mapping[str, Any]], tools: Sequence[Any]) -
 
 def prefix_messages(goal: str) -> tuple[dict[str, Any], ...]:
     """The stable prefix: never changes within a run, so Ollama's cache always hits it."""
-    return ({"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": f"Goal: {goal}"})
+    return ({"role": "system", "content": say("system")},
+            {"role": "user", "content": say("goal", goal=goal)})
 
 
 def describe_call(name: str, arguments: Any) -> str:
-    """A short human line for a tool call."""
+    """A short human line for a tool call (the model reads it too)."""
     if isinstance(arguments, dict):
         if name == "read_file" and "start_line" in arguments:
-            return (f"read_file {arguments.get('path', '?')} lines "
-                    f"{arguments.get('start_line')}-{arguments.get('end_line', 'end')}")
+            return say("call.read_lines", path=arguments.get("path", "?"),
+                       start=arguments.get("start_line"), end=arguments.get("end_line", "end"))
         if name in ("read_file", "write_file", "list_dir", "edit_file"):
-            return f"{name} {arguments.get('path', '?')}"
+            return say("call.on_path", tool=name, path=arguments.get("path", "?"))
         if name == "search":
-            return f"search {arguments.get('pattern', '?')!r} in {arguments.get('path', '.')}"
+            return say("call.search", pattern=arguments.get("pattern", "?"),
+                       path=arguments.get("path", "."))
         if name == "run_cmd":
             cmd = arguments.get("cmd")
-            return "run " + (" ".join(map(str, cmd)) if isinstance(cmd, list) else str(cmd))
-    return f"{name} {json.dumps(arguments, ensure_ascii=False)[:80]}"
+            return say("call.run", command=" ".join(map(str, cmd)) if isinstance(cmd, list)
+                       else str(cmd))
+    return say("call.other", tool=name, arguments=json.dumps(arguments, ensure_ascii=False)[:80])
 
 
 def recap(records: queries.Records) -> list[str]:
     """What was done this run, deduplicated into a checklist (newest last)."""
     newest_first: dict[str, None] = {}  # walked back: a long run costs no more
-    for record in queries.tool_results_newest_first(records):
-        verdict = "ok" if record.ok else "failed"
-        newest_first.setdefault(f"{describe_call(record.name, record.arguments)} ({verdict})")
+    for record in rec.tool_results_newest_first(records):
+        newest_first.setdefault(say("context.call_ok" if record.ok else "context.call_failed",
+                                    call=describe_call(record.name, record.arguments)))
         if len(newest_first) == RECAP_ITEMS:
             break
     return list(reversed(newest_first))
@@ -75,18 +72,17 @@ def notices(run: Run, now: Round) -> dict[str, str]:
     records = run.records()
     found = notes.probe_topics(now.report, now.verdict)
     if now.status.next:  # before the first Plan there is none: no empty section
-        found["plan"] = "Plan:\n" + "\n".join(
-            f"- {s}" for s in notes.plan_lines(now.status.next, now.verdict, now.status.goal))
-    refused = queries.unanswered_refusal(records)
+        found["plan"] = say("context.plan") + "\n" + "\n".join(
+            f"- {s}" for s in nt.plan_lines(now.status.next, now.verdict, now.status.goal))
+    refused = rec.unanswered_refusal(records)
     if refused is not None:
-        found["refusal"] = f"Your finish was refused: {'; '.join(refused)}. Fix that first."
-    warning = queries.latest_warning(records)
+        found["refusal"] = say("context.finish_refused", reasons="; ".join(refused))
+    warning = rec.latest_warning(records)
     if warning:
-        found["warning"] = f"Warning: {warning}"
-    paused = queries.unanswered_pause(records)
+        found["warning"] = say("context.warning", warning=warning)
+    paused = rec.unanswered_pause(records)
     if paused is not None:
-        found["paused"] = (f"The run was paused ({paused}) and a person resumed it: "
-                           f"do not repeat that; read the status notes and try another way.")
+        found["paused"] = say("context.paused", reason=paused)
     return found
 
 
@@ -95,13 +91,14 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     """The compacted state: status snapshot, checklist of what was done, and the notices
     `found` (plan, probes, refusal, warning, pause)."""
     status, records = now.status, run.records()
-    parts = [f"Status: {status.status} (round {status.round})"]
-    ours = queries.jetbox_notes(records)
+    parts = [say("context.status", status=status.status, round=status.round)]
+    ours = rec.jetbox_notes(records)
     # Told apart by the ledger's record of what Jetbox wrote, like the plan's `Next:` items.
-    parts += [f"Note: {note}" if note in ours else f"Note from the person: {note}"
+    parts += [say("context.jetbox_note" if note in ours else "context.person_note", note=note)
               for note in status.notes[-3:]]
     done = recap(records)
-    parts.append("Done so far:\n" + "\n".join(f"- {item}" for item in done) if done else "")
+    parts.append(say("context.done_so_far") + "\n" + "\n".join(f"- {item}" for item in done)
+                 if done else "")
     parts += [found[topic] for topic in ("plan", "verdict") if topic in found]
     parts.append(project_files(run, now, records))
     parts += [found[topic] for topic in ("blocking", "refusal", "warning", "paused")
@@ -110,13 +107,14 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     parts.append(notes.pre_existing(now.report, now.verdict, status.goal))
     text = "\n\n".join(p for p in parts if p)
     if len(text) > policy.max_state_chars:
-        text = text[: policy.max_state_chars - 12] + "\n... (cut)"
-    results = queries.latest_results(records)
+        cut = "\n" + say("context.cut")
+        text = text[: policy.max_state_chars - 2 - len(cut)] + cut
+    results = rec.latest_results(records)
     if results:
         keep = policy.latest_chars(run.settings.num_ctx) // len(results)
-        lines = [f"- {describe_call(r.name, r.arguments)} ->\n"
-                 f"{fold(str(r.output), keep)}" for r in results]
-        text += "\n\nResults of your last calls:\n" + "\n".join(lines)
+        lines = [say("context.latest_result", call=describe_call(r.name, r.arguments),
+                     output=fold(str(r.output), keep)) for r in results]
+        text += "\n\n" + say("context.latest_results") + "\n" + "\n".join(lines)
     return {"role": "user", "content": text}
 
 
@@ -148,8 +146,7 @@ def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,
         output = result.output if whole else fold(result.output, share)
         messages.append({"role": "tool", "content": output, "tool_name": call.name})
     if not reply.tool_calls or reply.problem:  # why (part of) the reply did not run
-        messages.append({"role": "user", "content": reply.problem or "No tool call in your "
-                                                    "reply. Reply with one or more tool calls."})
+        messages.append({"role": "user", "content": reply.problem or say("reply.no_call")})
     return messages
 
 
@@ -166,8 +163,8 @@ def written_elided(message: dict[str, Any], results: Sequence[ToolResult]) -> di
         content = arguments.get("content") if call["function"]["name"] == "write_file" else None
         if isinstance(content, str) and len(content) > ELIDE_WRITES and result is not None \
                 and result.ok:
-            arguments = {**arguments, "content": f"[{len(content)} chars, written to the file; "
-                                                 f"read_file shows them]"}
+            arguments = {**arguments, "content": say("context.written_elided",
+                                                     chars=len(content))}
         kept.append({"function": {**call["function"], "arguments": arguments}})
     return {**message, "tool_calls": kept}
 

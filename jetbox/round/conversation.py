@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jetbox.core.prompts import say
 from jetbox.round import notes
 
 
@@ -54,4 +55,4 @@ def fold(text: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
     half = max_chars // 2
-    return f"{text[:half]}\n... [{len(text) - 2 * half} chars elided] ...\n{text[-half:]}"
+    return f"{text[:half]}\n{say('context.elided', chars=len(text) - 2 * half)}\n{text[-half:]}"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
+from jetbox.core.prompts import say
 from jetbox.probes.accounting import for_model
 from jetbox.store.status import clean_item
 
@@ -25,11 +26,6 @@ FOLDERS = 12           # folders counted one by one; the rest in one line
 DELTA_FILES = 10       # files named in one round's note
 FILES = "files"        # the topic holding the file set (as lines); its note is a delta
 _FAILURE_LINE = re.compile(r"^((?:FAILED|ERROR) )(\S+)", re.MULTILINE)
-# The plan's closing steps (jetbox/states/plan.py writes them in status.txt), as the model reads.
-FINISH_WHEN_GREEN = "call finish with a short summary once the goal is met (the checks pass)"
-FINISH_AFTER_FIXES = "call finish when the goal is met and the fixes above are done"
-SHORT_STEPS = {FINISH_WHEN_GREEN: "call finish once the goal is met (the checks pass)",
-               FINISH_AFTER_FIXES: "then call finish"}
 _WORD = re.compile(r"[\w./-]+")
 _ABOUT_LINT = re.compile(r"\b(ruff|lint\w*|flake8|style|warnings?|findings?|[A-Z]{1,4}\d{3,4})\b",
                          re.IGNORECASE)
@@ -57,19 +53,19 @@ def tree_summary(files: Sequence[str], key: Iterable[str]) -> str:
     """The files that matter to the run (`key`: changed, named by the goal or the plan,
     failing tests'), then the rest counted per folder, not the first N paths."""
     if len(files) <= LISTED_WHOLE:
-        return f"files ({len(files)}): " + (", ".join(files) or "(none)")
+        return say("files.whole", count=len(files), files=", ".join(files) or say("files.none"))
     present = set(files)
     chosen = sorted(f for f in set(key) if f in present)
     shown = chosen[:KEY_FILES]
-    more = f" and {len(chosen) - KEY_FILES} more" if len(chosen) > KEY_FILES else ""
+    more = _and_more(len(chosen) - KEY_FILES)
     counts = Counter(_folder(f) for f in files if f not in set(shown))
     folders = [f"{name} {n}" for name, n in sorted(counts.items())[:FOLDERS]]
     rest = len(counts) - len(folders)
-    tail = f", {rest} more folders ({sum(n for _, n in sorted(counts.items())[FOLDERS:])} " \
-           f"files)" if rest > 0 else ""
-    named = ", ".join(shown) or "(none)"
-    lines = [f"files ({len(files)}); changed or named: {named}{more}",
-             "the rest per folder: " + ", ".join(folders) + tail]
+    tail = say("files.more_folders", count=rest,
+               files=sum(n for _, n in sorted(counts.items())[FOLDERS:])) if rest > 0 else ""
+    named = ", ".join(shown) or say("files.none")
+    lines = [say("files.key", count=len(files), named=named, more=more),
+             say("files.per_folder", folders=", ".join(folders), more=tail)]
     return "\n".join(lines)
 
 
@@ -81,44 +77,54 @@ def files_delta(before: str, now: str, quiet: Iterable[str]) -> str:
     added = sorted(new - old - skip)
     removed = sorted(old - new - skip)
     parts = []
-    for label, paths in (("new files", added), ("files gone", removed)):
-        if paths:
-            more = f" and {len(paths) - DELTA_FILES} more" if len(paths) > DELTA_FILES else ""
-            parts.append(f"{label}: " + ", ".join(paths[:DELTA_FILES]) + more)
+    if added:
+        parts.append(say("files.added", paths=", ".join(added[:DELTA_FILES]),
+                         more=_and_more(len(added) - DELTA_FILES)))
+    if removed:
+        parts.append(say("files.removed", paths=", ".join(removed[:DELTA_FILES]),
+                         more=_and_more(len(removed) - DELTA_FILES)))
     return "; ".join(parts)
+
+
+def _and_more(count: int) -> str:
+    return say("files.and_more", count=count) if count > 0 else ""
 
 
 def plan_lines(items: Sequence[str], verdict: Verdict | None, goal: str) -> list[str]:
     """The checklist as the model reads it: an item that repeats the goal or a blocker the
     same request lists is named, not copied (a small model's prompt is paid per byte)."""
-    blockers = {clean_item(f"fix {b}"): b for b in (verdict.blockers if verdict else ())}
+    blockers = {clean_item(say("plan.fix", blocker=b)): b
+                for b in (verdict.blockers if verdict else ())}
     fixes = [i for i in items if i in blockers]
     topics = dict.fromkeys(blockers[i].split(":", 1)[0] for i in fixes)  # "pytest", "goal"
+    short = {say("plan.finish_when_green"): say("plan.finish_when_green_short"),
+             say("plan.finish_after_fixes"): say("plan.finish_after_fixes_short")}
     lines = []
     for item in items:
-        if item == clean_item(f"work on the goal: {goal}"):
-            lines.append("work on the goal (above)")
+        if item == clean_item(say("plan.work_on_goal", goal=goal)):
+            lines.append(say("plan.work_on_goal_short"))
         elif fixes and item == fixes[0]:  # every fix on one line, where the first was
-            lines.append(f"fix {', '.join(topics)} (see Blocking a finish)")
+            lines.append(say("plan.fix_short", topics=", ".join(topics)))
         elif item not in blockers:
-            lines.append(SHORT_STEPS.get(item, item))
+            lines.append(short.get(item, item))
     return lines
 
 
 def probe_topics(report: ProbeReport, verdict: Verdict) -> dict[str, str]:
     """The probe results as small topics: each is sent again only when it changes."""
-    found = {"verdict": "Probes now:\n" + verdict.line}
+    found = {"verdict": say("context.probes_now", verdict=verdict.line)}
     blockers = [for_model(b) for b in verdict.blockers]
     lines = []
     if blockers:
-        lines += ["Blocking a finish:", *(f"- {b}" for b in blockers)]
+        lines += [say("context.blocking"), *(f"- {b}" for b in blockers)]
     if verdict.new_findings:
-        lines += ["ruff findings this run caused:", *verdict.new_findings[:15]]
+        lines += [say("context.new_findings"), *verdict.new_findings[:15]]
     lines += [_short_ids(c.details, "\n".join(blockers)) for c in report.checks
               if c.details and not c.ok and c.parser != "ruff"]
     if lines:
         text = "\n".join(lines)
-        found["blocking"] = text if len(text) <= 2000 else text[:1980] + "\n... (cut)"
+        found["blocking"] = text if len(text) <= 2000 else \
+            text[:1980] + "\n" + say("context.cut")
     found[FILES] = "\n".join(report.files)
     return found
 
@@ -140,9 +146,8 @@ def pre_existing(report: ProbeReport, verdict: Verdict, goal: str) -> str:
            if f not in verdict.new_findings]
     if not old or not _ABOUT_LINT.search(goal):
         return ""
-    more = [f"... {len(old) - 10} more"] if len(old) > 10 else []
-    return "\n".join(["pre-existing ruff findings (not yours unless the goal is about them):",
-                      *old[:10], *more])
+    more = [say("result.more", count=len(old) - 10)] if len(old) > 10 else []
+    return "\n".join([say("context.pre_existing"), *old[:10], *more])
 
 
 def called_paths(messages: Sequence[Mapping[str, Any]]) -> set[str]:
@@ -153,3 +158,14 @@ def called_paths(messages: Sequence[Mapping[str, Any]]) -> set[str]:
             return {str(f["arguments"].get("path")) for f in functions
                     if isinstance(f.get("arguments"), dict)}
     return set()
+
+
+def __getattr__(name: str) -> str:
+    """The plan's closing steps under their old names, for jetbox/states/plan.py until it
+    says `plan.finish_when_green` and `plan.finish_after_fixes` itself (read when asked, so
+    importing this module never reads prompts.yaml)."""
+    if name == "FINISH_WHEN_GREEN":
+        return say("plan.finish_when_green")
+    if name == "FINISH_AFTER_FIXES":
+        return say("plan.finish_after_fixes")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

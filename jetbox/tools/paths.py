@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 
+from jetbox.core.prompts import say
 from jetbox.core.text import escape_name, unescape_name
 from jetbox.store.workspace import PROTECTED_DIRS, PROTECTED_NAMES, is_git_name, is_venv
 
@@ -34,25 +35,24 @@ class Jailed:
 def check_windows_rules(raw: str) -> None:
     """Forms that are dangerous on Windows, refused on every OS so behaviour is the same."""
     if raw.startswith(("\\\\?\\", "//?/", "\\\\.\\", "//./")):
-        raise PathRefused(f"{raw!r}: device and \\\\?\\ paths are not allowed")
+        raise PathRefused(say("path.device", path=raw))
     drive, _ = ntpath.splitdrive(raw)
     if drive.startswith(("\\\\", "//")):
-        raise PathRefused(f"{raw!r}: UNC (network) paths are not allowed")
+        raise PathRefused(say("path.unc", path=raw))
     if drive and not raw[len(drive):].startswith(("\\", "/")):
-        raise PathRefused(f"{raw!r}: drive-relative paths like C:foo are not allowed")
+        raise PathRefused(say("path.drive_relative", path=raw))
     if drive:
-        raise PathRefused(f"{raw!r}: absolute Windows paths are not allowed; use a path "
-                          f"relative to the workspace")
+        raise PathRefused(say("path.absolute_windows", path=raw))
     for part in PureWindowsPath(raw).parts:
         if part in ("\\", "/"):
             continue
         if ":" in part:
-            raise PathRefused(f"{raw!r}: ':' is not allowed in names (alternate data streams)")
+            raise PathRefused(say("path.colon", path=raw))
         if part not in (".", "..") and part != part.rstrip(". "):
-            raise PathRefused(f"{raw!r}: names may not end with a dot or a space")
+            raise PathRefused(say("path.trailing_dot", path=raw))
         stem = part.split(".", 1)[0].rstrip(" ").upper()
         if stem in RESERVED:
-            raise PathRefused(f"{raw!r}: {part!r} is a reserved device name on Windows")
+            raise PathRefused(say("path.reserved", path=raw, part=part))
 
 
 def _unescaped(raw: str) -> str:
@@ -63,8 +63,7 @@ def _unescaped(raw: str) -> str:
     try:
         return unescape_name(raw)
     except ValueError:
-        raise PathRefused(f"{escape_name(raw)}: use / to separate folders (a backslash "
-                          f"starts an escape: \\xHH for a byte, \\\\ for a backslash)") from None
+        raise PathRefused(say("path.backslash", path=escape_name(raw))) from None
 
 
 def is_protected(relative: str) -> bool:
@@ -116,14 +115,13 @@ def jail(workspace: Path, raw: object, for_write: bool = False,
     root = workspace.resolve()
     target = _resolved(root, name, str(raw))
     if target != root and not target.is_relative_to(root):
-        raise PathRefused(f"'{escape_name(str(raw))}' resolves outside the workspace; only "
-                          f"paths inside {escape_name(root.name)}/ are allowed")
+        raise PathRefused(say("path.outside", path=escape_name(str(raw)),
+                              workspace=escape_name(root.name)))
     relative = escape_name(target.relative_to(root).as_posix()) if target != root else "."
     if for_write:
         _check_writable(root, target, relative)
         if any(target.is_relative_to(folder.resolve()) for folder in read_only):
-            raise PathRefused(f"{relative} is inside the project's interpreter: the model may "
-                              f"not write it (a .pth file there would run code)")
+            raise PathRefused(say("path.in_interpreter", path=relative))
     return Jailed(target, relative)
 
 
@@ -144,20 +142,19 @@ def inside(workspace: Path, relatives: list[str]) -> list[str]:
 def _checked_name(raw: object, for_write: bool) -> str:
     """The file name `raw` stands for (escapes taken back), or a refusal saying why not."""
     if not isinstance(raw, str):
-        raise PathRefused(f"path must be a string, got {type(raw).__name__}")
+        raise PathRefused(say("path.not_a_string", type=type(raw).__name__))
     if not raw.strip() or len(raw) > MAX_PATH_CHARS or "\x00" in raw or \
             re.search(r"[\x01-\x1f\x7f]", raw):
-        raise PathRefused("path is empty, too long or has control characters")
+        raise PathRefused(say("path.bad"))
     check_windows_rules(raw)
     name = _unescaped(raw)
     try:
         os.fsencode(name)
     except UnicodeEncodeError:  # a lone surrogate no file system name can hold
-        raise PathRefused(f"'{escape_name(name)}' is not a valid file name") from None
+        raise PathRefused(say("path.invalid_name", path=escape_name(name))) from None
     if for_write and (re.search(r"[\x00-\x1f\x7f-\x9f]", name)
                       or ("\\" in name and os.name != "nt")):
-        raise PathRefused(f"'{escape_name(name)}': names with control characters or a "
-                          f"backslash are not written")
+        raise PathRefused(say("path.control_characters", path=escape_name(name)))
     return name
 
 
@@ -171,19 +168,17 @@ def _resolved(root: Path, name: str, raw: str) -> Path:
         reason = ("a symlink loop" if isinstance(exc, RuntimeError)
                   else "a name the file system cannot store" if isinstance(exc, ValueError)
                   else exc.strerror or type(exc).__name__)
-        raise PathRefused(f"{raw!r} cannot be resolved ({reason})") from None
+        raise PathRefused(say("path.unresolvable", path=raw, reason=reason)) from None
 
 
 def _check_writable(root: Path, target: Path, relative: str) -> None:
     if is_protected(relative) or _makes_repository(root, target):
-        raise PathRefused(f"{relative} is Jetbox's own or git's file: the model may not "
-                          f"write it")
+        raise PathRefused(say("path.protected", path=relative))
     own_env = Path(sys.prefix).resolve()
     if _in_venv(root, target) or target.is_relative_to(own_env):
-        raise PathRefused(f"{relative} is inside a virtual environment: the "
-                          f"model may not write it (a .pth file there would run code)")
+        raise PathRefused(say("path.in_venv", path=relative))
     if relative == ".":
-        raise PathRefused("cannot write the workspace folder itself")
+        raise PathRefused(say("path.workspace_itself"))
 
 
 def _in_venv(root: Path, target: Path) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 
 from jetbox.core.errors import ConfigError
 from jetbox.core.programs import find_program
+from jetbox.core.prompts import say
 from jetbox.store.workspace import is_git_name
 from jetbox.tools.paths import PathRefused, jail
 
@@ -104,20 +105,19 @@ def split_command(cmd: object) -> list[str]:
         try:
             argv = shlex.split(cmd)
         except ValueError as exc:
-            raise CommandRefused(f"cannot split the command: {exc}") from None
+            raise CommandRefused(say("command.unsplittable", error=exc)) from None
     elif isinstance(cmd, list) and all(isinstance(a, str) for a in cmd):
         argv = list(cmd)
     else:
-        raise CommandRefused("`cmd` must be a list of strings, e.g. [\"pytest\", \"-q\"]")
+        raise CommandRefused(say("command.not_a_list"))
     if not argv:
-        raise CommandRefused("`cmd` is empty")
+        raise CommandRefused(say("command.empty"))
     return argv
 
 
 def program_name(word: str) -> str:
     if "/" in word or "\\" in word:
-        raise CommandRefused(f"{word!r}: give a program name (e.g. pytest), not a path; "
-                             f"programs are never run from the workspace")
+        raise CommandRefused(say("command.a_path", program=word))
     name = word.lower()
     for suffix in (".exe", ".bat", ".cmd", ".com"):
         name = name.removesuffix(suffix)
@@ -133,7 +133,7 @@ def resolve_program(name: str, workspace: Path, python: Path | None = None) -> l
         return [str(python or sys.executable), *VIA_INTERPRETER[name]]
     found = find_program(name, workspace)
     if found is None:
-        raise CommandRefused(f"{name}: not found on PATH (outside the workspace)")
+        raise CommandRefused(say("command.not_found", program=name))
     return [str(Path(found).resolve())]
 
 
@@ -147,11 +147,11 @@ def _inside(value: str, workspace: Path, what: str, option: bool = False) -> Non
     try:
         jailed = jail(workspace, value)
     except PathRefused as exc:
-        raise CommandRefused(f"{what}: {exc}") from None
+        raise CommandRefused(say("command.path_refused", what=what, reason=exc)) from None
     # An option's path may be written (`--output-file`, `--target`, `--cache-dir`): never
     # into git's files, whose config runs commands at the person's next `git status`.
     if option and any(is_git_name(part) for part in jailed.relative.split("/")):
-        raise CommandRefused(f"{what}: {jailed.relative} is git's: refused")
+        raise CommandRefused(say("command.gits", what=what, path=jailed.relative))
 
 
 def _python(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
@@ -162,15 +162,14 @@ def _python(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
             index += 2
             continue
         if flag not in PYTHON_SAFE_FLAGS:
-            raise CommandRefused(f"python {flag}: refused; run a script or module inside the "
-                                 f"workspace instead (e.g. python tool.py)")
+            raise CommandRefused(say("command.python_flag", flag=flag))
         index += 1
     rest = args[index:]
     if not rest:
-        raise CommandRefused("python with no script: refused (there is no interactive input)")
+        raise CommandRefused(say("command.python_alone"))
     if rest[0] == "-m":
         if len(rest) < 2:
-            raise CommandRefused("python -m needs a module name")
+            raise CommandRefused(say("command.python_m_alone"))
         module = rest[1]
         if module in policy.allow_python_modules:
             safe = ["-P"] if module == "ruff" else []  # see VIA_INTERPRETER
@@ -179,8 +178,8 @@ def _python(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
         top = module.split(".")[0]
         if (workspace / f"{top}.py").is_file() or (workspace / top).is_dir():
             return args
-        raise CommandRefused(f"python -m {module}: refused; allowed modules: "
-                             f"{', '.join(policy.allow_python_modules)} or a workspace module")
+        raise CommandRefused(say("command.python_module", module=module,
+                                 allowed=", ".join(policy.allow_python_modules)))
     _inside(rest[0], workspace, "python script")
     return args
 
@@ -194,8 +193,8 @@ def _long_option(word: str, rules: OptionRules) -> str:
     matches = [option for option in known if option.startswith(name)]
     refused = [option for option in matches if option in rules.refused]
     if refused:
-        raise CommandRefused(f"{rules.program} {name}: refused by Jetbox's policy (it "
-                             f"abbreviates {refused[0]})")
+        raise CommandRefused(say("command.abbreviates", program=rules.program, option=name,
+                                 refused=refused[0]))
     return matches[0] if matches else name
 
 
@@ -204,14 +203,14 @@ def _value(args: list[str], index: int, inline: str | None, option: str,
     if inline is not None:
         return inline, index + 1
     if index + 1 >= len(args):
-        raise CommandRefused(f"{rules.program} {option} needs a value")
+        raise CommandRefused(say("command.needs_value", program=rules.program, option=option))
     return args[index + 1], index + 2
 
 
 def _check_value(option: str, value: str, workspace: Path, rules: OptionRules) -> None:
     if rules.program == "ruff" and option == "--config" and "=" in value:
         if any(k in value for k in ("cache-dir", "extend", "include", "src")):
-            raise CommandRefused(f"ruff --config {value!r}: refused (names paths)")
+            raise CommandRefused(say("command.ruff_config", value=value))
         return
     _inside(value, workspace, f"{rules.program} {option}", option=True)
 
@@ -222,7 +221,8 @@ def _short_cluster(args: list[str], index: int, workspace: Path, rules: OptionRu
     for position in range(1, len(word)):
         option, rest = f"-{word[position]}", word[position + 1:]
         if option in rules.refused:
-            raise CommandRefused(f"{rules.program} {word}: refused by Jetbox's policy")
+            raise CommandRefused(say("command.refused_option", program=rules.program,
+                                     option=word))
         if option in rules.paths:
             value, after = _value(args, index, rest.removeprefix("=") or None, option, rules)
             _check_value(option, value, workspace, rules)
@@ -238,8 +238,8 @@ def _check_options(args: list[str], workspace: Path, rules: OptionRules) -> None
     while index < len(args):
         word = args[index]
         if rules.response_files and word.startswith("@"):
-            raise CommandRefused(f"{rules.program} {word}: reading arguments from a file is "
-                                 f"refused; give them in `cmd`")
+            raise CommandRefused(say("command.response_file", program=rules.program,
+                                     argument=word))
         if word == "--":
             for rest in args[index + 1:]:
                 _inside(rest.split("::")[0], workspace, f"{rules.program} argument")
@@ -247,7 +247,8 @@ def _check_options(args: list[str], workspace: Path, rules: OptionRules) -> None
         if word.startswith("--"):
             option = _long_option(word, rules)
             if option in rules.refused:
-                raise CommandRefused(f"{rules.program} {word}: refused by Jetbox's policy")
+                raise CommandRefused(say("command.refused_option", program=rules.program,
+                                         option=word))
             if option in rules.paths:
                 inline = word.split("=", 1)[1] if "=" in word else None
                 value, index = _value(args, index, inline, option, rules)
@@ -278,7 +279,8 @@ def _pytest(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
 
 def _ruff(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
     if args and not args[0].startswith("-") and args[0] not in RUFF_SUBCOMMANDS:
-        raise CommandRefused(f"ruff {args[0]}: refused; allowed: {', '.join(RUFF_SUBCOMMANDS)}")
+        raise CommandRefused(say("command.ruff_subcommand", subcommand=args[0],
+                                 allowed=", ".join(RUFF_SUBCOMMANDS)))
     rest = args[1:] if args and args[0] in ("check", "format", "rule") else args
     if args and args[0] == "rule":
         return args
@@ -291,11 +293,10 @@ def _pip(args: list[str], policy: ToolPolicy, workspace: Path) -> list[str]:
     if not args or args[0] in PIP_READ_ONLY:
         return args
     if args[0] != "install" or not policy.allow_pip_install:
-        raise CommandRefused(f"pip {args[0] if args else ''}: refused; allowed: "
-                             f"{', '.join(PIP_READ_ONLY)}"
-                             + ("" if policy.allow_pip_install else
-                                " (pip install is off: set tools.allow_pip_install)"))
+        raise CommandRefused(say("command.pip_subcommand", subcommand=args[0] if args else "",
+                                 allowed=", ".join(PIP_READ_ONLY),
+                                 install="" if policy.allow_pip_install else
+                                 say("command.pip_install_off")))
     if not any(a.startswith(("--target", "--tar", "-t")) for a in args):
-        raise CommandRefused("pip install needs --target DIR inside the workspace: Jetbox's "
-                             "own environment is never changed")
+        raise CommandRefused(say("command.pip_target"))
     return [*args, "--only-binary", ":all:", "--no-input"]

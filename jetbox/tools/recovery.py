@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jetbox.core.fsutil import read_bounded, sha256
+from jetbox.core.prompts import say
 from jetbox.store.kinds import Intent, Result
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore
@@ -42,12 +43,12 @@ def complete(ledger: Ledger, workspace: Path, name: str, intent: Intent,
 def result_text(result: Result) -> str:
     """The tool result for an action that completed before the crash, from its record."""
     if not result.ok and result.error:
-        return f"error: {result.error} (before Jetbox stopped; not tried again)"
+        return say("replay.error", error=result.error)
     if result.action in FILE_ACTIONS:
-        verb = "edited" if result.action == "edit" else "wrote"
-        return f"{verb} {result.path} (before Jetbox stopped)"
+        return say("replay.edited" if result.action == "edit" else "replay.wrote",
+                   path=result.path)
     tail = result.output_tail or ""
-    return f"exit code {result.exit_code} (before Jetbox stopped)\n{tail}".rstrip()
+    return (say("replay.exit_code", code=result.exit_code) + f"\n{tail}").rstrip()
 
 
 def resolve_write(ledger: Ledger, workspace: Path, intent: Intent) -> tuple[bool, str]:
@@ -63,16 +64,15 @@ def resolve_write(ledger: Ledger, workspace: Path, intent: Intent) -> tuple[bool
         current = _current(target, intent)
         if current is not None and sha256(current) == intent.sha256:
             ledger.append(_settled(intent, "already applied"))
-            return True, f"{path}: applied before Jetbox stopped; not applied again"
+            return True, say("replay.already_applied", path=path)
         _write(workspace, target, _wanted(current, intent), intent)
     except (ValueError, OSError) as exc:  # PathRefused and EditRefused are ValueErrors
         error = f"{exc.strerror or type(exc).__name__}: {path}" \
             if isinstance(exc, OSError) else str(exc)
         ledger.append(_settled(intent, "failed on resume", error))
-        return False, (f"error: the {intent.action} of {path} was interrupted when "
-                       f"Jetbox stopped and cannot be completed now: {error}")
+        return False, say("replay.interrupted", action=intent.action, path=path, error=error)
     ledger.append(_settled(intent, "applied on resume"))
-    return True, f"{path}: completed after Jetbox stopped mid-write"
+    return True, say("replay.completed", path=path)
 
 
 def _settled(intent: Intent, recovered: str, error: str | None = None) -> Result:
@@ -107,7 +107,7 @@ def _wanted(current: bytes | None, intent: Intent) -> bytes:
     if intent.action != "edit":
         return str(intent.content or "").encode("utf-8")
     if current is None or sha256(current) != intent.sha256_before:
-        raise ValueError("the file changed while Jetbox was stopped; read it again")
+        raise ValueError(say("replay.file_changed"))
     return locate(current.decode("utf-8"), str(intent.old), str(intent.new),
                   str(intent.path)).after.encode("utf-8")
 

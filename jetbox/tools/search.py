@@ -26,13 +26,14 @@ class SearchRefused(ValueError):
 def search(root: Path, pattern: str, files: list[str], max_matches: int,
            timeout_s: float, max_chars: int) -> str:
     """Matches of `pattern` in `files` (relative to root), with one line of context."""
+    # Here, not at the top: the child runs this file alone, with the standard library only.
+    from jetbox.core.prompts import say
     if not pattern or len(pattern) > 1000:
-        raise SearchRefused("`pattern` must be a regular expression of 1 to 1000 characters")
+        raise SearchRefused(say("search.bad_pattern"))
     try:
         re.compile(pattern)
     except re.error as exc:
-        raise SearchRefused(f"not a valid (Python) regular expression: {exc}; escape special "
-                            f"characters like ( [ . with a backslash") from None
+        raise SearchRefused(say("search.bad_regex", error=exc)) from None
     job = json.dumps({"root": str(root), "pattern": pattern, "files": files,
                       "max": max_matches})
     # Imported here: run as the child, this file needs the standard library only.
@@ -41,15 +42,16 @@ def search(root: Path, pattern: str, files: list[str], max_matches: int,
     done = capture([sys.executable, "-I", __file__], stdin=job.encode("utf-8"),
                    timeout_s=timeout_s)
     if done is None:
-        raise SearchRefused(f"the search took more than {timeout_s:g} s and was stopped; use a "
-                            f"simpler pattern or pass a path")
+        raise SearchRefused(say("search.too_slow", seconds=timeout_s))
     if done.returncode != 0:
-        raise SearchRefused(f"the search failed: {done.stderr.decode(errors='replace')[-300:]}")
+        raise SearchRefused(say("search.failed",
+                                error=done.stderr.decode(errors="replace")[-300:]))
     found = json.loads(done.stdout)
     return _render(found, pattern, max_chars)
 
 
 def _render(found: dict, pattern: str, max_chars: int) -> str:
+    from jetbox.core.prompts import say  # not at the top: see search()
     blocks: list[str] = []
     size = 0
     shown = 0
@@ -64,16 +66,16 @@ def _render(found: dict, pattern: str, max_chars: int) -> str:
         shown += sum(1 for line in group["lines"] if _is_match(line))
         path = group["path"]
     if not blocks:
-        return f"no match for {pattern!r} in {found['files']} files"
+        return say("search.no_match", pattern=pattern, files=found["files"])
     more = found["matches"] - shown
-    tail = (f"\n... {more} more matches (in {found['files_matched']} files in all) not shown; "
-            f"narrow the pattern or pass a path" if more > 0 else "")
-    return f"{_count(found['matches'], 'match')} in {_count(found['files_matched'], 'file')}:" \
-           f"\n" + "\n--\n".join(blocks) + tail
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" + ("" if number == 1 else "es" if noun.endswith("h") else "s")
+    tail = ("\n" + say("search.more_matches", count=more, files=found["files_matched"])
+            if more > 0 else "")
+    matches, files = found["matches"], found["files_matched"]
+    return say("search.found",
+               matches=say("search.one_match" if matches == 1 else "search.matches",
+                           count=matches),
+               files=say("search.one_file" if files == 1 else "search.files", count=files)) \
+        + "\n" + "\n--\n".join(blocks) + tail
 
 
 def _is_match(line: str) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+from jetbox.core.prompts import say
+
 CLOSEST_SHOWN = 3      # candidate places shown when `old` is not found
 CONTEXT_LINES = 2      # lines shown around an edit, so the model can check it
 
@@ -26,12 +28,11 @@ def line_range(text: str, start: int | None, end: int | None, max_chars: int,
     lines = text.splitlines()
     total = len(lines)
     if total == 0:
-        return f"{path}: empty file"
+        return say("result.empty_file", path=path)
     first = 1 if start is None else start
     last = total if end is None else min(end, total)
     if first < 1 or first > total or last < first:
-        raise ValueError(f"{path} has {total} lines; ask for start_line 1..{total} and "
-                         f"end_line >= start_line")
+        raise ValueError(say("result.bad_range", path=path, total=total))
     shown: list[str] = []
     size = 0
     for line in lines[first - 1:last]:
@@ -39,15 +40,13 @@ def line_range(text: str, start: int | None, end: int | None, max_chars: int,
         if shown and size > max_chars:
             break
         shown.append(line if len(line) <= max_chars else
-                     f"{line[:max_chars]} ... [{len(line) - max_chars} more characters on "
-                     f"this line not shown]")
+                     say("result.long_line", start=line[:max_chars], more=len(line) - max_chars))
     stop = first + len(shown) - 1
-    header = f"{path}: lines {first}-{stop} of {total}"
+    header = say("result.lines", path=path, first=first, last=stop, total=total)
     body = numbered(shown, first, len(str(total)))
     if stop < last:
-        more = (f"[{last - stop} more lines do not fit in one reply; ask for them with "
-                f'read_file{{"path": "{path}", "start_line": {stop + 1}, "end_line": '
-                f"{min(total, stop + len(shown))}}}]")
+        more = say("result.more_lines", count=last - stop, path=path, start=stop + 1,
+                   end=min(total, stop + len(shown)))
         return f"{header}\n{body}\n{more}"
     return f"{header}\n{body}"
 
@@ -67,9 +66,9 @@ class Edit:
         lines = self.after.splitlines()
         start = max(1, self.first_line - CONTEXT_LINES)
         stop = min(len(lines), self.first_line + self.new_lines - 1 + CONTEXT_LINES)
-        return (f"edited {path}: lines {self.first_line}-{self.first_line + self.old_lines - 1} "
-                f"({self.old_lines} lines) replaced by {self.new_lines} lines; now:\n"
-                + numbered(lines[start - 1:stop], start))
+        return say("result.edited", path=path, first=self.first_line,
+                   last=self.first_line + self.old_lines - 1, old=self.old_lines,
+                   new=self.new_lines) + "\n" + numbered(lines[start - 1:stop], start)
 
 
 def _line_of(text: str, index: int) -> int:
@@ -79,14 +78,12 @@ def _line_of(text: str, index: int) -> int:
 def locate(text: str, old: str, new: str, path: str) -> Edit:
     """Replace the one occurrence of `old`; refuse with a useful message otherwise."""
     if not old:
-        raise EditRefused("`old` is empty; give the exact lines to replace (or use write_file "
-                          "for a new file)")
+        raise EditRefused(say("result.old_empty"))
     if "\r\n" in text and old not in text and "\r\n" not in old:  # the model wrote \n
         old, new = old.replace("\n", "\r\n"), new.replace("\n", "\r\n")
     count = text.count(old)
     if count == 0:
-        raise EditRefused(f"`old` does not occur in {path}; copy it exactly from read_file "
-                          f"(without the line numbers). Closest lines:\n"
+        raise EditRefused(say("result.old_missing", path=path) + "\n"
                           + closest_lines(text, old))
     if count > 1:
         lines: list[str] = []
@@ -95,9 +92,8 @@ def locate(text: str, old: str, new: str, path: str) -> Edit:
             lines.append(str(_line_of(text, index)))
             at = index + 1
             index = text.find(old, at)
-        raise EditRefused(f"`old` occurs {count} times in {path} (lines "
-                          f"{', '.join(lines)}); include more surrounding lines so it occurs "
-                          f"exactly once")
+        raise EditRefused(say("result.old_repeated", count=count, path=path,
+                              lines=", ".join(lines)))
     index = text.find(old)
     after = text[:index] + new + text[index + len(old):]
     return Edit(text, after, _line_of(text, index), _lines_in(old), _lines_in(new))
@@ -120,6 +116,6 @@ def closest_lines(text: str, old: str) -> str:
             scored.append((matcher.ratio(), number))
     best = sorted(scored, reverse=True)[:CLOSEST_SHOWN]
     if not best:
-        return "(no similar line)"
+        return say("result.no_similar_line")
     return "\n".join(numbered(lines[max(0, n - 2):n + 1], max(1, n - 1))
                      for _, n in sorted(best, key=lambda item: item[1]))

@@ -11,6 +11,7 @@ from typing import Any
 from jetbox.core import failpoints
 from jetbox.core.errors import JetboxError, LedgerWriteError, PauseRun
 from jetbox.core.fsutil import read_bounded, sha256
+from jetbox.core.prompts import say
 from jetbox.core.text import escape_name, escape_surrogates
 from jetbox.exec.files import project_files
 from jetbox.exec.interpreter import Interpreter
@@ -91,13 +92,14 @@ class Toolbox:
         except (Refusal, PathRefused, CommandRefused) as exc:
             reason = str(exc)
             self._journal(Refused, tool=label, reason=reason, round=round_no)
-            return ToolResult(label, False, f"refused: {reason}", refused=True)
+            return ToolResult(label, False, say("result.refused", reason=reason), refused=True)
         except OSError as exc:
             return self._failed(label, mark, round_no, os_error_text(exc, self.workspace))
         except JetboxError as exc:
             return self._failed(label, mark, round_no, str(exc))
         except Exception as exc:  # a bug in a tool must not end the run, nor every resume
-            detail = f"internal error in {label}: {type(exc).__name__}: {exc}"
+            detail = say("result.internal_error", tool=label, type=type(exc).__name__,
+                         error=exc)
             # The run's agent.log logger (display.open_log names it so), if a run opened it;
             # never logging's last resort, which would print the traceback on the terminal.
             logger = logging.getLogger(f"jetbox.run.{self.workspace / LOG_NAME}")
@@ -117,7 +119,7 @@ class Toolbox:
             self._journal(Result, intent=intent.seq, action=intent.action,
                           ok=False, changed=False, error=error[:500])
         self._journal(ToolError, tool=label, error=error[:500], round=round_no)
-        return ToolResult(label, False, f"error: {error}")
+        return ToolResult(label, False, say("result.error", error=error))
 
     def _journal(self, kind: type[Record], **fields: Any) -> None:
         """Append a failure record; one that cannot be encoded is kept in ASCII instead."""
@@ -133,7 +135,7 @@ class Toolbox:
     def _list_dir(self, path: str, round_no: int) -> ToolResult:
         target = jail(self.workspace, path)
         if not target.absolute.is_dir():
-            raise Refusal(f"{target.relative} is not a folder")
+            raise Refusal(say("result.not_a_folder", path=target.relative))
         return ToolResult("list_dir", True, self._listing(target.absolute))
 
     def _listing(self, folder: Path) -> str:
@@ -142,26 +144,26 @@ class Toolbox:
                              if e.name not in IGNORED_DIRS)
         shown = [line for _, line in entries]
         limit = self.policy.max_list_entries
-        more = f"\n... {len(shown) - limit} more" if len(shown) > limit else ""
-        return "\n".join(shown[:limit]) + more or "(empty)"
+        more = "\n" + say("result.more", count=len(shown) - limit) if len(shown) > limit else ""
+        return "\n".join(shown[:limit]) + more or say("result.empty_folder")
 
     def _read_file(self, path: str, round_no: int, start_line: int | None = None,
                    end_line: int | None = None) -> ToolResult:
         target = jail(self.workspace, path)
         if target.absolute.is_dir():  # the listing list_dir gave, without its schema
-            return ToolResult("read_file", True, f"{target.relative} is a folder; its entries:\n"
-                              + self._listing(target.absolute))
+            return ToolResult("read_file", True, say("result.folder_entries", path=target.relative,
+                                                     entries=self._listing(target.absolute)))
         if not target.absolute.is_file():
-            raise Refusal(f"{target.relative} is not a file")
+            raise Refusal(say("result.not_a_file", path=target.relative))
         data, size = read_bounded(target.absolute, MAX_READ_BYTES)
         if b"\x00" in data[:BINARY_SNIFF_BYTES]:
-            return ToolResult("read_file", True, f"{target.relative} is a binary file "
-                              f"({size} bytes); not shown")
+            return ToolResult("read_file", True, say("result.binary_file", path=target.relative,
+                                                     size=size))
         text = data.decode("utf-8", errors="replace")
         note = "" if "\ufffd" not in text or b"\xef\xbf\xbd" in data else \
-            f"[{target.relative} is not valid UTF-8; undecodable bytes shown as \ufffd]\n"
+            say("result.not_utf8", path=target.relative) + "\n"
         if size > len(data):
-            note += f"[only the first {len(data)} of {size} bytes are readable]\n"
+            note += say("result.partly_read", shown=len(data), size=size) + "\n"
         try:
             shown = line_range(text, start_line, end_line, self.policy.max_read_chars,
                                target.relative)
@@ -186,16 +188,15 @@ class Toolbox:
     def _edit_file(self, path: str, old: str, new: str, round_no: int) -> ToolResult:
         target = jail(self.workspace, path, for_write=True, read_only=self._read_only)
         if not target.absolute.is_file():
-            raise Refusal(f"{target.relative} is not a file; create new files with write_file")
+            raise Refusal(say("result.edit_not_a_file", path=target.relative))
         data, size = read_bounded(target.absolute, self.policy.max_write_bytes + 1)
         if size > self.policy.max_write_bytes:
-            raise Refusal(f"{target.relative} is {size} bytes; the limit is "
-                          f"{self.policy.max_write_bytes}")
+            raise Refusal(say("result.too_big", path=target.relative, size=size,
+                              limit=self.policy.max_write_bytes))
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError:
-            raise Refusal(f"{target.relative} is not UTF-8 text; edit_file cannot change it") \
-                from None
+            raise Refusal(say("result.edit_not_utf8", path=target.relative)) from None
         try:
             edit = locate(text, old, new, target.relative)
         except EditRefused as exc:
@@ -239,7 +240,8 @@ class Toolbox:
         try:
             write_keeping_links(absolute, data, links, original)
         except OSError as exc:
-            raise OSError(exc.errno, f"cannot write {relative}: {exc.strerror or exc}") from None
+            raise OSError(exc.errno, say("result.cannot_write", path=relative,
+                                         reason=exc.strerror or exc)) from None
         failpoints.hit("applied")  # crash tests: the file is written, its result is not
         self.ledger.append(Result(intent=intent.seq, action=intent.action, ok=True,
                                   changed=True, path=relative, sha256=intent.sha256))
@@ -248,14 +250,14 @@ class Toolbox:
         target = jail(self.workspace, path, for_write=True, read_only=self._read_only)
         data = content.encode("utf-8")
         if len(data) > self.policy.max_write_bytes:
-            raise Refusal(f"content is {len(data)} bytes; the limit is "
-                          f"{self.policy.max_write_bytes}")
+            raise Refusal(say("result.content_too_big", size=len(data),
+                              limit=self.policy.max_write_bytes))
         if target.absolute.is_dir():
-            raise Refusal(f"{target.relative} is a folder")
+            raise Refusal(say("result.write_a_folder", path=target.relative))
         sha = sha256(data)
         if target.absolute.is_file() and read_bounded(target.absolute, len(data) + 1)[0] == data:
-            return ToolResult("write_file", True, f"{target.relative} already has this content "
-                              f"({len(data)} bytes); nothing changed")
+            return ToolResult("write_file", True, say("result.unchanged", path=target.relative,
+                                                      size=len(data)))
         links = links_of(self.workspace, target.absolute)
         intent = self._intend(Intent(action="write", path=target.relative, bytes=len(data),
                                      sha256=sha, content=content, round=round_no,
@@ -264,14 +266,15 @@ class Toolbox:
         self._apply(target.relative, target.absolute, data, intent, links)
         note = links.note(target.relative) if links is not None else ""
         return ToolResult("write_file", True,
-                          f"wrote {target.relative} ({len(data)} bytes){note}", changed=True)
+                          say("result.wrote", path=target.relative, size=len(data)) + note,
+                          changed=True)
 
     def _run_cmd(self, cmd: object, round_no: int) -> ToolResult:
         argv = split_command(cmd)
         name = program_name(argv[0])
         if name not in self.policy.allowed_programs:
-            raise Refusal(f"{argv[0]}: not an allowed program; allowed: "
-                          f"{', '.join(self.policy.allowed_programs)}")
+            raise Refusal(say("result.not_allowed_program", program=argv[0],
+                              allowed=", ".join(self.policy.allowed_programs)))
         program = self._programs[name]
         if isinstance(program, str):
             raise Refusal(program)
@@ -295,18 +298,16 @@ class Toolbox:
                                   duration_s=round(result.duration_s, 3),
                                   output_tail=result.output[-500:]))
         self.watch.record(self.ledger, intent.seq, before)
-        head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed" \
-            if result.timed_out else f"exit code {result.returncode}"
+        head = say("result.timed_out", seconds=self.policy.cmd_timeout_s) \
+            if result.timed_out else say("result.exit_code", code=result.returncode)
         if removed:
             self.ledger.append(ProtectedRemoved(names=removed, round=round_no))
-        notes = "".join(f"\nthe command created {name}, which only a person may create; removed"
-                        for name in removed)
+        notes = "".join("\n" + say("result.protected_removed", name=name) for name in removed)
         return ToolResult("run_cmd", result.returncode == 0,
                           f"{head}\n{result.output}".rstrip() + notes)
 
     def _finish(self, summary: str, round_no: int) -> ToolResult:
-        return ToolResult("finish", True, f"finish requested: {summary[:300]}; Jetbox will "
-                          f"verify with the probes")
+        return ToolResult("finish", True, say("result.finish", summary=summary[:300]))
 
 
 # How the toolbox words what it saw: a folder entry, a call's name, an OS error.
@@ -317,14 +318,15 @@ def entry_line(entry: os.DirEntry[str], root: Path) -> tuple[tuple[bool, str], s
     # Names that are not valid UTF-8 are shown escaped (caf\xe9.txt); jail takes them back.
     name = escape_name(entry.name)
     if entry.is_symlink() and not Path(os.path.realpath(entry.path)).is_relative_to(root):
-        return (True, entry.name), f"{name} (a link out of the workspace; not readable)"
+        return (True, entry.name), say("result.link_out", name=name)
     try:
         if entry.is_dir():
             return (False, entry.name), f"{name}/"
-        return (True, entry.name), f"{name} ({entry.stat().st_size} bytes)"
+        return (True, entry.name), say("result.entry_size", name=name, size=entry.stat().st_size)
     except OSError as exc:
-        kind = "link" if entry.is_symlink() else "entry"
-        return (True, entry.name), f"{name} (unreadable {kind}: {exc.strerror or exc})"
+        return (True, entry.name), say(
+            "result.unreadable_link" if entry.is_symlink() else "result.unreadable_entry",
+            name=name, reason=exc.strerror or exc)
 
 
 def call_label(name: object) -> str:
