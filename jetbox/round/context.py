@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jetbox.core.prompts import say
-from jetbox.round import notes as nt
+from jetbox.round import notes
 from jetbox.round.conversation import Conversation, fold
 from jetbox.store import queries
 
@@ -57,7 +57,7 @@ def describe_call(name: str, arguments: Any) -> str:
 def recap(records: queries.Records) -> list[str]:
     """What was done this run, deduplicated into a checklist (newest last)."""
     newest_first: dict[str, None] = {}  # walked back: a long run costs no more
-    for record in rec.tool_results_newest_first(records):
+    for record in queries.tool_results_newest_first(records):
         newest_first.setdefault(say("context.call_ok" if record.ok else "context.call_failed",
                                     call=describe_call(record.name, record.arguments)))
         if len(newest_first) == RECAP_ITEMS:
@@ -73,14 +73,14 @@ def notices(run: Run, now: Round) -> dict[str, str]:
     found = notes.probe_topics(now.report, now.verdict)
     if now.status.next:  # before the first Plan there is none: no empty section
         found["plan"] = say("context.plan") + "\n" + "\n".join(
-            f"- {s}" for s in nt.plan_lines(now.status.next, now.verdict, now.status.goal))
-    refused = rec.unanswered_refusal(records)
+            f"- {s}" for s in notes.plan_lines(now.status.next, now.verdict, now.status.goal))
+    refused = queries.unanswered_refusal(records)
     if refused is not None:
         found["refusal"] = say("context.finish_refused", reasons="; ".join(refused))
-    warning = rec.latest_warning(records)
+    warning = queries.latest_warning(records)
     if warning:
         found["warning"] = say("context.warning", warning=warning)
-    paused = rec.unanswered_pause(records)
+    paused = queries.unanswered_pause(records)
     if paused is not None:
         found["paused"] = say("context.paused", reason=paused)
     return found
@@ -92,7 +92,7 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     `found` (plan, probes, refusal, warning, pause)."""
     status, records = now.status, run.records()
     parts = [say("context.status", status=status.status, round=status.round)]
-    ours = rec.jetbox_notes(records)
+    ours = queries.jetbox_notes(records)
     # Told apart by the ledger's record of what Jetbox wrote, like the plan's `Next:` items.
     parts += [say("context.jetbox_note" if note in ours else "context.person_note", note=note)
               for note in status.notes[-3:]]
@@ -109,7 +109,7 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     if len(text) > policy.max_state_chars:
         cut = "\n" + say("context.cut")
         text = text[: policy.max_state_chars - 2 - len(cut)] + cut
-    results = rec.latest_results(records)
+    results = queries.latest_results(records)
     if results:
         keep = policy.latest_chars(run.settings.num_ctx) // len(results)
         lines = [say("context.latest_result", call=describe_call(r.name, r.arguments),
