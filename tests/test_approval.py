@@ -121,27 +121,27 @@ def test_status_txt_keeps_the_question_on_one_escaped_line() -> None:
     text = status.render()
     assert 'Approve: write_file a.py\\x0aState: Done\n' in text
     assert parse(text) == status and parse(text).state == "Approve"
-    assert "Approve:" not in Status(goal="g", state="Act").render()
+    assert "Approve:" not in Status(goal="g", state="Calls").render()
 
 
 def test_a_return_from_an_answer_continues_the_reply_it_interrupted() -> None:
-    records = [RunStart(seq=1, goal="g"), Transition(seq=2, dest="Act", source="Plan"),
-               ModelReply(seq=3), ToolResult(seq=4, index=0),
-               Question(seq=5, reply=3, index=1),
-               Transition(seq=6, dest="Approve", source="Act"),
-               Answered(seq=7, asked=5, answer="yes"),
-               Transition(seq=8, dest="Act", source="Approve")]
-    journaled = journal.journaled_reply(records, "Act")
+    records = [RunStart(seq=1, goal="g"), Transition(seq=2, dest="Ask", source="Plan"),
+               ModelReply(seq=3), Transition(seq=4, dest="Calls", source="Ask"),
+               ToolResult(seq=5, index=0), Question(seq=6, reply=3, index=1),
+               Transition(seq=7, dest="Approve", source="Calls"),
+               Answered(seq=8, asked=6, answer="yes"),
+               Transition(seq=9, dest="Calls", source="Approve")]
+    journaled = journal.reply_to_run(records, "Calls")
     assert journaled is not None and journaled.reply.seq == 3 and journaled.next_index == 1
-    # A later, ordinary entry into Act (a new round) starts afresh.
-    records.append(Transition(seq=9, dest="Act", source="Plan"))
-    assert journal.journaled_reply(records, "Act") is None
+    # A later, ordinary entry into Calls (a new round) has no reply of its own yet.
+    records.append(Transition(seq=10, dest="Calls", source="Ask"))
+    assert journal.reply_to_run(records, "Calls") is None
 
 
 def test_jetbox_graph_shows_the_approve_state() -> None:
     result = run_cli("graph", "--machine", str(ROOT / "machine.yaml"))
     assert result.code == 0
-    assert "Act --> Approve: ask" in result.out and "Approve --> Act: answered" in result.out
+    assert "Calls --> Approve: ask" in result.out and "Approve --> Calls: answered" in result.out
 
 
 def test_a_bad_answer_flag_is_a_usage_error(workspace: Path) -> None:

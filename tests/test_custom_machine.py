@@ -36,7 +36,8 @@ states:
   - {{name: Probe, handler: "states.probe:Probe"}}
   - {{name: Compact, handler: "states.compact:Compact"}}
   - {{name: Plan, handler: "states.plan:Plan"}}
-  - {{name: Act, handler: "states.act:Act"}}
+  - {{name: Ask, handler: "states.act:Ask"}}
+  - {{name: Calls, handler: "states.act:Calls"}}
   - {{name: Celebrate, handler: "{__name__}:Celebrate"}}
   - {{name: Persist, handler: "states.persist:Persist"}}
   - {{name: Done, handler: "states.done:Done", final: true}}
@@ -44,8 +45,9 @@ transitions:
   - {{trigger: probed, source: Probe, dest: Done, conditions: [finish_requested, probes_green]}}
   - {{trigger: probed, source: Probe, dest: Compact}}
   - {{trigger: compacted, source: Compact, dest: Plan}}
-  - {{trigger: planned, source: Plan, dest: Act}}
-  - {{trigger: acted, source: Act, dest: Celebrate}}
+  - {{trigger: planned, source: Plan, dest: Ask}}
+  - {{trigger: asked, source: Ask, dest: Calls}}
+  - {{trigger: acted, source: Calls, dest: Celebrate}}
   - {{trigger: cheered, source: Celebrate, dest: Persist}}
   - {{trigger: persisted, source: Persist, dest: Probe}}
 limits: {{max_rounds: 9, timebox_s: 120}}

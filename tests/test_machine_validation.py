@@ -21,10 +21,10 @@ CASES = {
         DEFAULT.replace("source: Compact, dest: Plan", "source: Compact, dest: Plna"),
         "dest: Plna", "names unknown state `Plna`"),
     "unreachable state": (
-        DEFAULT.replace("source: Plan, dest: Act}", "source: Plan, dest: Reflect}")
-               .replace("- {trigger: acted, source: Act, dest: Reflect}",
-                        "- {trigger: acted, source: Act, dest: Act}"),
-        "- name: Act ", "state `Act` is unreachable"),
+        DEFAULT.replace("source: Plan, dest: Ask}", "source: Plan, dest: Reflect}")
+               .replace("- {trigger: asked, source: Ask, dest: Calls}",
+                        "- {trigger: asked, source: Ask, dest: Ask}"),
+        "- name: Ask ", "state `Ask` is unreachable"),
     "no path to a final state": (
         DEFAULT.replace("  - name: Done\n", "  - name: Trap\n    handler: states.plan:Plan\n"
                                             "  - name: Done\n")
@@ -39,8 +39,8 @@ CASES = {
         DEFAULT.replace("states.plan:Plan", "jetbox.store.status:Status"),
         "jetbox.store.status:Status", "is not a handler"),
     "outcome with no transition": (
-        DEFAULT.replace("- {trigger: planned, source: Plan, dest: Act}",
-                        "- {trigger: planed, source: Plan, dest: Act}"),
+        DEFAULT.replace("- {trigger: planned, source: Plan, dest: Ask}",
+                        "- {trigger: planed, source: Plan, dest: Ask}"),
         "handler: states.plan:Plan", "can return `planned` but no transition"),
     "unknown condition": (
         DEFAULT.replace("[finish_requested, probes_green]", "[finish_requested, tests_pass]"),

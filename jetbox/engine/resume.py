@@ -1,8 +1,8 @@
 """Starting a run, or resuming the one that status.txt and the ledger describe.
 
 Everything a resume needs is here: where the run is (status.txt reconciled with the ledger,
-which wins), and the model reply Act was in the middle of. A handler resumed into is then
-just run: Act finishes a journaled reply instead of asking again, and the toolbox completes
+which wins), and the model reply Calls was in the middle of. A handler resumed into is then
+just run: Calls finishes a journaled reply without asking again, and the toolbox completes
 its own interrupted action (replay.py)."""
 
 from __future__ import annotations

@@ -94,7 +94,7 @@ def is_builtin(module_name: str) -> bool:
 
 def alias_builtin_states() -> None:
     """In Jetbox's own process, `states` and `states.<name>` are the very modules of
-    jetbox.states: machine files name `states.act:Act`, and a person's handler may say
+    jetbox.states: machine files name `states.act:Ask`, and a person's handler may say
     `from states.done import Done`. Only sys.modules learns the alias; nothing installs a
     top-level `states` that other projects in the environment would import."""
     package = importlib.import_module(BUILTIN_PACKAGE)

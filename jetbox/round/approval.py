@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from jetbox.spec.config import Settings
     from jetbox.store.ledger import Ledger
 
-ASK = "ask"  # Act's outcome that puts a call to a person, where machine.yaml routes it
+ASK = "ask"  # Calls' outcome that puts a call to a person, where machine.yaml routes it
 CHANGES = ("write_file", "edit_file", "delete", "delete_file")
 QUIT = "quit"
 # A question longer than this does not fit status.txt's line readably: the line names the
@@ -171,7 +171,7 @@ def workspace_names(root: Path) -> list[str]:
 
 def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
          ) -> ToolResult | str | None:
-    """Before Act runs call `index` of a journaled reply: None to run it, ASK to put it to
+    """Before Calls runs call `index` of a journaled reply: None to run it, ASK to put it to
     a person first (the question journaled once), or the result a refusal gives the model."""
     state = now.status.state
     if not run.spec.routes(state, ASK) or \

@@ -22,7 +22,7 @@ class Handler:
     """
 
     outcomes: ClassVar[tuple[str, ...]] = ("next",)
-    # Outcomes returned only where machine.yaml routes them (spec.routes): Act's `ask`
+    # Outcomes returned only where machine.yaml routes them (spec.routes): Calls' `ask`
     # leads to Approve while that state is wired in, and removing it turns approval off.
     optional_outcomes: ClassVar[tuple[str, ...]] = ()
 

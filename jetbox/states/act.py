@@ -1,5 +1,4 @@
-"""Act: build the request from Compact's context and Plan's checklist, ask the model once,
-then run its tool calls in order."""
+"""Ask and Calls: one model call, its reply journaled; then the reply's calls, in order."""
 
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from jetbox.round.approval import ASK, gate, status_value
 from jetbox.round.context import describe_call, notices
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import pending_reply
-from jetbox.store import questions
+from jetbox.store import journal, questions
 from jetbox.store import records as rec
 from jetbox.tools.specs import ToolResult
 
@@ -25,14 +24,39 @@ MAX_LEDGER_OUTPUT = 20_000
 NO_CALL = "No tool call in your reply. Reply with exactly one or more tool calls."
 
 
-class Act(Handler):
-    """Reads: the round's conversation, status and probes; a reply journaled before a crash
-    (records.journaled_reply), which is finished instead of asking the model again.
-    Returns: the round with the request's note added to its conversation, the reply and
-    the results of the calls this visit ran.
-    Writes: a `model_reply` record before any call runs, then one `tool_result` per call
-    (the toolbox adds its own intent/result records). Past the timebox between two calls it
-    pauses, leaving the rest of the reply to the resume.
+class Ask(Handler):
+    """Reads: the round's conversation (Compact's), status and probes; a reply journaled in
+    this visit before a crash (records.journaled_reply), which is not asked for again.
+    Returns: the round with the request's note added to its conversation and the reply.
+    Writes: a `model_reply` record, before the run moves to Calls, which runs its calls."""
+
+    outcomes = ("asked",)
+
+    def run(self, run: Run, now: Round) -> Step:
+        journaled = journal.journaled_reply(run.records(), now.status.state)
+        if journaled is not None:  # a crash after the reply was journaled: not asked again
+            run.event(now, "the reply was journaled before the stop: no new model call")
+            return "asked", replace(now, reply=Reply.from_record(journaled.reply), results=())
+        now = request(run, now)
+        assert now.conversation is not None
+        run.event(now, f"asking {run.model.name}")
+        reply = run.model.chat(now.conversation.messages(), run.toolbox.specs())
+        run.ledger.append(reply.journaled(now.round))
+        run.event(now, f"{run.model.name} replied in {reply.duration_s:.1f} s (load "
+                  f"{reply.load_s:.1f} s, first token {reply.first_token_s:.1f} s; "
+                  f"{reply.prompt_tokens} tokens in, {reply.output_tokens} out, "
+                  f"{counted(len(reply.tool_calls), 'call')})")
+        return "asked", replace(now, reply=reply, results=())
+
+
+class Calls(Handler):
+    """Reads: the reply journaled just before the run entered this state (Ask's) and how far
+    its calls got (records.reply_to_run): a resume, or a return from a person's answer,
+    continues from the next call and never asks the model again.
+    Returns: the round with the reply and the results of the calls this visit ran.
+    Writes: one `tool_result` per call (the toolbox adds its own intent/result records); for
+    a reply with no call, one telling the model why nothing ran. Past the timebox between
+    two calls it pauses, leaving the rest of the reply to the resume.
     A call the `approve` setting puts to a person (approval.gate) ends the visit with `ask`,
     where machine.yaml routes it (to Approve, which comes back here): the question is
     journaled first, and the reply continues from that call once it is answered."""
@@ -41,19 +65,16 @@ class Act(Handler):
     optional_outcomes = (ASK,)
 
     def run(self, run: Run, now: Round) -> Step:
-        # A reply journaled in this visit (before a crash, or before a person's answer): the
-        # journal says how far its calls got, and the model is not asked again.
         pending = pending_reply(run.records(), now.status.state)
-        results: list[ToolResult] = []
-        if pending is not None:
-            reply, seq, start = pending.reply, pending.journal.reply.seq, \
-                pending.journal.next_index
-            if now.reply is not None:  # back from a question: the results so far travel on
-                results = list(now.results)
+        if pending is None:
+            raise MachineError(f"`{now.status.state}` runs the calls of a journaled reply, "
+                               f"but none was journaled: keep an Ask state before it in "
+                               f"{run.spec.path}")
+        reply, seq, start = pending.reply, pending.journal.reply.seq, pending.journal.next_index
+        # The results so far travel on in the round when it comes back from a question.
+        results: list[ToolResult] = list(now.results) if now.reply is not None else []
+        if now.reply is None or start > 0:
             run.event(now, f"resuming a journaled reply at call {start + 1}: no new model call")
-        else:
-            now = request(run, now)
-            (reply, seq), start = self._ask(run, now), 0
         if not reply.tool_calls and start == 0:
             # Why nothing ran (cut off, unknown tool, a call in reasoning...), or the plain
             # reminder: the model hears it as the result of its reply.
@@ -80,22 +101,9 @@ class Act(Handler):
         return "acted", replace(now, reply=reply, results=tuple(results))
 
     @staticmethod
-    def _ask(run: Run, now: Round) -> tuple[Reply, int]:
-        """The model's reply, journaled (with its seq) before any of its calls runs."""
-        assert now.conversation is not None
-        run.event(now, f"asking {run.model.name}")
-        reply = run.model.chat(now.conversation.messages(), run.toolbox.specs())
-        journaled = run.ledger.append(reply.journaled(now.round))
-        run.event(now, f"{run.model.name} replied in {reply.duration_s:.1f} s (load "
-                  f"{reply.load_s:.1f} s, first token {reply.first_token_s:.1f} s; "
-                  f"{reply.prompt_tokens} tokens in, {reply.output_tokens} out, "
-                  f"{counted(len(reply.tool_calls), 'call')})")
-        return reply, journaled.seq
-
-    @staticmethod
-    def _replay(run: Run, name: str, pending: Pending | None) -> ToolResult | None:
+    def _replay(run: Run, name: str, pending: Pending) -> ToolResult | None:
         """The call whose action began before the crash: completed without repeating it."""
-        if pending is None or pending.journal.intent is None:
+        if pending.journal.intent is None:
             return None
         return run.toolbox.replay(name, pending.journal.intent, pending.journal.result)
 

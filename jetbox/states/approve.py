@@ -1,4 +1,4 @@
-"""Approve: a person says yes or no to the call Act put to them (the `approve` setting)."""
+"""Approve: a person says yes or no to the call Calls put to them (the `approve` setting)."""
 
 from __future__ import annotations
 
@@ -43,14 +43,14 @@ def waiting(qid: str, sandboxed: bool = True) -> str:
 
 
 class Approve(Handler):
-    """Reads: the newest `approval_asked` record (Act journaled it, and the reply holding the
+    """Reads: the newest `approval_asked` record (Calls journaled it, and the reply holding the
     call, before the run came here); its answer, if one was recorded before a crash.
     The answer comes from `--answer` or status.txt's `Approve [q3]:` line (for a question
     shown before this invocation, and only for the id it names; the line only under bwrap,
     where the run's code cannot write status.txt), else from the terminal;
     with neither, the run pauses here (exit 3) with the question on the `Approve [q3]:`
     line and whole in .jetbox/question.txt, and the next run asks again.
-    Writes: one `approval_answered` record. Returns `answered`: Act then continues the
+    Writes: one `approval_answered` record. Returns `answered`: Calls then continues the
     reply from that call, running it or telling the model it was refused."""
 
     outcomes = ("answered",)

@@ -68,13 +68,30 @@ def visit_start(records: Records, state: str) -> int:
 
 
 def journaled_reply(records: Records, state: str) -> JournaledReply | None:
-    """The reply journaled since the run last entered `state` (a return from an answer
-    continues the visit the question interrupted), if any."""
+    """The reply journaled since the run last entered `state`, if any: Ask's, when a crash
+    came after it was journaled and before the run moved on."""
     start = visit_start(records, state)
     at = next((i for i in range(start, len(records)) if isinstance(records[i], ModelReply)),
               None)
-    if at is None:
+    return None if at is None else _progress(records, at)
+
+
+def reply_to_run(records: Records, state: str) -> JournaledReply | None:
+    """The reply the visit of `state` runs: the one journaled just before the run entered
+    it (Ask journals it, then Calls runs it; a return from a person's answer continues the
+    visit the question interrupted), with how far its calls got."""
+    start = visit_start(records, state)
+    entered = records[start] if records else None
+    if not (isinstance(entered, Transition) and entered.dest == state):
         return None
+    at = start - 1
+    while at >= 0 and not isinstance(records[at], ModelReply | Transition):
+        at -= 1
+    return _progress(records, at) if at >= 0 and isinstance(records[at], ModelReply) else None
+
+
+def _progress(records: Records, at: int) -> JournaledReply:
+    """The reply at `at`, and how far its calls got in the records after it."""
     reply, after = records[at], records[at + 1:]
     assert isinstance(reply, ModelReply)
     done = [i for i, r in enumerate(after) if isinstance(r, ToolResult)]

@@ -1,6 +1,6 @@
 """A person in the loop, as the ledger holds it: the calls put to them and their answers.
 
-Act journals a `approval_asked` record (the model reply's seq and the call's index in it)
+Calls journals an `approval_asked` record (the model reply's seq and the call's index in it)
 before the run moves to Approve; Approve journals one `approval_answered` record naming the
 question. A call therefore has at most one question and one answer, whatever crashes."""
 
