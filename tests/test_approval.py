@@ -3,6 +3,7 @@ terminal (exit 3, status.txt's `Approve:` line, --answer), through the offline O
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -163,7 +164,7 @@ def test_each_mode_asks_before_its_calls_and_each_yes_runs_the_call_once(
         result = run_cli(*run_args(workspace, ollama.host, "--approve", mode), GOAL)
         for number in range(1, len(expected) + 1):  # one invocation per question, each
             assert result.code == 3, result.err      # answered by its id with --answer
-            assert status_fields(workspace)["State"] == "Approve"
+            assert status_fields(workspace)["State"] == "Wait"  # exit 3: the pause state
             result = run_cli(*run_args(workspace, ollama.host, "--answer", f"q{number}=yes"))
         assert result.code == 0, result.err
         assert len(ollama.requests) == 2  # answers continue the journaled reply
@@ -185,7 +186,7 @@ def test_without_a_terminal_the_person_answers_on_the_status_line(workspace: Pat
         status = workspace / "status.txt"
         text = status.read_text(encoding="utf-8")
         assert 'Approve [q1]: run_cmd ["ruff", "check", "."]\n' in text
-        assert status_fields(workspace)["State"] == "Approve"
+        assert status_fields(workspace)["State"] == "Wait"
         again = run_cli(*run_args(workspace, ollama.host, *BWRAP))  # unanswered: no run
         assert again.code == 3 and commands_run(workspace) == []
         status.write_text(status.read_text(encoding="utf-8").replace(
@@ -249,6 +250,8 @@ def test_removing_the_approve_state_from_machine_yaml_turns_approval_off(
         workspace: Path) -> None:
     project(workspace)
     text = (ROOT / "machine.yaml").read_text(encoding="utf-8")
+    # Approve, the Wait state it pauses in (three lines) and the transitions of both.
+    text = re.sub(r"  - name: Wait .*\n.*\n    pause: true\n", "", text)
     kept = [line for line in text.splitlines()
             if "Approve" not in line and "states.approve" not in line]
     (workspace / "machine.yaml").write_text("\n".join(kept) + "\n", encoding="utf-8")

@@ -16,7 +16,7 @@ from jetbox.core.errors import (
 from jetbox.core.text import for_terminal
 from jetbox.engine.loop import Engine
 from jetbox.engine.trust import record_seen
-from jetbox.round.run import Round, Run
+from jetbox.round.run import Run
 from jetbox.store import kinds as k
 
 
@@ -29,7 +29,6 @@ def execute(engine: Engine) -> int:
         summary(engine, "done")
         return code
     except Paused as pause:
-        engine.now = pause.now if isinstance(pause.now, Round) else engine.now
         engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", k.Paused,
                     reason=pause.reason)
         run.display.note(f"paused: {pause.reason}; {pause.hint}")

@@ -111,7 +111,7 @@ class Engine:
                 self._save(k.StatusWritten)
                 return EXIT_DONE
             if moved and spec.is_pause(state):
-                raise Paused(rec.guard_reason(self.run.records()), status="red")
+                raise handler.paused(self.run, self.now)
             self._check_limits(state)
             outcome = self._step(state, handler)
             declared = (*handler.outcomes, *handler.optional_outcomes)

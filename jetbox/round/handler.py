@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from jetbox.core.errors import Paused
+from jetbox.store.records import guard_reason
+
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
 
@@ -28,3 +31,8 @@ class Handler:
 
     def run(self, run: Run, now: Round) -> Step:
         raise NotImplementedError
+
+    def paused(self, run: Run, now: Round) -> Paused:
+        """How the invocation ends when the run reaches this state and it is a pause state
+        (machine.yaml `pause: true`): by default, red, with the guard that stopped the run."""
+        return Paused(guard_reason(run.records()), status="red")

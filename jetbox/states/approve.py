@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
 
 ANSWER_FLAG = "--answer"
+WAIT = "wait"  # Approve's outcome when no answer is given yet (machine.yaml: to Wait)
 
 
 def waiting(qid: str, sandboxed: bool = True) -> str:
@@ -48,12 +49,13 @@ class Approve(Handler):
     The answer comes from `--answer` or status.txt's `Approve [q3]:` line (for a question
     shown before this invocation, and only for the id it names; the line only under bwrap,
     where the run's code cannot write status.txt), else from the terminal;
-    with neither, the run pauses here (exit 3) with the question on the `Approve [q3]:`
-    line and whole in .jetbox/question.txt, and the next run asks again.
+    with neither it returns `wait` (`quit` when the person quit at the terminal), which
+    machine.yaml sends to Wait: the run pauses there (exit 3) with the question on the
+    `Approve [q3]:` line and whole in .jetbox/question.txt, and the next run asks again.
     Writes: one `approval_answered` record. Returns `answered`: Calls then continues the
     reply from that call, running it or telling the model it was refused."""
 
-    outcomes = ("answered",)
+    outcomes = ("answered", WAIT, QUIT)
 
     def run(self, run: Run, now: Round) -> Step:
         records = run.records()
@@ -63,6 +65,9 @@ class Approve(Handler):
             return "answered", now.with_status(approve="", approve_id="")
         answer = questions.answer_to(records, question.seq) or \
             self._answer(run, now, question)
+        if isinstance(answer, str):  # no answer yet: status.txt shows the question
+            qid = questions.qid_of(records, question)
+            return answer, now.with_status(approve=status_value(question.line), approve_id=qid)
         # Answered: the file no longer describes a question that waits.
         (run.workspace.root / QUESTION_FILE).unlink(missing_ok=True)
         verdict = answer.answer + (f": {answer.reason}" if answer.reason else "")
@@ -71,10 +76,9 @@ class Approve(Handler):
         return "answered", now.with_status(approve="", approve_id="")
 
     @staticmethod
-    def _answer(run: Run, now: Round, question: Question) -> Answered:
-        """Ask, journal the answer; or pause with the question on status.txt's line."""
+    def _answer(run: Run, now: Round, question: Question) -> Answered | str:
+        """Ask, journal the answer; or WAIT (QUIT) for a person who has not answered."""
         qid = questions.qid_of(run.records(), question)
-        held = now.with_status(approve=status_value(question.line), approve_id=qid)
         # The question whole, wherever it is read: status.txt's line names this file.
         sandboxed = run.toolbox.policy.sandbox == "bwrap"
         write_question_file(run.workspace.root, question, run.records(), qid, sandboxed)
@@ -83,18 +87,40 @@ class Approve(Handler):
             answer, via = ask(run.display, question, run.settings.approve,
                               run.workspace.root, qid=qid,
                               reason=reason_of(run.records(), question)), "terminal"
-        hint = "run again once it is answered"  # not "the same command": see given()
         if answer is None:
-            raise Paused(waiting(qid, sandboxed), now=held, hint=hint)
+            return WAIT
         if answer.verdict == QUIT:
-            raise Paused(f"the person quit at {qid}; run again to be asked again", now=held,
-                         hint=hint)
+            return QUIT
         answered = run.ledger.append(Answered(round=now.round, asked=question.seq, qid=qid,
                                               answer=answer.verdict, reason=answer.reason,
                                               call_kind=question.call_kind, via=via,
                                               prefix=_prefix(answer)))
         assert isinstance(answered, Answered)
         return answered
+
+
+class Wait(Handler):
+    """A pause state (machine.yaml `pause: true`): reached from Approve with no answer, the
+    invocation ends here with exit 3, status.txt showing the question on its
+    `Approve [q3]:` line (Approve set it). Resumed into, it goes back to Approve, which asks
+    again. Reads: the newest `approval_asked` record, and the move that led here (`wait`, or
+    `quit` at the terminal). Returns: the round unchanged, outcome `resumed`."""
+
+    outcomes = ("resumed",)
+
+    def run(self, run: Run, now: Round) -> Step:
+        run.event(now, "asking again")
+        return "resumed", now
+
+    def paused(self, run: Run, now: Round) -> Paused:
+        records = run.records()
+        question = rec.last_of(records, Question)
+        qid = questions.qid_of(records, question) if question is not None else "q?"
+        moved = rec.last_of(records, k.Transition)
+        hint = "run again once it is answered"  # not "the same command": see given()
+        if moved is not None and moved.outcome == QUIT:
+            return Paused(f"the person quit at {qid}; run again to be asked again", hint=hint)
+        return Paused(waiting(qid, run.toolbox.policy.sandbox == "bwrap"), hint=hint)
 
 
 def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | None, str]:
