@@ -20,7 +20,7 @@ from jetbox.round.approval import (
     parse_answer,
     skipped,
 )
-from jetbox.spec.config import resolve_settings
+from jetbox.spec.config import Settings, resolve_settings
 from jetbox.store import journal
 from jetbox.store.acts import Answer as Answered
 from jetbox.store.acts import ApprovalMode, Question
@@ -106,15 +106,24 @@ def test_the_settings_come_from_a_list_or_a_comma_separated_string(tmp_path: Pat
 def test_the_mode_a_run_was_given_holds_on_resume_until_given_again(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "agent_ledger.log")
     ledger.append(RunStart(goal="g"))
+
+    def mode(settings: Settings, given: bool) -> str:
+        """As open_run does: the record approval_mode returns is appended by its caller."""
+        held, record = approval_mode(settings, given, ledger.current_run())
+        if record is not None:
+            ledger.append(record)
+        return held.approve
+
     changes = resolve_settings({}, tmp_path, {}, {"approve": "changes"})
-    assert approval_mode(changes, True, ledger.current_run(), ledger).approve == "changes"
+    assert mode(changes, True) == "changes"
     default = resolve_settings({}, tmp_path, {}, {})
-    assert approval_mode(default, False, ledger.current_run(), ledger).approve == "changes"
+    assert mode(default, False) == "changes"
     never = resolve_settings({}, tmp_path, {}, {"approve": "never"})
-    assert approval_mode(never, True, ledger.current_run(), ledger).approve == "never"
-    assert approval_mode(default, False, ledger.current_run(), ledger).approve == "never"
+    assert mode(never, True) == "never"
+    assert mode(default, False) == "never"
     assert [r.mode for r in ledger.records() if isinstance(r, ApprovalMode)] == \
         ["changes", "never"]
+    assert approval_mode(default, False, ledger.current_run())[1] is None  # nothing new
 
 
 def test_status_txt_keeps_the_question_on_one_escaped_line() -> None:
@@ -508,8 +517,8 @@ def test_an_approval_mode_record_without_skips_reads_as_before(tmp_path: Path) -
     ledger.append(RunStart(goal="g"))
     ledger.append(ApprovalMode(mode="changes"))  # as a ledger before issue 32 holds it
     configured = resolve_settings({}, tmp_path, {"JETBOX_APPROVE_SKIP": "ruff check"}, {})
-    held = approval_mode(configured, False, ledger.current_run(), ledger)
-    assert (held.approve, held.approve_skip) == ("changes", ("ruff check",))
+    held, record = approval_mode(configured, False, ledger.current_run())
+    assert (held.approve, held.approve_skip, record) == ("changes", ("ruff check",), None)
     assert '"skip"' not in (tmp_path / "agent_ledger.log").read_text(encoding="utf-8")
 
 

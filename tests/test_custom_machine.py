@@ -79,3 +79,22 @@ def test_limits_from_the_custom_machine_apply(tmp_path: Path, workspace: Path,
                      "--machine", str(machine), "--sandbox", "none")
     assert result.code == 3
     assert "round limit: 1 round this session" in status_fields(workspace)["Status"]
+
+
+class Undeclared(Celebrate):
+    """Celebrate, declaring that it changes nothing in the round (it changes the status)."""
+
+    writes = ()
+    appends = ("celebrate",)
+
+
+def test_a_handler_that_changes_what_it_does_not_declare_stops_the_run(
+        tmp_path: Path, workspace: Path, mathx_server: OfflineOllama) -> None:
+    machine = custom_machine(tmp_path)
+    machine.write_text(machine.read_text().replace(":Celebrate", ":Undeclared"))
+    result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                     "--machine", str(machine), "--sandbox", "none")
+    assert result.code != 0
+    assert ("handler of `Celebrate` (Undeclared) changed the round's status but declares "
+            "writes=[]") in result.err
+    assert status_fields(workspace)["State"] == "Celebrate"  # stopped where it was

@@ -255,3 +255,19 @@ def test_a_resume_past_probe_builds_the_round_once(tmp_path: Path) -> None:
     assert outcome == "acted" and [r.ok for r in after.results] == [True]
     at_start = resumed_round(run, status.with_(state="Probe"))
     assert at_start.report is None and at_start.conversation is None, "Probe builds the round"
+
+
+def test_every_built_in_handler_declares_what_it_reads_writes_and_appends() -> None:
+    from jetbox.engine.usercode import load_handlers
+    from jetbox.spec.machine import load_machine
+    from tests.unitkit import PACKAGED_MACHINE
+
+    for state, handler in load_handlers(load_machine(PACKAGED_MACHINE)).items():
+        assert handler.writes is not None and handler.appends is not None, state
+    before = round_at("Plan")
+    after = before.with_status(next=("x",))
+    assert Plan().undeclared(before, after, []) == ""
+    assert Persist().undeclared(before, after, []) == \
+        "changed the round's status but declares writes=[]"
+    assert "appended plan but declares appends=['round']" in \
+        Persist().undeclared(before, before, [PlanRecord(round=1, items=[])])

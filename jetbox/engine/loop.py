@@ -124,12 +124,18 @@ class Engine:
             moved = True
 
     def _step(self, state: str, handler: Handler) -> str | None:
-        """Run one handler, which returns its outcome and the round as it leaves it."""
+        """Run one handler, which returns its outcome and the round as it leaves it, having
+        changed and appended only what it declares (Handler.writes, .appends)."""
+        before, seen = self.now, len(self.run.ledger.records())
         step = handler.run(self.run, self.now)
         if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], Round)):
             raise MachineError(f"handler of `{state}` returned {str(step)[:60]!r}, not "
                                f"(outcome, round); see README, \"Customizing machine.yaml\"")
         outcome, self.now = step
+        problem = handler.undeclared(before, self.now, self.run.ledger.records()[seen:])
+        if problem:
+            raise MachineError(f"handler of `{state}` ({type(handler).__name__}) {problem}; "
+                               f"declare it on the class (see docs/machine.md)")
         return outcome
 
     def _check_limits(self, state: str) -> None:
@@ -251,8 +257,11 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     status = begin(c.resumption, request.goal, c.spec, c.ledger, status_file,
                    c.python.describe())
     c.trust.record(c.ledger)
-    settings = approval_mode(c.settings, (request.cli_settings or {}).get("approve") is not None,
-                             c.ledger.current_run(), c.ledger)
+    settings, mode = approval_mode(c.settings,
+                                   (request.cli_settings or {}).get("approve") is not None,
+                                   c.ledger.current_run())
+    if mode is not None:
+        c.ledger.append(mode)
     strays = reap_strays(c.workspace.root)
     if strays:
         c.ledger.append(StraysKilled(pids=strays))

@@ -24,7 +24,6 @@ from jetbox.tools.specs import Refusal, ToolResult, checked_call
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
     from jetbox.spec.config import Settings
-    from jetbox.store.ledger import Ledger
 
 ASK = "ask"  # Calls' outcome that puts a call to a person, where machine.yaml routes it
 CHANGES = ("write_file", "edit_file", "delete", "delete_file")
@@ -170,9 +169,10 @@ def workspace_names(root: Path) -> list[str]:
 
 
 def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
-         ) -> ToolResult | str | None:
-    """Before Calls runs call `index` of a journaled reply: None to run it, ASK to put it to
-    a person first (the question journaled once), or the result a refusal gives the model."""
+         ) -> acts.Question | ToolResult | str | None:
+    """Before Calls runs call `index` of a journaled reply: None to run it; a question to
+    journal and put to a person first (asked once: ASK once it is journaled and not yet
+    answered); or the result a refusal gives the model. It appends nothing: Calls does."""
     state = now.status.state
     if not run.spec.routes(state, ASK) or \
             not needs_approval(run.settings.approve, run.settings.approve_skip, call):
@@ -183,12 +183,10 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
     if answer is None and question is None and always_covers(records, call):
         return None
     if question is None:
-        run.ledger.append(acts.Question(qid=questions.next_qid(records),
-                                        round=now.round, reply=reply_seq, index=index,
-                                        name=call.name, arguments=call.arguments,
-                                        call_kind=call_kind(call),
-                                        line=question_line(call,
-                                                           workspace_names(run.workspace.root))))
+        return acts.Question(qid=questions.next_qid(records), round=now.round, reply=reply_seq,
+                             index=index, name=call.name, arguments=call.arguments,
+                             call_kind=call_kind(call),
+                             line=question_line(call, workspace_names(run.workspace.root)))
     if answer is None:
         return ASK
     if answer.answer == questions.NO:
@@ -198,22 +196,24 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
 
 
 def approval_mode(settings: Settings, given: bool, run_records: rec.Records,
-                  ledger: Ledger) -> Settings:
-    """The settings with the run's whole approval setting: a mode set (flag, environment,
-    config) is recorded with its `approve_skip`; else, on resume, the recorded mode and
-    skips hold, so a resumed run is neither let off its questions nor asked more or fewer
-    than it was given. `--approve never` (given) turns them off."""
+                  ) -> tuple[Settings, acts.ApprovalMode | None]:
+    """The settings with the run's whole approval setting, and the record to append when it
+    is new: a mode set (flag, environment, config) is recorded with its `approve_skip`;
+    else, on resume, the recorded mode and skips hold, so a resumed run is neither let off
+    its questions nor asked more or fewer than it was given. `--approve never` (given)
+    turns them off."""
     recorded = questions.run_mode(run_records)
     if not given and settings.approve == "never" and recorded is not None:
         skip = settings.approve_skip if recorded.skip is None else \
             tuple(str(entry) for entry in recorded.skip)
-        return replace(settings, approve=str(recorded.mode), approve_skip=skip)
+        return replace(settings, approve=str(recorded.mode), approve_skip=skip), None
     setting = (settings.approve, list(settings.approve_skip))
     if recorded is None and settings.approve == "never":
-        return settings
+        return settings, None
     if recorded is None or setting != (recorded.mode, recorded.skip):
-        ledger.append(acts.ApprovalMode(mode=settings.approve, skip=list(settings.approve_skip)))
-    return settings
+        return settings, acts.ApprovalMode(mode=settings.approve,
+                                           skip=list(settings.approve_skip))
+    return settings, None
 
 
 def start_warnings(run: Run) -> list[str]:

@@ -13,8 +13,11 @@ from jetbox.round.context import describe_call, notices
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import pending_reply
 from jetbox.store import journal, questions
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
+from jetbox.store.acts import Question
 from jetbox.tools.specs import ToolResult
+from jetbox.tools.toolbox import TOOLBOX_KINDS
 
 if TYPE_CHECKING:
     from jetbox.round.run import Pending, Round, Run
@@ -31,6 +34,9 @@ class Ask(Handler):
     Writes: a `model_reply` record, before the run moves to Calls, which runs its calls."""
 
     outcomes = ("asked",)
+    reads = ("status", "report", "verdict", "conversation")
+    writes = ("conversation", "reply", "results")
+    appends = (k.ModelReply.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         journaled = journal.journaled_reply(run.records(), now.status.state)
@@ -63,6 +69,9 @@ class Calls(Handler):
 
     outcomes = ("acted",)
     optional_outcomes = (ASK,)
+    reads = ("status", "reply", "results")
+    writes = ("status", "reply", "results")
+    appends = (k.ToolResult.KIND, Question.KIND, *TOOLBOX_KINDS)
 
     def run(self, run: Run, now: Round) -> Step:
         pending = pending_reply(run.records(), now.status.state)
@@ -87,6 +96,9 @@ class Calls(Handler):
                                   f"model's reply run on resume")
             call = reply.tool_calls[index]
             gated = gate(run, now, seq, index, call)
+            if isinstance(gated, Question):  # put to a person: journaled once, then asked
+                run.ledger.append(gated)
+                gated = ASK
             if gated == ASK:  # status.txt shows the question from the move to Approve on
                 question = questions.question_for(run.records(), seq, index)
                 assert question is not None  # gate journaled it

@@ -56,6 +56,9 @@ class Approve(Handler):
     reply from that call, running it or telling the model it was refused."""
 
     outcomes = ("answered", WAIT, QUIT)
+    reads = ("status",)
+    writes = ("status",)
+    appends = (Answered.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         records = run.records()
@@ -107,6 +110,8 @@ class Wait(Handler):
     `quit` at the terminal). Returns: the round unchanged, outcome `resumed`."""
 
     outcomes = ("resumed",)
+    writes = ()
+    appends = ()
 
     def run(self, run: Run, now: Round) -> Step:
         run.event(now, "asking again")

@@ -20,6 +20,9 @@ class Compact(Handler):
     `history_keep` rounds, the context budget)."""
 
     outcomes = ("compacted",)
+    reads = ("status", "report", "verdict", "conversation", "reply", "results")
+    writes = ("conversation", "reply", "results")
+    appends = (k.Compaction.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         policy, conversation = run.compaction, now.conversation

@@ -20,6 +20,9 @@ class Done(Handler):
     Writes: a `run_end` record with the run's metrics, once; a summary."""
 
     outcomes = ()
+    reads = ("status", "verdict")
+    writes = ("status",)
+    appends = (k.RunEnd.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         assert now.verdict is not None, "Done follows Probe, or the resume judged the round"

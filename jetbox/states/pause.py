@@ -20,6 +20,8 @@ class Pause(Handler):
     Reads: the newest `paused` record. Returns: the round unchanged, outcome `resumed`."""
 
     outcomes = ("resumed",)
+    writes = ()
+    appends = ()
 
     def run(self, run: Run, now: Round) -> Step:
         paused = rec.last_of(run.records(), k.Paused)

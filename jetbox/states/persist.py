@@ -17,6 +17,9 @@ class Persist(Handler):
     status on every transition (so it was saved entering this state and is again leaving it)."""
 
     outcomes = ("persisted",)
+    reads = ("status",)
+    writes = ()
+    appends = (k.RoundEnd.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         run.ledger.append(k.RoundEnd(round=now.round, status=now.status.status,

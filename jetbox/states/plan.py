@@ -34,6 +34,9 @@ class Plan(Handler):
     Writes: a `plan` record when the checklist changes."""
 
     outcomes = ("planned",)
+    reads = ("status", "verdict")
+    writes = ("status",)
+    appends = (k.Plan.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         last = rec.last_plan(run.records())

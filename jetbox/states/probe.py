@@ -13,7 +13,7 @@ from jetbox.probes.verdict import FAILING, Baseline
 from jetbox.round.handler import Handler, Step
 from jetbox.store import kinds as k
 from jetbox.store import records as rec
-from jetbox.store.acts import ProtectedRemoved
+from jetbox.store.acts import FilesChanged, ProtectedRemoved
 
 if TYPE_CHECKING:
     from jetbox.probes.runner import ProbeReport
@@ -33,6 +33,10 @@ class Probe(Handler):
     `finish_requested` and `probes_green`."""
 
     outcomes = ("probed",)
+    reads = ("status", "report")
+    writes = ("report", "verdict")
+    appends = (k.Baseline.KIND, k.Probe.KIND, ProtectedRemoved.KIND, FilesChanged.KIND,
+               k.FinishRefused.KIND)
 
     def run(self, run: Run, now: Round) -> Step:
         records = run.records()

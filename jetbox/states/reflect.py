@@ -50,6 +50,9 @@ class Reflect(Handler):
     Writes: a `reflection` record, with a warning the model sees next round."""
 
     outcomes = ("reflected", "stuck")
+    reads = ("status",)
+    writes = ("status",)
+    appends = (k.Reflection.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         whole = run.records()

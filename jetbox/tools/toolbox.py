@@ -15,7 +15,7 @@ from jetbox.core.text import escape_surrogates
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.store import journal
-from jetbox.store.acts import Intent, ProtectedRemoved, Refused, Result, ToolError
+from jetbox.store.acts import FilesChanged, Intent, ProtectedRemoved, Refused, Result, ToolError
 from jetbox.store.files import project_files
 from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
@@ -41,6 +41,11 @@ BINARY_SNIFF_BYTES = 8000
 MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
 SEARCH_TIMEOUT_S = 20.0
 MAX_SEARCH_MATCHES = 40
+
+# What the toolbox appends as it runs a call (its journal), for the handler that calls it
+# to declare (Handler.appends).
+TOOLBOX_KINDS = (Intent.KIND, Result.KIND, Refused.KIND, ToolError.KIND, ProtectedRemoved.KIND,
+                 FilesChanged.KIND)
 
 
 class Toolbox:
