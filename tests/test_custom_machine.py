@@ -36,8 +36,8 @@ states:
   - {{name: Probe, handler: "states.probe:Probe"}}
   - {{name: Compact, handler: "states.compact:Compact"}}
   - {{name: Plan, handler: "states.plan:Plan"}}
-  - {{name: Ask, handler: "states.act:Ask"}}
-  - {{name: Calls, handler: "states.act:Calls"}}
+  - {{name: Ask, handler: "states.model:Ask"}}
+  - {{name: Calls, handler: "states.calls:Calls"}}
   - {{name: Celebrate, handler: "{__name__}:Celebrate"}}
   - {{name: Persist, handler: "states.persist:Persist"}}
   - {{name: Done, handler: "states.done:Done", final: true}}

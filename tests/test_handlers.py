@@ -13,14 +13,10 @@ from jetbox.model.base import call
 from jetbox.round.context import prefix_messages
 from jetbox.round.conversation import Conversation
 from jetbox.round.run import Round, Run
-from jetbox.states.act import Ask, Calls
-from jetbox.states.compact import Compact
-from jetbox.states.done import Done
-from jetbox.states.pause import Pause
-from jetbox.states.persist import Persist
-from jetbox.states.plan import Plan
-from jetbox.states.probe import Probe
-from jetbox.states.reflect import Reflect
+from jetbox.states.calls import Calls
+from jetbox.states.close import Pause, Persist, Reflect
+from jetbox.states.model import Ask, Compact, Plan
+from jetbox.states.workspace import Done, Probe
 from jetbox.store import records as rec
 from jetbox.store.acts import Intent, Result
 from jetbox.store.kinds import Compaction, Reflection, RoundEnd, RunEnd, ToolResult, Transition

@@ -1,5 +1,6 @@
-"""Which calls a person approves first (the `approve` setting), and how a question and its
-answer are written down. The asking itself is the Approve state's (jetbox/states/approve.py)."""
+"""Which calls a person approves first (the `approve` setting), how a question and its
+answer are written down, and where an answer given off the terminal comes from (`--answer`,
+status.txt's line). The asking itself is the Approve state's (jetbox/states/calls.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from jetbox.core.text import name_marks
 from jetbox.model.base import ToolCall
 from jetbox.round.scope import always_covers, command_argv, skipped, writes_test_code
 from jetbox.store import acts, questions
+from jetbox.store import kinds as k
 from jetbox.store import records as rec
+from jetbox.store.acts import Answer as Answered
+from jetbox.store.acts import Question
+from jetbox.store.status import one_line
 from jetbox.store.workspace import IGNORED_DIRS, STATE_DIR
 from jetbox.tools.policy import CommandRefused, program_name
 from jetbox.tools.specs import Refusal, ToolResult, checked_call
@@ -227,3 +232,104 @@ def start_warnings(run: Run) -> list[str]:
     if run.answer and questions.open_question(run.records()) is None:
         warnings.append(f"--answer {run.answer}: no question is waiting; ignored")
     return warnings
+
+
+ANSWER_FLAG = "--answer"
+
+
+def waiting(qid: str, sandboxed: bool = True) -> str:
+    if not sandboxed:  # the run's code could write status.txt: only the flag or a terminal
+        return (f"waiting for a person's answer to {qid} (the whole question, with the diff "
+                f"or argv, the model's reason and the folder: {QUESTION_FILE}): run again at "
+                f"a terminal, or with --answer {qid}=yes (without a sandbox status.txt's "
+                f"`Approve [{qid}]:` line is not taken)")
+    return (f"waiting for a person's answer to {qid} (the whole question, with the diff or "
+            f"argv, the model's reason and the folder: {QUESTION_FILE}): write yes, no "
+            f"because ... or always on the `Approve [{qid}]:` line, or run with "
+            f"--answer {qid}=yes")
+
+
+def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | None, str]:
+    """The answer given for question `qid`: `--answer` (`q3=yes`; a plain `yes` only for a
+    question the person was shown before giving it), else status.txt's `Approve [q3]:`
+    line. An answer naming another id, or given before its question was asked, is refused
+    with a warning naming the question it would have answered."""
+    shown_before = question.seq <= run.session_start
+    answer, refused = _from_flag(run, question, qid, shown_before)
+    if answer is not None:
+        return answer, ANSWER_FLAG
+    status = now.status
+    # The question's own line is never an answer, whatever the model named its call.
+    edited = "" if status.approve == one_line(status_value(question.line)) else status.approve
+    if edited and run.toolbox.policy.sandbox != "bwrap":
+        # Without a sandbox the run's code (a detached child of a test) can write status.txt
+        # as well as the person: an answer there cannot be told from theirs.
+        run.display.warn(f"status.txt `Approve [{status.approve_id or '?'}]: {edited}` not "
+                         f"taken: without a sandbox the run's code can write status.txt too; "
+                         f"answer {qid} at a terminal or with {ANSWER_FLAG} {qid}=yes")
+        edited = ""
+    answer = parse_answer(edited) if shown_before and edited else None
+    problem = scope_problem(answer, question) if answer is not None else None
+    if answer is not None and answer.verdict != QUIT and problem:
+        refused.append(f"status.txt `Approve [{status.approve_id}]: {edited}`: {problem}; "
+                       f"the question waiting is")
+    elif answer is not None and answer.verdict != QUIT:
+        if status.approve_id == qid:
+            return answer, "status.txt"
+        named_line = f"Approve [{status.approve_id}]" if status.approve_id else "Approve"
+        refused.append(f"status.txt `{named_line}: {edited}` "
+                       + (f"names {status.approve_id}, but the question waiting is"
+                          if status.approve_id else "names no question; the one waiting is"))
+    elif edited and shown_before:
+        run.display.warn(f"status.txt `Approve: {edited}` is not an answer; write yes, "
+                         f"no because ..., or always")
+    for refusal in refused:
+        run.display.warn(f"{refusal} {qid}: {question.line} (answer it with "
+                         f"{ANSWER_FLAG} {qid}=yes or on the `Approve [{qid}]:` line)")
+    return None, ""
+
+
+def _from_flag(run: Run, question: Question, qid: str, shown_before: bool,
+               ) -> tuple[Answer | None, list[str]]:
+    """`--answer`'s answer for question `qid`, or why it is refused (an answer already
+    used by an earlier question of this invocation is neither)."""
+    records = run.records()
+    flag = "" if _used_flag(records, run.session_start) else run.answer
+    named, text = split_qid(flag)
+    if not flag:
+        return None, []
+    if named and named != qid:
+        return None, [f"{ANSWER_FLAG} {flag} names {named}, but the question waiting is"]
+    if not shown_before:
+        return None, [f"{ANSWER_FLAG} {flag} was given before this question was asked:"]
+    if not named and _asked_after_an_answer(records, question):
+        return None, [f"{ANSWER_FLAG} {flag} names no question, and the one waiting was "
+                      f"asked after your last {ANSWER_FLAG} (you may not have seen it):"]
+    answer = parse_answer(text)
+    problem = scope_problem(answer, question) if answer is not None else None
+    if answer is not None and answer.verdict != QUIT and problem is None:
+        return answer, []
+    return None, [f"{ANSWER_FLAG} {flag}: {problem}; the question waiting is"] if problem \
+        else []
+
+
+def always_prefix(answer: Answer) -> list[str] | None:
+    """The typed `always` prefix as the policy names its program (`PYTEST.EXE` is pytest)."""
+    if not answer.prefix:
+        return None
+    return [program_name(answer.prefix[0]), *answer.prefix[1:]]
+
+
+def _used_flag(records: rec.Records, session_start: int) -> bool:
+    """Whether this invocation's --answer already answered a question: it answers one."""
+    return any(isinstance(r, Answered) and r.via == ANSWER_FLAG and r.seq > session_start
+               for r in records)
+
+
+def _asked_after_an_answer(records: rec.Records, question: Question) -> bool:
+    """Whether the invocation that asked `question` had used an --answer first: then the
+    same command run again would answer a question its author never saw."""
+    opened = max((r.seq for r in records if isinstance(r, k.Resume | k.RunStart)
+                  and r.seq < question.seq), default=0)
+    return any(isinstance(r, Answered) and r.via == ANSWER_FLAG
+               and opened < r.seq < question.seq for r in records)

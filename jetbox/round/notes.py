@@ -25,7 +25,8 @@ FOLDERS = 12           # folders counted one by one; the rest in one line
 DELTA_FILES = 10       # files named in one round's note
 FILES = "files"        # the topic holding the file set (as lines); its note is a delta
 _FAILURE_LINE = re.compile(r"^((?:FAILED|ERROR) )(\S+)", re.MULTILINE)
-# The plan's closing steps (jetbox/states/plan.py writes them in status.txt), as the model reads.
+# The plan's closing steps (Plan, in jetbox/states/model.py, writes them in status.txt), as
+# the model reads.
 FINISH_WHEN_GREEN = "call finish with a short summary once the goal is met (the checks pass)"
 FINISH_AFTER_FIXES = "call finish when the goal is met and the fixes above are done"
 SHORT_STEPS = {FINISH_WHEN_GREEN: "call finish once the goal is met (the checks pass)",

@@ -1,20 +1,30 @@
-"""Ask and Calls: one model call, its reply journaled; then the reply's calls, in order."""
+"""The calls of a round: Calls runs the journaled reply's calls; Approve puts one to a person
+(the `approve` setting) and Wait is where the run pauses until they answer."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from jetbox.core.errors import MachineError
-from jetbox.core.text import counted
-from jetbox.model.base import Reply
-from jetbox.round.approval import ASK, gate, status_value
-from jetbox.round.context import describe_call, notices
+from jetbox.core.errors import MachineError, Paused
+from jetbox.round.approval import (
+    ASK,
+    QUESTION_FILE,
+    QUIT,
+    always_prefix,
+    gate,
+    given,
+    status_value,
+    waiting,
+)
+from jetbox.round.asking import ask, on_terminal, reason_of, write_question_file
+from jetbox.round.context import describe_call
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import pending_reply
-from jetbox.store import journal, questions
 from jetbox.store import kinds as k
+from jetbox.store import questions
 from jetbox.store import records as rec
+from jetbox.store.acts import Answer as Answered
 from jetbox.store.acts import Question
 from jetbox.tools.specs import ToolResult
 from jetbox.tools.toolbox import TOOLBOX_KINDS
@@ -25,34 +35,7 @@ if TYPE_CHECKING:
 # Enough for a whole result the model is shown again after a resume or a compaction.
 MAX_LEDGER_OUTPUT = 20_000
 NO_CALL = "No tool call in your reply. Reply with exactly one or more tool calls."
-
-
-class Ask(Handler):
-    """Reads: the round's conversation (Compact's), status and probes; a reply journaled in
-    this visit before a crash (records.journaled_reply), which is not asked for again.
-    Returns: the round with the request's note added to its conversation and the reply.
-    Writes: a `model_reply` record, before the run moves to Calls, which runs its calls."""
-
-    outcomes = ("asked",)
-    reads = ("status", "report", "verdict", "conversation")
-    writes = ("conversation", "reply", "results")
-    appends = (k.ModelReply.KIND,)
-
-    def run(self, run: Run, now: Round) -> Step:
-        journaled = journal.journaled_reply(run.records(), now.status.state)
-        if journaled is not None:  # a crash after the reply was journaled: not asked again
-            run.event(now, "the reply was journaled before the stop: no new model call")
-            return "asked", replace(now, reply=Reply.from_record(journaled.reply), results=())
-        now = request(run, now)
-        assert now.conversation is not None
-        run.event(now, f"asking {run.model.name}")
-        reply = run.model.chat(now.conversation.messages(), run.toolbox.specs())
-        run.ledger.append(reply.journaled(now.round))
-        run.event(now, f"{run.model.name} replied in {reply.duration_s:.1f} s (load "
-                  f"{reply.load_s:.1f} s, first token {reply.first_token_s:.1f} s; "
-                  f"{reply.prompt_tokens} tokens in, {reply.output_tokens} out, "
-                  f"{counted(len(reply.tool_calls), 'call')})")
-        return "asked", replace(now, reply=reply, results=())
+WAIT = "wait"  # Approve's outcome when no answer is given yet (machine.yaml: to Wait)
 
 
 class Calls(Handler):
@@ -130,10 +113,88 @@ class Calls(Handler):
         run.event(now, f"{describe_call(result.name, arguments)} -> {journaled.outcome}")
 
 
-def request(run: Run, now: Round) -> Round:
-    """The round with its request ready: Compact's conversation and a note of what changed
-    since the model last saw it, Plan's checklist among it."""
-    if now.conversation is None:
-        raise MachineError(f"`{now.status.state}` asks the model but the round has no "
-                           f"conversation: keep a Compact state before it in {run.spec.path}")
-    return replace(now, conversation=now.conversation.with_note(notices(run, now)))
+class Approve(Handler):
+    """Reads: the newest `approval_asked` record (Calls journaled it, and the reply holding the
+    call, before the run came here); its answer, if one was recorded before a crash.
+    The answer comes from `--answer` or status.txt's `Approve [q3]:` line (for a question
+    shown before this invocation, and only for the id it names; the line only under bwrap,
+    where the run's code cannot write status.txt), else from the terminal;
+    with neither it returns `wait` (`quit` when the person quit at the terminal), which
+    machine.yaml sends to Wait: the run pauses there (exit 3) with the question on the
+    `Approve [q3]:` line and whole in .jetbox/question.txt, and the next run asks again.
+    Writes: one `approval_answered` record. Returns `answered`: Calls then continues the
+    reply from that call, running it or telling the model it was refused."""
+
+    outcomes = ("answered", WAIT, QUIT)
+    reads = ("status",)
+    writes = ("status",)
+    appends = (Answered.KIND,)
+
+    def run(self, run: Run, now: Round) -> Step:
+        records = run.records()
+        question = rec.last_of(records, Question)
+        if question is None:
+            run.event(now, "no question is waiting")
+            return "answered", now.with_status(approve="", approve_id="")
+        answer = questions.answer_to(records, question.seq) or \
+            self._answer(run, now, question)
+        if isinstance(answer, str):  # no answer yet: status.txt shows the question
+            qid = questions.qid_of(records, question)
+            return answer, now.with_status(approve=status_value(question.line), approve_id=qid)
+        # Answered: the file no longer describes a question that waits.
+        (run.workspace.root / QUESTION_FILE).unlink(missing_ok=True)
+        verdict = answer.answer + (f": {answer.reason}" if answer.reason else "")
+        run.event(now, f"[{questions.qid_of(records, question)}] {question.line}: {verdict} "
+                       f"({answer.via})")
+        return "answered", now.with_status(approve="", approve_id="")
+
+    @staticmethod
+    def _answer(run: Run, now: Round, question: Question) -> Answered | str:
+        """Ask, journal the answer; or WAIT (QUIT) for a person who has not answered."""
+        qid = questions.qid_of(run.records(), question)
+        # The question whole, wherever it is read: status.txt's line names this file.
+        sandboxed = run.toolbox.policy.sandbox == "bwrap"
+        write_question_file(run.workspace.root, question, run.records(), qid, sandboxed)
+        answer, via = given(run, now, question, qid)
+        if answer is None and on_terminal(run.display):
+            answer, via = ask(run.display, question, run.settings.approve,
+                              run.workspace.root, qid=qid,
+                              reason=reason_of(run.records(), question)), "terminal"
+        if answer is None:
+            return WAIT
+        if answer.verdict == QUIT:
+            return QUIT
+        answered = run.ledger.append(Answered(round=now.round, asked=question.seq, qid=qid,
+                                              answer=answer.verdict, reason=answer.reason,
+                                              call_kind=question.call_kind, via=via,
+                                              prefix=always_prefix(answer)))
+        assert isinstance(answered, Answered)
+        return answered
+
+
+class Wait(Handler):
+    """A pause state (machine.yaml `pause: true`): reached from Approve with no answer, the
+    invocation ends here with exit 3, status.txt showing the question on its
+    `Approve [q3]:` line (Approve set it). Resumed into, it goes back to Approve, which asks
+    again. Reads: the newest `approval_asked` record, and the move that led here (`wait`, or
+    `quit` at the terminal). Returns: the round unchanged, outcome `resumed`."""
+
+    outcomes = ("resumed",)
+    writes = ()
+    appends = ()
+
+    def run(self, run: Run, now: Round) -> Step:
+        run.event(now, "asking again")
+        return "resumed", now
+
+    def paused(self, run: Run, now: Round) -> Paused:
+        records = run.records()
+        question = rec.last_of(records, Question)
+        qid = questions.qid_of(records, question) if question is not None else "q?"
+        moved = rec.last_of(records, k.Transition)
+        hint = "run again once it is answered"  # not "the same command": see given()
+        if moved is not None and moved.outcome == QUIT:
+            return Paused(f"the person quit at {qid}; run again to be asked again", hint=hint)
+        return Paused(waiting(qid, run.toolbox.policy.sandbox == "bwrap"), hint=hint)
+
+
