@@ -200,8 +200,9 @@ def _made_during_a_run(records: Records, digests: Mapping[str, str], table: Any)
 TRUST_FILE = "trusted.json"
 CONFIG_DIR_ENV = "JETBOX_CONFIG_DIR"
 # The settings that weaken safety or redirect traffic, and their values that do neither.
-WEAKENING = {"sandbox": ("auto", "bwrap"), "pass_env": ("",), "approve": (),
-             "approve_skip": ((), []), "host": (), "python": ("",)}
+WEAKENING: dict[str, tuple[Any, ...]] = {
+    "sandbox": ("auto", "bwrap"), "pass_env": ("",), "approve": (), "approve_skip": ((), []),
+    "host": (), "python": ("",)}
 
 
 def user_config_dir(environ: Mapping[str, str]) -> Path:

@@ -20,6 +20,7 @@ from jetbox.core.errors import ConfigError
 from jetbox.core.fsutil import read_config
 
 if TYPE_CHECKING:
+    from jetbox.round.handler import Handler
     from jetbox.spec.machine import MachineSpec, StateSpec
 
 # Modules that moved into subpackages: a person's machine.yaml or handler may still name them.
@@ -76,7 +77,7 @@ MOVED = {
 }
 
 
-def moved_hint(exc: ImportError) -> str:
+def moved_hint(exc: Exception) -> str:
     """`; jetbox.handler is now jetbox.round.handler` when a moved module was asked for."""
     name = getattr(exc, "name", None) or ""
     old = next((m for m in sorted(MOVED, key=len, reverse=True)
@@ -151,7 +152,7 @@ class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     def get_code(self, fullname: str) -> Any:
         return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
 
-    def set_data(self, path: str, data: bytes, *, _mode: int = 0o666) -> None:
+    def set_data(self, path: str, data: Any, *, _mode: int = 0o666) -> None:
         return None  # and no bytecode is written beside the person's files
 
 
@@ -251,7 +252,7 @@ def _check_signature(where: str, name: str, cls: type) -> None:
                           f"(outcome, round); see README, \"Customizing machine.yaml\"") from None
 
 
-def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type) -> None:
+def _check_outcomes(spec: MachineSpec, state: StateSpec, cls: type[Handler]) -> None:
     if state.final:
         return
     triggers = {t.trigger for t in spec.transitions

@@ -71,7 +71,7 @@ def recap(records: rec.Records) -> list[str]:
 def notices(run: Run, now: Round) -> dict[str, str]:
     """Short things the model must hear this round, by topic: probes, plan, refusals, loops.
     `now` must have Probe's report and verdict."""
-    assert now.report is not None
+    assert now.report is not None and now.verdict is not None
     records = run.records()
     found = nt.probe_topics(now.report, now.verdict)
     if now.status.next:  # before the first Plan there is none: no empty section
@@ -106,7 +106,7 @@ def state_message(run: Run, now: Round, policy: CompactionPolicy,
     parts.append(project_files(run, now, records))
     parts += [found[topic] for topic in ("blocking", "refusal", "warning", "paused")
               if topic in found]
-    assert now.report is not None
+    assert now.report is not None and now.verdict is not None
     parts.append(nt.pre_existing(now.report, now.verdict, status.goal))
     text = "\n\n".join(p for p in parts if p)
     if len(text) > policy.max_state_chars:

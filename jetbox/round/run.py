@@ -73,7 +73,7 @@ class Run:
         """Created on first use, so `status`, `graph` and resumes into Calls never load it."""
         return self.model_factory()
 
-    def records(self) -> list[rec.Record]:
+    def records(self) -> rec.Records:
         """The ledger records of the current run, oldest first."""
         return self.ledger.current_run()
 

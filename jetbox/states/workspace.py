@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jetbox.probes import room as clean_room
 from jetbox.probes.focused import FocusedProber
@@ -46,9 +46,8 @@ class Probe(Handler):
         finishing = rec.finish_requested(records)
         # Results are reused only in a round with no action, and never to verify a finish.
         reuse = not finishing and not rec.acted_since_probe(records)
-        baseline = rec.last(records, rec.BASELINE)
-        room = baseline if finishing and isinstance(baseline, k.Baseline) and baseline.tree \
-            else None
+        baseline = rec.last_of(records, k.Baseline)
+        room = baseline if finishing and baseline is not None and baseline.tree else None
         # A test (the project's or one the model wrote) may change files: watched like a
         # command, so diff and undo show and take back what changed while the probes ran.
         # The clean room runs in a scratch tree: nothing there is the person's.
@@ -108,7 +107,7 @@ class Probe(Handler):
                               pinned=pinned)
 
 
-def first_baseline(run: Run, report: ProbeReport) -> dict[str, object]:
+def first_baseline(run: Run, report: ProbeReport) -> dict[str, Any]:
     """The baseline record: the outcomes and findings, and the test and lint configuration
     (conftest.py files, pytest and ruff settings) every later probe is held to."""
     config = snapshot(run.workspace.root, run.prober.changes.snapshot()[0])
