@@ -3,6 +3,7 @@ terminal (exit 3, status.txt's `Approve:` line, --answer), through the offline O
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from jetbox.round.approval import (
     parse_answer,
     skipped,
 )
-from jetbox.spec.config import resolve_settings
+from jetbox.spec.config import Settings, resolve_settings
 from jetbox.store import queries
 from jetbox.store.kinds import (
     Answered,
@@ -111,15 +112,24 @@ def test_the_settings_come_from_a_list_or_a_comma_separated_string(tmp_path: Pat
 def test_the_mode_a_run_was_given_holds_on_resume_until_given_again(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "agent_ledger.log")
     ledger.append(RunStart(goal="g"))
+
+    def mode(settings: Settings, given: bool) -> str:
+        """As open_run does: the record approval_mode returns is appended by its caller."""
+        held, record = approval_mode(settings, given, ledger.current_run())
+        if record is not None:
+            ledger.append(record)
+        return held.approve
+
     changes = resolve_settings({}, tmp_path, {}, {"approve": "changes"})
-    assert approval_mode(changes, True, ledger.current_run(), ledger).approve == "changes"
+    assert mode(changes, True) == "changes"
     default = resolve_settings({}, tmp_path, {}, {})
-    assert approval_mode(default, False, ledger.current_run(), ledger).approve == "changes"
+    assert mode(default, False) == "changes"
     never = resolve_settings({}, tmp_path, {}, {"approve": "never"})
-    assert approval_mode(never, True, ledger.current_run(), ledger).approve == "never"
-    assert approval_mode(default, False, ledger.current_run(), ledger).approve == "never"
+    assert mode(never, True) == "never"
+    assert mode(default, False) == "never"
     assert [r.mode for r in ledger.records() if isinstance(r, ApprovalMode)] == \
         ["changes", "never"]
+    assert approval_mode(default, False, ledger.current_run())[1] is None  # nothing new
 
 
 def test_status_txt_keeps_the_question_on_one_escaped_line() -> None:
@@ -127,27 +137,27 @@ def test_status_txt_keeps_the_question_on_one_escaped_line() -> None:
     text = status.render()
     assert 'Approve: write_file a.py\\x0aState: Done\n' in text
     assert parse(text) == status and parse(text).state == "Approve"
-    assert "Approve:" not in Status(goal="g", state="Act").render()
+    assert "Approve:" not in Status(goal="g", state="Calls").render()
 
 
 def test_a_return_from_an_answer_continues_the_reply_it_interrupted() -> None:
-    records = [RunStart(seq=1, goal="g"), Transition(seq=2, dest="Act", source="Plan"),
-               ModelReply(seq=3), ToolResult(seq=4, index=0),
-               Question(seq=5, reply=3, index=1),
-               Transition(seq=6, dest="Approve", source="Act"),
-               Answered(seq=7, asked=5, answer="yes"),
-               Transition(seq=8, dest="Act", source="Approve")]
-    journaled = queries.journaled_reply(records, "Act")
+    records = [RunStart(seq=1, goal="g"), Transition(seq=2, dest="Ask", source="Plan"),
+               ModelReply(seq=3), Transition(seq=4, dest="Calls", source="Ask"),
+               ToolResult(seq=5, index=0), Question(seq=6, reply=3, index=1),
+               Transition(seq=7, dest="Approve", source="Calls"),
+               Answered(seq=8, asked=6, answer="yes"),
+               Transition(seq=9, dest="Calls", source="Approve")]
+    journaled = queries.reply_to_run(records, "Calls")
     assert journaled is not None and journaled.reply.seq == 3 and journaled.next_index == 1
-    # A later, ordinary entry into Act (a new round) starts afresh.
-    records.append(Transition(seq=9, dest="Act", source="Plan"))
-    assert queries.journaled_reply(records, "Act") is None
+    # A later, ordinary entry into Calls (a new round) has no reply of its own yet.
+    records.append(Transition(seq=10, dest="Calls", source="Ask"))
+    assert queries.reply_to_run(records, "Calls") is None
 
 
 def test_jetbox_graph_shows_the_approve_state() -> None:
     result = run_cli("graph", "--machine", str(ROOT / "jetbox/machine.yaml"))
     assert result.code == 0
-    assert "Act --> Approve: ask" in result.out and "Approve --> Act: answered" in result.out
+    assert "Calls --> Approve: ask" in result.out and "Approve --> Calls: answered" in result.out
 
 
 def test_a_bad_answer_flag_is_a_usage_error(workspace: Path) -> None:
@@ -169,7 +179,7 @@ def test_each_mode_asks_before_its_calls_and_each_yes_runs_the_call_once(
         result = run_cli(*run_args(workspace, ollama.host, "--approve", mode), GOAL)
         for number in range(1, len(expected) + 1):  # one invocation per question, each
             assert result.code == 3, result.err      # answered by its id with --answer
-            assert status_fields(workspace)["State"] == "Approve"
+            assert status_fields(workspace)["State"] == "Wait"  # exit 3: the pause state
             result = run_cli(*run_args(workspace, ollama.host, "--answer", f"q{number}=yes"))
         assert result.code == 0, result.err
         assert len(ollama.requests) == 2  # answers continue the journaled reply
@@ -191,7 +201,7 @@ def test_without_a_terminal_the_person_answers_on_the_status_line(workspace: Pat
         status = workspace / "status.txt"
         text = status.read_text(encoding="utf-8")
         assert 'Approve [q1]: run_cmd ["ruff", "check", "."]\n' in text
-        assert status_fields(workspace)["State"] == "Approve"
+        assert status_fields(workspace)["State"] == "Wait"
         again = run_cli(*run_args(workspace, ollama.host, *BWRAP))  # unanswered: no run
         assert again.code == 3 and commands_run(workspace) == []
         status.write_text(status.read_text(encoding="utf-8").replace(
@@ -255,6 +265,8 @@ def test_removing_the_approve_state_from_machine_yaml_turns_approval_off(
         workspace: Path) -> None:
     project(workspace)
     text = (ROOT / "jetbox/machine.yaml").read_text(encoding="utf-8")
+    # Approve, the Wait state it pauses in (three lines) and the transitions of both.
+    text = re.sub(r"  - name: Wait .*\n.*\n    pause: true\n", "", text)
     kept = [line for line in text.splitlines()
             if "Approve" not in line and "states.approve" not in line]
     (workspace / "machine.yaml").write_text("\n".join(kept) + "\n", encoding="utf-8")
@@ -511,8 +523,8 @@ def test_an_approval_mode_record_without_skips_reads_as_before(tmp_path: Path) -
     ledger.append(RunStart(goal="g"))
     ledger.append(ApprovalMode(mode="changes"))  # as a ledger before issue 32 holds it
     configured = resolve_settings({}, tmp_path, {"JETBOX_APPROVE_SKIP": "ruff check"}, {})
-    held = approval_mode(configured, False, ledger.current_run(), ledger)
-    assert (held.approve, held.approve_skip) == ("changes", ("ruff check",))
+    held, record = approval_mode(configured, False, ledger.current_run())
+    assert (held.approve, held.approve_skip, record) == ("changes", ("ruff check",), None)
     assert '"skip"' not in (tmp_path / "agent_ledger.log").read_text(encoding="utf-8")
 
 

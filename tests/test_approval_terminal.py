@@ -83,7 +83,7 @@ def test_an_edit_is_shown_as_a_coloured_diff_and_quit_leaves_the_question_waitin
         term.type("q")
         assert term.wait() == 3
         assert (workspace / "app.py").read_text() == "count = 1\n"
-        assert status_fields(workspace)["State"] == "Approve"
+        assert status_fields(workspace)["State"] == "Wait"
         assert status_fields(workspace)["Approve [q1]"] == "edit_file app.py"
         resumed = run_cli(*run_args(workspace, ollama.host, "--answer", "yes"))
         assert resumed.code == 0, resumed.err

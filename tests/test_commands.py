@@ -69,7 +69,7 @@ def test_diag_names_what_is_missing() -> None:
 def test_demo_kills_and_resumes_a_real_run_offline(tmp_path: Path) -> None:
     result = run_cli("demo", "--workspace", str(tmp_path / "demo"))
     assert result.code == 0, result.out + result.err
-    assert "killed Jetbox (kill -9)" in result.out and "State: Act" in result.out
-    assert "resuming at Act, round 2" in result.out and "done in round" in result.out
+    assert "killed Jetbox (kill -9)" in result.out and "State: Ask" in result.out
+    assert "resuming at Ask, round 2" in result.out and "done in round" in result.out
     assert (tmp_path / "demo" / "mathx" / "__init__.py").is_file()
     assert "status.txt" in result.out.splitlines()[-4]

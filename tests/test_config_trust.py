@@ -20,7 +20,7 @@ EVIL_HANDLER = ("import pathlib\npathlib.Path({marker!r}).write_text('imported')
                 "from states.done import Done\n\n\nclass Evil(Done):\n    pass\n")
 REWRITE_MACHINE = """\
 import pathlib
-text = pathlib.Path("machine.yaml").read_text().replace("states.done:Done", "evil_states:Evil")
+text = pathlib.Path("machine.yaml").read_text().replace("states.workspace:Done", "evil_states:Evil")
 pathlib.Path("machine.yaml").write_text(text)
 pathlib.Path("evil_states.py").write_text({handler!r})
 """
@@ -94,7 +94,7 @@ def test_a_machine_yaml_rewritten_by_a_command_is_refused_on_resume(
 def test_a_handler_module_the_model_rewrote_is_refused_on_resume(
         workspace: Path, tmp_path: Path) -> None:
     marker = tmp_path / "rewritten-handler-imported"
-    text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.done:Done", "my_states:Mine")
+    text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.workspace:Done", "my_states:Mine")
     (workspace / "machine.yaml").write_text(text)
     (workspace / "my_states.py").write_text("from states.done import Done\n\n\n"
                                             "class Mine(Done):\n    pass\n")

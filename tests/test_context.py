@@ -93,7 +93,7 @@ def test_the_compacted_state_tells_a_persons_notes_from_jetboxs(tmp_path: Path) 
 
 
 def test_the_plan_names_the_goal_and_the_blockers_it_would_repeat(tmp_path: Path) -> None:
-    from jetbox.states.plan import plan_from_verdict
+    from jetbox.states.model import plan_from_verdict
 
     run = make_run(tmp_path, [START])
     probes = report(failing=("t.py::test_new",))

@@ -15,7 +15,7 @@ from tests.crashkit import Outcome, crash_and_resume
 pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX SIGKILL"),
               pytest.mark.slow]  # left out of the quick `pytest -m "not slow"`
 
-STATES = ["Probe", "Compact", "Plan", "Act", "Reflect", "Persist", "Done"]
+STATES = ["Probe", "Compact", "Plan", "Ask", "Calls", "Reflect", "Persist", "Done"]
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def assert_same_as_reference(result: Outcome, reference: Outcome, label: str) ->
     assert result.state == "Done", label
     assert result.files == reference.files, label
     assert result.writes == reference.writes, f"{label}: a write was intended twice or lost"
-    # One Act per round: a second reply in a round means a journaled one was asked again.
+    # One Ask per round: a second reply in a round means a journaled one was asked again.
     assert len(set(result.reply_rounds)) == result.replies, f"{label}: a reply was asked twice"
     assert result.replies == reference.replies, f"{label}: the model was asked more often"
 

@@ -36,7 +36,8 @@ states:
   - {{name: Probe, handler: "states.probe:Probe"}}
   - {{name: Compact, handler: "states.compact:Compact"}}
   - {{name: Plan, handler: "states.plan:Plan"}}
-  - {{name: Act, handler: "states.act:Act"}}
+  - {{name: Ask, handler: "states.model:Ask"}}
+  - {{name: Calls, handler: "states.calls:Calls"}}
   - {{name: Celebrate, handler: "{__name__}:Celebrate"}}
   - {{name: Persist, handler: "states.persist:Persist"}}
   - {{name: Done, handler: "states.done:Done", final: true}}
@@ -44,8 +45,9 @@ transitions:
   - {{trigger: probed, source: Probe, dest: Done, conditions: [finish_requested, probes_green]}}
   - {{trigger: probed, source: Probe, dest: Compact}}
   - {{trigger: compacted, source: Compact, dest: Plan}}
-  - {{trigger: planned, source: Plan, dest: Act}}
-  - {{trigger: acted, source: Act, dest: Celebrate}}
+  - {{trigger: planned, source: Plan, dest: Ask}}
+  - {{trigger: asked, source: Ask, dest: Calls}}
+  - {{trigger: acted, source: Calls, dest: Celebrate}}
   - {{trigger: cheered, source: Celebrate, dest: Persist}}
   - {{trigger: persisted, source: Persist, dest: Probe}}
 limits: {{max_rounds: 9, timebox_s: 120}}
@@ -77,3 +79,22 @@ def test_limits_from_the_custom_machine_apply(tmp_path: Path, workspace: Path,
                      "--machine", str(machine), "--sandbox", "none")
     assert result.code == 3
     assert "round limit: 1 round this session" in status_fields(workspace)["Status"]
+
+
+class Undeclared(Celebrate):
+    """Celebrate, declaring that it changes nothing in the round (it changes the status)."""
+
+    writes = ()
+    appends = ("celebrate",)
+
+
+def test_a_handler_that_changes_what_it_does_not_declare_stops_the_run(
+        tmp_path: Path, workspace: Path, mathx_server: OfflineOllama) -> None:
+    machine = custom_machine(tmp_path)
+    machine.write_text(machine.read_text().replace(":Celebrate", ":Undeclared"))
+    result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                     "--machine", str(machine), "--sandbox", "none")
+    assert result.code != 0
+    assert ("handler of `Celebrate` (Undeclared) changed the round's status but declares "
+            "writes=[]") in result.err
+    assert status_fields(workspace)["State"] == "Celebrate"  # stopped where it was

@@ -92,7 +92,7 @@ def test_a_repo_s_machine_yaml_handler_is_not_imported_before_trust(
         workspace: Path, tmp_path: Path) -> None:
     marker = tmp_path / "imported"
     (workspace / "machine.yaml").write_text(PACKAGED_MACHINE.read_text().replace(
-        "states.probe:Probe", "probe2:Probe"))
+        "states.workspace:Probe", "probe2:Probe"))
     (workspace / "probe2.py").write_text(
         f"from pathlib import Path\n\nPath({str(marker)!r}).write_text('ran')\n\n"
         f"from states.probe import Probe  # noqa: E402,F401\n")

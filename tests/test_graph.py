@@ -58,7 +58,7 @@ def test_graph_of_a_run_highlights_its_state_and_marks_its_path(
     result = run_cli("graph", "-w", str(workspace), "--machine", str(ROOT / "jetbox/machine.yaml"))
     check_mermaid(result.out)
     assert "class Probe s_active" in result.out
-    for state in ("Compact", "Plan", "Act", "Reflect", "Persist"):
+    for state in ("Compact", "Plan", "Ask", "Calls", "Reflect", "Persist"):
         assert f"class {state} s_previous" in result.out
     assert "class Done s_default" in result.out and "[*] --> Probe" in result.out
 
@@ -112,8 +112,8 @@ def test_log_is_a_readable_timeline(workspace: Path, mathx_server: OfflineOllama
     assert result.code == 0 and "{" not in result.out.split("run started")[0]
     text = result.out
     assert f"run started: {MATHX_GOAL}" in text
-    assert re.search(r"r1\s+Act\s+model: write_file; \d+ tokens in, \d+ out", text)
-    assert re.search(r"r1\s+Act\s+write_file mathx/__init__.py -> ok", text)
+    assert re.search(r"r1\s+Ask\s+model: write_file; \d+ tokens in, \d+ out", text)
+    assert re.search(r"r1\s+Calls\s+write_file mathx/__init__.py -> ok", text)
     assert "DONE: ruff: clean; pytest: 2 passed" in text
     # A round's six transitions are in the state column; lines of their own on request.
     assert "Probe -> Compact" not in text

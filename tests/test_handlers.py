@@ -12,21 +12,35 @@ from jetbox.engine.resume import resumed_round
 from jetbox.model.base import call
 from jetbox.round.context import prefix_messages
 from jetbox.round.conversation import Conversation
-from jetbox.states.act import Act
-from jetbox.states.compact import Compact
-from jetbox.states.done import Done
-from jetbox.states.pause import Pause
-from jetbox.states.persist import Persist
-from jetbox.states.plan import Plan
-from jetbox.states.probe import Probe
-from jetbox.states.reflect import Reflect
+from jetbox.round.run import Round, Run
+from jetbox.states.calls import Calls
+from jetbox.states.close import Pause, Persist, Reflect
+from jetbox.states.model import Ask, Compact, Plan
+from jetbox.states.workspace import Done, Probe
 from jetbox.store import queries
-from jetbox.store.kinds import Compaction, Intent, Reflection, Result, RoundEnd, RunEnd, ToolResult
+from jetbox.store.kinds import (
+    Compaction,
+    Intent,
+    Reflection,
+    Result,
+    RoundEnd,
+    RunEnd,
+    ToolResult,
+    Transition,
+)
 from jetbox.store.kinds import Planned as PlanRecord
 from tests.unitkit import START, kinds, make_run, reply, report, result, round_at, scripted
 
-ENTER_ACT = {"kind": "transition", "source": "Plan", "dest": "Act", "outcome": "planned",
-             "round": 1}
+ENTER_CALLS = {"kind": "transition", "source": "Ask", "dest": "Calls", "outcome": "asked",
+               "round": 1}
+
+
+def act(run: Run, now: Round) -> tuple[str | None, Round]:
+    """Ask, the move the engine makes, then Calls: one model call and its calls."""
+    outcome, now = Ask().run(run, now)
+    assert outcome == "asked" and now.reply is not None
+    run.ledger.append(Transition(source="Ask", dest="Calls", outcome="asked", round=now.round))
+    return Calls().run(run, now.with_status(state="Calls"))
 
 
 # Probe
@@ -107,34 +121,34 @@ def test_plan_leads_with_the_goal_and_keeps_a_persons_own_items(tmp_path: Path) 
     assert kinds(run).count(queries.PLAN) == 1  # unchanged: not recorded again
 
 
-# Act
+# Ask and Calls
 
 def test_act_asks_the_model_with_the_plan_and_runs_its_calls(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("x = 1\n")
     factory = scripted(call("read_file", path="a.py"))
     run = make_run(tmp_path, [START], model=factory)
-    now = round_at("Act", probes=report(), run=run, next=("work on the goal: fix the parser",))
-    outcome, now = Act().run(run, now)
+    now = round_at("Ask", probes=report(), run=run, next=("work on the goal: fix the parser",))
+    outcome, now = act(run, now)
     assert outcome == "acted" and [r.ok for r in now.results] == [True]
     sent = str(factory().requests[0])  # type: ignore[attr-defined]
     # the goal is in its own message: the plan names it instead of copying it
     assert "Plan:\\n- work on the goal (above)" in sent and "Goal: fix the parser" in sent
-    assert kinds(run)[-2:] == [queries.MODEL_REPLY, queries.TOOL_RESULT]
+    assert kinds(run)[-3:] == [queries.MODEL_REPLY, queries.TRANSITION, queries.TOOL_RESULT]
     last = run.records()[-1]
     assert isinstance(last, ToolResult) and "x = 1" in last.output
 
 
-def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> None:
-    journal = [START, ENTER_ACT,
+def test_calls_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> None:
+    journal = [START,
                reply(("write_file", {"path": "a.py", "content": "A"}),
                      ("write_file", {"path": "b.py", "content": "B"})),
-               result("write_file", changed=True),
+               ENTER_CALLS, result("write_file", changed=True),
                {"kind": "intent", "action": "write", "path": "b.py", "content": "B",
                 "sha256": "x"}]
     run = make_run(tmp_path, journal)  # the model would fail the test if asked
-    resumed = resumed_round(run, round_at("Act").status)
+    resumed = resumed_round(run, round_at("Calls").status)
     assert resumed.report is None, "no probe: the state finishes a journaled reply"
-    outcome, now = Act().run(run, resumed)
+    outcome, now = Calls().run(run, resumed)
     assert outcome == "acted" and len(now.results) == 1 and now.results[0].changed
     assert (tmp_path / "b.py").read_text() == "B" and not (tmp_path / "a.py").exists()
     assert queries.last_of(run.records(), Result).recovered == "applied on resume"
@@ -144,7 +158,7 @@ def test_act_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -> 
 def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
     from jetbox.model.base import Reply
     run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
-    _, now = Act().run(run, round_at("Act", probes=report(), run=run))
+    _, now = act(run, round_at("Ask", probes=report(), run=run))
     assert now.results == ()
     assert queries.last_of(run.records(), ToolResult).name == queries.NO_CALL
 
@@ -211,21 +225,53 @@ def test_done_writes_the_runs_end_once(tmp_path: Path) -> None:
     assert queries.last_of(run.records(), RunEnd).metrics["model_calls"] == 1
 
 
-def test_act_without_a_conversation_says_to_keep_compact(tmp_path: Path) -> None:
+def test_ask_without_a_conversation_says_to_keep_compact(tmp_path: Path) -> None:
     run = make_run(tmp_path, [START])  # the model would fail the test if asked
     with pytest.raises(MachineError, match="keep a Compact state before it"):
-        Act().run(run, round_at("Act", probes=report()))
+        Ask().run(run, round_at("Ask", probes=report()))
+
+
+def test_calls_without_a_journaled_reply_says_to_keep_ask(tmp_path: Path) -> None:
+    run = make_run(tmp_path, [START, ENTER_CALLS])
+    with pytest.raises(MachineError, match="keep an Ask state before it"):
+        Calls().run(run, round_at("Calls", probes=report()))
+
+
+def test_ask_resumed_after_its_reply_was_journaled_does_not_ask_again(tmp_path: Path) -> None:
+    enter_ask = {"kind": "transition", "source": "Plan", "dest": "Ask", "outcome": "planned",
+                 "round": 1}
+    run = make_run(tmp_path, [START, enter_ask, reply(("read_file", {"path": "a.py"}))])
+    outcome, now = Ask().run(run, round_at("Ask"))  # the model would fail the test if asked
+    assert outcome == "asked" and now.reply is not None
+    assert [c.name for c in now.reply.tool_calls] == ["read_file"]
+    assert kinds(run).count(queries.MODEL_REPLY) == 1
 
 
 def test_a_resume_past_probe_builds_the_round_once(tmp_path: Path) -> None:
-    """Resumed into Plan (a kill before it), the round reaches Act with what Act needs."""
+    """Resumed into Plan (a kill before it), the round reaches Ask with what Ask needs."""
     (tmp_path / "a.py").write_text("x = 1\n")
     run = make_run(tmp_path, [START], model=scripted(call("read_file", path="a.py")))
     status = round_at("Plan").status
     plan = resumed_round(run, status)
     assert plan.report is not None and plan.verdict is not None and plan.conversation is not None
     _, at_act = Plan().run(run, plan)
-    outcome, after = Act().run(run, at_act)
+    outcome, after = act(run, at_act.with_status(state="Ask"))
     assert outcome == "acted" and [r.ok for r in after.results] == [True]
     at_start = resumed_round(run, status.with_(state="Probe"))
     assert at_start.report is None and at_start.conversation is None, "Probe builds the round"
+
+
+def test_every_built_in_handler_declares_what_it_reads_writes_and_appends() -> None:
+    from jetbox.engine.usercode import load_handlers
+    from jetbox.spec.machine import load_machine
+    from tests.unitkit import PACKAGED_MACHINE
+
+    for state, handler in load_handlers(load_machine(PACKAGED_MACHINE)).items():
+        assert handler.writes is not None and handler.appends is not None, state
+    before = round_at("Plan")
+    after = before.with_status(next=("x",))
+    assert Plan().undeclared(before, after, []) == ""
+    assert Persist().undeclared(before, after, []) == \
+        "changed the round's status but declares writes=[]"
+    assert "appended plan but declares appends=['round']" in \
+        Persist().undeclared(before, before, [PlanRecord(round=1, items=[])])

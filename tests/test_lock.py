@@ -28,7 +28,7 @@ def dead_pid() -> int:
 def test_second_run_on_a_busy_workspace_is_refused(workspace: Path,
                                                    mathx_server: OfflineOllama) -> None:
     holder = jetbox_process("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-                            "--sandbox", "none", env={"JETBOX_FAILPOINT": "hold:before:Act"})
+                            "--sandbox", "none", env={"JETBOX_FAILPOINT": "hold:before:Ask"})
     try:
         assert holder.stderr is not None
         for line in holder.stderr:

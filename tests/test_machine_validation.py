@@ -21,27 +21,27 @@ CASES = {
         DEFAULT.replace("source: Compact, dest: Plan", "source: Compact, dest: Plna"),
         "dest: Plna", "names unknown state `Plna`"),
     "unreachable state": (
-        DEFAULT.replace("source: Plan, dest: Act}", "source: Plan, dest: Reflect}")
-               .replace("- {trigger: acted, source: Act, dest: Reflect}",
-                        "- {trigger: acted, source: Act, dest: Act}"),
-        "- name: Act ", "state `Act` is unreachable"),
+        DEFAULT.replace("source: Plan, dest: Ask}", "source: Plan, dest: Reflect}")
+               .replace("- {trigger: asked, source: Ask, dest: Calls}",
+                        "- {trigger: asked, source: Ask, dest: Ask}"),
+        "- name: Ask ", "state `Ask` is unreachable"),
     "no path to a final state": (
-        DEFAULT.replace("  - name: Done\n", "  - name: Trap\n    handler: states.plan:Plan\n"
+        DEFAULT.replace("  - name: Done\n", "  - name: Trap\n    handler: states.model:Plan\n"
                                             "  - name: Done\n")
                .replace("transitions:\n", "transitions:\n  - {trigger: probed, source: Probe, "
                         "dest: Trap, unless: probes_green}\n  - {trigger: planned, source: Trap,"
                         " dest: Trap}\n"),
         "- name: Trap", "state `Trap` has no path to a final state"),
     "handler that cannot be imported": (
-        DEFAULT.replace("states.plan:Plan", "states.nowhere:Plan"),
+        DEFAULT.replace("states.model:Plan", "states.nowhere:Plan"),
         "states.nowhere:Plan", "cannot be imported"),
     "handler that is not a handler": (
-        DEFAULT.replace("states.plan:Plan", "jetbox.store.status:Status"),
+        DEFAULT.replace("states.model:Plan", "jetbox.store.status:Status"),
         "jetbox.store.status:Status", "is not a handler"),
     "outcome with no transition": (
-        DEFAULT.replace("- {trigger: planned, source: Plan, dest: Act}",
-                        "- {trigger: planed, source: Plan, dest: Act}"),
-        "handler: states.plan:Plan", "can return `planned` but no transition"),
+        DEFAULT.replace("- {trigger: planned, source: Plan, dest: Ask}",
+                        "- {trigger: planed, source: Plan, dest: Ask}"),
+        "handler: states.model:Plan", "can return `planned` but no transition"),
     "unknown condition": (
         DEFAULT.replace("[finish_requested, probes_green]", "[finish_requested, tests_pass]"),
         "tests_pass", "unknown condition `tests_pass`"),
@@ -112,10 +112,10 @@ def test_a_handler_written_for_the_old_signature_is_a_clear_error(tmp_path: Path
                                                                    workspace: Path) -> None:
     (tmp_path / "cheer.py").write_text(OLD_STYLE, encoding="utf-8")
     machine = tmp_path / "machine.yaml"
-    machine.write_text(DEFAULT.replace("states.plan:Plan", "cheer:Cheer"), encoding="utf-8")
+    machine.write_text(DEFAULT.replace("states.model:Plan", "cheer:Cheer"), encoding="utf-8")
     result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine))
     assert result.code == 2 and "Traceback" not in result.err
-    assert f"{machine}:{line_of(DEFAULT, 'states.plan:Plan')}:" in result.err
+    assert f"{machine}:{line_of(DEFAULT, 'states.model:Plan')}:" in result.err
     assert "`cheer:Cheer.run` must take (self, run, now)" in result.err
     assert not (workspace / "status.txt").exists()
 
@@ -125,7 +125,7 @@ def test_a_handler_that_returns_only_an_outcome_stops_with_a_clear_error(
     (tmp_path / "cheer.py").write_text(OLD_STYLE.replace("def run(self, run)",
                                                          "def run(self, run, now)"))
     machine = tmp_path / "machine.yaml"
-    machine.write_text(DEFAULT.replace("states.plan:Plan", "cheer:Cheer"), encoding="utf-8")
+    machine.write_text(DEFAULT.replace("states.model:Plan", "cheer:Cheer"), encoding="utf-8")
     # A server that answers (the run checks it first) and is never asked: Plan fails first.
     with OfflineOllama(ScriptResponder([])) as server:
         result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine),
@@ -141,7 +141,7 @@ def test_a_handler_importing_a_missing_module_is_a_clear_error(tmp_path: Path,
     (tmp_path / "cheer.py").write_text(OLD_STYLE.replace("jetbox.round.handler", "jetbox.handler"),
                                        encoding="utf-8")
     machine = tmp_path / "machine.yaml"
-    machine.write_text(DEFAULT.replace("states.plan:Plan", "cheer:Cheer"), encoding="utf-8")
+    machine.write_text(DEFAULT.replace("states.model:Plan", "cheer:Cheer"), encoding="utf-8")
     result = run_cli("run", "goal", "-w", str(workspace), "--machine", str(machine))
     assert result.code == 2 and "Traceback" not in result.err
     assert "No module named 'jetbox.handler'" in result.err

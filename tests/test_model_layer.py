@@ -147,7 +147,7 @@ def test_failures_past_the_retry_bound_pause_with_exit_4(workspace: Path) -> Non
         result = run(workspace, server, "gpt-oss:20b")
         assert len(server.requests) == 4  # one try and three retries
     assert result.code == 4 and "failed 4 times" in result.err
-    assert status_fields(workspace)["State"] == "Act"
+    assert status_fields(workspace)["State"] == "Ask"
 
 
 def test_a_server_that_stops_answering_times_out_instead_of_hanging(

@@ -69,7 +69,7 @@ def fresh(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_holds_jetbox_and_its_handlers_under_its_own_name(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    assert "jetbox/cli.py" in names and "jetbox/states/act.py" in names
+    assert "jetbox/cli.py" in names and "jetbox/states/calls.py" in names
     assert "jetbox/machine.yaml" in names
     assert "jetbox/prompts.yaml" in names  # every sentence the model is sent
     assert "jetbox/evals/default/01_create_mathx.yaml" in names
@@ -86,8 +86,8 @@ def test_the_build_warns_about_no_package_left_out(built: tuple[Path, str]) -> N
 
 
 def test_machine_files_still_name_the_handlers_states_dot(fresh: Path, tmp_path: Path) -> None:
-    """`states.probe:Probe` resolves to jetbox.states in Jetbox; `import states` elsewhere
-    in the environment finds nothing of Jetbox's."""
+    """`states.probe:Probe` (a former module's name) resolves to jetbox.states in Jetbox;
+    `import states` elsewhere in the environment finds nothing of Jetbox's."""
     python = str(next((fresh / BIN).glob("python*")))
     found = _run([python, "-c", "import states"], tmp_path)
     assert "No module named 'states'" in found.stderr, found.stdout + found.stderr
@@ -95,7 +95,7 @@ def test_machine_files_still_name_the_handlers_states_dot(fresh: Path, tmp_path:
                    "from jetbox.engine.usercode import import_object\n"
                    "print(import_object('states.probe:Probe', Path('.')).__module__)\n"
                    "import states.done\nprint(states.done.Done.__module__)"], tmp_path)
-    assert loaded.stdout.split() == ["jetbox.states.probe", "jetbox.states.done"], loaded.stderr
+    assert loaded.stdout.split() == ["jetbox.states.workspace"] * 2, loaded.stderr
 
 
 def test_a_plain_install_runs_version_demo_and_a_first_run(fresh: Path,

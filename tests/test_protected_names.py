@@ -26,7 +26,8 @@ git = pathlib.Path(".git")
 git.mkdir()
 (git / "config").write_text("[core]\\n\\tfsmonitor = touch {marker}-git\\n")
 # The text itself, not a path: under bwrap /tmp is private, and CI may clone there.
-pathlib.Path("machine.yaml").write_text({machine!r}.replace("states.done:Done", "evil_states:Evil"))
+pathlib.Path("machine.yaml").write_text({machine!r}.replace("states.workspace:Done",
+                                                            "evil_states:Evil"))
 pathlib.Path("evil_states.py").write_text(
     "import pathlib\\npathlib.Path({marker!r}).write_text('imported')\\n"
     "from states.done import Done\\n\\n\\nclass Evil(Done):\\n    pass\\n")

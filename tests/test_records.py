@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from jetbox.engine.resume import begin
+from jetbox.engine.resume import begin, decide
 from jetbox.round.run import pending_reply
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
 from jetbox.store import queries
@@ -126,18 +126,19 @@ def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
     spec = load_machine(PACKAGED_MACHINE)
     ledger = Ledger(tmp_path / "agent_ledger.log", fsync=False)
     status_file = StatusFile(tmp_path / "status.txt")
-    started = begin(GOAL, False, spec, ledger, status_file)
+    started = begin(decide(GOAL, False, ledger, status_file), GOAL, spec, ledger, status_file)
     assert not status_file.path.exists()  # the engine writes it: status.txt's one writer
     status_file.write(started)
     assert (started.state, queries.current_run(ledger.records())[0].kind) == ("Probe",
                                                                              queries.RUN_START)
     ledger.append(Transition(source="Probe", dest="Compact", outcome="probed", round=1))
-    resumed = begin(None, False, spec, ledger, status_file)  # status.txt still says Probe
+    # status.txt still says Probe
+    resumed = begin(decide(None, False, ledger, status_file), None, spec, ledger, status_file)
     assert resumed.state == "Compact"
     disagrees = queries.last_of(ledger.records(), StatusDisagrees)
     assert disagrees is not None and disagrees.resolution == "the ledger wins"
     (tmp_path / "status.txt").unlink()
-    rebuilt = begin(None, False, spec, ledger, status_file)
+    rebuilt = begin(decide(None, False, ledger, status_file), None, spec, ledger, status_file)
     assert rebuilt.state == "Compact" and rebuilt.status.startswith("yellow - status.txt rebuilt")
     assert queries.last(ledger.records(), queries.STATUS_EDITED) is None
 

@@ -16,7 +16,7 @@ from tests.conftest import MATHX_GOAL, jetbox_process, status_fields
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
 
-STATES = ["Probe", "Compact", "Plan", "Act", "Reflect", "Persist", "Done"]
+STATES = ["Probe", "Compact", "Plan", "Ask", "Calls", "Reflect", "Persist", "Done"]
 
 
 def kill_when_held(workspace: Path, host: str, point: str) -> None:

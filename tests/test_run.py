@@ -44,8 +44,9 @@ def test_every_transition_is_recorded_and_status_names_the_next_state(
             "--sandbox", "none")
     transitions = [r for r in ledger(workspace) if r["kind"] == "transition"]
     pairs = [(t["source"], t["dest"]) for t in transitions]
-    assert pairs[:6] == [("Probe", "Compact"), ("Compact", "Plan"), ("Plan", "Act"),
-                         ("Act", "Reflect"), ("Reflect", "Persist"), ("Persist", "Probe")]
+    assert pairs[:7] == [("Probe", "Compact"), ("Compact", "Plan"), ("Plan", "Ask"),
+                         ("Ask", "Calls"), ("Calls", "Reflect"), ("Reflect", "Persist"),
+                         ("Persist", "Probe")]
     assert pairs[-1] == ("Probe", "Done")
     rounds = [t["round"] for t in transitions if t["dest"] == "Probe"]
     assert rounds == list(range(2, 2 + len(rounds)))

@@ -42,7 +42,7 @@ def test_a_broken_server_is_retried_then_pauses_with_exit_4_and_the_state_kept(
     assert result.code == 4, result.err
     assert tries == 3 and "failed 3 times" in result.err
     assert "internal error" not in result.err and "Traceback" not in result.err
-    assert status_fields(workspace)["State"] == "Act"
+    assert status_fields(workspace)["State"] == "Ask"
     assert elapsed < 3 * 0.5 + 6  # three bounded tries, a little backoff, the probes
 
 
@@ -56,7 +56,7 @@ def test_an_endless_thinking_stream_stops_at_the_timebox(workspace: Path,
     assert result.code == 3, result.err
     assert "timebox" in result.err
     assert elapsed < 3 + STARTUP_ALLOWANCE_S + 1.5
-    assert status_fields(workspace)["State"] == "Act"
+    assert status_fields(workspace)["State"] == "Ask"
     resumed = [r for r in ledger(workspace) if r["kind"] == "model_reply"]
     assert resumed == []  # nothing half-received was journaled as a reply
 
@@ -156,4 +156,4 @@ def test_a_server_answering_html_everywhere_is_retried_then_exit_4(workspace: Pa
         server.server_close()
     assert result.code == 4, result.err
     assert "is not JSON" in result.err and "internal error" not in result.err
-    assert status_fields(workspace)["State"] == "Act"
+    assert status_fields(workspace)["State"] == "Ask"

@@ -41,7 +41,7 @@ def test_sigterm_at_a_terminal_stops_the_run_as_ctrl_c_does(workspace: Path) -> 
     assert "run summary (interrupted (SIGTERM))" in text
     assert "interrupted (SIGTERM); run the same command again to resume" in text
     assert status_fields(workspace)["Status"].startswith("yellow - interrupted (SIGTERM)")
-    assert status_fields(workspace)["State"] == "Act"  # where the next run resumes
+    assert status_fields(workspace)["State"] == "Ask"  # where the next run resumes
     assert not (workspace / LOCK_NAME).exists()  # released
     stops = [r for r in Ledger(workspace / "agent_ledger.log").records()
              if r.kind == "interrupted"]

@@ -37,11 +37,11 @@ def told(workspace: Path) -> list[str]:
 
 
 def act_seconds(workspace: Path) -> list[float]:
-    """How long each round's Act took, from entering it to its reply journaled: the model
+    """How long each round's Ask took, from entering it to its reply journaled: the model
     request and the reading of the reply (the probes before it are not counted)."""
     records = [json.loads(line) for line in (workspace / "agent_ledger.log").read_text(
         encoding="utf-8").splitlines() if line.strip()]
-    entered = [r["ts"] for r in records if r["kind"] == "transition" and r["dest"] == "Act"]
+    entered = [r["ts"] for r in records if r["kind"] == "transition" and r["dest"] == "Ask"]
     replied = [r["ts"] for r in records if r["kind"] == "model_reply"]
     return [b - a for a, b in zip(entered, replied, strict=True)]
 

@@ -45,7 +45,7 @@ def command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(f"== Jetbox demo in {workspace}\n== no real model: Jetbox's offline Ollama "
                   f"at {server.host} plays a script that knows how to solve:\n   {GOAL}\n\n")
         first = _jetbox([GOAL], workspace, server.host,
-                        {**env, "JETBOX_FAILPOINT": "hold:before:Act#2"})
+                        {**env, "JETBOX_FAILPOINT": "hold:before:Ask#2"})
         assert first.stdout is not None  # progress and summary, in the order written
         for line in first.stdout:
             if line.startswith("[failpoint]"):

@@ -45,12 +45,11 @@ class PauseRun(JetboxError):
 
     exit_code = EXIT_PAUSED
 
-    def __init__(self, reason: str, status: str = "yellow", now: object = None,
+    def __init__(self, reason: str, status: str = "yellow",
                  hint: str = "run the same command again to resume") -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
-        self.now = now  # a handler that pauses: the round as it leaves it (its status kept)
         # What the person does next. Not always "the same command": a question waiting is
         # answered by its id, and the same `--answer yes` again must not answer a new one.
         self.hint = hint

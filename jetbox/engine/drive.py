@@ -29,7 +29,6 @@ def execute(engine: Engine) -> int:
         summary(engine, "done")
         return code
     except PauseRun as pause:
-        engine.now = pause.now if isinstance(pause.now, Round) else engine.now
         engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", kinds.Paused,
                     reason=pause.reason)
         run.display.note(f"paused: {pause.reason}; {pause.hint}")

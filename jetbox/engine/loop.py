@@ -62,7 +62,7 @@ class Engine:
                 self._save(kinds.StatusWritten)
                 return EXIT_DONE
             if moved and spec.is_pause(state):
-                raise PauseRun(queries.guard_reason(self.run.records()), status="red")
+                raise handler.paused(self.run, self.now)
             self._check_limits(state)
             outcome = self._step(state, handler)
             declared = (*handler.outcomes, *handler.optional_outcomes)
@@ -75,12 +75,18 @@ class Engine:
             moved = True
 
     def _step(self, state: str, handler: Handler) -> str | None:
-        """Run one handler, which returns its outcome and the round as it leaves it."""
+        """Run one handler, which returns its outcome and the round as it leaves it, having
+        changed and appended only what it declares (Handler.writes, .appends)."""
+        before, seen = self.now, len(self.run.ledger.records())
         step = handler.run(self.run, self.now)
         if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], Round)):
             raise MachineError(f"handler of `{state}` returned {str(step)[:60]!r}, not "
                                f"(outcome, round); see README, \"Customizing machine.yaml\"")
         outcome, self.now = step
+        problem = handler.undeclared(before, self.now, self.run.ledger.records()[seen:])
+        if problem:
+            raise MachineError(f"handler of `{state}` ({type(handler).__name__}) {problem}; "
+                               f"declare it on the class (see docs/machine.md)")
         return outcome
 
     def _check_limits(self, state: str) -> None:

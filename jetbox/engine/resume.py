@@ -1,15 +1,15 @@
 """Starting a run, or resuming the one that status.txt and the ledger describe.
 
 Everything a resume needs is here: where the run is (status.txt reconciled with the ledger,
-which wins), and the model reply Act was in the middle of. A handler resumed into is then
-just run: Act finishes a journaled reply instead of asking again, and the toolbox completes
+which wins), and the model reply Calls was in the middle of. A handler resumed into is then
+just run: Calls finishes a journaled reply without asking again, and the toolbox completes
 its own interrupted action (tools/recovery.py)."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from jetbox.core.errors import StatusError, UsageError
@@ -79,15 +79,6 @@ def rebuilt_status(position: queries.Position, problem: str) -> Status:
                   notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
 
 
-def resuming(goal: str | None, fresh: bool, ledger: Ledger) -> bool:
-    """Whether `begin` will continue the ledger's current run rather than start one."""
-    records = ledger.current_run()
-    current = queries.run_goal(records)
-    if fresh or current is None or undone(records):
-        return False
-    return goal is None or same_goal(goal, current)
-
-
 def _read_status(status_file: StatusFile, strict: bool) -> tuple[Status | None, str]:
     """status.txt, or None and what is wrong with it (missing, empty, unreadable).
 
@@ -108,27 +99,59 @@ def _read_status(status_file: StatusFile, strict: bool) -> tuple[Status | None, 
         return None, f"unreadable ({exc})"
 
 
-def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
-          status_file: StatusFile, python: str = "") -> Status:
-    """Resume the run status.txt names, or start a new one (recording any old one).
+@dataclass(frozen=True)
+class Resumption:
+    """Whether this invocation continues a run or starts one, decided once (`decide`) from
+    the goal, --fresh, the ledger and status.txt, and handed to everything that asks: the
+    machine file and the configuration check (`recorded`), `begin`, the repository notices."""
 
-    The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
-    it, and where the two disagree on state or round the ledger wins. Returns the status to
-    go on from; the engine writes it (it is status.txt's one writer)."""
-    if undone(ledger.current_run()):  # its changes were taken back: nothing to go on from
+    fresh: bool  # set the current run aside (asked for, confirmed, or the run was undone)
+    resumes: bool  # continue a run: status.txt (or, rebuilt, the ledger) has one for this goal
+    recorded: bool  # ...and the ledger holds it: its machine file, its trusted configuration
+    status: Status | None  # status.txt as read; None when missing, empty or unreadable
+    problem: str  # what is wrong with status.txt, when it is None
+    position: queries.Position | None  # where the ledger says its current run stands
+
+
+def decide(goal: str | None, fresh: bool, ledger: Ledger, status_file: StatusFile,
+           ask: Callable[[str], bool] | None = None) -> Resumption:
+    """The one decision: start afresh or continue, and from what. A different goal never
+    sets an unfinished run aside unless the person says so (keep_or_fresh); an undone run
+    has nothing to go on from; the ledger says where a run is, status.txt what it is."""
+    fresh = keep_or_fresh(goal, fresh, ledger, ask)
+    records = ledger.current_run()
+    if undone(records):  # its changes were taken back: nothing to go on from
         if not goal:
             raise UsageError("the last run was undone (`jetbox undo`); start a new one: "
                              "`jetbox run \"<goal>\"`")
         fresh = True
     existing, problem = _read_status(status_file, strict=not fresh)
-    position = None if fresh else queries.position(ledger.current_run(), spec.initial)
-    resuming = position is not None and (goal is None or same_goal(goal, position.goal))
-    rebuilt = existing is None and resuming and position is not None
+    position = None if fresh else queries.position(records, "")
+
+    def wanted(run_goal: str) -> bool:
+        return goal is None or same_goal(goal, run_goal)
+
+    in_ledger = position is not None and wanted(position.goal)
+    resumes = not fresh and (wanted(existing.goal) if existing is not None else in_ledger)
+    return Resumption(fresh, resumes, resumes and in_ledger, existing, problem, position)
+
+
+def begin(decided: Resumption, goal: str | None, spec: MachineSpec, ledger: Ledger,
+          status_file: StatusFile, python: str = "") -> Status:
+    """Resume the run `decided` names, or start a new one (recording any old one).
+
+    The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
+    it, and where the two disagree on state or round the ledger wins. Returns the status to
+    go on from; the engine writes it (it is status.txt's one writer)."""
+    existing, position = decided.status, decided.position
+    if position is not None and not position.state:  # no record says where: at the start
+        position = replace(position, state=spec.initial)
+    rebuilt = existing is None and decided.resumes and position is not None
     if rebuilt and position is not None:
-        existing = rebuilt_status(position, problem)
-        ledger.append(kinds.StatusRebuilt(reason=problem, notes=list(existing.notes),
+        existing = rebuilt_status(position, decided.problem)
+        ledger.append(kinds.StatusRebuilt(reason=decided.problem, notes=list(existing.notes),
                                       status_sha=status_sha(existing.render())))
-    if existing and not fresh and (goal is None or same_goal(goal, existing.goal)):
+    if existing and decided.resumes:
         if existing.state not in spec.state_names:
             raise StatusError(
                 f"{status_file.path}: `State: {existing.state}` is not a state of {spec.path} "
@@ -140,7 +163,7 @@ def begin(goal: str | None, fresh: bool, spec: MachineSpec, ledger: Ledger,
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
                          f" run `jetbox run \"<goal>\"`")
     if existing:
-        ledger.append(kinds.RunSuperseded(reason="--fresh" if fresh else "new goal",
+        ledger.append(kinds.RunSuperseded(reason="--fresh" if decided.fresh else "new goal",
                                       status=existing.render()))
     status = Status(goal=" ".join(goal.split()), state=spec.initial, round=1)
     ledger.append(kinds.RunStart(goal=goal, machine=str(spec.path.resolve()),
@@ -179,7 +202,13 @@ def resumed_round(run: Run, status: Status) -> Round:
     state would have left it. At the initial state the status is all (Probe builds the
     rest). In the middle of a journaled model reply, the reply: the state finishes it
     without asking again, and needs nothing new. Anywhere else past the initial state:
-    fresh probes judged against the baseline, and the model's conversation rebuilt."""
+    fresh probes judged against the baseline, and the model's conversation rebuilt.
+
+    With the very parts Probe and Compact use (Prober.run, Run.judged, context.compact),
+    not by running those handlers: Probe's records what it finds (a `probe` record, a
+    baseline, files changed while it ran) and verifies a requested finish in the clean room,
+    and Compact's folds the last reply in; re-entered on a resume past them, they would
+    write a second round's worth of records and judge a finish the run has not reached."""
     now = Round(status)
     if status.state == run.spec.initial:
         return now

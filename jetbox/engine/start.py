@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from jetbox.core.display import Display, open_log
 from jetbox.core.errors import UsageError
 from jetbox.engine.loop import Engine
-from jetbox.engine.resume import begin, keep_or_fresh, machine_digest, recorded_machine, resuming
+from jetbox.engine.resume import Resumption, begin, decide, machine_digest, recorded_machine
 from jetbox.engine.trust import check_config, check_folder, folder_findings
 from jetbox.engine.usercode import load_handlers, resolve_conditions
 from jetbox.exec.gitrepo import exclude_own_files, uncommitted
@@ -129,7 +129,7 @@ class Checked:
     toolbox: Toolbox
     prober: Prober
     python: Interpreter
-    fresh: bool  # start afresh (asked for, or confirmed when the goal changed)
+    resumption: Resumption  # start afresh or continue, decided once (resume.decide)
     sandbox_source: str = ""  # where the sandbox setting came from (sandbox_line)
     folder_trusted: str | None = None  # what a person accepted for the folder just now
 
@@ -151,11 +151,13 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     workspace = Workspace.at(request.workspace, request.state_dir)
     ledger = Ledger(workspace.ledger_path)
     ledger.records()  # a damaged ledger stops us here, before anything changes
-    fresh = keep_or_fresh(request.goal, request.fresh, ledger, request.ask)
     # Before any handler module is imported or any setting obeyed.
-    resumes = resuming(request.goal, fresh, ledger)
-    spec = load_machine(machine_file(request.machine, workspace.root, cwd, ledger, resumes))
-    trust = check_config(spec, workspace.root, ledger, resumes, request.trust_config)
+    resumption = decide(request.goal, request.fresh, ledger, StatusFile(workspace.status_path),
+                        request.ask)
+    spec = load_machine(machine_file(request.machine, workspace.root, cwd, ledger,
+                                     resumption.recorded))
+    trust = check_config(spec, workspace.root, ledger, resumption.recorded,
+                         request.trust_config)
     # What the folder brings (weakening settings, its machine file, handler code) is obeyed
     # or imported only once a person trusts it (remembered outside the folder).
     accepted = check_folder(folder_findings(spec, workspace.root, request.machine),
@@ -176,7 +178,7 @@ def check_request(request: RunRequest, environ: Mapping[str, str], cwd: Path) ->
     prober.focus_enabled = settings.probe_focus
     return Checked(workspace, spec, ledger, trust, handlers, settings,
                    Toolbox(workspace.root, ledger, policy, python, pass_env), prober, python,
-                   fresh, source, accepted)
+                   resumption, source, accepted)
 
 
 def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream: TextIO,
@@ -190,18 +192,21 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     c = check_request(request, environ, cwd)
     session_start = c.ledger.records()[-1].seq if c.ledger.records() else 0
     status_file = StatusFile(c.workspace.status_path)
-    starting = not resuming(request.goal, c.fresh, c.ledger)
     if c.workspace.in_state_dir:
         make_state_folder(c.workspace.root)  # never through a link (workspace.py)
-    status = begin(request.goal, c.fresh, c.spec, c.ledger, status_file, c.python.describe())
+    status = begin(c.resumption, request.goal, c.spec, c.ledger, status_file,
+                   c.python.describe())
     c.trust.record(c.ledger)
-    settings = approval_mode(c.settings, (request.cli_settings or {}).get("approve") is not None,
-                             c.ledger.current_run(), c.ledger)
+    settings, mode = approval_mode(c.settings,
+                                   (request.cli_settings or {}).get("approve") is not None,
+                                   c.ledger.current_run())
+    if mode is not None:
+        c.ledger.append(mode)
     strays = reap_strays(c.workspace.root)
     if strays:
         c.ledger.append(StraysKilled(pids=strays))
     display = Display(open_log(c.workspace.log_path), stream, request.quiet, request.verbose, out)
-    prepare_repository(c.workspace, display, cwd, starting)
+    prepare_repository(c.workspace, display, cwd, not c.resumption.recorded)
     factory = (model_factory or ollama_factory)(settings, display)
     run = Run(settings, c.workspace, c.spec, c.ledger, status_file, c.toolbox, c.prober,
               display, factory, c.spec.compaction,

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from jetbox.round.handler import Handler
     from jetbox.spec.machine import MachineSpec, StateSpec
 
-BUILTIN = "states"  # what machine files call Jetbox's handlers: `states.probe:Probe`
+BUILTIN = "states"  # what machine files call Jetbox's handlers: `states.workspace:Probe`
 BUILTIN_PACKAGE = "jetbox.states"  # where they are: nothing is installed as `states`
 
 
@@ -33,7 +33,7 @@ def is_builtin(module_name: str) -> bool:
 
 def alias_builtin_states() -> None:
     """In Jetbox's own process, `states` and `states.<name>` are the very modules of
-    jetbox.states: machine files name `states.act:Act`, and a person's handler may say
+    jetbox.states: machine files name `states.model:Ask`, and a person's handler may say
     `from states.done import Done`. Only sys.modules learns the alias; nothing installs a
     top-level `states` that other projects in the environment would import."""
     package = importlib.import_module(BUILTIN_PACKAGE)
@@ -44,6 +44,8 @@ def alias_builtin_states() -> None:
         module = importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
         sys.modules[f"{BUILTIN}.{info.name}"] = module
         setattr(package, info.name, module)
+    for former, now in package.FORMER_MODULES.items():  # `states.probe` as `jetbox.states.probe`
+        sys.modules[f"{BUILTIN}.{former}"] = sys.modules[f"{BUILTIN_PACKAGE}.{now}"]
 
 
 def user_module_file(module_name: str, search_dir: Path) -> Path | None:

@@ -1,5 +1,6 @@
-"""Which calls a person approves first (the `approve` setting), and how a question and its
-answer are written down. The asking itself is the Approve state's (jetbox/states/approve.py)."""
+"""Which calls a person approves first (the `approve` setting), how a question and its
+answer are written down, and where an answer given off the terminal comes from (`--answer`,
+status.txt's line). The asking itself is the Approve state's (jetbox/states/calls.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from jetbox.core.text import name_marks
 from jetbox.model.base import ToolCall
 from jetbox.round.scope import always_covers, command_argv, skipped, writes_test_code
 from jetbox.store import kinds, queries
+from jetbox.store.kinds import Answered, Question
+from jetbox.store.status import one_line
 from jetbox.store.workspace import IGNORED_DIRS, STATE_DIR
 from jetbox.tools.policy import CommandRefused, program_name
 from jetbox.tools.schemas import Refusal, ToolResult, checked_call
@@ -24,9 +27,8 @@ from jetbox.tools.schemas import Refusal, ToolResult, checked_call
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
     from jetbox.spec.config import Settings
-    from jetbox.store.ledger import Ledger
 
-ASK = "ask"  # Act's outcome that puts a call to a person, where machine.yaml routes it
+ASK = "ask"  # Calls' outcome that puts a call to a person, where machine.yaml routes it
 CHANGES = ("write_file", "edit_file", "delete", "delete_file")
 QUIT = "quit"
 # A question longer than this does not fit status.txt's line readably: the line names the
@@ -170,9 +172,10 @@ def workspace_names(root: Path) -> list[str]:
 
 
 def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
-         ) -> ToolResult | str | None:
-    """Before Act runs call `index` of a journaled reply: None to run it, ASK to put it to
-    a person first (the question journaled once), or the result a refusal gives the model."""
+         ) -> kinds.Question | ToolResult | str | None:
+    """Before Calls runs call `index` of a journaled reply: None to run it; a question to
+    journal and put to a person first (asked once: ASK once it is journaled and not yet
+    answered); or the result a refusal gives the model. It appends nothing: Calls does."""
     state = now.status.state
     if not run.spec.routes(state, ASK) or \
             not needs_approval(run.settings.approve, run.settings.approve_skip, call):
@@ -183,12 +186,10 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
     if answer is None and question is None and always_covers(records, call):
         return None
     if question is None:
-        run.ledger.append(kinds.Question(qid=queries.next_qid(records),
-                                        round=now.round, reply=reply_seq, index=index,
-                                        name=call.name, arguments=call.arguments,
-                                        call_kind=call_kind(call),
-                                        line=question_line(call,
-                                                           workspace_names(run.workspace.root))))
+        return kinds.Question(qid=queries.next_qid(records), round=now.round, reply=reply_seq,
+                             index=index, name=call.name, arguments=call.arguments,
+                             call_kind=call_kind(call),
+                             line=question_line(call, workspace_names(run.workspace.root)))
     if answer is None:
         return ASK
     if answer.answer == queries.NO:
@@ -198,22 +199,24 @@ def gate(run: Run, now: Round, reply_seq: int, index: int, call: ToolCall,
 
 
 def approval_mode(settings: Settings, given: bool, run_records: queries.Records,
-                  ledger: Ledger) -> Settings:
-    """The settings with the run's whole approval setting: a mode set (flag, environment,
-    config) is recorded with its `approve_skip`; else, on resume, the recorded mode and
-    skips hold, so a resumed run is neither let off its questions nor asked more or fewer
-    than it was given. `--approve never` (given) turns them off."""
+                  ) -> tuple[Settings, kinds.ApprovalMode | None]:
+    """The settings with the run's whole approval setting, and the record to append when it
+    is new: a mode set (flag, environment, config) is recorded with its `approve_skip`;
+    else, on resume, the recorded mode and skips hold, so a resumed run is neither let off
+    its questions nor asked more or fewer than it was given. `--approve never` (given)
+    turns them off."""
     recorded = queries.run_mode(run_records)
     if not given and settings.approve == "never" and recorded is not None:
         skip = settings.approve_skip if recorded.skip is None else \
             tuple(str(entry) for entry in recorded.skip)
-        return replace(settings, approve=str(recorded.mode), approve_skip=skip)
+        return replace(settings, approve=str(recorded.mode), approve_skip=skip), None
     setting = (settings.approve, list(settings.approve_skip))
     if recorded is None and settings.approve == "never":
-        return settings
+        return settings, None
     if recorded is None or setting != (recorded.mode, recorded.skip):
-        ledger.append(kinds.ApprovalMode(mode=settings.approve, skip=list(settings.approve_skip)))
-    return settings
+        return settings, kinds.ApprovalMode(mode=settings.approve,
+                                           skip=list(settings.approve_skip))
+    return settings, None
 
 
 def start_warnings(run: Run) -> list[str]:
@@ -227,3 +230,104 @@ def start_warnings(run: Run) -> list[str]:
     if run.answer and queries.open_question(run.records()) is None:
         warnings.append(f"--answer {run.answer}: no question is waiting; ignored")
     return warnings
+
+
+ANSWER_FLAG = "--answer"
+
+
+def waiting(qid: str, sandboxed: bool = True) -> str:
+    if not sandboxed:  # the run's code could write status.txt: only the flag or a terminal
+        return (f"waiting for a person's answer to {qid} (the whole question, with the diff "
+                f"or argv, the model's reason and the folder: {QUESTION_FILE}): run again at "
+                f"a terminal, or with --answer {qid}=yes (without a sandbox status.txt's "
+                f"`Approve [{qid}]:` line is not taken)")
+    return (f"waiting for a person's answer to {qid} (the whole question, with the diff or "
+            f"argv, the model's reason and the folder: {QUESTION_FILE}): write yes, no "
+            f"because ... or always on the `Approve [{qid}]:` line, or run with "
+            f"--answer {qid}=yes")
+
+
+def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | None, str]:
+    """The answer given for question `qid`: `--answer` (`q3=yes`; a plain `yes` only for a
+    question the person was shown before giving it), else status.txt's `Approve [q3]:`
+    line. An answer naming another id, or given before its question was asked, is refused
+    with a warning naming the question it would have answered."""
+    shown_before = question.seq <= run.session_start
+    answer, refused = _from_flag(run, question, qid, shown_before)
+    if answer is not None:
+        return answer, ANSWER_FLAG
+    status = now.status
+    # The question's own line is never an answer, whatever the model named its call.
+    edited = "" if status.approve == one_line(status_value(question.line)) else status.approve
+    if edited and run.toolbox.policy.sandbox != "bwrap":
+        # Without a sandbox the run's code (a detached child of a test) can write status.txt
+        # as well as the person: an answer there cannot be told from theirs.
+        run.display.warn(f"status.txt `Approve [{status.approve_id or '?'}]: {edited}` not "
+                         f"taken: without a sandbox the run's code can write status.txt too; "
+                         f"answer {qid} at a terminal or with {ANSWER_FLAG} {qid}=yes")
+        edited = ""
+    answer = parse_answer(edited) if shown_before and edited else None
+    problem = scope_problem(answer, question) if answer is not None else None
+    if answer is not None and answer.verdict != QUIT and problem:
+        refused.append(f"status.txt `Approve [{status.approve_id}]: {edited}`: {problem}; "
+                       f"the question waiting is")
+    elif answer is not None and answer.verdict != QUIT:
+        if status.approve_id == qid:
+            return answer, "status.txt"
+        named_line = f"Approve [{status.approve_id}]" if status.approve_id else "Approve"
+        refused.append(f"status.txt `{named_line}: {edited}` "
+                       + (f"names {status.approve_id}, but the question waiting is"
+                          if status.approve_id else "names no question; the one waiting is"))
+    elif edited and shown_before:
+        run.display.warn(f"status.txt `Approve: {edited}` is not an answer; write yes, "
+                         f"no because ..., or always")
+    for refusal in refused:
+        run.display.warn(f"{refusal} {qid}: {question.line} (answer it with "
+                         f"{ANSWER_FLAG} {qid}=yes or on the `Approve [{qid}]:` line)")
+    return None, ""
+
+
+def _from_flag(run: Run, question: Question, qid: str, shown_before: bool,
+               ) -> tuple[Answer | None, list[str]]:
+    """`--answer`'s answer for question `qid`, or why it is refused (an answer already
+    used by an earlier question of this invocation is neither)."""
+    records = run.records()
+    flag = "" if _used_flag(records, run.session_start) else run.answer
+    named, text = split_qid(flag)
+    if not flag:
+        return None, []
+    if named and named != qid:
+        return None, [f"{ANSWER_FLAG} {flag} names {named}, but the question waiting is"]
+    if not shown_before:
+        return None, [f"{ANSWER_FLAG} {flag} was given before this question was asked:"]
+    if not named and _asked_after_an_answer(records, question):
+        return None, [f"{ANSWER_FLAG} {flag} names no question, and the one waiting was "
+                      f"asked after your last {ANSWER_FLAG} (you may not have seen it):"]
+    answer = parse_answer(text)
+    problem = scope_problem(answer, question) if answer is not None else None
+    if answer is not None and answer.verdict != QUIT and problem is None:
+        return answer, []
+    return None, [f"{ANSWER_FLAG} {flag}: {problem}; the question waiting is"] if problem \
+        else []
+
+
+def always_prefix(answer: Answer) -> list[str] | None:
+    """The typed `always` prefix as the policy names its program (`PYTEST.EXE` is pytest)."""
+    if not answer.prefix:
+        return None
+    return [program_name(answer.prefix[0]), *answer.prefix[1:]]
+
+
+def _used_flag(records: queries.Records, session_start: int) -> bool:
+    """Whether this invocation's --answer already answered a question: it answers one."""
+    return any(isinstance(r, Answered) and r.via == ANSWER_FLAG and r.seq > session_start
+               for r in records)
+
+
+def _asked_after_an_answer(records: queries.Records, question: Question) -> bool:
+    """Whether the invocation that asked `question` had used an --answer first: then the
+    same command run again would answer a question its author never saw."""
+    opened = max((r.seq for r in records if isinstance(r, kinds.Resume | kinds.RunStart)
+                  and r.seq < question.seq), default=0)
+    return any(isinstance(r, Answered) and r.via == ANSWER_FLAG
+               and opened < r.seq < question.seq for r in records)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import fields
 from typing import TYPE_CHECKING, ClassVar
+
+from jetbox.core.errors import Paused
+from jetbox.store.record import Record
+from jetbox.store.records import guard_reason
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -22,9 +28,39 @@ class Handler:
     """
 
     outcomes: ClassVar[tuple[str, ...]] = ("next",)
-    # Outcomes returned only where machine.yaml routes them (spec.routes): Act's `ask`
+    # What it reads and writes, as Burr's `@action(reads=..., writes=...)`: the Round fields
+    # it reads and may change, and the ledger kinds it may append (its own and those of the
+    # services it calls, e.g. the toolbox's). The engine checks after each step that what
+    # changed is among them (`undeclared`). None: not declared, not checked (a handler
+    # written before declarations existed).
+    reads: ClassVar[tuple[str, ...]] = ()
+    writes: ClassVar[tuple[str, ...] | None] = None
+    appends: ClassVar[tuple[str, ...] | None] = None
+    # Outcomes returned only where machine.yaml routes them (spec.routes): Calls' `ask`
     # leads to Approve while that state is wired in, and removing it turns approval off.
     optional_outcomes: ClassVar[tuple[str, ...]] = ()
 
     def run(self, run: Run, now: Round) -> Step:
         raise NotImplementedError
+
+    def undeclared(self, before: Round, after: Round, appended: Sequence[Record]) -> str:
+        """What this step changed that the handler does not declare, or ""."""
+        problems = []
+        if self.writes is not None:
+            changed = [f.name for f in fields(before)
+                       if getattr(before, f.name) != getattr(after, f.name)]
+            extra = [name for name in changed if name not in self.writes]
+            if extra:
+                problems.append(f"changed the round's {', '.join(extra)} but declares "
+                                f"writes={list(self.writes)}")
+        if self.appends is not None:
+            kinds = list(dict.fromkeys(r.kind for r in appended if r.kind not in self.appends))
+            if kinds:
+                problems.append(f"appended {', '.join(kinds)} but declares "
+                                f"appends={list(self.appends)}")
+        return "; ".join(problems)
+
+    def paused(self, run: Run, now: Round) -> Paused:
+        """How the invocation ends when the run reaches this state and it is a pause state
+        (machine.yaml `pause: true`): by default, red, with the guard that stopped the run."""
+        return Paused(guard_reason(run.records()), status="red")

@@ -37,8 +37,8 @@ class Round:
     report: ProbeReport | None = None  # Probe's: the latest probe results
     verdict: Verdict | None = None  # Probe's: those results judged against the baseline
     conversation: Conversation | None = None  # Compact's: the request so far, folded
-    reply: Reply | None = None  # Act's: the latest reply, until Compact folds it in
-    results: tuple[ToolResult, ...] = ()  # Act's: what its calls returned
+    reply: Reply | None = None  # Ask's: the latest reply, until Compact folds it in
+    results: tuple[ToolResult, ...] = ()  # Calls': what the reply's calls returned
 
     @property
     def round(self) -> int:
@@ -69,7 +69,7 @@ class Run:
 
     @cached_property
     def model(self) -> Model:
-        """Created on first use, so `status`, `graph` and resumes past Act never load it."""
+        """Created on first use, so `status`, `graph` and resumes into Calls never load it."""
         return self.model_factory()
 
     def records(self) -> queries.Records:
@@ -125,6 +125,7 @@ class Pending:
 
 
 def pending_reply(records: queries.Records, state: str) -> Pending | None:
-    """The reply journaled since the run last entered `state`, if there is one."""
-    journaled = queries.journaled_reply(records, state)
+    """The reply this visit of `state` works on, if there is one: journaled since the run
+    entered it (Ask, resumed after the reply was journaled), or just before (Calls)."""
+    journaled = queries.journaled_reply(records, state) or queries.reply_to_run(records, state)
     return None if journaled is None else Pending(Reply.from_record(journaled.reply), journaled)

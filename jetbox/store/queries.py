@@ -320,13 +320,31 @@ def visit_start(records: Records, state: str) -> int:
 
 
 def journaled_reply(records: Records, state: str) -> JournaledReply | None:
-    """The reply journaled since the run last entered `state` (a return from an answer
-    continues the visit the question interrupted), if any."""
+    """The reply journaled since the run last entered `state`, if any: Ask's, when a crash
+    came after it was journaled and before the run moved on."""
     start = visit_start(records, state)
     at = next((i for i in range(start, len(records)) if isinstance(records[i], kinds.ModelReply)),
               None)
-    if at is None:
+    return None if at is None else _progress(records, at)
+
+
+def reply_to_run(records: Records, state: str) -> JournaledReply | None:
+    """The reply the visit of `state` runs: the one journaled just before the run entered
+    it (Ask journals it, then Calls runs it; a return from a person's answer continues the
+    visit the question interrupted), with how far its calls got."""
+    start = visit_start(records, state)
+    entered = records[start] if records else None
+    if not (isinstance(entered, kinds.Transition) and entered.dest == state):
         return None
+    at = start - 1
+    while at >= 0 and not isinstance(records[at], kinds.ModelReply | kinds.Transition):
+        at -= 1
+    return _progress(records, at) if at >= 0 and isinstance(records[at], kinds.ModelReply) \
+        else None
+
+
+def _progress(records: Records, at: int) -> JournaledReply:
+    """The reply at `at`, and how far its calls got in the records after it."""
     reply, after = records[at], records[at + 1:]
     assert isinstance(reply, kinds.ModelReply)
     done = [(i, r) for i, r in enumerate(after) if isinstance(r, kinds.ToolResult)]
@@ -347,7 +365,7 @@ def open_intents(records: Records) -> list[kinds.Intent]:
     return [r for r in records if isinstance(r, kinds.Intent) and r.seq not in closed]
 
 
-# A person in the loop: Act journals an `approval_asked` record (the model reply's seq and
+# A person in the loop: Calls journals an `approval_asked` record (the model reply's seq and
 # the call's index in it) before the run moves to Approve; Approve journals one
 # `approval_answered` record naming the question. A call therefore has at most one question
 # and one answer, whatever crashes.

@@ -17,7 +17,7 @@ from jetbox.exec.files import project_files
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.store import queries
-from jetbox.store.kinds import Intent, ProtectedRemoved, Record, Refused, Result, ToolError
+from jetbox.store.kinds import FilesChanged, Intent, ProtectedRemoved, Record, Refused, Result, ToolError
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
@@ -41,6 +41,11 @@ BINARY_SNIFF_BYTES = 8000
 MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
 SEARCH_TIMEOUT_S = 20.0
 MAX_SEARCH_MATCHES = 40
+
+# What the toolbox appends as it runs a call (its journal), for the handler that calls it
+# to declare (Handler.appends).
+TOOLBOX_KINDS = (Intent.KIND, Result.KIND, Refused.KIND, ToolError.KIND, ProtectedRemoved.KIND,
+                 FilesChanged.KIND)
 
 
 class Toolbox:

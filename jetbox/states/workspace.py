@@ -1,17 +1,20 @@
-"""Probe: establish the real state of the workspace, without the model."""
+"""The workspace side of a round: Probe establishes its real state without the model, and
+Done, once a finish is verified, says so and sums up the run."""
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from jetbox.probes import room
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
 from jetbox.probes.verdict import FAILING, baseline_of
 from jetbox.round.handler import Handler, Step
+from jetbox.round.metrics import RunMetrics
 from jetbox.store import kinds, queries
-from jetbox.store.kinds import ProtectedRemoved
+from jetbox.store.kinds import FilesChanged, ProtectedRemoved
 
 if TYPE_CHECKING:
     from jetbox.probes.runner import ProbeReport
@@ -31,6 +34,10 @@ class Probe(Handler):
     `finish_requested` and `probes_green`."""
 
     outcomes = ("probed",)
+    reads = ("status", "report")
+    writes = ("report", "verdict")
+    appends = (kinds.Baseline.KIND, kinds.Probe.KIND, ProtectedRemoved.KIND, FilesChanged.KIND,
+               kinds.FinishRefused.KIND)
 
     def run(self, run: Run, now: Round) -> Step:
         records = run.records()
@@ -120,3 +127,27 @@ def ruff_changed(then: str, now: str) -> str:
     return (f"ruff is {now} now, the baseline was taken with ruff {then}: findings may "
             f"differ from the baseline's without any edit (pyproject.toml pins a compatible "
             f"range; `jetbox run --fresh` takes a new baseline)")
+
+
+class Done(Handler):
+    """Reads: the round's probes (probing if this invocation resumed here), the ledger.
+    Returns: the round with `Status: green - done: ...`, no outcome (a final state).
+    Writes: a `run_end` record with the run's metrics, once; a summary."""
+
+    outcomes = ()
+    reads = ("status", "verdict")
+    writes = ("status",)
+    appends = (kinds.RunEnd.KIND,)
+
+    def run(self, run: Run, now: Round) -> Step:
+        assert now.verdict is not None, "Done follows Probe, or the resume judged the round"
+        checks = now.verdict.line
+        now = now.with_status(status=f"green - done: {checks}", next=(), active=())
+        metrics = RunMetrics.from_records(run.records(), time.time())
+        if queries.unanswered(run.records(), queries.RUN_END, queries.RUN_START, queries.RESUME) is None:
+            run.ledger.append(kinds.RunEnd(outcome="done", round=now.round, tests=checks,
+                                       metrics=metrics.__dict__ | {"files_written":
+                                                                   list(metrics.files_written)}))
+        run.event(now, f"done in round {now.round}: {checks}")
+        run.event(now, f"run summary: {metrics.line()}")
+        return None, now

@@ -1,4 +1,5 @@
-"""Reflect: compare what was planned with what happened; set the Status colour."""
+"""Closing a round: Reflect compares what was planned with what happened and sets the
+Status colour; Persist writes the round's summary; Pause is where a guard stops the run."""
 
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ class Reflect(Handler):
     Writes: a `reflection` record, with a warning the model sees next round."""
 
     outcomes = ("reflected", "stuck")
+    reads = ("status",)
+    writes = ("status",)
+    appends = (kinds.Reflection.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         whole = run.records()
@@ -71,3 +75,36 @@ class Reflect(Handler):
                                        stalled=stalled, streak=streak, warning=warning,
                                        guard=guard))
         return ("stuck" if guard else "reflected"), now
+
+
+class Persist(Handler):
+    """Reads: the round's status. Returns: the round unchanged.
+    Writes: a `round` record. status.txt has one writer, the engine, which saves the round's
+    status on every transition (so it was saved entering this state and is again leaving it)."""
+
+    outcomes = ("persisted",)
+    reads = ("status",)
+    writes = ()
+    appends = (kinds.RoundEnd.KIND,)
+
+    def run(self, run: Run, now: Round) -> Step:
+        run.ledger.append(kinds.RoundEnd(round=now.round, status=now.status.status,
+                                     next=list(now.status.next)))
+        return "persisted", now
+
+
+class Pause(Handler):
+    """Reached during a run (Reflect's `stuck`), the engine ends the invocation there with
+    exit 3 and a red status naming the guard (machine.yaml `pause: true`). Resumed into, it
+    hands the run back to the loop: the guards count from the resume, and the model is told
+    why it was stopped (context.notices).
+    Reads: the newest `paused` record. Returns: the round unchanged, outcome `resumed`."""
+
+    outcomes = ("resumed",)
+    writes = ()
+    appends = ()
+
+    def run(self, run: Run, now: Round) -> Step:
+        paused = queries.last_of(run.records(), kinds.Paused)
+        run.event(now, f"continuing after the pause ({paused.reason if paused else 'a guard'})")
+        return "resumed", now
