@@ -94,7 +94,8 @@ def test_a_machine_yaml_rewritten_by_a_command_is_refused_on_resume(
 def test_a_handler_module_the_model_rewrote_is_refused_on_resume(
         workspace: Path, tmp_path: Path) -> None:
     marker = tmp_path / "rewritten-handler-imported"
-    text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.workspace:Done", "my_states:Mine")
+    text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.workspace:Done",
+                                                              "my_states:Mine")
     (workspace / "machine.yaml").write_text(text)
     (workspace / "my_states.py").write_text("from states.done import Done\n\n\n"
                                             "class Mine(Done):\n    pass\n")

@@ -20,7 +20,8 @@ EVIL_IMPL = ("import pathlib\npathlib.Path({marker!r}).write_text('imported')\n"
 
 
 def handler_package(workspace: Path) -> None:
-    text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.workspace:Done", "myhandlers:Mine")
+    text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.workspace:Done",
+                                                              "myhandlers:Mine")
     (workspace / "machine.yaml").write_text(text)
     package = workspace / "myhandlers"
     package.mkdir()

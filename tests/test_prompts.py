@@ -20,13 +20,6 @@ from jetbox.probes.accounting import for_model
 from tests.approvekit import GOAL, QWEN, project, run_args
 from tests.conftest import ROOT, run_cli
 
-# Keys jetbox/states/* will say once the lead replaces their own strings (see the report of
-# the `prompts` branch); until then no module in jetbox/ names them.
-PENDING_IN_STATES = {"reflect.repeated_call", "reflect.loop", "reflect.no_progress",
-                     "reflect.malformed"}
-# The modules that still hold their own copies until then (act.py's NO_CALL, reflect.py's
-# warning and guard reasons).
-PENDING_COPIES = {"jetbox/states/act.py", "jetbox/states/reflect.py"}
 
 
 def broken(tmp_path: Path, old: str, new: str) -> Path:
@@ -147,7 +140,7 @@ def test_every_say_in_the_code_names_a_key_with_exactly_its_fields() -> None:
                     wrong.append(f"{where}: `{key}` takes {sorted(FIELDS[key])}, given "
                                  f"{sorted(given)}")
     assert not wrong, "\n".join(wrong)
-    unused = set(FIELDS) - used - PENDING_IN_STATES
+    unused = set(FIELDS) - used
     assert not unused, f"prompts no module says (remove them, or say them): {sorted(unused)}"
 
 
@@ -169,8 +162,6 @@ def test_no_module_keeps_its_own_copy_of_a_prompt() -> None:
     fragments = literal_fragments()
     copies = []
     for path in jetbox_modules():
-        if path.relative_to(ROOT).as_posix() in PENDING_COPIES:
-            continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                       if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))

@@ -28,7 +28,7 @@ def test_a_round_is_at_most_eight_files_and_1200_lines() -> None:
 
 def test_every_handler_module_of_the_machine_is_on_the_reading_list() -> None:
     files = set(round_files())
-    spec = load_machine(ROOT / "machine.yaml")
+    spec = load_machine(ROOT / "jetbox/machine.yaml")
     for state in spec.states:
         module = state.handler.partition(":")[0]
         path = "jetbox/" + module.replace(".", "/") + ".py"

@@ -16,7 +16,7 @@ from jetbox.core.errors import (
 from jetbox.core.text import for_terminal
 from jetbox.engine.loop import Engine
 from jetbox.engine.trust import record_seen
-from jetbox.round.run import Round, Run
+from jetbox.round.run import Run
 from jetbox.store import kinds
 
 

@@ -13,7 +13,7 @@ from jetbox.engine.usercode import resolve_conditions
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
 from jetbox.spec.runtime import build_machine
-from jetbox.store import kinds, queries
+from jetbox.store import kinds
 
 if TYPE_CHECKING:
     from jetbox.round.handler import Handler

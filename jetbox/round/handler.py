@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, ClassVar
 
-from jetbox.core.errors import Paused
-from jetbox.store.record import Record
-from jetbox.store.records import guard_reason
+from jetbox.core.errors import PauseRun
+from jetbox.store.format import Record
+from jetbox.store.queries import guard_reason
 
 if TYPE_CHECKING:
     from jetbox.round.run import Round, Run
@@ -60,7 +60,7 @@ class Handler:
                                 f"appends={list(self.appends)}")
         return "; ".join(problems)
 
-    def paused(self, run: Run, now: Round) -> Paused:
+    def paused(self, run: Run, now: Round) -> PauseRun:
         """How the invocation ends when the run reaches this state and it is a pause state
         (machine.yaml `pause: true`): by default, red, with the guard that stopped the run."""
-        return Paused(guard_reason(run.records()), status="red")
+        return PauseRun(guard_reason(run.records()), status="red")

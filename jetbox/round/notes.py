@@ -158,14 +158,3 @@ def called_paths(messages: Sequence[Mapping[str, Any]]) -> set[str]:
             return {str(f["arguments"].get("path")) for f in functions
                     if isinstance(f.get("arguments"), dict)}
     return set()
-
-
-def __getattr__(name: str) -> str:
-    """The plan's closing steps under their old names, for jetbox/states/plan.py until it
-    says `plan.finish_when_green` and `plan.finish_after_fixes` itself (read when asked, so
-    importing this module never reads prompts.yaml)."""
-    if name == "FINISH_WHEN_GREEN":
-        return say("plan.finish_when_green")
-    if name == "FINISH_AFTER_FIXES":
-        return say("plan.finish_after_fixes")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

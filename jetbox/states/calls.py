@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from jetbox.core.errors import MachineError, Paused
+from jetbox.core.errors import MachineError, PauseRun
+from jetbox.core.prompts import say
 from jetbox.round.approval import (
     ASK,
     QUESTION_FILE,
@@ -21,12 +22,9 @@ from jetbox.round.asking import ask, on_terminal, reason_of, write_question_file
 from jetbox.round.context import describe_call
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import pending_reply
-from jetbox.store import kinds as k
-from jetbox.store import questions
-from jetbox.store import records as rec
-from jetbox.store.acts import Answer as Answered
-from jetbox.store.acts import Question
-from jetbox.tools.specs import ToolResult
+from jetbox.store import kinds, queries
+from jetbox.store.kinds import Answered, Question
+from jetbox.tools.schemas import ToolResult
 from jetbox.tools.toolbox import TOOLBOX_KINDS
 
 if TYPE_CHECKING:
@@ -34,7 +32,6 @@ if TYPE_CHECKING:
 
 # Enough for a whole result the model is shown again after a resume or a compaction.
 MAX_LEDGER_OUTPUT = 20_000
-NO_CALL = "No tool call in your reply. Reply with exactly one or more tool calls."
 WAIT = "wait"  # Approve's outcome when no answer is given yet (machine.yaml: to Wait)
 
 
@@ -70,7 +67,8 @@ class Calls(Handler):
         if not reply.tool_calls and start == 0:
             # Why nothing ran (cut off, unknown tool, a call in reasoning...), or the plain
             # reminder: the model hears it as the result of its reply.
-            run.ledger.append(ToolResult(queries.NO_CALL, False, reply.problem or NO_CALL,
+            run.ledger.append(ToolResult(queries.NO_CALL, False,
+                                         reply.problem or say("reply.no_call"),
                                          round=now.round, index=0, arguments={}))
         for index in range(start, len(reply.tool_calls)):
             if index > start:
@@ -187,14 +185,14 @@ class Wait(Handler):
         run.event(now, "asking again")
         return "resumed", now
 
-    def paused(self, run: Run, now: Round) -> Paused:
+    def paused(self, run: Run, now: Round) -> PauseRun:
         records = run.records()
         question = queries.last_of(records, Question)
         qid = queries.qid_of(records, question) if question is not None else "q?"
         moved = queries.last_of(records, kinds.Transition)
         hint = "run again once it is answered"  # not "the same command": see given()
         if moved is not None and moved.outcome == QUIT:
-            return Paused(f"the person quit at {qid}; run again to be asked again", hint=hint)
-        return Paused(waiting(qid, run.toolbox.policy.sandbox == "bwrap"), hint=hint)
+            return PauseRun(f"the person quit at {qid}; run again to be asked again", hint=hint)
+        return PauseRun(waiting(qid, run.toolbox.policy.sandbox == "bwrap"), hint=hint)
 
 

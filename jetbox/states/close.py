@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from jetbox.core.prompts import say
 from jetbox.round.context import describe_call
 from jetbox.round.handler import Handler, Step
 from jetbox.store import kinds, queries
@@ -18,12 +19,11 @@ def stuck_reason(settings: Settings, streak: int, call: str, stalled: int,
                  malformed: int) -> str:
     """Why the run should stop for a person (machine.yaml sends `stuck` to Pause), or ""."""
     if streak >= settings.loop_limit:
-        return f"loop: the model made the same call {streak} times in a row ({call})"
+        return say("reflect.loop", count=streak, call=call)
     if stalled >= settings.stall_limit:
-        return f"no progress for {stalled} rounds"
+        return say("reflect.no_progress", rounds=stalled)
     if malformed >= settings.max_tool_errors:
-        return (f"{malformed} refused or malformed tool calls in a row; see the ledger's "
-                f"refusal records")
+        return say("reflect.malformed", count=malformed)
     return ""
 
 
@@ -64,16 +64,15 @@ class Reflect(Handler):
         # A resume into Reflect (after a pause here) must not count the same round twice.
         stalled = 0 if progress or queries.reflected_in(whole, now.round) else \
             1 + queries.stalled_rounds(records)
-        warning = "" if streak < 2 else (
-            f"you made the same call {streak} times in a row ({call}); it does not help: "
-            f"read the probe results and do something different")
+        warning = "" if streak < 2 else say("reflect.repeated_call", count=streak, call=call)
         status = colour(results, progress, stalled, warning, call)
         now = now.with_status(status=status, active=tuple(
             describe_call(r.name, r.arguments) for r in results[-3:]))
-        guard = stuck_reason(run.settings, streak, call, stalled, queries.malformed_streak(records))
+        guard = stuck_reason(run.settings, streak, call, stalled,
+                             queries.malformed_streak(records))
         run.ledger.append(kinds.Reflection(round=now.round, status=status, progress=progress,
-                                       stalled=stalled, streak=streak, warning=warning,
-                                       guard=guard))
+                                           stalled=stalled, streak=streak, warning=warning,
+                                           guard=guard))
         return ("stuck" if guard else "reflected"), now
 
 

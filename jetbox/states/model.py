@@ -7,20 +7,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from jetbox.core.errors import MachineError
+from jetbox.core.prompts import say
 from jetbox.core.text import counted
 from jetbox.model.base import Reply
-from jetbox.round.context import (
-    compact,
-    compaction_reason,
-    exchange,
-    notices,
-    request_chars,
-)
+from jetbox.round.context import compact, compaction_reason, exchange, notices, request_chars
 from jetbox.round.handler import Handler, Step
-from jetbox.round.notes import FINISH_AFTER_FIXES, FINISH_WHEN_GREEN
-from jetbox.store import journal
-from jetbox.store import kinds as k
-from jetbox.store import records as rec
+from jetbox.store import kinds, queries
 from jetbox.store.status import MAX_NEXT, clean_item
 
 if TYPE_CHECKING:
@@ -63,12 +55,12 @@ class Compact(Handler):
 def plan_from_verdict(verdict: Verdict, goal: str) -> list[str]:
     """The seed's checklist from real state, goal first: what the run broke or must still
     make pass, then finish. Pre-existing lint is not listed: it is not the run's."""
-    steps = [f"work on the goal: {goal}"]
-    steps += [f"fix {blocker}" for blocker in verdict.blockers]
+    steps = [say("plan.work_on_goal", goal=goal)]
+    steps += [say("plan.fix", blocker=blocker) for blocker in verdict.blockers]
     if verdict.ok:
-        steps.append(FINISH_WHEN_GREEN)
+        steps.append(say("plan.finish_when_green"))
     else:
-        steps.append(FINISH_AFTER_FIXES)
+        steps.append(say("plan.finish_after_fixes"))
     return steps
 
 
@@ -81,7 +73,7 @@ class Plan(Handler):
     outcomes = ("planned",)
     reads = ("status", "verdict")
     writes = ("status",)
-    appends = (kinds.Plan.KIND,)
+    appends = (kinds.Planned.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
         last = queries.last_plan(run.records())
@@ -92,7 +84,7 @@ class Plan(Handler):
         steps = tuple(dict.fromkeys([*person, *generated]))[:MAX_NEXT]
         if steps != now.status.next or last is None:
             now = now.with_status(next=steps)
-            run.ledger.append(kinds.Plan(round=now.round, items=generated, person=person))
+            run.ledger.append(kinds.Planned(round=now.round, items=generated, person=person))
         return "planned", now
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jetbox.probes import room
 from jetbox.probes.goal import ruff_rule_names
@@ -36,7 +36,7 @@ class Probe(Handler):
     outcomes = ("probed",)
     reads = ("status", "report")
     writes = ("report", "verdict")
-    appends = (kinds.Baseline.KIND, kinds.Probe.KIND, ProtectedRemoved.KIND, FilesChanged.KIND,
+    appends = (kinds.Baseline.KIND, kinds.Probed.KIND, ProtectedRemoved.KIND, FilesChanged.KIND,
                kinds.FinishRefused.KIND)
 
     def run(self, run: Run, now: Round) -> Step:
@@ -144,7 +144,8 @@ class Done(Handler):
         checks = now.verdict.line
         now = now.with_status(status=f"green - done: {checks}", next=(), active=())
         metrics = RunMetrics.from_records(run.records(), time.time())
-        if queries.unanswered(run.records(), queries.RUN_END, queries.RUN_START, queries.RESUME) is None:
+        if queries.unanswered(run.records(), queries.RUN_END, queries.RUN_START,
+                              queries.RESUME) is None:
             run.ledger.append(kinds.RunEnd(outcome="done", round=now.round, tests=checks,
                                        metrics=metrics.__dict__ | {"files_written":
                                                                    list(metrics.files_written)}))

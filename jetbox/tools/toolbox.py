@@ -17,7 +17,15 @@ from jetbox.exec.files import project_files
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.store import queries
-from jetbox.store.kinds import FilesChanged, Intent, ProtectedRemoved, Record, Refused, Result, ToolError
+from jetbox.store.kinds import (
+    FilesChanged,
+    Intent,
+    ProtectedRemoved,
+    Record,
+    Refused,
+    Result,
+    ToolError,
+)
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
