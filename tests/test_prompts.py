@@ -21,7 +21,6 @@ from tests.approvekit import GOAL, QWEN, project, run_args
 from tests.conftest import ROOT, run_cli
 
 
-
 def broken(tmp_path: Path, old: str, new: str) -> Path:
     """A copy of prompts.yaml with `old` (which must occur once) replaced by `new`."""
     text = PROMPTS_FILE.read_text(encoding="utf-8")
