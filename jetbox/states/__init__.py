@@ -13,6 +13,7 @@ from jetbox.states import calls, close, model, workspace
 FORMER_MODULES = {"probe": "workspace", "done": "workspace", "compact": "model",
                   "plan": "model", "approve": "calls", "reflect": "close", "persist": "close",
                   "pause": "close"}
-for _former, _now in FORMER_MODULES.items():
-    sys.modules.setdefault(f"{__name__}.{_former}", sys.modules[f"{__name__}.{_now}"])
+for _former, _now in FORMER_MODULES.items():  # `import states.done` then `states.done.Done`
+    globals()[_former] = sys.modules.setdefault(f"{__name__}.{_former}",
+                                                sys.modules[f"{__name__}.{_now}"])
 __all__ = ["calls", "close", "model", "workspace"]
