@@ -133,7 +133,7 @@ def test_act_asks_the_model_with_the_plan_and_runs_its_calls(tmp_path: Path) -> 
     sent = str(factory().requests[0])  # type: ignore[attr-defined]
     # the goal is in its own message: the plan names it instead of copying it
     assert "Plan:\\n- work on the goal (above)" in sent and "Goal: fix the parser" in sent
-    assert kinds(run)[-3:] == [queries.MODEL_REPLY, queries.TRANSITION, queries.TOOL_RESULT]
+    assert kinds(run)[-3:] == [queries.MODEL_REPLY, Transition.KIND, queries.TOOL_RESULT]
     last = run.records()[-1]
     assert isinstance(last, ToolResult) and "x = 1" in last.output
 
