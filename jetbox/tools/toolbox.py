@@ -11,7 +11,7 @@ from typing import Any
 from jetbox.core import failpoints
 from jetbox.core.errors import JetboxError, LedgerWriteError, Paused
 from jetbox.core.fsutil import atomic_write_bytes, read_bounded, sha256
-from jetbox.core.text import escape_surrogates
+from jetbox.core.text import escape_name, escape_surrogates
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.store import journal
@@ -19,8 +19,9 @@ from jetbox.store.acts import Intent, ProtectedRemoved, Refused, Result, ToolErr
 from jetbox.store.files import project_files
 from jetbox.store.kinds import Record
 from jetbox.store.ledger import Ledger
-from jetbox.store.objects import ObjectStore, keep_before
+from jetbox.store.objects import FileState, ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
+from jetbox.tools import cmdcopy
 from jetbox.tools.paths import PathRefused, inside, jail
 from jetbox.tools.policy import (
     CommandRefused,
@@ -34,7 +35,7 @@ from jetbox.tools.replay import complete, is_idempotent_program
 from jetbox.tools.search import SearchRefused, search
 from jetbox.tools.specs import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.tools.textfile import EditRefused, line_range, locate
-from jetbox.tools.watch import FileWatch
+from jetbox.tools.watch import MAX_KEPT_BYTES, FileWatch
 from jetbox.tools.wording import call_label, entry_line, os_error_text
 
 BINARY_SNIFF_BYTES = 8000
@@ -109,7 +110,10 @@ class Toolbox:
     def replay(self, name: str, intent: Intent, result: Result | None,
                ) -> ToolResult | None:
         """Complete a call whose action began before a crash (see replay.complete)."""
-        self.watch.recover(self.ledger, intent)  # what a command changed, if not journaled
+        if intent.work_copy:  # it ran in a copy: nothing of the workspace is its
+            cmdcopy.recover(self.ledger, intent)
+        else:
+            self.watch.recover(self.ledger, intent)  # what a command changed, if not journaled
         return complete(self.ledger, self.workspace, name, intent, result)
 
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
@@ -264,9 +268,34 @@ class Toolbox:
             raise Refusal(program)
         full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
         before = self.watch.snapshot()  # first: it may create .jetbox/, which is Jetbox's
+        built = self._private_copy(before)
         intent = self._intend(Intent(action="cmd", argv=full, program=name,
                                      idempotent=is_idempotent_program(name, self.workspace),
-                                     round=round_no, files_before=self.watch.manifest(before)))
+                                     round=round_no, files_before=self.watch.manifest(before),
+                                     work_copy=str(built.copy.folder) if built else None))
+        try:
+            return self._run_in(full, intent, round_no, before, built)
+        finally:
+            if built is not None:
+                cmdcopy.remove(built.copy.folder)
+
+    def _private_copy(self, before: dict[str, FileState]) -> cmdcopy.Built | None:
+        """Under bwrap, the copy of the workspace the command runs in (cmdcopy.py), so what
+        someone else changes meanwhile is never taken for the command's; None without bwrap,
+        past the watch's limit of paths, or when the copy cannot be made (then the command
+        runs in the workspace, watched as before)."""
+        if self.policy.sandbox != "bwrap" or self.watch.truncated:
+            return None
+        folder = cmdcopy.new_folder()
+        try:
+            return cmdcopy.build(self.workspace, folder, self.objects, before,
+                                 self.watch.left_out)
+        except OSError:
+            cmdcopy.remove(folder)
+            return None
+
+    def _run_in(self, full: list[str], intent: Intent, round_no: int,
+                before: dict[str, FileState], built: cmdcopy.Built | None) -> ToolResult:
         # The project's own pytest plugins load, as in the probes (runner.py).
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
@@ -274,20 +303,36 @@ class Toolbox:
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
                              sandbox=self.policy.sandbox, workspace=self.workspace,
-                             visible=self._visible)
+                             visible=self._visible, copy=built.copy if built else None)
         removed = remove_created(self.workspace, absent)
+        if built is not None:  # made in the copy: never applied, named like the rest
+            removed += [n for n in remove_created(built.copy.folder, absent)
+                        if n not in removed]
         self.ledger.append(Result(intent=intent.seq, action="cmd",
                                   ok=result.returncode == 0, exit_code=result.returncode,
                                   timed_out=result.timed_out,
                                   duration_s=round(result.duration_s, 3),
                                   output_tail=result.output[-500:]))
-        self.watch.record(self.ledger, intent.seq, before)
+        notes = ""
+        if built is None:
+            self.watch.record(self.ledger, intent.seq, before)
+        else:
+            outcome = cmdcopy.finish(self.ledger, intent.seq, built, before, self.workspace,
+                                     self.objects)
+            notes += "".join(f"\n{note}" for note in outcome.notes)
+            notes += "".join(f"\n{path}: someone else changed it while the command ran; the "
+                             f"command's change was merged with theirs (git merge-file)"
+                             for path in outcome.merged)
+            if built.read_only and result.returncode != 0:
+                notes += (f"\nfiles over {MAX_KEPT_BYTES // 1_000_000} MB are read-only to "
+                          f"commands (no copy of them is kept for undo): "
+                          f"{', '.join(escape_name(r) for r in built.read_only[:5])}")
         head = f"timed out after {self.policy.cmd_timeout_s:g} s; the process tree was killed" \
             if result.timed_out else f"exit code {result.returncode}"
         if removed:
             self.ledger.append(ProtectedRemoved(names=removed, round=round_no))
-        notes = "".join(f"\nthe command created {name}, which only a person may create; removed"
-                        for name in removed)
+        notes += "".join(f"\nthe command created {name}, which only a person may create; "
+                         f"removed" for name in removed)
         return ToolResult("run_cmd", result.returncode == 0,
                           f"{head}\n{result.output}".rstrip() + notes)
 
