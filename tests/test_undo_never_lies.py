@@ -480,6 +480,72 @@ def test_a_persons_line_and_a_commands_on_the_same_line_keep_the_persons(
 
 
 @posix_only
+def test_a_command_killed_in_its_copy_leaves_nothing_of_the_persons_to_the_run(
+        workspace: Path) -> None:
+    """Jetbox killed while a command ran in its copy: the command's changes never reached
+    the workspace, so on resume nothing there is journaled as its (the person's saves
+    meanwhile included), and the copy it left behind is removed."""
+    import shutil
+
+    from jetbox.store.acts import FilesChanged, Intent
+    from jetbox.store.kinds import RunStart
+    from jetbox.store.ledger import Ledger
+    from jetbox.tools.policy import ToolPolicy
+    from jetbox.tools.toolbox import Toolbox
+
+    needs_bwrap()
+    root = workspace
+    (root / "drop.py").write_text("import pathlib\npathlib.Path('data.txt').unlink()\n")
+    (root / "data.txt").write_text("data\n")
+    (root / "notes.md").write_text("notes\n")
+    ledger = Ledger(root / "agent_ledger.log")
+    ledger.append(RunStart(goal="g"))
+    tools = Toolbox(root, ledger, ToolPolicy(sandbox="bwrap"))
+    assert tools.dispatch("run_cmd", {"cmd": ["python", "drop.py"]}).ok
+    intent = next(r for r in ledger.records() if isinstance(r, Intent))
+    assert intent.work_copy and not Path(intent.work_copy).exists()  # removed after it
+    # As if Jetbox died while the command ran: its intent journaled, nothing after; the
+    # workspace as the command found it, but for the person's saves; the copy left over.
+    lines = (root / "agent_ledger.log").read_bytes().splitlines(keepends=True)
+    (root / "agent_ledger.log").write_bytes(b"".join(lines[:intent.seq]))
+    (root / "data.txt").write_text("data\n")
+    (root / "notes.md").write_text("the person's notes\n")
+    shutil.copytree(root, intent.work_copy, ignore=shutil.ignore_patterns(".jetbox"))
+    before = tree(root)
+    resumed = Toolbox(root, Ledger(root / "agent_ledger.log"), ToolPolicy(sandbox="bwrap"))
+    resumed.replay("run_cmd", intent, None)
+    resumed.replay("run_cmd", intent, None)  # a second resume journals nothing twice
+    assert not Path(intent.work_copy).exists()
+    changed = [r for r in Ledger(root / "agent_ledger.log").records()
+               if isinstance(r, FilesChanged)]
+    assert [(r.changes, r.isolated) for r in changed] == [([], True)]
+    assert run_cli("diff", "--stat", "-w", str(root)).out.startswith("no changes")
+    assert run_cli("undo", "-w", str(root)).code == 0
+    assert tree(root) == before
+
+
+@posix_only
+def test_a_large_file_is_read_only_to_a_command_in_its_copy(workspace: Path) -> None:
+    """Under bwrap a file over the watch's copy limit is bound read-only into the command's
+    copy (copying it before every command would cost its size): the command cannot delete
+    it, is told why, and nothing is left that undo could not restore."""
+    needs_bwrap()
+    root = workspace
+    (root / "data").mkdir()
+    with open(root / "data" / "big.dat", "wb") as handle:  # sparse: 60 MB, no disk
+        handle.truncate(60_000_000)
+    before = tree(root)
+    a_run(root, cmd("import os; os.remove('data/big.dat')"), sandbox="bwrap")
+    assert (root / "data" / "big.dat").stat().st_size == 60_000_000
+    told = tool_outputs(root, "run_cmd")[-1]
+    assert "exit code 1" in told and "read-only to commands" in told and "data/big.dat" \
+        in told, told
+    assert run_cli("diff", "--stat", "-w", str(root)).out == "tool.py\n"
+    assert run_cli("undo", "-w", str(root)).code == 0
+    assert tree(root) == before
+
+
+@posix_only
 def test_files_saved_during_a_command_without_a_sandbox_are_named_and_kept(
         workspace: Path, tmp_path: Path) -> None:
     """Without bwrap (--sandbox none, Windows, macOS) the command runs in the workspace:
