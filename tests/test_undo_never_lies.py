@@ -485,6 +485,7 @@ def test_a_command_killed_in_its_copy_leaves_nothing_of_the_persons_to_the_run(
     """Jetbox killed while a command ran in its copy: the command's changes never reached
     the workspace, so on resume nothing there is journaled as its (the person's saves
     meanwhile included), and the copy it left behind is removed."""
+    import gc
     import shutil
 
     from jetbox.store.acts import FilesChanged, Intent
@@ -503,7 +504,10 @@ def test_a_command_killed_in_its_copy_leaves_nothing_of_the_persons_to_the_run(
     tools = Toolbox(root, ledger, ToolPolicy(sandbox="bwrap"))
     assert tools.dispatch("run_cmd", {"cmd": ["python", "drop.py"]}).ok
     intent = next(r for r in ledger.records() if isinstance(r, Intent))
-    assert intent.work_copy and not Path(intent.work_copy).exists()  # removed after it
+    assert intent.work_copy and Path(intent.work_copy).is_dir()  # for the next command
+    del tools
+    gc.collect()
+    assert not Path(intent.work_copy).exists()  # removed with the session
     # As if Jetbox died while the command ran: its intent journaled, nothing after; the
     # workspace as the command found it, but for the person's saves; the copy left over.
     lines = (root / "agent_ledger.log").read_bytes().splitlines(keepends=True)

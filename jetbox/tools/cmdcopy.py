@@ -25,6 +25,7 @@ import os
 import shutil
 import stat
 import tempfile
+import weakref
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -62,59 +63,94 @@ class Built:
     """Files over MAX_KEPT_BYTES, bound read-only."""
 
 
-def new_folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix=COPY_PREFIX))
+class SessionCopy:
+    """The private copy of a session's commands: built at the first command, then before
+    each later one brought in step with the workspace (only the paths that differ are
+    written again: copying and deleting thousands of files per command would cost seconds),
+    and removed when the session ends."""
+
+    def __init__(self, root: Path, store: ObjectStore) -> None:
+        self.root, self.store = root, store
+        self.folder: Path | None = None
+        self.watch: FileWatch | None = None
+        self.placed: frozenset[str] = frozenset()
+
+    def prepare(self, before: dict[str, FileState], left_out: Listing,
+                uncopied: frozenset[str]) -> Built:
+        """The copy exactly as `before` records the workspace, files from their copies in
+        the store (so it is the very state the command's changes are measured from).
+        `uncopied`: the files too large for the store, bound read-only instead."""
+        if self.folder is None or self.watch is None:
+            self.folder = Path(tempfile.mkdtemp(prefix=COPY_PREFIX))
+            weakref.finalize(self, remove, self.folder)
+            self.watch = FileWatch(self.folder, self.store)
+        folder, watch = self.folder, self.watch
+        for rel in sorted(self.placed, reverse=True):  # the last command's placeholders
+            _delete(folder / rel)
+        placed: set[str] = set()
+        binds: list[tuple[str, bool]] = []
+        large = sorted(uncopied)
+        placed.update(large)
+        placed.update(r for r, s in before.items()
+                      if s.exists and not (s.is_file or s.is_folder or s.link_target))
+        watch.skip = frozenset(placed | {rel for rel, _ in left_out})
+        have = watch.snapshot()
+        want = {r: s for r, s in before.items() if r not in placed}
+        differ = sorted(r for r in {*have, *want} if have.get(r, ABSENT) != want.get(r, ABSENT))
+        for rel in differ:  # first what is in the way: nothing is written through a link
+            if have.get(rel, ABSENT).exists and (not want.get(rel, ABSENT).is_folder or
+                                                 not have[rel].is_folder):
+                _delete(folder / rel)
+        for rel in differ:
+            if want.get(rel, ABSENT).is_folder:
+                os.makedirs(folder / rel, exist_ok=True)
+        writes: list[tuple[str, Path, FileState]] = []
+        for rel in differ:
+            state = want.get(rel, ABSENT)
+            if state.link_target is not None:
+                os.symlink(state.link_target, os.fsencode(folder / rel))
+            elif state.is_file:  # from the store; a copy gone from it: the file as it is
+                source = self.store.path(str(state.sha256))
+                writes.append((rel, source if source.is_file() else self.root / rel, state))
+
+        def write(item: tuple[str, Path, FileState]) -> None:
+            rel, source, state = item
+            info = copy_new(source, folder / rel,
+                            state.mode if state.mode is not None else 0o644)
+            watch.seed(rel, info, state)
+
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            list(pool.map(write, writes))
+        for rel in large:
+            (folder / rel).touch()
+            binds.append((rel, False))  # the real file bound over it, read-only
+        for rel, info in left_out:
+            _place(self.root, folder, rel, info, placed, binds)
+        for rel in sorted((r for r in differ if want.get(r, ABSENT).is_folder), reverse=True):
+            mode = want[rel].mode
+            if mode is not None:  # last: a read-only folder would refuse the files above
+                os.chmod(folder / rel, mode)
+        self.placed = frozenset(placed)
+        watch.skip = self.placed
+        return Built(WorkCopy(folder, tuple(binds)), watch, self.placed, tuple(large))
+
+    def discard(self) -> None:
+        """Forget the copy (it could not be brought in step): the next command builds one."""
+        if self.folder is not None:
+            remove(self.folder)
+        self.folder, self.watch, self.placed = None, None, frozenset()
 
 
-def build(root: Path, folder: Path, store: ObjectStore, before: dict[str, FileState],
-          left_out: Listing) -> Built:
-    """The workspace as `before` records it, in `folder`: files from their copies in the
-    store (so the copy is exactly the state the command's changes are measured from)."""
-    placed: set[str] = set()
-    binds: list[tuple[str, bool]] = []
-    large: list[str] = []
-    for rel in sorted(r for r, s in before.items() if s.is_folder):
-        os.makedirs(folder / rel, exist_ok=True)
-    writes: list[tuple[str, Path, FileState]] = []
-    for rel, state in before.items():
-        target = folder / rel
-        if state.link_target is not None:
-            os.symlink(state.link_target, os.fsencode(target))
-        elif state.is_file and store.has(str(state.sha256)):
-            writes.append((rel, store.path(str(state.sha256)), state))
-        elif state.is_file and _size(root / rel) > MAX_KEPT_BYTES:
-            target.touch()
-            binds.append((rel, False))  # a placeholder the real file is bound over
-            large.append(rel)
-        elif state.is_file:  # its copy is gone from the store: the file as it is now
-            writes.append((rel, root / rel, state))
-        elif not state.is_folder:
-            placed.add(rel)  # a FIFO, a socket: not in the copy, never compared
-    for rel, info in left_out:
-        _place(root, folder, rel, info, placed, binds)
-    watch = FileWatch(folder, store, frozenset(placed))
-
-    def write(item: tuple[str, Path, FileState]) -> None:
-        rel, source, state = item
-        info = copy_new(source, folder / rel, state.mode if state.mode is not None else 0o644)
-        watch.seed(rel, info, state)
-
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        list(pool.map(write, writes))
-    for rel in large:
-        watch.seed(rel, os.lstat(folder / rel), before[rel])
-    for rel in sorted((r for r, s in before.items() if s.is_folder), reverse=True):
-        mode = before[rel].mode
-        if mode is not None:  # last: a read-only folder would refuse the files above
-            os.chmod(folder / rel, mode)
-    return Built(WorkCopy(folder, tuple(binds)), watch, frozenset(placed), tuple(large))
-
-
-def _size(path: Path) -> int:
+def _delete(path: Path) -> None:
+    """Whatever is at `path` in the copy, never following a link."""
     try:
-        return os.lstat(path).st_size
+        info = os.lstat(path)
     except OSError:
-        return 0
+        return
+    if stat.S_ISDIR(info.st_mode):
+        remove(path)
+    else:
+        path.unlink()
 
 
 def _place(root: Path, folder: Path, rel: str, info: os.stat_result, placed: set[str],
@@ -123,11 +159,12 @@ def _place(root: Path, folder: Path, rel: str, info: os.stat_result, placed: set
     is bound over (read-only where it is git's, a venv or Jetbox's), bytecode not at all."""
     name = rel.rsplit("/", 1)[-1]
     target = folder / rel
+    if name == BYTECODE:
+        return
+    _delete(target)  # one a command made in the copy: the real one is what counts
     placed.add(rel)
     if stat.S_ISLNK(info.st_mode):
         os.symlink(os.readlink(os.fsencode(root / rel)), os.fsencode(target))
-        return
-    if name == BYTECODE:
         return
     if stat.S_ISDIR(info.st_mode):
         os.makedirs(target, exist_ok=True)
@@ -300,7 +337,11 @@ def _carry_over(root: Path, built: Built) -> None:
 
 
 def remove(folder: Path) -> None:
-    """The copy, whatever modes the command left on its folders."""
+    """The copy (or a folder of it), whatever modes the command left on its folders."""
+    try:
+        os.chmod(folder, 0o700)
+    except OSError:
+        return  # gone already
     for path, dirs, _files in os.walk(folder):
         for name in dirs:
             try:

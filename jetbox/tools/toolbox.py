@@ -53,6 +53,7 @@ class Toolbox:
         # Copies of files before a write or edit changes them: `jetbox undo` restores them.
         self.objects = ObjectStore.of(self.workspace)
         self.watch = FileWatch(self.workspace, self.objects)  # what commands change
+        self.copy = cmdcopy.SessionCopy(self.workspace, self.objects)  # where they run
         self.pass_env = pass_env  # the `pass_env` setting: variables commands may see
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
@@ -273,11 +274,7 @@ class Toolbox:
                                      idempotent=is_idempotent_program(name, self.workspace),
                                      round=round_no, files_before=self.watch.manifest(before),
                                      work_copy=str(built.copy.folder) if built else None))
-        try:
-            return self._run_in(full, intent, round_no, before, built)
-        finally:
-            if built is not None:
-                cmdcopy.remove(built.copy.folder)
+        return self._run_in(full, intent, round_no, before, built)
 
     def _private_copy(self, before: dict[str, FileState]) -> cmdcopy.Built | None:
         """Under bwrap, the copy of the workspace the command runs in (cmdcopy.py), so what
@@ -286,12 +283,10 @@ class Toolbox:
         runs in the workspace, watched as before)."""
         if self.policy.sandbox != "bwrap" or self.watch.truncated:
             return None
-        folder = cmdcopy.new_folder()
         try:
-            return cmdcopy.build(self.workspace, folder, self.objects, before,
-                                 self.watch.left_out)
+            return self.copy.prepare(before, self.watch.left_out, self.watch.uncopied)
         except OSError:
-            cmdcopy.remove(folder)
+            self.copy.discard()
             return None
 
     def _run_in(self, full: list[str], intent: Intent, round_no: int,

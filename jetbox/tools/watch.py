@@ -90,6 +90,7 @@ class FileWatch:
         self._seen: dict[str, tuple[Stamp, FileState]] = {}
         self.truncated = False  # the last snapshot stopped at WATCH_MAX_PATHS
         self.left_out: Listing = []  # what the last snapshot left out (watched_paths)
+        self.uncopied: frozenset[str] = frozenset()  # its files over MAX_KEPT_BYTES
 
     def seed(self, rel: str, info: os.stat_result, state: FileState) -> None:
         """Take `state` as what is at `rel` while it keeps the stamp of `info` (a file
@@ -101,6 +102,8 @@ class FileWatch:
         states: dict[str, FileState] = {}
         self.left_out = []
         paths, self.truncated = watched_paths(self.root, self.skip, self.left_out)
+        self.uncopied = frozenset(rel for rel, info in paths if stat.S_ISREG(info.st_mode)
+                                  and info.st_size > MAX_KEPT_BYTES)
         for rel, info in paths:
             stamp = stamp_of(info)
             seen = self._seen.get(rel)
