@@ -620,10 +620,16 @@ def start_tree(root: Path) -> None:
 @pytest.mark.slow
 @posix_only
 @needs_git
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
 def test_undo_keeps_every_persons_change_and_restores_the_rest_or_names_it(
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+        tmp_path_factory: pytest.TempPathFactory, sandbox: str) -> None:
+    """With bwrap, every command runs in the session's private copy, brought in step with
+    the person's edits before each one."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
+
+    if sandbox == "bwrap":
+        needs_bwrap()
 
     run_edit = st.tuples(st.just("run"), st.sampled_from(FILES), st.integers(0, LINES - 1))
     person_edit = st.tuples(st.just("person"), st.sampled_from(FILES),
@@ -652,7 +658,7 @@ def test_undo_keeps_every_persons_change_and_restores_the_rest_or_names_it(
                 earlier = actions.get(len(turns) + 1, lambda: None)
                 actions[len(turns) + 1] = _then(earlier, _person_edit(root, name, line, text))
         turns.append(turn("read_file", path="f0.py"))  # the person's last edit lands first
-        a_run(root, turns, actions)
+        a_run(root, turns, actions, sandbox=sandbox)
         result = run_cli("undo", "-w", str(root))
         named = {line.split()[2].rstrip(":") for line in result.err.splitlines()
                  if line.startswith("  not restored")}

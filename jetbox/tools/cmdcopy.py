@@ -85,6 +85,7 @@ class SessionCopy:
             weakref.finalize(self, remove, self.folder)
             self.watch = FileWatch(self.folder, self.store)
         folder, watch = self.folder, self.watch
+        folder.mkdir(exist_ok=True)  # a temporary-folder cleaner may have taken it
         for rel in sorted(self.placed, reverse=True):  # the last command's placeholders
             _delete(folder / rel)
         placed: set[str] = set()
