@@ -488,8 +488,7 @@ def test_a_command_killed_in_its_copy_leaves_nothing_of_the_persons_to_the_run(
     import gc
     import shutil
 
-    from jetbox.store.acts import FilesChanged, Intent
-    from jetbox.store.kinds import RunStart
+    from jetbox.store.kinds import FilesChanged, Intent, RunStart
     from jetbox.store.ledger import Ledger
     from jetbox.tools.policy import ToolPolicy
     from jetbox.tools.toolbox import Toolbox
