@@ -37,8 +37,8 @@ from jetbox.core.prompts import say
 from jetbox.core.text import escape_name
 from jetbox.exec.merge import CannotMerge, merge_file
 from jetbox.exec.sandbox import WorkCopy
-from jetbox.store.kinds import FilesChanged, Intent
 from jetbox.store.history import Change, changes_recorded
+from jetbox.store.kinds import FilesChanged, Intent
 from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ABSENT, FileState, ObjectStore, state_of
 from jetbox.store.restore import restore
