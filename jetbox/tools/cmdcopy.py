@@ -8,6 +8,9 @@ to the workspace, path by path, around what someone else changed meanwhile.
   base = as the command found it, theirs = as the command left it); the journal records the
   merge with the person's version as its "before", so undo takes out only the command's
   lines.
+- A file with hard links is a file of its own per name in the copy: a name the command
+  changed is replaced in the workspace (its other names keep the old content, as after a
+  command that writes a new file over it); journaled with its links, undo links them again.
 - Where the two overlap (or cannot be merged: a link, a folder, a deletion, binary), the
   person's version stays, the command's change is not applied, and the conflict is named
   in the tool result and journaled (undo names it too).
@@ -43,7 +46,7 @@ from jetbox.store.ledger import Ledger
 from jetbox.store.objects import ABSENT, FileState, ObjectStore, state_of
 from jetbox.store.restore import restore
 from jetbox.store.workspace import PROTECTED_NAMES, is_git_name, is_venv
-from jetbox.tools.watch import MAX_KEPT_BYTES, FileWatch, Listing
+from jetbox.tools.watch import MAX_KEPT_BYTES, FileWatch, LinkGroup, Listing
 
 COPY_PREFIX = "jetbox-cmd-"  # the temporary folder a copy is built in
 BYTECODE = "__pycache__"     # left out of the copy, not bound: rebuilt at need, never applied
@@ -199,8 +202,14 @@ class _Step:
 
 
 def finish(ledger: Ledger, intent: int, built: Built, before: dict[str, FileState],
-           root: Path, store: ObjectStore) -> Outcome:
-    """Journal the command's changes (with the merges and conflicts), then apply them."""
+           root: Path, store: ObjectStore,
+           links: Mapping[str, LinkGroup] | None = None) -> Outcome:
+    """Journal the command's changes (with the merges and conflicts), then apply them.
+    `links`: the workspace's hard-linked files when `before` was taken (FileWatch.links).
+    The copy holds each name as a file of its own, so a changed name is applied by
+    replacing it (its links keep the old content); journaled with its links, so undo
+    links the names again, or names a link outside the workspace it cannot make again."""
+    links = links or {}
     after = built.watch.snapshot()
     differ = [(rel, before.get(rel, ABSENT), after.get(rel, ABSENT))
               for rel in sorted({*before, *after} - built.placed)
@@ -227,7 +236,8 @@ def finish(ledger: Ledger, intent: int, built: Built, before: dict[str, FileStat
     ledger.append(FilesChanged(
         intent=intent, isolated=True, conflicts=conflicts or None,
         changes=[{"path": escape_name(s.rel), "before": s.now.to_record(),
-                  "after": s.result.to_record(), **({"merged": True} if s.merged else {})}
+                  "after": s.result.to_record(), **({"merged": True} if s.merged else {}),
+                  **(links[s.rel].record() if s.rel in links else {})}
                  for s in steps]))
     applied = 0
     for step in steps:

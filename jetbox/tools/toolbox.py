@@ -329,7 +329,7 @@ class Toolbox:
             self.watch.record(self.ledger, intent.seq, before)
         else:
             outcome = cmdcopy.finish(self.ledger, intent.seq, built, before, self.workspace,
-                                     self.objects)
+                                     self.objects, self.watch.links)
             notes += "".join(f"\n{note}" for note in outcome.notes)
             notes += "".join("\n" + say("result.copy_merged", path=path)
                              for path in outcome.merged)
