@@ -14,7 +14,7 @@ from jetbox.store.history import RUN_CLOSED, UNDO_START
 from jetbox.store.ledger import Ledger
 from tests.attackkit import turn
 from tests.conftest import jetbox_process, run_cli
-from tests.test_undo_never_lies import a_run, cmd, linked_tree, tree
+from tests.test_undo_never_lies import a_run, cmd, linked_tree, needs_bwrap, tree
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="SIGKILL and RLIMIT_FSIZE: POSIX")
 
@@ -47,6 +47,25 @@ def test_a_link_a_command_changes_or_breaks_is_made_again_by_undo(workspace: Pat
     before = linked_tree(root, "a.txt", "b.txt")
     a_run(root, cmd(script))
     assert linked_tree(root, "a.txt", "b.txt") != before
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert linked_tree(root, "a.txt", "b.txt") == before
+
+
+@posix_only
+def test_a_link_a_command_changes_in_its_private_copy_is_made_again_by_undo(
+        workspace: Path) -> None:
+    """Under bwrap the command runs in a copy, where each name is a file of its own: the
+    changed name is replaced in the workspace (the other keeps the old content), and undo
+    links the two again."""
+    needs_bwrap()
+    root = workspace
+    (root / "a.txt").write_bytes(b"one\n")
+    os.link(root / "a.txt", root / "b.txt")
+    before = linked_tree(root, "a.txt", "b.txt")
+    a_run(root, cmd("open('a.txt', 'a').write('appended\\n')"), sandbox="bwrap")
+    assert (root / "a.txt").read_bytes() == b"one\nappended\n"
+    assert (root / "b.txt").read_bytes() == b"one\n"
     result = run_cli("undo", "-w", str(root))
     assert result.code == 0, result.err
     assert linked_tree(root, "a.txt", "b.txt") == before

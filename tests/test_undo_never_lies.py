@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from jetbox.core.fsutil import new_file_mode
 from jetbox.offline import OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.wire import ChatRequest
-from tests.attackkit import turn
+from tests.attackkit import tool_outputs, turn
 from tests.conftest import files_and_modes, run_cli
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="modes, links and byte names: POSIX")
@@ -40,11 +41,11 @@ class PersonBetweenRounds(ScriptResponder):
 
 
 def a_run(root: Path, turns: Sequence[Turn], actions: dict[int, Action] | None = None,
-          goal: str = "Look around") -> None:
+          goal: str = "Look around", sandbox: str = "none") -> None:
     """One whole `jetbox run`: the turns, one round each, the person's actions between."""
     with OfflineOllama(PersonBetweenRounds(list(turns), actions or {})) as server:
         result = run_cli("run", goal, "-w", str(root), "--host", server.host,
-                         "--max-rounds", str(len(turns)), "--sandbox", "none")
+                         "--max-rounds", str(len(turns)), "--sandbox", sandbox)
     assert result.code in (0, 3, 4, 5), result.err  # any ending but a crash
 
 
@@ -292,13 +293,266 @@ def test_a_gitignore_of_everything_in_a_plain_folder_hides_nothing(workspace: Pa
     assert tree(root) == before
 
 
-# B, item 1: a person saves files while the model's slow command runs. Jetbox sees only the
-# snapshots around the command, so it cannot tell who wrote them: it names them with the
-# command, and keeps the version it replaces, never reverting them without a word.
+# B, item 1: a person saves files while the model's slow command runs. Under bwrap the
+# command runs in a private copy of the workspace, and only what it changed there is applied
+# (tools/cmdcopy.py): the person's files are never the run's. Without bwrap Jetbox sees only
+# the snapshots around the command, so it names such files with the command and keeps the
+# version it replaces.
+
+# The slow command: it waits for SIGUSR1 (sent by the person once they have saved their
+# files), then makes its own changes.
+SLOW = ("import os, signal, time\n"
+        "go = []\n"
+        "signal.signal(signal.SIGUSR1, lambda *_: go.append(1))\n"
+        "deadline = time.monotonic() + 60\n"
+        "while not go and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n")
+
+
+def needs_bwrap() -> None:
+    from jetbox.exec.sandbox import bwrap_usable
+
+    if not bwrap_usable():
+        print("SKIP: bubblewrap is not usable here (not Linux, not installed, or user "
+              "namespaces are not allowed): commands run in the workspace, watched")
+        pytest.skip("bwrap is not usable: no private copy for commands")
+
+
+def _waiting_slow_py(root: Path) -> int | None:
+    """The pid of the `python slow.py` of this workspace's run, once its SIGUSR1 handler is
+    in place (/proc/PID/status SigCgt), or None."""
+    marker = f"JETBOX_CHILD_OF={root.resolve()}".encode()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            if not argv or Path(os.fsdecode(argv[0])).name == "bwrap" or \
+                    b"slow.py" not in argv[1:3]:
+                continue
+            if marker not in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+                continue
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        caught = next(int(line.split()[1], 16) for line in status.splitlines()
+                      if line.startswith("SigCgt:"))
+        if caught & (1 << (signal_number() - 1)):
+            return int(pid)
+    return None
+
+
+def signal_number() -> int:
+    import signal
+
+    return int(signal.SIGUSR1)
+
+
+def while_slow_py_runs(root: Path, person: Action) -> Action:
+    """A thread's body: wait for the run's `python slow.py`, do the person's saves, let it
+    go on."""
+    import time
+
+    def act() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            pid = _waiting_slow_py(root)
+            if pid is not None:
+                person()
+                os.kill(pid, signal_number())
+                return
+            time.sleep(0.02)
+    return act
+
+
+def run_with_person(root: Path, turns: Sequence[Turn], person: Action) -> None:
+    import threading
+
+    helper = threading.Thread(target=while_slow_py_runs(root, person), daemon=True)
+    helper.start()
+    a_run(root, turns, sandbox="bwrap")
+    helper.join(10)
+    assert not helper.is_alive()
+
+
+def command_changes(root: Path) -> None:
+    """A project where a command rewrites, deletes, chmods, links and makes folders."""
+    (root / "notes.md").write_text("notes\n")
+    (root / "out.txt").write_text("old output\n")
+    (root / "old.txt").write_text("to be deleted\n")
+    (root / "run.sh").write_text("echo hi\n")
+    os.chmod(root / "run.sh", 0o755)
+    os.symlink("out.txt", root / "latest")
+    (root / "empty").mkdir()
+
+
+COMMAND = ("open('out.txt', 'w').write('new output\\n')\n"
+           "os.remove('old.txt')\n"
+           "os.chmod('run.sh', 0o644)\n"
+           "os.remove('latest'); os.symlink('run.sh', 'latest')\n"
+           "os.rmdir('empty')\n"
+           "os.makedirs('made/inner')\n"
+           "open('made/inner/x.txt', 'w').write('made\\n')\n")
+
 
 @posix_only
-def test_files_saved_during_a_command_are_named_and_their_content_kept(
+def test_files_saved_during_a_command_are_the_persons_and_never_undone(
+        workspace: Path) -> None:
+    needs_bwrap()
+    root = workspace
+    command_changes(root)
+    before = tree(root)
+
+    def person() -> None:
+        (root / "notes.md").write_bytes(b"the person's notes\n")
+        (root / "draft.md").write_bytes(b"the person's draft\n")
+
+    run_with_person(root, cmd(SLOW + COMMAND, "slow.py"), person)
+    assert (root / "out.txt").read_bytes() == b"new output\n"  # the command's, applied
+    assert (root / "made" / "inner" / "x.txt").read_bytes() == b"made\n"
+    assert os.readlink(root / "latest") == "run.sh"
+    stat_out = run_cli("diff", "--stat", "-w", str(root)).out.splitlines()
+    assert "notes.md" not in stat_out and "draft.md" not in stat_out, stat_out
+    assert {"out.txt", "old.txt", "run.sh", "slow.py"} <= set(stat_out), stat_out
+    assert "changed while" not in run_cli("diff", "-w", str(root)).out  # the command's own
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert "changed while" not in result.out
+    assert tree(root) == {**before, "notes.md": (b"the person's notes\n", before["notes.md"][1]),  # type: ignore[index]
+                          "draft.md": (b"the person's draft\n", new_file_mode())}
+
+
+@posix_only
+@needs_git
+def test_a_persons_line_and_a_commands_line_in_one_file_are_merged(workspace: Path) -> None:
+    needs_bwrap()
+    root = workspace
+    (root / "data.txt").write_text("".join(f"line {i}\n" for i in range(8)))
+    (root / "other.txt").write_text("other\n")
+    before = tree(root)
+    theirs = "line 0 by the person\n" + "".join(f"line {i}\n" for i in range(1, 8))
+
+    def person() -> None:
+        (root / "data.txt").write_text(theirs)
+
+    script = SLOW + ("text = open('data.txt').read().replace('line 6', 'line 6 by the command')\n"
+                     "open('data.txt', 'w').write(text)\n"
+                     "open('other.txt', 'w').write('changed\\n')\n")
+    run_with_person(root, cmd(script, "slow.py"), person)
+    both = theirs.replace("line 6", "line 6 by the command")
+    assert (root / "data.txt").read_text() == both
+    diff = run_cli("diff", "-w", str(root), "data.txt").out
+    assert "+line 6 by the command" in diff and "by the person" not in diff, diff
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 0, result.err
+    assert tree(root) == {**before, "data.txt": (theirs.encode(), before["data.txt"][1])}  # type: ignore[index]
+
+
+@posix_only
+@needs_git
+def test_a_persons_line_and_a_commands_on_the_same_line_keep_the_persons(
+        workspace: Path) -> None:
+    needs_bwrap()
+    root = workspace
+    (root / "data.txt").write_text("".join(f"line {i}\n" for i in range(8)))
+    (root / "other.txt").write_text("other\n")
+    before = tree(root)
+    theirs = "line 0\nline 1\nline 2 by the person\n" + \
+        "".join(f"line {i}\n" for i in range(3, 8))
+
+    def person() -> None:
+        (root / "data.txt").write_text(theirs)
+
+    script = SLOW + ("text = open('data.txt').read().replace('line 2', 'line 2 by the command')\n"
+                     "open('data.txt', 'w').write(text)\n"
+                     "open('other.txt', 'w').write('changed\\n')\n")
+    run_with_person(root, cmd(script, "slow.py"), person)
+    assert (root / "data.txt").read_text() == theirs
+    assert (root / "other.txt").read_text() == "changed\n"
+    seen = [out for out in tool_outputs(root, "run_cmd") if "data.txt" in out]
+    assert seen and "the command's change to it was not applied" in seen[0], seen
+    assert "data.txt" not in run_cli("diff", "--stat", "-w", str(root)).out
+    result = run_cli("undo", "-w", str(root))
+    assert result.code == 1 and "not restored   data.txt: `python slow.py` changed it" \
+        in result.err, result
+    assert tree(root) == {**before, "data.txt": (theirs.encode(), before["data.txt"][1])}  # type: ignore[index]
+    forced = run_cli("undo", "--force", "-w", str(root))
+    assert forced.code == 0, forced.err
+    assert tree(root) == before
+
+
+@posix_only
+def test_a_command_killed_in_its_copy_leaves_nothing_of_the_persons_to_the_run(
+        workspace: Path) -> None:
+    """Jetbox killed while a command ran in its copy: the command's changes never reached
+    the workspace, so on resume nothing there is journaled as its (the person's saves
+    meanwhile included), and the copy it left behind is removed."""
+    import gc
+    import shutil
+
+    from jetbox.store.kinds import FilesChanged, Intent, RunStart
+    from jetbox.store.ledger import Ledger
+    from jetbox.tools.policy import ToolPolicy
+    from jetbox.tools.toolbox import Toolbox
+
+    needs_bwrap()
+    root = workspace
+    (root / "drop.py").write_text("import pathlib\npathlib.Path('data.txt').unlink()\n")
+    (root / "data.txt").write_text("data\n")
+    (root / "notes.md").write_text("notes\n")
+    ledger = Ledger(root / "agent_ledger.log")
+    ledger.append(RunStart(goal="g"))
+    tools = Toolbox(root, ledger, ToolPolicy(sandbox="bwrap"))
+    assert tools.dispatch("run_cmd", {"cmd": ["python", "drop.py"]}).ok
+    intent = next(r for r in ledger.records() if isinstance(r, Intent))
+    assert intent.work_copy and Path(intent.work_copy).is_dir()  # for the next command
+    del tools
+    gc.collect()
+    assert not Path(intent.work_copy).exists()  # removed with the session
+    # As if Jetbox died while the command ran: its intent journaled, nothing after; the
+    # workspace as the command found it, but for the person's saves; the copy left over.
+    lines = (root / "agent_ledger.log").read_bytes().splitlines(keepends=True)
+    (root / "agent_ledger.log").write_bytes(b"".join(lines[:intent.seq]))
+    (root / "data.txt").write_text("data\n")
+    (root / "notes.md").write_text("the person's notes\n")
+    shutil.copytree(root, intent.work_copy, ignore=shutil.ignore_patterns(".jetbox"))
+    before = tree(root)
+    resumed = Toolbox(root, Ledger(root / "agent_ledger.log"), ToolPolicy(sandbox="bwrap"))
+    resumed.replay("run_cmd", intent, None)
+    resumed.replay("run_cmd", intent, None)  # a second resume journals nothing twice
+    assert not Path(intent.work_copy).exists()
+    changed = [r for r in Ledger(root / "agent_ledger.log").records()
+               if isinstance(r, FilesChanged)]
+    assert [(r.changes, r.isolated) for r in changed] == [([], True)]
+    assert run_cli("diff", "--stat", "-w", str(root)).out.startswith("no changes")
+    assert run_cli("undo", "-w", str(root)).code == 0
+    assert tree(root) == before
+
+
+@posix_only
+def test_a_large_file_is_read_only_to_a_command_in_its_copy(workspace: Path) -> None:
+    """Under bwrap a file over the watch's copy limit is bound read-only into the command's
+    copy (copying it before every command would cost its size): the command cannot delete
+    it, is told why, and nothing is left that undo could not restore."""
+    needs_bwrap()
+    root = workspace
+    (root / "data").mkdir()
+    with open(root / "data" / "big.dat", "wb") as handle:  # sparse: 60 MB, no disk
+        handle.truncate(60_000_000)
+    before = tree(root)
+    a_run(root, cmd("import os; os.remove('data/big.dat')"), sandbox="bwrap")
+    assert (root / "data" / "big.dat").stat().st_size == 60_000_000
+    told = tool_outputs(root, "run_cmd")[-1]
+    assert "exit code 1" in told and "read-only to commands" in told and "data/big.dat" \
+        in told, told
+    assert run_cli("diff", "--stat", "-w", str(root)).out == "tool.py\n"
+    assert run_cli("undo", "-w", str(root)).code == 0
+    assert tree(root) == before
+
+
+@posix_only
+def test_files_saved_during_a_command_without_a_sandbox_are_named_and_kept(
         workspace: Path, tmp_path: Path) -> None:
+    """Without bwrap (--sandbox none, Windows, macOS) the command runs in the workspace:
+    a file saved meanwhile is named with the command, and its content kept."""
     import threading
     import time
 
@@ -365,10 +619,16 @@ def start_tree(root: Path) -> None:
 @pytest.mark.slow
 @posix_only
 @needs_git
+@pytest.mark.parametrize("sandbox", ["none", "bwrap"])
 def test_undo_keeps_every_persons_change_and_restores_the_rest_or_names_it(
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+        tmp_path_factory: pytest.TempPathFactory, sandbox: str) -> None:
+    """With bwrap, every command runs in the session's private copy, brought in step with
+    the person's edits before each one."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
+
+    if sandbox == "bwrap":
+        needs_bwrap()
 
     run_edit = st.tuples(st.just("run"), st.sampled_from(FILES), st.integers(0, LINES - 1))
     person_edit = st.tuples(st.just("person"), st.sampled_from(FILES),
@@ -397,7 +657,7 @@ def test_undo_keeps_every_persons_change_and_restores_the_rest_or_names_it(
                 earlier = actions.get(len(turns) + 1, lambda: None)
                 actions[len(turns) + 1] = _then(earlier, _person_edit(root, name, line, text))
         turns.append(turn("read_file", path="f0.py"))  # the person's last edit lands first
-        a_run(root, turns, actions)
+        a_run(root, turns, actions, sandbox=sandbox)
         result = run_cli("undo", "-w", str(root))
         named = {line.split()[2].rstrip(":") for line in result.err.splitlines()
                  if line.startswith("  not restored")}

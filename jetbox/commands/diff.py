@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from jetbox.commands.undoplan import CannotUndo, NoCopy, plan_one
+from jetbox.commands.undoplan import CannotUndo, NoCopy, conflict_text, plan_one
 from jetbox.core.errors import UsageError
 from jetbox.core.text import escape_name, for_terminal
 from jetbox.store.history import (
@@ -118,6 +118,10 @@ def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: Text
     holders = {p[:i + 1] for p in (c.path for c in changes) for i, ch in enumerate(p[:-1])
                if ch == "/"}
     for whole in (c for c in changes if c.path not in holders):
+        if whole.conflicts:  # never applied: the file is someone else's, not the run's
+            err.write(for_terminal(f"{whole.path}: not shown: {conflict_text(whole)}")
+                      + "\n")
+            continue
         try:
             change = plan_one(root, store, whole, force=False)[0]
         except NoCopy:
@@ -138,8 +142,8 @@ def _show(root: Path, changes: list[Change], args: argparse.Namespace, out: Text
         if not args.patch:
             if change.unlinked:
                 out.write(for_terminal(f"# {change.path} {UNLINKED}") + "\n")
-            if change.labels and not {"write", "edit"} & set(change.labels):
-                ran = while_ran(change.labels)
+            if change.unsure_labels and not {"write", "edit"} & set(change.labels):
+                ran = while_ran(change.unsure_labels)
                 out.write(for_terminal(f"# changed while {ran} ran (by it, or by someone "
                                        f"else at the same time)") + "\n")
             out.write(for_terminal(diff.data.decode("utf-8", "surrogateescape"), multiline=True))

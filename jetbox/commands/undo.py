@@ -98,8 +98,10 @@ def undo(workspace: Workspace, force: bool, out: TextIO, number: int | None = No
     left += [Left(path, why) for path, why in unlinked]
     ledger.append(RunUndone(restored=len(done), run=own, left=[x.path for x in left] or None))
     _mark_status(workspace)
+    kept_theirs = {s.path for s in steps if any(e.merged for e in s.events)}
     for path, what in done:
-        note = " (your changes kept: only the run's lines taken out)" if path in merged \
+        note = " (your changes kept: only the run's lines taken out)" \
+            if path in merged or (path in kept_theirs and what != "unchanged") \
             else notes.get(path, "") if what != "unchanged" else ""
         out.write(for_terminal(f"  {what:<14} {path}{note}") + "\n")
     for path, first in linked:
@@ -134,8 +136,8 @@ def _command_notes(root: Path, store: ObjectStore, steps: list[Change]) -> dict[
     content kept, never lost without a word."""
     notes = {}
     for step in steps:
-        labels = step.labels
-        if not labels or {"write", "edit"} & set(labels):
+        labels = step.unsure_labels  # a command in a private copy changed only its own
+        if not labels or {"write", "edit"} & set(step.labels):
             continue
         ran = while_ran(labels)
         note = f" (changed while {ran} ran: by it, or by someone else at the same time"

@@ -8,6 +8,9 @@ it gets back, or why it cannot (named, and undo exits non-zero).
   (`git merge-file`: ours = now, base = as the change left it, theirs = as it found it), so
   the person's lines stay. No git, a binary file, a file the run created or deleted, or a
   conflict: the file is left as it is and named; `--force` restores the run's "before".
+- A command's change that met someone's change of the same file while it ran (in its
+  private copy, tools/cmdcopy.py) and could not be merged was never applied: named, and
+  left as it is; `--force` restores the run's "before".
 - No copy of a state it needs (a file over the watch's size limit changed by a command, a
   copy deleted from .jetbox/objects): named, never blocking the rest.
 - Hard links: names that were one file before the run, all in the workspace, are restored
@@ -17,19 +20,15 @@ it gets back, or why it cannot (named, and undo exits non-zero).
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from jetbox.core.programs import find_program
-from jetbox.exec.process import run_process, scrubbed_env
+from jetbox.exec.merge import CannotMerge, merge_file
 from jetbox.store.history import Change, Event, while_ran
 from jetbox.store.objects import FileState, ObjectStore, state_of
 from jetbox.store.restore import inside
 from jetbox.tools.watch import MAX_KEPT_BYTES
 
-MERGE_TIMEOUT_S = 60.0
 UNLINKED = ("it had a hard link outside the workspace, so the run's write made it a "
             "separate file: its content is restored, the link is not")
 
@@ -103,6 +102,11 @@ def in_order(changes: list[Change]) -> list[Change]:
 
 def plan_one(root: Path, store: ObjectStore, change: Change, force: bool) -> tuple[Change, bool]:
     """The step for one path, and whether it keeps someone else's changes."""
+    if change.conflicts:  # a command's change never applied: the file is someone else's
+        if not force:
+            raise CannotUndo(conflict_text(change) + "; --force restores it as it was "
+                             "before the run, losing those changes")
+        return _restore_to(store, change, change.before), False
     now = state_of(inside(root, change.path))
     if change.contiguous and any(_same(now, s) for s in (*change.after, change.before)):
         return _restore_to(store, change, change.before), False
@@ -115,6 +119,13 @@ def plan_one(root: Path, store: ObjectStore, change: Change, force: bool) -> tup
             raise CannotUndo(f"{exc}; changed since the run changed it (--force restores "
                              f"it as it was before the run, losing those changes)") from None
     return _restore_to(store, change, change.before), False
+
+
+def conflict_text(change: Change) -> str:
+    """Why a command's change to the path was never applied."""
+    event = change.conflicts[0]
+    return (f"`{event.label}` changed it while someone else did ({event.conflict}): theirs "
+            f"was kept and the command's change was never applied")
 
 
 def _same(now: FileState, recorded: FileState) -> bool:
@@ -151,32 +162,11 @@ def _take_out_one(root: Path, store: ObjectStore, event: Event, content: FileSta
     if not all(store.has(sha) for sha in needed):
         raise CannotUndo("a copy needed to take out only the run's lines is missing")
     ours, base, theirs = (store.load(sha) for sha in needed)
-    merged = merge_file(ours, base, theirs)
+    try:
+        merged = merge_file(ours, base, theirs)
+    except CannotMerge as exc:
+        reason = "the run's lines and later changes overlap" if str(exc) == "the lines overlap" \
+            else str(exc).replace("the lines cannot", "the run's lines cannot")
+        raise CannotUndo(reason) from None
     mode = event.before.mode if event.after[0].mode == content.mode else content.mode
     return FileState(store.save_bytes(merged), mode)
-
-
-def merge_file(ours: bytes, base: bytes, theirs: bytes) -> bytes:
-    """`git merge-file`: the changes from `base` to `theirs` made in `ours`. The person's
-    git configuration is never read (no system or global file; run outside any repository),
-    so no merge driver or setting of theirs runs here."""
-    if b"\0" in ours + base + theirs:
-        raise CannotUndo("binary: its lines cannot be merged")
-    git = find_program("git")
-    if git is None:
-        raise CannotUndo("git is not installed, so the run's lines cannot be taken out "
-                         "alone")
-    with tempfile.TemporaryDirectory(prefix="jetbox-merge-") as folder:
-        paths = [Path(folder) / name for name in ("now", "run", "before")]
-        for path, data in zip(paths, (ours, base, theirs), strict=True):
-            path.write_bytes(data)
-        env = {**scrubbed_env(), "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-               "GIT_CEILING_DIRECTORIES": folder}
-        # Without -p the result is written into the first file: bytes, never decoded text.
-        done = run_process([git, "merge-file", "-q", *map(str, paths)], cwd=Path(folder),
-                           timeout_s=MERGE_TIMEOUT_S, env=env)
-        if done.returncode != 0:
-            raise CannotUndo("the run's lines and later changes overlap" if done.returncode
-                             and 0 < done.returncode < 128 else
-                             f"git merge-file failed: {done.output.strip()[:200]}")
-        return paths[0].read_bytes()

@@ -12,7 +12,10 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # bwrap is loaded only when a command runs in it (run_process)
+    from jetbox.exec.sandbox import WorkCopy
 
 # The only variables a child the model controls inherits (plus the `pass_env` setting):
 # credentials hide in too many shapes (DATABASE_URL, HTTPS_PROXY=http://u:pw@..., GH_PAT)
@@ -232,16 +235,19 @@ def run_process(
     workspace: Path | None = None,
     visible: Sequence[Path] = (),
     writable: Sequence[Path] = (),
+    copy: WorkCopy | None = None,
 ) -> ProcessResult:
     """Run argv (never through a shell), stdout and stderr merged, stdin closed; `visible`
     are folders the sandbox must show read-only (the project's interpreter), `writable`
-    folders of Jetbox's own it must let the child write (a probe's outcome report)."""
+    folders of Jetbox's own it must let the child write (a probe's outcome report); under
+    bwrap, `copy` is the workspace's private copy the child sees in its place."""
     started = time.monotonic()
     full_argv = list(argv)
     if sandbox == "bwrap":
         from jetbox.exec.sandbox import bwrap_argv
 
-        full_argv = bwrap_argv(full_argv, workspace or cwd, visible=visible, writable=writable)
+        full_argv = bwrap_argv(full_argv, workspace or cwd, visible=visible, writable=writable,
+                               copy=copy)
     sink = _HeadTail(max_output_chars)
     command_id = uuid.uuid4().hex
     child_env = {**(os.environ if env is None else env),

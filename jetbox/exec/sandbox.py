@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from jetbox.core.errors import UsageError
@@ -21,6 +22,17 @@ from jetbox.store.workspace import (
 )
 
 MODES = ("auto", "bwrap", "none")
+
+
+@dataclass(frozen=True)
+class WorkCopy:
+    """A private copy of the workspace a command runs in, bound at the workspace's own path
+    (tools/cmdcopy.py builds it): what is not in it is bound from the real tree, `binds` as
+    (relative path, writable). The read-only ones of bwrap_argv are bound over it last."""
+
+    folder: Path
+    binds: tuple[tuple[str, bool], ...] = ()
+
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`)"
 
 
@@ -142,9 +154,11 @@ def hidden_sockets(root: Path) -> list[str]:
 def bwrap_argv(argv: list[str], workspace: Path,
                protected: Iterable[str] = (STATUS_NAME, LEDGER_NAME, LOG_NAME, LOCK_NAME,
                                            MACHINE_NAME, ".git", ".jetbox"),
-               visible: Iterable[Path] = (), writable: Iterable[Path] = ()) -> list[str]:
+               visible: Iterable[Path] = (), writable: Iterable[Path] = (),
+               copy: WorkCopy | None = None) -> list[str]:
     """argv inside bubblewrap: everything read-only but the workspace (less Jetbox's files,
-    git and any virtual environment in it), a private /tmp, no network."""
+    git and any virtual environment in it), a private /tmp, no network. With `copy`, the
+    workspace's path shows the copy, and the real tree only where the copy binds it."""
     root = workspace.resolve()
     visible = tuple(visible)
     # Its absolute path: a bare `bwrap` would be looked up on the child's PATH from the
@@ -159,7 +173,13 @@ def bwrap_argv(argv: list[str], workspace: Path,
     args += hidden_sockets(root)
     for path in writable:  # Jetbox's own scratch folders (a probe's outcome report)
         args += ["--bind", str(path), str(path)]
-    args += ["--bind", str(root), str(root)]
+    if copy is None:
+        args += ["--bind", str(root), str(root)]
+    else:
+        args += ["--bind", str(copy.folder), str(root)]
+        for name, can_write in copy.binds:
+            bound = str(root / name)
+            args += ["--bind" if can_write else "--ro-bind", bound, bound]
     # Jetbox's own environment and the project's interpreter (its venv and home), and every
     # venv at any depth: a .pth planted in them would run in every Python they serve. Every
     # `.git` at any depth, a `.git` file too: its config runs commands at the person's next

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from jetbox.core.fsutil import copy_new
 from jetbox.probes.testconfig import CONFIG_NAMES
 from jetbox.store.workspace import IGNORED_DIRS, LOCK_NAME, OWN_NAMES, STATE_DIR
 
@@ -409,31 +410,11 @@ def _fill(root: Path, base: Manifest, into: Path, run_files: Iterable[str],
             except OSError:  # Windows without the right to make links: the room lacks it
                 pass
         elif copy is not None:
-            _copy(copy, target, mode)
+            copy_new(copy, target, mode)
 
     # Copying is system calls, not Python: a few threads overlap them (5,000 files).
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(place, plan))
-
-
-def _copy(source: Path, target: Path, mode: int) -> None:
-    """One file into the scratch tree: a small one read and written whole (copyfile and a
-    chmod cost 2.5x as much per file, and a tree has thousands)."""
-    if os.path.getsize(source) > _CHUNK:
-        shutil.copyfile(source, target)
-        os.chmod(target, mode)
-        return
-    data = source.read_bytes()
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                 mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        if hasattr(os, "fchmod"):  # the umask took bits off; Windows has no fchmod
-            os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
 
 
 @contextmanager

@@ -35,6 +35,14 @@ class Event:
     unlinked: bool = False
     """It had a hard link outside the workspace: a write made it a separate file (a command
     may have written through the link, or not)."""
+    sure: bool = True
+    """Whether it is the run's own for certain: a command watched in the workspace (no
+    private copy) may have caught someone else's change made while it ran."""
+    merged: bool = False
+    """A command's change merged with someone's edit of the file (its `before`)."""
+    conflict: str | None = None
+    """A command's change never applied: someone changed the file too (why it was not
+    merged); the file was left as theirs (`after`)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +97,16 @@ class Change:
     def labels(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(e.label for e in self.events if e.label))
 
+    @property
+    def unsure_labels(self) -> tuple[str, ...]:
+        """The commands watched in the workspace that changed it: what they changed may be
+        someone else's, made while they ran."""
+        return tuple(dict.fromkeys(e.label for e in self.events if e.label and not e.sure))
+
+    @property
+    def conflicts(self) -> tuple[Event, ...]:
+        return tuple(e for e in self.events if e.conflict is not None)
+
 
 def while_ran(labels: tuple[str, ...]) -> str:
     """What ran, for a line: "`python slow.py`", or "the probes (round 4)"."""
@@ -138,13 +156,21 @@ def _file_events(records: Records) -> Iterable[tuple[str, Event, tuple[str, ...]
                        dirs if name == path else ())
         elif isinstance(record, FilesChanged):
             label = record.during or commands.get(record.intent, "a command")
+            sure = bool(record.isolated)
             for change in record.changes:
                 yield (str(change["path"]), Event(FileState.from_record(change.get("before")),
                                                   (FileState.from_record(change.get("after")),),
                                                   label,
                                                   tuple(str(n) for n in change.get("linked", [])),
-                                                  change.get("links_outside") is True),
+                                                  change.get("links_outside") is True,
+                                                  sure=sure, merged=bool(change.get("merged"))),
                        tuple(change.get("new_dirs", [])))
+            for conflict in record.conflicts or ():
+                yield (str(conflict["path"]),
+                       Event(FileState.from_record(conflict.get("before")),
+                             (FileState.from_record(conflict.get("after")),), label,
+                             conflict=str(conflict.get("why") or "someone changed it too")),
+                       ())
 
 
 def run_changes(records: Records) -> list[Change]:

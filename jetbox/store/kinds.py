@@ -268,7 +268,7 @@ class Intent(Record):
     KIND = "intent"
     SOMETIMES = frozenset({"path", "bytes", "sha256_before", "sha256", "content", "old", "new",
                            "argv", "program", "idempotent", "files_before", "before", "mode",
-                           "new_dirs", "links", "links_outside"})
+                           "new_dirs", "links", "links_outside", "work_copy"})
     action: str = ""
     path: str | None = None
     bytes: int | None = None
@@ -292,6 +292,9 @@ class Intent(Record):
     links_outside: bool | None = None
     """The file had a hard link outside the workspace: it was replaced, not written
     through, so this name became a separate file (undo cannot link it again)."""
+    work_copy: str | None = None
+    """The private copy of the workspace a command ran in (tools/cmdcopy.py): a command
+    killed with Jetbox changed only that, never the person's files."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -347,13 +350,19 @@ class FilesChanged(Record):
     """What a command changed: before and after, per path (history.py reads them)."""
 
     KIND = "files_changed"
-    SOMETIMES = frozenset({"truncated", "during"})
+    SOMETIMES = frozenset({"truncated", "during", "isolated", "conflicts"})
     intent: int = 0
     changes: list[Mapping[str, Any]] = field(default_factory=list)
     during: str | None = None
     """What ran when it was not a command (intent 0): "the probes (round 4)"."""
     truncated: bool | None = None
     """The snapshot stopped at the watch's limit of paths: changes past it were not seen."""
+    isolated: bool | None = None
+    """The command ran in a private copy: `changes` are its own, applied to the workspace
+    (a change "merged" with a person's edit of the file records it as its "before")."""
+    conflicts: list[Mapping[str, Any]] | None = None
+    """Its changes to files a person changed too, on the same lines (or not mergeable): not
+    applied, the person's kept. {"path", "before", "after" (the person's), "run", "why"}."""
 
 
 @dataclass(frozen=True, kw_only=True)

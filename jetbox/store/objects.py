@@ -18,6 +18,7 @@ from jetbox.core.text import unescape_name
 from jetbox.store.workspace import OBJECTS_DIR, STATE_DIR
 
 CHUNK_BYTES = 1 << 20
+FSYNC_EACH_MAX = 64  # up to this many new copies, each is fsynced (sync())
 IN_MEMORY_BYTES = 8 << 20  # files up to this size are read once, larger ones streamed twice
 
 
@@ -173,15 +174,19 @@ class ObjectStore:
 
     def sync(self) -> None:
         """Make the copies written with sync=False durable: one flush of the file system
-        where there is one (os.sync), else each file."""
+        where there is one (os.sync) for many, else each file and its folder."""
         if not self._unsynced:
             return
-        if hasattr(os, "sync"):
+        # A few copies are flushed one by one: os.sync() would also flush every other
+        # file written lately (a command's private copy: thousands), for nothing.
+        if hasattr(os, "sync") and len(self._unsynced) > FSYNC_EACH_MAX:
             os.sync()
         else:
             for path in self._unsynced:
                 with open(path, "rb+") as handle:
                     os.fsync(handle.fileno())
+            for folder in {path.parent for path in self._unsynced}:
+                fsync_dir(folder)  # the new names too
         self._unsynced.clear()
 
     def load(self, sha: str) -> bytes:

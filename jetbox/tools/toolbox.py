@@ -27,8 +27,9 @@ from jetbox.store.kinds import (
     ToolError,
 )
 from jetbox.store.ledger import Ledger
-from jetbox.store.objects import ObjectStore, keep_before
+from jetbox.store.objects import FileState, ObjectStore, keep_before
 from jetbox.store.workspace import IGNORED_DIRS, LOG_NAME, absent_protected, remove_created
+from jetbox.tools import cmdcopy
 from jetbox.tools.hardlinks import Links, links_of, write_keeping_links
 from jetbox.tools.paths import PathRefused, inside, jail
 from jetbox.tools.policy import (
@@ -43,7 +44,7 @@ from jetbox.tools.recovery import complete, is_idempotent_program
 from jetbox.tools.schemas import Refusal, ToolResult, checked_call, tool_specs
 from jetbox.tools.search import SearchRefused, search
 from jetbox.tools.textfile import EditRefused, line_range, locate
-from jetbox.tools.watch import FileWatch
+from jetbox.tools.watch import MAX_KEPT_BYTES, FileWatch
 
 BINARY_SNIFF_BYTES = 8000
 MAX_READ_BYTES = 8_000_000   # read_file never reads more than this, whatever the file claims
@@ -65,6 +66,7 @@ class Toolbox:
         # Copies of files before a write or edit changes them: `jetbox undo` restores them.
         self.objects = ObjectStore.of(self.workspace)
         self.watch = FileWatch(self.workspace, self.objects)  # what commands change
+        self.copy = cmdcopy.SessionCopy(self.workspace, self.objects)  # where they run
         self.pass_env = pass_env  # the `pass_env` setting: variables commands may see
         self.ledger = ledger
         self.policy = policy or ToolPolicy()
@@ -123,7 +125,10 @@ class Toolbox:
     def replay(self, name: str, intent: Intent, result: Result | None,
                ) -> ToolResult | None:
         """Complete a call whose action began before a crash (see replay.complete)."""
-        self.watch.recover(self.ledger, intent)  # what a command changed, if not journaled
+        if intent.work_copy:  # it ran in a copy: nothing of the workspace is its
+            cmdcopy.recover(self.ledger, intent)
+        else:
+            self.watch.recover(self.ledger, intent)  # what a command changed, if not journaled
         return complete(self.ledger, self.workspace, name, intent, result)
 
     def _failed(self, label: str, mark: int, round_no: int, error: str) -> ToolResult:
@@ -293,9 +298,28 @@ class Toolbox:
             raise Refusal(program)
         full = [*program, *check_arguments(name, argv[1:], self.policy, self.workspace)]
         before = self.watch.snapshot()  # first: it may create .jetbox/, which is Jetbox's
+        built = self._private_copy(before)
         intent = self._intend(Intent(action="cmd", argv=full, program=name,
                                      idempotent=is_idempotent_program(name, self.workspace),
-                                     round=round_no, files_before=self.watch.manifest(before)))
+                                     round=round_no, files_before=self.watch.manifest(before),
+                                     work_copy=str(built.copy.folder) if built else None))
+        return self._run_in(full, intent, round_no, before, built)
+
+    def _private_copy(self, before: dict[str, FileState]) -> cmdcopy.Built | None:
+        """Under bwrap, the copy of the workspace the command runs in (cmdcopy.py), so what
+        someone else changes meanwhile is never taken for the command's; None without bwrap,
+        past the watch's limit of paths, or when the copy cannot be made (then the command
+        runs in the workspace, watched as before)."""
+        if self.policy.sandbox != "bwrap" or self.watch.truncated:
+            return None
+        try:
+            return self.copy.prepare(before, self.watch.left_out, self.watch.uncopied)
+        except OSError:
+            self.copy.discard()
+            return None
+
+    def _run_in(self, full: list[str], intent: Intent, round_no: int,
+                before: dict[str, FileState], built: cmdcopy.Built | None) -> ToolResult:
         # The project's own pytest plugins load, as in the probes (runner.py).
         env = {**scrubbed_env(pass_env=self.pass_env), "PYTHONDONTWRITEBYTECODE": "1",
                "PIP_NO_INPUT": "1", "NO_COLOR": "1"}
@@ -303,19 +327,35 @@ class Toolbox:
         result = run_process(full, cwd=self.workspace, timeout_s=self.policy.cmd_timeout_s,
                              env=env, max_output_chars=self.policy.max_output_chars,
                              sandbox=self.policy.sandbox, workspace=self.workspace,
-                             visible=self._visible)
+                             visible=self._visible, copy=built.copy if built else None)
         removed = remove_created(self.workspace, absent)
+        if built is not None:  # made in the copy: never applied, named like the rest
+            removed += [n for n in remove_created(built.copy.folder, absent)
+                        if n not in removed]
         self.ledger.append(Result(intent=intent.seq, action="cmd",
                                   ok=result.returncode == 0, exit_code=result.returncode,
                                   timed_out=result.timed_out,
                                   duration_s=round(result.duration_s, 3),
                                   output_tail=result.output[-500:]))
-        self.watch.record(self.ledger, intent.seq, before)
+        notes = ""
+        if built is None:
+            self.watch.record(self.ledger, intent.seq, before)
+        else:
+            outcome = cmdcopy.finish(self.ledger, intent.seq, built, before, self.workspace,
+                                     self.objects, self.watch.links)
+            notes += "".join(f"\n{note}" for note in outcome.notes)
+            notes += "".join("\n" + say("result.copy_merged", path=path)
+                             for path in outcome.merged)
+            if built.read_only and result.returncode != 0:
+                notes += "\n" + say("result.read_only_large",
+                                    megabytes=MAX_KEPT_BYTES // 1_000_000,
+                                    names=", ".join(escape_name(r)
+                                                    for r in built.read_only[:5]))
         head = say("result.timed_out", seconds=self.policy.cmd_timeout_s) \
             if result.timed_out else say("result.exit_code", code=result.returncode)
         if removed:
             self.ledger.append(ProtectedRemoved(names=removed, round=round_no))
-        notes = "".join("\n" + say("result.protected_removed", name=name) for name in removed)
+        notes += "".join("\n" + say("result.protected_removed", name=name) for name in removed)
         return ToolResult("run_cmd", result.returncode == 0,
                           f"{head}\n{result.output}".rstrip() + notes)
 

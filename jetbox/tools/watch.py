@@ -31,12 +31,17 @@ WATCH_MAX_PATHS = 200_000
 Stamp = tuple[int, int, int, int, int]  # size, mtime_ns, ctime_ns, inode, mode
 
 
-def watched_paths(root: Path) -> tuple[list[tuple[str, os.stat_result]], bool]:
+Listing = list[tuple[str, os.stat_result]]
+
+
+def watched_paths(root: Path, skip: frozenset[str] = frozenset(),
+                  left_out: Listing | None = None) -> tuple[Listing, bool]:
     """Every path under `root` a command may change, git-ignored ones included (`.env`,
     `build/`), as (relative name, lstat); and whether WATCH_MAX_PATHS cut the list short.
-    Left out: git's and Jetbox's own files, caches, and virtual environments (a folder
-    with a pyvenv.cfg, or one of IGNORED_DIRS). Folders end in "/"; links are not followed."""
-    found: list[tuple[str, os.stat_result]] = []
+    Left out (and added to `left_out` when given): git's and Jetbox's own files, caches,
+    and virtual environments (a folder with a pyvenv.cfg, or one of IGNORED_DIRS); `skip`
+    names paths to pass over without a word. Folders end in "/"; links are not followed."""
+    found: Listing = []
     stack = [("", str(root))]
     while stack:
         prefix, folder = stack.pop()
@@ -45,11 +50,15 @@ def watched_paths(root: Path) -> tuple[list[tuple[str, os.stat_result]], bool]:
         except OSError:
             continue
         for entry in entries:
-            if _left_out(prefix, entry):
+            if prefix + entry.name in skip:
                 continue
             try:
                 info = entry.stat(follow_symlinks=False)
             except OSError:
+                continue
+            if _left_out(prefix, entry):
+                if left_out is not None:
+                    left_out.append((prefix + entry.name, info))
                 continue
             if stat.S_ISDIR(info.st_mode):
                 found.append((prefix + entry.name + "/", info))
@@ -59,6 +68,10 @@ def watched_paths(root: Path) -> tuple[list[tuple[str, os.stat_result]], bool]:
             if len(found) >= WATCH_MAX_PATHS:
                 return found, True
     return found, False
+
+
+def stamp_of(info: os.stat_result) -> Stamp:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_mode)
 
 
 def _left_out(prefix: str, entry: os.DirEntry[str]) -> bool:
@@ -104,20 +117,30 @@ class FileWatch:
     """The project's files as the last look saw them, by stamp, so only changed ones are
     read again."""
 
-    def __init__(self, root: Path, store: ObjectStore) -> None:
-        self.root, self.store = root, store
+    def __init__(self, root: Path, store: ObjectStore,
+                 skip: frozenset[str] = frozenset()) -> None:
+        self.root, self.store, self.skip = root, store, skip
         self._seen: dict[str, tuple[Stamp, FileState]] = {}
         self.truncated = False  # the last snapshot stopped at WATCH_MAX_PATHS
         self.links: dict[str, LinkGroup] = {}  # the last snapshot's hard-linked files, by name
+        self.left_out: Listing = []  # what the last snapshot left out (watched_paths)
+        self.uncopied: frozenset[str] = frozenset()  # its files over MAX_KEPT_BYTES
+
+    def seed(self, rel: str, info: os.stat_result, state: FileState) -> None:
+        """Take `state` as what is at `rel` while it keeps the stamp of `info` (a file
+        Jetbox itself just wrote, whose content it knows)."""
+        self._seen[rel] = (stamp_of(info), state)
 
     def snapshot(self) -> dict[str, FileState]:
         """Every watched path's state now, each file's content kept in the store."""
         states: dict[str, FileState] = {}
-        paths, self.truncated = watched_paths(self.root)
+        self.left_out = []
+        paths, self.truncated = watched_paths(self.root, self.skip, self.left_out)
+        self.uncopied = frozenset(rel for rel, info in paths if stat.S_ISREG(info.st_mode)
+                                  and info.st_size > MAX_KEPT_BYTES)
         self.links = hard_links(paths)
         for rel, info in paths:
-            stamp = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino,
-                     info.st_mode)
+            stamp = stamp_of(info)
             seen = self._seen.get(rel)
             if seen is not None and seen[0] == stamp:
                 states[rel] = seen[1]
