@@ -34,8 +34,20 @@ print(('PASSED' if ok else 'FAILED') + ' test_hello.py::test_greet' + ('' if ok 
 print('1 passed in 0.01s' if ok else '1 failed in 0.01s')
 sys.exit(0 if ok else 1)
 """
-DATA_PROBES = [{"name": "ruff", "cmd": [sys.executable, "-c", RUFF], "parser": "ruff"},
-               {"name": "pytest", "cmd": [sys.executable, "-c", PYTEST], "parser": "pytest"}]
+# The same for the seed's mathx goal (jetbox.offline.solvers.MathxSolver): no tests ran
+# until tests/test_mathx.py exists, then its two tests pass once mathx.add is written.
+MATHX_PYTEST = """\
+import pathlib, sys
+module, tests = pathlib.Path('mathx/__init__.py'), pathlib.Path('tests/test_mathx.py')
+if not tests.is_file():
+    print('no tests ran in 0.01s')
+    sys.exit(5)
+ok = module.is_file() and 'def add' in module.read_text()
+for name in ('test_add_ints', 'test_add_floats'):
+    print(('PASSED' if ok else 'FAILED') + ' tests/test_mathx.py::' + name)
+print('2 passed in 0.01s' if ok else '2 failed in 0.01s')
+sys.exit(0 if ok else 1)
+"""
 
 
 def project(workspace: Path) -> Path:
@@ -47,10 +59,13 @@ def project(workspace: Path) -> Path:
     return workspace
 
 
-def machine_file(folder: Path, **changes: Any) -> Path:
-    """Jetbox's own machine.yaml with the data probes and `changes` (top-level keys) in it."""
+def machine_file(folder: Path, pytest: str = PYTEST, **changes: Any) -> Path:
+    """Jetbox's own machine.yaml with data probes (`pytest`: the program standing for
+    pytest) and `changes` (top-level keys) in it."""
     data = yaml.safe_load(PACKAGED_MACHINE.read_text(encoding="utf-8"))
-    data.update({"probes": DATA_PROBES, **changes})
+    probes = [{"name": "ruff", "cmd": [sys.executable, "-c", RUFF], "parser": "ruff"},
+              {"name": "pytest", "cmd": [sys.executable, "-c", pytest], "parser": "pytest"}]
+    data.update({"probes": probes, **changes})
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "machine.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
