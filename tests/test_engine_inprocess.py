@@ -118,9 +118,9 @@ def test_a_handler_returning_an_undeclared_outcome_stops_the_run_red(
         run_engine(workspace, machine, server.host, GOAL)
     status = (workspace / "status.txt").read_text(encoding="utf-8")
     assert "red - handler of `Plan` returned `dawdled`, which it does not declare" in status
-    assert [r["kind"] for r in
-            map(json.loads, (workspace / "agent_ledger.log").read_text().splitlines())
-            ].count("model_reply") == 0  # stopped before Act asked anything
+    lines = (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
+    kinds = [json.loads(line)["kind"] for line in lines]
+    assert "error" in kinds and "model_reply" not in kinds  # stopped before Act asked
 
 
 @pytest.mark.parametrize(("answer", "written", "rounds"),
