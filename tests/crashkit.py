@@ -56,7 +56,7 @@ def outcome(workspace: Path, kills: int) -> Outcome:
 
 
 def jetbox(workspace: Path, host: str, failpoint: str | None = None,
-           goal: str | None = GOAL, timeout_s: float = 120) -> int:
+           goal: str | None = GOAL, timeout_s: float = 120, machine: Path | None = None) -> int:
     """One `python -m jetbox run` child; returns its exit code (-9 when it was killed)."""
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(workspace.parent)}
     import os
@@ -66,21 +66,26 @@ def jetbox(workspace: Path, host: str, failpoint: str | None = None,
     if failpoint:
         env["JETBOX_FAILPOINT"] = failpoint
     argv = [sys.executable, "-m", "jetbox", "run", *([goal] if goal else []), "-w",
-            str(workspace), "--host", host, "--sandbox", "none", "--quiet"]
+            str(workspace), "--host", host, "--sandbox", "none", "--quiet",
+            *(["--machine", str(machine)] if machine else [])]
     return subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, timeout=timeout_s, check=False).returncode
 
 
-def crash_and_resume(workspace: Path, failpoints: list[str], max_resumes: int = 4) -> Outcome:
-    """Run with each failpoint in turn (each run killed there), then resume until done."""
+def crash_and_resume(workspace: Path, failpoints: list[str], max_resumes: int = 4,
+                     machine: Path | None = None) -> Outcome:
+    """Run with each failpoint in turn (each run killed there), then resume until done.
+    `machine`: another machine.yaml (the quick tier's, with data probes)."""
     workspace.mkdir(parents=True, exist_ok=True)
     kills = 0
     with OfflineOllama(MathxSolver(workspace)) as server:
         for index, point in enumerate(failpoints):
-            code = jetbox(workspace, server.host, point, GOAL if index == 0 else None)
+            code = jetbox(workspace, server.host, point, GOAL if index == 0 else None,
+                          machine=machine)
             kills += code == -9
         for _ in range(max_resumes):
-            code = jetbox(workspace, server.host, None, None if failpoints else GOAL)
+            code = jetbox(workspace, server.host, None, None if failpoints else GOAL,
+                          machine=machine)
             if code == 0:
                 break
     return outcome(workspace, kills)

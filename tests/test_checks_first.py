@@ -40,6 +40,7 @@ def test_a_missing_model_stops_the_run_before_its_baseline_probe(workspace: Path
     assert "probe" not in kinds(workspace)
 
 
+@pytest.mark.slow  # a whole run with real ruff and pytest
 def test_jetbox_variables_beat_ollama_ones_in_a_run(workspace: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     with OfflineOllama(MathxSolver(workspace)) as server:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from jetbox.offline import OfflineOllama
 from jetbox.offline.solvers import MathxSolver
 from tests.conftest import MATHX_GOAL, ROOT, status_fields
@@ -27,6 +29,7 @@ def jetbox_into_closed_pipe(*argv: str, lines_read: int) -> tuple[int, bytes]:
     return child.wait(timeout=300), seen
 
 
+@pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_a_run_piped_into_head_finishes_its_work(workspace: Path) -> None:
     with OfflineOllama(MathxSolver(workspace)) as server:
         code, seen = jetbox_into_closed_pipe("run", MATHX_GOAL, "-w", str(workspace),

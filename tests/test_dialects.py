@@ -122,6 +122,7 @@ NOISE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters
                 max_size=40)
 
 
+@pytest.mark.slow  # many generated examples: the whole suite runs them
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(max_size=300), thinking=st.text(max_size=100))
 def test_the_parser_never_crashes_and_only_calls_tools(text: str, thinking: str) -> None:

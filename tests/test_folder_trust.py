@@ -127,6 +127,7 @@ def test_the_trust_file_lives_in_the_person_s_configuration_folder(tmp_path: Pat
         assert user_config_dir({"HOME": "/h"}) == Path("/h/.config/jetbox")
 
 
+@pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 @pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
 def test_at_a_terminal_the_question_is_asked_once_and_a_yes_is_remembered(
         workspace: Path) -> None:
@@ -149,6 +150,7 @@ def test_at_a_terminal_the_question_is_asked_once_and_a_yes_is_remembered(
     assert (workspace / "leaked.txt").exists()
 
 
+@pytest.mark.slow  # whole runs with real ruff and pytest
 def test_without_a_sandbox_a_status_line_answer_the_run_s_code_could_write_is_refused(
         workspace: Path) -> None:
     project(workspace)

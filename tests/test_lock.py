@@ -17,6 +17,7 @@ from jetbox.offline import OfflineOllama, ScriptResponder
 from jetbox.store.ledger import Ledger
 from jetbox.store.lock import WorkspaceBusy, WorkspaceLock, parse_owner
 from tests.conftest import MATHX_GOAL, ROOT, jetbox_process, run_cli
+from tests.enginekit import machine_file
 
 
 def dead_pid() -> int:
@@ -25,10 +26,12 @@ def dead_pid() -> int:
     return child.pid
 
 
-def test_second_run_on_a_busy_workspace_is_refused(workspace: Path,
+def test_second_run_on_a_busy_workspace_is_refused(workspace: Path, tmp_path: Path,
                                                    mathx_server: OfflineOllama) -> None:
+    machine = machine_file(tmp_path / "machine")  # data probes: the holder is there sooner
     holder = jetbox_process("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-                            "--sandbox", "none", env={"JETBOX_FAILPOINT": "hold:before:Ask"})
+                            "--sandbox", "none", "--machine", str(machine),
+                            env={"JETBOX_FAILPOINT": "hold:before:Ask"})
     try:
         assert holder.stderr is not None
         for line in holder.stderr:

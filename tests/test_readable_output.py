@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from jetbox.core.text import counted
 from jetbox.offline import OfflineOllama
 from tests.conftest import MATHX_GOAL, run_cli
@@ -17,6 +19,7 @@ def test_counted_agrees_with_its_noun() -> None:
     assert counted(3, "file written") == "3 files written"
 
 
+@pytest.mark.slow  # a whole run with real ruff and pytest
 def test_a_run_reads_well_in_its_lines_and_in_status(workspace: Path,
                                                      mathx_server: OfflineOllama) -> None:
     result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,

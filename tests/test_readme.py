@@ -49,7 +49,7 @@ def test_every_command_in_the_readme_parses(command: str) -> None:
 
 TOOL_LINE = "pipx install . && jetbox run "
 TEST_LINE = ('python3 -m venv .venv && . .venv/bin/activate && pip install -e ".[dev,graph]" '
-             '&& python -m pytest')
+             '&& python -m pytest -n auto --dist loadgroup')
 
 
 def test_the_set_up_lines_are_the_ones_ci_runs() -> None:
@@ -61,7 +61,8 @@ def test_the_set_up_lines_are_the_ones_ci_runs() -> None:
     assert blocks[1] == TEST_LINE + "\n"
     assert f"# {TEST_LINE}\n" in ci, "the README's test line is no longer what .ci/run runs"
     for step in ('python3 -m venv "$venv"', '. "$venv/bin/activate"',
-                 'python -m pip install -q -e ".[dev,graph]"', "python -m pytest"):
+                 'python -m pip install -q -e ".[dev,graph]"',
+                 "python -m pytest -n auto --dist loadgroup"):
         assert step in ci, step
     assert README.index(blocks[1]) < README.index("## ")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -43,8 +44,11 @@ def needs_bwrap() -> None:
 def arena(tmp_path: Path, port: int) -> tuple[Path, list[Path]]:
     workspace = tmp_path / "ws"
     (workspace / "tests").mkdir(parents=True)
+    # /tmp is shared by every pytest on the machine (workers, other checkouts): the pid
+    # keeps one test's target from being another's.
+    shared_tmp = Path("/tmp") / f"escaped-{os.getpid()}-{tmp_path.name}.txt"
     targets = [tmp_path / "outside.txt", Path.home() / "jetbox-escaped.txt",
-               workspace / "status.txt", Path("/tmp") / f"escaped-{tmp_path.name}.txt"]
+               workspace / "status.txt", shared_tmp]
     (workspace / "status.txt").write_text("Goal: g\nState: Probe\n")
     (workspace / "conftest.py").write_text(EVIL_CONFTEST.format(
         targets=[str(t) for t in targets], port=port))

@@ -37,6 +37,7 @@ def _started(*argv: str, cwd: Path | None = None):
     return process, match.group(1), "".join(banner)
 
 
+@pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 @pytest.mark.skipif(sys.platform == "win32", reason="sends SIGINT, which Windows lacks")
 def test_serve_answers_the_ollama_client_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     process, host, banner = _started("--script", "chat", cwd=tmp_path)

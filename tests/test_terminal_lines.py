@@ -25,6 +25,7 @@ def run_argv(workspace: Path, host: str) -> list[str]:
             "--host", host, "--sandbox", "none"]
 
 
+@pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_every_action_and_notice_stays_on_screen(workspace: Path) -> None:
     (workspace / "status.txt").write_text("my own notes, not Jetbox's\n", encoding="utf-8")
     with OfflineOllama(MathxSolver(workspace)) as server:
@@ -40,6 +41,7 @@ def test_every_action_and_notice_stays_on_screen(workspace: Path) -> None:
         assert re.search(re.escape(kept) + r"[^\r\n\x1b]*\r?\n", text), (kept, text)
 
 
+@pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_the_live_line_counts_the_seconds_of_a_slow_probe(workspace: Path) -> None:
     (workspace / "tests").mkdir()
     (workspace / "tests" / "test_slow.py").write_text(

@@ -27,6 +27,7 @@ def run_argv(workspace: Path, host: str) -> list[str]:
             "--host", host, "--sandbox", "none"]
 
 
+@pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_sigterm_at_a_terminal_stops_the_run_as_ctrl_c_does(workspace: Path) -> None:
     slow = Turn(delay_s=60, calls=(Call("finish", {"summary": "x"}),))
     with OfflineOllama(ScriptResponder([slow])) as server:
@@ -50,6 +51,7 @@ def test_sigterm_at_a_terminal_stops_the_run_as_ctrl_c_does(workspace: Path) -> 
     assert "interrupted (SIGTERM)" in log.out
 
 
+@pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_a_dumb_terminal_gets_plain_lines(workspace: Path) -> None:
     with OfflineOllama(MathxSolver(workspace)) as server:
         terminal = Terminal(run_argv(workspace, server.host), workspace, term="dumb")
@@ -60,6 +62,7 @@ def test_a_dumb_terminal_gets_plain_lines(workspace: Path) -> None:
     assert "starting at Probe, round 1" in text and "run summary (done)" in text
 
 
+@pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_the_summary_goes_to_stdout_and_progress_to_stderr(workspace: Path) -> None:
     with OfflineOllama(MathxSolver(workspace)) as server:
         child = jetbox_process("run", MATHX_GOAL, "-w", str(workspace), "--host", server.host,

@@ -32,6 +32,7 @@ def test_a_name_escapes_to_printable_utf8_and_maps_back_to_the_same_bytes(name: 
     assert escape_name(back) == shown
 
 
+@pytest.mark.slow  # many generated examples: the whole suite runs them
 def test_names_and_terminal_text_hold_the_rule_for_arbitrary_text() -> None:
     hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (dev extra) not installed")
     strategies = hypothesis.strategies

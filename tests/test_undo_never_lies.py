@@ -17,6 +17,7 @@ from jetbox.offline import OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.wire import ChatRequest
 from tests.attackkit import tool_outputs, turn
 from tests.conftest import files_and_modes, run_cli
+from tests.enginekit import machine_file
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="modes, links and byte names: POSIX")
 needs_git = pytest.mark.skipif(subprocess.run(["git", "--version"], capture_output=True,
@@ -41,11 +42,14 @@ class PersonBetweenRounds(ScriptResponder):
 
 
 def a_run(root: Path, turns: Sequence[Turn], actions: dict[int, Action] | None = None,
-          goal: str = "Look around", sandbox: str = "none") -> None:
-    """One whole `jetbox run`: the turns, one round each, the person's actions between."""
+          goal: str = "Look around", sandbox: str = "none", real_probes: bool = False) -> None:
+    """One whole `jetbox run`: the turns, one round each, the person's actions between.
+    Its probes print what ruff and pytest print (tests/enginekit.py) unless `real_probes`:
+    what undo shows and takes back does not depend on them, and real ones cost seconds."""
+    machine = () if real_probes else ("--machine", str(machine_file(root.parent / "machine")))
     with OfflineOllama(PersonBetweenRounds(list(turns), actions or {})) as server:
         result = run_cli("run", goal, "-w", str(root), "--host", server.host,
-                         "--max-rounds", str(len(turns)), "--sandbox", sandbox)
+                         "--max-rounds", str(len(turns)), "--sandbox", sandbox, *machine)
     assert result.code in (0, 3, 4, 5), result.err  # any ending but a crash
 
 
@@ -701,7 +705,7 @@ def test_a_file_a_test_rewrites_during_the_probes_is_shown_and_undone(workspace:
     (root / "app.py").write_text("X = 1\n")
     before = tree(root)
     a_run(root, [turn("edit_file", path="app.py", old="X = 1", new="X = 2"),
-                 turn("read_file", path="app.py")])
+                 turn("read_file", path="app.py")], real_probes=True)
     assert (root / "data.txt").read_text() == "by a test\n"
     diff = run_cli("diff", "-w", str(root)).out
     assert "+by a test" in diff and "# changed while the probes (round" in diff

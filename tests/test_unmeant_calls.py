@@ -84,6 +84,7 @@ def test_a_call_quoted_in_content_or_nested_in_arguments_never_runs(workspace: P
     assert len(lines) == 2 and all("quoted in prose" in line for line in lines), lines
 
 
+@pytest.mark.slow  # whole runs with real ruff and pytest
 @pytest.mark.parametrize("where", ["content", "thinking"])
 def test_a_reply_of_brackets_does_not_wedge_the_round(workspace: Path, where: str) -> None:
     # Item 9: `[` and 60,000 `{` took over a minute to read (a scan from every `{`); a
@@ -108,6 +109,7 @@ INNER = st.lists(st.builds(Call, st.sampled_from(["run_cmd", "read_file", "write
                                             INJECTED])), min_size=1, max_size=2)
 
 
+@pytest.mark.slow  # many generated examples: the whole suite runs them
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(calls=INNER, dialect=st.sampled_from(TEXT_DIALECTS), before=WORDS, after=WORDS,
        where=st.sampled_from(["thinking", "thinking-analysis", "think-tag", "prose",
@@ -148,6 +150,7 @@ FRAGMENTS = st.sampled_from(["{", "}", "[", "]", "(", ")", '"', "'", "\\", ":", 
                              "<write_file>", "<|channel|>analysis<|message|>"])
 
 
+@pytest.mark.slow  # a timing test of megabyte replies
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                  HealthCheck.data_too_large])
 @given(unit=st.lists(FRAGMENTS, min_size=1, max_size=30).map("".join),

@@ -1,0 +1,110 @@
+"""The Engine in the test's own process: a machine.yaml in a temporary folder whose probes are
+tiny `python -c` programs printing what ruff and pytest print (data, judged by Jetbox's real
+parsers and verdict), a scripted model served by the offline Ollama through the real client,
+and the run opened and driven as `jetbox run` does (open_run, then execute). A round costs a
+few tenths of a second, so limits, pauses, approvals and outcome checks are in the quick tier."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from jetbox.engine.execute import execute
+from jetbox.engine.loop import RunRequest, open_run
+from jetbox.spec.machine import PACKAGED_MACHINE
+
+GOAL = "Write hello.py with greet(name)"
+
+# ruff as it prints a clean tree.
+RUFF = "print('All checks passed!')"
+# pytest -rA as it prints one test of hello.greet: it passes once hello.py defines greet.
+PYTEST = """\
+import pathlib, sys
+path = pathlib.Path('hello.py')
+ok = path.is_file() and 'def greet' in path.read_text()
+print(('PASSED' if ok else 'FAILED') + ' test_hello.py::test_greet' + ('' if ok else ' - no greet'))
+print('1 passed in 0.01s' if ok else '1 failed in 0.01s')
+sys.exit(0 if ok else 1)
+"""
+# The same for the seed's mathx goal (jetbox.offline.solvers.MathxSolver): no tests ran
+# until tests/test_mathx.py exists, then its two tests pass once mathx.add is written.
+MATHX_PYTEST = """\
+import pathlib, sys
+module, tests = pathlib.Path('mathx/__init__.py'), pathlib.Path('tests/test_mathx.py')
+if not tests.is_file():
+    print('no tests ran in 0.01s')
+    sys.exit(5)
+ok = module.is_file() and 'def add' in module.read_text()
+for name in ('test_add_ints', 'test_add_floats'):
+    print(('PASSED' if ok else 'FAILED') + ' tests/test_mathx.py::' + name)
+print('2 passed in 0.01s' if ok else '2 failed in 0.01s')
+sys.exit(0 if ok else 1)
+"""
+
+
+def project(workspace: Path) -> Path:
+    """The test the data probe stands for, so the prober between edits (probes/focused.py)
+    sees which file hello.py's change affects."""
+    (workspace / "test_hello.py").write_text(
+        "from hello import greet\n\n\ndef test_greet():\n"
+        "    assert greet('Ada') == 'Hello, Ada!'\n", encoding="utf-8")
+    return workspace
+
+
+def machine_file(folder: Path, pytest: str = PYTEST, **changes: Any) -> Path:
+    """Jetbox's own machine.yaml with data probes (`pytest`: the program standing for
+    pytest) and `changes` (top-level keys) in it."""
+    data = yaml.safe_load(PACKAGED_MACHINE.read_text(encoding="utf-8"))
+    probes = [{"name": "ruff", "cmd": [sys.executable, "-c", RUFF], "parser": "ruff"},
+              {"name": "pytest", "cmd": [sys.executable, "-c", pytest], "parser": "pytest"}]
+    data.update({"probes": probes, **changes})
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "machine.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What one invocation left: its exit code, what it printed, and the files it keeps."""
+
+    code: int
+    err: str
+    out: str
+    workspace: Path
+
+    @property
+    def status(self) -> dict[str, str]:
+        fields: dict[str, str] = {}
+        text = (self.workspace / "status.txt").read_text(encoding="utf-8")
+        for line in text.splitlines():
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
+        return fields
+
+    def records(self, kind: str | None = None) -> list[dict[str, Any]]:
+        lines = (self.workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
+        found = [json.loads(line) for line in lines if line.strip()]
+        return [r for r in found if kind is None or r["kind"] == kind]
+
+
+def run_engine(workspace: Path, machine: Path, host: str, goal: str | None = None,
+               answer: str = "", **settings: Any) -> Ran:
+    """One `jetbox run` invocation in this process, without a terminal (no one to ask)."""
+    # No retries: a script that runs out is a failed test at once, not after 7 s of backoff.
+    cli_settings: Mapping[str, Any] = {"host": host, "sandbox": "none", "retries": 0,
+                                       **settings}
+    request = RunRequest(goal=goal, workspace=workspace, machine=machine,
+                         cli_settings=cli_settings, answer=answer)
+    err, out = io.StringIO(), io.StringIO()
+    engine = open_run(request, os.environ, workspace, err, out=out)
+    code = execute(engine)
+    return Ran(code, err.getvalue(), out.getvalue(), workspace)
