@@ -17,8 +17,8 @@ from typing import Any
 
 import yaml
 
-from jetbox.engine.execute import execute
-from jetbox.engine.loop import RunRequest, open_run
+from jetbox.engine.drive import execute
+from jetbox.engine.start import RunRequest, open_run
 from jetbox.spec.machine import PACKAGED_MACHINE
 
 GOAL = "Write hello.py with greet(name)"

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX SIGK
 GOAL = "Write hello.py with greet(name)"
 # With the data probes a run is three rounds and Done: write, finish, the finish verified;
 # an uninterrupted one appends 35 ledger records, the last of them at its end.
-STATES = ["Probe", "Compact", "Plan", "Act", "Reflect", "Persist"]
+STATES = ["Probe", "Compact", "Plan", "Ask", "Calls", "Reflect", "Persist"]
 SEED = int(os.environ.get("JETBOX_CRASH_SEED", str(int(time.time()) // 86400)))
 DRAW = random.Random(SEED)
 MATRIX = [f"kill:before:{state}#2" for state in STATES] + \

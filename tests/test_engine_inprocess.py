@@ -44,8 +44,9 @@ def test_a_run_goes_round_by_round_to_done(workspace: Path, machine: Path) -> No
     assert ran.status["State"] == "Done" and ran.status["Status"].startswith("green - done")
     assert "pytest: 1 passed" in ran.status["Status"]
     pairs = [(t["source"], t["dest"]) for t in ran.records("transition")]
-    assert pairs[:6] == [("Probe", "Compact"), ("Compact", "Plan"), ("Plan", "Act"),
-                         ("Act", "Reflect"), ("Reflect", "Persist"), ("Persist", "Probe")]
+    assert pairs[:7] == [("Probe", "Compact"), ("Compact", "Plan"), ("Plan", "Ask"),
+                         ("Ask", "Calls"), ("Calls", "Reflect"), ("Reflect", "Persist"),
+                         ("Persist", "Probe")]
     assert pairs[-1] == ("Probe", "Done")
     assert "run summary (done)" in ran.out + ran.err
 
@@ -113,14 +114,14 @@ def test_a_handler_returning_an_undeclared_outcome_stops_the_run_red(
         workspace: Path, tmp_path: Path) -> None:
     machine = machine_file(tmp_path / "machine")
     machine.write_text(machine.read_text(encoding="utf-8").replace(
-        "states.plan:Plan", f"{__name__}:Dawdle"), encoding="utf-8")
+        "states.model:Plan", f"{__name__}:Dawdle"), encoding="utf-8")
     with served(WRITE) as server, pytest.raises(MachineError, match="does not declare"):
         run_engine(workspace, machine, server.host, GOAL)
     status = (workspace / "status.txt").read_text(encoding="utf-8")
     assert "red - handler of `Plan` returned `dawdled`, which it does not declare" in status
     lines = (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines()
     kinds = [json.loads(line)["kind"] for line in lines]
-    assert "error" in kinds and "model_reply" not in kinds  # stopped before Act asked
+    assert "error" in kinds and "model_reply" not in kinds  # stopped before Ask asked
 
 
 @pytest.mark.parametrize(("answer", "written", "rounds"),
@@ -131,7 +132,7 @@ def test_an_approval_is_asked_then_answered_with_answer(
     with served(*turns) as server:
         first = run_engine(workspace, machine, server.host, GOAL, approve="changes")
         assert first.code == 3, first.err
-        assert first.status["State"] == "Approve"
+        assert first.status["State"] == "Wait"  # the pause state Approve waits in
         assert [r["line"].split(" (")[0] for r in first.records("approval_asked")] == [
             "write_file hello.py"]
         assert not (workspace / "hello.py").exists()  # nothing before the answer

@@ -75,7 +75,7 @@ def test_ci_gates_on_mypy_which_the_dev_extra_installs() -> None:
     steps = [line for line in ci.splitlines() if line and not line.startswith(("#", "echo"))]
     assert "set -euo pipefail" in steps
     assert steps.index("ruff check .") < steps.index("mypy jetbox states") \
-        < steps.index("python -m pytest -q -p no:cacheprovider")
+        < steps.index("python -m pytest -n auto --dist loadgroup -q -p no:cacheprovider")
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     dev = {re.split(r"[<>=\[]", r)[0].lower() for r in
            project["project"]["optional-dependencies"]["dev"]}
