@@ -28,6 +28,10 @@ from tests.approvekit import (
 from tests.attackkit import attack, turn
 from tests.conftest import CliResult, run_cli
 
+# The whole module is in the slow tier: whole runs in cloned repositories (one to two
+# seconds each).
+pytestmark = pytest.mark.slow
+
 LEAKY_TEST = ("import os\n\n\ndef test_leak():\n"
               "    with open('leaked.txt', 'w') as f:\n"
               "        f.write(os.environ.get('SECRET_TOKEN', 'none'))\n")

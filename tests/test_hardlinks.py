@@ -16,6 +16,9 @@ from tests.attackkit import turn
 from tests.conftest import jetbox_process, run_cli
 from tests.test_undo_never_lies import a_run, cmd, linked_tree, needs_bwrap, tree
 
+# The whole module is in the slow tier: whole runs with undo after each (about a second each).
+pytestmark = pytest.mark.slow
+
 posix_only = pytest.mark.skipif(os.name == "nt", reason="SIGKILL and RLIMIT_FSIZE: POSIX")
 
 

@@ -19,6 +19,10 @@ from tests.attackkit import tool_outputs, turn
 from tests.conftest import files_and_modes, run_cli
 from tests.enginekit import machine_file
 
+# The whole module is in the slow tier: whole runs with undo and diff after each (about a
+# second each); the quick tier keeps tests/test_undo.py's.
+pytestmark = pytest.mark.slow
+
 posix_only = pytest.mark.skipif(os.name == "nt", reason="modes, links and byte names: POSIX")
 needs_git = pytest.mark.skipif(subprocess.run(["git", "--version"], capture_output=True,
                                               check=False).returncode != 0,
