@@ -31,6 +31,14 @@ class UsageError(JetboxError):
 class ConfigError(UsageError):
     """machine.yaml or [tool.jetbox] is invalid; the message names file and line."""
 
+    @classmethod
+    def invalid_yaml(cls, path: object, exc: Exception) -> ConfigError:
+        """`file:LINE: invalid YAML: ...` for a yaml.YAMLError (its line when PyYAML knows
+        it); typed loosely so this module imports nothing."""
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        return cls(f"{path}{line}: invalid YAML: {getattr(exc, 'problem', None) or exc}")
+
 
 class StatusError(UsageError):
     """status.txt cannot be used as it is (e.g. an unknown `State:`)."""

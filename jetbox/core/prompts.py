@@ -278,12 +278,8 @@ def load_prompts(path: Path = PROMPTS_FILE) -> Prompts:
         node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError.invalid_yaml(path, exc) from None
     found = _flatten(node, path) if node is not None else {}
     for key, prompt in found.items():
         if key not in FIELDS:

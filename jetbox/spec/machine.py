@@ -133,12 +133,8 @@ def load_machine(path: Path) -> MachineSpec:
         raise ConfigError(f"{path}: the machine file is not UTF-8 ({exc})") from None
     try:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError.invalid_yaml(path, exc) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with `states` and `transitions`")
     return _parse(path, data)
