@@ -138,7 +138,8 @@ def test_the_sdist_carries_a_test_suite_that_runs(tmp_path: Path) -> None:
         archive.extractall(tmp_path, filter="data")
     unpacked = next(p for p in tmp_path.iterdir() if p.is_dir() and p.name.startswith("jetbox"))
     for needed in ("tests/conftest.py", "tests/unitkit.py", "tests/projects/README.md",
-                   "mathx/__init__.py", "machine.yaml", "LICENSE", "bench/context_growth.py"):
+                   "mathx/__init__.py", "jetbox/machine.yaml", "LICENSE",
+                   "bench/context_growth.py"):
         assert (unpacked / needed).is_file(), needed
     suite = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                   "tests/test_mathx.py", "tests/test_text.py",

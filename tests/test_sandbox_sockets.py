@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -29,6 +31,13 @@ for path in sys.argv[1:]:
 """
 
 
+def remove_at_exit(folder: Path) -> None:
+    """A closed socket leaves /proc/net/unix at once, but a sandbox another worker is
+    starting may have listed it a moment before: its file stays until this process ends,
+    so that sandbox's bind over it never finds the path gone."""
+    atexit.register(shutil.rmtree, folder, True)
+
+
 @pytest.fixture
 def host_sockets() -> Iterator[list[str]]:
     """Listening sockets where host services keep theirs: /run and elsewhere (not /tmp)."""
@@ -46,9 +55,7 @@ def host_sockets() -> Iterator[list[str]]:
     yield paths
     for server, folder in servers:
         server.close()
-        for child in folder.iterdir():
-            child.unlink()
-        folder.rmdir()
+        remove_at_exit(folder)
 
 
 def connect_from_a_model_script(workspace: Path, paths: list[str], sandbox: str) -> str:
@@ -126,9 +133,7 @@ def hard_sockets(tmp_path: Path) -> Iterator[list[str]]:
         for child in (here, there):
             child.kill()
             child.wait()
-        for path in sorted(folder.rglob("*"), reverse=True):
-            path.rmdir() if path.is_dir() else path.unlink()
-        folder.rmdir()
+        remove_at_exit(folder)
 
 
 PROBE_ALL = PROBE.replace("s.connect(path)",
