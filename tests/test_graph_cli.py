@@ -29,8 +29,9 @@ def test_mermaid_lists_every_state_and_transition() -> None:
 def test_one_machine_yaml_the_packaged_one() -> None:
     """jetbox/machine.yaml is what every install runs and what the README links for people to
     read and copy: there is no second copy in the repository to drift from it."""
+    elsewhere = {".git", "tests", "bench", ".venv", "venv", "build", "dist"}  # not sources
     tracked = [p.relative_to(ROOT).as_posix() for p in ROOT.glob("**/machine.yaml")
-               if not {".git", "tests", "bench", ".venv", "venv"} & set(p.relative_to(ROOT).parts)]
+               if not elsewhere & set(p.relative_to(ROOT).parts)]
     assert tracked == ["jetbox/machine.yaml"]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "](jetbox/machine.yaml)" in readme and "](machine.yaml)" not in readme
