@@ -37,7 +37,7 @@ WAIT = "wait"  # Approve's outcome when no answer is given yet (machine.yaml: to
 
 class Calls(Handler):
     """Reads: the reply journaled just before the run entered this state (Ask's) and how far
-    its calls got (records.reply_to_run): a resume, or a return from a person's answer,
+    its calls got (queries.reply_to_run): a resume, or a return from a person's answer,
     continues from the next call and never asks the model again.
     Returns: the round with the reply and the results of the calls this visit ran.
     Writes: one `tool_result` per call (the toolbox adds its own intent/result records); for

@@ -90,7 +90,7 @@ class Plan(Handler):
 
 class Ask(Handler):
     """Reads: the round's conversation (Compact's), status and probes; a reply journaled in
-    this visit before a crash (records.journaled_reply), which is not asked for again.
+    this visit before a crash (queries.journaled_reply), which is not asked for again.
     Returns: the round with the request's note added to its conversation and the reply.
     Writes: a `model_reply` record, before the run moves to Calls, which runs its calls."""
 
