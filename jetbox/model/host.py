@@ -104,7 +104,7 @@ def server_version(address: Host, timeout_s: float = 10) -> tuple[str, str]:
 
 
 def check_model(address: Host, model: str, timeout_s: float = 10) -> None:
-    """ModelUnavailable, naming what the server has, when it says it has no such model
+    """ModelDown, naming what the server has, when it says it has no such model
     (asked through /api/show, so `llama3` finds `llama3:latest` as a chat would)."""
     import httpx
 
