@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from jetbox.core import failpoints
 from jetbox.core.errors import EXIT_DONE, MachineError, PauseRun, StatusError, StorageError
-from jetbox.core.text import counted
+from jetbox.core.prompts import say
 from jetbox.engine.resume import resumed_round, status_sha
 from jetbox.engine.usercode import resolve_conditions
 from jetbox.round.conditions import BUILT_IN
@@ -93,7 +93,8 @@ class Engine:
         settings = self.run.settings
         if state == self.run.spec.initial:
             if self.session_rounds >= settings.max_rounds:
-                raise PauseRun(f"round limit: {counted(settings.max_rounds, 'round')} this session")
+                raise PauseRun(say("pause.round_limit" if settings.max_rounds == 1
+                                   else "pause.round_limit_many", count=settings.max_rounds))
             self.session_rounds += 1
         self.run.check_timebox()
 

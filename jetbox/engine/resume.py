@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from jetbox.core.errors import StatusError, UsageError
+from jetbox.core.prompts import say
 from jetbox.round.context import compact
 from jetbox.round.run import Round, Run, pending_reply
 from jetbox.spec.machine import MachineSpec
@@ -74,9 +75,9 @@ def recorded_machine(ledger: Ledger) -> tuple[Path, str] | None:
 
 
 def rebuilt_status(position: queries.Position, problem: str) -> Status:
-    return Status(goal=position.goal, status=f"yellow - status.txt rebuilt from the ledger "
-                  f"({problem})", state=position.state, round=position.round,
-                  notes=(f"status.txt was {problem}; rebuilt from agent_ledger.log",))
+    return Status(goal=position.goal, status=say("resume.rebuilt", problem=problem),
+                  state=position.state, round=position.round,
+                  notes=(say("resume.rebuilt_note", problem=problem),))
 
 
 def _read_status(status_file: StatusFile, strict: bool) -> tuple[Status | None, str]:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jetbox.core.errors import ConfigError
+from jetbox.core.prompts import say
 from jetbox.exec.process import scrubbed_env
 from jetbox.store.workspace import is_venv
 
@@ -36,9 +37,7 @@ class Interpreter:
         return f"{self.python} ({self.source})"
 
     def pytest_missing_hint(self) -> str:
-        return (f"pytest is not installed in the project's Python {self.python} ({self.source}); "
-                f"install it with `{self.python} -m pip install pytest`, or choose another "
-                f"interpreter with --python")
+        return say("probe.pytest_missing", python=self.python, source=self.source)
 
 
 def venv_python(venv: Path) -> Path:

@@ -70,8 +70,7 @@ class OllamaModel:
                                            f"resume") from None
                 delay = self.settings.backoff_s * 2 ** attempt
                 if self._left_s() <= delay:
-                    raise PauseRun(f"timebox: it ended during a model call (last: {exc})") \
-                        from None
+                    raise PauseRun(say("pause.timebox_in_call", error=exc)) from None
                 self.warn(f"{exc}; retrying in {delay:g} s ({attempt + 1}/"
                           f"{self.settings.retries})")
                 time.sleep(delay)
@@ -86,7 +85,7 @@ class OllamaModel:
         """The wall time one request may take: request_timeout_s, cut to the timebox."""
         left = self._left_s()
         if left <= 0:
-            raise PauseRun("timebox: it ended before the model call")
+            raise PauseRun(say("pause.timebox_before_call"))
         return min(self.settings.timeout_s, left)
 
     def _choose_protocol(self) -> str:

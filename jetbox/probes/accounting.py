@@ -8,18 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from jetbox.core.text import counted
+from jetbox.core.prompts import say
 
 FAILING = ("failed", "error")
 NOT_RUN = ("missing", "skipped", "xfailed", "xpassed", "deselected")
-HOW = {"failed": "fails", "error": "errors", "skipped": "skipped", "xfailed": "marked xfail",
-       "xpassed": "marked xfail", "deselected": "deselected",
-       "missing": "gone: deleted, renamed or no longer collected"}
 NAMED = 12
-KNOWN_HINT = ("mark a test known with a `Known: <test id>` line in status.txt or the "
-              "known_failures setting")
-DONT = ("do not delete, rename, skip, xfail or deselect a test, and do not change conftest.py "
-        "or the pytest configuration to hide one")
 
 
 @dataclass(frozen=True)
@@ -38,6 +31,16 @@ def named(items: Iterable[str], limit: int = NAMED) -> str:
     items = list(items)
     more = f" and {len(items) - limit} more" if len(items) > limit else ""
     return ", ".join(items[:limit]) + more
+
+
+def how(outcome: str) -> str:
+    """How a baseline test ended, as a blocker names it: `fails`, `marked xfail`, ..."""
+    return say(f"how.{outcome}")
+
+
+def _failed(item: str) -> bool:
+    """Whether an `id (how)` item is a test that ran and failed (not one that no longer runs)."""
+    return item.endswith((f"({how('failed')})", f"({how('error')})"))
 
 
 def _accounted(before: str, now: str) -> bool:
@@ -70,11 +73,11 @@ def account(before: Mapping[str, str], now: Mapping[str, str], known: frozenset[
         if test_id in known or _accounted(old, new):
             continue
         if allow_test_changes and new in NOT_RUN:
-            allowed.append(f"{test_id} ({HOW[new]})")
+            allowed.append(f"{test_id} ({how(new)})")
         elif old in FAILING:
-            unresolved.append(f"{test_id} ({HOW[new]})")
+            unresolved.append(f"{test_id} ({how(new)})")
         else:
-            regressions.append(f"{test_id} ({HOW[new]})")
+            regressions.append(f"{test_id} ({how(new)})")
     failing = tuple(sorted(t for t, o in now.items() if o in FAILING and t not in known))
     removed = sum(now.get(t, "missing") in ("missing", "deselected") for t in before)
     skipped = sum(o in ("skipped", "xfailed", "xpassed") and before.get(t) != o
@@ -86,35 +89,35 @@ def account(before: Mapping[str, str], now: Mapping[str, str], known: frozenset[
 
 def blockers(acc: Account, before: Mapping[str, str]) -> list[str]:
     reasons = []
+    hint = say("blocker.known_hint")
     if acc.regressions:
-        one = len(acc.regressions) == 1
-        reasons.append(f"{counted(len(acc.regressions), 'test')} passed at the start and now "
-                       f"{'fails or does' if one else 'fail or do'} not run: "
-                       f"{named(acc.regressions)}")
+        reasons.append(say("blocker.regression" if len(acc.regressions) == 1
+                           else "blocker.regressions",
+                           count=len(acc.regressions), tests=named(acc.regressions)))
     new_failing = [t for t in acc.failing if t not in before]
-    still = [u for u in acc.unresolved if u.endswith(("(fails)", "(errors)"))]
+    still = [u for u in acc.unresolved if _failed(u)]
     if still or new_failing:
         ids = [u.rsplit(" (", 1)[0] for u in still] + new_failing
-        reasons.append(f"{counted(len(ids), 'test')} {'fails' if len(ids) == 1 else 'fail'}: "
-                       f"{named(ids)} ({KNOWN_HINT})")
+        reasons.append(say("blocker.failing_one" if len(ids) == 1 else "blocker.failing",
+                           count=len(ids), tests=named(ids), hint=hint))
     hidden = [u for u in acc.unresolved if u not in still]
     if hidden:
-        reasons.append(f"{counted(len(hidden), 'test')} failed at the start and "
-                       f"{'does' if len(hidden) == 1 else 'do'} not run now: "
-                       f"{named(hidden)}; they must run and pass ({KNOWN_HINT})")
-    if any(not r.endswith(("(fails)", "(errors)")) for r in [*acc.regressions, *hidden]):
-        reasons.append(DONT)
+        reasons.append(say("blocker.hidden_one" if len(hidden) == 1 else "blocker.hidden",
+                           count=len(hidden), tests=named(hidden), hint=hint))
+    if any(not _failed(r) for r in [*acc.regressions, *hidden]):
+        reasons.append(say("blocker.dont"))
     return reasons
 
 
 def for_model(blocker: str) -> str:
     """A blocker as the model reads it: without the hint on marking a test known, which is a
     person's call (status.txt or the settings), not the model's, and costs every request."""
-    return blocker.replace(f" ({KNOWN_HINT})", "")
+    return blocker.replace(f" ({say('blocker.known_hint')})", "")
 
 
 def changes_line(acc: Account, config_changed: Iterable[str], allow: bool) -> str:
     config = list(config_changed)
-    line = (f"tests: {acc.added} added, {acc.removed} removed, {acc.skipped} skipped; config: "
-            + (f"changed ({named(config)}; not obeyed)" if config else "unchanged"))
-    return line + ("; test changes allowed (allow_test_changes)" if allow else "")
+    return say("verdict.changes", added=acc.added, removed=acc.removed, skipped=acc.skipped,
+               config=say("verdict.config_changed", files=named(config)) if config
+               else say("verdict.config_unchanged"),
+               allowed=say("verdict.changes_allowed") if allow else "")

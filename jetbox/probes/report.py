@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from jetbox.core.prompts import say
+
 PLUGIN = Path(__file__).with_name("outcomes_plugin.py")
 OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "deselected")
 FAILING = ("failed", "error")
@@ -21,7 +23,8 @@ FAILING = ("failed", "error")
 COUNT_ORDER = (("failed", "failed"), ("passed", "passed"), ("skipped", "skipped"),
                ("deselected", "deselected"), ("xfailed", "xfailed"), ("xpassed", "xpassed"),
                ("error", "errors"))
-EXIT_MEANING = {2: "was interrupted", 3: "had an internal error", 4: "was given bad options"}
+# pytest's exit codes that say why it stopped: the prompt `probe.exit_<meaning>` says so
+EXIT_MEANING = {2: "interrupted", 3: "internal_error", 4: "bad_options"}
 MAX_REPORT_BYTES = 64 << 20
 
 
@@ -96,27 +99,23 @@ def disagreements(report: OutcomeReport | None, returncode: int | None) -> tuple
     if returncode is None:
         return ()  # timed out: the verdict says so
     if report is None:
-        return (f"pytest wrote no outcome report (exit {returncode}): the session did not "
-                f"end normally, or something other than pytest answered",)
+        return (say("probe.no_report", code=returncode),)
     failing = sum(o in FAILING for o in report.outcomes.values())
     problems = []
     if report.late_plugins:
-        problems.append(f"pytest plugins were registered while the tests ran "
-                        f"({', '.join(report.late_plugins)}): code under test changed how "
-                        f"pytest reports")
+        problems.append(say("probe.late_plugins", plugins=", ".join(report.late_plugins)))
     if report.exitstatus != returncode:
-        problems.append(f"pytest exited {returncode} but its session ended with status "
-                        f"{report.exitstatus}: something changed the exit status")
+        problems.append(say("probe.session_status", code=returncode, status=report.exitstatus))
     if returncode in EXIT_MEANING:
-        problems.append(f"pytest {EXIT_MEANING[returncode]} (exit {returncode})")
+        problems.append(say(f"probe.exit_{EXIT_MEANING[returncode]}", code=returncode))
     elif returncode == 0 and failing:
-        problems.append(f"pytest exited 0 but {failing} tests failed in its report")
+        problems.append(say("probe.failed_in_report", count=failing))
     elif returncode == 1 and not failing:
-        problems.append("pytest exited 1 but no test failed in its report")
+        problems.append(say("probe.none_failed"))
     elif returncode == 5 and any(o == "passed" for o in report.outcomes.values()):
-        problems.append("pytest exited 5 (no tests) but tests passed in its report")
+        problems.append(say("probe.passed_in_report"))
     elif returncode not in (0, 1, 5):
-        problems.append(f"pytest exited {returncode}, which pytest itself never does")
+        problems.append(say("probe.strange_exit", code=returncode))
     return tuple(problems)
 
 

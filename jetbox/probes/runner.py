@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.errors import ConfigError
+from jetbox.core.prompts import say
 from jetbox.core.text import escape_name
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
@@ -227,9 +228,7 @@ class Prober:
             return self._in_the_room(base, change, specs, files, mark, changed,
                                      baseline_lint, allow_test_changes)
         except OSError as exc:  # a full disk, a file that cannot be read: say so, refuse
-            return self._no_room(files, mark, changed, f"the clean room could not be built "
-                                                       f"({exc}): free the space or fix the "
-                                                       f"file, then finish again")
+            return self._no_room(files, mark, changed, say("probe.room_failed", error=exc))
 
     def _in_the_room(self, base: room.Manifest, change: room.Change,
                      specs: tuple[ProbeSpec, ...], files: list[str], mark: str,
@@ -283,10 +282,9 @@ class Prober:
 
     def _no_room(self, files: list[str], mark: str, changed: tuple[str, ...],
                  problem: str = "") -> ProbeReport:
-        problem = problem or (f"the baseline's copy in {STATE_DIR}/{room.ROOM_DIR} is missing "
-                              f"or changed, so the clean room cannot be built: start a fresh "
-                              f"run")
-        check = CheckResult("room", False, "room: cannot be built", problem, None, False, 0.0)
+        problem = problem or say("probe.room_missing", folder=f"{STATE_DIR}/{room.ROOM_DIR}")
+        check = CheckResult("room", False, say("probe.room_not_built"), problem, None, False,
+                            0.0)
         return ProbeReport(tuple(escape_name(f) for f in files), (check,), mark,
                            config_changed=changed,
                            room=room.RoomVerdict(problems=(problem,)))
@@ -317,8 +315,8 @@ class Prober:
     def _run_check(self, spec: ProbeSpec, env: dict[str, str], where: Path,
                    channel: OutcomeChannel | None = None) -> CheckResult:
         if spec.parser == "pytest" and self.python is not None and not self.python.has_pytest:
-            return CheckResult(spec.name, False, f"{spec.name}: not installed in the project's "
-                               f"Python", self.python.pytest_missing_hint(), None, False, 0.0,
+            return CheckResult(spec.name, False, say("probe.not_installed", name=spec.name),
+                               self.python.pytest_missing_hint(), None, False, 0.0,
                                {"missing": 1}, spec.required)
         python = self.python.python if self.python else None
         try:
@@ -330,11 +328,13 @@ class Prober:
                                  visible=self.python.folders() if self.python else (),
                                  writable=(channel.folder,) if channel else ())
         except OSError as exc:
-            return CheckResult(spec.name, False, f"{spec.name}: cannot run ({exc})", "", None,
+            return CheckResult(spec.name, False, say("probe.cannot_run", name=spec.name,
+                                                     error=exc), "", None,
                                False, 0.0, {}, spec.required)
         if result.timed_out:
-            return CheckResult(spec.name, False, f"{spec.name}: timed out after "
-                               f"{spec.timeout_s:g} s", result.output[-MAX_DETAIL_CHARS:],
+            return CheckResult(spec.name, False, say("probe.timed_out", name=spec.name,
+                                                     seconds=spec.timeout_s),
+                               result.output[-MAX_DETAIL_CHARS:],
                                None, True, result.duration_s, {}, spec.required)
         parse = {"ruff": parse_ruff, "pytest": parse_pytest}.get(spec.parser, parse_generic)
         parsed = parse(spec.name, result.returncode, result.output)

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from jetbox.core.prompts import say
-from jetbox.core.text import counted
 from jetbox.probes import accounting
 from jetbox.probes.goal import asks_for_change, asks_for_test, named_findings
 from jetbox.probes.room import RoomVerdict
@@ -27,8 +26,6 @@ from jetbox.store import kinds
 FAILING = accounting.FAILING
 NAMED = 5  # findings named in one line
 _ASKS_FOR_TESTS = re.compile(r"\b(tests?|pytest)\b", re.IGNORECASE)
-KNOWN_HINT = accounting.KNOWN_HINT
-_ASKS_TEST = "goal: it asks for a test"
 
 
 def baseline_of(report: ProbeReport, config: TestConfig | None = None,
@@ -106,16 +103,14 @@ def judge(report: ProbeReport, baseline: kinds.Baseline, known: Iterable[str], g
         line, more = _room(report.room, report, baseline, frozenset(known), goal,
                            allow_test_changes)
         parts.append(line)
-        blockers = [b for b in blockers if not b.startswith(_ASKS_TEST)] + more
+        # the room judges a test the goal asks for by its own rule (in `more`)
+        blockers = [b for b in blockers if b != say("blocker.no_test_passed")] + more
         left_out = _left_out(report.room)
         if blockers and left_out:
             blockers.append(left_out)
     stuck = any(c.endswith("(could not be put back)") for c in report.config_changed)
     if report.config_changed and (stuck or not allow_test_changes):
-        blockers.append(f"config: the run changed {_named(report.config_changed)}; the "
-                        f"verdict uses the test and lint configuration the run started with, "
-                        f"so put it back (do not change conftest.py, pytest or ruff settings "
-                        f"to hide a test or a finding)")
+        blockers.append(say("blocker.config_changed", files=_named(report.config_changed)))
     return Verdict(not blockers, "; ".join(parts), tuple(blockers), new_findings, failing,
                    *changes)
 
@@ -125,19 +120,17 @@ def _goal_blockers(report: ProbeReport, baseline: kinds.Baseline, goal: str) -> 
     reasons = []
     verb = asks_for_change(goal)
     if verb and baseline.fingerprint and report.fingerprint == baseline.fingerprint:
-        reasons.append(f"goal: it asks for a change (\"{verb}\") and no file is changed yet")
+        reasons.append(say("blocker.asks_for_change", verb=verb))
     pytest = _check(report, "pytest")
     if asks_for_test(goal) and pytest is not None and not _new_passing(pytest, baseline):
-        reasons.append(f"{_ASKS_TEST}, and no test the run added or changed ran "
-                       "and passed: write one that pytest collects and that passes")
+        reasons.append(say("blocker.no_test_passed"))
     ruff = _check(report, "ruff")
     named = named_findings(goal, baseline.findings, baseline.rule_names)
     if ruff is not None and named:
         left = Counter(finding_key(f) for f in ruff.findings)
         still = [f for f in named if left[finding_key(f)] > 0]
         if still:
-            reasons.append(f"goal: it names ruff findings that are still there: "
-                           f"{_named(still)}")
+            reasons.append(say("blocker.named_findings", findings=_named(still)))
     return reasons
 
 
@@ -149,46 +142,41 @@ def _room(room: RoomVerdict, report: ProbeReport, baseline: kinds.Baseline, know
     blockers = list(room.problems)
     change = room.change
     if change.shadows:
-        blockers.append(f"the run added modules that Python would load instead of another: "
-                        f"{_named(change.shadows)}; rename them")
+        blockers.append(say("blocker.shadows", modules=_named(change.shadows)))
     if change.knows_runner:
-        blockers.append(f"the run's source changes refer to the test runner: "
-                        f"{_named(change.knows_runner)}; code under test must not depend "
-                        f"on being tested")
+        blockers.append(say("blocker.knows_runner", files=_named(change.knows_runner)))
     pytest = _check(report, "pytest")
     now = pytest.outcomes if pytest else {}
     before = {t: o for t, o in accounting.collected_since(baseline.outcomes, now).items()
               if t not in known}
     fail = [t for t, o in before.items() if o in FAILING]
     kept = [t for t, o in before.items() if o == "passed"]
-    line = (f"room: fail->pass {sum(now.get(t) == 'passed' for t in fail)}/{len(fail)}, "
-            f"pass->pass {sum(now.get(t) == 'passed' for t in kept)}/{len(kept)}")
+    line = say("verdict.room", fixed=sum(now.get(t) == "passed" for t in fail),
+               failed=len(fail), still_passing=sum(now.get(t) == "passed" for t in kept),
+               passed=len(kept))
     new = {t: o for t, o in room.new_after.items() if t not in baseline.outcomes
            and not any(t.startswith(f"{b}::") for b in baseline.outcomes if "::" not in b)}
     failed_before = [t for t, o in room.new_before.items()
                      if o in FAILING and t not in baseline.outcomes]
     if new:
-        line += f", new tests: {len(new)} ({'fail before' if failed_before else 'pass before'}" \
-                f", {'pass after' if all(o == 'passed' for o in new.values()) else 'fail after'})"
+        passing = all(o == "passed" for o in new.values())
+        line += say("verdict.room_new_tests", count=len(new),
+                    before=say("verdict.fail_before" if failed_before else "verdict.pass_before"),
+                    after=say("verdict.pass_after" if passing else "verdict.fail_after"))
     failing_new = [t for t, o in new.items() if o != "passed"]
     blockers += _hidden(room, baseline, known)
     # A test must fail without the change it tests; with no source change (tests for code
     # that already works), it must at least use the project's code.
     if new and not failing_new and not failed_before and change.source and not allow:
-        blockers.append(f"pytest: the tests the run added ({_named(new)}) pass without the "
-                        f"run's change too, so they test nothing: write a test that fails "
-                        f"before the change and passes after it")
+        blockers.append(say("blocker.tests_pass_without", tests=_named(new)))
     elif new and change.no_project and not change.source and asks_for_test(goal):
-        blockers.append(f"pytest: the tests the run added in {_named(change.no_project)} "
-                        f"import none of the project's code, so they test nothing: write a "
-                        f"test of what the goal asks for")
+        blockers.append(say("blocker.tests_import_nothing", files=_named(change.no_project)))
     elif asks_for_test(goal) and not new:
-        blockers.append(f"{_ASKS_TEST}, and the run added none: write one that fails before "
-                        f"the change and passes after it")
+        blockers.append(say("blocker.no_test_added"))
     if room.allowed_tests:
-        line += f"; judged with the run's version (allowed): {_named(room.allowed_tests)}"
+        line += say("verdict.room_allowed", tests=_named(room.allowed_tests))
     elif change.changed_tests:
-        line += f"; changed, judged with the original: {_named(change.changed_tests)}"
+        line += say("verdict.room_changed", tests=_named(change.changed_tests))
     return line, blockers
 
 
@@ -204,21 +192,18 @@ def _hidden(room: RoomVerdict, baseline: kinds.Baseline, known: frozenset[str]) 
                           known, False)
     hidden = [r for r in (*account.regressions, *account.unresolved)
               if not r.endswith(("(fails)", "(errors)"))]
-    return [f"pytest: the run's version of {_named(sorted(files))} no longer runs "
-            f"{_named(hidden)}; {accounting.DONT}"] if hidden else []
+    return [say("blocker.hidden_by_change", files=_named(sorted(files)), tests=_named(hidden),
+                dont=say("blocker.dont"))] if hidden else []
 
 
 def _left_out(room: RoomVerdict) -> str:
     """What the clean room left out of what the run wrote, for a refused finish, or ""."""
-    left = [f"{t} (changed, judged with the original)" for t in room.change.changed_tests
+    left = [say("blocker.left_out_changed", test=t) for t in room.change.changed_tests
             if t not in room.allowed_tests]
-    left += [f"{t} (not used)" for t in room.change.not_obeyed]
-    left += [f"{t} (new: run on its own, apart from the original tests)"
+    left += [say("blocker.left_out_not_used", test=t) for t in room.change.not_obeyed]
+    left += [say("blocker.left_out_new", test=t)
              for t in room.change.new_tests if t.endswith(".py")]
-    return "" if not left else (
-        f"the verdict runs in a clean room: the baseline's tests, conftest files, "
-        f"configuration and ignore rules, no bytecode, and only the run's changes to "
-        f"source files; so it left out {_named(left)}: fix the code, not the tests")
+    return say("blocker.left_out", tests=_named(left)) if left else ""
 
 
 def _new_passing(check: CheckResult, baseline: kinds.Baseline) -> list[str]:
@@ -252,15 +237,14 @@ def _new_findings(now: Iterable[str], before: Iterable[str]) -> tuple[str, ...]:
 def _ruff(check: CheckResult, baseline: kinds.Baseline) -> tuple[str, str, tuple[str, ...]]:
     if check.timed_out or (not check.ok and not check.findings):
         if baseline.ruff_failed and not check.timed_out:
-            return f"{check.summary} (as at the start)", "", ()
+            return say("verdict.as_at_start", summary=check.summary), "", ()
         return check.summary, check.summary, ()
     added = _new_findings(check.findings, baseline.findings)
     before = len(check.findings) - len(added)
-    line = f"ruff: {len(added)} new ({before} pre-existing, not yours)" if check.findings \
-        else "ruff: clean"
-    blocker = f"ruff: {counted(len(added), 'new finding')} in files you changed: " \
-        f"{_named(added)}" \
-        if added else ""
+    line = say("verdict.ruff", new=len(added), before=before) if check.findings \
+        else say("verdict.ruff_clean")
+    blocker = say("blocker.new_finding" if len(added) == 1 else "blocker.new_findings",
+                  count=len(added), findings=_named(added)) if added else ""
     return line, blocker if check.required else "", added
 
 
@@ -276,37 +260,39 @@ def _pytest(check: CheckResult, report: ProbeReport, baseline: kinds.Baseline,
     reasons = [p for p in check.problems if p not in baseline.problems or not check.outcomes]
     added = sorted(set(check.plugins) - set(baseline.plugins))
     if added:
-        reasons.append(f"the run's code registers pytest plugins ({_named(added)}): the "
-                       f"verdict does not accept plugins or hooks the run added")
+        reasons.append(say("blocker.plugins", plugins=_named(added)))
     if not check.outcomes and not check.problems:
         line, reason = _no_tests(check, baseline, goal)
         reasons += [reason] if reason else []
         return line, _blocker(check, reasons + accounting.blockers(account, baseline.outcomes)), \
             (), changes
+    # pytest's own words for its outcomes ("3 passed, 1 failed"), as it counts them
     counts = ", ".join(f"{n} {w}" for w, n in check.counts.items() if w != "warnings") \
-        or "nothing ran"
+        or say("verdict.nothing_ran")
     known_failing = [t for t, o in check.outcomes.items() if o in FAILING and t in known]
-    line = f"pytest: {counts}, {len(account.regressions)} regressions" + \
-        (f", {len(known_failing)} known failures" if known_failing else "")
+    line = say("verdict.pytest", counts=counts, regressions=len(account.regressions),
+               known=say("verdict.known_failures", count=len(known_failing))
+               if known_failing else "")
     reasons += accounting.blockers(account, baseline.outcomes)
     return line, _blocker(check, reasons), account.failing, changes
 
 
 def _blocker(check: CheckResult, reasons: list[str]) -> str:
-    return "pytest: " + "; ".join(reasons) if reasons and check.required else ""
+    return say("blocker.pytest", reasons="; ".join(reasons)) if reasons and check.required \
+        else ""
 
 
 def _no_tests(check: CheckResult, baseline: kinds.Baseline, goal: str) -> tuple[str, str]:
     """No test ran (none collected, or pytest missing): fine only for a project without
     tests at the start and a goal that does not ask for them."""
     if _ASKS_FOR_TESTS.search(goal):
-        return check.summary, f"{check.summary.removeprefix('pytest: ')}: the goal asks for " \
-                              f"tests"
+        return check.summary, say("blocker.goal_asks_for_tests",
+                                  summary=check.summary.removeprefix("pytest: "))
     if check.exit_code not in (0, 5, None) and not check.counts.get("missing"):
         return check.summary, check.summary.removeprefix("pytest: ")
     if baseline.outcomes:
         return check.summary, ""  # each baseline test is named by the accounting
-    return f"{check.summary} (the goal does not ask for tests)", ""
+    return say("verdict.no_tests_asked", summary=check.summary), ""
 
 
 def explain(report: ProbeReport, verdict: Verdict) -> str:
@@ -314,11 +300,12 @@ def explain(report: ProbeReport, verdict: Verdict) -> str:
     details of what the run caused (not the pre-existing findings)."""
     shown = report.files[:MAX_FILES_SHOWN]
     hidden = len(report.files) - len(shown)
-    more = f" ... and {hidden} more" if hidden else ""
-    lines = [f"files ({len(report.files)}): " + (", ".join(shown) or "(none)") + more,
+    more = say("verdict.more_files", count=hidden) if hidden else ""
+    lines = [say("files.whole", count=len(report.files),
+                 files=(", ".join(shown) or say("files.none")) + more),
              verdict.line] + ([verdict.changes] if verdict.changes else [])
     if verdict.added_tests:
-        lines.append(f"tests this run added: {accounting.named(verdict.added_tests)}")
+        lines.append(say("verdict.added_tests", tests=accounting.named(verdict.added_tests)))
     if verdict.blockers:
         lines.append(say("context.blocking"))
         lines += [f"- {b}" for b in verdict.blockers]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from jetbox.core.display import Display
 from jetbox.core.errors import PauseRun
+from jetbox.core.prompts import say
 from jetbox.model.base import Model, Reply
 from jetbox.probes.verdict import Verdict, baseline_of, judge, pinned_config
 from jetbox.round.conversation import Conversation
@@ -82,7 +83,7 @@ class Run:
     def check_timebox(self, then: str = "") -> None:
         """Past the session's timebox, pause (`then`: what the resume will do)."""
         if self.elapsed_s() >= self.settings.timebox_s:
-            raise PauseRun(f"timebox: {self.settings.timebox_s:g} s this session{then}")
+            raise PauseRun(say("pause.timebox", seconds=self.settings.timebox_s, then=then))
 
     def event(self, now: Round, text: str) -> None:
         self.display.event(text, now.status.round, now.status.state)

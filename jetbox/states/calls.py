@@ -73,8 +73,8 @@ class Calls(Handler):
         for index in range(start, len(reply.tool_calls)):
             if index > start:
                 # the reply is journaled: a resume runs the rest without asking again
-                run.check_timebox(f"; calls {index + 1}-{len(reply.tool_calls)} of the "
-                                  f"model's reply run on resume")
+                run.check_timebox(say("pause.calls_on_resume", first=index + 1,
+                                      last=len(reply.tool_calls)))
             call = reply.tool_calls[index]
             gated = gate(run, now, seq, index, call)
             if isinstance(gated, Question):  # put to a person: journaled once, then asked

@@ -165,8 +165,8 @@ def _resolved(root: Path, name: str, raw: str) -> Path:
     except (RuntimeError, OSError, ValueError) as exc:
         # A symlink loop (RuntimeError before Python 3.13, ELOOP after), a name too long
         # or one the file system cannot encode: the model gets a refusal, never a crash.
-        reason = ("a symlink loop" if isinstance(exc, RuntimeError)
-                  else "a name the file system cannot store" if isinstance(exc, ValueError)
+        reason = (say("path.symlink_loop") if isinstance(exc, RuntimeError)
+                  else say("path.unstorable_name") if isinstance(exc, ValueError)
                   else exc.strerror or type(exc).__name__)
         raise PathRefused(say("path.unresolvable", path=raw, reason=reason)) from None
 
