@@ -16,7 +16,6 @@ import pytest
 from jetbox.core.errors import ConfigError
 from jetbox.core.prompts import FIELDS, PROMPTS_FILE, load_prompts, prompts, say
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
-from jetbox.probes.accounting import for_model
 from tests.approvekit import GOAL, QWEN, project, run_args
 from tests.conftest import ROOT, run_cli
 
@@ -155,22 +154,74 @@ def literal_fragments(min_chars: int = 24) -> dict[str, str]:
     return found
 
 
+def copies(source: str, where: str, fragments: dict[str, str]) -> list[str]:
+    """The strings of `source` (docstrings aside) that hold a fragment of a template."""
+    tree = ast.parse(source)
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    return [f"{where}:{node.lineno}: `{key}`: {fragment!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in docstrings
+            for fragment, key in fragments.items() if fragment in node.value]
+
+
+# Text only a person reads (a terminal warning, .jetbox/question.txt) that shares a phrase
+# with a prompt: it stays in its module. Each entry: the module and the prompt it shares with.
+PERSON_ONLY = {("jetbox/round/approval.py", "pause.waiting"),
+               ("jetbox/round/asking.py", "pause.waiting_unsandboxed")}
+
+
 def test_no_module_keeps_its_own_copy_of_a_prompt() -> None:
     """A cheap guard beside the whole runs: a sentence of prompts.yaml written into a module
     again (the drift this file ends) is found by its words, docstrings and comments aside."""
     fragments = literal_fragments()
-    copies = []
-    for path in jetbox_modules():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef))
-                      and node.body and isinstance(node.body[0], ast.Expr)}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) \
-                    and id(node) not in docstrings:
-                copies += [f"{path.relative_to(ROOT)}:{node.lineno}: `{key}`: {fragment!r}"
-                           for fragment, key in fragments.items() if fragment in node.value]
-    assert not copies, "say these from prompts.yaml instead:\n" + "\n".join(copies)
+    found = [copy for path in jetbox_modules()
+             for copy in copies(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)),
+                                fragments)
+             if not any(copy.startswith(f"{where}:") and f"`{key}`" in copy
+                        for where, key in PERSON_ONLY)]
+    assert not found, "say these from prompts.yaml instead:\n" + "\n".join(found)
+
+
+# Sentences as Jetbox's modules wrote them before prompts.yaml held them (verbatim).
+HARD_CODED = {
+    "blocker.config_changed": """
+blockers.append(f"config: the run changed {_named(report.config_changed)}; the "
+                f"verdict uses the test and lint configuration the run started with, "
+                f"so put it back (do not change conftest.py, pytest or ruff settings "
+                f"to hide a test or a finding)")""",
+    "blocker.no_test_added": """
+blockers.append(f"{_ASKS_TEST}, and the run added none: write one that fails before "
+                f"the change and passes after it")""",
+    "blocker.dont": """
+DONT = ("do not delete, rename, skip, xfail or deselect a test, and do not change conftest.py "
+        "or the pytest configuration to hide one")""",
+    "blocker.tests_pass_without": """
+blockers.append(f"pytest: the tests the run added ({_named(new)}) pass without the "
+                f"run's change too, so they test nothing: write a test that fails "
+                f"before the change and passes after it")""",
+    "probe.pytest_missing": """
+hint = (f"pytest is not installed in the project's Python {self.python} ({self.source}); "
+        f"install it with `{self.python} -m pip install pytest`, or choose another "
+        f"interpreter with --python")""",
+    "resume.rebuilt_note": """
+notes = (f"status.txt was {problem}; rebuilt from agent_ledger.log",)""",
+    "pause.waiting": """
+waiting = (f"waiting for a person's answer to {qid} (the whole question, with the diff or "
+           f"argv, the model's reason and the folder: {QUESTION_FILE}): write yes, no "
+           f"because ... or always on the `Approve [{qid}]:` line, or run with "
+           f"--answer {qid}=yes")""",
+}
+
+
+@pytest.mark.parametrize("key", sorted(HARD_CODED))
+def test_a_blocker_written_into_a_module_again_is_found(key: str) -> None:
+    """The guard above reads the verdict's blockers and the probes' words too: each, put
+    back in code as it was before prompts.yaml held it, is named with its key."""
+    found = copies(HARD_CODED[key], "a module", literal_fragments())
+    assert any(f"`{key}`" in copy for copy in found), found
 
 
 # ---- whole runs: every line the model is sent is a template or data ----------------------
@@ -192,15 +243,16 @@ def template_patterns() -> list[re.Pattern[str]]:
             regex = "".join(line)
             own = "".join(re.sub(r"\\(.)", r"\1", regex.replace("\x00", "")).split())
             if re.search(r"[A-Za-z]", own) or len(own) >= 3:
-                patterns.append(re.compile(regex.replace("\x00", ".*")))
+                patterns.append(re.compile(regex.replace("\x00", "(.*)")))
     return patterns
 
 
 def data_lines(workspace: Path, extra: Sequence[str]) -> set[str]:
     """What the model may be sent that is not Jetbox's wording: the files' names and lines,
-    what the probes judged and commands printed (as the ledger kept it: the verdict's words
-    are the probes' own, not yet prompts.yaml's), and the texts `extra` (the goal, the files'
-    contents before the run changed them, the scripted writes)."""
+    what the probes and commands printed (as the ledger kept it: each check's summary, ruff's
+    findings, the test ids, a tool's output), and the texts `extra` (the goal, the files'
+    contents before the run changed them, the scripted writes). The verdict's line, its
+    blockers and a refused finish's reasons are Jetbox's words: prompts.yaml must hold them."""
     lines: set[str] = set()
     texts = list(extra)
     for path in workspace.rglob("*"):
@@ -209,17 +261,37 @@ def data_lines(workspace: Path, extra: Sequence[str]) -> set[str]:
             texts.append(path.relative_to(workspace).as_posix())
     for line in (workspace / "agent_ledger.log").read_text(encoding="utf-8").splitlines():
         record = json.loads(line)
-        if record["kind"] in ("probe", "finish_refused", "baseline", "result"):
+        if record["kind"] == "probe":
+            texts += record["checks"]
+        if record["kind"] == "baseline":
+            texts += [*record["findings"], *record["outcomes"]]
+        if record["kind"] == "result":
             texts += [json.dumps(v) if not isinstance(v, str) else v for v in record.values()]
-            texts += [for_model(str(item)) for v in record.values() if isinstance(v, list)
-                      for item in v]
-        if record["kind"] == "plan":  # `fix BLOCKER`: the blocker is the verdict's
-            fix = re.escape(say("plan.fix", blocker="\x00")).replace("\x00", "(.*)")
-            texts += [for_model(m.group(1)) for item in record["items"]
-                      if (m := re.fullmatch(fix, item))]
     for text in texts:
         lines.update(part.strip() for part in text.splitlines())
     return lines
+
+
+def accounted(text: str, patterns: Sequence[re.Pattern[str]], data: set[str],
+              seen: dict[str, bool] | None = None) -> bool:
+    """Whether `text` is data, a template's line, or several of them joined by `; ` (the
+    verdict's line joins its checks' parts so, a refused finish its reasons; a template may
+    begin with `; ` itself). A field that holds a `; ` holds such a list and must be
+    accounted for in turn: a field is no wildcard that lets a hard-coded sentence through
+    after a template's words."""
+    seen = {} if seen is None else seen
+    if text not in seen:
+        seen[text] = False  # a text is not accounted for by itself
+        seen[text] = bool(text.strip()) and (
+            text in data
+            or any((match := p.fullmatch(text)) and all(
+                "; " not in field or accounted(field, patterns, data, seen)
+                for field in match.groups()) for p in patterns)
+            or any(accounted(text[:split.start()], patterns, data, seen)
+                   and (accounted(text[split.end():], patterns, data, seen)
+                        or accounted(text[split.start():], patterns, data, seen))
+                   for split in re.finditer("; ", text)))
+    return seen[text]
 
 
 def strange_lines(messages: Sequence[dict[str, object]], data: set[str]) -> list[str]:
@@ -234,7 +306,7 @@ def strange_lines(messages: Sequence[dict[str, object]], data: set[str]) -> list
             if not re.search(r"[A-Za-z]", bare) or bare in data or line.strip() in data \
                     or PYTEST_LINE.fullmatch(bare):
                 continue
-            if not any(p.fullmatch(line) or p.fullmatch(bare) for p in patterns):
+            if not (accounted(line, patterns, data) or accounted(bare, patterns, data)):
                 found.append(line)
     return found
 
@@ -312,3 +384,20 @@ def test_a_hard_coded_sentence_is_found_among_the_templates_and_data() -> None:
                 {"role": "tool", "content": "Please be careful with the files."},
                 {"role": "user", "content": "- read_file a.py (ok)\n12| count = 1"}]
     assert strange_lines(messages, {"count = 1"}) == ["Please be careful with the files."]
+
+
+def test_a_verdict_line_is_accounted_for_only_when_each_part_is_a_template() -> None:
+    """The verdict joins its checks' parts with `; `: a line of templates (and data) so
+    joined passes, and one hard-coded part among them is still found."""
+    parts = [say("verdict.ruff_clean"),
+             say("verdict.pytest", counts="1 passed", regressions=0, known=""),
+             say("verdict.room", fixed=1, failed=1, still_passing=0, passed=0)]
+    blocker = say("blocker.failing_one", count=1, tests="t.py::test_a",
+                  hint=say("blocker.known_hint"))
+    good = {"role": "user", "content": "; ".join(parts) + f"\n- {blocker}"}
+    assert strange_lines([good], set()) == []
+    bad = "; ".join([*parts[:2], "mypy: it found 3 errors"])
+    assert strange_lines([{"role": "user", "content": bad}], set()) == [bad]
+    # a blocker in the words the verdict had in code is no template's line
+    old = "- the run's code registers pytest plugins, which the verdict does not accept"
+    assert strange_lines([{"role": "tool", "content": old}], set()) == [old]

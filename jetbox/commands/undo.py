@@ -10,6 +10,7 @@ from typing import TextIO
 from jetbox.commands.undoplan import Left, UndoPlan, plan
 from jetbox.core import failpoints
 from jetbox.core.errors import StatusError, StorageError, UsageError
+from jetbox.core.prompts import say
 from jetbox.core.text import for_terminal
 from jetbox.exec.gitrepo import exclude_own_files
 from jetbox.store import queries
@@ -183,6 +184,6 @@ def _mark_status(workspace: Workspace) -> None:
     try:
         if status_file.exists():
             status_file.write(status_file.read().with_(
-                status="yellow - undone by `jetbox undo`; start a new run with a goal"))
+                status=say("status.undone")))
     except (StatusError, StorageError, OSError):
         return

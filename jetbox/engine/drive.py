@@ -13,6 +13,7 @@ from jetbox.core.errors import (
     PauseRun,
     Terminated,
 )
+from jetbox.core.prompts import say
 from jetbox.core.text import for_terminal
 from jetbox.engine.loop import Engine
 from jetbox.engine.trust import record_seen
@@ -29,26 +30,26 @@ def execute(engine: Engine) -> int:
         summary(engine, "done")
         return code
     except PauseRun as pause:
-        engine.stop(f"{pause.status} - paused: {pause.reason}; run again to resume", kinds.Paused,
-                    reason=pause.reason)
+        engine.stop(say("status.paused", status=pause.status, reason=pause.reason),
+                    kinds.Paused, reason=pause.reason)
         run.display.note(f"paused: {pause.reason}; {pause.hint}")
         summary(engine, f"paused ({pause.reason})")
         return pause.exit_code
     except ModelDown as exc:
-        engine.stop(f"yellow - waiting for the model: {exc}", kinds.ModelUnavailable,
+        engine.stop(say("status.waiting_for_model", error=exc), kinds.ModelUnavailable,
                     error=str(exc))
         summary(engine, "model unavailable")
         raise
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated): the same stop
         return _interrupted(engine, isinstance(stop, Terminated))
     except JetboxError as exc:
-        engine.stop(f"red - {exc}", kinds.Error, error=str(exc))
+        engine.stop(say("status.error", error=exc), kinds.Error, error=str(exc))
         run.display.logger.error("stopped: %s", exc)
         raise
     except Exception as exc:
         run.display.logger.error("internal error:\n%s",
                                  for_terminal(traceback.format_exc(), multiline=True))
-        engine.stop(f"red - internal error: {type(exc).__name__}: {exc}", kinds.Error,
+        engine.stop(say("status.internal_error", type=type(exc).__name__, error=exc), kinds.Error,
                     error=f"{type(exc).__name__}: {exc}")
         raise JetboxError(f"internal error: {type(exc).__name__}: {exc} (traceback in "
                           f"{run.workspace.log_path})") from None
@@ -59,7 +60,7 @@ def execute(engine: Engine) -> int:
 
 def _interrupted(engine: Engine, by_sigterm: bool) -> int:
     how = "SIGTERM" if by_sigterm else "Ctrl-C"
-    engine.stop(f"yellow - interrupted ({how}); run again to resume", kinds.Interrupted,
+    engine.stop(say("status.interrupted", how=how), kinds.Interrupted,
                 by="SIGTERM" if by_sigterm else None)
     engine.run.display.note(f"interrupted ({how}); run the same command again to resume")
     summary(engine, f"interrupted ({how})")

@@ -112,7 +112,7 @@ def blockers(acc: Account, before: Mapping[str, str]) -> list[str]:
 def for_model(blocker: str) -> str:
     """A blocker as the model reads it: without the hint on marking a test known, which is a
     person's call (status.txt or the settings), not the model's, and costs every request."""
-    return blocker.replace(f" ({say('blocker.known_hint')})", "")
+    return blocker.replace(say("blocker.known_hint"), "")
 
 
 def changes_line(acc: Account, config_changed: Iterable[str], allow: bool) -> str:

@@ -237,14 +237,8 @@ ANSWER_FLAG = "--answer"
 
 def waiting(qid: str, sandboxed: bool = True) -> str:
     if not sandboxed:  # the run's code could write status.txt: only the flag or a terminal
-        return (f"waiting for a person's answer to {qid} (the whole question, with the diff "
-                f"or argv, the model's reason and the folder: {QUESTION_FILE}): run again at "
-                f"a terminal, or with --answer {qid}=yes (without a sandbox status.txt's "
-                f"`Approve [{qid}]:` line is not taken)")
-    return (f"waiting for a person's answer to {qid} (the whole question, with the diff or "
-            f"argv, the model's reason and the folder: {QUESTION_FILE}): write yes, no "
-            f"because ... or always on the `Approve [{qid}]:` line, or run with "
-            f"--answer {qid}=yes")
+        return say("pause.waiting_unsandboxed", qid=qid, file=QUESTION_FILE)
+    return say("pause.waiting", qid=qid, file=QUESTION_FILE)
 
 
 def given(run: Run, now: Round, question: Question, qid: str) -> tuple[Answer | None, str]:

@@ -32,14 +32,14 @@ def colour(results: list[kinds.ToolResult], progress: bool, stalled: int, warnin
     """The round's `Status:` line: green, or yellow with why."""
     failed = [r for r in results if not r.ok]
     if "finish" in [r.name for r in results] and not failed:
-        return "green - finish requested; verifying"
+        return say("status.finish_requested")
     if failed:
-        return f"yellow - {len(failed)} of {len(results)} calls failed or were refused"
+        return say("status.calls_failed", failed=len(failed), calls=len(results))
     if warning:
-        return f"yellow - repeating {call}"
+        return say("status.repeating", call=call)
     if stalled > 1:
-        return f"yellow - no progress for {stalled} rounds"
-    return "green - progress" if progress else "green - calls ok"
+        return say("status.no_progress", rounds=stalled)
+    return say("status.progress" if progress else "status.calls_ok")
 
 
 class Reflect(Handler):

@@ -7,6 +7,7 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
+from jetbox.core.prompts import say
 from jetbox.probes import room
 from jetbox.probes.goal import ruff_rule_names
 from jetbox.probes.testconfig import snapshot
@@ -142,7 +143,7 @@ class Done(Handler):
     def run(self, run: Run, now: Round) -> Step:
         assert now.verdict is not None, "Done follows Probe, or the resume judged the round"
         checks = now.verdict.line
-        now = now.with_status(status=f"green - done: {checks}", next=(), active=())
+        now = now.with_status(status=say("status.done", checks=checks), next=(), active=())
         metrics = RunMetrics.from_records(run.records(), time.time())
         if queries.unanswered(run.records(), queries.RUN_END, queries.RUN_START,
                               queries.RESUME) is None:
