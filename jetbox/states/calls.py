@@ -192,7 +192,7 @@ class Wait(Handler):
         moved = queries.last_of(records, kinds.Transition)
         hint = "run again once it is answered"  # not "the same command": see given()
         if moved is not None and moved.outcome == QUIT:
-            return PauseRun(f"the person quit at {qid}; run again to be asked again", hint=hint)
+            return PauseRun(say("pause.person_quit", qid=qid), hint=hint)
         return PauseRun(waiting(qid, run.toolbox.policy.sandbox == "bwrap"), hint=hint)
 
 

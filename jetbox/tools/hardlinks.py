@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.fsutil import atomic_write_bytes, write_in_place
+from jetbox.core.prompts import say
 from jetbox.core.text import escape_name
 from jetbox.tools.watch import watched_paths
 
@@ -39,9 +40,8 @@ class Links:
     def note(self, relative: str) -> str:
         """What the model is told beside the write's own result."""
         if self.outside:
-            return (f"; {relative} had a hard link outside the workspace; it is now a "
-                    f"separate file")
-        return f"; written in place, so its hard links {', '.join(self.others)} show it too"
+            return say("result.hard_link_outside", path=relative)
+        return say("result.hard_links_in_place", links=", ".join(self.others))
 
 
 def links_of(root: Path, absolute: Path) -> Links | None:
