@@ -294,6 +294,8 @@ FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "pause.person_quit": ("qid",),
     "pause.waiting": ("qid", "file"),
     "pause.waiting_unsandboxed": ("qid", "file"),
+    "status.starting": (),
+    "status.unknown": (),
     "status.paused": ("status", "reason"),
     "status.waiting_for_model": ("error",),
     "status.error": ("error",),

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from jetbox.core import failpoints
 from jetbox.core.errors import StatusError, StorageError
 from jetbox.core.fsutil import atomic_write_text
+from jetbox.core.prompts import say
 from jetbox.core.text import for_terminal
 
 # Keys that may appear on several lines, one item each (the seed: "one concept per line").
@@ -39,7 +40,7 @@ class Status:
     render() writes exactly one line per value and parse(render(s)) == s."""
 
     goal: str
-    status: str = "yellow - starting"
+    status: str = field(default_factory=lambda: say("status.starting"))
     active: tuple[str, ...] = ()
     next: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
@@ -125,7 +126,7 @@ def parse(text: str, source: str = "status.txt") -> Status:
         raise StatusError(f"{source}: no `Goal:` line")
     return Status(
         goal=values["Goal"][0],
-        status=(values["Status"] or ["yellow - unknown"])[0],
+        status=(values["Status"] or [say("status.unknown")])[0],
         active=tuple(values["Active"]),
         next=tuple(values["Next"]),
         notes=tuple(values["Notes"]),
