@@ -231,6 +231,7 @@ FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "verdict.changes": ("added", "removed", "skipped", "config", "allowed"),
     "verdict.config_changed": ("files",),
     "verdict.config_unchanged": (),
+    "verdict.not_put_back": ("path",),
     "verdict.changes_allowed": (),
     "verdict.added_tests": ("tests",),
     "verdict.more_files": ("count",),

@@ -38,7 +38,7 @@ def how(outcome: str) -> str:
     return say(f"how.{outcome}")
 
 
-def _failed(item: str) -> bool:
+def ran_and_failed(item: str) -> bool:
     """Whether an `id (how)` item is a test that ran and failed (not one that no longer runs)."""
     return item.endswith((f"({how('failed')})", f"({how('error')})"))
 
@@ -95,7 +95,7 @@ def blockers(acc: Account, before: Mapping[str, str]) -> list[str]:
                            else "blocker.regressions",
                            count=len(acc.regressions), tests=named(acc.regressions)))
     new_failing = [t for t in acc.failing if t not in before]
-    still = [u for u in acc.unresolved if _failed(u)]
+    still = [u for u in acc.unresolved if ran_and_failed(u)]
     if still or new_failing:
         ids = [u.rsplit(" (", 1)[0] for u in still] + new_failing
         reasons.append(say("blocker.failing_one" if len(ids) == 1 else "blocker.failing",
@@ -104,7 +104,7 @@ def blockers(acc: Account, before: Mapping[str, str]) -> list[str]:
     if hidden:
         reasons.append(say("blocker.hidden_one" if len(hidden) == 1 else "blocker.hidden",
                            count=len(hidden), tests=named(hidden), hint=hint))
-    if any(not _failed(r) for r in [*acc.regressions, *hidden]):
+    if any(not ran_and_failed(r) for r in [*acc.regressions, *hidden]):
         reasons.append(say("blocker.dont"))
     return reasons
 

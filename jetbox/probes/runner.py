@@ -199,7 +199,8 @@ class Prober:
         if changed and pinned is not None:
             with pinned_copy(self.workspace, pinned, changed) as (scratch, stuck):
                 checks = self._all(env, scratch)
-            changed = tuple(f"{p} (could not be put back)" if p in stuck else p for p in changed)
+            changed = tuple(say("verdict.not_put_back", path=p) if p in stuck else p
+                            for p in changed)
         else:
             checks = self._all(env, self.workspace)
         self.removed = remove_created(self.workspace, absent)

@@ -108,7 +108,7 @@ def judge(report: ProbeReport, baseline: kinds.Baseline, known: Iterable[str], g
         left_out = _left_out(report.room)
         if blockers and left_out:
             blockers.append(left_out)
-    stuck = any(c.endswith("(could not be put back)") for c in report.config_changed)
+    stuck = any(c.endswith(say("verdict.not_put_back", path="")) for c in report.config_changed)
     if report.config_changed and (stuck or not allow_test_changes):
         blockers.append(say("blocker.config_changed", files=_named(report.config_changed)))
     return Verdict(not blockers, "; ".join(parts), tuple(blockers), new_findings, failing,
@@ -191,7 +191,7 @@ def _hidden(room: RoomVerdict, baseline: kinds.Baseline, known: frozenset[str]) 
     account = accounting.account(before, {t: o for t, o in room.new_after.items() if t in before},
                           known, False)
     hidden = [r for r in (*account.regressions, *account.unresolved)
-              if not r.endswith(("(fails)", "(errors)"))]
+              if not accounting.ran_and_failed(r)]
     return [say("blocker.hidden_by_change", files=_named(sorted(files)), tests=_named(hidden),
                 dont=say("blocker.dont"))] if hidden else []
 
