@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from jetbox.core.programs import find_program
+from jetbox.core.prompts import say
 from jetbox.exec.process import run_process, scrubbed_env
 
 MERGE_TIMEOUT_S = 60.0
@@ -23,10 +24,10 @@ def merge_file(ours: bytes, base: bytes, theirs: bytes) -> bytes:
     git configuration is never read (no system or global file; run outside any repository),
     so no merge driver or setting of theirs runs here."""
     if b"\0" in ours + base + theirs:
-        raise CannotMerge("binary: its lines cannot be merged")
+        raise CannotMerge(say("merge.binary"))
     git = find_program("git")
     if git is None:
-        raise CannotMerge("git is not installed, so the lines cannot be merged")
+        raise CannotMerge(say("merge.no_git"))
     with tempfile.TemporaryDirectory(prefix="jetbox-merge-") as folder:
         paths = [Path(folder) / name for name in ("now", "run", "before")]
         for path, data in zip(paths, (ours, base, theirs), strict=True):
@@ -37,7 +38,7 @@ def merge_file(ours: bytes, base: bytes, theirs: bytes) -> bytes:
         done = run_process([git, "merge-file", "-q", *map(str, paths)], cwd=Path(folder),
                            timeout_s=MERGE_TIMEOUT_S, env=env)
         if done.returncode != 0:
-            raise CannotMerge("the lines overlap" if done.returncode
+            raise CannotMerge(say("merge.overlap") if done.returncode
                               and 0 < done.returncode < 128 else
-                              f"git merge-file failed: {done.output.strip()[:200]}")
+                              say("merge.failed", output=done.output.strip()[:200]))
         return paths[0].read_bytes()

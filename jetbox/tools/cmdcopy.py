@@ -269,9 +269,9 @@ def _merge(rel: str, base: FileState, run: FileState, now: FileState,
     """The command's change made in the person's version of the file; CannotMerge when
     the two overlap or cannot be merged line by line."""
     if not (base.is_file and run.is_file and now.is_file):
-        raise CannotMerge("created, deleted, a link or a folder on one side: not merged")
+        raise CannotMerge(say("merge.not_two_files"))
     if not all(store.has(str(s.sha256)) for s in (base, run, now)):
-        raise CannotMerge(f"over {MAX_KEPT_BYTES // 1_000_000} MB: not merged")
+        raise CannotMerge(say("merge.too_big", megabytes=MAX_KEPT_BYTES // 1_000_000))
     mode = run.mode if now.mode == base.mode else now.mode
     if run.sha256 == base.sha256:
         sha = str(now.sha256)  # the command changed only the mode
