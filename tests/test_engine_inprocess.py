@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jetbox.core.errors import MachineError
+from jetbox.core.errors import MachineError, ModelDown
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import Round, Run
@@ -150,3 +150,27 @@ def test_an_approval_is_asked_then_answered_with_answer(
     else:
         assert again.code == 3  # the round limit: the model was told and asked again
         assert "tests first" in told
+
+
+def test_a_run_stopped_before_its_model_call_goes_on_from_the_rounds_start(
+        workspace: Path, machine: Path) -> None:
+    """Ask reads what the round's Probe and Compact make, which no invocation outlives: the
+    resume re-enters the round at Probe and reaches Ask through the real handlers."""
+    with served(WRITE) as server, pytest.raises(ModelDown):
+        run_engine(workspace, machine, server.host, GOAL)  # round 2's call: the script is spent
+    status = (workspace / "status.txt").read_text(encoding="utf-8")
+    assert "State: Ask" in status and "Round: 2" in status
+    with served(FINISH) as server:
+        again = run_engine(workspace, machine, server.host)
+        assert len(server.requests) == 1
+    assert again.code == 0, again.err
+    resumed = again.records("resume")[-1]
+    assert (resumed["state"], resumed["round"], resumed["instead_of"]) == ("Probe", 2, "Ask")
+    assert "status.txt stood at Ask, which reads" in again.err
+    probes = [r["round"] for r in again.records("probe")]
+    assert probes.count(2) == 2  # round 2's probe, and again on the resume: no other path
+    records = again.records()
+    after = records[records.index(resumed) + 1:]
+    assert [(t["source"], t["dest"]) for t in after if t["kind"] == "transition"][:4] == [
+        ("Probe", "Compact"), ("Compact", "Plan"), ("Plan", "Ask"), ("Ask", "Calls")]
+    assert again.status["State"] == "Done"

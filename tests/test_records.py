@@ -143,6 +143,40 @@ def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
     assert queries.last(ledger.records(), queries.STATUS_EDITED) is None
 
 
+def test_begin_re_enters_a_round_at_its_start_unless_its_state_needs_only_the_status(
+        tmp_path: Path) -> None:
+    """Ask, Plan and Compact read what the round's Probe and Compact made in memory: resumed
+    there, the round starts again at Probe. A journaled reply, or a state that reads only the
+    status (Reflect, Done...), is entered where the run stood."""
+    from jetbox.engine.usercode import load_handlers
+
+    spec = load_machine(PACKAGED_MACHINE)
+    enterable = [s for s, h in load_handlers(spec).items() if h.resumes_here()]
+    to_ask = [move("Probe", "Compact"), move("Compact", "Plan"), move("Plan", "Ask")]
+    journaled = reply(("read_file", {"path": "a.py"}))
+    cases = {"Plan": (to_ask[:2], "Probe"), "Ask": (to_ask, "Probe"),
+             "Ask, reply journaled": ([*to_ask, journaled], "Ask"),
+             "Calls": ([*to_ask, journaled, move("Ask", "Calls")], "Calls"),
+             "Reflect": ([*to_ask, journaled, move("Ask", "Calls"), move("Calls", "Reflect")],
+                         "Reflect"),
+             "Done": ([move("Probe", "Done")], "Done")}
+    for index, (label, (records, entered)) in enumerate(cases.items()):
+        ledger = Ledger(tmp_path / f"ledger{index}.log", fsync=False)
+        status_file = StatusFile(tmp_path / f"status{index}.txt")
+        status_file.write(begin(decide(GOAL, False, ledger, status_file), GOAL, spec, ledger,
+                                status_file))
+        for record in records:
+            ledger.append(record)
+        stood = records[-1].dest if isinstance(records[-1], Transition) else "Ask"
+        status_file.write(status_file.read().with_(state=stood))
+        resumed = begin(decide(None, False, ledger, status_file), None, spec, ledger,
+                        status_file, enterable=enterable)
+        assert resumed.state == entered, label
+        record = queries.last_of(ledger.records(), Resume)
+        assert record is not None and record.state == entered, label
+        assert record.instead_of == (stood if entered != stood else None), label
+
+
 def test_the_visit_start_walked_back_agrees_with_a_walk_from_the_start() -> None:
     """visit_start walks back from the newest record; the rule it keeps is the forward one:
     the newest transition into the state that no answer since the transition before it

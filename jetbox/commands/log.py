@@ -60,7 +60,8 @@ LINES: dict[type[Record], Callable[[Any], str]] = {
     kinds.ModelReply: _reply,
     kinds.ToolResult: _tool_result,
     kinds.RunStart: lambda r: f"run started: {r.goal}",
-    kinds.Resume: lambda r: f"resumed at {r.state}, round {r.round}",
+    kinds.Resume: lambda r: f"resumed at {r.state}, round {r.round}" + (
+        f" (it stood at {r.instead_of}: the round again from its start)" if r.instead_of else ""),
     kinds.Probed: lambda r: ("probes (reused): " if r.reused else "probes: ") + "; ".join(r.checks),
     kinds.FinishRefused: lambda r: "finish refused: " + "; ".join(r.reasons),
     kinds.Reflection: lambda r: f"status {r.status}"

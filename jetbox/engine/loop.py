@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jetbox.core import failpoints
 from jetbox.core.errors import EXIT_DONE, MachineError, PauseRun, StatusError, StorageError
 from jetbox.core.text import counted
-from jetbox.engine.resume import resumed_round, status_sha
+from jetbox.engine.resume import status_sha
 from jetbox.engine.usercode import resolve_conditions
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
@@ -43,11 +43,10 @@ class Engine:
         return lambda _event: bool(function(self.run, self.now))
 
     def start(self) -> None:
-        """The checks first, then the round the run continues with (fresh probes on a
-        resume past the initial state)."""
+        """The checks first, then status.txt at the state the run goes on from (begin chose
+        it: a resume enters only a state that needs nothing but the status and the ledger)."""
         if self.preflight is not None and not self.run.spec.is_final(self.state):
             self.preflight()
-        self.now = resumed_round(self.run, self.now.status)
         self.write_status()
 
     def loop(self) -> int:

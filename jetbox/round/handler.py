@@ -31,9 +31,10 @@ class Handler:
     # What it reads and writes, as Burr's `@action(reads=..., writes=...)`: the Round fields
     # it reads and may change, and the ledger kinds it may append (its own and those of the
     # services it calls, e.g. the toolbox's). The engine checks after each step that what
-    # changed is among them (`undeclared`). None: not declared, not checked (a handler
-    # written before declarations existed).
-    reads: ClassVar[tuple[str, ...]] = ()
+    # changed is among them (`undeclared`), and a resume enters the state only when what it
+    # reads survives one (`resumes_here`). None: not declared (a handler written before
+    # declarations existed): not checked, and resumed as one that reads everything.
+    reads: ClassVar[tuple[str, ...] | None] = None
     writes: ClassVar[tuple[str, ...] | None] = None
     appends: ClassVar[tuple[str, ...] | None] = None
     # Outcomes returned only where machine.yaml routes them (spec.routes): Calls' `ask`
@@ -42,6 +43,15 @@ class Handler:
 
     def run(self, run: Run, now: Round) -> Step:
         raise NotImplementedError
+
+    def resumes_here(self) -> bool:
+        """Whether a resume may enter this state directly: it reads only the status (the
+        rest from the ledger). The Round's other fields (probes, verdict, conversation, reply)
+        are made by the round's earlier handlers and live only in memory, so a state that reads
+        them is re-entered at the round's start and reached through those very handlers, as
+        a run that was never stopped reaches it (engine/resume.py, `begin`). A journaled reply
+        is the exception the resume checks itself (round/run.py, `pending_reply`)."""
+        return self.reads is not None and set(self.reads) <= {"status"}
 
     def undeclared(self, before: Round, after: Round, appended: Sequence[Record]) -> str:
         """What this step changed that the handler does not declare, or ""."""

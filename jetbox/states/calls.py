@@ -178,6 +178,7 @@ class Wait(Handler):
     `quit` at the terminal). Returns: the round unchanged, outcome `resumed`."""
 
     outcomes = ("resumed",)
+    reads = ("status",)
     writes = ()
     appends = ()
 

@@ -100,6 +100,7 @@ class Pause(Handler):
     Reads: the newest `paused` record. Returns: the round unchanged, outcome `resumed`."""
 
     outcomes = ("resumed",)
+    reads = ("status",)
     writes = ()
     appends = ()
 

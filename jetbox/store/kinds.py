@@ -27,11 +27,16 @@ class RunStart(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Resume(Record):
+    """A run resumed at `state`; `instead_of`: the state status.txt stood at, when its handler
+    reads what only the round's earlier handlers make, so the round is re-entered at its start."""
+
     KIND = "resume"
+    SOMETIMES = frozenset({"instead_of"})
     state: str = ""
     round: int = 0
     python: str = ""
     status_sha: str = ""
+    instead_of: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
