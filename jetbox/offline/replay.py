@@ -24,7 +24,7 @@ def ledger_turns(path: Path) -> list[Turn]:
     records = [r for r in Ledger(path).records() if isinstance(r, ModelReply)]
     if not records:
         raise UsageError(f"{path} records no model reply: nothing to replay")
-    return [Turn(content=str(r.content), thinking=str(r.thinking),
+    return [Turn(content=r.content, thinking=r.thinking,
                  calls=tuple(Call(c.name, c.arguments) for c in r.calls))
             for r in records]
 
