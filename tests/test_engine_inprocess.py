@@ -6,6 +6,7 @@ The same behaviours through `jetbox run` with real ruff and pytest stay in the s
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,21 @@ def test_a_run_goes_round_by_round_to_done(workspace: Path, machine: Path) -> No
                          ("Persist", "Probe")]
     assert pairs[-1] == ("Probe", "Done")
     assert "run summary (done)" in ran.out + ran.err
+
+
+def test_the_ledger_keeps_the_start_of_a_long_thinking_and_the_model_hears_the_same(
+        workspace: Path, machine: Path) -> None:
+    # One reply, one value: the next request sends back the thinking as the ledger keeps it,
+    # so a resumed run and one that never stopped ask the model the same.
+    thought = "why " * 1500
+    with served(replace(WRITE, thinking=thought), FINISH) as server:
+        ran = run_engine(workspace, machine, server.host, GOAL)
+        sent = [m for m in server.requests[1].messages if m["role"] == "assistant"]
+    assert ran.code == 0, ran.err
+    first = ran.records("model_reply")[0]
+    assert first["thinking_chars"] == len(thought) == 6000
+    assert first["thinking"] == sent[0]["thinking"] == thought[:4000]
+    assert first["calls"] == [{"name": "write_file", "arguments": WRITE.calls[0].arguments}]
 
 
 def test_a_finish_before_the_probes_pass_is_refused_and_the_model_told(

@@ -20,6 +20,7 @@ from jetbox.store import queries
 from jetbox.store.kinds import (
     Compaction,
     Intent,
+    ModelReply,
     Reflection,
     Result,
     RoundEnd,
@@ -153,8 +154,7 @@ def test_calls_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -
 
 
 def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
-    from jetbox.model.base import Reply
-    run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
+    run = make_run(tmp_path, [START], model=scripted(ModelReply(content="I think...")))
     _, now = act(run, round_at("Ask", probes=report(), run=run))
     assert now.results == ()
     assert queries.last_of(run.records(), ToolResult).name == queries.NO_CALL
@@ -240,7 +240,7 @@ def test_ask_resumed_after_its_reply_was_journaled_does_not_ask_again(tmp_path: 
     run = make_run(tmp_path, [START, enter_ask, reply(("read_file", {"path": "a.py"}))])
     outcome, now = Ask().run(run, round_at("Ask"))  # the model would fail the test if asked
     assert outcome == "asked" and now.reply is not None
-    assert [c.name for c in now.reply.tool_calls] == ["read_file"]
+    assert [c.name for c in now.reply.calls] == ["read_file"]
     assert kinds(run).count(queries.MODEL_REPLY) == 1
 
 

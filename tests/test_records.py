@@ -20,6 +20,7 @@ from jetbox.store.kinds import (
     Result,
     Resume,
     StatusDisagrees,
+    ToolCall,
     Transition,
 )
 from jetbox.store.ledger import Ledger
@@ -75,7 +76,7 @@ def test_the_same_call_streak_and_the_guard_count_from_the_resume() -> None:
     same = reply(("list_dir", {"path": "."}))
     records = [START, reply(("read_file", {})), same, same, same]
     streak, first = queries.same_call_streak(records)
-    assert streak == 3 and first == ("list_dir", {"path": "."})
+    assert streak == 3 and first == ToolCall("list_dir", {"path": "."})
     resumed = [*records, Resume(state="Pause", round=4), same]
     assert queries.same_call_streak(queries.since_resume(resumed))[0] == 1
 
@@ -102,11 +103,11 @@ def test_a_pending_reply_says_which_call_is_next_and_what_it_began() -> None:
     began = Intent(action="cmd", seq=9)
     records = [START, move("Plan", "Act"), calls, result("write_file"), began]
     pending = pending_reply(records, "Act")
-    assert pending is not None and pending.journal.next_index == 1
-    assert [c.name for c in pending.reply.tool_calls] == ["write_file", "run_cmd"]
-    assert pending.journal.intent == began and pending.journal.result is None
+    assert pending is not None and pending.next_index == 1
+    assert [c.name for c in pending.reply.calls] == ["write_file", "run_cmd"]
+    assert pending.intent == began and pending.result is None
     finished = Result(intent=9, ok=True)
-    assert pending_reply([*records, finished], "Act").journal.result == finished
+    assert pending_reply([*records, finished], "Act").result == finished
     # A reply from an earlier visit of Act is not pending in this one.
     assert pending_reply([*records, move("Act", "Reflect"), move("Persist", "Act")],
                          "Act") is None

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _reply(r: kinds.ModelReply) -> str:
-    calls = ", ".join(name for name, _ in r.named_calls()) or "no tool call"
+    calls = ", ".join(call.name for call in r.calls) or "no tool call"
     return (f"model: {calls}; {r.prompt_tokens} tokens in, "
             f"{r.output_tokens} out, {r.duration_s:.1f} s "
             f"(first token {r.first_token_s:.1f} s"
