@@ -140,6 +140,35 @@ def test_a_handler_returning_an_undeclared_outcome_stops_the_run_red(
     assert "error" in kinds and "model_reply" not in kinds  # stopped before Ask asked
 
 
+class Peek(Handler):
+    """A Plan that declares it reads only the status, and looks at the verdict anyway."""
+
+    outcomes = ("planned",)
+    reads = ("status",)
+    writes = ("status",)
+    appends = ()
+    seen: list[object] = []
+
+    def run(self, run: Run, now: Round) -> Step:
+        Peek.seen.append(now.verdict)
+        return "planned", now.with_status(next=("peeked",))
+
+
+def test_a_handler_sees_only_the_fields_it_declares_it_reads(
+        workspace: Path, tmp_path: Path) -> None:
+    """`reads` holds by construction, in every run: what a resume may leave out (a state that
+    reads only the status is entered directly) is what the handler never sees."""
+    machine = machine_file(tmp_path / "machine")
+    machine.write_text(machine.read_text(encoding="utf-8").replace(
+        "states.model:Plan", f"{__name__}:Peek"), encoding="utf-8")
+    Peek.seen.clear()
+    with served(WRITE, FINISH) as server:
+        ran = run_engine(workspace, machine, server.host, GOAL)
+    assert ran.code == 0, ran.err
+    assert Peek.seen == [None, None]  # Probe made a verdict each round; Peek did not declare it
+    assert ran.records("probe")[0]["verdict"]  # ...and it was there to see
+
+
 @pytest.mark.parametrize(("answer", "written", "rounds"),
                          [("yes", True, 3), ("no:tests first", False, 2)])
 def test_an_approval_is_asked_then_answered_with_answer(

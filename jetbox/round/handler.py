@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from jetbox.core.errors import PauseRun
@@ -52,6 +52,23 @@ class Handler:
         a run that was never stopped reaches it (engine/resume.py, `begin`). A journaled reply
         is the exception the resume checks itself (round/run.py, `pending_reply`)."""
         return self.reads is not None and set(self.reads) <= {"status"}
+
+    def shown(self, now: Round) -> Round:
+        """The round as this handler is given it: what it declares it reads, the rest at its
+        default. So `reads` is true by construction (a field read but not declared is None to
+        the handler, in every run, not only after a resume), and `resumes_here` can trust it."""
+        if self.reads is None:
+            return now
+        blank = type(now)(now.status)
+        return replace(now, **{f.name: getattr(blank, f.name) for f in fields(now)
+                               if f.name != "status" and f.name not in self.reads})
+
+    def kept(self, before: Round, after: Round) -> Round:
+        """The round the run goes on with: what the handler declares it writes, from what it
+        returned; every other field as it was before the step."""
+        if self.writes is None:
+            return after
+        return replace(before, **{name: getattr(after, name) for name in self.writes})
 
     def undeclared(self, before: Round, after: Round, appended: Sequence[Record]) -> str:
         """What this step changed that the handler does not declare, or ""."""
