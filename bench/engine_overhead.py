@@ -20,18 +20,19 @@ from typing import Any
 from common import ROOT, machine_without_probes, save, scripted_run, stats_ms
 
 from jetbox.engine.start import RunRequest, open_run
-from jetbox.model.base import Reply, ScriptedModel, ToolCall, call
+from jetbox.model.base import ScriptedModel, call
+from jetbox.store.kinds import ModelReply, ToolCall
 from jetbox.store.ledger import Ledger
 
 
 def steps(rounds: int, delay_s: float = 0.0) -> list[Any]:
     """Reads of different files (no loop, no change), then finish; each after `delay_s`."""
-    def step(reply: Reply) -> Any:
-        def slow(messages: Any) -> Reply:
+    def step(reply: ModelReply) -> Any:
+        def slow(messages: Any) -> ModelReply:
             time.sleep(delay_s)
             return reply
         return slow if delay_s else reply
-    replies = [Reply(tool_calls=(ToolCall("read_file", {"path": f"f{i % 20}.txt"}),))
+    replies = [ModelReply(calls=(ToolCall("read_file", {"path": f"f{i % 20}.txt"}),))
                for i in range(rounds - 1)]
     return [step(r) for r in [*replies, call("finish", summary="done")]]
 

@@ -9,9 +9,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from jetbox.offline import OfflineOllama
+from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.solvers import MathxSolver
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
+from tests import enginekit
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = "Create a package mathx with add(a, b), add tests, then make ruff and pytest pass."
@@ -23,7 +24,7 @@ class Outcome:
 
     files: dict[str, str]                 # relative path -> sha256, Jetbox's own files excluded
     state: str
-    writes: tuple[tuple[str, str], ...]   # (path, sha256) of every write intent, in order
+    writes: tuple[tuple[str, str], ...]   # (path, sha256) of every write or edit intent, in order
     replies: int                          # model replies journaled
     reply_rounds: tuple[int, ...]         # the round of each journaled reply
     appends: int                          # ledger records
@@ -50,7 +51,7 @@ def outcome(workspace: Path, kills: int) -> Outcome:
         if line.startswith("State:"):
             state = line.partition(":")[2].strip()
     writes = tuple((r["path"], r["sha256"]) for r in records
-                   if r["kind"] == "intent" and r.get("action") == "write")
+                   if r["kind"] == "intent" and r.get("action") in ("write", "edit"))
     rounds = tuple(r["round"] for r in records if r["kind"] == "model_reply")
     return Outcome(snapshot(workspace), state, writes, len(rounds), rounds, len(records), kills)
 
@@ -89,3 +90,49 @@ def crash_and_resume(workspace: Path, failpoints: list[str], max_resumes: int = 
             if code == 0:
                 break
     return outcome(workspace, kills)
+
+
+# The run the crash matrix kills (tests/test_crash.py whole, tests/test_crash_sample.py one
+# point of it): the hello goal with data probes (tests/enginekit.py: ruff and pytest as
+# tiny programs, judged by the real parsers, verdict and clean room), so a run costs a few
+# seconds, and a scripted model whose four replies cover what a crash can interrupt: a
+# write, a finish the probes refuse, an edit with a command in one reply, and the finish.
+GREET = "def greet(name):\n    return f'Hello, {name}!'\n"
+SCRIPT = (Turn(calls=(Call("write_file", {"path": "hello.py", "content": "x = 1\n"}),)),
+          Turn(calls=(Call("finish", {"summary": "too early"}),)),
+          Turn(calls=(Call("edit_file", {"path": "hello.py", "old": "x = 1\n", "new": GREET}),
+                      Call("run_cmd", {"cmd": ["python", "hello.py"]}))),
+          Turn(calls=(Call("finish", {"summary": "greet written"}),)))
+# What an uninterrupted run of SCRIPT appends to the ledger (test_crash checks it).
+SCRIPT_APPENDS = 69
+# Every kill point: before each looping state in round 2, and after each ledger append
+# but the last (which is the run's end).
+STATES = ["Probe", "Compact", "Plan", "Ask", "Calls", "Reflect", "Persist"]
+MATRIX = [f"kill:before:{state}#2" for state in STATES] + \
+    ["kill:before:Done"] + [f"kill:ledger#{n}" for n in range(1, SCRIPT_APPENDS)]
+
+
+def scripted_crash_and_resume(workspace: Path, failpoints: list[str],
+                              max_resumes: int = 4) -> Outcome:
+    """SCRIPT's run, killed at each failpoint in turn, then resumed until it ends. The model
+    is a script, so the server also checks that no journaled reply is asked for again."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    enginekit.project(workspace)
+    machine = enginekit.machine_file(workspace.parent / f"{workspace.name}-machine")
+    kills = 0
+    with OfflineOllama(ScriptResponder(list(SCRIPT))) as server:
+        code = None
+        for index, point in enumerate(failpoints):
+            code = jetbox(workspace, server.host, point, enginekit.GOAL if index == 0 else None,
+                          machine=machine)
+            kills += code == -9
+        for _ in range(max_resumes):
+            if code == 0:
+                break
+            code = jetbox(workspace, server.host, None, None if failpoints else enginekit.GOAL,
+                          machine=machine)
+        asked = len(server.requests)
+    result = outcome(workspace, kills)
+    assert asked == result.replies, f"{failpoints}: the model was asked {asked} times for " \
+                                    f"{result.replies} journaled replies"
+    return result

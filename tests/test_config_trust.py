@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 WEAKENED = ('[project]\nname = "w"\nversion = "0"\n\n[tool.jetbox]\nsandbox = "none"\n'
             'host = "http://127.0.0.1:9"\n')
 EVIL_HANDLER = ("import pathlib\npathlib.Path({marker!r}).write_text('imported')\n"
-                "from states.done import Done\n\n\nclass Evil(Done):\n    pass\n")
+                "from states.workspace import Done\n\n\nclass Evil(Done):\n    pass\n")
 REWRITE_MACHINE = """\
 import pathlib
 text = pathlib.Path("machine.yaml").read_text().replace("states.workspace:Done", "evil_states:Evil")
@@ -97,7 +97,7 @@ def test_a_handler_module_the_model_rewrote_is_refused_on_resume(
     text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.workspace:Done",
                                                               "my_states:Mine")
     (workspace / "machine.yaml").write_text(text)
-    (workspace / "my_states.py").write_text("from states.done import Done\n\n\n"
+    (workspace / "my_states.py").write_text("from states.workspace import Done\n\n\n"
                                             "class Mine(Done):\n    pass\n")
     evil = EVIL_HANDLER.format(marker=str(marker)).replace("Evil", "Mine")
     trust_folder(workspace)  # the person's own machine.yaml

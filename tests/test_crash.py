@@ -1,26 +1,42 @@
-"""kill -9 at every transition and every ledger append: resume equals an uninterrupted run."""
+"""kill -9 at every transition and every ledger append: resume equals an uninterrupted run.
+
+The matrix kills tests/crashkit.py's SCRIPT run (data probes, a scripted model: a write, a
+refused finish, an edit with a command, the finish) at every point of crashkit.MATRIX; the
+quick tier draws one point of it (test_crash_sample.py). The seed's mathx run with real ruff
+and pytest is killed before every state in tests/test_resume_kill.py and, with multiple kills
+and torn lines, below."""
 
 from __future__ import annotations
 
 import os
 import random
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.crashkit import Outcome, crash_and_resume
+from tests.crashkit import (
+    MATRIX,
+    SCRIPT_APPENDS,
+    Outcome,
+    crash_and_resume,
+    scripted_crash_and_resume,
+)
 
 pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX SIGKILL"),
               pytest.mark.slow]  # left out of the quick `pytest -m "not slow"`
 
-STATES = ["Probe", "Compact", "Plan", "Ask", "Calls", "Reflect", "Persist", "Done"]
-
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
-    return crash_and_resume(tmp_path_factory.mktemp("reference") / "ws", [])
+    return scripted_crash_and_resume(tmp_path_factory.mktemp("reference") / "ws", [])
+
+
+@pytest.fixture(scope="module")
+def mathx_reference(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
+    return crash_and_resume(tmp_path_factory.mktemp("mathx") / "ws", [])
 
 
 def assert_same_as_reference(result: Outcome, reference: Outcome, label: str) -> None:
@@ -32,35 +48,32 @@ def assert_same_as_reference(result: Outcome, reference: Outcome, label: str) ->
     assert result.replies == reference.replies, f"{label}: the model was asked more often"
 
 
-def run_all(tmp_path: Path, plans: dict[str, list[str]]) -> dict[str, Outcome]:
+def run_all(tmp_path: Path, plans: dict[str, list[str]],
+            scenario: Callable[[Path, list[str]], Outcome] = scripted_crash_and_resume
+            ) -> dict[str, Outcome]:
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {label: pool.submit(crash_and_resume, tmp_path / f"ws{i}", points)
+        futures = {label: pool.submit(scenario, tmp_path / f"ws{i}", points)
                    for i, (label, points) in enumerate(plans.items())}
         return {label: future.result() for label, future in futures.items()}
 
 
 def test_reference_run_is_what_the_guarantees_compare_against(reference: Outcome) -> None:
     assert reference.state == "Done" and reference.kills == 0
-    assert set(reference.files) >= {"mathx/__init__.py", "tests/test_mathx.py"}
-    assert reference.replies == 4 and len(reference.writes) == 2
+    assert set(reference.files) == {"hello.py", "test_hello.py"}
+    assert reference.replies == 4 and [path for path, _ in reference.writes] == ["hello.py"] * 2
+    # The matrix (and the quick tier's draw from it) names every append but the last.
+    assert reference.appends == SCRIPT_APPENDS
 
 
-def test_kill_at_every_transition(tmp_path: Path, reference: Outcome) -> None:
-    plans = {f"kill before {state} (round 2)": [f"kill:before:{state}" + ("" if state == "Done"
-                                                                          else "#2")]
-             for state in STATES}
-    for label, result in run_all(tmp_path, plans).items():
-        assert result.kills == 1, label
-        assert_same_as_reference(result, reference, label)
-
-
-def test_kill_at_every_ledger_append(tmp_path: Path, reference: Outcome) -> None:
+def test_kill_at_every_point_of_the_matrix(tmp_path: Path, reference: Outcome) -> None:
+    """Before every state (round 2) and Done, and after every ledger append."""
     every = int(os.environ.get("JETBOX_CRASH_STEP", "1"))
-    plans = {f"kill after append {n}": [f"kill:ledger#{n}"]
-             for n in range(1, reference.appends + 1, every)}
+    plans = {point: [point] for point in MATRIX[::every]}
     results = run_all(tmp_path, plans)
     for label, result in results.items():
         assert_same_as_reference(result, reference, label)
+        if "before:" in label:
+            assert result.kills == 1, label
     assert sum(r.kills for r in results.values()) >= len(plans) - 2
 
 
@@ -99,6 +112,18 @@ def test_random_kills_survived(tmp_path: Path, reference: Outcome) -> None:
         assert_same_as_reference(result, reference, label)
     print(f"survived {len(results)} randomized crash runs, "
           f"{sum(r.kills for r in results.values())} kills")
+
+
+def test_the_mathx_run_with_real_probes_survives_kills_and_a_torn_line(
+        tmp_path: Path, mathx_reference: Outcome) -> None:
+    """The seed's goal, MathxSolver and real ruff and pytest: two kills in one run (in its
+    command's round), and a torn line, each resumed to the uninterrupted end."""
+    assert mathx_reference.state == "Done" and mathx_reference.replies == 4
+    plans = {"two kills": ["kill:ledger#20", "kill:ledger#9"],
+             "torn line": [f"tear:ledger#{mathx_reference.appends // 2}"]}
+    for label, result in run_all(tmp_path, plans, crash_and_resume).items():
+        assert result.kills >= 1, label
+        assert_same_as_reference(result, mathx_reference, label)
 
 
 def test_a_write_error_is_a_failed_result_closed_in_the_ledger(workspace: Path) -> None:

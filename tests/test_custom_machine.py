@@ -33,14 +33,14 @@ def custom_machine(folder: Path) -> Path:
     text = f"""
 initial: Probe
 states:
-  - {{name: Probe, handler: "states.probe:Probe"}}
-  - {{name: Compact, handler: "states.compact:Compact"}}
-  - {{name: Plan, handler: "states.plan:Plan"}}
+  - {{name: Probe, handler: "states.workspace:Probe"}}
+  - {{name: Compact, handler: "states.model:Compact"}}
+  - {{name: Plan, handler: "states.model:Plan"}}
   - {{name: Ask, handler: "states.model:Ask"}}
   - {{name: Calls, handler: "states.calls:Calls"}}
   - {{name: Celebrate, handler: "{__name__}:Celebrate"}}
-  - {{name: Persist, handler: "states.persist:Persist"}}
-  - {{name: Done, handler: "states.done:Done", final: true}}
+  - {{name: Persist, handler: "states.close:Persist"}}
+  - {{name: Done, handler: "states.workspace:Done", final: true}}
 transitions:
   - {{trigger: probed, source: Probe, dest: Done, conditions: [finish_requested, probes_green]}}
   - {{trigger: probed, source: Probe, dest: Compact}}

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jetbox.model.base import Reply, ToolCall
 from jetbox.model.calls import parse_reply
 from jetbox.model.nearjson import NearJsonError, loads
 from jetbox.model.ollama import ModelOptions, OllamaModel
 from jetbox.offline import Call, ChatRequest, OfflineOllama, Turn
 from jetbox.offline.dialect_writer import WRITERS, render
+from jetbox.store.kinds import ModelReply, ToolCall
 from jetbox.tools.schemas import TOOL_NAMES, Refusal, checked_call, tool_specs
 from tests.dialect_corpus import CODE, CORPUS, PATH, Shape
 
@@ -39,10 +39,10 @@ def model() -> Iterator[OllamaModel]:
         yield OllamaModel(ModelOptions("gpt-oss:20b", server.host, retries=0))
 
 
-def outcome(reply: Reply) -> tuple[list[ToolCall], str]:
+def outcome(reply: ModelReply) -> tuple[list[ToolCall], str]:
     """What the agent runs (calls the toolbox accepts) and everything the model is told."""
     runnable, told = [], [reply.problem]
-    for call in reply.tool_calls:
+    for call in reply.calls:
         try:
             checked_call(call.name, call.arguments)
             runnable.append(call)
@@ -51,7 +51,7 @@ def outcome(reply: Reply) -> tuple[list[ToolCall], str]:
     return runnable, " ".join(told)
 
 
-def faithful(shape: Shape, reply: Reply) -> bool:
+def faithful(shape: Shape, reply: ModelReply) -> bool:
     runnable, told = outcome(reply)
     if [c.name for c in runnable] != list(shape.runs) or shape.told not in told:
         return False
@@ -227,5 +227,5 @@ def test_a_native_reply_the_client_cannot_read_is_told_not_retried() -> None:
         reply = OllamaModel(ModelOptions("gpt-oss:20b", server.host, retries=3)).chat(
             [{"role": "user", "content": "go"}], tool_specs())
         requests = len(server.requests)
-    assert reply.tool_calls == () and requests == 1
+    assert reply.calls == () and requests == 1
     assert reply.problem.startswith("Your reply could not be read (message.tool_calls.0")

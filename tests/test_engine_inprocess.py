@@ -6,11 +6,12 @@ The same behaviours through `jetbox run` with real ruff and pytest stay in the s
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from jetbox.core.errors import MachineError
+from jetbox.core.errors import MachineError, ModelDown
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import Round, Run
@@ -49,6 +50,21 @@ def test_a_run_goes_round_by_round_to_done(workspace: Path, machine: Path) -> No
                          ("Persist", "Probe")]
     assert pairs[-1] == ("Probe", "Done")
     assert "run summary (done)" in ran.out + ran.err
+
+
+def test_the_ledger_keeps_the_start_of_a_long_thinking_and_the_model_hears_the_same(
+        workspace: Path, machine: Path) -> None:
+    # One reply, one value: the next request sends back the thinking as the ledger keeps it,
+    # so a resumed run and one that never stopped ask the model the same.
+    thought = "why " * 1500
+    with served(replace(WRITE, thinking=thought), FINISH) as server:
+        ran = run_engine(workspace, machine, server.host, GOAL)
+        sent = [m for m in server.requests[1].messages if m["role"] == "assistant"]
+    assert ran.code == 0, ran.err
+    first = ran.records("model_reply")[0]
+    assert first["thinking_chars"] == len(thought) == 6000
+    assert first["thinking"] == sent[0]["thinking"] == thought[:4000]
+    assert first["calls"] == [{"name": "write_file", "arguments": WRITE.calls[0].arguments}]
 
 
 def test_a_finish_before_the_probes_pass_is_refused_and_the_model_told(
@@ -124,6 +140,35 @@ def test_a_handler_returning_an_undeclared_outcome_stops_the_run_red(
     assert "error" in kinds and "model_reply" not in kinds  # stopped before Ask asked
 
 
+class Peek(Handler):
+    """A Plan that declares it reads only the status, and looks at the verdict anyway."""
+
+    outcomes = ("planned",)
+    reads = ("status",)
+    writes = ("status",)
+    appends = ()
+    seen: list[object] = []
+
+    def run(self, run: Run, now: Round) -> Step:
+        Peek.seen.append(now.verdict)
+        return "planned", now.with_status(next=("peeked",))
+
+
+def test_a_handler_sees_only_the_fields_it_declares_it_reads(
+        workspace: Path, tmp_path: Path) -> None:
+    """`reads` holds by construction, in every run: what a resume may leave out (a state that
+    reads only the status is entered directly) is what the handler never sees."""
+    machine = machine_file(tmp_path / "machine")
+    machine.write_text(machine.read_text(encoding="utf-8").replace(
+        "states.model:Plan", f"{__name__}:Peek"), encoding="utf-8")
+    Peek.seen.clear()
+    with served(WRITE, FINISH) as server:
+        ran = run_engine(workspace, machine, server.host, GOAL)
+    assert ran.code == 0, ran.err
+    assert Peek.seen == [None, None]  # Probe made a verdict each round; Peek did not declare it
+    assert ran.records("probe")[0]["verdict"]  # ...and it was there to see
+
+
 @pytest.mark.parametrize(("answer", "written", "rounds"),
                          [("yes", True, 3), ("no:tests first", False, 2)])
 def test_an_approval_is_asked_then_answered_with_answer(
@@ -150,3 +195,27 @@ def test_an_approval_is_asked_then_answered_with_answer(
     else:
         assert again.code == 3  # the round limit: the model was told and asked again
         assert "tests first" in told
+
+
+def test_a_run_stopped_before_its_model_call_goes_on_from_the_rounds_start(
+        workspace: Path, machine: Path) -> None:
+    """Ask reads what the round's Probe and Compact make, which no invocation outlives: the
+    resume re-enters the round at Probe and reaches Ask through the real handlers."""
+    with served(WRITE) as server, pytest.raises(ModelDown):
+        run_engine(workspace, machine, server.host, GOAL)  # round 2's call: the script is spent
+    status = (workspace / "status.txt").read_text(encoding="utf-8")
+    assert "State: Ask" in status and "Round: 2" in status
+    with served(FINISH) as server:
+        again = run_engine(workspace, machine, server.host)
+        assert len(server.requests) == 1
+    assert again.code == 0, again.err
+    resumed = again.records("resume")[-1]
+    assert (resumed["state"], resumed["round"], resumed["instead_of"]) == ("Probe", 2, "Ask")
+    assert "status.txt stood at Ask, which reads" in again.err
+    probes = [r["round"] for r in again.records("probe")]
+    assert probes.count(2) == 2  # round 2's probe, and again on the resume: no other path
+    records = again.records()
+    after = records[records.index(resumed) + 1:]
+    assert [(t["source"], t["dest"]) for t in after if t["kind"] == "transition"][:4] == [
+        ("Probe", "Compact"), ("Compact", "Plan"), ("Plan", "Ask"), ("Ask", "Calls")]
+    assert again.status["State"] == "Done"

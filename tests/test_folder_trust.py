@@ -99,7 +99,7 @@ def test_a_repo_s_machine_yaml_handler_is_not_imported_before_trust(
         "states.workspace:Probe", "probe2:Probe"))
     (workspace / "probe2.py").write_text(
         f"from pathlib import Path\n\nPath({str(marker)!r}).write_text('ran')\n\n"
-        f"from states.probe import Probe  # noqa: E402,F401\n")
+        f"from states.workspace import Probe  # noqa: E402,F401\n")
     (workspace / "test_ok.py").write_text("def test_ok():\n    pass\n")
     refused = attack(workspace, [turn("read_file", path="test_ok.py")])
     assert refused.code == 2 and "probe2" in refused.err and "machine file" in refused.err

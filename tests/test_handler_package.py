@@ -15,7 +15,7 @@ from tests.conftest import ROOT, run_cli, trust_folder
 
 pytestmark = pytest.mark.slow
 
-IMPL = "from states.done import Done\n\n\nclass Mine(Done):\n    pass\n"
+IMPL = "from states.workspace import Done\n\n\nclass Mine(Done):\n    pass\n"
 EVIL_IMPL = ("import pathlib\npathlib.Path({marker!r}).write_text('imported')\n" + IMPL)
 
 

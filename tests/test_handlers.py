@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from jetbox.core.errors import MachineError
-from jetbox.engine.resume import resumed_round
 from jetbox.model.base import call
 from jetbox.round.context import prefix_messages
 from jetbox.round.conversation import Conversation
@@ -21,6 +20,7 @@ from jetbox.store import queries
 from jetbox.store.kinds import (
     Compaction,
     Intent,
+    ModelReply,
     Reflection,
     Result,
     RoundEnd,
@@ -146,9 +146,7 @@ def test_calls_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -
                {"kind": "intent", "action": "write", "path": "b.py", "content": "B",
                 "sha256": "x"}]
     run = make_run(tmp_path, journal)  # the model would fail the test if asked
-    resumed = resumed_round(run, round_at("Calls").status)
-    assert resumed.report is None, "no probe: the state finishes a journaled reply"
-    outcome, now = Calls().run(run, resumed)
+    outcome, now = Calls().run(run, Round(round_at("Calls").status))  # as a resume enters it
     assert outcome == "acted" and len(now.results) == 1 and now.results[0].changed
     assert (tmp_path / "b.py").read_text() == "B" and not (tmp_path / "a.py").exists()
     assert queries.last_of(run.records(), Result).recovered == "applied on resume"
@@ -156,8 +154,7 @@ def test_calls_finishes_a_journaled_reply_without_asking_again(tmp_path: Path) -
 
 
 def test_act_records_a_reply_without_calls(tmp_path: Path) -> None:
-    from jetbox.model.base import Reply
-    run = make_run(tmp_path, [START], model=scripted(Reply(content="I think...")))
+    run = make_run(tmp_path, [START], model=scripted(ModelReply(content="I think...")))
     _, now = act(run, round_at("Ask", probes=report(), run=run))
     assert now.results == ()
     assert queries.last_of(run.records(), ToolResult).name == queries.NO_CALL
@@ -243,22 +240,25 @@ def test_ask_resumed_after_its_reply_was_journaled_does_not_ask_again(tmp_path: 
     run = make_run(tmp_path, [START, enter_ask, reply(("read_file", {"path": "a.py"}))])
     outcome, now = Ask().run(run, round_at("Ask"))  # the model would fail the test if asked
     assert outcome == "asked" and now.reply is not None
-    assert [c.name for c in now.reply.tool_calls] == ["read_file"]
+    assert [c.name for c in now.reply.calls] == ["read_file"]
     assert kinds(run).count(queries.MODEL_REPLY) == 1
 
 
-def test_a_resume_past_probe_builds_the_round_once(tmp_path: Path) -> None:
-    """Resumed into Plan (a kill before it), the round reaches Ask with what Ask needs."""
-    (tmp_path / "a.py").write_text("x = 1\n")
-    run = make_run(tmp_path, [START], model=scripted(call("read_file", path="a.py")))
-    status = round_at("Plan").status
-    plan = resumed_round(run, status)
-    assert plan.report is not None and plan.verdict is not None and plan.conversation is not None
-    _, at_act = Plan().run(run, plan)
-    outcome, after = act(run, at_act.with_status(state="Ask"))
-    assert outcome == "acted" and [r.ok for r in after.results] == [True]
-    at_start = resumed_round(run, status.with_(state="Probe"))
-    assert at_start.report is None and at_start.conversation is None, "Probe builds the round"
+def test_a_resume_enters_only_a_state_that_needs_nothing_but_the_status() -> None:
+    """What Probe and Compact make lives in memory only: a resume re-enters their round at its
+    start rather than entering a state that reads it (engine/resume.py)."""
+    from jetbox.engine.usercode import load_handlers
+    from jetbox.spec.machine import load_machine
+    from tests.unitkit import PACKAGED_MACHINE
+
+    handlers = load_handlers(load_machine(PACKAGED_MACHINE))
+    direct = sorted(state for state, handler in handlers.items() if handler.resumes_here())
+    assert direct == ["Approve", "Done", "Pause", "Persist", "Reflect", "Wait"]
+
+    class Undeclared(Plan):
+        reads = None  # written before declarations: resumed as reading everything
+
+    assert Probe().resumes_here() is False and Undeclared().resumes_here() is False
 
 
 def test_every_built_in_handler_declares_what_it_reads_writes_and_appends() -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jetbox.model.base import Reply, ToolCall
 from jetbox.probes.runner import CheckResult, ProbeReport
 from jetbox.round.context import compact, exchange, notices
 from jetbox.round.notes import files_delta, named_in, tree_summary
 from jetbox.round.run import Round
+from jetbox.store.kinds import ModelReply, ToolCall
 from jetbox.store.status import Status
 from jetbox.tools.toolbox import ToolResult
 from tests.unitkit import START, make_run
@@ -60,7 +60,7 @@ def test_in_a_5000_file_tree_the_model_sees_the_goals_the_runs_and_the_failing_f
 def test_a_note_carries_only_what_changed_and_the_read_lines_stay(tmp_path: Path) -> None:
     run, now = started(tmp_path)
     conversation = compact(run, now)
-    read = Reply(tool_calls=(ToolCall("read_file", {"path": "src/app/parser.py",
+    read = ModelReply(calls=(ToolCall("read_file", {"path": "src/app/parser.py",
                                                     "start_line": 10, "end_line": 12}),))
     conversation = conversation.with_round(exchange(read, [ToolResult("read_file", True, READ)],
                                                     4000), 1500)
@@ -75,7 +75,7 @@ def test_a_note_carries_only_what_changed_and_the_read_lines_stay(tmp_path: Path
 
 def test_a_file_the_models_own_call_wrote_is_not_repeated_and_its_content_not_sent_back(
         ) -> None:
-    write = Reply(tool_calls=(ToolCall("write_file", {"path": "pkg/new.py",
+    write = ModelReply(calls=(ToolCall("write_file", {"path": "pkg/new.py",
                                                       "content": "x = 1\n" * 100}),))
     messages = exchange(write, [ToolResult("write_file", True, "wrote pkg/new.py", changed=True)],
                         4000)

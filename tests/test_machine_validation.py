@@ -35,6 +35,9 @@ CASES = {
     "handler that cannot be imported": (
         DEFAULT.replace("states.model:Plan", "states.nowhere:Plan"),
         "states.nowhere:Plan", "cannot be imported"),
+    "handler module from before the grouping": (
+        DEFAULT.replace("states.model:Plan", "states.plan:Plan"),
+        "states.plan:Plan", "no handler module `states.plan`; `Plan` is states.model:Plan"),
     "handler that is not a handler": (
         DEFAULT.replace("states.model:Plan", "jetbox.store.status:Status"),
         "jetbox.store.status:Status", "is not a handler"),

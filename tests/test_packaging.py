@@ -87,16 +87,19 @@ def test_the_build_warns_about_no_package_left_out(built: tuple[Path, str]) -> N
 
 
 def test_machine_files_still_name_the_handlers_states_dot(fresh: Path, tmp_path: Path) -> None:
-    """`states.probe:Probe` (a former module's name) resolves to jetbox.states in Jetbox;
-    `import states` elsewhere in the environment finds nothing of Jetbox's."""
+    """`states.workspace:Probe` resolves to jetbox.states in Jetbox, a former module's name
+    (`states.probe`) is an error naming the handler's home; `import states` elsewhere in the
+    environment finds nothing of Jetbox's."""
     python = str(next((fresh / BIN).glob("python*")))
     found = _run([python, "-c", "import states"], tmp_path)
     assert "No module named 'states'" in found.stderr, found.stdout + found.stderr
     loaded = _run([python, "-c", "from pathlib import Path\n"
                    "from jetbox.engine.usercode import import_object\n"
-                   "print(import_object('states.probe:Probe', Path('.')).__module__)\n"
-                   "import states.done\nprint(states.done.Done.__module__)"], tmp_path)
+                   "print(import_object('states.workspace:Probe', Path('.')).__module__)\n"
+                   "import states.workspace\nprint(states.workspace.Done.__module__)\n"
+                   "import_object('states.probe:Probe', Path('.'))"], tmp_path)
     assert loaded.stdout.split() == ["jetbox.states.workspace"] * 2, loaded.stderr
+    assert "no handler module `states.probe`; `Probe` is states.workspace:Probe" in loaded.stderr
 
 
 def test_a_plain_install_runs_version_demo_and_a_first_run(fresh: Path,

@@ -30,7 +30,7 @@ pathlib.Path("machine.yaml").write_text({machine!r}.replace("states.workspace:Do
                                                             "evil_states:Evil"))
 pathlib.Path("evil_states.py").write_text(
     "import pathlib\\npathlib.Path({marker!r}).write_text('imported')\\n"
-    "from states.done import Done\\n\\n\\nclass Evil(Done):\\n    pass\\n")
+    "from states.workspace import Done\\n\\n\\nclass Evil(Done):\\n    pass\\n")
 print("planted")
 """
 

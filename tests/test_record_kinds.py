@@ -46,6 +46,31 @@ def test_an_old_ledger_line_reads_typed_and_writes_back_the_same_line() -> None:
         assert seal(record.to_body()) == seal(body)  # the same line, keys in the same order
 
 
+def test_a_model_reply_is_the_value_and_its_line_keeps_the_ledger_form() -> None:
+    # What a model returns is the record: its line keeps the first 4,000 characters of the
+    # thinking and how long it was, the durations in ms, each call as {name, arguments}.
+    reply = kinds.ModelReply(round=2, content="ok\ud800", thinking="t" * 4100,
+                             calls=(kinds.ToolCall("run_cmd", {"cmd": ("pytest",)}),
+                                    kinds.ToolCall("finish", "not an object")),
+                             duration_s=1.23456, load_s=0.0004, first_token_s=0.5)
+    body = reply.to_body()
+    assert list(body) == ["seq", "ts", "kind", "round", "content", "thinking_chars", "thinking",
+                          "calls", "prompt_tokens", "output_tokens", "duration_s", "load_s",
+                          "first_token_s", "recovered", "problem", "delivery"]
+    assert body["content"] == "ok\\ud800" and body["thinking_chars"] == 4100
+    assert body["thinking"] == "t" * 4000 and reply.thinking == "t" * 4100
+    assert body["calls"] == [{"name": "run_cmd", "arguments": {"cmd": ["pytest"]}},
+                             {"name": "finish", "arguments": "not an object"}]
+    assert (body["duration_s"], body["load_s"], body["first_token_s"]) == (1.235, 0.0, 0.5)
+    read = from_body(json.loads(json.dumps(body)))
+    assert isinstance(read, kinds.ModelReply) and read.calls == reply.calls
+    assert read.thinking == "t" * 4000 and read.thinking_chars == 4100 and read.to_body() == body
+    # An entry that is not a call (a hand-edited or damaged line) reads as `?`.
+    odd = from_body({**body, "calls": [5, {"arguments": {"a": 1}}]})
+    assert isinstance(odd, kinds.ModelReply)
+    assert [(c.name, c.arguments) for c in odd.calls] == [("?", {}), ("?", {"a": 1})]
+
+
 def test_every_kind_is_a_frozen_dataclass_named_once() -> None:
     assert len(KINDS) == len({c.KIND for c in KINDS.values()}) >= 37
     for kind, cls in KINDS.items():

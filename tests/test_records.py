@@ -20,6 +20,7 @@ from jetbox.store.kinds import (
     Result,
     Resume,
     StatusDisagrees,
+    ToolCall,
     Transition,
 )
 from jetbox.store.ledger import Ledger
@@ -75,7 +76,7 @@ def test_the_same_call_streak_and_the_guard_count_from_the_resume() -> None:
     same = reply(("list_dir", {"path": "."}))
     records = [START, reply(("read_file", {})), same, same, same]
     streak, first = queries.same_call_streak(records)
-    assert streak == 3 and first == ("list_dir", {"path": "."})
+    assert streak == 3 and first == ToolCall("list_dir", {"path": "."})
     resumed = [*records, Resume(state="Pause", round=4), same]
     assert queries.same_call_streak(queries.since_resume(resumed))[0] == 1
 
@@ -102,11 +103,11 @@ def test_a_pending_reply_says_which_call_is_next_and_what_it_began() -> None:
     began = Intent(action="cmd", seq=9)
     records = [START, move("Plan", "Act"), calls, result("write_file"), began]
     pending = pending_reply(records, "Act")
-    assert pending is not None and pending.journal.next_index == 1
-    assert [c.name for c in pending.reply.tool_calls] == ["write_file", "run_cmd"]
-    assert pending.journal.intent == began and pending.journal.result is None
+    assert pending is not None and pending.next_index == 1
+    assert [c.name for c in pending.reply.calls] == ["write_file", "run_cmd"]
+    assert pending.intent == began and pending.result is None
     finished = Result(intent=9, ok=True)
-    assert pending_reply([*records, finished], "Act").journal.result == finished
+    assert pending_reply([*records, finished], "Act").result == finished
     # A reply from an earlier visit of Act is not pending in this one.
     assert pending_reply([*records, move("Act", "Reflect"), move("Persist", "Act")],
                          "Act") is None
@@ -141,6 +142,40 @@ def test_begin_lets_the_ledger_win_over_a_stale_status(tmp_path: Path) -> None:
     rebuilt = begin(decide(None, False, ledger, status_file), None, spec, ledger, status_file)
     assert rebuilt.state == "Compact" and rebuilt.status.startswith("yellow - status.txt rebuilt")
     assert queries.last(ledger.records(), queries.STATUS_EDITED) is None
+
+
+def test_begin_re_enters_a_round_at_its_start_unless_its_state_needs_only_the_status(
+        tmp_path: Path) -> None:
+    """Ask, Plan and Compact read what the round's Probe and Compact made in memory: resumed
+    there, the round starts again at Probe. A journaled reply, or a state that reads only the
+    status (Reflect, Done...), is entered where the run stood."""
+    from jetbox.engine.usercode import load_handlers
+
+    spec = load_machine(PACKAGED_MACHINE)
+    enterable = [s for s, h in load_handlers(spec).items() if h.resumes_here()]
+    to_ask = [move("Probe", "Compact"), move("Compact", "Plan"), move("Plan", "Ask")]
+    journaled = reply(("read_file", {"path": "a.py"}))
+    cases = {"Plan": (to_ask[:2], "Probe"), "Ask": (to_ask, "Probe"),
+             "Ask, reply journaled": ([*to_ask, journaled], "Ask"),
+             "Calls": ([*to_ask, journaled, move("Ask", "Calls")], "Calls"),
+             "Reflect": ([*to_ask, journaled, move("Ask", "Calls"), move("Calls", "Reflect")],
+                         "Reflect"),
+             "Done": ([move("Probe", "Done")], "Done")}
+    for index, (label, (records, entered)) in enumerate(cases.items()):
+        ledger = Ledger(tmp_path / f"ledger{index}.log", fsync=False)
+        status_file = StatusFile(tmp_path / f"status{index}.txt")
+        status_file.write(begin(decide(GOAL, False, ledger, status_file), GOAL, spec, ledger,
+                                status_file))
+        for record in records:
+            ledger.append(record)
+        stood = records[-1].dest if isinstance(records[-1], Transition) else "Ask"
+        status_file.write(status_file.read().with_(state=stood))
+        resumed = begin(decide(None, False, ledger, status_file), None, spec, ledger,
+                        status_file, enterable=enterable)
+        assert resumed.state == entered, label
+        record = queries.last_of(ledger.records(), Resume)
+        assert record is not None and record.state == entered, label
+        assert record.instead_of == (stood if entered != stood else None), label
 
 
 def test_the_visit_start_walked_back_agrees_with_a_walk_from_the_start() -> None:

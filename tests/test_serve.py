@@ -22,7 +22,7 @@ from jetbox.model.host import parse_host
 from jetbox.offline import Call, ChatRequest, OfflineOllama, Turn
 from jetbox.offline.replay import ChatScript, ledger_turns, script_file_turns
 from jetbox.offline.solvers import MathxSolver
-from jetbox.store.kinds import ModelReply, ToolResult
+from jetbox.store.kinds import ModelReply, ToolCall, ToolResult
 from jetbox.store.ledger import Ledger
 from jetbox.tools.schemas import tool_specs
 from tests.conftest import MATHX_GOAL, jetbox_process, run_cli
@@ -143,11 +143,11 @@ def test_serve_listens_where_ollama_host_says(tmp_path: Path) -> None:
 
 def test_replay_turns_come_from_the_ledgers_model_replies(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "agent_ledger.log")
-    ledger.append(ModelReply(round=1, content="", thinking="write it", calls=[
-        {"name": "write_file", "arguments": {"path": "a.py", "content": "x"}}]))
+    ledger.append(ModelReply(round=1, content="", thinking="write it", calls=(
+        ToolCall("write_file", {"path": "a.py", "content": "x"}),)))
     ledger.append(ToolResult("write_file", round=1))
-    ledger.append(ModelReply(round=2, content="done", calls=[
-        {"name": "finish", "arguments": {"summary": "ok"}}, {"name": "x", "arguments": {}}]))
+    ledger.append(ModelReply(round=2, content="done", calls=(
+        ToolCall("finish", {"summary": "ok"}), ToolCall("x", {}))))
     turns = ledger_turns(tmp_path)  # the folder works as well as the file
     assert [[c.name for c in t.calls] for t in turns] == [["write_file"], ["finish", "x"]]
     assert turns[0].calls[0] == Call("write_file", {"path": "a.py", "content": "x"})

@@ -86,7 +86,7 @@ def test_handlers_beside_machine_yaml_load_by_path_without_touching_sys_path(
     marker = tmp_path / "shadow-ran"
     plant_shadows(folder, marker, "ctypes", "json")
     (folder / "my_states.py").write_text(
-        "from states.done import Done\n\n\nclass Cheerful(Done):\n    pass\n")
+        "from states.workspace import Done\n\n\nclass Cheerful(Done):\n    pass\n")
     text = (ROOT / "jetbox/machine.yaml").read_text().replace("states.workspace:Done",
                                                        "my_states:Cheerful")
     (folder / "machine.yaml").write_text(text)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jetbox.core.display import Display, open_log
-from jetbox.model.base import Model, Reply, ScriptedModel
+from jetbox.model.base import Model, ScriptedModel
 from jetbox.probes.runner import CheckResult, Prober, ProbeReport
 from jetbox.probes.verdict import baseline_of, judge
 from jetbox.round.context import compact
@@ -19,7 +19,7 @@ from jetbox.round.run import Round, Run
 from jetbox.spec.compaction import CompactionPolicy
 from jetbox.spec.config import Settings
 from jetbox.spec.machine import PACKAGED_MACHINE, load_machine
-from jetbox.store.kinds import ModelReply, Record, RunStart, ToolResult, from_body
+from jetbox.store.kinds import ModelReply, Record, RunStart, ToolCall, ToolResult, from_body
 from jetbox.store.ledger import Ledger
 from jetbox.store.status import Status, StatusFile
 from jetbox.store.workspace import Workspace
@@ -47,7 +47,7 @@ def make_run(folder: Path, records: Iterable[Record | Mapping[str, Any]] = (),
                model, CompactionPolicy())
 
 
-def scripted(*replies: Reply) -> Callable[[], Model]:
+def scripted(*replies: ModelReply) -> Callable[[], Model]:
     model = ScriptedModel(replies)
     return lambda: model
 
@@ -84,7 +84,7 @@ def kinds(run: Run) -> list[str]:
 
 def reply(*calls: tuple[str, dict[str, Any]], round_no: int = 1) -> ModelReply:
     """A `model_reply` record making these calls."""
-    return ModelReply(round=round_no, calls=[{"name": n, "arguments": a} for n, a in calls])
+    return ModelReply(round=round_no, calls=tuple(ToolCall(n, a) for n, a in calls))
 
 
 def result(name: str, ok: bool = True, round_no: int = 1, index: int = 0,

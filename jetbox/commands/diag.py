@@ -85,7 +85,7 @@ def time_chat(client: Any, model: str) -> dict[str, float]:
 
 def call_chat(model: str, host: str, timeout_s: float) -> dict[str, Any]:
     """One short chat with Jetbox's tools, through the same path a run uses: how the calls
-    arrived (Reply.delivery) and, if none could run, why."""
+    arrived (ModelReply.delivery) and, if none could run, why."""
     from jetbox.model.ollama import ModelOptions, OllamaModel
     from jetbox.tools.schemas import tool_specs
 
@@ -94,7 +94,7 @@ def call_chat(model: str, host: str, timeout_s: float) -> dict[str, Any]:
         reply = chat.chat([{"role": "user", "content": CALL_PROMPT}], tool_specs())
     except JetboxError as exc:
         return {"delivery": "failed", "calls": [], "problem": str(exc)}
-    return {"delivery": reply.delivery or "none", "calls": [c.name for c in reply.tool_calls],
+    return {"delivery": reply.delivery or "none", "calls": [c.name for c in reply.calls],
             "problem": reply.problem}
 
 

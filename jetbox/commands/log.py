@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _reply(r: kinds.ModelReply) -> str:
-    calls = ", ".join(name for name, _ in r.named_calls()) or "no tool call"
+    calls = ", ".join(call.name for call in r.calls) or "no tool call"
     return (f"model: {calls}; {r.prompt_tokens} tokens in, "
             f"{r.output_tokens} out, {r.duration_s:.1f} s "
             f"(first token {r.first_token_s:.1f} s"
@@ -60,7 +60,8 @@ LINES: dict[type[Record], Callable[[Any], str]] = {
     kinds.ModelReply: _reply,
     kinds.ToolResult: _tool_result,
     kinds.RunStart: lambda r: f"run started: {r.goal}",
-    kinds.Resume: lambda r: f"resumed at {r.state}, round {r.round}",
+    kinds.Resume: lambda r: f"resumed at {r.state}, round {r.round}" + (
+        f" (it stood at {r.instead_of}: the round again from its start)" if r.instead_of else ""),
     kinds.Probed: lambda r: ("probes (reused): " if r.reused else "probes: ") + "; ".join(r.checks),
     kinds.FinishRefused: lambda r: "finish refused: " + "; ".join(r.reasons),
     kinds.Reflection: lambda r: f"status {r.status}"

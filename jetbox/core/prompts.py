@@ -315,6 +315,7 @@ FIELDS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "status.progress": (),
     "status.calls_ok": (),
     "status.done": ("checks",),
+    "status.no_probe_ran": (),
     "status.undone": (),
     "resume.rebuilt": ("problem",),
     "resume.rebuilt_note": ("problem",),

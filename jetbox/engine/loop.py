@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from jetbox.core import failpoints
 from jetbox.core.errors import EXIT_DONE, MachineError, PauseRun, StatusError, StorageError
 from jetbox.core.prompts import say
-from jetbox.engine.resume import resumed_round, status_sha
+from jetbox.engine.resume import status_sha
 from jetbox.engine.usercode import resolve_conditions
 from jetbox.round.conditions import BUILT_IN
 from jetbox.round.run import Round, Run
@@ -43,11 +43,10 @@ class Engine:
         return lambda _event: bool(function(self.run, self.now))
 
     def start(self) -> None:
-        """The checks first, then the round the run continues with (fresh probes on a
-        resume past the initial state)."""
+        """The checks first, then status.txt at the state the run goes on from (begin chose
+        it: a resume enters only a state that needs nothing but the status and the ledger)."""
         if self.preflight is not None and not self.run.spec.is_final(self.state):
             self.preflight()
-        self.now = resumed_round(self.run, self.now.status)
         self.write_status()
 
     def loop(self) -> int:
@@ -75,18 +74,20 @@ class Engine:
             moved = True
 
     def _step(self, state: str, handler: Handler) -> str | None:
-        """Run one handler, which returns its outcome and the round as it leaves it, having
-        changed and appended only what it declares (Handler.writes, .appends)."""
-        before, seen = self.now, len(self.run.ledger.records())
-        step = handler.run(self.run, self.now)
+        """Run one handler on the round as it declares it reads it (Handler.reads); it returns
+        its outcome and the round as it leaves it, having changed and appended only what it
+        declares (Handler.writes, .appends)."""
+        shown, seen = handler.shown(self.now), len(self.run.ledger.records())
+        step = handler.run(self.run, shown)
         if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], Round)):
             raise MachineError(f"handler of `{state}` returned {str(step)[:60]!r}, not "
                                f"(outcome, round); see README, \"Customizing machine.yaml\"")
-        outcome, self.now = step
-        problem = handler.undeclared(before, self.now, self.run.ledger.records()[seen:])
+        outcome, after = step
+        problem = handler.undeclared(shown, after, self.run.ledger.records()[seen:])
         if problem:
             raise MachineError(f"handler of `{state}` ({type(handler).__name__}) {problem}; "
                                f"declare it on the class (see docs/machine.md)")
+        self.now = handler.kept(self.now, after)
         return outcome
 
     def _check_limits(self, state: str) -> None:

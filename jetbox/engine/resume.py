@@ -1,21 +1,24 @@
 """Starting a run, or resuming the one that status.txt and the ledger describe.
 
-Everything a resume needs is here: where the run is (status.txt reconciled with the ledger,
-which wins), and the model reply Calls was in the middle of. A handler resumed into is then
-just run: Calls finishes a journaled reply without asking again, and the toolbox completes
-its own interrupted action (tools/recovery.py)."""
+Everything a resume needs is decided here: where the run is (status.txt reconciled with the
+ledger, which wins), and where it goes on. Only the status and the ledger outlive an
+invocation; what else a round carries (probes, verdict, conversation) its handlers make, so a
+resume enters a state directly only when its handler reads nothing else (`Handler.resumes_here`)
+or a journaled reply gives it what it needs (Calls finishes the reply without asking again, and
+the toolbox completes its own interrupted action, tools/recovery.py). Any other state is
+reached again from the round's start, through the real handlers: there is no second way to
+build a round that must stay in step with them."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from jetbox.core.errors import StatusError, UsageError
 from jetbox.core.prompts import say
-from jetbox.round.context import compact
-from jetbox.round.run import Round, Run, pending_reply
+from jetbox.round.run import pending_reply
 from jetbox.spec.machine import MachineSpec
 from jetbox.store import kinds, queries
 from jetbox.store.history import undone
@@ -138,12 +141,15 @@ def decide(goal: str | None, fresh: bool, ledger: Ledger, status_file: StatusFil
 
 
 def begin(decided: Resumption, goal: str | None, spec: MachineSpec, ledger: Ledger,
-          status_file: StatusFile, python: str = "") -> Status:
+          status_file: StatusFile, python: str = "",
+          enterable: Collection[str] | None = None) -> Status:
     """Resume the run `decided` names, or start a new one (recording any old one).
 
     The ledger is the durable truth: a missing or garbled status.txt is rebuilt from
-    it, and where the two disagree on state or round the ledger wins. Returns the status to
-    go on from; the engine writes it (it is status.txt's one writer)."""
+    it, and where the two disagree on state or round the ledger wins. `enterable`: the states
+    a resume may enter directly (their handlers read only the status; None: all); any other
+    is reached from its round's start. Returns the status to go on from; the engine writes it
+    (it is status.txt's one writer)."""
     existing, position = decided.status, decided.position
     if position is not None and not position.state:  # no record says where: at the start
         position = replace(position, state=spec.initial)
@@ -159,7 +165,7 @@ def begin(decided: Resumption, goal: str | None, spec: MachineSpec, ledger: Ledg
                 f"(states: {', '.join(spec.state_names)}); fix that line or run with --fresh")
         if not rebuilt:  # a rebuilt status.txt is Jetbox's, and not on disk yet
             _note_person_edits(status_file, ledger)
-        return _resume(existing, position, ledger, python)
+        return _resume(existing, position, ledger, python, _entry(spec, enterable))
     if not goal:
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
                          f" run `jetbox run \"<goal>\"`")
@@ -173,17 +179,32 @@ def begin(decided: Resumption, goal: str | None, spec: MachineSpec, ledger: Ledg
     return status
 
 
+def _entry(spec: MachineSpec, enterable: Collection[str] | None) -> Callable[[Ledger, str], str]:
+    """Where a resume that stands at a state goes on: there, or at the round's start."""
+    def entry(ledger: Ledger, state: str) -> str:
+        if enterable is None or state in enterable or state == spec.initial or \
+                pending_reply(ledger.current_run(), state) is not None:
+            return state
+        return spec.initial
+    return entry
+
+
 def _resume(existing: Status, position: queries.Position | None, ledger: Ledger,
-            python: str) -> Status:
-    """Continue from status.txt, but at the ledger's state and round where the two differ."""
+            python: str, entry: Callable[[Ledger, str], str]) -> Status:
+    """Continue from status.txt, but at the ledger's state and round where the two differ;
+    a state that reads what only its round's earlier handlers make (the probes, the
+    conversation) is reached again from the round's start (`instead_of` says which)."""
     if position and same_goal(position.goal, existing.goal) and \
             (existing.state, existing.round) != (position.state, position.round):
         ledger.append(kinds.StatusDisagrees(status_state=existing.state,
                                         status_round=existing.round, state=position.state,
                                         round=position.round, resolution="the ledger wins"))
         existing = existing.with_(state=position.state, round=position.round)
+    stood = existing.state
+    existing = existing.with_(state=entry(ledger, stood))
     ledger.append(kinds.Resume(state=existing.state, round=existing.round, python=python,
-                           status_sha=status_sha(existing.render())))
+                               status_sha=status_sha(existing.render()),
+                               instead_of=stood if stood != existing.state else None))
     return existing
 
 
@@ -196,26 +217,3 @@ def _note_person_edits(status_file: StatusFile, ledger: Ledger) -> None:
     # at the end (a kill between an in-place write and its cut).
     if recent and status_sha(text.rstrip("\n") + "\n") not in recent[-2:]:
         ledger.append(kinds.StatusEdited(text=text))
-
-
-def resumed_round(run: Run, status: Status) -> Round:
-    """The round the run continues with, built once, here, as the handlers before this
-    state would have left it. At the initial state the status is all (Probe builds the
-    rest). In the middle of a journaled model reply, the reply: the state finishes it
-    without asking again, and needs nothing new. Anywhere else past the initial state:
-    fresh probes judged against the baseline, and the model's conversation rebuilt.
-
-    With the very parts Probe and Compact use (Prober.run, Run.judged, context.compact),
-    not by running those handlers: Probe's records what it finds (a `probe` record, a
-    baseline, files changed while it ran) and verifies a requested finish in the clean room,
-    and Compact's folds the last reply in; re-entered on a resume past them, they would
-    write a second round's worth of records and judge a finish the run has not reached."""
-    now = Round(status)
-    if status.state == run.spec.initial:
-        return now
-    if pending_reply(run.records(), status.state) is not None:
-        return now
-    with run.display.working("running the probes to resume", now.round, status.state):
-        report = run.prober.run(None, pinned=run.pinned())
-    now = run.judged(now, report)
-    return replace(now, conversation=compact(run, now))

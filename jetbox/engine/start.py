@@ -30,7 +30,7 @@ from jetbox.spec.config import Settings, resolve_settings, setting_source
 from jetbox.spec.machine import MachineSpec, load_machine
 from jetbox.spec.runtime import find_machine_file, foreign_machine_notice
 from jetbox.store import queries
-from jetbox.store.kinds import StraysKilled
+from jetbox.store.kinds import Resume, StraysKilled
 from jetbox.store.ledger import Ledger
 from jetbox.store.root import chosen_workspace
 from jetbox.store.status import StatusFile
@@ -195,7 +195,7 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
     if c.workspace.in_state_dir:
         make_state_folder(c.workspace.root)  # never through a link (workspace.py)
     status = begin(c.resumption, request.goal, c.spec, c.ledger, status_file,
-                   c.python.describe())
+                   c.python.describe(), [s for s, h in c.handlers.items() if h.resumes_here()])
     c.trust.record(c.ledger)
     settings, mode = approval_mode(c.settings,
                                    (request.cli_settings or {}).get("approve") is not None,
@@ -221,12 +221,16 @@ def open_run(request: RunRequest, environ: Mapping[str, str], cwd: Path, stream:
         display.event("the previous run is set aside (its records stay in the ledger)")
     if c.folder_trusted:
         display.warn(f"folder trusted (remembered outside it): {c.folder_trusted}")
-    verb = "resuming" if status.state != c.spec.initial or status.round > 1 else "starting"
+    verb = "resuming" if c.resumption.resumes else "starting"
     where = f"; workspace {c.workspace.root} ({request.chosen})" if request.chosen else ""
     sandbox = c.toolbox.policy.sandbox
     in_force = sandbox_line(sandbox, c.settings.sandbox, c.sandbox_source)
     display.note(f"{verb} at {status.state}, round {status.round}{where}; machine {c.spec.path}; "
                  f"python {c.python.describe()}; {in_force}")
+    resumed = queries.last(c.ledger.records(), queries.RESUME)
+    if isinstance(resumed, Resume) and resumed.instead_of and resumed.seq > session_start:
+        display.event(f"status.txt stood at {resumed.instead_of}, which reads what the round's "
+                      f"earlier states make: round {status.round} again from {status.state}")
     if sandbox != "bwrap":
         display.warn(NO_SANDBOX_WARNING)
     if not c.python.has_pytest:

@@ -34,7 +34,7 @@ def is_builtin(module_name: str) -> bool:
 def alias_builtin_states() -> None:
     """In Jetbox's own process, `states` and `states.<name>` are the very modules of
     jetbox.states: machine files name `states.model:Ask`, and a person's handler may say
-    `from states.done import Done`. Only sys.modules learns the alias; nothing installs a
+    `from states.workspace import Done`. Only sys.modules learns the alias; nothing installs a
     top-level `states` that other projects in the environment would import."""
     package = importlib.import_module(BUILTIN_PACKAGE)
     if sys.modules.get(BUILTIN) is package:
@@ -44,8 +44,6 @@ def alias_builtin_states() -> None:
         module = importlib.import_module(f"{BUILTIN_PACKAGE}.{info.name}")
         sys.modules[f"{BUILTIN}.{info.name}"] = module
         setattr(package, info.name, module)
-    for former, now in package.FORMER_MODULES.items():  # `states.probe` as `jetbox.states.probe`
-        sys.modules[f"{BUILTIN}.{former}"] = sys.modules[f"{BUILTIN_PACKAGE}.{now}"]
 
 
 def user_module_file(module_name: str, search_dir: Path) -> Path | None:
@@ -150,10 +148,25 @@ def import_object(dotted: str, search_dir: Path | None = None) -> Any:
     module_name, _, attr = dotted.partition(":")
     alias_builtin_states()  # before a person's module, which may import `states.done`
     if is_builtin(module_name):
-        module_name = f"jetbox.{module_name}"
+        try:
+            module = importlib.import_module(f"jetbox.{module_name}")
+        except ModuleNotFoundError:
+            raise ImportError(f"Jetbox has no handler module `{module_name}`"
+                              f"{_builtin_home(attr)}") from None
+        return getattr(module, attr)
     file = user_module_file(module_name, search_dir) if search_dir is not None else None
     module = _load_by_path(module_name, file) if file else importlib.import_module(module_name)
     return getattr(module, attr)
+
+
+def _builtin_home(attr: str) -> str:
+    """Where Jetbox's handler `attr` lives, for an error naming a module that does not exist
+    (a machine file written for another release): found by looking, not kept in a table."""
+    package = importlib.import_module(BUILTIN_PACKAGE)
+    homes = [f"{BUILTIN}.{info.name}:{attr}" for info in pkgutil.iter_modules(package.__path__)
+             if isinstance(getattr(getattr(package, info.name, None), attr, None), type)]
+    modules = ", ".join(f"{BUILTIN}.{info.name}" for info in pkgutil.iter_modules(package.__path__))
+    return f"; `{attr}` is {' or '.join(homes)}" if homes else f"; its modules: {modules}"
 
 
 def load_handlers(spec: MachineSpec) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from jetbox.core.prompts import say
-from jetbox.model.base import ToolCall
 from jetbox.model.dialects import DIALECTS, Found
 from jetbox.model.names import Tools, resolve, show
 from jetbox.model.nearjson import NearJsonError, loads
+from jetbox.store.kinds import ToolCall
 from jetbox.tools.schemas import unadvertised_specs
 
 UNPARSED = "__jetbox_unparsed__"  # how the transport hands over arguments it could not read

@@ -11,13 +11,14 @@ from typing import Any
 
 from jetbox.core.errors import ModelDown, PauseRun
 from jetbox.core.prompts import say
-from jetbox.model.base import Message, Reply, ToolCall
+from jetbox.model.base import Message
 from jetbox.model.calls import parse_reply
 from jetbox.model.failures import Retryable, _parsed, _translated_errors
 from jetbox.model.host import parse_host
 from jetbox.model.protocol import json_schema, to_json_protocol
 from jetbox.model.transport import RawRepair
 from jetbox.model.waiting import Waiting
+from jetbox.store.kinds import ModelReply, ToolCall
 
 DEFAULT_HOST = "http://127.0.0.1:11434"
 NEAR_CONTEXT = 0.9  # warn when a prompt uses this share of num_ctx (Ollama truncates silently)
@@ -57,7 +58,7 @@ class OllamaModel:
         self._client = ollama.Client(host=self.host, timeout=settings.timeout_s)
         self._warned_context = False
 
-    def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> Reply:
+    def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> ModelReply:
         for attempt in range(self.settings.retries + 1):
             try:
                 if not self.protocol:
@@ -103,7 +104,7 @@ class OllamaModel:
         return "tools"
 
     def _chat_once(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
-                   budget_s: float) -> Reply:
+                   budget_s: float) -> ModelReply:
         import ollama
 
         try:
@@ -118,7 +119,7 @@ class OllamaModel:
             raise
 
     def _bounded(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]],
-                 budget_s: float) -> Reply:
+                 budget_s: float) -> ModelReply:
         """One request that ends within `budget_s` of wall time, however the server streams:
         the stream is read in a worker thread, abandoned (its connection closed) at the limit."""
         import ollama
@@ -155,7 +156,7 @@ class OllamaModel:
 
     def _stream(self, client: Any, messages: Sequence[Message],
                 tools: Sequence[Mapping[str, Any]], cancelled: threading.Event,
-                waiting: Waiting, transport: RawRepair) -> Reply:
+                waiting: Waiting, transport: RawRepair) -> ModelReply:
         import pydantic  # here, like ollama: slow to import
         started = time.monotonic()
         content, thinking, calls = [], [], []
@@ -193,7 +194,7 @@ class OllamaModel:
         return self._reply(Stream("".join(content), "".join(thinking), calls, final, started,
                                   first_token_s, transport.repaired, unreadable), tools)
 
-    def _reply(self, got: Stream, tools: Sequence[Mapping[str, Any]]) -> Reply:
+    def _reply(self, got: Stream, tools: Sequence[Mapping[str, Any]]) -> ModelReply:
         parsed = parse_reply(got.content, got.thinking, got.calls, tools,
                              json_protocol=self.protocol == "json",
                              from_string=got.repaired > 0)
@@ -208,14 +209,14 @@ class OllamaModel:
         self._check_context(prompt_tokens)
         if getattr(final, "done_reason", "") == "length" and not parsed.calls and not problem:
             problem = say("reply.cut_off_before_call")
-        return Reply(content=got.content, thinking=thinking, tool_calls=parsed.calls,
-                     prompt_tokens=prompt_tokens,
-                     output_tokens=getattr(final, "eval_count", 0) or 0,
-                     duration_s=time.monotonic() - got.started,
-                     load_s=(getattr(final, "load_duration", 0) or 0) / 1e9,
-                     first_token_s=got.first_token_s,
-                     recovered=parsed.delivery.endswith("in content"),
-                     problem=problem, delivery=parsed.delivery)
+        return ModelReply(content=got.content, thinking=thinking, calls=parsed.calls,
+                          prompt_tokens=prompt_tokens,
+                          output_tokens=getattr(final, "eval_count", 0) or 0,
+                          duration_s=time.monotonic() - got.started,
+                          load_s=(getattr(final, "load_duration", 0) or 0) / 1e9,
+                          first_token_s=got.first_token_s,
+                          recovered=parsed.delivery.endswith("in content"),
+                          problem=problem, delivery=parsed.delivery)
 
     def _check_context(self, prompt_tokens: int) -> None:
         num_ctx = int((self.settings.options or {}).get("num_ctx") or 0)

@@ -24,8 +24,8 @@ def ledger_turns(path: Path) -> list[Turn]:
     records = [r for r in Ledger(path).records() if isinstance(r, ModelReply)]
     if not records:
         raise UsageError(f"{path} records no model reply: nothing to replay")
-    return [Turn(content=str(r.content), thinking=str(r.thinking),
-                 calls=tuple(Call(name, arguments) for name, arguments in r.named_calls()))
+    return [Turn(content=r.content, thinking=r.thinking,
+                 calls=tuple(Call(c.name, c.arguments) for c in r.calls))
             for r in records]
 
 

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING
 
 from jetbox.core.prompts import say
 from jetbox.core.text import name_marks
-from jetbox.model.base import ToolCall
 from jetbox.round.scope import always_covers, command_argv, skipped, writes_test_code
 from jetbox.store import kinds, queries
-from jetbox.store.kinds import Answered, Question
+from jetbox.store.kinds import Answered, Question, ToolCall
 from jetbox.store.status import one_line
 from jetbox.store.workspace import IGNORED_DIRS, STATE_DIR
 from jetbox.tools.policy import CommandRefused, program_name

@@ -87,7 +87,7 @@ def reason_of(records: Records, question: Question) -> str:
     """What the model said in the reply holding the call, as one bounded line."""
     reply = next((r for r in records if isinstance(r, ModelReply)
                   and r.seq == question.reply), None)
-    text = " ".join(str(reply.content).split()) if reply is not None else ""
+    text = " ".join(reply.content.split()) if reply is not None else ""
     return text if len(text) <= MAX_REASON_CHARS else text[:MAX_REASON_CHARS - 3] + "..."
 
 

@@ -12,14 +12,15 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jetbox.core.prompts import say
+from jetbox.model.base import to_message
 from jetbox.round import notes
 from jetbox.round.conversation import Conversation, fold
 from jetbox.store import queries
 
 if TYPE_CHECKING:
-    from jetbox.model.base import Reply
     from jetbox.round.run import Round, Run
     from jetbox.spec.compaction import CompactionPolicy
+    from jetbox.store.kinds import ModelReply
     from jetbox.tools.toolbox import ToolResult
 
 RECAP_ITEMS = 8
@@ -135,17 +136,17 @@ def compact(run: Run, now: Round) -> Conversation:
                         state_message(run, now, run.compaction, found), shown=found)
 
 
-def exchange(reply: Reply, results: Sequence[ToolResult], keep_chars: int,
+def exchange(reply: ModelReply, results: Sequence[ToolResult], keep_chars: int,
              ) -> list[dict[str, Any]]:
     """One round as the protocol expects: the assistant turn, then one tool message per call.
     The results stay whole while together they fit in keep_chars."""
-    messages: list[dict[str, Any]] = [written_elided(reply.to_message(), results)]
+    messages: list[dict[str, Any]] = [written_elided(to_message(reply), results)]
     share = keep_chars // max(1, len(results))
     whole = sum(len(r.output) for r in results) <= keep_chars
-    for call, result in zip(reply.tool_calls, results, strict=False):
+    for call, result in zip(reply.calls, results, strict=False):
         output = result.output if whole else fold(result.output, share)
         messages.append({"role": "tool", "content": output, "tool_name": call.name})
-    if not reply.tool_calls or reply.problem:  # why (part of) the reply did not run
+    if not reply.calls or reply.problem:  # why (part of) the reply did not run
         messages.append({"role": "user", "content": reply.problem or say("reply.no_call")})
     return messages
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from jetbox.core.errors import PauseRun
@@ -31,9 +31,10 @@ class Handler:
     # What it reads and writes, as Burr's `@action(reads=..., writes=...)`: the Round fields
     # it reads and may change, and the ledger kinds it may append (its own and those of the
     # services it calls, e.g. the toolbox's). The engine checks after each step that what
-    # changed is among them (`undeclared`). None: not declared, not checked (a handler
-    # written before declarations existed).
-    reads: ClassVar[tuple[str, ...]] = ()
+    # changed is among them (`undeclared`), and a resume enters the state only when what it
+    # reads survives one (`resumes_here`). None: not declared (a handler written before
+    # declarations existed): not checked, and resumed as one that reads everything.
+    reads: ClassVar[tuple[str, ...] | None] = None
     writes: ClassVar[tuple[str, ...] | None] = None
     appends: ClassVar[tuple[str, ...] | None] = None
     # Outcomes returned only where machine.yaml routes them (spec.routes): Calls' `ask`
@@ -42,6 +43,32 @@ class Handler:
 
     def run(self, run: Run, now: Round) -> Step:
         raise NotImplementedError
+
+    def resumes_here(self) -> bool:
+        """Whether a resume may enter this state directly: it reads only the status (the
+        rest from the ledger). The Round's other fields (probes, verdict, conversation, reply)
+        are made by the round's earlier handlers and live only in memory, so a state that reads
+        them is re-entered at the round's start and reached through those very handlers, as
+        a run that was never stopped reaches it (engine/resume.py, `begin`). A journaled reply
+        is the exception the resume checks itself (round/run.py, `pending_reply`)."""
+        return self.reads is not None and set(self.reads) <= {"status"}
+
+    def shown(self, now: Round) -> Round:
+        """The round as this handler is given it: what it declares it reads, the rest at its
+        default. So `reads` is true by construction (a field read but not declared is None to
+        the handler, in every run, not only after a resume), and `resumes_here` can trust it."""
+        if self.reads is None:
+            return now
+        blank = type(now)(now.status)
+        return replace(now, **{f.name: getattr(blank, f.name) for f in fields(now)
+                               if f.name != "status" and f.name not in self.reads})
+
+    def kept(self, before: Round, after: Round) -> Round:
+        """The round the run goes on with: what the handler declares it writes, from what it
+        returned; every other field as it was before the step."""
+        if self.writes is None:
+            return after
+        return replace(before, **{name: getattr(after, name) for name in self.writes})
 
     def undeclared(self, before: Round, after: Round, appended: Sequence[Record]) -> str:
         """What this step changed that the handler does not declare, or ""."""

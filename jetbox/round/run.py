@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from jetbox.core.display import Display
 from jetbox.core.errors import PauseRun
 from jetbox.core.prompts import say
-from jetbox.model.base import Model, Reply
+from jetbox.model.base import Model
 from jetbox.probes.verdict import Verdict, baseline_of, judge, pinned_config
 from jetbox.round.conversation import Conversation
 from jetbox.spec.compaction import CompactionPolicy
@@ -38,7 +38,7 @@ class Round:
     report: ProbeReport | None = None  # Probe's: the latest probe results
     verdict: Verdict | None = None  # Probe's: those results judged against the baseline
     conversation: Conversation | None = None  # Compact's: the request so far, folded
-    reply: Reply | None = None  # Ask's: the latest reply, until Compact folds it in
+    reply: kinds.ModelReply | None = None  # Ask's: the latest reply, until Compact folds it in
     results: tuple[ToolResult, ...] = ()  # Calls': what the reply's calls returned
 
     @property
@@ -117,16 +117,8 @@ class Run:
                      now.status.goal, self.settings.allow_test_changes)
 
 
-@dataclass(frozen=True)
-class Pending:
-    """A model reply journaled in this visit of a state, and how far its calls got."""
-
-    reply: Reply
-    journal: queries.JournaledReply
-
-
-def pending_reply(records: queries.Records, state: str) -> Pending | None:
-    """The reply this visit of `state` works on, if there is one: journaled since the run
-    entered it (Ask, resumed after the reply was journaled), or just before (Calls)."""
-    journaled = queries.journaled_reply(records, state) or queries.reply_to_run(records, state)
-    return None if journaled is None else Pending(Reply.from_record(journaled.reply), journaled)
+def pending_reply(records: queries.Records, state: str) -> queries.JournaledReply | None:
+    """The reply this visit of `state` works on, if there is one, and how far its calls got:
+    journaled since the run entered it (Ask, resumed after the reply was journaled), or just
+    before (Calls)."""
+    return queries.journaled_reply(records, state) or queries.reply_to_run(records, state)

@@ -8,8 +8,8 @@ import re
 import shlex
 from typing import Any
 
-from jetbox.model.base import ToolCall
 from jetbox.store import kinds, queries
+from jetbox.store.kinds import ToolCall
 from jetbox.tools.policy import CommandRefused, program_name, split_command
 from jetbox.tools.schemas import Refusal, checked_call
 

@@ -28,7 +28,7 @@ from jetbox.tools.schemas import ToolResult
 from jetbox.tools.toolbox import TOOLBOX_KINDS
 
 if TYPE_CHECKING:
-    from jetbox.round.run import Pending, Round, Run
+    from jetbox.round.run import Round, Run
 
 # Enough for a whole result the model is shown again after a resume or a compaction.
 MAX_LEDGER_OUTPUT = 20_000
@@ -59,23 +59,23 @@ class Calls(Handler):
             raise MachineError(f"`{now.status.state}` runs the calls of a journaled reply, "
                                f"but none was journaled: keep an Ask state before it in "
                                f"{run.spec.path}")
-        reply, seq, start = pending.reply, pending.journal.reply.seq, pending.journal.next_index
+        reply, seq, start = pending.reply, pending.reply.seq, pending.next_index
         # The results so far travel on in the round when it comes back from a question.
         results: list[ToolResult] = list(now.results) if now.reply is not None else []
         if now.reply is None or start > 0:
             run.event(now, f"resuming a journaled reply at call {start + 1}: no new model call")
-        if not reply.tool_calls and start == 0:
+        if not reply.calls and start == 0:
             # Why nothing ran (cut off, unknown tool, a call in reasoning...), or the plain
             # reminder: the model hears it as the result of its reply.
             run.ledger.append(ToolResult(queries.NO_CALL, False,
                                          reply.problem or say("reply.no_call"),
                                          round=now.round, index=0, arguments={}))
-        for index in range(start, len(reply.tool_calls)):
+        for index in range(start, len(reply.calls)):
             if index > start:
                 # the reply is journaled: a resume runs the rest without asking again
                 run.check_timebox(say("pause.calls_on_resume", first=index + 1,
-                                      last=len(reply.tool_calls)))
-            call = reply.tool_calls[index]
+                                      last=len(reply.calls)))
+            call = reply.calls[index]
             gated = gate(run, now, seq, index, call)
             if isinstance(gated, Question):  # put to a person: journaled once, then asked
                 run.ledger.append(gated)
@@ -94,11 +94,11 @@ class Calls(Handler):
         return "acted", replace(now, reply=reply, results=tuple(results))
 
     @staticmethod
-    def _replay(run: Run, name: str, pending: Pending) -> ToolResult | None:
+    def _replay(run: Run, name: str, pending: queries.JournaledReply) -> ToolResult | None:
         """The call whose action began before the crash: completed without repeating it."""
-        if pending.journal.intent is None:
+        if pending.intent is None:
             return None
-        return run.toolbox.replay(name, pending.journal.intent, pending.journal.result)
+        return run.toolbox.replay(name, pending.intent, pending.result)
 
     @staticmethod
     def _record(run: Run, now: Round, index: int, arguments: Any, result: ToolResult,
@@ -178,6 +178,7 @@ class Wait(Handler):
     `quit` at the terminal). Returns: the round unchanged, outcome `resumed`."""
 
     outcomes = ("resumed",)
+    reads = ("status",)
     writes = ()
     appends = ()
 

@@ -59,7 +59,7 @@ class Reflect(Handler):
         records = queries.since_resume(whole)
         results = queries.latest_results(whole)
         streak, first = queries.same_call_streak(records)
-        call = describe_call(*first) if first else ""
+        call = describe_call(first.name, first.arguments) if first else ""
         progress = any(r.changed for r in results) or queries.failures_dropped(records)
         # A resume into Reflect (after a pause here) must not count the same round twice.
         stalled = 0 if progress or queries.reflected_in(whole, now.round) else \
@@ -100,6 +100,7 @@ class Pause(Handler):
     Reads: the newest `paused` record. Returns: the round unchanged, outcome `resumed`."""
 
     outcomes = ("resumed",)
+    reads = ("status",)
     writes = ()
     appends = ()
 

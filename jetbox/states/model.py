@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from jetbox.core.errors import MachineError
 from jetbox.core.prompts import say
 from jetbox.core.text import counted
-from jetbox.model.base import Reply
 from jetbox.round.context import compact, compaction_reason, exchange, notices, request_chars
 from jetbox.round.handler import Handler, Step
 from jetbox.store import kinds, queries
@@ -103,16 +102,17 @@ class Ask(Handler):
         journaled = queries.journaled_reply(run.records(), now.status.state)
         if journaled is not None:  # a crash after the reply was journaled: not asked again
             run.event(now, "the reply was journaled before the stop: no new model call")
-            return "asked", replace(now, reply=Reply.from_record(journaled.reply), results=())
+            return "asked", replace(now, reply=journaled.reply, results=())
         now = request(run, now)
         assert now.conversation is not None
         run.event(now, f"asking {run.model.name}")
-        reply = run.model.chat(now.conversation.messages(), run.toolbox.specs())
-        run.ledger.append(reply.journaled(now.round))
+        reply = replace(run.model.chat(now.conversation.messages(), run.toolbox.specs()),
+                        round=now.round)
+        run.ledger.append(reply)
         run.event(now, f"{run.model.name} replied in {reply.duration_s:.1f} s (load "
                   f"{reply.load_s:.1f} s, first token {reply.first_token_s:.1f} s; "
                   f"{reply.prompt_tokens} tokens in, {reply.output_tokens} out, "
-                  f"{counted(len(reply.tool_calls), 'call')})")
+                  f"{counted(len(reply.calls), 'call')})")
         return "asked", replace(now, reply=reply, results=())
 
 

@@ -131,18 +131,19 @@ def ruff_changed(then: str, now: str) -> str:
 
 
 class Done(Handler):
-    """Reads: the round's probes (probing if this invocation resumed here), the ledger.
+    """Reads: the ledger: the verdict of the probe that let the run finish (its `probe`
+    record, so a resume here needs no probe), the run's records for its totals.
     Returns: the round with `Status: green - done: ...`, no outcome (a final state).
     Writes: a `run_end` record with the run's metrics, once; a summary."""
 
     outcomes = ()
-    reads = ("status", "verdict")
+    reads = ("status",)
     writes = ("status",)
     appends = (kinds.RunEnd.KIND,)
 
     def run(self, run: Run, now: Round) -> Step:
-        assert now.verdict is not None, "Done follows Probe, or the resume judged the round"
-        checks = now.verdict.line
+        probed = queries.last_of(run.records(), kinds.Probed)
+        checks = probed.verdict if probed is not None else say("status.no_probe_ran")
         now = now.with_status(status=say("status.done", checks=checks), next=(), active=())
         metrics = RunMetrics.from_records(run.records(), time.time())
         if queries.unanswered(run.records(), queries.RUN_END, queries.RUN_START,

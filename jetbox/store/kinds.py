@@ -7,9 +7,10 @@ what commands changed, `jetbox undo`, a person's approvals, and housekeeping."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import KW_ONLY, dataclass, field
+from dataclasses import KW_ONLY, dataclass, field, replace
 from typing import Any
 
+from jetbox.core.text import escape_surrogates, json_safe
 from jetbox.store.format import Record
 
 
@@ -27,11 +28,16 @@ class RunStart(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Resume(Record):
+    """A run resumed at `state`; `instead_of`: the state status.txt stood at, when its handler
+    reads what only the round's earlier handlers make, so the round is re-entered at its start."""
+
     KIND = "resume"
+    SOMETIMES = frozenset({"instead_of"})
     state: str = ""
     round: int = 0
     python: str = ""
     status_sha: str = ""
+    instead_of: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -186,31 +192,79 @@ class Planned(Record):
     person: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """One call the model asked for; arguments may be anything the model sent."""
+
+    name: str
+    arguments: Any = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Sanitized here, where replies enter Jetbox: a lone surrogate from the model
+        # ("\ud800") is kept as its escape, so nothing downstream can fail to encode it.
+        object.__setattr__(self, "name", escape_surrogates(str(self.name)))
+        object.__setattr__(self, "arguments", json_safe(self.arguments))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "arguments": self.arguments}
+
+
+# The thinking a `model_reply` line keeps: the whole of it goes back to the model within the
+# session, but a long one would swell the ledger for no reader.
+THINKING_KEPT = 4000
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelReply(Record):
-    """A model's reply, journaled before its calls run: enough to replay it on resume."""
+    """One model turn with what it cost: what a model returns, journaled as it is before its
+    calls run, and read back on resume to run them without asking the model again. The
+    ledger line keeps the first THINKING_KEPT characters of `thinking` (`thinking_chars`:
+    how long it was), and the durations in milliseconds."""
 
     KIND = "model_reply"
     round: int = 0
     content: str = ""
-    thinking_chars: int = 0
+    thinking_chars: int = 0  # 0: the length of `thinking`
     thinking: str = ""
-    calls: list[dict[str, Any]] = field(default_factory=list)
+    calls: tuple[ToolCall, ...] = ()
     prompt_tokens: int = 0
     output_tokens: int = 0
     duration_s: float = 0.0
     load_s: float = 0.0
     first_token_s: float = 0.0
-    recovered: bool = False
-    problem: str = ""
-    delivery: str = ""
+    recovered: bool = False  # calls were parsed out of text, not native tool calls
+    problem: str = ""   # why nothing (or not everything) in the reply could run, for the model
+    delivery: str = ""  # how the calls came: native, json protocol, DIALECT in content...
 
-    def named_calls(self) -> list[tuple[str, Any]]:
-        """Each call as (name, arguments), the shape the ledger keeps them in read for the
-        caller. The arguments are as the model sent them (not always an object: the tools
-        tell the model so); an entry that is not a call reads as ("?", {})."""
-        return [(str(c.get("name", "?")), c.get("arguments", {})) if isinstance(c, dict)
-                else ("?", {}) for c in self.calls]
+    def __post_init__(self) -> None:
+        for name in ("content", "thinking", "problem"):
+            object.__setattr__(self, name, escape_surrogates(str(getattr(self, name))))
+        if not self.thinking_chars:
+            object.__setattr__(self, "thinking_chars", len(self.thinking))
+
+    def to_body(self) -> dict[str, Any]:
+        return {**super().to_body(), "thinking": self.thinking[:THINKING_KEPT],
+                "calls": [call.to_dict() for call in self.calls],
+                "duration_s": round(self.duration_s, 3), "load_s": round(self.load_s, 3),
+                "first_token_s": round(self.first_token_s, 3)}
+
+    @classmethod
+    def from_body(cls, body: Mapping[str, Any]) -> ModelReply:
+        # Made through __init__ (one record a round, not thousands): the text sanitized and
+        # the calls made ToolCalls as when the model sent them.
+        record = super().from_body(body)
+        assert isinstance(record, ModelReply)
+        calls = body.get("calls")
+        return replace(record, calls=tuple(_read_call(c) for c in
+                                           (calls if isinstance(calls, list) else ())))
+
+
+def _read_call(entry: object) -> ToolCall:
+    """A call as the ledger keeps it; the arguments as the model sent them (not always an
+    object: the tools tell the model so). An entry that is not a call reads as `?`."""
+    if not isinstance(entry, dict):
+        return ToolCall("?", {})
+    return ToolCall(str(entry.get("name", "?")), entry.get("arguments", {}))
 
 
 @dataclass(frozen=True)

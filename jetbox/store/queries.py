@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeGuard, TypeVar
+from typing import TypeGuard, TypeVar
 
 from jetbox.store import kinds
 from jetbox.store.index import RunRecords, newest_at, newest_first, of_kind
@@ -89,8 +89,7 @@ def run_goal(records: Records) -> str | None:
 def finish_requested(records: Records) -> bool:
     """The model's latest reply called `finish` and no probe refused it since."""
     reply = unanswered(records, MODEL_REPLY, FINISH_REFUSED)
-    return isinstance(reply, kinds.ModelReply) and any(
-        name == "finish" for name, _ in reply.named_calls())
+    return isinstance(reply, kinds.ModelReply) and any(c.name == "finish" for c in reply.calls)
 
 
 def acted_since_probe(records: Records) -> bool:
@@ -144,19 +143,25 @@ def last_plan(records: Records) -> list[str] | None:
 
 
 # Guards: Reflect's questions, over the records since the resume.
-def same_call_streak(records: Records) -> tuple[int, tuple[str, Any] | None]:
+def same_call_streak(records: Records) -> tuple[int, kinds.ToolCall | None]:
     """How many replies in a row (newest backwards) made the same calls, and the first call."""
     replies = (r for r in reversed(records) if isinstance(r, kinds.ModelReply))
     newest = next(replies, None)
     if newest is None or not newest.calls:
         return 0, None
-    signature = json.dumps(newest.calls, sort_keys=True)
+    signature = _signature(newest)
     streak = 1
     for reply in replies:  # newest backwards, stopping at the first that differs
-        if json.dumps(reply.calls, sort_keys=True) != signature:
+        if _signature(reply) != signature:
             break
         streak += 1
-    return streak, newest.named_calls()[0]
+    return streak, newest.calls[0]
+
+
+def _signature(reply: kinds.ModelReply) -> str:
+    """The calls as the ledger keeps them, in one string: the same calls, the same string
+    (JSON's equality: 1 is not true, as it is in Python's)."""
+    return json.dumps([call.to_dict() for call in reply.calls], sort_keys=True)
 
 
 def malformed_streak(records: Records) -> int:
