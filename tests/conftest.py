@@ -21,6 +21,13 @@ from jetbox.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Bytecode is cached as Python caches it by default. An environment that turns that off
+# (PYTHONDONTWRITEBYTECODE=1, as on the machine CI runs on) has every one of the suite's
+# Jetbox children compile Jetbox from source again. Jetbox sets it itself for whatever it
+# runs in a workspace (probes, commands), so no test depends on the person's setting.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 # When Jetbox works on this repository itself (the seed's demo goal on mathx/), its pytest
 # probe should judge the demo package, not run Jetbox's own suite (minutes, and recursive).
 if os.environ.get("JETBOX_CHILD_OF") == str(ROOT):

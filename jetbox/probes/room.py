@@ -18,6 +18,7 @@ and in the baseline tree, so a test that passes before the change tests nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -317,9 +318,12 @@ def _importable_top(rel: str, files: set[str]) -> str | None:
     return name if on_path and name else None
 
 
+@functools.cache
 def _runner_modules() -> frozenset[str]:
     """The standard library's modules and the top-level modules of pytest and what it
-    depends on: a workspace module of one of these names would load instead."""
+    depends on: a workspace module of one of these names would load instead. Once per
+    process: reading every distribution's metadata costs about half a second, and the
+    environment Jetbox runs in does not change under it."""
     from importlib import metadata
 
     names = set(sys.stdlib_module_names) | {"pytest", "_pytest", "py", "pluggy"}
