@@ -29,12 +29,12 @@ pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="uses POSIX SIG
               pytest.mark.slow]  # left out of the quick `pytest -m "not slow"`
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (a module scope ends between its tests)
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     return scripted_crash_and_resume(tmp_path_factory.mktemp("reference") / "ws", [])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (a module scope ends between its tests)
 def mathx_reference(tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     return crash_and_resume(tmp_path_factory.mktemp("mathx") / "ws", [])
 

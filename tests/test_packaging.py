@@ -39,7 +39,7 @@ def _run(argv: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complet
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (a module scope ends between its tests)
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The wheel, and what the build said (-v: setuptools' own warnings included)."""
     out = tmp_path_factory.mktemp("wheel")
@@ -50,12 +50,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return next(out.glob("jetbox-*.whl")), built.stdout + built.stderr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (a module scope ends between its tests)
 def wheel(built: tuple[Path, str]) -> Path:
     return built[0]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (a module scope ends between its tests)
 def fresh(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new virtual environment with the wheel and its dependencies, no extras."""
     venv = tmp_path_factory.mktemp("fresh") / "venv"

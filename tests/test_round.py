@@ -106,7 +106,7 @@ def test_a_round_where_no_file_changed_runs_no_probe_subprocess(workspace: Path)
     assert [p["reused"] for p in probes] == [False, False, True, True]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not module: a worker may run other modules between these
 def growth() -> Growth:
     return measure(rounds=30, num_ctx=8192)
 
