@@ -229,3 +229,22 @@ def test_a_native_reply_the_client_cannot_read_is_told_not_retried() -> None:
         requests = len(server.requests)
     assert reply.calls == () and requests == 1
     assert reply.problem.startswith("Your reply could not be read (message.tool_calls.0")
+
+
+@pytest.mark.parametrize("text", [
+    '<tool_call>{"name": "read_file", "arguments": {"path": "a.py",, }}</tool_call>',
+    '[{"name": "read_file", "arguments": {"path": @@@}}]',
+    '<|channel|>commentary to=functions.read_file <|constrain|>json<|message|>'
+    '{"path": @@}<|call|>',
+])
+def test_a_call_that_cannot_be_read_is_told_in_prompts_words_with_the_models_own_text(
+        text: str) -> None:
+    """What the model hears is reply.unparsable around its own text: no parser's wording."""
+    from jetbox.core.prompts import say
+
+    parsed = parse_reply(text, "", (), tool_specs())
+    assert parsed.calls == ()
+    before, after = say("reply.unparsable", near="\x00").split("\x00")
+    assert parsed.problem.startswith(before), parsed.problem
+    quoted = parsed.problem[len(before):parsed.problem.index(after)]
+    assert quoted and quoted.rstrip("…. ") in text, parsed.problem

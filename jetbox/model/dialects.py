@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
-from jetbox.model.found import MAX_CALLS, Found, read_json
+from jetbox.model.found import MAX_CALLS, Found, near, read_json
 from jetbox.model.nearjson import NearJsonError, balanced_end, loads
 from jetbox.model.xmlcalls import glm_xml, invoke_xml, qwen_xml, tool_tags
 
@@ -34,7 +34,7 @@ def harmony(text: str) -> list[Found]:
         index = max(at, match.start() + 1)
         if at >= len(text):
             found.append(Found("gpt-oss-harmony", name, None, match.start(), len(text),
-                               "cut off", True))
+                               near(text[match.start():], ""), True))
         if at >= len(text) or text[at] not in "{[":
             continue
         found.append(read_json("gpt-oss-harmony", name, text, match.start(), at))
@@ -128,8 +128,7 @@ def gemma(text: str) -> list[Found]:
         end = balanced_end(text, at)
         if end is None or end < 0:
             found.append(Found("gemma", match.group(1), None, match.start(), len(text),
-                               "cut off" if end is None else "brackets do not match",
-                               end is None))
+                               near(text[at:], text[match.start():]), end is None))
             break
         index = end
         body = text[at:end]
@@ -139,7 +138,7 @@ def gemma(text: str) -> list[Found]:
             found.append(Found("gemma", match.group(1), loads(body), match.start(), end))
         except NearJsonError as exc:
             found.append(Found("gemma", match.group(1), None, match.start(), end,
-                               f"{exc} near `{exc.near[:40]}`", exc.cut))
+                               near(exc.near, body), exc.cut))
     return found
 
 
@@ -229,7 +228,7 @@ def json_objects(text: str, start: int = 0) -> list[Found]:
         if end is None:
             if _CALLISH.match(text, at):
                 found.append(Found(_wrapper(text, at), _cut_name(text[at:]), None, at,
-                                   len(text), "cut off", True))
+                                   len(text), near(text[at:], ""), True))
             break
         if end < 0:
             index = at + 1
@@ -239,7 +238,7 @@ def json_objects(text: str, start: int = 0) -> list[Found]:
         except NearJsonError as exc:
             if _CALLISH.match(text, at):
                 found.append(Found(_wrapper(text, at), _cut_name(text[at:end]), None, at, end,
-                                   f"could not parse near `{exc.near.strip()[:40]}`"))
+                                   near(exc.near, text[at:end])))
             index = end
             continue
         pairs = list(as_calls(value))

@@ -14,7 +14,8 @@ MAX_CALLS = 64  # calls one reader takes from a reply: more is no reply, and cos
 
 @dataclass(frozen=True)
 class Found:
-    """One call as written: `error` says why its arguments could not be read."""
+    """One call as written. `error`, when its arguments could not be read: the model's own
+    text where reading stopped (data; prompts.yaml's `reply.unparsable` says the rest)."""
 
     dialect: str
     name: str
@@ -32,8 +33,13 @@ def read_json(dialect: str, name: str, text: str, start: int, body_at: int,
         value, end = object_at(text, body_at)
     except NearJsonError as exc:
         return Found(dialect, name, None, start, end_hint or len(text),
-                     f"{exc} near `{exc.near.strip()[:40]}`", exc.cut)
+                     near(exc.near, text[body_at:]), exc.cut)
     return Found(dialect, name, value, start, max(end, end_hint or 0))
+
+
+def near(where: str, fallback: str) -> str:
+    """The model's text where reading stopped (or where the call began), never empty."""
+    return where.strip()[:40] or fallback.strip()[:40] or "(nothing)"
 
 
 def param_value(raw: str) -> str:

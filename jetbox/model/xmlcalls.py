@@ -8,7 +8,15 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
-from jetbox.model.found import MAX_CALLS, Found, child_tags, param_value, read_json, tagged
+from jetbox.model.found import (
+    MAX_CALLS,
+    Found,
+    child_tags,
+    near,
+    param_value,
+    read_json,
+    tagged,
+)
 from jetbox.model.nearjson import NearJsonError, loads
 
 _DSML = re.compile(r"(?:[｜|‖]{1,2})DSML(?:[｜|‖]{1,2})")
@@ -103,7 +111,7 @@ def qwen_xml(text: str) -> list[Found]:
         cut = not ends  # the reply ended inside the call: the output limit cut it
         end = close + 11 if close >= 0 else stop
         found.append(Found("qwen-xml", name, args, match.start(), end,
-                           "cut off" if cut else "", cut))
+                           near(text[match.start():], "") if cut else "", cut))
         index = max(end, body_at)
     return found
 
@@ -135,7 +143,7 @@ def invoke_xml(text: str) -> list[Found]:
         cut = not match.group(4)
         start, end = _unmapped(text, plain, match.start(), match.end(), dialect)
         found.append(Found(dialect, match.group(2), args, start, end,
-                           "cut off" if cut else "", cut))
+                           near(text[match.start():], "") if cut else "", cut))
     return found
 
 
@@ -167,7 +175,7 @@ def tool_tags(text: str, tools: tuple[str, ...]) -> list[Found]:
                 continue
             args = child_tags(body)
             found.append(Found("tool-named-tags", match.group(1), args, match.start(),
-                               match.end(), "cut off" if cut else "", cut))
+                               match.end(), near(text[match.start():], "") if cut else "", cut))
     return found
 
 
@@ -190,5 +198,5 @@ def glm_xml(text: str) -> list[Found]:
             args[key.strip()] = param_value(re.sub(r"^\s*<arg_value>", "", value))
         cut = not match.group(3) and not text.rstrip().endswith("</arg_value>")
         found.append(Found("glm-xml", match.group(1), args, match.start(), match.end(),
-                           "cut off" if cut else "", cut))
+                           near(text[match.start():], "") if cut else "", cut))
     return found
