@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -27,6 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # runs in a workspace (probes, commands), so no test depends on the person's setting.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
+
+# A suite started in the background of a script (`cmd &`) inherits SIGINT ignored, and an
+# ignored signal stays ignored across exec: every Jetbox child the Ctrl-C tests interrupt
+# would ignore it too. Caught here, it is the default again in each child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # When Jetbox works on this repository itself (the seed's demo goal on mathx/), its pytest
 # probe should judge the demo package, not run Jetbox's own suite (minutes, and recursive).
