@@ -67,21 +67,19 @@ def test_a_misspelled_or_missing_field_is_reported_at_its_line(tmp_path: Path) -
         load_prompts(copy)
 
 
-def test_a_missing_key_a_stray_brace_and_bad_yaml_are_clear_errors(tmp_path: Path) -> None:
-    copy = broken(tmp_path, '  exit_code: "exit code {code}"\n', "")
-    with pytest.raises(ConfigError, match="prompt `result.exit_code` is missing"):
-        load_prompts(copy)
-    copy = broken(tmp_path, '"Plan:"', '"Plan: {"')
-    with pytest.raises(ConfigError, match=rf":{line_of('Plan: {', copy)}: `context.plan`"):
-        load_prompts(copy)
-    copy = broken(tmp_path, '"Plan:"', '"{0}"')
-    with pytest.raises(ConfigError, match="not a plain field name"):
-        load_prompts(copy)
-    copy = broken(tmp_path, '  plan: "Plan:"', '  plan: [Plan]')
-    with pytest.raises(ConfigError, match=r":\d+: `context.plan` must be a text"):
-        load_prompts(copy)
-    copy = broken(tmp_path, 'goal: "Goal: {goal}"', 'goal: "Goal: {goal}')
-    with pytest.raises(ConfigError, match=r"prompts.yaml:\d+: invalid YAML"):
+@pytest.mark.parametrize(("old", "new", "match"), [
+    ('  exit_code: "exit code {code}"\n', "", "prompt `result.exit_code` is missing"),
+    ('"Plan:"', '"Plan: {"', r":{line}: `context.plan`"),
+    ('"Plan:"', '"{0}"', "not a plain field name"),
+    ('  plan: "Plan:"', '  plan: [Plan]', r":\d+: `context.plan` must be a text"),
+    ('goal: "Goal: {goal}"', 'goal: "Goal: {goal}', r"prompts.yaml:\d+: invalid YAML"),
+], ids=["missing key", "stray brace", "numbered field", "not a text", "bad YAML"])
+def test_a_missing_key_a_stray_brace_and_bad_yaml_are_clear_errors(
+        tmp_path: Path, old: str, new: str, match: str) -> None:
+    copy = broken(tmp_path, old, new)
+    where = match.replace("{line}", str(line_of("Plan: {", copy))) if "{line}" in match \
+        else match
+    with pytest.raises(ConfigError, match=where):
         load_prompts(copy)
 
 

@@ -428,23 +428,34 @@ def test_files_saved_during_a_command_are_the_persons_and_never_undone(
                           "draft.md": (b"the person's draft\n", new_file_mode())}
 
 
-@posix_only
-@needs_git
-def test_a_persons_line_and_a_commands_line_in_one_file_are_merged(workspace: Path) -> None:
+def person_and_command_edit(root: Path, person_line: int, command_line: int
+                            ) -> tuple[dict[str, object], str]:
+    """data.txt (8 lines) and other.txt; during a slow command that rewrites `command_line`
+    of data.txt and other.txt, the person saves data.txt with `person_line` rewritten.
+    Returns the tree before the run and the person's text."""
     needs_bwrap()
-    root = workspace
     (root / "data.txt").write_text("".join(f"line {i}\n" for i in range(8)))
     (root / "other.txt").write_text("other\n")
     before = tree(root)
-    theirs = "line 0 by the person\n" + "".join(f"line {i}\n" for i in range(1, 8))
+    theirs = "".join(f"line {i} by the person\n" if i == person_line else f"line {i}\n"
+                     for i in range(8))
 
     def person() -> None:
         (root / "data.txt").write_text(theirs)
 
-    script = SLOW + ("text = open('data.txt').read().replace('line 6', 'line 6 by the command')\n"
+    script = SLOW + (f"text = open('data.txt').read().replace('line {command_line}', "
+                     f"'line {command_line} by the command')\n"
                      "open('data.txt', 'w').write(text)\n"
                      "open('other.txt', 'w').write('changed\\n')\n")
     run_with_person(root, cmd(script, "slow.py"), person)
+    return before, theirs
+
+
+@posix_only
+@needs_git
+def test_a_persons_line_and_a_commands_line_in_one_file_are_merged(workspace: Path) -> None:
+    root = workspace
+    before, theirs = person_and_command_edit(root, person_line=0, command_line=6)
     both = theirs.replace("line 6", "line 6 by the command")
     assert (root / "data.txt").read_text() == both
     diff = run_cli("diff", "-w", str(root), "data.txt").out
@@ -458,21 +469,8 @@ def test_a_persons_line_and_a_commands_line_in_one_file_are_merged(workspace: Pa
 @needs_git
 def test_a_persons_line_and_a_commands_on_the_same_line_keep_the_persons(
         workspace: Path) -> None:
-    needs_bwrap()
     root = workspace
-    (root / "data.txt").write_text("".join(f"line {i}\n" for i in range(8)))
-    (root / "other.txt").write_text("other\n")
-    before = tree(root)
-    theirs = "line 0\nline 1\nline 2 by the person\n" + \
-        "".join(f"line {i}\n" for i in range(3, 8))
-
-    def person() -> None:
-        (root / "data.txt").write_text(theirs)
-
-    script = SLOW + ("text = open('data.txt').read().replace('line 2', 'line 2 by the command')\n"
-                     "open('data.txt', 'w').write(text)\n"
-                     "open('other.txt', 'w').write('changed\\n')\n")
-    run_with_person(root, cmd(script, "slow.py"), person)
+    before, theirs = person_and_command_edit(root, person_line=2, command_line=2)
     assert (root / "data.txt").read_text() == theirs
     assert (root / "other.txt").read_text() == "changed\n"
     seen = [out for out in tool_outputs(root, "run_cmd") if "data.txt" in out]

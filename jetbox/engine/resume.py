@@ -165,7 +165,7 @@ def begin(decided: Resumption, goal: str | None, spec: MachineSpec, ledger: Ledg
                 f"(states: {', '.join(spec.state_names)}); fix that line or run with --fresh")
         if not rebuilt:  # a rebuilt status.txt is Jetbox's, and not on disk yet
             _note_person_edits(status_file, ledger)
-        return _resume(existing, position, ledger, python, _entry(spec, enterable))
+        return _resume(existing, position, ledger, python, spec.initial, enterable)
     if not goal:
         raise UsageError(f"no goal given and no status.txt to resume in {status_file.path.parent};"
                          f" run `jetbox run \"<goal>\"`")
@@ -179,18 +179,17 @@ def begin(decided: Resumption, goal: str | None, spec: MachineSpec, ledger: Ledg
     return status
 
 
-def _entry(spec: MachineSpec, enterable: Collection[str] | None) -> Callable[[Ledger, str], str]:
-    """Where a resume that stands at a state goes on: there, or at the round's start."""
-    def entry(ledger: Ledger, state: str) -> str:
-        if enterable is None or state in enterable or state == spec.initial or \
-                pending_reply(ledger.current_run(), state) is not None:
-            return state
-        return spec.initial
-    return entry
+def _entered(state: str, initial: str, enterable: Collection[str] | None,
+             ledger: Ledger) -> str:
+    """Where a resume that stands at `state` goes on: there, or at the round's start."""
+    if enterable is None or state in enterable or state == initial or \
+            pending_reply(ledger.current_run(), state) is not None:
+        return state
+    return initial
 
 
 def _resume(existing: Status, position: queries.Position | None, ledger: Ledger,
-            python: str, entry: Callable[[Ledger, str], str]) -> Status:
+            python: str, initial: str, enterable: Collection[str] | None) -> Status:
     """Continue from status.txt, but at the ledger's state and round where the two differ;
     a state that reads what only its round's earlier handlers make (the probes, the
     conversation) is reached again from the round's start (`instead_of` says which)."""
@@ -201,7 +200,7 @@ def _resume(existing: Status, position: queries.Position | None, ledger: Ledger,
                                         round=position.round, resolution="the ledger wins"))
         existing = existing.with_(state=position.state, round=position.round)
     stood = existing.state
-    existing = existing.with_(state=entry(ledger, stood))
+    existing = existing.with_(state=_entered(stood, initial, enterable, ledger))
     ledger.append(kinds.Resume(state=existing.state, round=existing.round, python=python,
                                status_sha=status_sha(existing.render()),
                                instead_of=stood if stood != existing.state else None))
