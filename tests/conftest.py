@@ -22,13 +22,6 @@ from jetbox.store.workspace import Workspace
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Bytecode is cached as Python caches it by default. An environment that turns that off
-# (PYTHONDONTWRITEBYTECODE=1, as on the machine CI runs on) has every one of the suite's
-# Jetbox children compile Jetbox from source again. Jetbox sets it itself for whatever it
-# runs in a workspace (probes, commands), so no test depends on the person's setting.
-os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-sys.dont_write_bytecode = False
-
 # A suite started in the background of a script (`cmd &`) inherits SIGINT ignored, and an
 # ignored signal stays ignored across exec: every Jetbox child the Ctrl-C tests interrupt
 # would ignore it too. Caught here, it is the default again in each child.
