@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import http.server
+import shutil
+import ssl
+import subprocess
+import threading
+from pathlib import Path
+
 import pytest
 
-from jetbox.core.errors import UsageError
-from jetbox.model.host import parse_host, unreachable
+from jetbox.core.errors import ModelDown, UsageError
+from jetbox.model.host import parse_host, server_version, unreachable
 from jetbox.offline import OfflineOllama, ScriptResponder, Turn
 from tests.conftest import run_cli
 
@@ -63,3 +70,46 @@ def test_diag_accepts_a_host_without_scheme(monkeypatch: pytest.MonkeyPatch) -> 
         result = run_cli("diag", "-n", "1")
     assert result.code == 0, result.err
     assert f"server   {server.host} " in result.out
+
+
+def test_an_https_host_is_verified_with_the_certificates_in_force(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every request shares one TLS context per process (model/transport.py tls()): it must
+    # still verify, and must follow SSL_CERT_FILE as a client of its own would.
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("no openssl program here to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+
+    class Version(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"version": "0.9.9"}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Version)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = parse_host(f"https://127.0.0.1:{server.server_address[1]}")
+    try:
+        monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+        with pytest.raises(ModelDown):
+            server_version(address)  # a certificate nobody trusts
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        assert server_version(address) == ("0.9.9", "Ollama")
+        monkeypatch.delenv("SSL_CERT_FILE")
+        with pytest.raises(ModelDown):
+            server_version(address)
+    finally:
+        server.shutdown()
+        server.server_close()

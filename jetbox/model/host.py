@@ -87,8 +87,10 @@ def server_version(address: Host, timeout_s: float = 10) -> tuple[str, str]:
     Ollama apart."""
     import httpx
 
+    from jetbox.model.transport import tls
+
     try:
-        reply = httpx.get(f"{address.url}/api/version", timeout=timeout_s)
+        reply = httpx.get(f"{address.url}/api/version", timeout=timeout_s, verify=tls())
         data = reply.json()
         offline = "jetbox" in (reply.headers.get("server", "") + str(data.get("server", ""))
                                ).lower()
@@ -108,14 +110,17 @@ def check_model(address: Host, model: str, timeout_s: float = 10) -> None:
     (asked through /api/show, so `llama3` finds `llama3:latest` as a chat would)."""
     import httpx
 
+    from jetbox.model.transport import tls
+
     try:
         if httpx.post(f"{address.url}/api/show", json={"model": model},
-                      timeout=timeout_s).status_code != 404:
+                      timeout=timeout_s, verify=tls()).status_code != 404:
             return
     except httpx.HTTPError:
         return  # not a clear "no such model": the requests that follow say what is wrong
     try:
-        listed = httpx.get(f"{address.url}/api/tags", timeout=timeout_s).json()["models"]
+        listed = httpx.get(f"{address.url}/api/tags", timeout=timeout_s,
+                           verify=tls()).json()["models"]
         names = ", ".join(str(m.get("model") or m.get("name")) for m in listed)
     except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError):
         names = ""

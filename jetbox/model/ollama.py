@@ -16,7 +16,7 @@ from jetbox.model.calls import parse_reply
 from jetbox.model.failures import Retryable, _parsed, _translated_errors
 from jetbox.model.host import parse_host
 from jetbox.model.protocol import json_schema, to_json_protocol
-from jetbox.model.transport import RawRepair
+from jetbox.model.transport import RawRepair, tls
 from jetbox.model.waiting import Waiting
 from jetbox.store.kinds import ModelReply, ToolCall
 
@@ -55,7 +55,8 @@ class OllamaModel:
         self.progress = progress or (lambda text: None)
         self.warn = warn or (lambda text: None)
         self.protocol = settings.protocol if settings.protocol != "auto" else ""
-        self._client = ollama.Client(host=self.host, timeout=settings.timeout_s)
+        self._client = ollama.Client(host=self.host, timeout=settings.timeout_s,
+                                     verify=tls())
         self._warned_context = False
 
     def chat(self, messages: Sequence[Message], tools: Sequence[Mapping[str, Any]]) -> ModelReply:
@@ -126,7 +127,8 @@ class OllamaModel:
 
         # The client's own timeout (between bytes) only backs up the wall-time limit below.
         transport = RawRepair()
-        client = ollama.Client(host=self.host, timeout=budget_s + 5, transport=transport)
+        client = ollama.Client(host=self.host, timeout=budget_s + 5, transport=transport,
+                               verify=tls())
         outcome: dict[str, Any] = {}
         cancelled = threading.Event()
         waiting = Waiting(self.name)

@@ -4,7 +4,10 @@ object the client's validation requires, so such a reply is read, not rejected a
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,11 +17,23 @@ from jetbox.model.calls import UNPARSED
 from jetbox.model.nearjson import NearJsonError, loads
 
 
+def tls() -> ssl.SSLContext:
+    """httpx's default TLS context, for the certificate settings in force, built once per
+    process: building one reads the whole CA bundle (about 20 ms), and each request, host
+    check and model made a client, so a context, of its own."""
+    return _tls(os.environ.get("SSL_CERT_FILE", ""), os.environ.get("SSL_CERT_DIR", ""))
+
+
+@functools.cache
+def _tls(cert_file: str, cert_dir: str) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads the same two variables
+
+
 class RawRepair(httpx.BaseTransport):
     """Wraps a transport; `repaired` counts the calls whose arguments came as a string."""
 
     def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
-        self.inner = inner or httpx.HTTPTransport()
+        self.inner = inner or httpx.HTTPTransport(verify=tls())
         self.repaired = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
