@@ -19,6 +19,7 @@ from jetbox.engine.start import own_files
 from jetbox.offline import OfflineOllama
 from jetbox.offline.solvers import MathxSolver
 from jetbox.store.workspace import Workspace
+from tests.grouping import pytest_xdist_make_scheduler  # noqa: F401  (a hook: its groups)
 
 ROOT = Path(__file__).resolve().parent.parent
 

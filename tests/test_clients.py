@@ -16,8 +16,8 @@ from pydantic import BaseModel
 from jetbox.offline import OfflineOllama
 from jetbox.offline.replay import ChatScript
 
-# Importing litellm alone takes seconds; one worker imports it (`--dist loadgroup`).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("clients")]
+# Importing litellm alone takes seconds; one worker imports it (tests/grouping.py).
+pytestmark = [pytest.mark.slow]
 HI = [{"role": "user", "content": "hi"}]
 WEATHER = {"type": "function", "function": {
     "name": "get_weather", "description": "Weather for a city.",

@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import MATHX_GOAL, ROOT
 
-# One worker builds the module's fixtures once (`pytest -n auto --dist loadgroup`).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("packaging")]
+# One worker builds the module's fixtures once (tests/grouping.py).
+pytestmark = [pytest.mark.slow]
 # Read before the autouse fixture points HOME at a temporary folder: pip's download cache
 # keeps the fresh install from fetching every wheel again.
 PIP_CACHE = os.environ.get("PIP_CACHE_DIR") or str(Path.home() / ".cache" / "pip")

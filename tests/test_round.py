@@ -12,8 +12,8 @@ from jetbox.offline import Call, ChatRequest, OfflineOllama, Turn
 from tests.conftest import run_cli, status_fields
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
-# One worker builds the module's fixtures once (`pytest -n auto --dist loadgroup`).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("round")]
+# One worker builds the module's fixtures once (tests/grouping.py).
+pytestmark = [pytest.mark.slow]
 
 BUGGY = '"""mathx."""\n\n\ndef add(a, b):\n    """Sum."""\n    return a - b\n'
 FIXED = '"""mathx."""\n\n\ndef add(a, b):\n    """Sum."""\n    return a + b\n'
