@@ -15,6 +15,7 @@ from typing import Any
 
 from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from tests.conftest import ROOT
+from tests.enginekit import machine_file
 
 QWEN = FakeModel("qwen2.5-coder:7b", ("completion", "tools"), 32768, "qwen2", "midstream")
 GOAL = "Set count to 11 in app.py"
@@ -36,9 +37,24 @@ def server(*turns: Sequence[Call]) -> OfflineOllama:
     return OfflineOllama(ScriptResponder([Turn(calls=tuple(t)) for t in turns]), models=[QWEN])
 
 
-def run_args(workspace: Path, host: str, *extra: str) -> list[str]:
+# pytest on project()'s test as data (tests/enginekit.py): approval is the subject, and a
+# whole run takes about a second instead of three with real ruff and pytest.
+APP_PYTEST = """\
+import pathlib, sys
+ok = 'count = 11' in pathlib.Path('app.py').read_text()
+print(('PASSED' if ok else 'FAILED') + ' test_app.py::test_count')
+print('1 passed in 0.01s' if ok else '1 failed in 0.01s')
+sys.exit(0 if ok else 1)
+"""
+
+
+def run_args(workspace: Path, host: str, *extra: str, own_machine: bool = False) -> list[str]:
+    """`jetbox run` on project() with data probes; `own_machine`: with the machine.yaml the
+    workspace holds instead."""
+    machine = [] if own_machine else \
+        ["--machine", str(machine_file(workspace.parent / "machine", pytest=APP_PYTEST))]
     return ["run", "-w", str(workspace), "--host", host, "--model", QWEN.name,
-            "--sandbox", "none", *extra]
+            "--sandbox", "none", *machine, *extra]
 
 
 def ledger(workspace: Path) -> list[dict[str, Any]]:

@@ -34,20 +34,24 @@ print(('PASSED' if ok else 'FAILED') + ' test_hello.py::test_greet' + ('' if ok 
 print('1 passed in 0.01s' if ok else '1 failed in 0.01s')
 sys.exit(0 if ok else 1)
 """
-# The same for the seed's mathx goal (jetbox.offline.solvers.MathxSolver): no tests ran
-# until tests/test_mathx.py exists, then its two tests pass once mathx.add is written.
+# The same for the seed's mathx package (jetbox.offline.solvers.MathxSolver): its two tests
+# pass once mathx.add is written. Like a data probe's program, it reads no arguments, and the
+# clean room runs only the baseline's tests (none here), so it answers from the module alone.
 MATHX_PYTEST = """\
 import pathlib, sys
-module, tests = pathlib.Path('mathx/__init__.py'), pathlib.Path('tests/test_mathx.py')
-if not tests.is_file():
+module = pathlib.Path('mathx/__init__.py')
+if not module.is_file():
     print('no tests ran in 0.01s')
     sys.exit(5)
-ok = module.is_file() and 'def add' in module.read_text()
+ok = 'def add' in module.read_text()
 for name in ('test_add_ints', 'test_add_floats'):
     print(('PASSED' if ok else 'FAILED') + ' tests/test_mathx.py::' + name)
 print('2 passed in 0.01s' if ok else '2 failed in 0.01s')
 sys.exit(0 if ok else 1)
 """
+# The seed's goal without "add tests": a data probe cannot run the tests a run adds on their
+# own (the clean room does that only for pytest itself), so the verdict could never find one.
+MATHX_DATA_GOAL = "Create a package mathx with add(a, b), then make ruff and pytest pass."
 
 
 def project(workspace: Path) -> Path:
@@ -70,6 +74,21 @@ def machine_file(folder: Path, pytest: str = PYTEST, **changes: Any) -> Path:
     path = folder / "machine.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+def mathx_machine(folder: Path) -> Path:
+    """machine.yaml with data probes for MATHX_DATA_GOAL, for tests whose subject is
+    not the probes (the model layer, the terminal, the lock): a whole run in about a second
+    instead of three or four with real ruff and pytest."""
+    settings = yaml.safe_load(PACKAGED_MACHINE.read_text(encoding="utf-8"))["settings"]
+    # The program reads no test ids, so every probe runs "the whole suite".
+    return machine_file(folder, pytest=MATHX_PYTEST,
+                        settings={**settings, "probe_focus": False})
+
+
+def data_probes(workspace: Path) -> list[str]:
+    """`jetbox run` arguments for mathx_machine, kept beside `workspace`."""
+    return ["--machine", str(mathx_machine(workspace.parent / "machine"))]
 
 
 @dataclass(frozen=True)

@@ -273,7 +273,8 @@ def test_removing_the_approve_state_from_machine_yaml_turns_approval_off(
     trust_folder(workspace)  # the person's own settings
     assert "Approve" not in run_cli("graph", "-w", str(workspace)).out
     with server([EDIT, PYTEST], [FINISH]) as ollama:
-        result = run_cli(*run_args(workspace, ollama.host, "--approve", "all"), GOAL)
+        result = run_cli(*run_args(workspace, ollama.host, "--approve", "all",
+                                   own_machine=True), GOAL)
     assert result.code == 0, result.err
     assert "no `ask` transition" in result.err
     assert asked(workspace) == [] and commands_run(workspace) == ["pytest"]

@@ -12,7 +12,8 @@ import pytest
 
 from jetbox.offline import OfflineOllama
 from jetbox.offline.solvers import MathxSolver
-from tests.conftest import MATHX_GOAL, ROOT, status_fields
+from tests.conftest import ROOT, status_fields
+from tests.enginekit import MATHX_DATA_GOAL, data_probes
 
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
@@ -32,8 +33,9 @@ def jetbox_into_closed_pipe(*argv: str, lines_read: int) -> tuple[int, bytes]:
 @pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_a_run_piped_into_head_finishes_its_work(workspace: Path) -> None:
     with OfflineOllama(MathxSolver(workspace)) as server:
-        code, seen = jetbox_into_closed_pipe("run", MATHX_GOAL, "-w", str(workspace),
+        code, seen = jetbox_into_closed_pipe("run", MATHX_DATA_GOAL, "-w", str(workspace),
                                              "--host", server.host, "--sandbox", "none",
+                                             *data_probes(workspace),
                                              lines_read=2)
     assert b"starting at Probe" in seen
     status = status_fields(workspace)

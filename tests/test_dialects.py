@@ -161,12 +161,13 @@ def test_a_model_that_only_writes_calls_as_text_finishes_the_task(workspace: Pat
     from dataclasses import replace
 
     from jetbox.offline.solvers import MathxSolver
-    from tests.conftest import MATHX_GOAL, run_cli
+    from tests.conftest import run_cli
+    from tests.enginekit import MATHX_DATA_GOAL, data_probes
 
     solver = MathxSolver(workspace)
     with OfflineOllama(lambda r: replace(solver(r), dialect=dialect)) as server:
-        result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", server.host,
-                         "--sandbox", "none")
+        result = run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", server.host,
+                         "--sandbox", "none", *data_probes(workspace))
     assert result.code == 0, result.err
     replies = [json.loads(x) for x in (workspace / "agent_ledger.log").read_text(
         encoding="utf-8").splitlines() if '"model_reply"' in x]

@@ -1,7 +1,7 @@
 """The Engine driven in this process (tests/enginekit.py): every way a run stops, pauses,
 asks a person or refuses a finish, with a scripted model and data probes, in the quick tier.
 The same behaviours through `jetbox run` with real ruff and pytest stay in the slow tier
-(test_run.py, test_guards.py, test_custom_machine.py, test_approval.py)."""
+(test_run.py, test_guards.py, test_custom_machine.py, test_resume_kill.py)."""
 
 from __future__ import annotations
 

@@ -154,7 +154,7 @@ def test_at_a_terminal_the_question_is_asked_once_and_a_yes_is_remembered(
     assert (workspace / "leaked.txt").exists()
 
 
-@pytest.mark.slow  # whole runs with real ruff and pytest
+@pytest.mark.slow  # whole runs, with data probes (tests/approvekit.py)
 def test_without_a_sandbox_a_status_line_answer_the_run_s_code_could_write_is_refused(
         workspace: Path) -> None:
     project(workspace)

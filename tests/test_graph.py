@@ -17,7 +17,8 @@ from jetbox.core.display import Display
 from jetbox.engine.start import NO_SANDBOX_WARNING
 from jetbox.offline import OfflineOllama
 from jetbox.spec.machine import load_machine
-from tests.conftest import MATHX_GOAL, ROOT, run_cli
+from tests.conftest import ROOT, run_cli
+from tests.enginekit import MATHX_DATA_GOAL, data_probes
 
 ID = r"[A-Za-z_][A-Za-z0-9_]*"
 MERMAID_RULES = [
@@ -53,8 +54,8 @@ def test_default_mermaid_is_valid_and_marks_start_and_final() -> None:
 
 def test_graph_of_a_run_highlights_its_state_and_marks_its_path(
         workspace: Path, mathx_server: OfflineOllama) -> None:
-    run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-            "--max-rounds", "1", "--sandbox", "none")
+    run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+            "--max-rounds", "1", "--sandbox", "none", *data_probes(workspace))
     result = run_cli("graph", "-w", str(workspace), "--machine", str(ROOT / "jetbox/machine.yaml"))
     check_mermaid(result.out)
     assert "class Probe s_active" in result.out
@@ -106,12 +107,12 @@ def test_readme_diagram_matches_the_machine() -> None:
 
 @pytest.mark.slow
 def test_log_is_a_readable_timeline(workspace: Path, mathx_server: OfflineOllama) -> None:
-    run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-            "--sandbox", "none")
+    run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+            "--sandbox", "none", *data_probes(workspace))
     result = run_cli("log", "-w", str(workspace))
     assert result.code == 0 and "{" not in result.out.split("run started")[0]
     text = result.out
-    assert f"run started: {MATHX_GOAL}" in text
+    assert f"run started: {MATHX_DATA_GOAL}" in text
     assert re.search(r"r1\s+Ask\s+model: write_file; \d+ tokens in, \d+ out", text)
     assert re.search(r"r1\s+Calls\s+write_file mathx/__init__.py -> ok", text)
     assert "DONE: ruff: clean; pytest: 2 passed" in text
@@ -129,8 +130,8 @@ def test_log_follow_prints_new_entries(workspace: Path, mathx_server: OfflineOll
                                  "--follow"], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         time.sleep(0.5)
-        run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-                "--sandbox", "none")
+        run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                "--sandbox", "none", *data_probes(workspace))
         assert follower.stdout is not None
         seen = []
         deadline = time.monotonic() + 10
@@ -168,8 +169,8 @@ def test_a_terminal_keeps_every_event_and_a_live_line_only_for_progress() -> Non
 
 @pytest.mark.slow
 def test_quiet_and_verbose(workspace: Path, mathx_server: OfflineOllama) -> None:
-    quiet = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-                    "--sandbox", "none", "--quiet")
+    quiet = run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                    "--sandbox", "none", *data_probes(workspace), "--quiet")
     # --quiet keeps warnings, and running without a sandbox is one at every start (issue 30).
     assert quiet.code == 0
     assert quiet.err.splitlines() == [f"warning: {NO_SANDBOX_WARNING}"]
@@ -183,8 +184,8 @@ def test_quiet_and_verbose(workspace: Path, mathx_server: OfflineOllama) -> None
 
 @pytest.mark.slow
 def test_the_run_ends_with_a_summary_table(workspace: Path, mathx_server: OfflineOllama) -> None:
-    result = run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-                     "--sandbox", "none")
+    result = run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", mathx_server.host,
+                     "--sandbox", "none", *data_probes(workspace))
     table = result.out.split("run summary (done)")[1]  # the summary is on stdout
     for row in ("exit reason", "rounds", "model calls", "tokens in / out", "files written",
                 "commands run", "refusals", "verdict", "python", "wall time"):

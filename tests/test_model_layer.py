@@ -10,6 +10,7 @@ import pytest
 from jetbox.offline import Call, FakeModel, OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.solvers import MathxSolver
 from tests.conftest import MATHX_GOAL, run_cli, status_fields
+from tests.enginekit import MATHX_DATA_GOAL, mathx_machine
 
 # Whole runs and real timeouts: left out of the quick `pytest -m "not slow"`.
 pytestmark = pytest.mark.slow
@@ -29,8 +30,10 @@ def ledger(workspace: Path) -> list[dict]:
 
 
 def run(workspace: Path, server: OfflineOllama, model: str, *extra: str):  # noqa: ANN201
-    return run_cli("run", MATHX_GOAL, "-w", str(workspace), "--host", server.host,
-                   "--model", model, "--sandbox", "none", *extra)
+    # The model layer is the subject: ruff and pytest are data (tests/enginekit.py).
+    machine = mathx_machine(workspace.parent / "machine")
+    return run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", server.host,
+                   "--model", model, "--sandbox", "none", "--machine", str(machine), *extra)
 
 
 @pytest.mark.parametrize("model", [FakeModel(), QWEN], ids=["gpt-oss-final-chunk", "midstream"])

@@ -13,6 +13,7 @@ import pytest
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.solvers import MathxSolver
 from tests.conftest import MATHX_GOAL
+from tests.enginekit import MATHX_DATA_GOAL, data_probes
 
 if sys.platform == "win32":  # pragma: no cover - the pty module is POSIX only
     pytest.skip("pseudo-terminals (the pty module) are POSIX only", allow_module_level=True)
@@ -20,16 +21,18 @@ if sys.platform == "win32":  # pragma: no cover - the pty module is POSIX only
 from tests.test_live_progress import Terminal  # noqa: E402 - imports pty
 
 
-def run_argv(workspace: Path, host: str) -> list[str]:
-    return [sys.executable, "-m", "jetbox", "run", MATHX_GOAL, "-w", str(workspace),
-            "--host", host, "--sandbox", "none"]
+def run_argv(workspace: Path, host: str, goal: str = MATHX_GOAL, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "jetbox", "run", goal, "-w", str(workspace),
+            "--host", host, "--sandbox", "none", *extra]
 
 
 @pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_every_action_and_notice_stays_on_screen(workspace: Path) -> None:
     (workspace / "status.txt").write_text("my own notes, not Jetbox's\n", encoding="utf-8")
     with OfflineOllama(MathxSolver(workspace)) as server:
-        terminal = Terminal(run_argv(workspace, server.host), workspace)
+        # What is shown is the subject: ruff and pytest are data (tests/enginekit.py).
+        terminal = Terminal(run_argv(workspace, server.host, MATHX_DATA_GOAL,
+                                     *data_probes(workspace)), workspace)
         code = terminal.close()
     text = terminal.seen.decode("utf-8", "replace")
     assert code == 0, text

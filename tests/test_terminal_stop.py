@@ -14,7 +14,8 @@ from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.solvers import MathxSolver
 from jetbox.store.ledger import Ledger
 from jetbox.store.workspace import LOCK_NAME
-from tests.conftest import MATHX_GOAL, jetbox_process, run_cli, status_fields
+from tests.conftest import jetbox_process, run_cli, status_fields
+from tests.enginekit import MATHX_DATA_GOAL, data_probes
 
 if sys.platform == "win32":  # pragma: no cover - pty and SIGTERM are POSIX here
     pytest.skip("pseudo-terminals (the pty module) are POSIX only", allow_module_level=True)
@@ -23,8 +24,8 @@ from tests.test_live_progress import Terminal  # noqa: E402 - imports pty
 
 
 def run_argv(workspace: Path, host: str) -> list[str]:
-    return [sys.executable, "-m", "jetbox", "run", MATHX_GOAL, "-w", str(workspace),
-            "--host", host, "--sandbox", "none"]
+    return [sys.executable, "-m", "jetbox", "run", MATHX_DATA_GOAL, "-w", str(workspace),
+            "--host", host, "--sandbox", "none", *data_probes(workspace)]
 
 
 @pytest.mark.slow  # a run in a child process, on a terminal or a pipe
@@ -65,8 +66,8 @@ def test_a_dumb_terminal_gets_plain_lines(workspace: Path) -> None:
 @pytest.mark.slow  # a run in a child process, on a terminal or a pipe
 def test_the_summary_goes_to_stdout_and_progress_to_stderr(workspace: Path) -> None:
     with OfflineOllama(MathxSolver(workspace)) as server:
-        child = jetbox_process("run", MATHX_GOAL, "-w", str(workspace), "--host", server.host,
-                               "--sandbox", "none")
+        child = jetbox_process("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host",
+                               server.host, "--sandbox", "none", *data_probes(workspace))
         out, err = child.communicate(timeout=300)
     assert child.returncode == 0, err
     assert "run summary (done)" in out and "verdict" in out  # `| tee log` keeps it
