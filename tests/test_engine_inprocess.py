@@ -15,7 +15,7 @@ from jetbox.core.errors import MachineError, ModelDown
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.round.handler import Handler, Step
 from jetbox.round.run import Round, Run
-from tests.enginekit import GOAL, machine_file, project, run_engine
+from tests.enginekit import GOAL, PYTEST, machine_file, project, run_engine
 
 LOOK = Turn(calls=(Call("list_dir", {"path": "."}),))
 WRITE = Turn(calls=(Call("write_file", {"path": "hello.py", "content":
@@ -219,3 +219,19 @@ def test_a_run_stopped_before_its_model_call_goes_on_from_the_rounds_start(
     assert [(t["source"], t["dest"]) for t in after if t["kind"] == "transition"][:4] == [
         ("Probe", "Compact"), ("Compact", "Plan"), ("Plan", "Ask"), ("Ask", "Calls")]
     assert again.status["State"] == "Done"
+
+
+def test_a_pytest_judged_probe_that_is_not_pytest_gets_only_its_own_arguments(
+        workspace: Path, tmp_path: Path) -> None:
+    """The clean room warms its bytecode folder with `pytest --collect-only` (runner._warm):
+    only a probe that runs pytest itself. A script judged by the pytest parser would have
+    been started with pytest's arguments, in an empty folder."""
+    calls = tmp_path / "calls.txt"
+    logged = f"import sys\nopen({str(calls)!r}, 'a').write(repr(sys.argv[1:]) + '\\n')\n"
+    machine = machine_file(tmp_path / "machine", pytest=logged + PYTEST)
+    with served(WRITE, FINISH) as server:
+        ran = run_engine(workspace, machine, server.host, GOAL)
+    assert ran.code == 0, ran.err
+    assert "room: " in ran.records("probe")[-1]["verdict"]  # judged in the clean room
+    started = calls.read_text(encoding="utf-8").splitlines()
+    assert len(started) >= 3 and not [a for a in started if "--collect-only" in a], started

@@ -272,8 +272,11 @@ class Prober:
         it is written. Without it every pytest start in the room compiled the standard library
         and pytest from source (3.7 s against 1.0 s for a one-test project), because the
         room's Python writes no bytecode. Under bwrap the room sees the folder read-only
-        (_run_check); best effort: if this fails, the room's Python compiles, as before."""
-        spec = next((s for s in self.specs if s.parser == "pytest"), None)
+        (_run_check); best effort: if this fails, the room's Python compiles, as before. Only
+        a probe that runs pytest itself: any other command judged by the pytest parser (a
+        script, `make test`) is never started with pytest's arguments in an empty folder."""
+        spec = next((s for s in self.specs if s.parser == "pytest" and runs_own_parser(s)),
+                    None)
         if spec is None:
             return
         python = self.python.python if self.python else None
