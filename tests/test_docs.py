@@ -46,6 +46,7 @@ from jetbox.spec.config import pyproject_settings, resolve_settings
 from jetbox.spec.machine import load_machine
 from jetbox.tools.schemas import tool_specs
 from tests.conftest import MATHX_GOAL, ROOT
+from tests.enginekit import MATHX_DATA_GOAL, data_probes
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)\n(?P<code>.*?)\n(?P=indent)```$",
@@ -370,12 +371,14 @@ def test_jetbox_runs_against_each_serving_block_as_its_comment_says(
 
 def earlier_run(folder: Path, name: str) -> None:
     """What a block takes as given: `../NAME/agent_ledger.log`, a run that solved the mathx
-    goal (scripted), and machine.yaml beside it to edit."""
-    (folder.parent / name).mkdir()
-    with OfflineOllama(MathxSolver(folder.parent / name)) as server:
-        result = subprocess.run([sys.executable, "-m", "jetbox", "run", MATHX_GOAL, "-w",
-                                 str(folder.parent / name), "--host", server.host,
-                                 "--sandbox", "none"], cwd=folder, env=ENV,
+    goal (scripted; its probes are data, only its replies are replayed), and machine.yaml
+    beside it to edit."""
+    earlier = folder.parent / name
+    earlier.mkdir()
+    with OfflineOllama(MathxSolver(earlier)) as server:
+        result = subprocess.run([sys.executable, "-m", "jetbox", "run", MATHX_DATA_GOAL, "-w",
+                                 str(earlier), "--host", server.host, "--sandbox", "none",
+                                 *data_probes(earlier)], cwd=folder, env=ENV,
                                 capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     (folder / "machine.yaml").write_bytes(MACHINE.read_bytes())
