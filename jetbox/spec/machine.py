@@ -89,7 +89,13 @@ class MachineSpec:
         return [{"name": s.name, **({"final": True} if s.final else {})} for s in self.states]
 
 
-class _LineLoader(yaml.SafeLoader):
+try:  # libyaml's parser where PyYAML has it: 5x faster than pure Python, at every start
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - a PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
+
+
+class _LineLoader(_SafeLoader):
     """A SafeLoader that remembers the line of every mapping, for error messages."""
 
 
