@@ -80,7 +80,8 @@ def test_an_https_host_is_verified_with_the_certificates_in_force(
     if openssl is None:
         pytest.skip("no openssl program here to make a test certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
                     "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
                     "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
 
@@ -99,7 +100,7 @@ def test_an_https_host_is_verified_with_the_certificates_in_force(
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     address = parse_host(f"https://127.0.0.1:{server.server_address[1]}")
     try:
         monkeypatch.delenv("SSL_CERT_FILE", raising=False)
