@@ -3,6 +3,7 @@ daemon thread, that records every chat request and asks the responder for the re
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Sequence
@@ -15,6 +16,11 @@ from jetbox.offline.routes import OllamaHandler
 from jetbox.offline.script import ChatRequest, FakeModel, Responder, Turn
 
 POLL_S = 0.05  # how soon stop() is noticed
+
+
+def _connectable(name: str) -> str:
+    """Where a client reaches a server bound to `name` (every address: the loopback)."""
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(name, name)
 
 
 class OfflineOllama:
@@ -39,7 +45,7 @@ class OfflineOllama:
         assert self._server is not None, "start() the server first"
         name, port = self._server.server_address[:2]
         assert isinstance(name, str)  # an IP server's address: (host, port[, flow, scope])
-        name = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(name, name)
+        name = _connectable(name)
         return f"http://[{name}]:{port}" if ":" in str(name) else f"http://{name}:{port}"
 
     @property
@@ -61,10 +67,22 @@ class OfflineOllama:
     def stop(self) -> None:
         self._stopping.set()
         if self._server is not None:
-            self._server.shutdown()
+            # shutdown() waits for the loop's next look, POLL_S away; a connection made
+            # meanwhile wakes it at once (50 ms on every server stopped, before).
+            stopper = threading.Thread(target=self._server.shutdown, daemon=True)
+            stopper.start()
+            self._wake()
+            stopper.join()
             self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+    def _wake(self) -> None:
+        assert self._server is not None
+        name, port = self._server.server_address[:2]
+        with contextlib.suppress(OSError), \
+                socket.create_connection((_connectable(str(name)), port), timeout=1):
+            pass
 
     def __enter__(self) -> OfflineOllama:
         return self.start()
