@@ -78,8 +78,8 @@ def machine_file(folder: Path, pytest: str = PYTEST, **changes: Any) -> Path:
 
 def mathx_machine(folder: Path) -> Path:
     """machine.yaml with data probes for MATHX_DATA_GOAL, for tests whose subject is
-    not the probes (the model layer, the terminal, the lock): a whole run in about a second
-    instead of three or four with real ruff and pytest."""
+    not the probes (the model layer, the terminal, status.txt): a whole run in about a
+    second instead of three or four with real ruff and pytest."""
     settings = yaml.safe_load(PACKAGED_MACHINE.read_text(encoding="utf-8"))["settings"]
     # The program reads no test ids, so every probe runs "the whole suite".
     return machine_file(folder, pytest=MATHX_PYTEST,

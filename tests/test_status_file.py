@@ -13,7 +13,7 @@ from jetbox.core.errors import StatusError
 from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.store.status import KEYS, Status, StatusFile, parse
 from tests.conftest import run_cli, status_fields
-from tests.enginekit import MATHX_DATA_GOAL, mathx_machine
+from tests.enginekit import MATHX_DATA_GOAL, data_probes
 
 
 def test_render_and_parse_round_trip_with_crlf_bom_and_blank_lines() -> None:
@@ -99,16 +99,15 @@ def test_a_status_txt_replaced_behind_jetbox_is_replaced_again_never_written_int
 @pytest.mark.parametrize("damage", ["missing", "empty", "garbage"])
 def test_status_is_rebuilt_from_the_ledger(damage: str, workspace: Path,
                                            mathx_server: OfflineOllama) -> None:
-    machine = mathx_machine(workspace.parent / "machine")
     run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-            "--max-rounds", "1", "--sandbox", "none", "--machine", str(machine))
+            "--max-rounds", "1", "--sandbox", "none", *data_probes(workspace))
     path = workspace / "status.txt"
     if damage == "missing":
         path.unlink()
     else:
         path.write_bytes(b"" if damage == "empty" else b"\x00\xff<<garbage>>\n")
     result = run_cli("run", "-w", str(workspace), "--host", mathx_server.host,
-                     "--sandbox", "none", "--machine", str(machine))
+                     "--sandbox", "none", *data_probes(workspace))
     assert result.code == 0, result.err
     records = [json.loads(x) for x in (workspace / "agent_ledger.log").read_text().splitlines()]
     rebuilt = [r for r in records if r["kind"] == "status_rebuilt"]
@@ -120,13 +119,12 @@ def test_status_is_rebuilt_from_the_ledger(damage: str, workspace: Path,
 
 @pytest.mark.slow
 def test_ledger_wins_when_status_disagrees(workspace: Path, mathx_server: OfflineOllama) -> None:
-    machine = mathx_machine(workspace.parent / "machine")
     run_cli("run", MATHX_DATA_GOAL, "-w", str(workspace), "--host", mathx_server.host,
-            "--max-rounds", "1", "--sandbox", "none", "--machine", str(machine))
+            "--max-rounds", "1", "--sandbox", "none", *data_probes(workspace))
     path = workspace / "status.txt"
     path.write_text(path.read_text().replace("State: Probe", "State: Reflect"))
     run_cli("run", "-w", str(workspace), "--host", mathx_server.host, "--max-rounds", "1",
-            "--sandbox", "none", "--machine", str(machine))
+            "--sandbox", "none", *data_probes(workspace))
     records = [json.loads(x) for x in (workspace / "agent_ledger.log").read_text().splitlines()]
     disagree = next(r for r in records if r["kind"] == "status_disagrees")
     assert (disagree["status_state"], disagree["state"]) == ("Reflect", "Probe")

@@ -269,7 +269,6 @@ def _wait_reading(process: subprocess.Popen[bytes], sink: _HeadTail, timeout_s: 
     stop = threading.Event()
     reader = threading.Thread(target=_pump, args=(process.stdout, sink, stop), daemon=True)
     reader.start()
-    timed_out = True
     try:
         timed_out = not _ended_within(process, timeout_s)
     finally:

@@ -348,9 +348,12 @@ def _top_level(dist: Any) -> set[str]:
     names = set()
     for file in dist.files or ():
         parts = PurePosixPath(str(file)).parts
-        lone = PurePosixPath(parts[0])
-        name = parts[0] if len(parts) > 1 else \
-            lone.name.split(".")[0] if lone.suffix in (".py", ".so", ".pyd") else ""
+        if len(parts) > 1:
+            name = parts[0]
+        elif PurePosixPath(parts[0]).suffix in (".py", ".so", ".pyd"):
+            name = parts[0].split(".")[0]  # mod.py, mod.cpython-311-x86_64-linux-gnu.so
+        else:
+            continue
         if name.isidentifier() and name != "__pycache__":
             names.add(name)
     return names
