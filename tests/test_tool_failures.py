@@ -110,6 +110,10 @@ def test_a_sparse_file_four_times_the_memory_bound_is_read_and_written_without_r
     # person's file before it changes (issue 31), refused with the file left as it was.
     if (workspace / "huge.bin").stat().st_size == 9:
         assert read_bounded(workspace / "huge.bin", 4096) == (b"small now", 9)
+        # The copy undo keeps is as sparse as the file was: no 4 GiB of written zeros.
+        kept = [p for p in (workspace / ".jetbox" / "objects").rglob("*")
+                if p.is_file() and p.stat().st_size == SPARSE_SIZE]
+        assert len(kept) == 1 and kept[0].stat().st_blocks * 512 < 64 << 20
     else:
         assert "write_file huge.bin -> failed" in err
         assert (workspace / "huge.bin").stat().st_size == SPARSE_SIZE

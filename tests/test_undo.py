@@ -4,6 +4,7 @@ changed since, an undo killed mid-way finished exactly once; and the goal guard.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -286,3 +287,40 @@ def test_where_jetbox_keeps_its_files(workspace: Path) -> None:
     Ledger(workspace / ".jetbox" / "agent_ledger.log").append(RunStart(goal="g"))
     (workspace / "agent.log").unlink()
     assert Workspace.at(workspace).in_state_dir  # where the run already keeps its files
+
+
+def test_a_large_file_is_kept_byte_for_byte_with_its_holes_as_holes(tmp_path: Path) -> None:
+    """Zeros in whole chunks are skipped when the copy is written (a disk image stays sparse);
+    what is read back is the same bytes, a trailing hole and a partial last chunk included."""
+    from jetbox.store.objects import (
+        CHUNK_BYTES,
+        IN_MEMORY_BYTES,
+        ObjectStore,
+        file_sha256,
+        read_chunks,
+    )
+
+    store = ObjectStore(tmp_path / "objects")
+    for name, pieces in {"hole inside": [b"head", bytes(IN_MEMORY_BYTES), b"tail" * 999],
+                         "hole at the end": [b"x" * CHUNK_BYTES, bytes(IN_MEMORY_BYTES)],
+                         "zeros and a partial chunk": [bytes(IN_MEMORY_BYTES + 5)]}.items():
+        source = tmp_path / name
+        source.write_bytes(b"".join(pieces))
+        state = store.save(source)
+        assert state.sha256 == hashlib.sha256(source.read_bytes()).hexdigest(), name
+        copy = store.path(str(state.sha256))
+        assert copy.read_bytes() == source.read_bytes(), name
+        if os.name == "posix":  # allocated blocks: most of the zeros are holes
+            assert copy.stat().st_blocks * 512 < IN_MEMORY_BYTES, name
+    # A sparse source: its holes are skipped when it is read (SEEK_DATA), its data is not.
+    sparse = tmp_path / "sparse"
+    with open(sparse, "wb") as handle:
+        for offset, data in ((0, b"a"), (5 * CHUNK_BYTES + 3, b"middle"),
+                             (IN_MEMORY_BYTES + 3 * CHUNK_BYTES, b"z")):
+            handle.seek(offset)
+            handle.write(data)
+        handle.truncate(IN_MEMORY_BYTES + 5 * CHUNK_BYTES + 7)
+    expected = sparse.read_bytes()
+    assert b"".join(bytes(chunk) for chunk in read_chunks(sparse)) == expected
+    assert file_sha256(sparse) == hashlib.sha256(expected).hexdigest()
+    assert store.path(str(store.save(sparse).sha256)).read_bytes() == expected

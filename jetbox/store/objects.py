@@ -4,11 +4,12 @@ A copy is durable before the change it protects is journaled."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from jetbox.core.text import unescape_name
 from jetbox.store.workspace import OBJECTS_DIR, STATE_DIR
 
 CHUNK_BYTES = 1 << 20
+ZERO_CHUNK = bytes(CHUNK_BYTES)
 FSYNC_EACH_MAX = 64  # up to this many new copies, each is fsynced (sync())
 IN_MEMORY_BYTES = 8 << 20  # files up to this size are read once, larger ones streamed twice
 
@@ -70,11 +72,47 @@ FOLDER = "folder"  # a folder; what it holds are paths of their own
 OTHER = "not-a-file"  # a FIFO, a socket, a device (or a folder where a file was)
 
 
+def read_chunks(path: Path) -> Iterator[bytes | bytearray]:
+    """The file's bytes, CHUNK_BYTES at a time, read into one buffer that is reused: each
+    piece is valid until the next is read (read() made a new 1 MiB object each time, at a
+    tenth of the speed). A hole in a sparse file (a disk image) is not read but given as
+    ZERO_CHUNK, where the OS says where data is (SEEK_DATA): the first read of a hole makes
+    the OS fill memory with zeros, at 0.4 GB/s."""
+    buffer = bytearray(CHUNK_BYTES)
+    with open(path, "rb", buffering=0) as handle:
+        data_at = 0  # no data before this offset: what lies before it is a hole
+        while True:
+            at = handle.tell()
+            if data_at <= at:
+                data_at = _next_data(handle.fileno(), at)
+            if data_at - at >= CHUNK_BYTES:
+                handle.seek(CHUNK_BYTES, os.SEEK_CUR)
+                yield ZERO_CHUNK
+                continue
+            count = handle.readinto(buffer)
+            if not count:
+                return
+            yield buffer if count == CHUNK_BYTES else bytes(buffer[:count])
+
+
+def _next_data(fd: int, at: int) -> int:
+    """Where the file's next data starts at or after `at` (its end if only a hole is left);
+    `at` itself where the OS cannot say (Windows, a file system without holes)."""
+    seek_data = getattr(os, "SEEK_DATA", None)
+    if seek_data is None:
+        return at
+    try:
+        return os.lseek(fd, at, seek_data)
+    except OSError as exc:  # ENXIO: nothing but a hole from `at` to the end
+        return os.fstat(fd).st_size if exc.errno == errno.ENXIO else at
+    finally:
+        os.lseek(fd, at, os.SEEK_SET)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
+    for chunk in read_chunks(path):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -138,8 +176,7 @@ class ObjectStore:
             return FileState(sha, mode)
         sha = file_sha256(source)
         if not self.has(sha):
-            with open(source, "rb") as handle:
-                self._write(sha, iter(lambda: handle.read(CHUNK_BYTES), b""), sync)
+            self._write(sha, read_chunks(source), sync)
         return FileState(sha, mode)
 
     def save_bytes(self, data: bytes) -> str:
@@ -149,7 +186,7 @@ class ObjectStore:
             self._write(sha, [data], sync=True)
         return sha
 
-    def _write(self, sha: str, chunks: Iterable[bytes], sync: bool) -> None:
+    def _write(self, sha: str, chunks: Iterable[bytes | bytearray], sync: bool) -> None:
         """A new copy, whole (and synced, with `sync`) before it takes its name."""
         target = self.path(sha)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +195,13 @@ class ObjectStore:
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in chunks:
-                    out.write(chunk)
+                    # A whole chunk of zeros is skipped, not written: a sparse file (a disk
+                    # image) is kept as sparse as it is, not as gigabytes of written zeros.
+                    if chunk == ZERO_CHUNK:
+                        out.seek(len(chunk), os.SEEK_CUR)
+                    else:
+                        out.write(chunk)
+                out.truncate()  # the length a trailing hole gives, where the writes end
                 out.flush()
                 if sync:
                     os.fsync(out.fileno())
