@@ -19,7 +19,7 @@ def _keep_workspace_off_sys_path() -> None:
 
 _keep_workspace_off_sys_path()
 
-from jetbox.cli import main  # noqa: E402 - only after sys.path is safe
+from jetbox.cli import entry  # noqa: E402 - only after sys.path is safe
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import importlib
 import os
 import signal
@@ -98,6 +99,17 @@ def _command_named(argv: list[str] | None) -> str | None:
     has no option that takes a value)."""
     words = sys.argv[1:] if argv is None else argv
     return next((w for w in words if not w.startswith("-")), None)
+
+
+def entry() -> None:
+    """The process's own entry (`python -m jetbox`, the `jetbox` script): main, then exit
+    without the interpreter's last garbage collection. That pass walks every object the
+    imports made (the model client's schemas above all): 60-130 ms at every exit, to free
+    memory the OS takes back anyway. Frozen objects are left out of it; open files, atexit
+    hooks and threads are closed as at any exit. Tests call main() and keep their GC."""
+    code = main()
+    gc.freeze()
+    sys.exit(code)
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None,
