@@ -67,8 +67,11 @@ def machine_file(folder: Path, pytest: str = PYTEST, **changes: Any) -> Path:
     """Jetbox's own machine.yaml with data probes (`pytest`: the program standing for
     pytest) and `changes` (top-level keys) in it."""
     data = yaml.safe_load(PACKAGED_MACHINE.read_text(encoding="utf-8"))
-    probes = [{"name": "ruff", "cmd": [sys.executable, "-c", RUFF], "parser": "ruff"},
-              {"name": "pytest", "cmd": [sys.executable, "-c", pytest], "parser": "pytest"}]
+    # -S: the programs need no site-packages, and a start without them takes a third of
+    # the time (9 ms against 29), at every probe of every run the suite makes.
+    probes = [{"name": "ruff", "cmd": [sys.executable, "-S", "-c", RUFF], "parser": "ruff"},
+              {"name": "pytest", "cmd": [sys.executable, "-S", "-c", pytest],
+               "parser": "pytest"}]
     data.update({"probes": probes, **changes})
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "machine.yaml"
