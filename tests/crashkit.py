@@ -13,6 +13,7 @@ from jetbox.offline import Call, OfflineOllama, ScriptResponder, Turn
 from jetbox.offline.solvers import MathxSolver
 from jetbox.store.workspace import IGNORED_DIRS, PROTECTED_NAMES
 from tests import enginekit
+from tests.forkserver import forked_run
 
 ROOT = Path(__file__).resolve().parent.parent
 GOAL = "Create a package mathx with add(a, b), add tests, then make ruff and pytest pass."
@@ -57,8 +58,10 @@ def outcome(workspace: Path, kills: int) -> Outcome:
 
 
 def jetbox(workspace: Path, host: str, failpoint: str | None = None,
-           goal: str | None = GOAL, timeout_s: float = 120, machine: Path | None = None) -> int:
-    """One `python -m jetbox run` child; returns its exit code (-9 when it was killed)."""
+           goal: str | None = GOAL, timeout_s: float = 120, machine: Path | None = None,
+           fork: bool = False) -> int:
+    """One `python -m jetbox run` child; returns its exit code (-9 when it was killed).
+    `fork`: forked from a Python that has imported Jetbox already (tests/forkserver.py)."""
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(workspace.parent)}
     import os
 
@@ -69,6 +72,8 @@ def jetbox(workspace: Path, host: str, failpoint: str | None = None,
     argv = [sys.executable, "-m", "jetbox", "run", *([goal] if goal else []), "-w",
             str(workspace), "--host", host, "--sandbox", "none", "--quiet",
             *(["--machine", str(machine)] if machine else [])]
+    if fork:
+        return forked_run(argv[3:], env, ROOT, timeout_s)
     return subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, timeout=timeout_s, check=False).returncode
 
@@ -94,9 +99,11 @@ def crash_and_resume(workspace: Path, failpoints: list[str], max_resumes: int = 
 
 # The run the crash matrix kills (tests/test_crash.py whole, tests/test_crash_sample.py one
 # point of it): the hello goal with data probes (tests/enginekit.py: ruff and pytest as
-# tiny programs, judged by the real parsers, verdict and clean room), so a run costs a few
-# seconds, and a scripted model whose four replies cover what a crash can interrupt: a
-# write, a finish the probes refuse, an edit with a command in one reply, and the finish.
+# tiny programs, judged by the real parsers, verdict and clean room), each process forked
+# from a Python that has imported Jetbox (tests/forkserver.py), so a kill and its resume
+# cost under a second, and a scripted model whose four replies cover what a crash can
+# interrupt: a write, a finish the probes refuse, an edit with a command in one reply, and
+# the finish.
 GREET = "def greet(name):\n    return f'Hello, {name}!'\n"
 SCRIPT = (Turn(calls=(Call("write_file", {"path": "hello.py", "content": "x = 1\n"}),)),
           Turn(calls=(Call("finish", {"summary": "too early"}),)),
@@ -124,13 +131,13 @@ def scripted_crash_and_resume(workspace: Path, failpoints: list[str],
         code = None
         for index, point in enumerate(failpoints):
             code = jetbox(workspace, server.host, point, enginekit.GOAL if index == 0 else None,
-                          machine=machine)
+                          machine=machine, fork=True)
             kills += code == -9
         for _ in range(max_resumes):
             if code == 0:
                 break
             code = jetbox(workspace, server.host, None, None if failpoints else enginekit.GOAL,
-                          machine=machine)
+                          machine=machine, fork=True)
         asked = len(server.requests)
     result = outcome(workspace, kills)
     assert asked == result.replies, f"{failpoints}: the model was asked {asked} times for " \

@@ -1,10 +1,11 @@
 """kill -9 at every transition and every ledger append: resume equals an uninterrupted run.
 
 The matrix kills tests/crashkit.py's SCRIPT run (data probes, a scripted model: a write, a
-refused finish, an edit with a command, the finish) at every point of crashkit.MATRIX; the
-quick tier draws one point of it (test_crash_sample.py). The seed's mathx run with real ruff
-and pytest is killed before every state in tests/test_resume_kill.py and, with multiple kills
-and torn lines, below."""
+refused finish, an edit with a command, the finish) at every point of crashkit.MATRIX, in
+processes forked from a Python that has imported Jetbox (tests/forkserver.py); the quick
+tier draws one point of it (test_crash_sample.py). The seed's mathx run with real ruff and
+pytest, started as `python -m jetbox`, is killed before every state in
+tests/test_resume_kill.py and, with multiple kills and torn lines, below."""
 
 from __future__ import annotations
 
