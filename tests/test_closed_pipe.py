@@ -15,13 +15,17 @@ from jetbox.offline.solvers import MathxSolver
 from tests.conftest import ROOT, status_fields
 from tests.enginekit import MATHX_DATA_GOAL, data_probes
 
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+def child_env() -> dict[str, str]:
+    """The environment as the test sees it (tests/conftest.py isolated_env: its own HOME
+    and config folder, no installed pytest plugins), not as it was at import."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 def jetbox_into_closed_pipe(*argv: str, lines_read: int) -> tuple[int, bytes]:
     """`jetbox ARGV 2>&1 | head -LINES_READ`: the reader reads that many lines, then
     closes its end while Jetbox still writes."""
-    child = subprocess.Popen([sys.executable, "-m", "jetbox", *argv], env=ENV,
+    child = subprocess.Popen([sys.executable, "-m", "jetbox", *argv], env=child_env(),
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT)
     assert child.stdout is not None
@@ -53,7 +57,7 @@ def test_status_into_a_closed_pipe_is_quiet(workspace: Path) -> None:
     os.close(read)  # `| head -0`: nobody reads at all
     err_read, err_write = os.pipe()
     child = subprocess.Popen([sys.executable, "-m", "jetbox", "status", "-w", str(workspace)],
-                             env=ENV, stdin=subprocess.DEVNULL, stdout=write,
+                             env=child_env(), stdin=subprocess.DEVNULL, stdout=write,
                              stderr=err_write)
     os.close(write)
     os.close(err_write)

@@ -54,7 +54,10 @@ FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)\n(?P<code>.*?)\n(?P=inde
 SHELL = {"sh": "shell", "shell": "shell", "bash": "shell", "console": "shell", "": "shell"}
 MARKER = re.compile(r"<!-- (needs a real model|output|not run: .+?) -->$")
 MACHINE = ROOT / "jetbox" / "machine.yaml"
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+def child_env() -> dict[str, str]:
+    """The environment as the test sees it (tests/conftest.py isolated_env: its own HOME
+    and config folder, no installed pytest plugins), not as it was at import."""
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 @dataclass(frozen=True)
@@ -314,7 +317,7 @@ RUN = [b for b in BLOCKS if handling(b) == "run"]
 @pytest.mark.parametrize("block", [pytest.param(b, id=b.id) for b in RUN
                                    if b.kind == "python" and not b.serves])
 def test_a_python_block_runs(block: Block, tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-c", block.code], cwd=tmp_path, env=ENV,
+    result = subprocess.run([sys.executable, "-c", block.code], cwd=tmp_path, env=child_env(),
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -324,7 +327,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
     """A python block running in a fresh folder: its host, until Enter is pressed."""
     block: Block = request.param
     process = subprocess.Popen([sys.executable, "-c", block.code],
-                               cwd=project(block.page, tmp_path), env=ENV,
+                               cwd=project(block.page, tmp_path), env=child_env(),
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stdin is not None
@@ -364,7 +367,7 @@ def test_jetbox_runs_against_each_serving_block_as_its_comment_says(
     block = request.node.callspec.params["served"]
     goal, workspace = next(v for k, v in RUNS.items() if f"import {k}" in block.code)
     result = subprocess.run([sys.executable, "-m", "jetbox", "run", goal, "-w", workspace,
-                             "--host", host, "--sandbox", "none"], cwd=folder, env=ENV,
+                             "--host", host, "--sandbox", "none"], cwd=folder, env=child_env(),
                             capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -378,7 +381,7 @@ def earlier_run(folder: Path, name: str) -> None:
     with OfflineOllama(MathxSolver(earlier)) as server:
         result = subprocess.run([sys.executable, "-m", "jetbox", "run", MATHX_DATA_GOAL, "-w",
                                  str(earlier), "--host", server.host, "--sandbox", "none",
-                                 *data_probes(earlier)], cwd=folder, env=ENV,
+                                 *data_probes(earlier)], cwd=folder, env=child_env(),
                                 capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
     (folder / "machine.yaml").write_bytes(MACHINE.read_bytes())
@@ -391,7 +394,7 @@ def test_a_shell_block_runs_in_a_project(block: Block, tmp_path: Path) -> None:
     folder, port = project(block.page, tmp_path / "project"), free_port()
     for name in re.findall(r"\.\./(\w+)/agent_ledger\.log", block.code):
         earlier_run(folder, name)
-    env = {**ENV, "OLLAMA_HOST": f"127.0.0.1:{port}"}  # not the page's: others may use it
+    env = {**child_env(), "OLLAMA_HOST": f"127.0.0.1:{port}"}  # not the page's: others may use it
     servers: list[subprocess.Popen[str]] = []
     try:
         for line in block.code.splitlines():
