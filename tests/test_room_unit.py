@@ -114,3 +114,36 @@ def test_the_room_is_the_baseline_with_the_source_change_and_then_without_it(
         assert (built.path / "calc.py").read_text() == "old\n"
         assert (built.path / "tests" / "test_new.py").exists()
     assert not built.path.exists()
+
+
+def test_the_rooms_bytecode_is_filled_once_and_filled_again_once_anything_in_it_changed(
+        ) -> None:
+    """runner.RoomBytecode: the folder a pytest that ran none of the run's code filled is
+    kept for later finishes only as it was; a file the run's code wrote, changed, removed
+    or linked there (the room's test code can reach it) empties it and it is filled again."""
+    from jetbox.probes.runner import RoomBytecode
+
+    filled: list[Path] = []
+
+    def warm(folder: Path) -> None:  # what _warm leaves: compiled files in subfolders
+        filled.append(folder)
+        (folder / "usr" / "lib").mkdir(parents=True)
+        (folder / "usr" / "lib" / "a.cpython-311.pyc").write_bytes(b"compiled before")
+
+    bytecode = RoomBytecode()
+    first = bytecode.folder(warm, "python3.11")
+    assert bytecode.folder(warm, "python3.11") == first and len(filled) == 1
+    assert bytecode.folder(warm, None) == first and len(filled) == 1  # nothing to warm
+    tampered = {"a file written": lambda f: (f / "planted.pyc").write_bytes(b"run's"),
+                "a file changed": lambda f: (f / "usr" / "lib" / "a.cpython-311.pyc")
+                .write_bytes(b"run's code"),
+                "a file removed": lambda f: (f / "usr" / "lib" / "a.cpython-311.pyc").unlink(),
+                "a link": lambda f: (f / "usr" / "lib" / "b.pyc").symlink_to("/etc/hostname")}
+    for label, change in tampered.items():
+        folder = bytecode.folder(warm, "python3.11")
+        change(folder)
+        again = bytecode.folder(warm, "python3.11")
+        assert not folder.exists() and again != folder, label
+        assert sorted(p.name for p in again.rglob("*") if p.is_file()) == \
+            ["a.cpython-311.pyc"], label
+    assert len(filled) == 1 + len(tampered)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
+import stat
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -30,6 +35,7 @@ from jetbox.probes.report import (
 )
 from jetbox.probes.room import RoomVerdict
 from jetbox.probes.testconfig import TestConfig, pinned_copy, snapshot
+from jetbox.store.objects import file_sha256
 from jetbox.store.workspace import STATE_DIR, absent_protected, remove_created
 from jetbox.tools.policy import pytest_guards
 
@@ -165,6 +171,64 @@ def runs_own_parser(spec: ProbeSpec) -> bool:
     return program == spec.parser or rest[:2] == ["-m", spec.parser]
 
 
+class RoomBytecode:
+    """The clean room's bytecode folder (PYTHONPYCACHEPREFIX), one for the process: filled
+    for each interpreter once (Prober._warm), before any of the run's code ran, then kept
+    for the finishes after. Filling it again at each finish cost a pytest start (about 1 s).
+    Kept only as it was filled: every file's digest is taken then and compared before each
+    use, and a folder that differs at all (a file the run's code wrote, changed or removed;
+    the room's own Python writes none) is emptied and filled again. A file a run changed
+    since it was compiled is compiled again by the room's Python, in memory, as Python
+    checks each source against its bytecode."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._path: Path | None = None
+        self._filled: set[str] = set()  # interpreters warmed into it
+        self._digests: dict[str, str] = {}
+
+    def folder(self, warm: Callable[[Path], None], interpreter: str | None) -> Path:
+        with self._lock:
+            if self._path is None or _digests(self._path) != self._digests:
+                self._empty()
+            assert self._path is not None
+            if interpreter is not None and interpreter not in self._filled:
+                warm(self._path)
+                self._filled.add(interpreter)
+                self._digests = _digests(self._path)
+            return self._path
+
+    def _empty(self) -> None:
+        if self._path is not None:
+            shutil.rmtree(self._path, ignore_errors=True)
+        self._path = Path(tempfile.mkdtemp(prefix="jetbox-pycache-"))
+        weakref.finalize(self, shutil.rmtree, self._path, True)  # at the latest, at exit
+        self._filled.clear()
+        self._digests = {}
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    """Every entry under `folder` but its subfolders (its path there: the file's digest, or
+    what it is when it is not a regular file, so a link or a FIFO never matches a file)."""
+    found: dict[str, str] = {}
+    for top, folders, files in os.walk(folder):  # links to folders are listed, not followed
+        for name in (*files, *folders):
+            path = os.path.join(top, name)
+            try:
+                mode = os.lstat(path).st_mode
+                if stat.S_ISDIR(mode):
+                    continue
+                digest = file_sha256(Path(path)) if stat.S_ISREG(mode) else \
+                    f"not a file ({stat.S_IFMT(mode)})"
+            except OSError:  # gone or unreadable since it was listed: not as it was either
+                digest = "unreadable"
+            found[os.path.relpath(path, folder)] = digest
+    return found
+
+
+ROOM_BYTECODE = RoomBytecode()
+
+
 class Prober:
     """Runs the probes in parallel, or reuses the last report when nothing changed."""
 
@@ -235,12 +299,11 @@ class Prober:
                      specs: tuple[ProbeSpec, ...], files: list[str], mark: str,
                      changed: tuple[str, ...], baseline_lint: Sequence[str] | None,
                      allow_test_changes: bool) -> ProbeReport:
-        with tempfile.TemporaryDirectory(prefix="jetbox-pycache-") as cache, \
-                room.built(self.workspace, base, change, allow_test_changes) as built:
+        with room.built(self.workspace, base, change, allow_test_changes) as built:
             # No __pycache__ is read: the room has none, and the prefix folder holds only
             # what a pytest start compiled before any of the run's code ran (_warm).
-            env = {**self._env(), "PYTHONPYCACHEPREFIX": cache}
-            self._warm(Path(cache), env)
+            cache = ROOM_BYTECODE.folder(self._warm, self._warm_key())
+            env = {**self._env(), "PYTHONPYCACHEPREFIX": str(cache)}
             checks = tuple(with_test_files(c, built.path)
                            for c in self._all(env, built.path, specs))
             # The run's tests join the room only after its run of the original tests.
@@ -266,21 +329,28 @@ class Prober:
         return None if check.timed_out or (not check.ok and not check.findings) \
             else check.findings
 
-    def _warm(self, cache: Path, env: dict[str, str]) -> None:
+    def _warm_key(self) -> str | None:
+        """The interpreter _warm fills the bytecode folder for; None when nothing is warmed.
+        Only a probe that runs pytest itself: any other command judged by the pytest parser
+        (a script, `make test`) is never started with pytest's arguments in an empty folder."""
+        if not any(s.parser == "pytest" and runs_own_parser(s) for s in self.specs):
+            return None
+        return str(self.python.python if self.python else sys.executable)
+
+    def _warm(self, cache: Path) -> None:
         """Fill the room's bytecode folder with what a pytest start imports, compiled by a
         pytest that collects nothing in an empty folder: none of the run's code has run when
         it is written. Without it every pytest start in the room compiled the standard library
         and pytest from source (3.7 s against 1.0 s for a one-test project), because the
         room's Python writes no bytecode. Under bwrap the room sees the folder read-only
-        (_run_check); best effort: if this fails, the room's Python compiles, as before. Only
-        a probe that runs pytest itself: any other command judged by the pytest parser (a
-        script, `make test`) is never started with pytest's arguments in an empty folder."""
+        (_run_check); best effort: if this fails, the room's Python compiles, as before."""
         spec = next((s for s in self.specs if s.parser == "pytest" and runs_own_parser(s)),
                     None)
         if spec is None:
             return
         python = self.python.python if self.python else None
-        own = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        own = {**{k: v for k, v in self._env().items() if k != "PYTHONDONTWRITEBYTECODE"},
+               "PYTHONPYCACHEPREFIX": str(cache)}
         with tempfile.TemporaryDirectory(prefix="jetbox-warm-") as empty:
             try:
                 run_process([*resolve_argv(spec, python, Path(empty)), "--collect-only", "-q",
