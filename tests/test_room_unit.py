@@ -133,7 +133,9 @@ def test_the_rooms_bytecode_is_filled_once_and_filled_again_once_anything_in_it_
     bytecode = RoomBytecode()
     first = bytecode.folder(warm, "python3.11")
     assert bytecode.folder(warm, "python3.11") == first and len(filled) == 1
-    assert bytecode.folder(warm, None) == first and len(filled) == 1  # nothing to warm
+    with bytecode.use(warm, None) as empty:  # nothing to warm: an empty folder of its own
+        assert empty != first and list(empty.iterdir()) == [] and len(filled) == 1
+    assert not empty.exists()
     tampered = {"a file written": lambda f: (f / "planted.pyc").write_bytes(b"run's"),
                 "a file changed": lambda f: (f / "usr" / "lib" / "a.cpython-311.pyc")
                 .write_bytes(b"run's code"),
@@ -147,3 +149,23 @@ def test_the_rooms_bytecode_is_filled_once_and_filled_again_once_anything_in_it_
         assert sorted(p.name for p in again.rglob("*") if p.is_file()) == \
             ["a.cpython-311.pyc"], label
     assert len(filled) == 1 + len(tampered)
+
+
+def test_a_bytecode_folder_a_killed_jetbox_left_is_removed_by_the_next(tmp_path: Path) -> None:
+    """RoomBytecode's folder lives as long as its process; a Jetbox killed with kill -9
+    leaves it in the temporary folder, named with its process id, for the next to remove."""
+    import subprocess
+
+    from jetbox.probes.runner import RoomBytecode
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    names = {f"jetbox-pycache-{ended.pid}-k1ll3d": True,  # its process is gone
+             f"jetbox-pycache-{os.getpid()}-l1v3": False,  # this process: still in use
+             "jetbox-pycache-abc_123": False,  # a TemporaryDirectory of one finish
+             "other-1-x": False}
+    for name in names:
+        (tmp_path / name / "usr").mkdir(parents=True)
+    assert RoomBytecode.remove_orphans(tmp_path) == [n for n, gone in names.items() if gone]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(n for n, gone in names.items()
+                                                                if not gone)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -11,7 +12,7 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -181,18 +182,30 @@ class RoomBytecode:
     since it was compiled is compiled again by the room's Python, in memory, as Python
     checks each source against its bytecode."""
 
+    PREFIX = "jetbox-pycache-"
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._path: Path | None = None
         self._filled: set[str] = set()  # interpreters warmed into it
         self._digests: dict[str, str] = {}
 
-    def folder(self, warm: Callable[[Path], None], interpreter: str | None) -> Path:
+    @contextlib.contextmanager
+    def use(self, warm: Callable[[Path], None], interpreter: str | None) -> Iterator[Path]:
+        """The folder for one finish: with nothing to warm (no probe runs pytest itself),
+        an empty one of its own, removed after it."""
+        if interpreter is None:
+            with tempfile.TemporaryDirectory(prefix=self.PREFIX) as empty:
+                yield Path(empty)
+        else:
+            yield self.folder(warm, interpreter)
+
+    def folder(self, warm: Callable[[Path], None], interpreter: str) -> Path:
         with self._lock:
             if self._path is None or _digests(self._path) != self._digests:
                 self._empty()
             assert self._path is not None
-            if interpreter is not None and interpreter not in self._filled:
+            if interpreter not in self._filled:
                 warm(self._path)
                 self._filled.add(interpreter)
                 self._digests = _digests(self._path)
@@ -201,10 +214,27 @@ class RoomBytecode:
     def _empty(self) -> None:
         if self._path is not None:
             shutil.rmtree(self._path, ignore_errors=True)
-        self._path = Path(tempfile.mkdtemp(prefix="jetbox-pycache-"))
+        self.remove_orphans()
+        # Named with this process's id: a Jetbox killed before its exit removes it leaves
+        # it behind, and the next one to fill a folder removes it (remove_orphans).
+        self._path = Path(tempfile.mkdtemp(prefix=f"{self.PREFIX}{os.getpid()}-"))
         weakref.finalize(self, shutil.rmtree, self._path, True)  # at the latest, at exit
         self._filled.clear()
         self._digests = {}
+
+    @classmethod
+    def remove_orphans(cls, where: Path | None = None) -> list[str]:
+        """Remove the folders Jetbox processes that no longer run left in the temporary
+        folder (killed, or the machine stopped); the names removed."""
+        from jetbox.store.lock import pid_alive
+
+        removed = []
+        for path in Path(where or tempfile.gettempdir()).glob(f"{cls.PREFIX}*-*"):
+            pid = path.name[len(cls.PREFIX):].partition("-")[0]
+            if pid.isdigit() and not pid_alive(int(pid)) and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
+        return removed
 
 
 def _digests(folder: Path) -> dict[str, str]:
@@ -299,10 +329,10 @@ class Prober:
                      specs: tuple[ProbeSpec, ...], files: list[str], mark: str,
                      changed: tuple[str, ...], baseline_lint: Sequence[str] | None,
                      allow_test_changes: bool) -> ProbeReport:
-        with room.built(self.workspace, base, change, allow_test_changes) as built:
+        with room.built(self.workspace, base, change, allow_test_changes) as built, \
+                ROOM_BYTECODE.use(self._warm, self._warm_key()) as cache:
             # No __pycache__ is read: the room has none, and the prefix folder holds only
             # what a pytest start compiled before any of the run's code ran (_warm).
-            cache = ROOM_BYTECODE.folder(self._warm, self._warm_key())
             env = {**self._env(), "PYTHONPYCACHEPREFIX": str(cache)}
             checks = tuple(with_test_files(c, built.path)
                            for c in self._all(env, built.path, specs))
