@@ -7,7 +7,6 @@ import json
 import os
 import shlex
 import shutil
-import stat
 import sys
 import tempfile
 import threading
@@ -24,7 +23,7 @@ from jetbox.core.text import escape_name
 from jetbox.exec.interpreter import Interpreter
 from jetbox.exec.process import run_process, scrubbed_env
 from jetbox.probes import room
-from jetbox.probes.changes import ChangeDetector
+from jetbox.probes.changes import ChangeDetector, file_digest
 from jetbox.probes.parsers import parse_generic, parse_pytest, parse_ruff
 from jetbox.probes.report import (
     OutcomeChannel,
@@ -36,7 +35,6 @@ from jetbox.probes.report import (
 )
 from jetbox.probes.room import RoomVerdict
 from jetbox.probes.testconfig import TestConfig, pinned_copy, snapshot
-from jetbox.store.objects import file_sha256
 from jetbox.store.workspace import STATE_DIR, absent_protected, remove_created
 from jetbox.tools.policy import pytest_guards
 
@@ -238,21 +236,14 @@ class RoomBytecode:
 
 
 def _digests(folder: Path) -> dict[str, str]:
-    """Every entry under `folder` but its subfolders (its path there: the file's digest, or
-    what it is when it is not a regular file, so a link or a FIFO never matches a file)."""
+    """Every file under `folder` by its path there, with its digest (changes.file_digest: a
+    link's target, or that it is not a regular file, so neither ever matches a file)."""
     found: dict[str, str] = {}
     for top, folders, files in os.walk(folder):  # links to folders are listed, not followed
-        for name in (*files, *folders):
+        links = [name for name in folders if os.path.islink(os.path.join(top, name))]
+        for name in (*files, *links):
             path = os.path.join(top, name)
-            try:
-                mode = os.lstat(path).st_mode
-                if stat.S_ISDIR(mode):
-                    continue
-                digest = file_sha256(Path(path)) if stat.S_ISREG(mode) else \
-                    f"not a file ({stat.S_IFMT(mode)})"
-            except OSError:  # gone or unreadable since it was listed: not as it was either
-                digest = "unreadable"
-            found[os.path.relpath(path, folder)] = digest
+            found[os.path.relpath(path, folder)] = file_digest(path)
     return found
 
 
